@@ -1,0 +1,160 @@
+"""The loaded Katalog: one internal model for every accepted input form.
+
+The loader (`orkestra.katalog.loader`) turns canonical and legacy YAML into these objects after
+validation, with every default filled in (environment defaults included). Everything downstream
+(engine, reconciler, webhooks, RBAC derivation, the HTTP API) reads only this model, never the
+YAML. Resource templates, status, validation, mutation and conversion blocks stay as canonical
+dicts: their interpretation belongs to the reconciler and webhooks, which compile them once per
+CRD at activation (templates through `orkestra.template.compile_template`, which memoises).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from orkestra.gvk import GVK, GVR
+
+# Resource template types, in the fixed processing order of katalog.md §7.1.
+TEMPLATE_TYPES: tuple[str, ...] = (
+    "namespaces", "serviceAccounts", "roles", "clusterRoles", "roleBindings", "clusterRoleBindings",
+    "configMaps", "secrets", "persistentVolumeClaims", "services", "deployments", "statefulSets",
+    "jobs", "cronJobs", "ingresses", "networkPolicies", "custom",
+)
+PHASES: tuple[str, ...] = ("onCreate", "onReconcile", "onDelete")
+FINALIZER = "orkestra.io/finalizer"
+
+
+@dataclass(frozen=True)
+class ApiTypes:
+    group: str                 # "" for the core group
+    version: str
+    kind: str
+    plural: str
+    namespaced: bool
+    builtin: bool              # enriched from the built-in registry
+
+    @property
+    def gvk(self) -> GVK:
+        return GVK(self.group, self.version, self.kind)
+
+    @property
+    def gvr(self) -> GVR:
+        return GVR(self.group, self.version, self.plural)
+
+    @property
+    def api_version(self) -> str:
+        return self.gvk.api_version
+
+    @property
+    def gvk_string(self) -> str:
+        return str(self.gvk)
+
+    @property
+    def crd_name(self) -> str:
+        """`plural.group`, the CustomResourceDefinition name (meaningless for built-ins)."""
+        return f"{self.plural}.{self.group}"
+
+    @property
+    def scope(self) -> str:
+        return "Namespaced" if self.namespaced else "Cluster"
+
+
+@dataclass(frozen=True)
+class Dependency:
+    name: str
+    condition: str             # "started" | "healthy"
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    max_depth: int             # 0 = unlimited
+    on_limit: str              # "warn" | "drop"
+    failure_threshold: int
+
+
+@dataclass(frozen=True)
+class HookSpec:
+    module: str
+    function: str
+    run_hooks_first: bool
+    managed_resources: tuple[dict, ...]   # [{apiVersion?, kind, plural?}] as written
+    args: dict                            # string values are templates
+    base_dir: str                         # directory of the Katalog file that declared the hook
+
+    @property
+    def ref(self) -> str:
+        return f"{self.module}:{self.function}"
+
+
+@dataclass
+class OperatorBoxSpec:
+    workers: int
+    workers_source: str                   # "configured" | "default"
+    resync: float                         # seconds, 0 = disabled
+    timeout: float                        # seconds, per-reconcile watchdog
+    queue: QueueSettings
+    hooks: HookSpec | None
+    finalizers: list[str]                 # declared (Katalog spec.finalizers + operatorBox.finalizers), not Orkestra's own
+    delete_timeout: float | None          # seconds; None = wait forever
+    templates: dict[str, dict[str, list[dict]]]  # phase -> type -> [canonical entry dict]
+    status: dict                          # canonical operatorBox.status ({conditions: bool, fields: [...]})
+
+
+@dataclass
+class CrdEntry:
+    key: str
+    enabled: bool
+    description: str
+    api: ApiTypes
+    namespace: str
+    label_selector: dict[str, str]
+    field_selector: dict[str, str]
+    depends_on: list[Dependency]
+    labels: dict[str, str]                # templates, written onto every CR
+    endpoints: dict[str, bool]            # {enabled, health, info}
+    allowed_namespaces: list[str]         # effective (own, else global namespaceProtection)
+    restricted_namespaces: list[str]
+    validation: dict | None               # canonical {rules: [...]}
+    mutation: dict | None                 # canonical {mutateFirst, rules: [...]}
+    conversion: dict | None               # canonical {storageVersion, updateCRD, paths}
+    webhooks: dict                        # {validation, mutation, operations}
+    deletion_protection: dict             # effective {enabled, protectCRD, protectCRs, strictMode}
+    force_conflict: bool
+    ignore_status_patch: bool
+    ignore_observed_generation: bool
+    box: OperatorBoxSpec
+    source: str = ""                      # file the entry came from
+
+    @property
+    def has_templates(self) -> bool:
+        return any(self.box.templates.get(p) for p in PHASES)
+
+    def template_types(self, phase: str) -> list[str]:
+        return [t for t in TEMPLATE_TYPES if self.box.templates.get(phase, {}).get(t)]
+
+
+@dataclass
+class Katalog:
+    name: str
+    version: str
+    description: str
+    author: str
+    tags: list[str]
+    kind: str                              # "Katalog" | "Komposer"
+    security: dict                         # canonical security block, {} when absent
+    finalizers: list[str]                  # spec.finalizers
+    crds: dict[str, CrdEntry]              # by CRD key, alphabetical
+    start_order: list[str]                 # enabled keys, katalog.md §5 (Kahn, alphabetical ties)
+    sources: list[str]                     # files read, in order
+    raw: dict = field(default_factory=dict)        # merged document as written (`/katalog/raw`)
+    canonical: dict = field(default_factory=dict)  # canonical form, defaults not filled (bundle ConfigMap)
+    enriched: dict = field(default_factory=dict)   # canonical form with every default (`/katalog/enriched`, `ork template`)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def enabled(self) -> list[CrdEntry]:
+        return [e for e in self.crds.values() if e.enabled]
+
+    @property
+    def shutdown_order(self) -> list[str]:
+        return list(reversed(self.start_order))

@@ -105,21 +105,12 @@ class OrkProcess:
     def kill(self) -> int | None:
         """SIGKILL the arbiter and its gunicorn worker (the worker would otherwise outlive it)."""
         if self.proc.poll() is None:
-            for pid in _children(self.proc.pid) + [self.proc.pid]:
-                try:
-                    os.kill(pid, _signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+            try:
+                os.killpg(self.proc.pid, _signal.SIGKILL)  # own session: arbiter and worker
+            except ProcessLookupError:
+                pass
             self.proc.wait(timeout=30)
         return self.proc.returncode
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        import psutil
-        return [c.pid for c in psutil.Process(pid).children(recursive=True)]
-    except Exception:  # noqa: BLE001 - psutil missing or the process already gone
-        return []
 
 
 def _decode(body: bytes) -> Any:

@@ -1,0 +1,32 @@
+"""Kubeconfig files with embedded certificates (pure: returns the document, callers write it).
+
+Everything is inlined as `*-data` so a kubeconfig can be copied anywhere and still work; the
+cluster and context are named `orkestra-local` so they never collide with a user's own entries.
+"""
+from __future__ import annotations
+
+import base64
+
+import yaml
+
+CONTEXT = "orkestra-local"
+
+
+def _b64(pem: bytes) -> str:
+    return base64.b64encode(pem).decode("ascii")
+
+
+def client_kubeconfig(*, server: str, ca_pem: bytes, user: str, cert_pem: bytes, key_pem: bytes) -> str:
+    """A kubeconfig for `user` authenticating with a client certificate against `server`."""
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": CONTEXT, "cluster": {"server": server,
+                                                   "certificate-authority-data": _b64(ca_pem)}}],
+        "users": [{"name": user, "user": {"client-certificate-data": _b64(cert_pem),
+                                          "client-key-data": _b64(key_pem)}}],
+        "contexts": [{"name": CONTEXT, "context": {"cluster": CONTEXT, "user": user}}],
+        "current-context": CONTEXT,
+        "preferences": {},
+    }
+    return yaml.safe_dump(doc, sort_keys=False)

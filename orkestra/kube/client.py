@@ -1,0 +1,335 @@
+"""`KubeClient`: the one Kubernetes API client of the process, speaking plain dicts.
+
+Built on `kubernetes.client.ApiClient` only for what it does well: reading kubeconfig or the
+in-cluster ServiceAccount, TLS and client certificates, and token refresh (exec plugins). The
+requests themselves go straight through the client's urllib3 pool and the bodies are decoded once
+with `json.loads`. The generated model classes are never built: they cost memory and CPU on every
+object, and the rest of Orkestra works on the same dicts the API server sent.
+
+Timeouts: connect 5 s, read 30 s for ordinary calls; a watch uses the caller's read timeout, which
+is how a silent connection is detected (the reflector's stall timeout). A 429 answer is retried
+after its `Retry-After` (capped at 30 s); every other failure is raised as `ApiError`, and callers
+decide how to retry (informers and the leader elector back off, reconcile fails and is requeued).
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import urllib3
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+
+from orkestra import __version__
+from orkestra.errors import OrkestraError
+from orkestra.gvk import GVR
+from orkestra.kube.errors import ApiError
+from orkestra.kube.paths import describe, resource_path
+
+log = logging.getLogger("orkestra.kube")
+
+FIELD_MANAGER = "orkestra"
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 30.0
+RETRY_AFTER_CAP = 30.0
+MAX_THROTTLED_ATTEMPTS = 10
+LIST_PAGE_SIZE = 500
+_POOL_SIZE = 64  # informers hold one connection each for their watch; workers share the rest
+_SA_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+
+PATCH_TYPES = {
+    "merge": "application/merge-patch+json",
+    "json": "application/json-patch+json",
+    "strategic": "application/strategic-merge-patch+json",
+    "apply": "application/apply-patch+yaml",
+}
+
+
+class KubeConfigError(OrkestraError):
+    """The kubeconfig (or in-cluster configuration) cannot be used."""
+
+
+class WatchStalled(OrkestraError):
+    """A watch delivered no bytes within its read timeout."""
+
+
+class KubeClient:
+    """Plain-dict access to the Kubernetes API. Thread-safe: share one per process.
+
+    `sleep` is injectable so tests of the 429 path need no real sleep.
+    """
+
+    def __init__(self, api_client: k8s_client.ApiClient, *,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.api_client = api_client
+        self._config = api_client.configuration
+        self._pool = api_client.rest_client.pool_manager
+        self._sleep = sleep
+        self.server = self._config.host.rstrip("/")
+
+    @classmethod
+    def from_config(cls, kubeconfig: str | None = None, context: str | None = None) -> "KubeClient":
+        """Kubeconfig (`kubeconfig`, else `KUBECONFIG`, else ~/.kube/config) with `context`; the
+        in-cluster ServiceAccount when no kubeconfig is given or found and the token file exists.
+
+        Raises `KubeConfigError` naming the file or context that could not be used.
+        """
+        cfg = k8s_client.Configuration()
+        default_file = os.path.expanduser("~/.kube/config")
+        use_in_cluster = (kubeconfig is None and not os.environ.get("KUBECONFIG")
+                          and not os.path.exists(default_file) and os.path.exists(_SA_TOKEN))
+        try:
+            if use_in_cluster:
+                k8s_config.load_incluster_config(client_configuration=cfg)
+            else:
+                k8s_config.load_kube_config(config_file=kubeconfig, context=context,
+                                            client_configuration=cfg, persist_config=False)
+        except Exception as exc:  # the loader raises ConfigException, OSError, yaml errors, ...
+            source = "in-cluster configuration" if use_in_cluster else (
+                f"kubeconfig {kubeconfig or os.environ.get('KUBECONFIG') or default_file}")
+            where = f" (context {context!r})" if context else ""
+            raise KubeConfigError(f"cannot load {source}{where}: {exc}") from None
+        cfg.connection_pool_maxsize = _POOL_SIZE
+        return cls(k8s_client.ApiClient(cfg))
+
+    @property
+    def is_loopback(self) -> bool:
+        """True when the API server is on this machine (the local control plane)."""
+        host = urlsplit(self.server).hostname or ""
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
+    # --- raw requests -------------------------------------------------------------------------
+
+    def request(self, method: str, path: str, query: dict[str, Any] | None = None,
+                body: Any = None, content_type: str | None = None, timeout: float | None = None,
+                *, resource: str | None = None) -> dict:
+        """One API call; returns the decoded JSON body ({} when empty).
+
+        429 is retried after `Retry-After` (capped at 30 s, at most 10 attempts). Any other
+        non-2xx answer or a connection failure raises `ApiError` (status 0 for connection errors).
+        """
+        for attempt in range(1, MAX_THROTTLED_ATTEMPTS + 1):
+            resp = self._send(method, path, query, body, content_type,
+                              timeout=timeout or READ_TIMEOUT, stream=False, resource=resource)
+            if resp.status == 429 and attempt < MAX_THROTTLED_ATTEMPTS:
+                wait = retry_after_seconds(resp.headers.get("Retry-After"))
+                log.info("throttled by the API server, retrying",
+                         extra={"verb": method, "resource": resource or path, "retry_after": wait})
+                self._sleep(wait)
+                continue
+            if not 200 <= resp.status < 300:
+                raise _error(resp, method, resource or path)
+            return json.loads(resp.data) if resp.data else {}
+        raise AssertionError("unreachable")  # the loop always returns or raises
+
+    def watch(self, path: str, query: dict[str, Any] | None, timeout: float) -> "WatchStream":
+        """Open a watch; iterate the result for event dicts `{"type", "object"}`.
+
+        `timeout` is the socket read timeout: if no byte arrives for that long, iteration raises
+        `WatchStalled`. A dropped connection raises `ApiError` with status 0. The caller must
+        `close()` the stream (it is also a context manager).
+        """
+        resp = self._send("GET", path, {**(query or {}), "watch": "true"}, None, None,
+                          timeout=timeout, stream=True, resource=path)
+        if not 200 <= resp.status < 300:
+            try:
+                raise _error(resp, "watch", path)
+            finally:
+                resp.close()
+        return WatchStream(resp, path)
+
+    def _send(self, method: str, path: str, query: dict[str, Any] | None, body: Any,
+              content_type: str | None, *, timeout: float, stream: bool,
+              resource: str | None) -> urllib3.BaseHTTPResponse:
+        headers = {"Accept": "application/json", "User-Agent": f"orkestra/{__version__}"}
+        params = [(k, _query_value(v)) for k, v in (query or {}).items() if v is not None]
+        self.api_client.update_params_for_auth(headers, params, ["BearerToken"], path, method, body)
+        data = None
+        if body is not None:
+            headers["Content-Type"] = content_type or "application/json"
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        url = self.server + path + (f"?{urlencode(params)}" if params else "")
+        try:
+            return self._pool.request(
+                method, url, body=data, headers=headers, preload_content=not stream,
+                timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=timeout), retries=False)
+        except urllib3.exceptions.HTTPError as exc:
+            raise ApiError(status=0, reason="ConnectionError", message=_connection_message(exc),
+                           verb=method.lower() if not stream else "watch",
+                           resource=resource or path) from None
+
+    # --- typed helpers over request() ----------------------------------------------------------
+
+    def get(self, gvr: GVR, name: str, namespace: str | None = None) -> dict | None:
+        """The object, or None when it does not exist."""
+        try:
+            return self.request("GET", resource_path(gvr, namespace, name),
+                                resource=describe(gvr, namespace, name))
+        except ApiError as exc:
+            if exc.not_found:
+                return None
+            raise
+
+    def list(self, gvr: GVR, namespace: str | None = None, label_selector: str | None = None,
+             field_selector: str | None = None) -> tuple[list[dict], str]:
+        """Every object (pages of 500), and the list's resourceVersion.
+
+        If a continue token expires (410) the list restarts once without pagination. Items get
+        `apiVersion` and `kind` filled in (the server omits them for built-in kinds).
+        """
+        path = resource_path(gvr, namespace)
+        what = describe(gvr, namespace)
+        query: dict[str, Any] = {"labelSelector": label_selector, "fieldSelector": field_selector}
+        items: list[dict] = []
+        token = None
+        while True:
+            try:
+                page = self.request("GET", path, {**query, "limit": LIST_PAGE_SIZE, "continue": token},
+                                    resource=what)
+            except ApiError as exc:
+                if not (exc.gone and token):
+                    raise
+                log.info("list continue token expired, listing without pagination",
+                         extra={"resource": what})
+                page = self.request("GET", path, query, resource=what)
+                items = []
+                token = None
+            items.extend(_with_type(page))
+            token = page.get("metadata", {}).get("continue")
+            if not token:
+                return items, page.get("metadata", {}).get("resourceVersion", "")
+
+    def create(self, gvr: GVR, obj: dict, namespace: str | None = None) -> dict:
+        """POST the object with field manager `orkestra`; returns the created object."""
+        ns = _namespace_of(obj, namespace)
+        return self.request("POST", resource_path(gvr, ns), {"fieldManager": FIELD_MANAGER}, obj,
+                            resource=describe(gvr, ns, obj.get("metadata", {}).get("name")))
+
+    def replace(self, gvr: GVR, obj: dict, namespace: str | None = None) -> dict:
+        """PUT the whole object; `metadata.resourceVersion` in `obj` makes it an optimistic update
+        (409 Conflict when the object changed meanwhile)."""
+        ns = _namespace_of(obj, namespace)
+        name = obj["metadata"]["name"]
+        return self.request("PUT", resource_path(gvr, ns, name), {"fieldManager": FIELD_MANAGER},
+                            obj, resource=describe(gvr, ns, name))
+
+    def apply(self, gvr: GVR, obj: dict, namespace: str | None = None, force: bool = True) -> dict:
+        """Server-side apply with field manager `orkestra` (`force` takes over conflicting fields)."""
+        ns = _namespace_of(obj, namespace)
+        name = obj["metadata"]["name"]
+        query = {"fieldManager": FIELD_MANAGER, "force": "true" if force else None}
+        return self.request("PATCH", resource_path(gvr, ns, name), query, obj,
+                            PATCH_TYPES["apply"], resource=describe(gvr, ns, name))
+
+    def patch(self, gvr: GVR, name: str, body: Any, namespace: str | None = None,
+              patch_type: str = "merge", subresource: str | None = None) -> dict:
+        """Merge, JSON or strategic patch, optionally of a subresource (`status`)."""
+        if patch_type not in PATCH_TYPES:
+            raise ValueError(f"unknown patch type {patch_type!r}; expected one of {sorted(PATCH_TYPES)}")
+        return self.request("PATCH", resource_path(gvr, namespace, name, subresource),
+                            {"fieldManager": FIELD_MANAGER}, body, PATCH_TYPES[patch_type],
+                            resource=describe(gvr, namespace, name))
+
+    def delete(self, gvr: GVR, name: str, namespace: str | None = None,
+               propagation: str = "Background", preconditions: dict | None = None) -> bool:
+        """Delete with `propagationPolicy` (Background by default). False when already gone."""
+        body: dict[str, Any] = {"propagationPolicy": propagation}
+        if preconditions:
+            body["preconditions"] = preconditions
+        try:
+            self.request("DELETE", resource_path(gvr, namespace, name), body=body,
+                         resource=describe(gvr, namespace, name))
+        except ApiError as exc:
+            if exc.not_found:
+                return False
+            raise
+        return True
+
+
+class WatchStream:
+    """The events of one watch response, decoded line by line as they arrive."""
+
+    def __init__(self, response: urllib3.BaseHTTPResponse, path: str) -> None:
+        self.response = response
+        self._path = path
+
+    def __iter__(self) -> Iterator[dict]:
+        pending = b""
+        try:
+            for chunk in self.response.stream(None, decode_content=True):
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        yield json.loads(line)
+        except urllib3.exceptions.ReadTimeoutError:
+            raise WatchStalled(f"watch {self._path}: no data received") from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise ApiError(status=0, reason="ConnectionError", message=_connection_message(exc),
+                           verb="watch", resource=self._path) from None
+        if pending.strip():
+            yield json.loads(pending)
+
+    def close(self) -> None:
+        """Close the connection (it is never handed back to the pool mid-stream)."""
+        self.response.close()
+
+    def __enter__(self) -> "WatchStream":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def retry_after_seconds(header: str | None, default: float = 1.0) -> float:
+    """Seconds to wait from a `Retry-After` header (delta-seconds form), capped at 30 s."""
+    try:
+        value = float(header) if header else default
+    except ValueError:
+        value = default
+    return max(0.0, min(value, RETRY_AFTER_CAP))
+
+
+def _error(resp: urllib3.BaseHTTPResponse, verb: str, resource: str) -> ApiError:
+    retry = resp.headers.get("Retry-After")
+    return ApiError.from_response(status=resp.status, data=resp.data, verb=verb.lower(),
+                                  resource=resource,
+                                  retry_after=retry_after_seconds(retry) if retry else None)
+
+
+def _with_type(page: dict) -> list[dict]:
+    items = page.get("items") or []
+    list_kind = page.get("kind", "")
+    kind = list_kind[:-4] if list_kind.endswith("List") else ""
+    api_version = page.get("apiVersion", "")
+    for item in items:
+        item.setdefault("apiVersion", api_version)
+        if kind:
+            item.setdefault("kind", kind)
+    return items
+
+
+def _namespace_of(obj: dict, namespace: str | None) -> str | None:
+    return namespace or obj.get("metadata", {}).get("namespace") or None
+
+
+def _query_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _connection_message(exc: BaseException) -> str:
+    reason = getattr(exc, "reason", None)
+    return str(reason or exc) or type(exc).__name__

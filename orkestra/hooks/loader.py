@@ -1,0 +1,97 @@
+"""Loading a CRD's Python hooks (katalog.md §16): import, call the factory once, collect the callbacks.
+
+The module is imported with the documented search order in front of `sys.path`: the directory
+of the Katalog file that declared the hook, the current directory, then `ORK_HOOKS_PATH`. The
+additions are removed again afterwards, so one CRD's hook directory never shadows another's
+imports. Every failure is a `HookLoadError` whose message names the CRD and the hook reference.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Callable, Iterator, Mapping
+
+from orkestra.errors import OrkestraError
+from orkestra.katalog.model import HookSpec
+
+CALLBACKS = ("on_create", "on_update", "on_reconcile", "on_delete")
+
+
+class HookLoadError(OrkestraError):
+    """The hook module, its factory, or what the factory returned is unusable."""
+
+
+@dataclass(frozen=True)
+class HookSet:
+    ref: str
+    run_first: bool
+    callbacks: dict[str, Callable]      # subset of CALLBACKS
+
+    @property
+    def has_on_delete(self) -> bool:
+        return "on_delete" in self.callbacks
+
+
+def search_path(spec: HookSpec, env: Mapping[str, str]) -> list[str]:
+    """Directories tried before `sys.path`, in order, without duplicates."""
+    dirs = [spec.base_dir, os.getcwd()]
+    dirs += [d for d in env.get("ORK_HOOKS_PATH", "").split(os.pathsep) if d]
+    out: list[str] = []
+    for d in dirs:
+        if d and os.path.abspath(d) not in out:
+            out.append(os.path.abspath(d))
+    return out
+
+
+@contextmanager
+def _prepended(dirs: list[str]) -> Iterator[None]:
+    saved = list(sys.path)
+    sys.path[:0] = dirs
+    try:
+        yield
+    finally:
+        sys.path[:] = saved
+
+
+def load_hooks(spec: HookSpec, *, crd: str, env: Mapping[str, str] | None = None) -> HookSet:
+    """Import `spec.module`, call `spec.function()` once, and return its callbacks."""
+    where = f"{crd}: hooks {spec.ref}"
+    if "/" in spec.module:
+        raise HookLoadError(f'{where}: hooks.module must be a Python module path like "pkg.mod"')
+    with _prepended(search_path(spec, os.environ if env is None else env)):
+        try:
+            module = importlib.import_module(spec.module)
+        except Exception as err:  # noqa: BLE001 - any import-time failure of user code is reported
+            raise HookLoadError(f'{where}: cannot import module "{spec.module}": '
+                                f"{type(err).__name__}: {err}") from None
+    factory = getattr(module, spec.function, None)
+    if factory is None:
+        raise HookLoadError(f'{where}: module "{spec.module}" has no attribute "{spec.function}"')
+    if not callable(factory):
+        raise HookLoadError(f'{where}: "{spec.function}" is not callable')
+    try:
+        hooks = factory()
+    except Exception as err:  # noqa: BLE001
+        raise HookLoadError(f"{where}: the factory raised {type(err).__name__}: {err}") from None
+    get = hooks.get if isinstance(hooks, dict) else (lambda name: getattr(hooks, name, None))
+    callbacks = {name: get(name) for name in CALLBACKS if get(name) is not None}
+    for name, fn in callbacks.items():
+        if not callable(fn):
+            raise HookLoadError(f"{where}: {name} is not callable")
+    if not callbacks:
+        raise HookLoadError(f"{where}: the factory returned none of {', '.join(CALLBACKS)}")
+    return HookSet(ref=spec.ref, run_first=spec.run_hooks_first, callbacks=callbacks)
+
+
+def calls_for(hooks: HookSet, *, reconciled_before: bool, generation_newer: bool) -> list[str]:
+    """Call rules of §16: on_create (never reconciled) or on_update (newer generation), then on_reconcile."""
+    names = []
+    if not reconciled_before:
+        names.append("on_create")
+    elif generation_newer:
+        names.append("on_update")
+    names.append("on_reconcile")
+    return [n for n in names if n in hooks.callbacks]

@@ -1,0 +1,297 @@
+"""The per-type table of the 17 resource template types (katalog.md §7.2–7.3).
+
+One row per type says what differs between types: the Kubernetes kind, the default-name suffix,
+which fields are integers or booleans, and a small `build` function that turns the *rendered*
+entry fields into the object's body. Everything the types share (template rendering, conditions,
+forEach, names, namespaces, labels, ownership) lives once in `orkestra.reconcile.render`.
+`custom` has no fixed kind: its apiVersion/kind come from the entry and its scope from discovery.
+"""
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from typing import Callable
+
+from orkestra.reconcile.errors import RenderError
+from orkestra.reconcile.naming import (LABEL_APP_INSTANCE, LABEL_APP_NAME, LABEL_CRD, LABEL_OWNER,
+                                       cut_name)
+
+# Entry keys that steer rendering and never reach a manifest.
+CONTROL_KEYS = frozenset({"name", "namespace", "labels", "annotations", "reconcile", "action", "once",
+                          "when", "anyOf", "or", "forEach"})
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What a builder may read besides the rendered fields."""
+
+    cr: dict
+    crd_key: str
+    name: str                  # the child's name (also the workload name)
+    namespace: str | None      # the child's namespace (None for cluster-scoped children)
+    path: str                  # `spec.crds.<key>.operatorBox.<phase>.<type>[i]`, for error messages
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    type: str
+    api_version: str
+    kind: str
+    plural: str
+    namespaced: bool
+    suffix: str                             # default name is `<cr><suffix>` (`<p><suffix>` cluster-scoped)
+    build: Callable[[dict, BuildContext], dict]
+    int_fields: frozenset[str] = field(default_factory=frozenset)
+    bool_fields: frozenset[str] = field(default_factory=frozenset)
+    create_only: bool = False               # jobs: never updated
+
+
+def _put(target: dict, key: str, value) -> None:
+    if value is not None and value != "" and value != [] and value != {}:
+        target[key] = value
+
+
+def _named(names) -> list[dict]:
+    return [{"name": str(n)} for n in names or []]
+
+
+def selector_labels(ctx: BuildContext) -> dict[str, str]:
+    """Default Service selector and NetworkPolicy podSelector."""
+    return {LABEL_CRD: ctx.crd_key, LABEL_APP_INSTANCE: cut_name(ctx.cr["metadata"]["name"])}
+
+
+def workload_selector(ctx: BuildContext) -> dict[str, str]:
+    return {LABEL_APP_NAME: ctx.name, LABEL_APP_INSTANCE: cut_name(ctx.cr["metadata"]["name"])}
+
+
+def _env(env) -> list[dict]:
+    if isinstance(env, dict):
+        return [{"name": str(k), "value": "" if v is None else as_text(v)} for k, v in env.items()]
+    return list(env or [])
+
+
+def as_text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _env_from(env_from) -> list[dict]:
+    out = []
+    for ref_key in ("configMapRef", "secretRef"):
+        out += [{ref_key: {"name": str(n)}} for n in (env_from or {}).get(ref_key) or []]
+    return out
+
+
+_PROBES = {"liveness": "livenessProbe", "readiness": "readinessProbe", "startup": "startupProbe"}
+
+
+def _container(f: dict, ctx: BuildContext) -> dict:
+    c: dict = {"name": f.get("containerName") or ctx.name, "image": f["image"]}
+    if f.get("port") is not None:
+        c["ports"] = [{"containerPort": f["port"]}]
+    for key in ("command", "args", "imagePullPolicy", "resources", "volumeMounts", "securityContext"):
+        _put(c, key, f.get(key))
+    _put(c, "env", _env(f.get("env")))
+    _put(c, "envFrom", _env_from(f.get("envFrom")))
+    for short, long in _PROBES.items():
+        _put(c, long, (f.get("probes") or {}).get(short))
+    return c
+
+
+def _pod_spec(f: dict, ctx: BuildContext) -> dict:
+    spec: dict = {"containers": [_container(f, ctx)]}
+    _put(spec, "imagePullSecrets", _named(f.get("imagePullSecrets")))
+    for key in ("serviceAccountName", "nodeSelector", "tolerations", "affinity", "volumes"):
+        _put(spec, key, f.get(key))
+    _put(spec, "securityContext", f.get("podSecurityContext"))
+    return spec
+
+
+def _pod_template(f: dict, ctx: BuildContext) -> dict:
+    labels = {**workload_selector(ctx), LABEL_CRD: ctx.crd_key,
+              LABEL_OWNER: cut_name(ctx.cr["metadata"]["name"])}
+    labels.update({str(k): as_text(v) for k, v in (f.get("podLabels") or {}).items()})
+    meta: dict = {"labels": labels}
+    _put(meta, "annotations", {str(k): as_text(v) for k, v in (f.get("podAnnotations") or {}).items()})
+    return {"metadata": meta, "spec": _pod_spec(f, ctx)}
+
+
+def _deployment(f: dict, ctx: BuildContext) -> dict:
+    spec = {"replicas": f.get("replicas", 1), "selector": {"matchLabels": workload_selector(ctx)},
+            "template": _pod_template(f, ctx)}
+    _put(spec, "strategy", f.get("strategy"))
+    return {"spec": spec}
+
+
+def _statefulset(f: dict, ctx: BuildContext) -> dict:
+    spec = {"replicas": f.get("replicas", 1), "serviceName": f.get("serviceName") or ctx.name,
+            "selector": {"matchLabels": workload_selector(ctx)}, "template": _pod_template(f, ctx)}
+    _put(spec, "volumeClaimTemplates", f.get("volumeClaimTemplates"))
+    return {"spec": spec}
+
+
+def _job_spec(f: dict, ctx: BuildContext) -> dict:
+    template = _pod_template(f, ctx)
+    template["spec"]["restartPolicy"] = f.get("restartPolicy") or "Never"
+    spec = {"backoffLimit": f.get("backoffLimit", 3), "template": template}
+    for key in ("ttlSecondsAfterFinished", "activeDeadlineSeconds"):
+        _put(spec, key, f.get(key))
+    return spec
+
+
+def _job(f: dict, ctx: BuildContext) -> dict:
+    return {"spec": _job_spec(f, ctx)}
+
+
+def _cronjob(f: dict, ctx: BuildContext) -> dict:
+    spec: dict = {"schedule": f["schedule"], "jobTemplate": {"spec": _job_spec(f, ctx)}}
+    for key in ("timeZone", "suspend", "concurrencyPolicy", "startingDeadlineSeconds",
+                "successfulJobsHistoryLimit", "failedJobsHistoryLimit"):
+        if f.get(key) is not None:
+            spec[key] = f[key]
+    return {"spec": spec}
+
+
+def _service(f: dict, ctx: BuildContext) -> dict:
+    if f.get("ports"):
+        ports = f["ports"]
+    else:
+        port: dict = {"port": f["port"], "targetPort": f.get("targetPort", f["port"]),
+                      "protocol": f.get("protocol") or "TCP"}
+        _put(port, "nodePort", f.get("nodePort"))
+        ports = [port]
+    selector = f.get("selector") or selector_labels(ctx)
+    return {"spec": {"type": f.get("type") or "ClusterIP", "selector": selector, "ports": ports}}
+
+
+def _ingress(f: dict, ctx: BuildContext) -> dict:
+    spec: dict = {}
+    _put(spec, "ingressClassName", f.get("ingressClassName"))
+    if f.get("rules"):
+        spec["rules"] = f["rules"]
+    else:
+        port = f.get("servicePort", 80)
+        backend = {"service": {"name": f.get("serviceName") or cut_name(ctx.cr["metadata"]["name"] + "-svc"),
+                               "port": {"number": port} if isinstance(port, int) else {"name": str(port)}}}
+        rule: dict = {"http": {"paths": [{"path": f.get("path") or "/", "pathType": f.get("pathType") or "Prefix",
+                                          "backend": backend}]}}
+        _put(rule, "host", f.get("host"))
+        spec["rules"] = [rule]
+    tls = f.get("tls")
+    if tls:
+        entry: dict = {}
+        _put(entry, "secretName", tls.get("secretName"))
+        _put(entry, "hosts", tls.get("hosts"))
+        spec["tls"] = [entry]
+    return {"spec": spec}
+
+
+def _network_policy(f: dict, ctx: BuildContext) -> dict:
+    spec: dict = {"podSelector": {"matchLabels": f.get("podSelector") or selector_labels(ctx)}}
+    for key in ("policyTypes", "ingress", "egress"):
+        _put(spec, key, f.get(key))
+    return {"spec": spec}
+
+
+def _config_map(f: dict, ctx: BuildContext) -> dict:
+    return {"data": {str(k): as_text(v) for k, v in (f.get("data") or {}).items() if v is not None}}
+
+
+def _secret(f: dict, ctx: BuildContext) -> dict:
+    if "copiedData" in f:  # the copy form: the source's type and already-encoded data
+        return {"type": f["copiedType"], "data": f["copiedData"]}
+    data = {str(k): base64.b64encode(as_text(v).encode()).decode()
+            for k, v in (f.get("data") or {}).items() if v is not None}
+    return {"type": f.get("type") or "Opaque", "data": data}
+
+
+def _empty(f: dict, ctx: BuildContext) -> dict:
+    return {}
+
+
+def _pvc(f: dict, ctx: BuildContext) -> dict:
+    spec: dict = {"accessModes": f.get("accessModes") or ["ReadWriteOnce"],
+                  "resources": {"requests": {"storage": as_text(f["storage"])}}}
+    _put(spec, "storageClassName", f.get("storageClassName"))
+    _put(spec, "volumeMode", f.get("volumeMode"))
+    return {"spec": spec}
+
+
+def _service_account(f: dict, ctx: BuildContext) -> dict:
+    body: dict = {}
+    if f.get("automountServiceAccountToken") is not None:
+        body["automountServiceAccountToken"] = f["automountServiceAccountToken"]
+    _put(body, "imagePullSecrets", _named(f.get("imagePullSecrets")))
+    return body
+
+
+def _role(f: dict, ctx: BuildContext) -> dict:
+    return {"rules": f.get("rules") or []}
+
+
+def _binding(f: dict, ctx: BuildContext) -> dict:
+    ref = f.get("roleRef") or {}
+    subjects = []
+    for i, subject in enumerate(f.get("subjects") or []):
+        subject = dict(subject)
+        if subject.get("kind") == "ServiceAccount" and not subject.get("namespace"):
+            ns = ctx.cr["metadata"].get("namespace") or ctx.namespace
+            if not ns:
+                raise RenderError(f"{ctx.path}.subjects[{i}].namespace: a ServiceAccount subject of a "
+                                  "cluster-scoped CR needs a namespace in a ClusterRoleBinding")
+            subject["namespace"] = ns
+        subjects.append(subject)
+    body: dict = {"roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": ref.get("kind"),
+                              "name": ref.get("name")}}
+    _put(body, "subjects", subjects)
+    return body
+
+
+def _custom(f: dict, ctx: BuildContext) -> dict:
+    body = dict(f.get("fields") or {})
+    if f.get("spec") is not None:
+        body["spec"] = f["spec"]
+    return body
+
+
+_WORKLOAD_INTS = frozenset({"replicas", "port"})
+_JOB_INTS = frozenset({"backoffLimit", "ttlSecondsAfterFinished", "activeDeadlineSeconds"})
+
+_ROWS = (
+    KindSpec("namespaces", "v1", "Namespace", "namespaces", False, "", _empty),
+    KindSpec("serviceAccounts", "v1", "ServiceAccount", "serviceaccounts", True, "", _service_account,
+             bool_fields=frozenset({"automountServiceAccountToken"})),
+    KindSpec("roles", "rbac.authorization.k8s.io/v1", "Role", "roles", True, "-role", _role),
+    KindSpec("clusterRoles", "rbac.authorization.k8s.io/v1", "ClusterRole", "clusterroles", False,
+             "-clusterrole", _role),
+    KindSpec("roleBindings", "rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings", True,
+             "-rolebinding", _binding),
+    KindSpec("clusterRoleBindings", "rbac.authorization.k8s.io/v1", "ClusterRoleBinding",
+             "clusterrolebindings", False, "-clusterrolebinding", _binding),
+    KindSpec("configMaps", "v1", "ConfigMap", "configmaps", True, "-config", _config_map),
+    KindSpec("secrets", "v1", "Secret", "secrets", True, "-secret", _secret),
+    KindSpec("persistentVolumeClaims", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", True,
+             "-pvc", _pvc),
+    KindSpec("services", "v1", "Service", "services", True, "-svc", _service,
+             int_fields=frozenset({"port", "nodePort"})),
+    KindSpec("deployments", "apps/v1", "Deployment", "deployments", True, "-deployment", _deployment,
+             int_fields=_WORKLOAD_INTS),
+    KindSpec("statefulSets", "apps/v1", "StatefulSet", "statefulsets", True, "-statefulset", _statefulset,
+             int_fields=_WORKLOAD_INTS),
+    KindSpec("jobs", "batch/v1", "Job", "jobs", True, "-job", _job, int_fields=_JOB_INTS, create_only=True),
+    KindSpec("cronJobs", "batch/v1", "CronJob", "cronjobs", True, "-cronjob", _cronjob,
+             int_fields=_JOB_INTS | {"startingDeadlineSeconds", "successfulJobsHistoryLimit",
+                                     "failedJobsHistoryLimit"},
+             bool_fields=frozenset({"suspend"})),
+    KindSpec("ingresses", "networking.k8s.io/v1", "Ingress", "ingresses", True, "-ingress", _ingress),
+    KindSpec("networkPolicies", "networking.k8s.io/v1", "NetworkPolicy", "networkpolicies", True,
+             "-netpol", _network_policy),
+    KindSpec("custom", "", "", "", True, "", _custom),
+)
+KINDS: dict[str, KindSpec] = {row.type: row for row in _ROWS}
+
+# Fields that may hold an integer or a named port: coerced to int only when they look numeric.
+INT_OR_STRING = frozenset({"targetPort", "servicePort"})

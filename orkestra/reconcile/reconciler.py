@@ -1,0 +1,327 @@
+"""The generic reconciler: runtime.md §10.1 for one CRD, one key at a time.
+
+`DeclarativeReconciler.reconcile` reads the CR from the cache and walks the pipeline in order:
+deletion flow (delegated to `orkestra.reconcile.deletion`), namespace rules, finalizers, CR
+metadata, validation and mutation, templates and hooks, pruning, status, the `Reconciled` event.
+Decisions are made by the pure modules (render, crmeta, status, messages, rules); this class
+only sequences them and does the I/O through the `ReconcileRuntime`. Several workers call it
+concurrently for different keys, so the per-CR memory (once-per-generation events, in-process
+success records for kinds without status) sits behind a lock.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from orkestra.conditions import resolve_field
+from orkestra.gvk import GVR
+from orkestra.hooks.context import HookContext
+from orkestra.hooks.loader import HookSet, calls_for
+from orkestra.katalog.model import CrdEntry, Katalog
+from orkestra.kube.errors import ApiError
+from orkestra.reconcile import crmeta, messages
+from orkestra.reconcile.deletion import DeletionFlow
+from orkestra.reconcile.errors import ApplyFailed, ValidationDenied
+from orkestra.reconcile.render import (compile_entries, may_label_track, render_entry, render_value,
+                                       tracked_gvrs)
+from orkestra.reconcile.rules import compute_mutation, evaluate_validation
+from orkestra.reconcile.runtime import ReconcileResult, ReconcileRuntime
+from orkestra.reconcile.status import StatusField, compute_status, evaluate_fields, status_patch
+from orkestra.reconcile.writer import ChildWriter
+from orkestra.template import compile_template
+
+log = logging.getLogger("orkestra.reconcile")
+Clock = Callable[[], datetime]
+SECRETS = GVR("", "v1", "secrets")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class DeclarativeReconciler:
+    def __init__(self, entry: CrdEntry, *, katalog: Katalog, runtime: ReconcileRuntime,
+                 hooks: HookSet | None = None, clock: Clock | None = None) -> None:
+        self.entry = entry
+        self.katalog = katalog
+        self.runtime = runtime
+        self.hooks = hooks
+        self.clock = clock or _utcnow
+        self.templates = compile_entries(entry, ("onCreate", "onReconcile"))
+        self.delete_templates = compile_entries(entry, ("onDelete",))
+        self.status_fields = [StatusField.compile(f) for f in entry.box.status.get("fields") or []]
+        for text in list(entry.labels.values()) + list((entry.box.hooks.args if entry.box.hooks else {}).values()):
+            if isinstance(text, str) and "{{" in text:
+                compile_template(text)
+        self._lock = threading.Lock()
+        self._once: dict[tuple[str, str], Any] = {}     # (reason, key) -> generation/uid already reported
+        self._succeeded: dict[str, int | None] = {}     # uid -> generation, for kinds without status
+        self._writes_status: bool | None = None
+        self.deletion = DeletionFlow(self)
+
+    # --- small helpers -------------------------------------------------------------------------
+    @property
+    def crd(self) -> str:
+        return self.entry.key
+
+    def _extra(self, key: str) -> dict:
+        return {"crd": self.crd, "key": key}
+
+    def resolve_kind(self, api_version: str, kind: str):
+        return self.runtime.discovery.resolve(api_version, kind)
+
+    def read_secret(self, namespace: str, name: str) -> dict | None:
+        return self.runtime.kube.get(SECRETS, name, namespace)
+
+    def event(self, cr: dict, type_: str, reason: str, message: str) -> None:
+        self.runtime.recorder.event(cr, type_, reason, messages.truncate(message))
+
+    def once(self, reason: str, key: str, marker: Any) -> bool:
+        """True the first time `(reason, key)` is seen with `marker` (a generation or uid)."""
+        with self._lock:
+            if self._once.get((reason, key)) == marker:
+                return False
+            self._once[(reason, key)] = marker
+            return True
+
+    @property
+    def writes_status(self) -> bool:
+        """False for built-ins, ignoreStatusPatch and CRDs without a status subresource (warned once)."""
+        if self._writes_status is None:
+            if self.entry.api.builtin or self.entry.ignore_status_patch:
+                self._writes_status = False
+            else:
+                self._writes_status = bool(self.runtime.discovery.has_status(self.entry.api.gvr))
+                if not self._writes_status:
+                    log.warning("CRD %s has no status subresource; Orkestra writes no status for it",
+                                self.entry.api.crd_name, extra={"crd": self.crd})
+        return self._writes_status
+
+    def wanted_finalizers(self, cr: dict) -> list[str]:
+        """Orkestra's finalizer plus the declared ones when the CR needs a deletion flow (§7.1), else []."""
+        needs = bool(self.delete_templates or self.entry.box.finalizers
+                     or (self.hooks is not None and self.hooks.has_on_delete)
+                     or may_label_track(self.templates, cr_namespaced=bool(cr["metadata"].get("namespace")),
+                                        resolve_kind=self.resolve_kind))
+        return crmeta.wanted_finalizers(self.entry.box.finalizers) if needs else []
+
+    def label_tracked_gvrs(self) -> list:
+        gvrs = list(self.runtime.child_informer_gvrs())
+        return gvrs + [g for g in tracked_gvrs(self.templates + self.delete_templates, self.resolve_kind)
+                       if g not in gvrs]
+
+    def new_writer(self, cr: dict, key: str) -> ChildWriter:
+        return ChildWriter(self.runtime.kube, force=self.entry.force_conflict,
+                           cached_children=self.runtime.children(cr["metadata"]["uid"]), crd=self.crd, key=key)
+
+    # --- the pipeline ----------------------------------------------------------------------------
+    def reconcile(self, key: str, cancelled: threading.Event) -> ReconcileResult:
+        cached = self.runtime.cached(key)
+        if cached is None:
+            return ReconcileResult()
+        cr = copy.deepcopy(cached)
+        meta = cr["metadata"]
+        if meta.get("deletionTimestamp"):
+            return self.deletion.run(cr, key, cancelled)
+        if not crmeta.namespace_allowed(meta.get("namespace"), self.entry.allowed_namespaces,
+                                        self.entry.restricted_namespaces):
+            if self.once("NamespaceRestricted", key, meta.get("generation")):
+                self.event(cr, "Warning", "NamespaceRestricted", messages.namespace_restricted(meta["namespace"], self.crd))
+            return ReconcileResult()
+        reconciled_before, generation_newer = self._history(cr)
+        cr = self.ensure_finalizers(cr)
+        cr = self._patch_metadata(cr, key)
+        cr = self._validate_and_mutate(cr, key)
+        writer = self.new_writer(cr, key)
+        hook_ctx: HookContext | None = None
+        if self.hooks is not None and self.hooks.run_first:
+            hook_ctx = self._run_hooks(cr, key, cancelled, writer,
+                                       calls_for(self.hooks, reconciled_before=reconciled_before,
+                                                 generation_newer=generation_newer))
+        self._run_templates(cr, writer)
+        if self.hooks is not None and not self.hooks.run_first:
+            hook_ctx = self._run_hooks(cr, key, cancelled, writer,
+                                       calls_for(self.hooks, reconciled_before=reconciled_before,
+                                                 generation_newer=generation_newer))
+        if writer.failures:
+            raise ApplyFailed(messages.apply_failed(writer.failures))
+        generation = meta.get("generation")
+        self._write_status(cr, key, ok=True, reason="Reconciled", message=f"reconciled generation {generation}",
+                           writer=writer, hook_status=hook_ctx.status if hook_ctx else {})
+        with self._lock:
+            self._succeeded[meta["uid"]] = generation
+        if writer.changes or generation_newer:
+            self.event(cr, "Normal", "Reconciled", messages.reconciled(generation, writer.changes))
+        return ReconcileResult(requeue_after=hook_ctx.requeue if hook_ctx else None)
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            for k in [k for k in self._once if k[1] == key]:
+                del self._once[k]
+
+    def report_failure(self, key: str, error: BaseException, reason: str) -> None:
+        """Best-effort Ready False with `reason` and the error string; never raises."""
+        try:
+            cr = self.runtime.cached(key)
+            if cr is None or not self.writes_status or cr["metadata"].get("deletionTimestamp"):
+                return
+            cr = copy.deepcopy(cr)
+            self._write_status(cr, key, ok=False, reason=reason, message=messages.truncate(str(error)),
+                               writer=self.new_writer(cr, key), hook_status={})
+        except Exception as err:  # noqa: BLE001 - best effort by contract
+            log.warning("could not write the failure status: %s", err, extra=self._extra(key))
+
+    # --- steps -----------------------------------------------------------------------------------
+    def _history(self, cr: dict) -> tuple[bool, bool]:
+        """(reconciled successfully before, generation newer than the last success) — hook call rules."""
+        generation = cr["metadata"].get("generation")
+        if self.writes_status:
+            observed = (cr.get("status") or {}).get("observedGeneration")
+        else:
+            with self._lock:
+                observed = self._succeeded.get(cr["metadata"]["uid"])
+        if observed is None:
+            return False, True
+        return True, generation is not None and generation > observed
+
+    def ensure_finalizers(self, cr: dict) -> dict:
+        wanted = self.wanted_finalizers(cr)
+        return self.add_finalizers(cr, wanted) if wanted else cr
+
+    def add_finalizers(self, cr: dict, wanted: list[str]) -> dict:
+        ops, added = crmeta.add_finalizers_patch(cr, wanted)
+        if not ops:
+            return cr
+        meta = cr["metadata"]
+        cr = self.runtime.kube.patch(self.entry.api.gvr, meta["name"], ops, meta.get("namespace"), patch_type="json")
+        self.event(cr, "Normal", "FinalizerAdded", messages.finalizers("added", added))
+        return cr
+
+    def _patch_metadata(self, cr: dict, key: str) -> dict:
+        labels = {k: "" if v is None else str(v)
+                  for k, v in render_value(self.entry.labels, cr, {}, f"spec.crds.{self.crd}.labels").items()}
+        katalog_name = None if self.entry.api.builtin else self.katalog.name
+        patch = crmeta.metadata_patch(cr, labels=labels, protection=self.entry.deletion_protection,
+                                      katalog_name=katalog_name)
+        if patch is None:
+            return cr
+        meta = cr["metadata"]
+        return self.runtime.kube.patch(self.entry.api.gvr, meta["name"], patch, meta.get("namespace"))
+
+    def _unique(self, field: str, value: Any, scope: str, obj: dict) -> bool:
+        """True when an older CR of this CRD (creationTimestamp, then ns/name) holds the same value."""
+        me = obj["metadata"]
+        mine = (me.get("creationTimestamp") or "", me.get("namespace") or "", me.get("name"))
+        for other in self.runtime.cached_all():
+            om = other["metadata"]
+            if om.get("uid") == me.get("uid"):
+                continue
+            if scope == "namespace" and om.get("namespace") != me.get("namespace"):
+                continue
+            if resolve_field(other, field) != str(value):
+                continue
+            if (om.get("creationTimestamp") or "", om.get("namespace") or "", om.get("name")) < mine:
+                return True
+        return False
+
+    def _validate_and_mutate(self, cr: dict, key: str) -> dict:
+        mutation = self.entry.mutation or {}
+        rules = (self.entry.validation or {}).get("rules") or []
+        steps = ["mutate", "validate"] if mutation.get("mutateFirst") else ["validate", "mutate"]
+        for step in steps:
+            if step == "validate" and rules:
+                outcome = evaluate_validation(rules, cr, unique=self._unique)
+                self._report_warnings(cr, key, [v.text for v in outcome.warnings])
+                if outcome.denials:
+                    raise ValidationDenied(messages.validation_denied([v.text for v in outcome.denials]))
+            elif step == "mutate" and mutation.get("rules"):
+                outcome = compute_mutation(mutation["rules"], cr)
+                if outcome.patch:
+                    meta = cr["metadata"]
+                    cr = self.runtime.kube.patch(self.entry.api.gvr, meta["name"], outcome.patch,
+                                                 meta.get("namespace"), patch_type="json")
+                    self.event(cr, "Normal", "MutationApplied", messages.mutation_applied(outcome.applied))
+        return cr
+
+    def _report_warnings(self, cr: dict, key: str, texts: list[str]) -> None:
+        self.runtime.set_warnings(key, "validation", [{"message": t} for t in texts])
+        if texts and self.once("ValidationWarning", key, cr["metadata"].get("generation")):
+            self.event(cr, "Warning", "ValidationWarning", messages.validation_warning(texts))
+
+    def _run_templates(self, cr: dict, writer: ChildWriter) -> None:
+        uid = cr["metadata"]["uid"]
+        for tpl in self.templates:
+            children = render_entry(tpl, cr, children=writer.children(), resolve_kind=self.resolve_kind,
+                                    read_secret=self.read_secret)
+            for child in children:
+                writer.write(child)
+            if tpl.desired_state:
+                kind_gvr = self._template_kind(tpl, children)
+                if kind_gvr is not None:
+                    writer.prune(tpl.id, uid, children, kind_gvr[1], kind_gvr[0])
+
+    def _template_kind(self, tpl, children) -> tuple[str, Any] | None:
+        """(kind, gvr) written by `tpl`, also when it rendered nothing this time."""
+        if children:
+            return children[0].kind, children[0].gvr
+        if tpl.type != "custom":
+            gvrs = tracked_gvrs([tpl], self.resolve_kind)
+            return tpl.spec.kind, gvrs[0]
+        api_version, kind = tpl.raw.get("apiVersion"), tpl.raw.get("kind")
+        if isinstance(api_version, str) and isinstance(kind, str) and "{{" not in api_version + kind:
+            resolved = self.resolve_kind(api_version, kind)
+            return (kind, resolved[0]) if resolved else None
+        return None
+
+    def hook_args(self, cr: dict) -> dict:
+        return render_value(dict(self.entry.box.hooks.args), cr, {}, f"spec.crds.{self.crd}.operatorBox.reconciler.hooks.args")
+
+    def _run_hooks(self, cr: dict, key: str, cancelled: threading.Event, writer: ChildWriter,
+                   names: list[str]) -> HookContext:
+        ctx = self.hook_context(cr, key, cancelled, writer)
+        for name in names:
+            self.hooks.callbacks[name](ctx, copy.deepcopy(cr))
+        return ctx
+
+    def hook_context(self, cr: dict, key: str, cancelled: threading.Event, writer: ChildWriter) -> HookContext:
+        state = {"cr": cr}
+
+        def ensure_finalizer() -> None:
+            wanted = crmeta.wanted_finalizers(self.entry.box.finalizers)
+            state["cr"] = self.add_finalizers(state["cr"], wanted)
+
+        return HookContext(crd=self.crd, gvk=self.entry.api.gvk, key=key, args=self.hook_args(cr),
+                           cancelled=cancelled, cr=cr, kube=self.runtime.kube, resolve_kind=self.resolve_kind,
+                           writer=writer, ensure_finalizer=ensure_finalizer,
+                           emit=lambda t, r, m: self.event(cr, t, r, m))
+
+    def _write_status(self, cr: dict, key: str, *, ok: bool, reason: str, message: str, writer: ChildWriter,
+                      hook_status: dict) -> None:
+        if not self.writes_status:
+            return
+        meta = cr["metadata"]
+        ops = evaluate_fields(self.status_fields, cr, extra={"children": writer.children()}, ok=ok,
+                              crd=self.crd, key=key)
+        current = cr.get("status") or {}
+        new = compute_status(current, generation=meta.get("generation"), ok=ok, reason=reason, message=message,
+                             field_ops=ops, hook_status=hook_status,
+                             conditions=self.entry.box.status.get("conditions", True), now=rfc3339(self.clock()))
+        patch = status_patch(current, new)
+        if patch is not None:
+            self.runtime.kube.patch(self.entry.api.gvr, meta["name"], patch, meta.get("namespace"),
+                                    patch_type="merge", subresource="status")
+
+    def set_ready(self, cr: dict, key: str, *, ok: bool, reason: str, message: str) -> None:
+        """Ready condition (and conditional fields) outside the normal flow; best effort."""
+        try:
+            self._write_status(cr, key, ok=ok, reason=reason, message=message, writer=self.new_writer(cr, key),
+                               hook_status={})
+        except ApiError as err:
+            log.warning("could not write the Ready condition: %s", err, extra=self._extra(key))

@@ -1,0 +1,317 @@
+"""Desired state: one template entry + the CR -> the complete manifests of its children.
+
+Pure. Templates are compiled when the CRD's entries are compiled (`compile_entries`, once per
+CRD at build time; `compile_template` memoises, so rendering is a lookup). Every type goes
+through the same steps, with the per-type differences read from `orkestra.reconcile.kinds`:
+conditions -> forEach expansion -> render every string leaf (§9.3 native types) -> coerce the
+typed fields -> namespace and default name -> type builder -> standard labels and ownership.
+The two lookups that need the cluster (a custom kind's scope, a secret to copy) are injected.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from orkestra.conditions import compile_conditions, lookup
+from orkestra.gvk import GVR, split_api_version
+from orkestra.katalog.model import PHASES, TEMPLATE_TYPES, CrdEntry
+from orkestra.reconcile.errors import RenderError
+from orkestra.reconcile.kinds import CONTROL_KEYS, INT_OR_STRING, KINDS, BuildContext, KindSpec, as_text
+from orkestra.reconcile.naming import default_name, stamp_identity
+from orkestra.template import TemplateEvalError, compile_template
+
+ResolveKind = Callable[[str, str], "tuple[GVR, bool] | None"]   # (apiVersion, kind) -> (gvr, namespaced)
+ReadSecret = Callable[[str, str], "dict | None"]                # (namespace, name) -> Secret
+
+_OMIT = object()
+
+
+@dataclass(frozen=True)
+class TemplateEntry:
+    """One compiled entry of `operatorBox.<phase>.<type>[index]`."""
+
+    crd_key: str
+    phase: str
+    type: str
+    index: int
+    raw: dict
+    conditions: Any            # ConditionSet | None
+
+    @property
+    def id(self) -> str:
+        return f"{self.phase}.{self.type}.{self.index}"
+
+    @property
+    def path(self) -> str:
+        return f"spec.crds.{self.crd_key}.operatorBox.{self.phase}.{self.type}[{self.index}]"
+
+    @property
+    def spec(self) -> KindSpec:
+        return KINDS[self.type]
+
+    @property
+    def mode(self) -> str:
+        """`apply` (SSA every reconcile), `create` (create when missing) or `delete` (onDelete action)."""
+        if self.phase == "onDelete" and self.raw.get("action") == "delete":
+            return "delete"
+        if self.spec.create_only or self.raw.get("once"):
+            return "create"
+        if self.phase == "onCreate" and not self.raw.get("reconcile"):
+            return "create"
+        return "apply"
+
+    @property
+    def desired_state(self) -> bool:
+        """Children of desired-state entries are pruned when their condition or forEach item goes away."""
+        return self.phase != "onDelete" and self.mode == "apply"
+
+
+@dataclass
+class DesiredChild:
+    template_id: str
+    type: str
+    gvr: GVR
+    kind: str
+    namespaced: bool
+    name: str
+    namespace: str | None
+    manifest: dict
+    mode: str                  # apply | create | delete
+    label_tracked: bool
+
+    @property
+    def ref(self) -> str:
+        """`Deployment default/web-deployment` (events and error messages)."""
+        return f"{self.kind} {self.namespace}/{self.name}" if self.namespace else f"{self.kind} {self.name}"
+
+
+def _walk_strings(value: Any):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _walk_strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _walk_strings(v)
+
+
+def compile_entries(entry: CrdEntry, phases: tuple[str, ...] = PHASES) -> list[TemplateEntry]:
+    """Every template entry of `phases`, in phase, type and declaration order, templates compiled."""
+    out = []
+    for phase in phases:
+        for type_ in TEMPLATE_TYPES:
+            for i, raw in enumerate(entry.box.templates.get(phase, {}).get(type_) or []):
+                for s in _walk_strings({k: v for k, v in raw.items() if k not in ("when", "anyOf", "or")}):
+                    if "{{" in s:
+                        compile_template(s)
+                when, any_of = raw.get("when"), raw.get("anyOf") or raw.get("or")
+                conds = compile_conditions(when, any_of) if (when or any_of) else None
+                out.append(TemplateEntry(entry.key, phase, type_, i, raw, conds))
+    return out
+
+
+def render_value(value: Any, root: dict, extra: dict, path: str) -> Any:
+    """Render every string leaf; a template giving nil or `""` is dropped from its parent."""
+    if isinstance(value, str):
+        if "{{" not in value:
+            return value
+        try:
+            result = compile_template(value).render_value(root, **extra)
+        except TemplateEvalError as err:
+            raise RenderError(f"template error at {path}: {err}") from None
+        return _OMIT if result is None or result == "" else result
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            r = render_value(v, root, extra, f"{path}.{k}")
+            if r is not _OMIT:
+                out[k] = r
+        return out
+    if isinstance(value, list):
+        return [r for i, v in enumerate(value)
+                if (r := render_value(v, root, extra, f"{path}[{i}]")) is not _OMIT]
+    return value
+
+
+def coerce_int(value: Any, path: str) -> int:
+    if isinstance(value, bool):
+        raise RenderError(f"{path}: expected an integer, got {str(value).lower()}")
+    if isinstance(value, int):
+        return value
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        raise RenderError(f'{path}: expected an integer, got "{value}"') from None
+    if not number.is_integer():
+        raise RenderError(f'{path}: expected an integer, got "{value}"')
+    return int(number)
+
+
+def coerce_bool(value: Any, path: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "false"):
+        return text == "true"
+    raise RenderError(f'{path}: expected a boolean, got "{value}"')
+
+
+def _coerce(fields: dict, spec: KindSpec, path: str) -> dict:
+    for key in spec.int_fields:
+        if key in fields:
+            fields[key] = coerce_int(fields[key], f"{path}.{key}")
+    for key in INT_OR_STRING:
+        if key in fields:
+            try:
+                fields[key] = coerce_int(fields[key], f"{path}.{key}")
+            except RenderError:
+                fields[key] = str(fields[key])
+    for key in spec.bool_fields:
+        if key in fields:
+            fields[key] = coerce_bool(fields[key], f"{path}.{key}")
+    return fields
+
+
+def for_each_items(tpl: TemplateEntry, cr: dict) -> list[Any] | None:
+    """The forEach elements (a map gives sorted `{key, value}` pairs), or None without forEach."""
+    spec = tpl.raw.get("forEach")
+    if not spec:
+        return None
+    value = lookup(cr, spec["field"])
+    if isinstance(value, dict):
+        return [{"key": k, "value": value[k]} for k in sorted(value)]
+    if isinstance(value, list):
+        return value
+    return []
+
+
+def _kind_of(tpl: TemplateEntry, fields: dict, resolve_kind: ResolveKind) -> tuple[str, str, GVR, bool]:
+    spec = tpl.spec
+    if spec.type != "custom":
+        group, version = split_api_version(spec.api_version)
+        return spec.api_version, spec.kind, GVR(group, version, spec.plural), spec.namespaced
+    api_version, kind = fields.get("apiVersion"), fields.get("kind")
+    if not api_version or not kind:
+        raise RenderError(f"{tpl.path}: apiVersion and kind are required")
+    resolved = resolve_kind(str(api_version), str(kind))
+    if resolved is None:
+        raise RenderError(f"{tpl.path}: the API server does not serve {kind} in {api_version}")
+    return str(api_version), str(kind), resolved[0], resolved[1]
+
+
+def _str_map(value: Any) -> dict[str, str]:
+    return {str(k): as_text(v) for k, v in (value or {}).items()}
+
+
+def render_entry(tpl: TemplateEntry, cr: dict, *, children: dict, resolve_kind: ResolveKind,
+                 read_secret: ReadSecret) -> list[DesiredChild]:
+    """The children this entry declares for `cr` now (none when its conditions are false)."""
+    items = for_each_items(tpl, cr)
+    out: list[DesiredChild] = []
+    for item in ([None] if items is None else items):
+        extra: dict = {"children": children}
+        if items is not None:
+            extra["item"] = item
+            alias = tpl.raw["forEach"].get("as")
+            if alias:
+                extra[alias] = item
+        if tpl.conditions is not None and not tpl.conditions.evaluate(cr, extra=extra):
+            continue
+        out += _render_one(tpl, cr, extra, resolve_kind, read_secret)
+    return out
+
+
+def _render_one(tpl: TemplateEntry, cr: dict, extra: dict, resolve_kind: ResolveKind,
+                read_secret: ReadSecret) -> list[DesiredChild]:
+    raw = {k: v for k, v in tpl.raw.items() if k not in ("when", "anyOf", "or", "forEach")}
+    fields = render_value(raw, cr, extra, tpl.path)
+    fields = _coerce(fields, tpl.spec, tpl.path)
+    api_version, kind, gvr, namespaced = _kind_of(tpl, fields, resolve_kind)
+    cr_ns = cr["metadata"].get("namespace")
+    namespace = None
+    if namespaced:
+        namespace = str(fields.get("namespace") or cr_ns or "")
+        if not namespace:
+            raise RenderError(f"{tpl.path}.namespace: required for a namespaced child of a cluster-scoped CR")
+    suffix = "-" + kind.lower() if tpl.type == "custom" else tpl.spec.suffix
+    name = str(fields.get("name") or "")
+    namespaces = [namespace]
+    if tpl.type == "secrets" and fields.get("fromSecret"):
+        name = name or str(fields["fromSecret"])
+        fields.update(_copied_secret(tpl, fields, cr_ns, read_secret))
+        namespaces = [str(n) for n in fields.get("toNamespaces") or []] or namespaces
+    if not name:
+        name = default_name(cr, suffix, cluster_scoped=not namespaced)
+    children = []
+    for ns in namespaces:
+        ctx = BuildContext(cr=cr, crd_key=tpl.crd_key, name=name, namespace=ns, path=tpl.path)
+        meta: dict = {"name": name}
+        if ns:
+            meta["namespace"] = ns
+        if fields.get("labels"):
+            meta["labels"] = _str_map(fields["labels"])
+        if fields.get("annotations"):
+            meta["annotations"] = _str_map(fields["annotations"])
+        manifest = {"apiVersion": api_version, "kind": kind, "metadata": meta}
+        if tpl.mode != "delete":
+            body = {k: v for k, v in fields.items() if k not in CONTROL_KEYS}
+            manifest.update(tpl.spec.build(body, ctx))
+        tracked = stamp_identity(manifest, cr, tpl.crd_key, tpl.id)
+        children.append(DesiredChild(template_id=tpl.id, type=tpl.type, gvr=gvr, kind=kind,
+                                     namespaced=namespaced, name=name, namespace=ns, manifest=manifest,
+                                     mode=tpl.mode, label_tracked=tracked))
+    return children
+
+
+def _copied_secret(tpl: TemplateEntry, fields: dict, cr_ns: str | None, read_secret: ReadSecret) -> dict:
+    src_ns = str(fields.get("fromNamespace") or cr_ns or "")
+    if not src_ns:
+        raise RenderError(f"{tpl.path}.fromNamespace: required when the CR is cluster-scoped")
+    source = read_secret(src_ns, str(fields["fromSecret"]))
+    if source is None:
+        raise RenderError(f"{tpl.path}.fromSecret: Secret {src_ns}/{fields['fromSecret']} not found")
+    return {"copiedType": source.get("type") or "Opaque", "copiedData": dict(source.get("data") or {})}
+
+
+def may_label_track(entries: list[TemplateEntry], *, cr_namespaced: bool,
+                    resolve_kind: ResolveKind) -> bool:
+    """Can these entries produce a child that cannot be owned (§7.1 finalizer rule)? Conservative."""
+    if not cr_namespaced:
+        return False
+    for tpl in entries:
+        if tpl.mode == "delete":
+            continue
+        if tpl.raw.get("namespace") or tpl.raw.get("toNamespaces"):
+            return True
+        if tpl.type == "custom":
+            api_version, kind = tpl.raw.get("apiVersion"), tpl.raw.get("kind")
+            if isinstance(api_version, str) and isinstance(kind, str) and "{{" not in api_version + kind:
+                resolved = resolve_kind(api_version, kind)
+                if resolved is not None and not resolved[1]:
+                    return True
+        elif not tpl.spec.namespaced:
+            return True
+    return False
+
+
+def tracked_gvrs(entries: list[TemplateEntry], resolve_kind: ResolveKind) -> list[GVR]:
+    """GVRs this CRD's templates can write (where the deletion flow looks for label-tracked children)."""
+    gvrs: list[GVR] = []
+    for tpl in entries:
+        if tpl.type == "custom":
+            api_version, kind = tpl.raw.get("apiVersion"), tpl.raw.get("kind")
+            if not (isinstance(api_version, str) and isinstance(kind, str)) or "{{" in api_version + kind:
+                continue
+            resolved = resolve_kind(api_version, kind)
+            gvr = resolved[0] if resolved else None
+        else:
+            group, version = split_api_version(tpl.spec.api_version)
+            gvr = GVR(group, version, tpl.spec.plural)
+        if gvr is not None and gvr not in gvrs:
+            gvrs.append(gvr)
+    return gvrs
+
+
+__all__ = ["DesiredChild", "TemplateEntry", "compile_entries", "render_entry", "render_value",
+           "coerce_int", "coerce_bool", "for_each_items", "may_label_track", "tracked_gvrs"]

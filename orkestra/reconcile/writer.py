@@ -1,0 +1,128 @@
+"""The thin I/O layer that writes children for one reconcile and remembers what it did.
+
+One `ChildWriter` lives for one reconcile of one CR. It applies (server-side apply, manager
+`orkestra`, force per `forceConflict`), creates create-only children when absent (cache first,
+then a GET; AlreadyExists is fine), deletes (NotFound is fine) and prunes. It keeps the objects
+produced so far (they feed `.children`), the changes for the `Reconciled` message, and the apply
+failures, which are collected rather than raised so that one bad child does not stop the others.
+"""
+from __future__ import annotations
+
+import logging
+
+from orkestra.kube.errors import ApiError
+from orkestra.reconcile.children import children_context
+from orkestra.reconcile.naming import LABEL_OWNER_UID, LABEL_TEMPLATE
+from orkestra.reconcile.render import DesiredChild
+
+log = logging.getLogger("orkestra.reconcile")
+
+
+def object_ref(obj: dict) -> str:
+    meta = obj.get("metadata") or {}
+    ns = meta.get("namespace")
+    return f"{obj.get('kind')} {ns}/{meta.get('name')}" if ns else f"{obj.get('kind')} {meta.get('name')}"
+
+
+def _identity(kind: str, namespace: str | None, name: str) -> tuple:
+    return kind, namespace or None, name
+
+
+def _obj_identity(obj: dict) -> tuple:
+    meta = obj.get("metadata") or {}
+    return _identity(obj.get("kind", ""), meta.get("namespace"), meta.get("name"))
+
+
+class ChildWriter:
+    def __init__(self, kube, *, force: bool, cached_children: list[dict], crd: str = "", key: str = "") -> None:
+        self._kube = kube
+        self._force = force
+        self.cached = list(cached_children)
+        self._cached_by_id = {_obj_identity(o): o for o in self.cached}
+        self.produced: list[dict] = []
+        self.changes: list[tuple[str, str]] = []       # (verb, ref)
+        self.failures: list[tuple[str, str]] = []      # (ref, reason)
+        self._log_extra = {"crd": crd, "key": key}
+
+    def children(self) -> dict:
+        """The `.children` context as of now."""
+        return children_context(self.produced, self.cached)
+
+    def _cached(self, child: DesiredChild) -> dict | None:
+        return self._cached_by_id.get(_identity(child.kind, child.namespace, child.name))
+
+    def _record(self, obj: dict) -> None:
+        ident = _obj_identity(obj)
+        self.produced = [o for o in self.produced if _obj_identity(o) != ident] + [obj]
+
+    def _fail(self, ref: str, err: ApiError) -> None:
+        log.debug("child write failed: %s: %s", ref, err, extra=self._log_extra)
+        self.failures.append((ref, err.message or str(err)))
+
+    def write(self, child: DesiredChild) -> dict | None:
+        """Apply or create `child`; returns the live object, or None after a collected failure."""
+        if child.mode == "delete":
+            self.delete(child.gvr, child.kind, child.name, child.namespace)
+            return None
+        if child.mode == "create":
+            return self._create(child)
+        try:
+            return self.apply_now(child)
+        except ApiError as err:
+            self._fail(child.ref, err)
+            return None
+
+    def apply_now(self, child: DesiredChild) -> dict:
+        """Server-side apply `child`, raising `ApiError` instead of collecting it (hook `ctx.apply`)."""
+        before = self._cached(child)
+        obj = self._kube.apply(child.gvr, child.manifest, child.namespace, force=self._force)
+        if before is None:
+            self.changes.append(("created", child.ref))
+        elif (before.get("metadata") or {}).get("resourceVersion") != obj["metadata"].get("resourceVersion"):
+            self.changes.append(("updated", child.ref))
+        self._record(obj)
+        return obj
+
+    def _create(self, child: DesiredChild) -> dict | None:
+        try:
+            existing = self._cached(child) or self._kube.get(child.gvr, child.name, child.namespace)
+            if existing is None:
+                try:
+                    existing = self._kube.create(child.gvr, child.manifest, child.namespace)
+                    self.changes.append(("created", child.ref))
+                except ApiError as err:
+                    if err.status != 409:
+                        raise
+                    existing = self._kube.get(child.gvr, child.name, child.namespace)
+        except ApiError as err:
+            self._fail(child.ref, err)
+            return None
+        if existing is not None:
+            self._record(existing)
+        return existing
+
+    def fresh(self, child: DesiredChild) -> dict | None:
+        """Read `child` from the API server (for onDelete Jobs, whose status must be current)."""
+        try:
+            return self._kube.get(child.gvr, child.name, child.namespace)
+        except ApiError as err:
+            self._fail(child.ref, err)
+            return None
+
+    def delete(self, gvr, kind: str, name: str, namespace: str | None) -> None:
+        ref = f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"
+        try:
+            if self._kube.delete(gvr, name, namespace):
+                self.changes.append(("deleted", ref))
+        except ApiError as err:
+            self._fail(ref, err)
+
+    def prune(self, template_id: str, owner_uid: str, keep: list[DesiredChild], gvr, kind: str) -> None:
+        """Delete cached children of `template_id` that this reconcile no longer declares."""
+        wanted = {_identity(c.kind, c.namespace, c.name) for c in keep}
+        for obj in self.cached:
+            labels = (obj.get("metadata") or {}).get("labels") or {}
+            if (obj.get("kind") == kind and labels.get(LABEL_TEMPLATE) == template_id
+                    and labels.get(LABEL_OWNER_UID) == owner_uid and _obj_identity(obj) not in wanted):
+                meta = obj["metadata"]
+                self.delete(gvr, kind, meta["name"], meta.get("namespace"))

@@ -1,0 +1,135 @@
+"""CRD activation and presence (runtime.md §8): the activation pass and what it decides.
+
+`decide()` is the pure rule for one CRD, applied in start order: a running CRD whose kind vanished
+is stopped and degraded (missing); a kind not served stays `not started`; unmet dependencies mean
+`pending`; otherwise the CRD is activated once its informer has synced. The pass itself never
+blocks: a CRD whose informer is still syncing is simply looked at again on the next pass, which
+the supervisor runs every second while anything is waiting, every `CRD_CHECK_INTERVAL` otherwise,
+and at once after a health change.
+
+Presence is checked against discovery documents fetched fresh on every pass (one request per
+group/version), not a cache: a cache would keep a deleted CRD "served" forever.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Callable, Iterable
+
+from orkestra import metrics
+from orkestra.engine.health import NOT_STARTED, dependency_satisfied
+
+log = logging.getLogger("orkestra.engine")
+
+STOP_MISSING, NOT_SERVED, PENDING, ACTIVATE, WAIT_SYNC, KEEP = (
+    "stop-missing", "not-served", "pending", "activate", "wait-sync", "keep")
+
+
+def decide(*, served: bool, active: bool, unmet: list[str], synced: bool) -> str:
+    """What the activation pass does with one CRD (first matching rule of §8)."""
+    if active:
+        return KEEP if served else STOP_MISSING
+    if not served:
+        return NOT_SERVED
+    if unmet:
+        return PENDING
+    return ACTIVATE if synced else WAIT_SYNC
+
+
+def unmet_dependencies(depends_on: Iterable[Any], states: dict[str, str]) -> list[str]:
+    return [d.name for d in depends_on if not dependency_satisfied(d.condition, states.get(d.name, NOT_STARTED))]
+
+
+def served_resources(kube: Any, group_versions: Iterable[tuple[str, str]]) -> dict[tuple[str, str], set[str]]:
+    """Plural names served per (group, version), fresh from the API server. A 404 means nothing is
+    served for that group/version; other errors propagate (the pass is skipped and retried)."""
+    out: dict[tuple[str, str], set[str]] = {}
+    for group, version in set(group_versions):
+        path = f"/apis/{group}/{version}" if group else f"/api/{version}"
+        try:
+            doc = kube.request("GET", path)
+        except Exception as err:
+            if getattr(err, "status", None) == 404:
+                out[(group, version)] = set()
+                continue
+            raise
+        out[(group, version)] = {r.get("name") for r in (doc or {}).get("resources") or () if "/" not in r.get("name", "")}
+    return out
+
+
+class Activator:
+    """Runs activation passes over the boxes of one engine (leader side)."""
+
+    def __init__(self, boxes: dict[str, Any], start_order: list[str], kube: Any, *,
+                 clock: Callable[[], float] = time.monotonic, on_activated: Callable[[Any], None] = lambda box: None):
+        self.boxes = boxes
+        self.start_order = [k for k in start_order if k in boxes]
+        self.kube = kube
+        self._clock = clock
+        self._on_activated = on_activated
+        self._waiting_since: dict[str, float] = {}
+        self.first_pass_done = False
+
+    def leadership_gained(self) -> None:
+        now = self._clock()
+        for key in self.start_order:
+            self._waiting_since[key] = now
+
+    def served_now(self) -> set[str]:
+        """Keys of the CRDs whose kind the API server serves right now."""
+        boxes = [self.boxes[k] for k in self.start_order]
+        served = served_resources(self.kube, ((b.entry.api.group, b.entry.api.version) for b in boxes))
+        return {b.key for b in boxes if b.entry.api.plural in served.get((b.entry.api.group, b.entry.api.version), set())}
+
+    def run_pass(self) -> bool:
+        """One pass; returns True when some CRD still waits for its informer to sync."""
+        served = self.served_now()
+        waiting = False
+        for box in (self.boxes[k] for k in self.start_order):
+            is_served = box.key in served
+            states = {k: b.health.state for k, b in self.boxes.items()}
+            unmet = unmet_dependencies(box.entry.depends_on, states)
+            action = decide(served=is_served, active=box.active, unmet=unmet, synced=box.synced())
+            if action == STOP_MISSING:
+                self._stop_missing(box)
+            elif action == NOT_SERVED:
+                self._not_served(box)
+            elif action != KEEP:
+                self._waiting_since.setdefault(box.key, self._clock())
+                box.watch()
+                if action == PENDING:
+                    box.health.mark_pending(unmet)
+                elif action == WAIT_SYNC:
+                    waiting = True
+                else:
+                    self._activate(box)
+        self.first_pass_done = True
+        return waiting
+
+    def _activate(self, box: Any) -> None:
+        labels = (box.gvk_string, box.key)
+        try:
+            box.activate()
+        except Exception as err:  # noqa: BLE001 - activation failed: not started, retried next pass
+            log.error("crd activation failed", extra={"crd": box.key, "gvk": box.gvk_string, "error": str(err)})
+            box.health.mark_not_started(f"activation failed: {err}")
+            metrics.crd_activation_total.labels(*labels, "error").inc()
+            return
+        since = self._waiting_since.pop(box.key, None)
+        if since is not None:
+            metrics.crd_activation_latency.labels(*labels).observe(max(0.0, self._clock() - since))
+        metrics.crd_activation_total.labels(*labels, "success").inc()
+        self._on_activated(box)
+
+    def _stop_missing(self, box: Any) -> None:
+        error = f"CustomResourceDefinition {box.entry.api.crd_name} not found in cluster"
+        log.error("crd deleted from cluster", extra={"crd": box.key, "gvk": box.gvk_string, "error": error})
+        box.stop()
+        box.unwatch()
+        box.health.mark_missing(error)
+
+    def _not_served(self, box: Any) -> None:
+        box.unwatch()
+        self._waiting_since.pop(box.key, None)
+        if not box.health.missing:
+            box.health.mark_missing(f"CustomResourceDefinition {box.entry.api.crd_name} not found in cluster")

@@ -1,0 +1,276 @@
+"""One CRD's isolated operator stack (runtime.md §5): the `OperatorBox`.
+
+A box owns, for its CRD: the informer handle (from the shared factory), its own rate-limited
+queue, a `WorkerPool`, the reconciler and the `CrdHealth`. Boxes share nothing mutable except
+the factory, the API client and the metrics registry, so a broken CRD can never stall another.
+
+The box is also the reconciler's `ReconcileRuntime` (docs/architecture.md): it answers `cached`,
+`cached_all`, `children` and `set_warnings` from in-memory state, never from the API server.
+
+Lifecycle: `watch()` starts the informer (every replica: warm caches), `activate()` builds a fresh
+queue, reconciler and pool (leader only), `stop()` tears the queue and workers down, and
+`unwatch()` releases the informer. A box can be activated again after a stop (CRD re-created):
+health counters survive, everything else is new.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Callable, Protocol
+
+from orkestra import metrics
+from orkestra.engine import filters
+from orkestra.engine.health import CrdHealth
+from orkestra.engine.pool import WorkerPool
+from orkestra.engine.safe import Outcome, safe_reconcile
+from orkestra.durations import format_duration
+from orkestra.katalog.model import CrdEntry, Katalog
+
+log = logging.getLogger("orkestra.engine")
+
+
+class BoxEnvironment(Protocol):
+    """What boxes share, provided by the engine (or a fake in unit tests)."""
+    kube: Any
+    discovery: Any
+    recorder: Any
+    identity: str
+    katalog: Katalog
+    factory: Any
+
+    def make_queue(self, entry: CrdEntry, on_limit_warning: Callable[[int, int], None]) -> Any: ...
+    def make_reconciler(self, entry: CrdEntry, box: "OperatorBox") -> Any: ...
+    def children(self, owner_uid: str) -> list[dict]: ...
+    def child_informer_gvrs(self) -> list: ...
+    def health_changed(self) -> None: ...
+
+
+class OperatorBox:
+    def __init__(self, entry: CrdEntry, env: BoxEnvironment, *, wall: Callable[[], float] = time.time,
+                 clock: Callable[[], float] = time.monotonic):
+        self.entry = entry
+        self.key = entry.key
+        self.gvk_string = entry.api.gvk_string
+        self.env = env
+        self.health = CrdHealth(entry.key, entry.box.queue.failure_threshold, clock=wall)
+        self.informer: Any = None
+        self.queue: Any = None
+        self.pool: WorkerPool | None = None
+        self.reconciler: Any = None
+        self._wall = wall
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._warnings: dict[str, dict[str, list[dict]]] = {}   # cr key -> source -> warnings
+        self.dropped = 0
+        self.limit_reached = 0
+        self._labels = (self.gvk_string, self.key)
+
+    # ------------------------------------------------------------------ ReconcileRuntime
+    @property
+    def kube(self) -> Any:
+        return self.env.kube
+
+    @property
+    def discovery(self) -> Any:
+        return self.env.discovery
+
+    @property
+    def recorder(self) -> Any:
+        return self.env.recorder
+
+    @property
+    def identity(self) -> str:
+        return self.env.identity
+
+    @property
+    def katalog(self) -> Katalog:
+        return self.env.katalog
+
+    def cached(self, key: str) -> dict | None:
+        return self.informer.store.get(key) if self.informer is not None else None
+
+    def cached_all(self) -> list[dict]:
+        return self.informer.store.list() if self.informer is not None else []
+
+    def children(self, owner_uid: str) -> list[dict]:
+        return self.env.children(owner_uid)
+
+    def child_informer_gvrs(self) -> list:
+        return self.env.child_informer_gvrs()
+
+    def set_warnings(self, key: str, source: str, warnings: list[dict]) -> None:
+        now = self._wall()
+        with self._lock:
+            per_cr = self._warnings.setdefault(key, {})
+            previous = {(w.get("field"), w.get("message")): w.get("since") for w in per_cr.get(source, ())}
+            if warnings:
+                per_cr[source] = [{**w, "since": previous.get((w.get("field"), w.get("message"))) or w.get("since") or now}
+                                  for w in warnings]
+            else:
+                per_cr.pop(source, None)
+            if not per_cr:
+                self._warnings.pop(key, None)
+
+    def active_warnings(self) -> list[dict]:
+        with self._lock:
+            return [{"key": key, "source": source, **w}
+                    for key, by_source in sorted(self._warnings.items())
+                    for source, items in sorted(by_source.items()) for w in items]
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def active(self) -> bool:
+        return self.pool is not None
+
+    def watch(self) -> None:
+        """Start (or share) this CRD's informer; safe on followers."""
+        if self.informer is not None:
+            return
+        e = self.entry
+        informer = self.env.factory.informer(
+            e.api.gvr, namespace=e.namespace if e.api.namespaced else "",
+            label_selector=filters.selector_string(e.label_selector),
+            field_selector=filters.selector_string(e.field_selector),
+            indexers={"uid": filters.uid_index})
+        informer.add_handler(self._on_add, self._on_update, self._on_delete, e.box.resync)
+        self.informer = informer
+        informer.start()
+
+    def unwatch(self) -> None:
+        if self.informer is not None:
+            informer, self.informer = self.informer, None
+            self.env.factory.release(informer)
+
+    def synced(self) -> bool:
+        return self.informer is not None and self.informer.has_synced()
+
+    def activate(self) -> None:
+        """Fresh queue, reconciler and workers; every cached CR is queued once."""
+        e = self.entry
+        self.queue = self.env.make_queue(e, self._limit_warning)
+        self.reconciler = self.env.make_reconciler(e, self)
+        self.pool = WorkerPool(crd=self.key, size=e.box.workers, queue=self.queue, handle=self._handle,
+                               timeout=e.box.timeout, on_timeout=self._on_timeout,
+                               after_item=self.update_gauges, clock=self._clock, wall=self._wall)
+        for obj in self.cached_all():
+            self.queue.add(filters.object_key(obj))
+        self.health.mark_started()
+        self.pool.start()
+        metrics.cr_max_concurrent.labels(self.key).set(e.box.workers)
+        log.info("crd activated", extra={"crd": self.key, "gvk": self.gvk_string, "workers": e.box.workers})
+        self.update_gauges()
+
+    def shut_down_queue(self) -> None:
+        """Stop handing out keys (§11 step 2, §9 lost leadership); in-flight calls go on."""
+        if self.queue is not None:
+            self.queue.shut_down()
+
+    def drain(self, timeout: float) -> bool:
+        """Wait up to `timeout` for in-flight reconciles after `shut_down_queue`."""
+        return self.pool.join(timeout) if self.pool is not None else True
+
+    def stop(self, *, timeout: float = 5.0) -> None:
+        """Discard the queue and workers (the CRD vanished, or leadership was lost)."""
+        self.shut_down_queue()
+        self.drain(timeout)
+        self.pool, self.queue, self.reconciler = None, None, None
+        self.update_gauges()
+
+    # ------------------------------------------------------------------ work
+    def _handle(self, key: str, cancelled: threading.Event) -> Outcome:
+        return safe_reconcile(self.reconciler, key, cancelled, sink=self, clock=self._clock)
+
+    def record_success(self, duration: float) -> None:
+        if self.health.record_success(duration):
+            self.env.health_changed()
+
+    def record_failure(self, error: str, stack: str, duration: float) -> None:
+        if self.health.record_failure(error, stack, duration):
+            self.env.health_changed()
+
+    def warning_event(self, cr_key: str, reason: str, message: str) -> None:
+        obj = self.cached(cr_key)
+        if obj is not None and self.env.recorder is not None:
+            self.env.recorder.event(obj, "Warning", reason, message)
+
+    def _on_timeout(self, key: str, stack: str) -> None:
+        error = f"reconcile timed out after {format_duration(self.entry.box.timeout)}"
+        log.error("reconcile timed out", extra={"crd": self.key, "gvk": self.gvk_string, "key": key,
+                                                "stack": stack})
+        self.record_failure(error, stack, self.entry.box.timeout)
+
+    # ------------------------------------------------------------------ informer events
+    def enqueue(self, key: str) -> None:
+        """An informer-driven add: subject to the depth limit (§3.5), which the queue logs."""
+        queue = self.queue
+        if queue is None:
+            return
+        result = queue.offer(key)
+        if result == "limited":
+            self.limit_reached += 1
+        elif result == "dropped" and self.active:
+            self.dropped += 1
+
+    def _limit_warning(self, depth: int, limit: int) -> None:
+        self.set_warnings("", "queue", [{"field": "queue.maxDepth",
+                                         "message": f"queue depth limit reached ({depth}/{limit})"}])
+
+    def _on_add(self, obj: dict) -> None:
+        self.enqueue(filters.object_key(obj))
+
+    def _on_update(self, old: dict, new: dict) -> None:
+        if filters.update_needs_reconcile(old, new, ignore_observed_generation=self.entry.ignore_observed_generation):
+            self.enqueue(filters.object_key(new))
+
+    def _on_delete(self, obj: dict) -> None:
+        key = filters.object_key(obj)
+        with self._lock:
+            self._warnings.pop(key, None)
+        if self.queue is not None:
+            self.queue.forget(key)
+        if self.reconciler is not None:
+            self.reconciler.forget(key)
+
+    # ------------------------------------------------------------------ gauges and snapshots
+    def resource_count(self) -> int:
+        return len(self.cached_all())
+
+    def update_gauges(self) -> None:
+        counts = self.pool.counts() if self.pool is not None else {"active": 0, "processing": 0, "idle": 0}
+        depth = len(self.queue) if self.queue is not None else 0
+        metrics.queue_depth.labels(*self._labels).set(depth)
+        metrics.workers_active.labels(*self._labels).set(counts["active"])
+        metrics.workers_processing.labels(*self._labels).set(counts["processing"])
+        metrics.workers_idle.labels(*self._labels).set(counts["idle"])
+        metrics.cr_active_workers.labels(self.key).set(counts["processing"])
+        metrics.consecutive_failures.labels(*self._labels).set(self.health.consecutive_fails)
+
+    def tick(self) -> None:
+        """Supervisor tick: watchdog, idle-healthy promotion, slower gauges."""
+        if self.pool is not None:
+            self.pool.check_timeouts()
+            counts = self.pool.counts()
+            if self.synced() and counts["processing"] == 0 and counts["stuck"] == 0 and len(self.queue) == 0:
+                if self.health.mark_idle():
+                    self.env.health_changed()
+        metrics.resource_count.labels(*self._labels).set(self.resource_count())
+        state = self.health.state
+        for s in metrics.CRD_STATES:
+            metrics.crd_state.labels(*self._labels, s).set(1 if s == state else 0)
+        self.update_gauges()
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything the HTTP API shows about this CRD, as plain values."""
+        pool = self.pool
+        counts = pool.counts() if pool is not None else {"active": 0, "processing": 0, "idle": 0, "stuck": 0}
+        return {
+            "key": self.key,
+            "health": self.health.snapshot(),
+            "workers": {**counts, "states": pool.states() if pool is not None else []},
+            "queueDepth": len(self.queue) if self.queue is not None else 0,
+            "dropped": self.dropped,
+            "limitReached": self.limit_reached,
+            "resourceCount": self.resource_count(),
+            "activeWarnings": self.active_warnings(),
+        }

@@ -1,0 +1,61 @@
+"""Which child kinds a CRD entry can produce (runtime.md §4.4): one child informer per GVR.
+
+Template types map to fixed kinds through the reconciler's per-type table; `custom` templates and
+hook `managedResources` name their kinds and are resolved through discovery (or the built-in
+registry when only a kind is given), so the engine watches exactly what the reconciler writes.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from orkestra.gvk import GVR, split_api_version
+from orkestra.katalog.model import PHASES, CrdEntry
+
+log = logging.getLogger("orkestra.engine")
+
+
+def child_kinds(entry: CrdEntry) -> list[tuple[str, str]]:
+    """(apiVersion or "", kind) of every child kind, de-duplicated, in declaration order."""
+    from orkestra.reconcile.kinds import KINDS
+    out: list[tuple[str, str]] = []
+    for phase in PHASES:
+        for type_, items in (entry.box.templates.get(phase) or {}).items():
+            if type_ != "custom":
+                spec = KINDS[type_]
+                out.append((spec.api_version, spec.kind))
+                continue
+            for item in items:
+                if item.get("kind"):
+                    out.append((item.get("apiVersion") or "", item["kind"]))
+    for res in entry.box.hooks.managed_resources if entry.box.hooks else ():
+        if res.get("kind"):
+            out.append((res.get("apiVersion") or "", res["kind"]))
+    return list(dict.fromkeys(out))
+
+
+def resolve_child_gvrs(entry: CrdEntry, discovery: Any) -> list[GVR]:
+    """GVRs of the entry's child kinds that the cluster serves; unknown kinds are logged and skipped
+    (the reconciler reports them when it tries to write one)."""
+    from orkestra.katalog.builtins import lookup
+    gvrs: list[GVR] = []
+    for api_version, kind in child_kinds(entry):
+        if not api_version:
+            builtin = lookup(kind)
+            if builtin is None:
+                continue
+            gvrs.append(GVR(builtin.group, builtin.version, builtin.plural))
+            continue
+        group, version = split_api_version(api_version)
+        builtin = lookup(kind, group or "core")
+        if builtin is not None and builtin.version == version:
+            gvrs.append(GVR(builtin.group, builtin.version, builtin.plural))
+            continue
+        try:
+            found = discovery.resolve(api_version, kind)
+        except Exception as err:  # noqa: BLE001 - discovery failure: no informer for now
+            log.warning("cannot resolve child kind", extra={"crd": entry.key, "kind": kind, "error": str(err)})
+            continue
+        if found is not None:
+            gvrs.append(found[0])
+    return list(dict.fromkeys(gvrs))

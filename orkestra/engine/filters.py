@@ -1,0 +1,61 @@
+"""Pure decisions on informer events (runtime.md §4.4, §4.5): which CR updates need a reconcile,
+how an object is keyed, and which owner a child belongs to. No state, no I/O."""
+from __future__ import annotations
+
+OWNER_UID_LABEL = "orkestra.io/owner-uid"
+CRD_LABEL = "orkestra.io/crd"
+MANAGED_BY_SELECTOR = "app.kubernetes.io/managed-by=orkestra"
+
+
+def object_key(obj: dict) -> str:
+    """`namespace/name`, or `name` for cluster-scoped objects (the store's key)."""
+    meta = obj.get("metadata") or {}
+    ns = meta.get("namespace")
+    return f"{ns}/{meta.get('name', '')}" if ns else meta.get("name", "")
+
+
+def update_needs_reconcile(old: dict, new: dict, *, ignore_observed_generation: bool = False) -> bool:
+    """False only for a real (non-resync) update that leaves generation, labels, annotations,
+    finalizers and deletionTimestamp alone: status-only changes, Orkestra's own included."""
+    if ignore_observed_generation:
+        return True
+    om, nm = old.get("metadata") or {}, new.get("metadata") or {}
+    if om.get("resourceVersion") == nm.get("resourceVersion"):
+        return True   # resync
+    if nm.get("generation") is None:
+        return True
+    return any(om.get(f) != nm.get(f) for f in
+               ("generation", "labels", "annotations", "finalizers", "deletionTimestamp"))
+
+
+def owner_uid(child: dict) -> str | None:
+    """The owner's uid: the `orkestra.io/owner-uid` label, else the controller ownerReference."""
+    meta = child.get("metadata") or {}
+    uid = (meta.get("labels") or {}).get(OWNER_UID_LABEL)
+    if uid:
+        return uid
+    for ref in meta.get("ownerReferences") or ():
+        if ref.get("controller"):
+            return ref.get("uid")
+    return None
+
+
+def owner_crd(child: dict) -> str | None:
+    """The CRD key named by the child's `orkestra.io/crd` label, if any."""
+    return ((child.get("metadata") or {}).get("labels") or {}).get(CRD_LABEL)
+
+
+def uid_index(obj: dict) -> list[str]:
+    uid = (obj.get("metadata") or {}).get("uid")
+    return [uid] if uid else []
+
+
+def owner_index(obj: dict) -> list[str]:
+    """Index a child under its owner's uid (label, else controller ownerReference)."""
+    uid = owner_uid(obj)
+    return [uid] if uid else []
+
+
+def selector_string(selector: dict[str, str]) -> str | None:
+    """`{"a": "b"}` -> `a=b` (None when empty), as the API's labelSelector/fieldSelector."""
+    return ",".join(f"{k}={v}" for k, v in selector.items()) or None

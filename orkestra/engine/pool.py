@@ -1,0 +1,147 @@
+"""A CRD's worker threads and their watchdog (runtime.md §5, §6).
+
+Each worker runs the §5 loop: take a key from the CRD's queue, run the (never-raising) handler,
+then forget / requeue-after / rate-limit the key and mark it done. The queue guarantees a key is
+never handed to two workers at once; the pool only has to keep `done` in a `finally`.
+
+The watchdog is not a thread of its own: the engine's supervisor calls `check_timeouts()` once a
+second. A call running longer than `timeout` is marked `stuck`, its `cancelled` event is set, and
+a replacement thread is started (at most `size` replacements over the pool's life), so the CRD
+keeps `size` usable workers while the stuck call still holds its key in *processing*. When the
+stuck call finally returns, its result is handled normally and its thread exits.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from orkestra.engine.safe import Outcome
+
+IDLE, PROCESSING, STUCK, STOPPED = "idle", "processing", "stuck", "stopped"
+
+
+@dataclass
+class _Worker:
+    id: int
+    state: str = IDLE
+    key: str | None = None
+    since: float = 0.0           # monotonic, for the watchdog
+    since_wall: float = 0.0      # shown by the API
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    replaced: bool = False
+    thread: threading.Thread | None = None
+
+
+class WorkerPool:
+    def __init__(self, *, crd: str, size: int, queue: Any, handle: Callable[[str, threading.Event], Outcome],
+                 timeout: float, on_timeout: Callable[[str, str], None],
+                 after_item: Callable[[], None] = lambda: None,
+                 clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time):
+        self.crd = crd
+        self.size = size
+        self.queue = queue
+        self._handle = handle
+        self._timeout = timeout
+        self._on_timeout = on_timeout
+        self._after_item = after_item
+        self._clock = clock
+        self._wall = wall
+        self._lock = threading.Lock()
+        self._workers: list[_Worker] = []
+        self._replacements = 0
+
+    def start(self) -> None:
+        for _ in range(self.size):
+            self._spawn()
+
+    def _spawn(self) -> None:
+        with self._lock:
+            worker = _Worker(id=len(self._workers))
+            self._workers.append(worker)
+        worker.thread = threading.Thread(target=self._run, args=(worker,), daemon=True,
+                                         name=f"ork-{self.crd}-w{worker.id}")
+        worker.thread.start()
+
+    def _run(self, worker: _Worker) -> None:
+        while True:
+            key, shutdown = self.queue.get()
+            if shutdown:
+                break
+            cancelled = threading.Event()
+            with self._lock:
+                worker.state, worker.key, worker.cancelled = PROCESSING, key, cancelled
+                worker.since, worker.since_wall = self._clock(), self._wall()
+            try:
+                outcome = self._handle(key, cancelled)
+                if outcome.ok:
+                    self.queue.forget(key)
+                    if outcome.requeue_after:
+                        self.queue.add_after(key, outcome.requeue_after)
+                else:
+                    self.queue.add_rate_limited(key)
+            finally:
+                self.queue.done(key)
+                with self._lock:
+                    replaced = worker.replaced
+                    worker.state, worker.key = (STOPPED if replaced else IDLE), None
+                self._after_item()
+            if replaced:
+                return
+        with self._lock:
+            worker.state = STOPPED
+
+    def check_timeouts(self) -> None:
+        """Watchdog tick: mark calls older than `timeout` stuck and replace their threads."""
+        now = self._clock()
+        expired: list[_Worker] = []
+        with self._lock:
+            for w in self._workers:
+                if w.state == PROCESSING and now - w.since > self._timeout:
+                    w.state = STUCK
+                    w.cancelled.set()
+                    expired.append(w)
+        for w in expired:
+            self._on_timeout(w.key or "", _thread_stack(w.thread))
+            with self._lock:
+                replace = self._replacements < self.size
+                if replace:
+                    self._replacements += 1
+                    w.replaced = True
+            if replace:
+                self._spawn()
+
+    def join(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for every thread to exit (after the queue was shut down)."""
+        deadline = self._clock() + timeout
+        for w in list(self._workers):
+            if w.thread is not None:
+                w.thread.join(max(0.0, deadline - self._clock()))
+        return not any(w.thread is not None and w.thread.is_alive() for w in self._workers)
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            states = [w.state for w in self._workers]
+        return {"active": states.count(IDLE) + states.count(PROCESSING), "processing": states.count(PROCESSING),
+                "idle": states.count(IDLE), "stuck": states.count(STUCK)}
+
+    def states(self) -> list[dict[str, Any]]:
+        """One dict per worker that is not a retired replacement: id, state, key and since."""
+        with self._lock:
+            out = []
+            for w in self._workers:
+                if w.replaced and w.state == STOPPED:
+                    continue
+                item: dict[str, Any] = {"id": w.id, "state": w.state}
+                if w.state in (PROCESSING, STUCK):
+                    item["key"], item["since"] = w.key, w.since_wall
+                out.append(item)
+            return out
+
+
+def _thread_stack(thread: threading.Thread | None) -> str:
+    frame = sys._current_frames().get(thread.ident) if thread is not None and thread.ident else None
+    return "".join(traceback.format_stack(frame)) if frame is not None else ""

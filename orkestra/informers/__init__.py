@@ -1,0 +1,11 @@
+"""Informers modeled on client-go (runtime.md §4): `reflector` (list+watch into a store),
+`store` (thread-safe cache with indexers), `shared` (handlers, resync), `factory` (one informer
+per key, reference counted)."""
+from orkestra.informers.factory import SharedInformerFactory
+from orkestra.informers.reflector import Tombstone
+from orkestra.informers.shared import Handler, SharedInformer
+from orkestra.informers.store import (OWNER_UID_LABEL, Store, index_namespace, index_owner, index_uid,
+                                      object_key)
+
+__all__ = ["Handler", "OWNER_UID_LABEL", "SharedInformer", "SharedInformerFactory", "Store",
+           "Tombstone", "index_namespace", "index_owner", "index_uid", "object_key"]

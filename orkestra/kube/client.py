@@ -17,6 +17,7 @@ import ipaddress
 import json
 import logging
 import os
+import socket
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -282,7 +283,14 @@ class WatchStream:
             yield json.loads(pending)
 
     def close(self) -> None:
-        """Close the connection (it is never handed back to the pool mid-stream)."""
+        """Close the connection (it is never handed back to the pool mid-stream). Safe to call
+        from another thread: the socket is shut down first, which wakes a blocked read."""
+        sock = getattr(self.response.connection, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed by the peer
         self.response.close()
 
     def __enter__(self) -> "WatchStream":

@@ -1,0 +1,91 @@
+"""String functions: lower upper trim trimPrefix trimSuffix hasPrefix hasSuffix contains replace
+split join substr truncate quote (aliases toLower, toUpper, trimSpace).
+
+`substr` and `truncate` follow Sprig's clamping (out-of-range bounds never fail); `split` of an
+empty or nil string is the empty list, which is what a template author iterating it expects.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from orkestra.template.printf import go_quote
+from orkestra.template.values import as_int, as_list, as_str, to_text
+
+
+def lower(s: Any) -> str:
+    return as_str(s).lower()
+
+
+def upper(s: Any) -> str:
+    return as_str(s).upper()
+
+
+def trim(s: Any) -> str:
+    return as_str(s).strip()
+
+
+def trim_prefix(prefix: Any, s: Any) -> str:
+    return as_str(s).removeprefix(as_str(prefix))
+
+
+def trim_suffix(suffix: Any, s: Any) -> str:
+    return as_str(s).removesuffix(as_str(suffix))
+
+
+def has_prefix(prefix: Any, s: Any) -> bool:
+    return as_str(s).startswith(as_str(prefix))
+
+
+def has_suffix(suffix: Any, s: Any) -> bool:
+    return as_str(s).endswith(as_str(suffix))
+
+
+def contains(sub: Any, s: Any) -> bool:
+    return as_str(sub) in as_str(s)
+
+
+def replace(old: Any, new: Any, s: Any) -> str:
+    return as_str(s).replace(as_str(old), as_str(new))
+
+
+def split(sep: Any, s: Any) -> list[str]:
+    text, separator = as_str(s), as_str(sep)
+    if text == "":
+        return []
+    return list(text) if separator == "" else text.split(separator)
+
+
+def join(sep: Any, items: Any) -> str:
+    if isinstance(items, str):
+        return items
+    return as_str(sep).join(to_text(x) for x in as_list(items, "join"))
+
+
+def substr(start: Any, end: Any, s: Any) -> str:
+    text = as_str(s)
+    lo, hi = as_int(start, "substr"), as_int(end, "substr")
+    lo = max(lo, 0)
+    if hi < 0 or hi > len(text):
+        hi = len(text)
+    return text[lo:hi] if lo <= hi else ""
+
+
+def truncate(n: Any, s: Any) -> str:
+    """The first n characters; a negative n keeps the last -n."""
+    text, count = as_str(s), as_int(n, "truncate")
+    if count < 0:
+        return text[count:] if len(text) + count > 0 else text
+    return text[:count]
+
+
+def quote(s: Any) -> str:
+    return go_quote(as_str(s))
+
+
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "lower": lower, "toLower": lower, "upper": upper, "toUpper": upper,
+    "trim": trim, "trimSpace": trim, "trimPrefix": trim_prefix, "trimSuffix": trim_suffix,
+    "hasPrefix": has_prefix, "hasSuffix": has_suffix, "contains": contains, "replace": replace,
+    "split": split, "join": join, "substr": substr, "truncate": truncate, "quote": quote,
+}

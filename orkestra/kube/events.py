@@ -1,0 +1,152 @@
+"""`EventRecorder`: core/v1 Events on the object a reconcile was about (runtime.md §10.4).
+
+Events are a courtesy to the user, never a reason to fail: `event()` never raises. Three rules
+keep them from flooding the API server:
+
+* **Aggregation** — the same (object uid, type, reason, message) within 10 minutes patches the
+  existing Event (`count + 1`, `lastTimestamp`) instead of creating a new one. The recorder
+  remembers the last 4096 such series (least recently used dropped first).
+* **Rate limit** — at most 10 *new* Events per object per minute; the rest are dropped with a
+  debug log. Aggregated patches are not new Events and are not limited.
+* **Quiet failures** — an Event that cannot be written is logged at warn at most once a minute
+  per CRD and reason.
+
+Both clocks are injectable: `clock` (monotonic, for the windows) and `now` (wall time, for the
+timestamps written into the Event).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from orkestra.gvk import GVR
+from orkestra.kube.client import KubeClient
+from orkestra.kube.errors import ApiError
+
+log = logging.getLogger("orkestra.kube")
+
+EVENTS = GVR("", "v1", "events")
+COMPONENT = "orkestra"
+MAX_MESSAGE = 1024
+AGGREGATION_WINDOW = 600.0
+RATE_WINDOW = 60.0
+MAX_NEW_PER_WINDOW = 10
+FAILURE_LOG_INTERVAL = 60.0
+MAX_SERIES = 4096
+
+
+@dataclass
+class _Series:
+    name: str
+    namespace: str
+    count: int
+    first_seen: float
+
+
+class EventRecorder:
+    def __init__(self, kube: KubeClient, identity: str, *,
+                 clock: Callable[[], float] = time.monotonic,
+                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+        self._kube = kube
+        self._identity = identity
+        self._clock = clock
+        self._now = now
+        self._lock = threading.Lock()
+        self._series: OrderedDict[tuple, _Series] = OrderedDict()
+        self._created: dict[str, deque[float]] = {}
+        self._failure_logged: dict[tuple[str, str], float] = {}
+
+    def event(self, obj: dict, type: str, reason: str, message: str, *, crd: str = "") -> None:
+        """Record an Event about `obj` (a dict with apiVersion, kind and metadata).
+        `crd` names the Katalog entry for the failure log (defaults to the object's kind)."""
+        try:
+            self._record(obj, type, reason, message[:MAX_MESSAGE])
+        except ApiError as exc:
+            self._log_failure(crd or obj.get("kind", ""), reason, exc)
+        except Exception as exc:  # never fail a reconcile because of an Event
+            self._log_failure(crd or obj.get("kind", ""), reason, exc)
+
+    def _record(self, obj: dict, type: str, reason: str, message: str) -> None:
+        meta = obj.get("metadata") or {}
+        uid = meta.get("uid", "")
+        series_key = (uid, type, reason, message)
+        now = self._clock()
+        with self._lock:
+            series = self._series.get(series_key)
+            if series is not None and now - series.first_seen > AGGREGATION_WINDOW:
+                del self._series[series_key]
+                series = None
+            if series is not None:
+                series.count += 1
+                count = series.count
+                self._series.move_to_end(series_key)
+            elif not self._admit_new(uid, now):
+                log.debug("event dropped by the per-object rate limit",
+                          extra={"namespace": meta.get("namespace", ""), "name": meta.get("name", ""),
+                                 "reason": reason})
+                return
+        stamp = self._now().strftime("%Y-%m-%dT%H:%M:%SZ")
+        if series is not None:
+            try:
+                self._kube.patch(EVENTS, series.name, {"count": count, "lastTimestamp": stamp},
+                                 namespace=series.namespace)
+                return
+            except ApiError as exc:
+                if not exc.not_found:
+                    raise
+                with self._lock:
+                    self._series.pop(series_key, None)  # the Event expired: start a new series
+        namespace = meta.get("namespace") or "default"
+        body = self._new_event(obj, namespace, type, reason, message, stamp)
+        created = self._kube.create(EVENTS, body, namespace=namespace)
+        with self._lock:
+            self._series[series_key] = _Series(created["metadata"]["name"], namespace, 1, now)
+            while len(self._series) > MAX_SERIES:
+                self._series.popitem(last=False)
+
+    def _admit_new(self, uid: str, now: float) -> bool:
+        """Called with the lock held: may this object get one more new Event now?"""
+        stamps = self._created.setdefault(uid, deque())
+        while stamps and now - stamps[0] >= RATE_WINDOW:
+            stamps.popleft()
+        if len(stamps) >= MAX_NEW_PER_WINDOW:
+            return False
+        stamps.append(now)
+        if len(self._created) > MAX_SERIES:  # forget objects that have been quiet for a while
+            for quiet in [u for u, s in self._created.items() if not s or now - s[-1] >= RATE_WINDOW]:
+                del self._created[quiet]
+        return True
+
+    def _new_event(self, obj: dict, namespace: str, type: str, reason: str, message: str,
+                   stamp: str) -> dict:
+        meta = obj.get("metadata") or {}
+        involved = {"apiVersion": obj.get("apiVersion", ""), "kind": obj.get("kind", ""),
+                    "name": meta.get("name", ""), "uid": meta.get("uid", ""),
+                    "resourceVersion": meta.get("resourceVersion", "")}
+        if meta.get("namespace"):
+            involved["namespace"] = meta["namespace"]
+        return {
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": f"{meta.get('name', 'object')}.{time.time_ns():x}",
+                         "namespace": namespace},
+            "involvedObject": involved,
+            "type": type, "reason": reason, "message": message, "count": 1,
+            "firstTimestamp": stamp, "lastTimestamp": stamp,
+            "source": {"component": COMPONENT},
+            "reportingComponent": COMPONENT, "reportingInstance": self._identity,
+        }
+
+    def _log_failure(self, crd: str, reason: str, exc: Exception) -> None:
+        now = self._clock()
+        with self._lock:
+            last = self._failure_logged.get((crd, reason))
+            if last is not None and now - last < FAILURE_LOG_INTERVAL:
+                return
+            self._failure_logged[(crd, reason)] = now
+        log.warning("event could not be written", extra={"crd": crd, "reason": reason, "error": str(exc)})
+

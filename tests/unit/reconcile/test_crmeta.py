@@ -1,0 +1,60 @@
+from orkestra.reconcile.crmeta import (add_finalizers_patch, metadata_patch, namespace_allowed,
+                                       remove_finalizers_patch, wanted_finalizers)
+from tests.unit.reconcile.factory import make_cr
+
+ON = {"enabled": True, "protectCRD": True, "protectCRs": True, "strictMode": False}
+
+
+def test_namespace_rules():
+    assert namespace_allowed("team-a", ["team-*"], [])
+    assert not namespace_allowed("prod", ["team-*"], [])
+    assert not namespace_allowed("kube-system", [], ["kube-*"])
+    assert namespace_allowed(None, ["team-*"], [])          # cluster-scoped CRs
+    assert namespace_allowed("any", [], [])
+
+
+def test_wanted_finalizers_orkestra_first_no_duplicates():
+    assert wanted_finalizers(["a/x", "orkestra.io/finalizer"]) == ["orkestra.io/finalizer", "a/x"]
+
+
+def test_add_finalizers_patch_creates_or_appends():
+    cr = make_cr()
+    ops, added = add_finalizers_patch(cr, ["orkestra.io/finalizer", "a/x"])
+    assert ops == [{"op": "add", "path": "/metadata/finalizers", "value": ["orkestra.io/finalizer", "a/x"]}]
+    cr["metadata"]["finalizers"] = ["other", "a/x"]
+    ops, added = add_finalizers_patch(cr, ["orkestra.io/finalizer", "a/x"])
+    assert ops == [{"op": "add", "path": "/metadata/finalizers/-", "value": "orkestra.io/finalizer"}]
+    assert added == ["orkestra.io/finalizer"]
+    cr["metadata"]["finalizers"].append("orkestra.io/finalizer")
+    assert add_finalizers_patch(cr, ["orkestra.io/finalizer"]) == ([], [])
+
+
+def test_remove_finalizers_is_guarded_and_keeps_others():
+    cr = make_cr(finalizers=["other", "orkestra.io/finalizer", "a/x"], resourceVersion="77")
+    ops, removed = remove_finalizers_patch(cr, ["orkestra.io/finalizer", "a/x"])
+    assert ops[0] == {"op": "test", "path": "/metadata/resourceVersion", "value": "77"}
+    assert ops[1] == {"op": "replace", "path": "/metadata/finalizers", "value": ["other"]}
+    assert removed == ["orkestra.io/finalizer", "a/x"]
+    assert remove_finalizers_patch(make_cr(finalizers=["other"]), ["orkestra.io/finalizer"]) == ([], [])
+
+
+def test_metadata_patch_labels_and_katalog_annotation():
+    cr = make_cr(labels={"team": "a"})
+    patch = metadata_patch(cr, labels={"team": "a", "tier": "web"}, protection={"enabled": False},
+                           katalog_name="shop")
+    assert patch == {"metadata": {"labels": {"tier": "web"}, "annotations": {"orkestra.io/katalog": "shop"}}}
+    cr["metadata"].update(labels={"team": "a", "tier": "web"}, annotations={"orkestra.io/katalog": "shop"})
+    assert metadata_patch(cr, labels={"tier": "web"}, protection={"enabled": False}, katalog_name="shop") is None
+    assert metadata_patch(make_cr(), labels={}, protection={"enabled": False}, katalog_name=None) is None
+
+
+def test_protection_label_added_and_opt_out():
+    cr = make_cr()
+    assert metadata_patch(cr, labels={}, protection=ON, katalog_name=None) == {
+        "metadata": {"labels": {"orkestra.io/deletion-protection": "true"}}}
+    assert metadata_patch(cr, labels={}, protection={**ON, "protectCRs": False}, katalog_name=None) is None
+    opted = make_cr(labels={"orkestra.io/deletion-protection": "true"},
+                    annotations={"orkestra.io/deletion-protection": "false"})
+    assert metadata_patch(opted, labels={}, protection=ON, katalog_name=None) == {
+        "metadata": {"labels": {"orkestra.io/deletion-protection": None}}}
+    assert metadata_patch(opted, labels={}, protection={**ON, "strictMode": True}, katalog_name=None) is None

@@ -1,0 +1,59 @@
+"""The HTTPS server: werkzeug's ThreadedWSGIServer with per-connection TLS.
+
+gunicorn cannot mix plain HTTP and TLS binds (README decision 13), so the webhook port is a
+werkzeug server in a thread named `ork-https` inside the engine's process. Instead of wrapping
+the listening socket once, each accepted connection is wrapped with the TLS manager's *current*
+context, so a reloaded certificate serves new connections without a restart. The handshake
+runs in the connection's own thread (not in the accept loop), HTTP/1.1 keep-alive is on, and a
+connection idle for 30 s is closed by the socket timeout. `service_actions` (called by the
+accept loop every poll interval) drives the TLS refresh timer, so no extra thread is needed.
+"""
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from collections.abc import Callable
+from typing import Any
+
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
+
+from orkestra.webhooks.tls import TlsManager
+
+log = logging.getLogger("orkestra.webhooks")
+IDLE_TIMEOUT = 30.0
+
+
+class _Handler(WSGIRequestHandler):
+    protocol_version = "HTTP/1.1"
+    timeout = IDLE_TIMEOUT
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        log.debug("webhook request", extra={"path": self.path, "status": str(code)})
+
+    def log_error(self, format: str, *args: Any) -> None:
+        log.debug("webhook connection error", extra={"error": format % args if args else format})
+
+
+class HttpsServer(ThreadedWSGIServer):
+    daemon_threads = True
+
+    def __init__(self, host: str, port: int, app: Any, tls: TlsManager, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(host, port, app, handler=_Handler)
+        self.tls = tls   # the runner sets `ssl_context` once TLS has started (marks the server as https)
+        self._clock = clock
+        self._next_refresh = clock() + tls.source.period
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        conn, addr = self.socket.accept()
+        return self.tls.context().wrap_socket(conn, server_side=True, do_handshake_on_connect=False), addr
+
+    def service_actions(self) -> None:
+        now = self._clock()
+        if now >= self._next_refresh:
+            self._next_refresh = now + self.tls.source.period
+            self.tls.refresh()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("webhook connection dropped", extra={"client": str(client_address[0])})

@@ -1,0 +1,145 @@
+"""Strict parsing of webhook request bodies (webhooks.md §9).
+
+Everything a request can get wrong is checked here, before any handler sees the review, and
+reported as a `BadRequest` (HTTP status + message). The handlers may then rely on the shapes
+checked here: `request` is a dict with a non-empty string `uid`; an AdmissionReview has a
+`kind` dict of strings, a known `operation`, and `object`/`oldObject` dicts where the
+operation requires them; a ConversionReview has a `desiredAPIVersion` string and a list of
+object dicts. Pure functions, no Flask.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+MAX_BODY = 16 * 1024 * 1024
+ADMISSION_API = ("admission.k8s.io/v1", "AdmissionReview")
+CONVERSION_API = ("apiextensions.k8s.io/v1", "ConversionReview")
+OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT")
+
+
+class BadRequest(Exception):
+    """A malformed request: answered with `status` and `{"error": message}`."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def check_envelope(method: str, mimetype: str, length: int | None) -> None:
+    """Method, content type and declared size, checked before the body is read."""
+    if method != "POST":
+        raise BadRequest(405, "method not allowed")
+    if mimetype.lower() != "application/json":
+        raise BadRequest(400, "content type must be application/json")
+    if length is not None and length > MAX_BODY:
+        raise BadRequest(400, "request body too large")
+
+
+def parse_json(body: bytes) -> dict:
+    if len(body) > MAX_BODY:
+        raise BadRequest(400, "request body too large")
+    try:
+        doc = json.loads(body, parse_constant=_reject_constant)
+    except json.JSONDecodeError as e:
+        raise BadRequest(400, f"invalid JSON: {e.msg}: line {e.lineno} column {e.colno}") from None
+    except (ValueError, RecursionError) as e:  # bad UTF-8, NaN/Infinity, absurd nesting
+        raise BadRequest(400, f"invalid JSON: {e}") from None
+    if not isinstance(doc, dict):
+        raise BadRequest(400, "invalid JSON: the body must be an object")
+    return doc
+
+
+def _check_type(doc: dict, expected: tuple[str, str]) -> dict:
+    api, kind = doc.get("apiVersion"), doc.get("kind")
+    if (api, kind) != expected:
+        raise BadRequest(400, f"expected {expected[0]} {expected[1]}, got {_show(api)} {_show(kind)}")
+    what = expected[1]
+    request = doc.get("request")
+    if not isinstance(request, dict):
+        raise BadRequest(400, f"invalid {what}: missing request")
+    uid = request.get("uid")
+    if not isinstance(uid, str) or not uid:
+        raise BadRequest(400, f"invalid {what}: missing request.uid")
+    return request
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return value if value else '""'
+    return "<missing>" if value is None else json.dumps(value)[:60]
+
+
+def parse_admission(doc: dict) -> dict:
+    """The validated `request` of an AdmissionReview."""
+    request = _check_type(doc, ADMISSION_API)
+    bad = "invalid AdmissionReview: "
+    kind = request.get("kind")
+    if not (isinstance(kind, dict) and all(isinstance(kind.get(k), str) for k in ("group", "version", "kind"))):
+        raise BadRequest(400, bad + "request.kind must be an object with string group, version and kind")
+    op = request.get("operation")
+    if op not in OPERATIONS:
+        raise BadRequest(400, bad + "request.operation must be one of " + ", ".join(OPERATIONS))
+    for key in ("namespace", "name"):
+        if request.get(key) is not None and not isinstance(request.get(key), str):
+            raise BadRequest(400, bad + f"request.{key} must be a string")
+    resource = request.get("resource")
+    if resource is not None and not (isinstance(resource, dict)
+                                     and all(isinstance(resource.get(k, ""), str)
+                                             for k in ("group", "version", "resource"))):
+        raise BadRequest(400, bad + "request.resource must be an object with string group, version and resource")
+    if request.get("dryRun") is not None and not isinstance(request.get("dryRun"), bool):
+        raise BadRequest(400, bad + "request.dryRun must be a boolean")
+    obj, old = request.get("object"), request.get("oldObject")
+    if not (isinstance(obj, dict) or (obj is None and op == "DELETE")):
+        raise BadRequest(400, bad + "request.object must be an object")
+    if op in ("UPDATE", "DELETE") and not isinstance(old, dict):
+        raise BadRequest(400, bad + "request.oldObject must be an object")
+    if old is not None and not isinstance(old, dict):
+        raise BadRequest(400, bad + "request.oldObject must be an object")
+    for name, value in (("object", obj), ("oldObject", old)):
+        if isinstance(value, dict):
+            _check_metadata(value, f"request.{name}")
+    return request
+
+
+def _check_metadata(obj: dict, path: str) -> None:
+    meta = obj.get("metadata")
+    if meta is None:
+        return
+    bad = "invalid AdmissionReview: "
+    if not isinstance(meta, dict):
+        raise BadRequest(400, bad + f"{path}.metadata must be an object")
+    for key in ("labels", "annotations"):
+        value = meta.get(key)
+        if value is not None and not (isinstance(value, dict) and all(isinstance(v, str) for v in value.values())):
+            raise BadRequest(400, bad + f"{path}.metadata.{key} must map strings to strings")
+    for key in ("name", "namespace", "uid", "deletionTimestamp", "creationTimestamp"):
+        if meta.get(key) is not None and not isinstance(meta.get(key), str):
+            raise BadRequest(400, bad + f"{path}.metadata.{key} must be a string")
+
+
+def parse_conversion(doc: dict) -> dict:
+    """The validated `request` of a ConversionReview."""
+    request = _check_type(doc, CONVERSION_API)
+    bad = "invalid ConversionReview: "
+    desired = request.get("desiredAPIVersion")
+    if not isinstance(desired, str) or not desired:
+        raise BadRequest(400, bad + "missing request.desiredAPIVersion")
+    objects = request.get("objects")
+    if not isinstance(objects, list):
+        raise BadRequest(400, bad + "request.objects must be a list")
+    for i, obj in enumerate(objects):
+        if not isinstance(obj, dict):
+            raise BadRequest(400, bad + f"request.objects[{i}] must be an object")
+        if not isinstance(obj.get("apiVersion"), str) or not isinstance(obj.get("kind"), str):
+            raise BadRequest(400, bad + f"request.objects[{i}] must have string apiVersion and kind")
+        meta = obj.get("metadata")
+        if meta is not None and not isinstance(meta, dict):
+            raise BadRequest(400, bad + f"request.objects[{i}].metadata must be an object")
+    return request

@@ -1,0 +1,379 @@
+"""Semantic load-time checks (katalog.md §18 steps 5–16) on the normalised, schema-valid document.
+
+The schema has already guaranteed shapes, so these checks only see entries whose schema check
+passed. Each check appends errors and warnings to the `IssueSink` with the key path of the
+problem; nothing here raises. The resolved `ApiTypes` of every checked entry are returned so the
+model builder does not resolve them twice.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping
+
+from orkestra.durations import DurationError, parse_duration
+from orkestra.katalog import builtins
+from orkestra.katalog.deps import find_cycles, parse_depends_on
+from orkestra.katalog.hookcheck import check_hook
+from orkestra.katalog.issues import IssueSink, format_path
+from orkestra.katalog.model import PHASES, TEMPLATE_TYPES, ApiTypes, Dependency
+
+NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+RESERVED_KEYS = ("raw", "enriched")
+RESERVED_LABELS = frozenset({
+    "app.kubernetes.io/managed-by", "orkestra.io/crd", "orkestra-owner", "orkestra.io/owner-namespace",
+    "orkestra.io/owner-uid", "orkestra.io/template",
+})
+REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
+    "deployments": ("image",), "statefulSets": ("image",), "jobs": ("image",), "cronJobs": ("image", "schedule"),
+    "persistentVolumeClaims": ("storage",), "roles": ("rules",), "clusterRoles": ("rules",),
+    "roleBindings": ("roleRef",), "clusterRoleBindings": ("roleRef",), "custom": ("apiVersion", "kind"),
+}
+RANDOM_RE = re.compile(r"\b(randomAlphanumeric|randomHex|randomBase64)\b")
+OPERATIONS = ("CREATE", "UPDATE", "DELETE")
+RULE_ONLY_KEYS = ("message", "action", "when", "anyOf")
+_PATH_TOKEN = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
+
+
+def parse_path_text(text: str) -> tuple:
+    """Inverse of `format_path` (for problem strings from the conditions module)."""
+    return tuple(int(m.group(1)) if m.group(1) is not None else m.group(2) for m in _PATH_TOKEN.finditer(text))
+
+
+@dataclass
+class CheckContext:
+    sink: IssueSink
+    env: Mapping[str, str]
+    hook_dirs: dict[str, str]                      # CRD key -> directory of its source file
+    apis: dict[str, ApiTypes] = field(default_factory=dict)
+    deps: dict[str, list[Dependency]] = field(default_factory=dict)
+    hook_callbacks: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _duration(ctx: CheckContext, at: tuple, value: Any, *, allow_zero: bool, what: str) -> float | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value == 0 and allow_zero:
+            return 0.0
+        ctx.sink.error(at, f'expected a duration such as "15s" or "1m30s", got the number {value}')
+        return None
+    try:
+        seconds = parse_duration(value)
+    except DurationError:
+        ctx.sink.error(at, f'invalid duration "{value}": expected a Go duration such as "500ms", "15s" or "1h30m"')
+        return None
+    if seconds == 0 and allow_zero:
+        return 0.0
+    if seconds < 1:
+        ctx.sink.error(at, f'{what} (got {value})')
+        return None
+    return seconds
+
+
+def _strings(value: Any, path: tuple) -> Iterator[tuple[tuple, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _strings(v, path + (k,))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _strings(v, path + (i,))
+
+
+def check_templates(ctx: CheckContext, value: Any, path: tuple) -> None:
+    """Compile every string leaf that contains `{{`; syntax errors name the field path."""
+    from orkestra.template import TemplateSyntaxError, compile_template
+    for at, text in _strings(value, path):
+        if "{{" in text:
+            try:
+                compile_template(text)
+            except TemplateSyntaxError as exc:
+                ctx.sink.error(at, f"invalid template: {exc}")
+
+
+def check_conditions(ctx: CheckContext, conds: Any, path: tuple) -> None:
+    from orkestra.conditions import check_condition_list
+    if conds is None:
+        return
+    for problem in check_condition_list(conds, format_path(path)):
+        where, _, message = problem.partition(": ")
+        ctx.sink.error(parse_path_text(where), message)
+
+
+def check_top(doc: dict, ctx: CheckContext) -> None:
+    sink = ctx.sink
+    kind = doc.get("kind")
+    metadata = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+    spec = doc.get("spec") if isinstance(doc.get("spec"), dict) else {}
+    security = doc.get("security") if isinstance(doc.get("security"), dict) else {}
+    if kind not in ("Katalog", "Komposer"):
+        sink.error(("kind",), f'invalid kind "{kind}" (allowed kinds: Katalog, Komposer)')
+    if "imports" in doc and kind == "Katalog":
+        sink.error(("imports",), "imports is only allowed in kind: Komposer")
+    name = metadata.get("name")
+    if isinstance(name, str) and (len(name) > 63 or not NAME_RE.match(name)):
+        sink.error(("metadata", "name"), f'invalid name "{name}": must be an RFC 1123 label '
+                   "(lowercase letters, digits and '-', at most 63 characters)")
+    if isinstance(spec.get("crds"), dict) and not spec["crds"]:
+        sink.warn(("spec", "crds"), "no CRDs declared: the runtime will idle")
+    protection = security.get("namespaceProtection")
+    if isinstance(protection, dict) and "allowedNamespaces" in protection and "restrictedNamespaces" in protection:
+        sink.error(("security", "namespaceProtection"), "set allowedNamespaces or restrictedNamespaces, not both")
+
+
+def resolve_api(ctx: CheckContext, key: str, entry: dict) -> ApiTypes | None:
+    at = ("spec", "crds", key, "apiTypes")
+    api = entry["apiTypes"]
+    kind = api["kind"]
+    group = api.get("group")
+    if group == "core":
+        group = ""
+    found = builtins.lookup(kind, group)
+    if found is None:
+        if group is None or not api.get("version") or not api.get("plural"):
+            ctx.sink.error(at, f'group, version and plural are required for kind "{kind}" (not a built-in kind)')
+            return None
+        return ApiTypes(group, api["version"], kind, api["plural"], entry.get("namespaced", True), False)
+    return ApiTypes(found.group if group is None else group, api.get("version") or found.version, kind,
+                    api.get("plural") or found.plural, entry.get("namespaced", found.namespaced), True)
+
+
+def check_names(ctx: CheckContext, key: str) -> None:
+    at = ("spec", "crds", key)
+    if key in RESERVED_KEYS:
+        ctx.sink.error(at, f'the CRD key "{key}" is reserved (it would clash with /katalog/{key})')
+    elif len(key) > 63 or not NAME_RE.match(key):
+        ctx.sink.error(at, f'invalid CRD key "{key}": must be an RFC 1123 label '
+                       "(lowercase letters, digits and '-', at most 63 characters)")
+
+
+def check_ranges(ctx: CheckContext, key: str, entry: dict) -> None:
+    box = entry.get("operatorBox", {})
+    rec = box.get("reconciler", {})
+    at = ("spec", "crds", key, "operatorBox", "reconciler")
+    if rec.get("default") is False:
+        ctx.sink.error(at + ("default",), "custom reconcilers (default: false) are not supported in this version; use hooks")
+    workers = rec.get("workers")
+    if workers is not None and not 1 <= workers <= 50:
+        ctx.sink.error(at + ("workers",), f"must be between 1 and 50 (got {workers})")
+    if "resync" in rec:
+        _duration(ctx, at + ("resync",), rec["resync"], allow_zero=True,
+                  what="must be 0s (disabled) or at least 1s")
+    if "timeout" in rec:
+        _duration(ctx, at + ("timeout",), rec["timeout"], allow_zero=False, what="must be at least 1s")
+    queue = rec.get("queue", {})
+    if queue.get("maxDepth") is not None and queue["maxDepth"] < 0:
+        ctx.sink.error(at + ("queue", "maxDepth"), f"must be 0 (unlimited) or more (got {queue['maxDepth']})")
+    if queue.get("failureThreshold") is not None and queue["failureThreshold"] < 1:
+        ctx.sink.error(at + ("queue", "failureThreshold"), f"must be at least 1 (got {queue['failureThreshold']})")
+    if queue.get("onLimit") == "drop":
+        ctx.sink.warn(at + ("queue", "onLimit"), "drop discards new keys while the queue is full")
+    if box.get("deleteTimeout") not in (None, ""):
+        _duration(ctx, ("spec", "crds", key, "operatorBox", "deleteTimeout"), box["deleteTimeout"],
+                  allow_zero=False, what="must be at least 1s")
+
+
+def check_resources(ctx: CheckContext, key: str, entry: dict, api: ApiTypes | None) -> None:
+    box = entry.get("operatorBox", {})
+    base = ("spec", "crds", key, "operatorBox")
+    check_templates(ctx, entry.get("labels"), ("spec", "crds", key, "labels"))
+    for phase in PHASES:
+        types = box.get(phase) or {}
+        for type_name in TEMPLATE_TYPES:
+            unnamed = 0
+            for i, tpl in enumerate(types.get(type_name) or []):
+                at = base + (phase, type_name, i)
+                check_templates(ctx, tpl, at)
+                check_conditions(ctx, tpl.get("when"), at + ("when",))
+                check_conditions(ctx, tpl.get("anyOf"), at + ("anyOf",))
+                if "name" not in tpl:
+                    unnamed += 1
+                    if unnamed > 1:
+                        ctx.sink.error(at, f"name is required when more than one {type_name} entry is declared")
+                _check_entry_fields(ctx, phase, type_name, tpl, at)
+    if api is not None and api.builtin and not entry.get("labelSelector"):
+        for phase in ("onCreate", "onReconcile"):
+            if any(box.get(phase, {}).get(t) for t in TEMPLATE_TYPES):
+                ctx.sink.warn(("spec", "crds", key),
+                              f"{phase} acts on every {api.kind}: set labelSelector to narrow it", with_path=False)
+                break
+
+
+def _check_entry_fields(ctx: CheckContext, phase: str, type_name: str, tpl: dict, at: tuple) -> None:
+    sink = ctx.sink
+    for req in REQUIRED_FIELDS.get(type_name, ()):
+        if tpl.get(req) in (None, ""):
+            sink.error(at, f'missing required field "{req}" for {type_name}')
+    if type_name == "services" and "port" not in tpl and "ports" not in tpl:
+        sink.error(at, 'missing required field "port" for services (or declare ports)')
+    if type_name == "secrets" and "data" in tpl and "fromSecret" in tpl:
+        sink.error(at, "set data or fromSecret, not both")
+    if "reconcile" in tpl and phase != "onCreate":
+        sink.error(at + ("reconcile",), "reconcile is only valid in onCreate")
+    if "action" in tpl and phase != "onDelete":
+        sink.error(at + ("action",), "action is only valid in onDelete")
+    for label in tpl.get("labels") or {}:
+        if label in RESERVED_LABELS:
+            sink.error(at + ("labels", label), f'"{label}" is a reserved label set by Orkestra')
+    if type_name == "jobs" and (phase == "onReconcile" or tpl.get("reconcile")):
+        sink.warn(at, "jobs are create-only: re-applying them on reconcile has no update effect")
+    if type_name == "custom" and "plural" not in tpl and isinstance(tpl.get("kind"), str):
+        if builtins.lookup(tpl["kind"]) is None:
+            sink.warn(at, f'plural not set: RBAC assumes "{tpl["kind"].lower()}s"; set plural')
+    if not tpl.get("once"):
+        if any(RANDOM_RE.search(text) for _, text in _strings(tpl, ())):
+            sink.warn(at, "uses a random function without once: true; the value changes on every reconcile")
+    each = tpl.get("forEach")
+    if isinstance(each, dict):
+        name = tpl.get("name", "")
+        refs = [".item"] + ([f".{each['as']}"] if each.get("as") else [])
+        if not any(ref in name for ref in refs):
+            sink.warn(at + ("name",), "forEach entry name does not refer to the element "
+                      f"({' or '.join(refs)}): every element would get the same name")
+
+
+def check_rules(ctx: CheckContext, key: str, entry: dict) -> None:
+    base = ("spec", "crds", key)
+    rules = (entry.get("validation") or {}).get("rules") or []
+    vpath = base + ("validation", "rules")
+    check_conditions(ctx, [{k: v for k, v in r.items() if k not in RULE_ONLY_KEYS} for r in rules], vpath)
+    for i, rule in enumerate(rules):
+        check_templates(ctx, rule, vpath + (i,))
+        check_conditions(ctx, rule.get("when"), vpath + (i, "when"))
+        check_conditions(ctx, rule.get("anyOf"), vpath + (i, "anyOf"))
+    mpath = base + ("mutation", "rules")
+    for i, rule in enumerate((entry.get("mutation") or {}).get("rules") or []):
+        at = mpath + (i,)
+        has = [k for k in ("default", "override") if k in rule]
+        if len(has) != 1:
+            ctx.sink.error(at, "exactly one of default or override is required" if not has
+                           else "set default or override, not both")
+        target = rule["field"]
+        if "{{" in target:
+            ctx.sink.error(at + ("field",), "a mutation field is a dot path, never a template")
+        elif target == "status" or target.startswith("status."):
+            ctx.sink.error(at + ("field",), f'cannot mutate "{target}": the API server ignores status in writes '
+                           "to the main resource")
+        for k in has:
+            check_templates(ctx, rule[k], at + (k,))
+        check_conditions(ctx, rule.get("when"), at + ("when",))
+        check_conditions(ctx, rule.get("anyOf"), at + ("anyOf",))
+    ops = (entry.get("webhooks") or {}).get("operations") or []
+    for i, op in enumerate(ops):
+        if op == "CONNECT":
+            ctx.sink.error(base + ("webhooks", "operations", i),
+                           "CONNECT is not supported: it only occurs on subresources, which the rules never cover")
+        elif op not in OPERATIONS:
+            ctx.sink.error(base + ("webhooks", "operations", i), f'invalid operation "{op}" (allowed: CREATE, UPDATE, DELETE)')
+    if "allowedNamespaces" in entry and "restrictedNamespaces" in entry:
+        ctx.sink.error(base, "set allowedNamespaces or restrictedNamespaces, not both")
+    conversion = entry.get("conversion")
+    if conversion:
+        for i, path in enumerate(conversion.get("paths") or []):
+            check_templates(ctx, path.get("spec"), base + ("conversion", "paths", i, "spec"))
+
+
+def check_status(ctx: CheckContext, key: str, entry: dict, api: ApiTypes | None) -> None:
+    status = entry.get("operatorBox", {}).get("status") or {}
+    at = ("spec", "crds", key, "operatorBox", "status")
+    fields = status.get("fields") or []
+    if api is not None and api.builtin and fields:
+        ctx.sink.error(at + ("fields",), f"Orkestra never writes status on a built-in kind ({api.kind})")
+        return
+    for i, fld in enumerate(fields):
+        if status.get("conditions", True) and fld["path"].split(".")[0] in ("conditions", "observedGeneration"):
+            ctx.sink.error(at + ("fields", i, "path"), f'"{fld["path"]}" is reserved while conditions: true')
+        check_templates(ctx, fld.get("value"), at + ("fields", i, "value"))
+        check_conditions(ctx, fld.get("when"), at + ("fields", i, "when"))
+        check_conditions(ctx, fld.get("anyOf"), at + ("fields", i, "anyOf"))
+
+
+def check_hooks(ctx: CheckContext, key: str, entry: dict) -> None:
+    hooks = entry.get("operatorBox", {}).get("reconciler", {}).get("hooks")
+    if not hooks:
+        return
+    at = ("spec", "crds", key, "operatorBox", "reconciler", "hooks")
+    check_templates(ctx, hooks.get("args"), at + ("args",))
+    for i, res in enumerate(hooks.get("managedResources") or []):
+        if "plural" not in res and builtins.lookup(res["kind"]) is None:
+            ctx.sink.warn(at + ("managedResources", i), f'plural not set: RBAC assumes "{res["kind"].lower()}s"; set plural')
+    module = hooks["module"]
+    if "/" in module or not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_]\w*)*", module):
+        ctx.sink.error(at + ("module",), 'hooks.module must be a Python module path like "pkg.mod"', with_path=False)
+        return
+    error, found = check_hook(module, hooks["function"], base_dir=ctx.hook_dirs.get(key, "."), env=ctx.env)
+    if error:
+        ctx.sink.error(at + ("function",) if "attribute" in error or "callable" in error else at + ("module",), error)
+    ctx.hook_callbacks[key] = found
+
+
+def check_dependencies(ctx: CheckContext, crds: dict) -> None:
+    enabled = {k for k, e in crds.items() if isinstance(e, dict) and e.get("enabled", True) is not False}
+    graph: dict[str, list[str]] = {}
+    for key in sorted(enabled):
+        at = ("spec", "crds", key, "dependsOn")
+        deps, problems = parse_depends_on(crds[key].get("dependsOn"))
+        if key not in ctx.apis:
+            problems = []  # the schema already reported this entry
+        for rel, message in problems:
+            ctx.sink.error(at + rel, message)
+        ok = []
+        for dep in deps:
+            if dep.name not in enabled:
+                ctx.sink.error(at, f'"{dep.name}" is not an enabled CRD in this Katalog')
+            else:
+                ok.append(dep)
+        ctx.deps[key] = ok
+        graph[key] = [d.name for d in ok]
+    for key, message in find_cycles(graph).items():
+        ctx.sink.error(("spec", "crds", key), message, with_path=False)
+
+
+def check_duplicate_watches(ctx: CheckContext, crds: dict) -> None:
+    seen: dict[tuple, str] = {}
+    for key in sorted(ctx.apis):
+        entry = crds[key]
+        if not entry.get("enabled", True):
+            continue
+        api = ctx.apis[key]
+        ident = (api.gvk, entry.get("namespace", ""), tuple(sorted((entry.get("labelSelector") or {}).items())),
+                 tuple(sorted((entry.get("fieldSelector") or {}).items())))
+        if ident in seen:
+            ctx.sink.error(("spec", "crds", key), f'watches the same kind and selectors as "{seen[ident]}"')
+        else:
+            seen[ident] = key
+
+
+def check_conversion_groups(ctx: CheckContext, crds: dict) -> None:
+    groups: dict[tuple[str, str], list[str]] = {}
+    for key in sorted(ctx.apis):
+        api = ctx.apis[key]
+        groups.setdefault((api.group, api.kind), []).append(key)
+    for members in groups.values():
+        versions = {ctx.apis[k].version for k in members}
+        storage: tuple[str, str] | None = None
+        paths: dict[tuple[str, str], tuple[str, Any]] = {}
+        for key in members:
+            conv = crds[key].get("conversion")
+            if not conv:
+                continue
+            at = ("spec", "crds", key, "conversion")
+            sv = conv["storageVersion"]
+            if sv not in versions:
+                ctx.sink.error(at + ("storageVersion",), f'"{sv}" is not a version of any entry for kind {ctx.apis[key].kind} '
+                               f"(declared: {', '.join(sorted(versions))})")
+            if storage is None:
+                storage = (key, sv)
+            elif storage[1] != sv:
+                ctx.sink.error(at + ("storageVersion",), f'"{sv}" differs from "{storage[1]}" declared by "{storage[0]}"')
+            for i, path in enumerate(conv.get("paths") or []):
+                for end in ("from", "to"):
+                    if path[end] not in versions:
+                        ctx.sink.error(at + ("paths", i, end), f'"{path[end]}" is not a version of any entry for kind '
+                                       f"{ctx.apis[key].kind} (declared: {', '.join(sorted(versions))})")
+                ident = (path["from"], path["to"])
+                spec = path.get("spec")
+                if ident in paths and paths[ident][1] != spec:
+                    ctx.sink.error(at + ("paths", i), f'conflicting conversion paths from {ident[0]} to {ident[1]} '
+                                   f'in "{paths[ident][0]}" and "{key}"')
+                paths.setdefault(ident, (key, spec))

@@ -1,0 +1,277 @@
+"""Komposer imports and multi-file merging (katalog.md §14).
+
+Resolution order: registry entries, then files, then the Komposer's own `spec.crds` overrides,
+deep-merged onto imported entries (maps merge; lists and scalars replace). Several `-f` files
+merge the same way. Every file read is parsed with marks and normalised from legacy forms right
+away, so merged subtrees keep pointing at the file and line they came from. Credentials for
+registry fetches come from the environment only.
+"""
+from __future__ import annotations
+
+import base64
+import os
+import urllib.parse
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from orkestra.katalog.issues import IssueSink
+from orkestra.katalog.legacy import normalise
+from orkestra.katalog.source import MarkedMap, SourceError, is_url, key_mark, parse_yaml, plain, read_source
+
+LITERAL_CREDENTIALS = ("token", "password", "username")
+
+
+@dataclass
+class Composed:
+    """A merged document, where each CRD key came from, and the files read in order."""
+
+    doc: dict
+    crd_sources: dict[str, str] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    parsed: list[dict] = field(default_factory=list)   # every document read (schema-checked separately)
+    raw: dict = field(default_factory=dict)            # the first document as written
+
+
+def read_document(location: str, sink: IssueSink, *, headers: Mapping[str, str] | None = None,
+                  missing: str | None = None, at: tuple = ()) -> dict | None:
+    """Parse and normalise one file. `missing` is the message prefix for a file that is not there."""
+    try:
+        text = read_source(location, headers=headers)
+        doc = parse_yaml(text, location)
+    except SourceError as exc:
+        if missing is not None and exc.message.startswith(("file not found", "HTTP 404")):
+            sink.error(at, f"{missing}: {location}")
+        elif at:
+            sink.error(at, f"{location}: {exc.message}", mark=exc.mark)
+        else:
+            sink.error((), exc.message, with_path=False, mark=exc.mark, crd=None)
+            if exc.mark is None:
+                sink.errors[-1] = _with_file(sink.errors[-1], location)
+        return None
+    if not isinstance(doc, dict):
+        sink.error((), f"the document must be a map, got {type(doc).__name__}", with_path=False, mark=doc_mark(doc, location))
+        return None
+    return doc
+
+
+def doc_mark(doc: Any, location: str):
+    from orkestra.katalog.source import Mark
+    return getattr(doc, "mark", None) or Mark(location, 1, 1)
+
+
+def _with_file(issue, location: str):
+    from dataclasses import replace
+    return replace(issue, file=location)
+
+
+def _join(base: str, relative: str) -> str:
+    if is_url(relative) or os.path.isabs(relative):
+        return relative
+    if is_url(base):
+        return urllib.parse.urljoin(base, relative)
+    return os.path.normpath(os.path.join(os.path.dirname(base) or ".", relative))
+
+
+def deep_merge(base: Any, over: Any) -> Any:
+    """Override semantics of §14: maps merge recursively, lists and scalars replace."""
+    if not (isinstance(base, dict) and isinstance(over, dict)):
+        return over
+    out = MarkedMap(base)
+    out.mark = getattr(base, "mark", None)
+    out.key_marks.update(getattr(base, "key_marks", {}))
+    for key, value in over.items():
+        out[key] = deep_merge(base[key], value) if key in base else value
+        mark = key_mark(over, key)
+        if mark is not None:
+            out.key_marks[key] = mark
+    return out
+
+
+def _crds_of(doc: dict) -> dict:
+    spec = doc.get("spec")
+    crds = spec.get("crds") if isinstance(spec, dict) else None
+    return crds if isinstance(crds, dict) else {}
+
+
+class _Merger:
+    """Accumulates CRD entries from several sources with the duplicate and security rules."""
+
+    def __init__(self, sink: IssueSink, *, check_security: bool = True):
+        self.sink = sink
+        self.check_security = check_security
+        self.crds = MarkedMap()
+        self.sources: dict[str, str] = {}
+        self.finalizers: list[str] = []
+        self.security: tuple[str, Any] | None = None
+
+    def add(self, doc: dict, source: str) -> None:
+        for key, entry in _crds_of(doc).items():
+            if key in self.crds:
+                self.sink.error(("spec", "crds", key),
+                                f'duplicate CRD "{key}": defined in {self.sources[key]} and {source}',
+                                with_path=False, mark=key_mark(_crds_of(doc), key))
+                continue
+            self.crds[key] = entry
+            self.sources[key] = source
+            mark = key_mark(_crds_of(doc), key)
+            if mark is not None:
+                self.crds.key_marks[key] = mark
+        spec = doc.get("spec")
+        fins = spec.get("finalizers") if isinstance(spec, dict) else None
+        if isinstance(fins, list):
+            self.finalizers.extend(f for f in fins if f not in self.finalizers)
+        if "security" in doc and self.check_security:
+            if self.security is None:
+                self.security = (source, doc["security"])
+            elif plain(self.security[1]) != plain(doc["security"]):
+                self.sink.error((), f"conflicting security blocks in {self.security[0]} and {source}",
+                                with_path=False, mark=key_mark(doc, "security"))
+
+
+def _finish(head: dict, merger: _Merger, own_security: bool) -> dict:
+    out = MarkedMap()
+    out.mark = getattr(head, "mark", None)
+    out.key_marks.update(getattr(head, "key_marks", {}))
+    for key, value in head.items():
+        if key == "spec":
+            continue
+        out[key] = value
+    if not own_security and merger.security is not None:
+        out["security"] = merger.security[1]
+    spec = MarkedMap()
+    head_spec = head.get("spec")
+    spec.mark = getattr(head_spec, "mark", None)
+    if isinstance(head_spec, dict):
+        spec.update(head_spec)
+        spec.key_marks.update(getattr(head_spec, "key_marks", {}))
+    if merger.finalizers:
+        spec["finalizers"] = merger.finalizers
+    crds = merger.crds
+    if isinstance(head_spec, dict) and isinstance(head_spec.get("crds"), dict):
+        crds.mark = getattr(head_spec["crds"], "mark", None)
+    spec["crds"] = crds
+    out["spec"] = spec
+    return out
+
+
+def _registry_location(item: dict, i: int, komposer: str, env: Mapping[str, str], sink: IssueSink) -> tuple[str | None, dict]:
+    at = ("imports", "registry", i)
+    base = item.get("url") or env.get("ORK_REGISTRY")
+    if not base:
+        sink.error(at, "ORK_REGISTRY is not set and the entry has no url")
+        return None, {}
+    version = item.get("version") or "latest"
+    headers: dict[str, str] = {}
+    auth = item.get("auth")
+    if isinstance(auth, dict):
+        literal = [k for k in LITERAL_CREDENTIALS if k in auth]
+        if literal:
+            sink.error(at + ("auth", literal[0]), "literal credentials are not allowed; name an environment variable (fromEnv, usernameFromEnv, passwordFromEnv)")
+            return None, {}
+        if auth.get("type") == "bearer":
+            token = env.get(str(auth.get("fromEnv", "")))
+            if not token:
+                sink.error(at + ("auth",), f'environment variable "{auth.get("fromEnv", "")}" is not set')
+                return None, {}
+            headers["Authorization"] = f"Bearer {token}"
+        elif auth.get("type") == "basic":
+            user = env.get(str(auth.get("usernameFromEnv", "")))
+            password = env.get(str(auth.get("passwordFromEnv", "")))
+            if user is None or password is None:
+                var = auth.get("usernameFromEnv") if user is None else auth.get("passwordFromEnv")
+                sink.error(at + ("auth",), f'environment variable "{var or ""}" is not set')
+                return None, {}
+            headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        else:
+            sink.error(at + ("auth", "type"), f'invalid value "{auth.get("type")}" (allowed: bearer, basic)')
+            return None, {}
+    suffix = f"katalogs/{item['name']}/{version}/katalog.yaml"
+    if is_url(base):
+        return base.rstrip("/") + "/" + suffix, headers
+    return os.path.join(_join(komposer, base), suffix), headers
+
+
+def _imported(location: str, sink: IssueSink, composed: Composed, at: tuple, missing: str,
+              headers: Mapping[str, str] | None = None) -> dict | None:
+    doc = read_document(location, sink, headers=headers, missing=missing, at=at)
+    if doc is None:
+        return None
+    normalise(doc, sink)
+    composed.files.append(location)
+    if doc.get("kind") == "Komposer":
+        sink.error(at, f"{location} is a Komposer; a Komposer cannot import a Komposer")
+        return None
+    if doc.get("kind") != "Katalog":
+        sink.error(at, f'{location}: imported files must be kind: Katalog (got "{doc.get("kind")}")')
+        return None
+    if not _crds_of(doc):
+        sink.error(at, f"empty pattern file: {location}")
+        return None
+    composed.parsed.append(doc)
+    return doc
+
+
+def compose(doc: dict, location: str, env: Mapping[str, str], sink: IssueSink) -> Composed:
+    """Resolve a (normalised) document's imports into one document with the CRD union."""
+    composed = Composed(doc=doc, files=[location], parsed=[doc])
+    imports = doc.get("imports")
+    if doc.get("kind") != "Komposer" or imports is None:
+        composed.crd_sources = {key: location for key in _crds_of(doc)}
+        return composed
+    own_security = "security" in doc
+    merger = _Merger(sink, check_security=not own_security)
+    if not isinstance(imports, dict):
+        return composed  # the schema reports the type
+    sink.doc = doc
+    registry = imports.get("registry") or []
+    for i, item in enumerate(registry if isinstance(registry, list) else []):
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            continue  # the schema reports it
+        where, headers = _registry_location(item, i, location, env, sink)
+        if where is not None:
+            imported = _imported(where, sink, composed, ("imports", "registry", i), "registry file not found", headers)
+            if imported is not None:
+                merger.add(imported, where)
+    files = imports.get("files") or []
+    for i, name in enumerate(files if isinstance(files, list) else []):
+        if not isinstance(name, str):
+            continue
+        where = _join(location, name)
+        imported = _imported(where, sink, composed, ("imports", "files", i), "file not found")
+        if imported is not None:
+            merger.add(imported, where)
+    overrides = _crds_of(doc)
+    for key, entry in overrides.items():
+        if key in merger.crds:
+            merger.crds[key] = deep_merge(merger.crds[key], entry)
+        else:
+            merger.crds[key] = entry
+            merger.sources[key] = location
+        mark = key_mark(overrides, key)
+        if mark is not None and key not in merger.crds.key_marks:
+            merger.crds.key_marks[key] = mark
+    if own_security:
+        merger.security = (location, doc["security"])
+    composed.doc = _finish(doc, merger, own_security)
+    composed.crd_sources = merger.sources
+    return composed
+
+
+def merge_files(parts: list[Composed], sink: IssueSink) -> Composed:
+    """Several `-f` files: the CRD union (duplicates are errors), the first file's metadata."""
+    if len(parts) == 1:
+        return parts[0]
+    merger = _Merger(sink)
+    for part in parts:
+        merger.add(part.doc, part.files[0])
+    head = parts[0]
+    for part in parts:
+        for key, src in part.crd_sources.items():
+            if merger.sources.get(key) == part.files[0]:
+                merger.sources[key] = src
+    merged = Composed(doc=_finish(head.doc, merger, False),
+                      crd_sources=merger.sources,
+                      files=[f for p in parts for f in p.files],
+                      parsed=[d for p in parts for d in p.parsed],
+                      raw=head.raw)
+    return merged

@@ -1,0 +1,177 @@
+"""The Katalog load pipeline (katalog.md §18) and its two entry points.
+
+`load_report(paths)` runs every step and always returns: the per-entry models that are valid,
+every error and warning located in the source, and the Katalog model when nothing is wrong (for
+`ork validate`). `load_katalog(paths)` returns the model or raises `KatalogErrors` (for
+everything else). Stages: read + parse with marks → legacy normalisation → imports and `-f`
+merge → strict schema (once per document) → semantic checks → enrichment and model.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from orkestra.katalog import checks
+from orkestra.katalog.build import build_entry, enrich_entry, enrich_security
+from orkestra.katalog.defaults import DefaultsError, KatalogDefaults
+from orkestra.katalog.deps import start_order
+from orkestra.katalog.imports import Composed, compose, merge_files, read_document
+from orkestra.katalog.issues import IssueSink, KatalogErrors, KatalogIssue
+from orkestra.katalog.legacy import normalise
+from orkestra.katalog.model import CrdEntry, Katalog
+from orkestra.katalog.schema import check_schema
+from orkestra.katalog.source import MarkedMap, is_url, plain
+
+
+@dataclass
+class LoadReport:
+    files: list[str]
+    kind: str = ""
+    name: str = ""
+    katalog: Katalog | None = None
+    entries: dict[str, CrdEntry] = field(default_factory=dict)   # entries without errors
+    crd_keys: list[str] = field(default_factory=list)             # every declared key, alphabetical
+    disabled: set[str] = field(default_factory=set)
+    errors: list[KatalogIssue] = field(default_factory=list)
+    warnings: list[KatalogIssue] = field(default_factory=list)
+    hook_callbacks: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def errors_for(self, crd: str | None) -> list[KatalogIssue]:
+        return [i for i in self.errors if i.crd == crd]
+
+    def warnings_for(self, crd: str | None) -> list[KatalogIssue]:
+        return [i for i in self.warnings if i.crd == crd]
+
+
+def _without_crds(doc: dict) -> dict:
+    """A shallow view of a Komposer document for the schema: overrides are partial entries."""
+    view = MarkedMap(doc)
+    view.mark, view.key_marks = getattr(doc, "mark", None), getattr(doc, "key_marks", {})
+    spec = doc.get("spec")
+    if isinstance(spec, dict):
+        spec_view = MarkedMap(spec)
+        spec_view.mark, spec_view.key_marks = getattr(spec, "mark", None), getattr(spec, "key_marks", {})
+        spec_view["crds"] = {}
+        view["spec"] = spec_view
+    return view
+
+
+def _read(paths: list[str], env: Mapping[str, str], sink: IssueSink) -> Composed | None:
+    parts: list[Composed] = []
+    for path in paths:
+        doc = read_document(path, sink)
+        if doc is None:
+            continue
+        raw = plain(doc)
+        normalise(doc, sink)
+        composed = compose(doc, path, env, sink)
+        composed.raw = raw
+        parts.append(composed)
+    return merge_files(parts, sink) if parts else None
+
+
+def _schema(composed: Composed, sink: IssueSink) -> None:
+    for doc in composed.parsed:
+        if doc is composed.doc:
+            continue
+        view = _without_crds(doc) if doc.get("kind") == "Komposer" else doc
+        sink.doc = view
+        check_schema(view, sink)
+    sink.doc = composed.doc
+    check_schema(composed.doc, sink)
+
+
+def load_report(paths: list[str], env: Mapping[str, str] | None = None) -> LoadReport:
+    """Run the whole pipeline; never raises for bad input."""
+    env = os.environ if env is None else env
+    report = LoadReport(files=list(paths))
+    sink = IssueSink(default_file=paths[0] if paths else "")
+    try:
+        defaults = KatalogDefaults.from_env(env)
+    except DefaultsError as exc:
+        sink.error((), str(exc), with_path=False)
+        defaults = KatalogDefaults()
+    composed = _read(paths, env, sink)
+    if composed is None:
+        report.errors, report.warnings = sink.errors, sink.warnings
+        return report
+    doc = composed.doc
+    report.kind = doc.get("kind") if isinstance(doc.get("kind"), str) else ""
+    meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+    report.name = meta.get("name") if isinstance(meta.get("name"), str) else ""
+    _schema(composed, sink)
+    spec = doc.get("spec") if isinstance(doc.get("spec"), dict) else {}
+    crds = spec.get("crds") if isinstance(spec.get("crds"), dict) else {}
+    report.crd_keys = sorted(crds)
+    report.disabled = {k for k, e in crds.items() if isinstance(e, dict) and e.get("enabled") is False}
+    schema_bad = {i.crd for i in sink.errors}
+    hook_dirs = {k: (os.path.dirname(os.path.abspath(s)) if not is_url(s) else os.getcwd())
+                 for k, s in composed.crd_sources.items()}
+    ctx = checks.CheckContext(sink=sink, env=env, hook_dirs=hook_dirs)
+    checks.check_top(doc, ctx)
+    for key in report.crd_keys:
+        checks.check_names(ctx, key)
+        entry = crds[key]
+        if key in schema_bad or not isinstance(entry, dict):
+            continue
+        api = checks.resolve_api(ctx, key, entry)
+        if api is not None:
+            ctx.apis[key] = api
+        checks.check_ranges(ctx, key, entry)
+        checks.check_resources(ctx, key, entry, api)
+        checks.check_rules(ctx, key, entry)
+        checks.check_status(ctx, key, entry, api)
+        checks.check_hooks(ctx, key, entry)
+    checks.check_duplicate_watches(ctx, crds)
+    checks.check_dependencies(ctx, crds)
+    checks.check_conversion_groups(ctx, crds)
+    report.hook_callbacks = ctx.hook_callbacks
+
+    security = enrich_security(doc.get("security") if None not in schema_bad else None)
+    spec_finalizers = list(spec.get("finalizers") or []) if None not in schema_bad else []
+    failed = {i.crd for i in sink.errors}
+    enriched_crds: dict[str, dict] = {}
+    for key in report.crd_keys:
+        if key in failed or key not in ctx.apis:
+            continue
+        entry = crds[key]
+        enriched = enrich_entry(entry, ctx.apis[key], security, defaults)
+        enriched_crds[key] = enriched
+        workers_set = "workers" in entry.get("operatorBox", {}).get("reconciler", {})
+        report.entries[key] = build_entry(key, enriched, ctx.apis[key], configured_workers=workers_set,
+                                          spec_finalizers=spec_finalizers, source=composed.crd_sources.get(key, ""))
+    report.errors, report.warnings = sink.errors, sink.warnings
+    if report.errors:
+        return report
+    canonical = plain(doc)
+    canonical.pop("imports", None)
+    enriched_doc = {
+        "apiVersion": canonical["apiVersion"], "kind": canonical["kind"],
+        "metadata": {"name": meta["name"], "description": meta.get("description", ""),
+                     "version": str(meta.get("version", "")), "author": meta.get("author", ""),
+                     "tags": meta.get("tags", [])},
+        **({"security": security} if security else {}),
+        "spec": {"finalizers": spec_finalizers, "crds": enriched_crds},
+    }
+    graph = {k: [d.name for d in e.depends_on] for k, e in report.entries.items() if e.enabled}
+    report.katalog = Katalog(
+        name=meta["name"], version=str(meta.get("version", "")), description=meta.get("description", ""),
+        author=meta.get("author", ""), tags=list(meta.get("tags", [])), kind=canonical["kind"],
+        security=security, finalizers=spec_finalizers, crds=dict(sorted(report.entries.items())),
+        start_order=start_order(graph), sources=composed.files, raw=composed.raw or canonical,
+        canonical=canonical, enriched=enriched_doc, warnings=[str(w) for w in sink.warnings],
+    )
+    return report
+
+
+def load_katalog(paths: list[str], *, env: Mapping[str, str] | None = None) -> Katalog:
+    """The loaded model; raises KatalogErrors listing every problem."""
+    report = load_report(paths, env)
+    if report.katalog is None:
+        raise KatalogErrors(report.errors)
+    return report.katalog

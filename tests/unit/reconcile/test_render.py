@@ -1,0 +1,196 @@
+"""The table-driven renderer: templates, conditions, forEach, names, coercion, labels, ownership."""
+import base64
+
+import pytest
+
+from orkestra.gvk import GVR
+from orkestra.katalog.model import TEMPLATE_TYPES
+from orkestra.reconcile.children import children_context
+from orkestra.reconcile.errors import RenderError
+from orkestra.reconcile.render import compile_entries, may_label_track, render_entry, tracked_gvrs
+from tests.unit.reconcile.factory import make_cr, make_entry
+
+CUSTOM = {("cert-manager.io/v1", "Certificate"): (GVR("cert-manager.io", "v1", "certificates"), True),
+          ("example.io/v1", "Cluster"): (GVR("example.io", "v1", "clusters"), False)}
+
+
+def resolve(api_version, kind):
+    return CUSTOM.get((api_version, kind))
+
+
+def no_secret(ns, name):
+    return None
+
+
+def render(templates, cr, *, phase="onReconcile", children=None, read_secret=no_secret):
+    entry = make_entry(templates={phase: templates})
+    out = []
+    for tpl in compile_entries(entry, (phase,)):
+        out += render_entry(tpl, cr, children=children or children_context([], []), resolve_kind=resolve,
+                            read_secret=read_secret)
+    return out
+
+
+MINIMAL = {
+    "namespaces": {}, "serviceAccounts": {}, "roles": {"rules": []}, "clusterRoles": {"rules": []},
+    "roleBindings": {"roleRef": {"kind": "Role", "name": "r"}},
+    "clusterRoleBindings": {"roleRef": {"kind": "ClusterRole", "name": "r"}},
+    "configMaps": {"data": {"a": "b"}}, "secrets": {"data": {"a": "b"}},
+    "persistentVolumeClaims": {"storage": "1Gi"}, "services": {"port": 80},
+    "deployments": {"image": "nginx"}, "statefulSets": {"image": "redis"}, "jobs": {"image": "busybox"},
+    "cronJobs": {"image": "busybox", "schedule": "@daily"}, "ingresses": {"host": "a.example.com"},
+    "networkPolicies": {}, "custom": {"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "spec": {"a": 1}},
+}
+DEFAULT_NAMES = {
+    "namespaces": "shop-web", "serviceAccounts": "web", "roles": "web-role", "clusterRoles": "shop-web-clusterrole",
+    "roleBindings": "web-rolebinding", "clusterRoleBindings": "shop-web-clusterrolebinding",
+    "configMaps": "web-config", "secrets": "web-secret", "persistentVolumeClaims": "web-pvc", "services": "web-svc",
+    "deployments": "web-deployment", "statefulSets": "web-statefulset", "jobs": "web-job", "cronJobs": "web-cronjob",
+    "ingresses": "web-ingress", "networkPolicies": "web-netpol", "custom": "web-certificate",
+}
+
+
+def test_every_type_renders_with_default_name_labels_and_ownership():
+    assert set(MINIMAL) == set(TEMPLATE_TYPES)
+    cr = make_cr("web", "shop", uid="u1")
+    children = render({t: [dict(v)] for t, v in MINIMAL.items()}, cr)
+    assert [c.type for c in children] == list(TEMPLATE_TYPES)
+    for child in children:
+        meta = child.manifest["metadata"]
+        assert child.name == DEFAULT_NAMES[child.type] == meta["name"]
+        assert meta["labels"]["orkestra.io/template"] == f"onReconcile.{child.type}.0"
+        assert meta["labels"]["orkestra.io/owner-uid"] == "u1"
+        assert meta["labels"]["app.kubernetes.io/managed-by"] == "orkestra"
+        cluster_scoped = child.type in ("namespaces", "clusterRoles", "clusterRoleBindings")
+        assert child.label_tracked is cluster_scoped
+        assert ("ownerReferences" in meta) is not cluster_scoped
+        assert (meta.get("namespace") is None) is cluster_scoped
+        assert child.mode == ("create" if child.type == "jobs" else "apply")
+
+
+def test_rendered_values_native_types_and_coercion():
+    cr = make_cr("web", "shop", spec={"image": "nginx:1.27", "replicas": "3", "port": 8080.0})
+    [dep] = render({"deployments": [{"image": "{{ .spec.image }}", "replicas": "{{ .spec.replicas }}",
+                                     "port": "{{ .spec.port }}", "labels": {"team": "{{ .metadata.name }}"}}]}, cr)
+    spec = dep.manifest["spec"]
+    assert spec["replicas"] == 3
+    assert spec["template"]["spec"]["containers"][0]["image"] == "nginx:1.27"
+    assert spec["template"]["spec"]["containers"][0]["ports"] == [{"containerPort": 8080}]
+    assert dep.manifest["metadata"]["labels"]["team"] == "web"
+
+
+def test_failed_coercion_names_the_field():
+    cr = make_cr("web", spec={"replicas": "many"})
+    with pytest.raises(RenderError, match=r'operatorBox\.onReconcile\.deployments\[0\]\.replicas: expected an integer, got "many"'):
+        render({"deployments": [{"image": "x", "replicas": "{{ .spec.replicas }}"}]}, cr)
+
+
+def test_empty_template_means_default_or_omit():
+    cr = make_cr("web", spec={})
+    [svc] = render({"services": [{"name": "{{ .spec.svcName }}", "port": 80, "type": "{{ .spec.type }}"}]}, cr)
+    assert svc.name == "web-svc" and svc.manifest["spec"]["type"] == "ClusterIP"
+
+
+def test_template_evaluation_error_has_the_path():
+    with pytest.raises(RenderError, match=r"^template error at spec\.crds\.website\.operatorBox\.onReconcile\.configMaps\[0\]\.data\.k: "):
+        render({"configMaps": [{"data": {"k": '{{ required "k is needed" .spec.k }}'}}]}, make_cr())
+
+
+def test_conditions_skip_entries():
+    entries = {"configMaps": [{"name": "on", "data": {}, "when": [{"field": "spec.enabled", "equals": "true"}]},
+                              {"name": "any", "data": {}, "anyOf": [{"field": "spec.a", "exists": True},
+                                                                    {"field": "spec.b", "exists": True}]}]}
+    assert [c.name for c in render(entries, make_cr(spec={"enabled": True}))] == ["on"]
+    assert [c.name for c in render(entries, make_cr(spec={"b": 1}))] == ["any"]
+
+
+def test_for_each_list_map_and_alias():
+    entry = {"configMaps": [{"forEach": {"field": "spec.regions", "as": "region"},
+                             "name": "{{ .metadata.name }}-{{ .region.name }}",
+                             "data": {"endpoint": "{{ .item.endpoint }}"}}]}
+    cr = make_cr("web", spec={"regions": [{"name": "eu", "endpoint": "e1"}, {"name": "us", "endpoint": "e2"}]})
+    children = render(entry, cr)
+    assert [(c.name, c.manifest["data"]["endpoint"]) for c in children] == [("web-eu", "e1"), ("web-us", "e2")]
+    assert {c.template_id for c in children} == {"onReconcile.configMaps.0"}
+    assert render(entry, make_cr("web", spec={})) == []
+    by_map = {"configMaps": [{"forEach": {"field": "spec.m"}, "name": "c-{{ .item.key }}",
+                              "data": {"v": "{{ .item.value }}"}}]}
+    assert [c.name for c in render(by_map, make_cr(spec={"m": {"b": 2, "a": 1}}))] == ["c-a", "c-b"]
+
+
+def test_children_context_is_available():
+    live = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web-deployment"},
+            "status": {"readyReplicas": 2}}
+    ctx = children_context([live], [])
+    [cm] = render({"configMaps": [{"data": {"ready": "{{ .children.deployment.status.readyReplicas }}",
+                                            "n": "{{ len .children.all.deployment }}",
+                                            "byName": "{{ (index .children.byName \"web-deployment\").kind }}"}}]},
+                  make_cr(), children=ctx)
+    assert cm.manifest["data"] == {"ready": "2", "n": "1", "byName": "Deployment"}
+
+
+def test_modes_per_phase_and_flags():
+    cr = make_cr()
+    assert render({"configMaps": [{"data": {}}]}, cr, phase="onCreate")[0].mode == "create"
+    assert render({"configMaps": [{"data": {}, "reconcile": True}]}, cr, phase="onCreate")[0].mode == "apply"
+    assert render({"secrets": [{"data": {}, "once": True}]}, cr)[0].mode == "create"
+    assert render({"jobs": [{"name": "cleanup", "image": "b", "action": "delete"}]}, cr, phase="onDelete")[0].mode == "delete"
+    entry = make_entry(templates={"onCreate": {"configMaps": [{"data": {}}, {"name": "b", "data": {}, "reconcile": True}]},
+                                  "onReconcile": {"jobs": [{"image": "x"}]}})
+    assert [t.desired_state for t in compile_entries(entry)] == [False, True, False]
+
+
+def test_namespaces_explicit_and_cluster_scoped_cr():
+    cr = make_cr("web", "shop")
+    [cm] = render({"configMaps": [{"namespace": "other", "data": {}}]}, cr)
+    assert cm.namespace == "other" and cm.label_tracked and "ownerReferences" not in cm.manifest["metadata"]
+    cluster_cr = make_cr("tenant", None)
+    with pytest.raises(RenderError, match=r"configMaps\[0\]\.namespace: required"):
+        render({"configMaps": [{"data": {}}]}, cluster_cr)
+    [owned] = render({"configMaps": [{"namespace": "t1", "data": {}}]}, cluster_cr)
+    assert not owned.label_tracked and owned.manifest["metadata"]["ownerReferences"][0]["name"] == "tenant"
+    assert "orkestra.io/owner-namespace" not in owned.manifest["metadata"]["labels"]
+
+
+def test_secret_data_is_base64_encoded():
+    [secret] = render({"secrets": [{"data": {"pw": "{{ .spec.pw }}"}}]}, make_cr(spec={"pw": "hunter2"}))
+    assert secret.manifest["data"] == {"pw": base64.b64encode(b"hunter2").decode()}
+    assert secret.manifest["type"] == "Opaque"
+
+
+def test_secret_copy_form_to_several_namespaces():
+    source = {"type": "kubernetes.io/tls", "data": {"tls.crt": "Y3J0"}}
+    reads = []
+
+    def read(ns, name):
+        reads.append((ns, name))
+        return source
+
+    children = render({"secrets": [{"fromSecret": "wildcard", "fromNamespace": "certs",
+                                    "toNamespaces": ["a", "{{ .metadata.namespace }}"]}]},
+                      make_cr("web", "shop"), read_secret=read)
+    assert reads == [("certs", "wildcard")]
+    assert [(c.name, c.namespace, c.label_tracked) for c in children] == [("wildcard", "a", True),
+                                                                         ("wildcard", "shop", False)]
+    assert children[0].manifest["type"] == "kubernetes.io/tls" and children[0].manifest["data"] == source["data"]
+    with pytest.raises(RenderError, match="fromSecret: Secret shop/missing not found"):
+        render({"secrets": [{"fromSecret": "missing"}]}, make_cr("web", "shop"))
+
+
+def test_custom_kind_scope_from_discovery():
+    [cluster] = render({"custom": [{"apiVersion": "example.io/v1", "kind": "Cluster", "spec": {"size": 3}}]},
+                       make_cr("web", "shop"))
+    assert cluster.name == "shop-web-cluster" and cluster.namespace is None and cluster.label_tracked
+    assert cluster.manifest["spec"] == {"size": 3} and cluster.gvr.resource == "clusters"
+    with pytest.raises(RenderError, match="does not serve Nope in x.io/v1"):
+        render({"custom": [{"apiVersion": "x.io/v1", "kind": "Nope"}]}, make_cr())
+
+
+def test_label_tracking_prediction_and_gvrs():
+    entry = make_entry(templates={"onReconcile": {"configMaps": [{"data": {}}],
+                                                  "custom": [{"apiVersion": "example.io/v1", "kind": "Cluster"}]}})
+    tpls = compile_entries(entry)
+    assert may_label_track(tpls, cr_namespaced=True, resolve_kind=resolve)
+    assert not may_label_track(tpls[:1], cr_namespaced=True, resolve_kind=resolve)
+    assert not may_label_track(tpls, cr_namespaced=False, resolve_kind=resolve)
+    assert tracked_gvrs(tpls, resolve) == [GVR("", "v1", "configmaps"), GVR("example.io", "v1", "clusters")]

@@ -5,7 +5,9 @@ stops startup with `invalid <VAR> "<value>": <expected>` instead of failing late
 gunicorn worker. Every problem is collected, not just the first. The per-CRD defaults
 (DEFAULT_WORKERS, DEFAULT_RESYNC, QUEUE_DEPTH, FAILURE_THRESHOLD, RECONCILE_TIMEOUT) belong to the
 Katalog loader, which fills them into the model; they are parsed there
-(`orkestra.katalog.defaults.KatalogDefaults`) and only carried here, never parsed twice.
+(`orkestra.katalog.defaults.KatalogDefaults`) and only carried here, never parsed twice. The
+webhook switch rules (admission needs conversion, TLS pairs) live in
+`orkestra.webhooks.check_switches`, which `ork run` calls on these settings.
 """
 from __future__ import annotations
 
@@ -20,9 +22,6 @@ from orkestra.errors import OrkestraError
 
 LOG_LEVELS = ("debug", "info", "warn", "error")
 LOG_FORMATS = ("json", "text")
-ADMISSION_NEEDS_CONVERSION = (
-    "ENABLE_ADMISSION_WEBHOOK requires ENABLE_CONVERSION — set ENABLE_CONVERSION=true to start the "
-    "HTTPS server that serves /validate and /mutate")
 LEASE_TIMINGS = ("leader election: LEASE_DURATION must be greater than RENEW_DEADLINE, and "
                  "RENEW_DEADLINE greater than 1.2 × RETRY_PERIOD")
 _SA_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
@@ -73,10 +72,6 @@ class Settings:
     context: str = ""
     katalog_defaults: Any = field(default=None, compare=False)  # KatalogDefaults, parsed by the loader's code
 
-    @property
-    def identity(self) -> str:
-        return self.pod_name
-
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
         """Parse every variable of runtime.md §15; raise `ConfigError` listing each bad value."""
@@ -116,8 +111,6 @@ class Settings:
             "katalog_defaults": p.katalog_defaults(),
         }
         problems = p.problems
-        if values["enable_admission_webhook"] and not values["enable_conversion"]:
-            problems.append(ADMISSION_NEEDS_CONVERSION)
         if values["leader_election"] and not _timings_ok(
                 values["lease_duration"], values["renew_deadline"], values["retry_period"]):
             problems.append(LEASE_TIMINGS)

@@ -49,8 +49,15 @@ class EngineStartError(OrkestraError):
 
 def needs_unique_cache(entry: CrdEntry) -> bool:
     """Gateway mode: does this entry's validation use `unique` (so admission needs a cache)?"""
-    rules = (entry.validation or {}).get("rules") or []
-    return any("unique" in repr(rule) for rule in rules)
+    return _has_unique((entry.validation or {}).get("rules") or [])
+
+
+def _has_unique(node: Any) -> bool:
+    if isinstance(node, dict):
+        return bool(node.get("unique")) or any(_has_unique(v) for v in node.values())
+    if isinstance(node, list):
+        return any(_has_unique(v) for v in node)
+    return False
 
 
 class Engine:
@@ -114,9 +121,12 @@ class Engine:
             raise EngineStartError(str(err)) from None
         for box in self.boxes.values():
             box.health.mark_pending()
+        from orkestra.webhooks import attach
+        try:
+            self.webhooks = attach(self)    # None when no webhook feature is needed here
+        except OrkestraError as err:
+            raise EngineStartError(f"webhooks: {err}") from None
         self._spawn("ork-activator", self._supervise)
-        if self.mode == "gateway" or not self.settings.gateway_endpoint:
-            self.webhooks = _attach_webhooks(self)
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         t = threading.Thread(target=target, name=name, daemon=True)
@@ -343,6 +353,21 @@ class Engine:
             snap["workers"]["active"] = 0
         return snap
 
+    def cached_crs(self, key: str) -> list[dict]:
+        box = self.boxes.get(key)
+        return box.cached_all() if box is not None else []
+
+    def cached_cr(self, key: str, cr_key: str) -> dict | None:
+        box = self.boxes.get(key)
+        return box.cached(cr_key) if box is not None else None
+
+    def events_for(self, obj: dict) -> list[dict]:
+        """Core Events whose involvedObject is `obj` (a live list: events are not cached)."""
+        meta = obj.get("metadata") or {}
+        items, _ = self.kube.list(GVR("", "v1", "events"), namespace=meta.get("namespace") or "default",
+                                  field_selector=f"involvedObject.uid={meta.get('uid', '')}")
+        return items
+
     def stop_threads(self) -> None:
         """Stop the supervisor and the election loop (shutdown step 3)."""
         self._stop.set()
@@ -364,10 +389,3 @@ def _safe_call(cb: Callable[[bool], None], value: bool) -> None:
         cb(value)
     except Exception:  # noqa: BLE001
         log.exception("leadership callback failed")
-
-
-def _attach_webhooks(engine: Engine) -> Any:
-    """The webhooks area's runtime (HTTPS listener, webhook controller), or None when not needed."""
-    import orkestra.webhooks as webhooks
-    attach = getattr(webhooks, "attach", None)
-    return attach(engine) if attach is not None else None

@@ -1,0 +1,90 @@
+"""`ork run` (cli.md §1): validate everything, then hand the process to the HTTP server.
+
+Order matters: the environment and the Katalog are checked *before* gunicorn starts, so a mistake
+exits 1 with a readable report instead of a crash-looping worker. Only then does `serve()` make
+this process the gunicorn arbiter (or run the builtin werkzeug server).
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import sys
+
+import click
+
+log = logging.getLogger("orkestra.cli")
+
+
+def katalog_paths(files: tuple[str, ...]) -> list[str]:
+    """`-f` values (repeatable, comma-separated), else ./katalog.yaml, else ./komposer.yaml."""
+    paths = [p.strip() for item in files for p in item.split(",") if p.strip()]
+    if paths:
+        return paths
+    for default in ("katalog.yaml", "komposer.yaml"):
+        if os.path.exists(default):
+            return [default]
+    raise click.ClickException(f"no Katalog found: pass -f or create katalog.yaml or komposer.yaml in {os.getcwd()}")
+
+
+def _fail(lines: list[str]) -> None:
+    for line in lines:
+        click.echo(line, err=True)
+    sys.exit(1)
+
+
+def print_load_errors(report: object) -> None:
+    """The `ork validate` report on stderr (its own layout when that command is available)."""
+    try:
+        from orkestra.cli.validate import render_report
+    except ImportError:
+        render_report = None
+    if render_report is not None:
+        click.echo(render_report(report), err=True)
+        return
+    for issue in report.errors:  # type: ignore[attr-defined]
+        click.echo(f"error: {issue}", err=True)
+
+
+@click.command("run")
+@click.option("-f", "--file", "files", multiple=True, help="Katalog file(s); repeat or comma-separate.")
+@click.option("--kubeconfig", default=None, help="Path to a kubeconfig file.")
+@click.option("--context", default=None, help="Kubeconfig context.")
+@click.option("-n", "--namespace", default=None, help="Orkestra's own namespace (Lease, TLS Secret).")
+@click.option("--watch-namespace", default=None, help="Restrict every namespaced informer.")
+@click.option("--port", type=int, default=None, help="HTTP port (ORK_PORT).")
+@click.option("--no-leader-election", is_flag=True, help="Always leader, without a Lease.")
+@click.option("--server", type=click.Choice(["gunicorn", "builtin"]), default="gunicorn", show_default=True)
+def run(files: tuple[str, ...], kubeconfig: str | None, context: str | None, namespace: str | None,
+        watch_namespace: str | None, port: int | None, no_leader_election: bool, server: str) -> None:
+    """Run the operators of a Katalog."""
+    from orkestra.config import ConfigError, Settings
+    from orkestra.logs import configure
+    from orkestra.webhooks import check_switches
+
+    overrides = {"NAMESPACE": namespace, "WATCH_NAMESPACE": watch_namespace,
+                 "ORK_PORT": str(port) if port is not None else None,
+                 "LEADER_ELECTION": "false" if no_leader_election else None}
+    os.environ.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        settings = Settings.from_env()
+    except ConfigError as err:
+        _fail(err.problems)
+    configure(settings.log_level, settings.log_format)
+    switch_error = check_switches(settings)
+    if switch_error:
+        log.error(switch_error)
+        _fail([switch_error])
+    settings = dataclasses.replace(settings, kubeconfig=kubeconfig or settings.kubeconfig, context=context or "")
+
+    from orkestra.katalog import load_report
+    paths = katalog_paths(files)
+    report = load_report(paths, env=os.environ)
+    if not report.ok or report.katalog is None:
+        print_load_errors(report)
+        sys.exit(1)
+    katalog = report.katalog
+    log.info("katalog loaded", extra={"katalog": katalog.name, "crds": len(katalog.crds), "file": ",".join(paths)})
+
+    from orkestra.server.serve import serve
+    sys.exit(serve(katalog, settings, mode="runtime", server=server))

@@ -1,0 +1,135 @@
+"""Serving the runtime: gunicorn (the default) or werkzeug (`--server builtin`), one entry point.
+
+`serve(katalog, settings, mode=..., server=...)` is shared by `ork run` and `ork gateway`. Under
+gunicorn the calling process becomes the arbiter; the engine is created in the single worker
+(`load`, then `post_worker_init` starts it) and shut down by `worker_exit` (runtime.md §1, §11).
+The Katalog model is built before the fork and inherited. A fatal engine start error ends the
+worker with code 3, which gunicorn treats as a boot error: the arbiter halts and exits 3 too.
+
+The builtin server runs the same Flask app in-process on werkzeug's threaded server. It is for
+tests and debugging, and is the only way to observe `/ready` 503 and `/health` 500 during a
+shutdown, because gunicorn stops accepting connections before `worker_exit` runs.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+from orkestra.config import Settings
+from orkestra.katalog.model import Katalog
+
+log = logging.getLogger("orkestra.server")
+EXIT_ENGINE_START = 3
+
+
+def serve(katalog: Katalog, settings: Settings, *, mode: str = "runtime", server: str = "gunicorn") -> int:
+    """Run until shutdown; returns the process exit code."""
+    log.info("listening", extra={"http": f"{settings.bind_address}:{settings.port}",
+                                 "https": f"{settings.bind_address}:{settings.webhook_port}"
+                                 if settings.enable_conversion or mode == "gateway" else None})
+    if server == "builtin":
+        return _serve_builtin(katalog, settings, mode)
+    return _serve_gunicorn(katalog, settings, mode)
+
+
+def _start_engine(engine: Any) -> bool:
+    from orkestra.engine.engine import EngineStartError
+    try:
+        engine.start()
+    except EngineStartError as err:
+        log.error(f"engine cannot start: {err}", extra={"error": str(err)})
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------- builtin
+def _serve_builtin(katalog: Katalog, settings: Settings, mode: str) -> int:
+    from werkzeug.serving import make_server
+
+    from orkestra.engine.engine import Engine
+    from orkestra.engine.shutdown import graceful_shutdown
+    from orkestra.server.app import create_app
+    engine = Engine(katalog, settings, mode=mode)
+    httpd = make_server(settings.bind_address, settings.port, create_app(engine), threaded=True)
+    if not _start_engine(engine):
+        httpd.server_close()
+        return EXIT_ENGINE_START
+
+    def stop(signum: int, frame: Any) -> None:
+        def run() -> None:
+            graceful_shutdown(engine)
+            httpd.shutdown()
+        threading.Thread(target=run, name="ork-shutdown", daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    httpd.serve_forever()
+    httpd.server_close()
+    return 0
+
+
+# ---------------------------------------------------------------------------- gunicorn
+def _post_worker_init(worker: Any) -> None:
+    if not _start_engine(worker.app.engine):
+        logging.shutdown()
+        sys.exit(EXIT_ENGINE_START)
+
+
+def _worker_exit(server: Any, worker: Any) -> None:
+    from orkestra.engine.shutdown import graceful_shutdown
+    engine = getattr(worker.app, "engine", None)
+    if engine is not None and engine.kube is not None:
+        graceful_shutdown(engine)
+
+
+def gunicorn_settings(settings: Settings) -> dict[str, Any]:
+    """The fixed gunicorn configuration of runtime.md §1."""
+    return {
+        "bind": [f"{settings.bind_address}:{settings.port}"],
+        "workers": 1,
+        "worker_class": "gthread",
+        "threads": settings.http_threads,
+        "timeout": 60,
+        "graceful_timeout": int(settings.drain_timeout) + 15,
+        "keepalive": 5,
+        "worker_tmp_dir": "/dev/shm" if os.path.isdir("/dev/shm") else None,
+        "preload_app": False,
+        "logger_class": "orkestra.server.gunicorn_logging.JsonGunicornLogger",
+        "accesslog": "-" if settings.log_level == "debug" else None,
+        "loglevel": "debug" if settings.log_level == "debug" else "info",
+        "post_worker_init": _post_worker_init,
+        "worker_exit": _worker_exit,
+        "proc_name": "orkestra",
+    }
+
+
+def _serve_gunicorn(katalog: Katalog, settings: Settings, mode: str) -> int:
+    from gunicorn.app.base import BaseApplication
+
+    class OrkestraApplication(BaseApplication):
+        """gunicorn application whose `load` (in the worker) builds the engine and its app."""
+
+        def __init__(self) -> None:
+            self.engine: Any = None
+            super().__init__()
+
+        def load_config(self) -> None:
+            for key, value in gunicorn_settings(settings).items():
+                if value is not None:
+                    self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            from orkestra.engine.engine import Engine
+            from orkestra.server.app import create_app
+            self.engine = Engine(katalog, settings, mode=mode)
+            return create_app(self.engine)
+
+    try:
+        OrkestraApplication().run()
+    except SystemExit as exc:
+        return int(exc.code or 0) if isinstance(exc.code, int) else 1
+    return 0

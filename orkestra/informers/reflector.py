@@ -65,7 +65,8 @@ class Reflector:
     def __init__(self, kube: KubeClient, gvr: GVR, *, store: Store, sink: Sink,
                  namespace: str = "", label_selector: str | None = None,
                  field_selector: str | None = None, stall_timeout: float = 90.0,
-                 on_status: StatusListener | None = None, rand: random.Random | None = None) -> None:
+                 on_status: StatusListener | None = None, rand: random.Random | None = None,
+                 backoff: Backoff | None = None) -> None:
         self._kube = kube
         self.gvr = gvr
         self._store = store
@@ -75,7 +76,7 @@ class Reflector:
         self._stall_timeout = stall_timeout
         self._on_status = on_status or (lambda condition, message: None)
         self._rand = rand or random.Random()
-        self._backoff = Backoff(rand=self._rand)
+        self._backoff = backoff or Backoff(rand=self._rand)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._stream: WatchStream | None = None

@@ -1,0 +1,93 @@
+import threading
+
+import pytest
+
+from orkestra.informers.store import Store, index_owner, index_uid, object_key
+
+
+def obj(name, ns="ns", uid=None, rv="1", owner=None):
+    meta = {"name": name, "resourceVersion": rv, "uid": uid or f"uid-{name}"}
+    if ns:
+        meta["namespace"] = ns
+    if owner:
+        meta["labels"] = {"orkestra.io/owner-uid": owner}
+    return {"metadata": meta}
+
+
+def test_keys_are_namespace_slash_name_or_name():
+    assert object_key(obj("a", "ns")) == "ns/a"
+    assert object_key(obj("node1", None)) == "node1"
+
+
+def test_upsert_get_delete():
+    s = Store()
+    assert s.upsert(obj("a")) is None
+    old = s.upsert(obj("a", rv="2"))
+    assert old["metadata"]["resourceVersion"] == "1"
+    assert s.get("ns/a")["metadata"]["resourceVersion"] == "2"
+    assert s.delete("ns/a")["metadata"]["resourceVersion"] == "2"
+    assert s.get("ns/a") is None and len(s) == 0
+    assert s.delete("ns/a") is None
+
+
+def test_namespace_index_is_always_present_and_follows_updates():
+    s = Store()
+    s.upsert(obj("a", "x"))
+    s.upsert(obj("b", "y"))
+    assert [o["metadata"]["name"] for o in s.by_index("namespace", "x")] == ["a"]
+    s.delete("x/a")
+    assert s.by_index("namespace", "x") == []
+
+
+def test_owner_and_uid_indexes():
+    s = Store({"uid": index_uid, "owner": index_owner})
+    s.upsert(obj("child1", owner="P"))
+    s.upsert(obj("child2", owner="P"))
+    s.upsert(obj("child3", owner="Q"))
+    assert sorted(o["metadata"]["name"] for o in s.by_index("owner", "P")) == ["child1", "child2"]
+    s.upsert(obj("child2", owner="Q", rv="2"))
+    assert [o["metadata"]["name"] for o in s.by_index("owner", "P")] == ["child1"]
+    assert s.by_index("uid", "uid-child3")[0]["metadata"]["name"] == "child3"
+
+
+def test_unknown_index_raises_key_error():
+    with pytest.raises(KeyError):
+        Store().by_index("owner", "x")
+
+
+def test_add_indexers_indexes_existing_objects():
+    s = Store()
+    s.upsert(obj("a", owner="P"))
+    s.add_indexers({"owner": index_owner})
+    assert len(s.by_index("owner", "P")) == 1
+
+
+def test_replace_reports_added_updated_removed_and_reindexes():
+    s = Store({"owner": index_owner})
+    s.upsert(obj("keep", rv="1"))
+    s.upsert(obj("change", rv="1", owner="P"))
+    s.upsert(obj("gone", rv="1", owner="P"))
+    added, updated, removed = s.replace([obj("keep", rv="1"), obj("change", rv="2"), obj("new", rv="3")])
+    assert [o["metadata"]["name"] for o in added] == ["new"]
+    assert [(o["metadata"]["resourceVersion"], n["metadata"]["resourceVersion"]) for o, n in updated] == [("1", "2")]
+    assert [o["metadata"]["name"] for o in removed] == ["gone"]
+    assert sorted(s.keys()) == ["ns/change", "ns/keep", "ns/new"]
+    assert s.by_index("owner", "P") == []
+
+
+def test_concurrent_writers_keep_indexes_consistent():
+    s = Store({"owner": index_owner})
+
+    def writer(n):
+        for i in range(300):
+            s.upsert(obj(f"o{i % 20}", owner=f"P{(i + n) % 3}", rv=str(i)))
+            if i % 7 == 0:
+                s.delete(f"ns/o{i % 20}")
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    indexed = sorted(object_key(o) for p in ("P0", "P1", "P2") for o in s.by_index("owner", p))
+    assert indexed == sorted(s.keys())

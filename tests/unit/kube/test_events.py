@@ -1,0 +1,124 @@
+import logging
+from datetime import datetime, timezone
+
+from orkestra.kube.errors import ApiError
+from orkestra.kube.events import EventRecorder
+from tests.unit.workqueue.fake_clock import FakeClock
+
+SITE = {"apiVersion": "demo.io/v1", "kind": "Site",
+        "metadata": {"name": "a", "namespace": "ns", "uid": "u-1", "resourceVersion": "7"}}
+
+
+class RecordingKube:
+    """Records Event writes; `fail` makes every write raise the given ApiError."""
+
+    def __init__(self):
+        self.created, self.patched = [], []
+        self.fail = None
+        self.missing = set()
+
+    def create(self, gvr, obj, namespace=None):
+        if self.fail:
+            raise self.fail
+        name = f"ev{len(self.created)}"
+        self.created.append((namespace, obj))
+        return {**obj, "metadata": {**obj["metadata"], "name": name}}
+
+    def patch(self, gvr, name, body, namespace=None, patch_type="merge", subresource=None):
+        if self.fail:
+            raise self.fail
+        if name in self.missing:
+            raise ApiError(status=404, reason="NotFound", message="gone", verb="patch", resource="events")
+        self.patched.append((namespace, name, body))
+        return {}
+
+
+def make():
+    kube, clock = RecordingKube(), FakeClock()
+    recorder = EventRecorder(kube, "pod-1_abcd", clock=clock,
+                             now=lambda: datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc))
+    return kube, clock, recorder
+
+
+def test_new_event_shape():
+    kube, _, rec = make()
+    rec.event(SITE, "Normal", "Reconciled", "ok")
+    ns, ev = kube.created[0]
+    assert ns == "ns" and ev["metadata"]["namespace"] == "ns"
+    assert ev["involvedObject"] == {"apiVersion": "demo.io/v1", "kind": "Site", "name": "a",
+                                    "namespace": "ns", "uid": "u-1", "resourceVersion": "7"}
+    assert (ev["type"], ev["reason"], ev["message"], ev["count"]) == ("Normal", "Reconciled", "ok", 1)
+    assert ev["source"] == {"component": "orkestra"}
+    assert (ev["reportingComponent"], ev["reportingInstance"]) == ("orkestra", "pod-1_abcd")
+    assert ev["firstTimestamp"] == ev["lastTimestamp"] == "2026-03-01T12:00:00Z"
+
+
+def test_cluster_scoped_objects_get_events_in_default():
+    kube, _, rec = make()
+    rec.event({"kind": "Cluster", "metadata": {"name": "c", "uid": "u"}}, "Normal", "Reconciled", "ok")
+    assert kube.created[0][0] == "default"
+    assert "namespace" not in kube.created[0][1]["involvedObject"]
+
+
+def test_message_is_truncated_to_1024():
+    kube, _, rec = make()
+    rec.event(SITE, "Warning", "ReconcileError", "x" * 5000)
+    assert len(kube.created[0][1]["message"]) == 1024
+
+
+def test_same_event_within_ten_minutes_is_aggregated():
+    kube, clock, rec = make()
+    rec.event(SITE, "Normal", "Reconciled", "ok")
+    clock.advance(300)
+    rec.event(SITE, "Normal", "Reconciled", "ok")
+    rec.event(SITE, "Normal", "Reconciled", "ok")
+    assert len(kube.created) == 1
+    assert [p[2]["count"] for p in kube.patched] == [2, 3]
+    assert kube.patched[0][:2] == ("ns", "ev0")
+    clock.advance(301)
+    rec.event(SITE, "Normal", "Reconciled", "ok")
+    assert len(kube.created) == 2, "past the 10-minute window a new Event starts"
+
+
+def test_different_message_is_a_new_event():
+    kube, _, rec = make()
+    rec.event(SITE, "Warning", "ReconcileError", "a")
+    rec.event(SITE, "Warning", "ReconcileError", "b")
+    assert len(kube.created) == 2 and not kube.patched
+
+
+def test_expired_event_starts_a_new_series():
+    kube, _, rec = make()
+    rec.event(SITE, "Normal", "Reconciled", "ok")
+    kube.missing.add("ev0")
+    rec.event(SITE, "Normal", "Reconciled", "ok")
+    assert len(kube.created) == 2
+
+
+def test_at_most_ten_new_events_per_object_per_minute():
+    kube, clock, rec = make()
+    for i in range(15):
+        rec.event(SITE, "Warning", "ReconcileError", f"failure {i}")
+    assert len(kube.created) == 10
+    rec.event(SITE, "Warning", "ReconcileError", "failure 0")
+    assert len(kube.patched) == 1, "aggregated patches are not new Events"
+    other = {**SITE, "metadata": {**SITE["metadata"], "uid": "u-2", "name": "b"}}
+    rec.event(other, "Normal", "Reconciled", "ok")
+    assert len(kube.created) == 11
+    clock.advance(60)
+    rec.event(SITE, "Warning", "ReconcileError", "later")
+    assert len(kube.created) == 12
+
+
+def test_failures_never_raise_and_log_once_a_minute_per_crd_and_reason(caplog):
+    kube, clock, rec = make()
+    kube.fail = ApiError(status=403, reason="Forbidden", message="no events for you", verb="post", resource="events")
+    with caplog.at_level(logging.WARNING, logger="orkestra.kube"):
+        for i in range(5):
+            rec.event(SITE, "Normal", "Reconciled", f"m{i}", crd="website")
+        rec.event(SITE, "Warning", "ReconcileError", "x", crd="website")
+        clock.advance(61)
+        rec.event(SITE, "Normal", "Reconciled", "again", crd="website")
+    logged = [(r.crd, r.reason) for r in caplog.records if r.getMessage() == "event could not be written"]
+    assert logged == [("website", "Reconciled"), ("website", "ReconcileError"), ("website", "Reconciled")]
+    assert "no events for you" in caplog.records[0].error

@@ -13,7 +13,10 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from orkestra.template.library import gobuiltins, logic, names, strings
+from orkestra.template.library import (
+    arith, containers, conversions, encoding, gobuiltins, kubeobjects, logic, names, randomness,
+    semver, strings, timefns,
+)
 
 
 def _utc_now() -> datetime:
@@ -29,5 +32,7 @@ def _now() -> datetime:
 
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {}
-for _group in (gobuiltins.FUNCTIONS, strings.FUNCTIONS, names.FUNCTIONS, logic.FUNCTIONS):
+for _group in (gobuiltins.FUNCTIONS, strings.FUNCTIONS, names.FUNCTIONS, logic.FUNCTIONS,
+               conversions.FUNCTIONS, arith.FUNCTIONS, encoding.FUNCTIONS, randomness.FUNCTIONS,
+               containers.FUNCTIONS, timefns.build(_now), kubeobjects.FUNCTIONS, semver.FUNCTIONS):
     FUNCTIONS.update(_group)

@@ -1,0 +1,44 @@
+"""Encoding: b64enc (toBase64), b64dec (fromBase64), sha256sum, uuidv4.
+
+Strings are encoded as UTF-8. `b64dec` accepts standard and URL-safe alphabets, with or without
+padding, and fails with an evaluation error on anything else or on non-UTF-8 content.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from orkestra.template.errors import TemplateEvalError
+from orkestra.template.values import as_str
+
+
+def b64enc(s: Any) -> str:
+    return base64.b64encode(as_str(s).encode()).decode("ascii")
+
+
+def b64dec(s: Any) -> str:
+    text = as_str(s).strip()
+    padded = text + "=" * (-len(text) % 4)
+    try:
+        raw = base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True)
+        return raw.decode()
+    except (binascii.Error, ValueError) as exc:
+        raise TemplateEvalError(f"b64dec: invalid base64 input: {exc}") from None
+
+
+def sha256sum(s: Any) -> str:
+    return hashlib.sha256(as_str(s).encode()).hexdigest()
+
+
+def uuidv4() -> str:
+    return str(uuid.uuid4())
+
+
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "b64enc": b64enc, "toBase64": b64enc, "b64dec": b64dec, "fromBase64": b64dec,
+    "sha256sum": sha256sum, "uuidv4": uuidv4,
+}

@@ -140,15 +140,12 @@ class SecretSource:
                 "data": {"tls.crt": _b64(bundle.cert_pem), "tls.key": _b64(bundle.key_pem),
                          "ca.crt": _b64(bundle.ca_pem)}}
 
-    def _path(self) -> str:
-        return f"/api/v1/namespaces/{self.namespace}/secrets/{self.secret_name}"
-
     def _write(self, bundle: TlsBundle, existing: dict | None) -> dict:
         body = self._secret_body(bundle, existing)
         try:
             if existing is None:
                 return self.kube.create(SECRETS, body, namespace=self.namespace)
-            return self.kube.request("PUT", self._path(), body=body)
+            return self.kube.replace(SECRETS, body, namespace=self.namespace)
         except Exception as e:
             if getattr(e, "status", None) != 409:
                 raise

@@ -26,6 +26,7 @@ from __future__ import annotations
 import atexit
 import json
 import logging
+import re
 import shutil
 import ssl
 import subprocess
@@ -57,12 +58,16 @@ def _route_table() -> str:
         return ""
 
 
-def explain_death(name: str, log_tail: str, ports: dict[str, int]) -> str:
+_ADDRESS_IN_USE = re.compile(r"listen tcp (\S+): bind: address already in use")
+
+
+def explain_death(name: str, log_tail: str) -> str:
     """The one-line headline for a component that exited during start-up."""
     if "address already in use" in log_tail:
-        taken = [f"{LOOPBACK}:{port}" for port in ports.values() if f":{port}" in log_tail]
-        where = taken[0] if taken else "one of its ports"
-        return f"{name} could not listen: {where} is already in use; stop what holds it or let the port be chosen freely"
+        match = _ADDRESS_IN_USE.search(log_tail)
+        where = match.group(1) if match else "one of its ports"
+        return (f"{name} could not listen: {where} is already in use; "
+                f"stop what holds it or let the port be chosen freely")
     return f"{name} exited during start-up; the last lines of its log follow"
 
 
@@ -229,29 +234,26 @@ class LocalControlPlane:
                                                        key_pem=admin.key_pem))
         layout.kubeconfig.chmod(0o600)
 
-    def _spawn(self, name: str, command: list[str]) -> processes.Component:
-        component, proc = processes.spawn(name, command, self.layout.logs / f"{name}.log", detached=self._detached)
-        self._started.append((component, proc))
-        log.debug("started %s", name, extra={"pid": component.pid, "component": name})
-        return component
+    def _spawn(self, name: str, command: list[str]) -> tuple[processes.Component, subprocess.Popen]:
+        started = processes.spawn(name, command, self.layout.logs / f"{name}.log", detached=self._detached)
+        self._started.append(started)
+        log.debug("started %s", name, extra={"pid": started[0].pid, "component": name})
+        return started
 
-    def _wait(self, component: processes.Component, ready: Callable[[], bool], timeout: float, what: str) -> None:
+    def _wait(self, started: tuple[processes.Component, subprocess.Popen], ready: Callable[[], bool],
+              timeout: float, what: str) -> None:
+        component, proc = started
         deadline = time.monotonic() + timeout
         while True:
-            if not processes.runs(component.pid, component.exe):
+            if proc.poll() is not None:
                 tail = processes.tail(component.log)
-                raise ControlPlaneError(explain_death(component.name, tail, self._ports()), tail)
+                raise ControlPlaneError(explain_death(component.name, tail), tail)
             if ready():
                 return
             if time.monotonic() > deadline:
                 raise ControlPlaneError(f"{component.name} did not become {what} within {timeout:.0f}s; "
                                         f"the last lines of its log follow", processes.tail(component.log))
             time.sleep(_POLL)
-
-    def _ports(self) -> dict[str, int]:
-        layout = self.layout
-        return {"etcd-client": layout.etcd_client_port, "etcd-peer": layout.etcd_peer_port,
-                "kube-apiserver": layout.apiserver_port}
 
     def _start_etcd(self, layout: flags.Layout) -> None:
         self._progress(f"starting etcd on {layout.etcd_url}")

@@ -97,7 +97,8 @@ def check_conditions(ctx: CheckContext, conds: Any, path: tuple) -> None:
         return
     for problem in check_condition_list(conds, format_path(path)):
         where, _, message = problem.partition(": ")
-        ctx.sink.error(parse_path_text(where), message)
+        if where not in ctx.sink.unknown_paths:
+            ctx.sink.error(parse_path_text(where), message)
 
 
 def check_top(doc: dict, ctx: CheckContext) -> None:

@@ -62,6 +62,8 @@ class IssueSink:
     doc: Any = None
     errors: list[KatalogIssue] = field(default_factory=list)
     warnings: list[KatalogIssue] = field(default_factory=list)
+    shape_errors: set[str | None] = field(default_factory=set)   # CRDs (None: top level) with wrong types
+    unknown_paths: set[str] = field(default_factory=set)          # keys already reported as unknown
 
     def _make(self, parts: tuple | list, message: str, *, with_path: bool, mark: Mark | None,
               crd: str | None) -> KatalogIssue:

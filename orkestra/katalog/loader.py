@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from orkestra.katalog import checks
+from orkestra.katalog import builtins, checks
 from orkestra.katalog.build import build_entry, enrich_entry, enrich_security
 from orkestra.katalog.defaults import DefaultsError, KatalogDefaults
 from orkestra.katalog.deps import start_order
@@ -33,6 +33,8 @@ class LoadReport:
     entries: dict[str, CrdEntry] = field(default_factory=dict)   # entries without errors
     crd_keys: list[str] = field(default_factory=list)             # every declared key, alphabetical
     disabled: set[str] = field(default_factory=set)
+    builtin_keys: set[str] = field(default_factory=set)            # entries naming a built-in kind
+    enriched: dict[str, dict] = field(default_factory=dict)         # enriched form of valid entries
     errors: list[KatalogIssue] = field(default_factory=list)
     warnings: list[KatalogIssue] = field(default_factory=list)
     hook_callbacks: dict[str, list[str]] = field(default_factory=dict)
@@ -86,6 +88,11 @@ def _schema(composed: Composed, sink: IssueSink) -> None:
     check_schema(composed.doc, sink)
 
 
+def _group(api: dict) -> str | None:
+    group = api.get("group")
+    return group if isinstance(group, str) else None
+
+
 def load_report(paths: list[str], env: Mapping[str, str] | None = None) -> LoadReport:
     """Run the whole pipeline; never raises for bad input."""
     env = os.environ if env is None else env
@@ -109,7 +116,10 @@ def load_report(paths: list[str], env: Mapping[str, str] | None = None) -> LoadR
     crds = spec.get("crds") if isinstance(spec.get("crds"), dict) else {}
     report.crd_keys = sorted(crds)
     report.disabled = {k for k, e in crds.items() if isinstance(e, dict) and e.get("enabled") is False}
-    schema_bad = {i.crd for i in sink.errors}
+    report.builtin_keys = {k for k, e in crds.items() if isinstance(e, dict) and isinstance(e.get("apiTypes"), dict)
+                           and isinstance(e["apiTypes"].get("kind"), str)
+                           and builtins.lookup(e["apiTypes"]["kind"], _group(e["apiTypes"])) is not None}
+    schema_bad = sink.shape_errors
     hook_dirs = {k: (os.path.dirname(os.path.abspath(s)) if not is_url(s) else os.getcwd())
                  for k, s in composed.crd_sources.items()}
     ctx = checks.CheckContext(sink=sink, env=env, hook_dirs=hook_dirs)
@@ -145,6 +155,7 @@ def load_report(paths: list[str], env: Mapping[str, str] | None = None) -> LoadR
         workers_set = "workers" in entry.get("operatorBox", {}).get("reconciler", {})
         report.entries[key] = build_entry(key, enriched, ctx.apis[key], configured_workers=workers_set,
                                           spec_finalizers=spec_finalizers, source=composed.crd_sources.get(key, ""))
+    report.enriched = enriched_crds
     report.errors, report.warnings = sink.errors, sink.warnings
     if report.errors:
         return report

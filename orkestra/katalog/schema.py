@@ -15,7 +15,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from orkestra.katalog.issues import IssueSink, format_path
+from orkestra.katalog.issues import IssueSink, crd_of, format_path
 from orkestra.katalog.model import TEMPLATE_TYPES
 
 STR: dict = {"type": "string"}
@@ -213,6 +213,7 @@ def _expected(schema_type: Any) -> str:
 
 def _unknown_key(sink: IssueSink, path: tuple, key: str, known: list[str], parent: tuple) -> None:
     where = path + (key,)
+    sink.unknown_paths.add(format_path(where))
     if key in TYPED_API_KEYS and parent[-1:] == ("apiTypes",):
         sink.error(where, "typed Go API types are not supported; Orkestra works with dynamic objects")
     elif key in DEFERRED_TYPES and parent[-1:] in (("onCreate",), ("onReconcile",), ("onDelete",)):
@@ -240,6 +241,8 @@ def check_schema(doc: dict, sink: IssueSink) -> None:
 def _report(err: ValidationError, sink: IssueSink) -> None:
     path = tuple(err.absolute_path)
     kind = err.validator
+    if kind != "additionalProperties":
+        sink.shape_errors.add(crd_of(path))
     if kind == "additionalProperties":
         known = list(err.schema.get("properties", {}))
         extras = [k for k in err.instance if k not in err.schema.get("properties", {})]

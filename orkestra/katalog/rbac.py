@@ -1,0 +1,270 @@
+"""RBAC derivation (cli.md §6) and the generated bundle documents (cli.md §5). Pure functions.
+
+Rules are produced step by step in the order the spec fixes; inside a step they are sorted by
+group then resource, verbs are printed in one canonical order, and rules with the same group,
+resource and resource names are merged into the first. Each rule may carry a `reason` that
+`ork validate --full` prints after `←`; it never reaches the Kubernetes objects.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+import yaml
+
+from orkestra.gvk import split_api_version
+from orkestra.katalog.builtins import resolve_kind
+from orkestra.katalog.model import PHASES, CrdEntry, Katalog
+
+VERB_ORDER = ("get", "list", "watch", "create", "update", "patch", "delete", "escalate", "bind")
+DEFAULT_VERBS = ("get", "list", "watch", "create", "update", "patch", "delete")
+WATCH_VERBS = ("get", "list", "watch")
+COMPONENTS = ("runtime", "gateway", "cc")
+COMPONENT_ALIASES = {"runtime": "runtime", "run": "runtime", "gateway": "gateway", "gw": "gateway",
+                     "cc": "cc", "controlcenter": "cc", "control-center": "cc"}
+SERVICE_ACCOUNTS = {"runtime": "orkestra", "gateway": "orkestra-gateway", "cc": "orkestra-cc"}
+DEFAULT_TLS_SECRET = "orkestra-webhook-tls"
+RBAC_GROUP = "rbac.authorization.k8s.io"
+
+CHILD_RESOURCES: dict[str, tuple[str, str]] = {
+    "deployments": ("apps", "deployments"), "statefulSets": ("apps", "statefulsets"),
+    "jobs": ("batch", "jobs"), "cronJobs": ("batch", "cronjobs"),
+    "services": ("", "services"), "configMaps": ("", "configmaps"), "secrets": ("", "secrets"),
+    "namespaces": ("", "namespaces"), "persistentVolumeClaims": ("", "persistentvolumeclaims"),
+    "serviceAccounts": ("", "serviceaccounts"),
+    "ingresses": ("networking.k8s.io", "ingresses"), "networkPolicies": ("networking.k8s.io", "networkpolicies"),
+    "roles": (RBAC_GROUP, "roles"), "roleBindings": (RBAC_GROUP, "rolebindings"),
+    "clusterRoles": (RBAC_GROUP, "clusterroles"), "clusterRoleBindings": (RBAC_GROUP, "clusterrolebindings"),
+}
+
+
+def default_namespace(env: Mapping[str, str]) -> str:
+    """Orkestra's own namespace: $NAMESPACE, then $ORK_NAMESPACE, then orkestra-system."""
+    return env.get("NAMESPACE") or env.get("ORK_NAMESPACE") or "orkestra-system"
+
+
+def tls_secret_name(env: Mapping[str, str]) -> str:
+    return env.get("TLS_SECRET_NAME") or DEFAULT_TLS_SECRET
+
+
+@dataclass(frozen=True)
+class Rule:
+    group: str
+    resource: str
+    verbs: tuple[str, ...]
+    resource_names: tuple[str, ...] = ()
+    reason: str = ""
+
+    def to_k8s(self) -> dict:
+        out: dict = {"apiGroups": [self.group], "resources": [self.resource]}
+        if self.resource_names:
+            out["resourceNames"] = list(self.resource_names)
+        out["verbs"] = list(self.verbs)
+        return out
+
+
+def _ordered(verbs: Iterable[str]) -> tuple[str, ...]:
+    wanted = set(verbs)
+    return tuple(v for v in VERB_ORDER if v in wanted)
+
+
+def _merge(steps: Iterable[list[Rule]]) -> list[Rule]:
+    """Concatenate steps (each sorted by group, resource) merging same group/resource/names."""
+    out: list[Rule] = []
+    index: dict[tuple, int] = {}
+    for step in steps:
+        for rule in sorted(step, key=lambda r: (r.group, r.resource)):
+            ident = (rule.group, rule.resource, rule.resource_names)
+            if ident in index:
+                old = out[index[ident]]
+                out[index[ident]] = Rule(old.group, old.resource, _ordered(old.verbs + rule.verbs),
+                                         old.resource_names, old.reason or rule.reason)
+            else:
+                index[ident] = len(out)
+                out.append(Rule(rule.group, rule.resource, _ordered(rule.verbs), rule.resource_names, rule.reason))
+    return out
+
+
+def _crd_rules(entries: list[CrdEntry]) -> list[Rule]:
+    rules: list[Rule] = []
+    for e in entries:
+        g, p = e.api.group, e.api.plural
+        rules.append(Rule(g, p, ("get", "list", "watch", "update", "patch")))
+        if not e.api.builtin and not e.ignore_status_patch:
+            rules.append(Rule(g, f"{p}/status", ("get", "update", "patch")))
+        if e.has_templates or e.box.hooks is not None:
+            rules.append(Rule(g, f"{p}/finalizers", ("update",), reason="children get ownerReferences with blockOwnerDeletion"))
+    return rules
+
+
+def _template_types(entries: list[CrdEntry]) -> set[str]:
+    return {t for e in entries for phase in PHASES for t in e.template_types(phase)}
+
+
+def _child_rules(entries: list[CrdEntry]) -> list[Rule]:
+    types = _template_types(entries)
+    rules = [Rule(*CHILD_RESOURCES[t], DEFAULT_VERBS) for t in sorted(types) if t in CHILD_RESOURCES]
+    for e in entries:
+        for phase in PHASES:
+            for tpl in e.box.templates.get(phase, {}).get("custom", []):
+                group, plural, _ = resolve_kind(tpl.get("apiVersion"), tpl.get("kind", ""))
+                rules.append(Rule(group, tpl.get("plural") or plural, DEFAULT_VERBS))
+    if types & {"roles", "clusterRoles"}:
+        reason = "grants the permissions of the roles it manages"
+        rules += [Rule(RBAC_GROUP, "roles", ("escalate", "bind"), reason=reason),
+                  Rule(RBAC_GROUP, "clusterroles", ("escalate", "bind"), reason=reason)]
+    elif types & {"roleBindings", "clusterRoleBindings"}:
+        reason = "binds roles it does not manage"
+        rules += [Rule(RBAC_GROUP, "roles", ("get", "bind"), reason=reason),
+                  Rule(RBAC_GROUP, "clusterroles", ("get", "bind"), reason=reason)]
+    return rules
+
+
+def _managed_rules(entries: list[CrdEntry]) -> list[Rule]:
+    rules = []
+    for e in entries:
+        if e.box.hooks is None:
+            continue
+        for res in e.box.hooks.managed_resources:
+            group, plural, _ = resolve_kind(res.get("apiVersion"), res["kind"])
+            rules.append(Rule(group, res.get("plural") or plural, DEFAULT_VERBS, reason="hook managedResources"))
+    return rules
+
+
+def entry_rules(entry: CrdEntry) -> list[Rule]:
+    """The rules one entry contributes (its own kind, its children, its hook resources)."""
+    return _merge([_crd_rules([entry]), _child_rules([entry]), _managed_rules([entry])])
+
+
+def deletion_protection(katalog: Katalog) -> bool:
+    dp = katalog.security.get("deletionProtection")
+    return isinstance(dp, dict) and dp.get("enabled", True) is not False
+
+
+def webhooks_declared(katalog: Katalog) -> bool:
+    """Validation or mutation rules, conversion, or any security protection block."""
+    for e in katalog.enabled:
+        if (e.validation or {}).get("rules") or (e.mutation or {}).get("rules") or e.conversion:
+            return True
+    return "deletionProtection" in katalog.security or "namespaceProtection" in katalog.security
+
+
+def webhook_rules(katalog: Katalog, *, namespace: str, tls_secret: str = DEFAULT_TLS_SECRET) -> list[Rule]:
+    """The W rules of cli.md §6."""
+    steps: list[list[Rule]] = [
+        [Rule("admissionregistration.k8s.io", r, DEFAULT_VERBS, reason="registers and removes webhook configurations")
+         for r in ("validatingwebhookconfigurations", "mutatingwebhookconfigurations")],
+        [Rule("", "secrets", ("create",), reason="creates the webhook certificate Secret")],
+        [Rule("", "secrets", ("get", "update"), (tls_secret,), reason="provisions and rotates the webhook certificate")],
+    ]
+    protect = deletion_protection(katalog)
+    crds = sorted({e.api.crd_name for e in katalog.enabled if not e.api.builtin and (
+        (e.conversion and e.conversion.get("updateCRD", True))
+        or (protect and e.deletion_protection.get("protectCRD", True)))})
+    if crds:
+        steps.append([Rule("apiextensions.k8s.io", "customresourcedefinitions", ("get", "list", "watch", "patch"),
+                           tuple(crds), reason="conversion caBundle and CRD deletion protection")])
+    if protect:
+        steps.append([Rule("", "namespaces", ("get", "patch"), (namespace,),
+                           reason="deletion protection labels its own namespace")])
+    unique = [e for e in katalog.enabled if any(r.get("unique") or r.get("operator") == "unique"
+                                                 for r in (e.validation or {}).get("rules", []))]
+    steps.append([Rule(e.api.group, e.api.plural, WATCH_VERBS, reason="unique rules read the gateway cache")
+                  for e in unique])
+    return _merge(steps)
+
+
+def derive(katalog: Katalog, component: str, *, namespace: str = "orkestra-system",
+           tls_secret: str = DEFAULT_TLS_SECRET) -> list[Rule]:
+    """The ClusterRole rules of one component: `runtime`, `gateway` or `cc`."""
+    if component == "cc":
+        return []
+    if component == "gateway":
+        return webhook_rules(katalog, namespace=namespace, tls_secret=tls_secret) if webhooks_declared(katalog) else []
+    if component != "runtime":
+        raise ValueError(f"unknown component {component!r}")
+    entries = katalog.enabled
+    steps = [
+        [Rule("coordination.k8s.io", "leases", ("get", "list", "watch", "create", "update"), reason="leader election")],
+        [Rule("", "events", ("list", "create", "patch"), reason="Kubernetes events")],
+        _crd_rules(entries), _child_rules(entries), _managed_rules(entries),
+    ]
+    rules = _merge(steps)
+    if webhooks_declared(katalog):
+        rules = _merge([rules, webhook_rules(katalog, namespace=namespace, tls_secret=tls_secret)])
+    return rules
+
+
+def self_rules(katalog: Katalog) -> list[Rule]:
+    """Role `orkestra-self` (runtime, deletion protection only): protection labels on own objects."""
+    if not deletion_protection(katalog):
+        return []
+    reason = "deletion protection labels Orkestra's own objects"
+    return _merge([[Rule("", r, ("get", "list", "patch"), reason=reason)
+                    for r in ("configmaps", "secrets", "services", "serviceaccounts")]
+                   + [Rule("apps", "deployments", ("get", "list", "patch"), reason=reason)]])
+
+
+# -- bundle documents ------------------------------------------------------------------------------
+
+def _labels(katalog: Katalog) -> dict:
+    labels = {"app.kubernetes.io/name": "orkestra", "app.kubernetes.io/part-of": "orkestra",
+              "app.kubernetes.io/managed-by": "ork"}
+    if deletion_protection(katalog):
+        labels["orkestra.io/deletion-protection"] = "true"
+    return labels
+
+
+def _meta(katalog: Katalog, name: str, namespace: str | None = None) -> dict:
+    meta: dict = {"name": name}
+    if namespace is not None:
+        meta["namespace"] = namespace
+    meta["labels"] = _labels(katalog)
+    return meta
+
+
+def rbac_documents(katalog: Katalog, *, namespace: str, components: Iterable[str],
+                   tls_secret: str = DEFAULT_TLS_SECRET) -> list[dict]:
+    """Namespace, ServiceAccounts, ClusterRoles, ClusterRoleBindings and the self Role (cli.md §5)."""
+    chosen = [c for c in COMPONENTS if c in set(components)]
+    docs: list[dict] = [{"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(katalog, namespace)}]
+    for c in chosen:
+        docs.append({"apiVersion": "v1", "kind": "ServiceAccount",
+                     "metadata": _meta(katalog, SERVICE_ACCOUNTS[c], namespace)})
+    with_roles = [c for c in chosen if c in ("runtime", "gateway")]
+    for c in with_roles:
+        rules = derive(katalog, c, namespace=namespace, tls_secret=tls_secret)
+        docs.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                     "metadata": _meta(katalog, SERVICE_ACCOUNTS[c]), "rules": [r.to_k8s() for r in rules]})
+    for c in with_roles:
+        docs.append(_binding(katalog, "ClusterRoleBinding", "ClusterRole", SERVICE_ACCOUNTS[c], namespace, None))
+    own = self_rules(katalog)
+    if "runtime" in chosen and own:
+        docs.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                     "metadata": _meta(katalog, "orkestra-self", namespace), "rules": [r.to_k8s() for r in own]})
+        docs.append(_binding(katalog, "RoleBinding", "Role", "orkestra-self", namespace, namespace,
+                             service_account="orkestra"))
+    return docs
+
+
+def _binding(katalog: Katalog, kind: str, role_kind: str, name: str, namespace: str, in_namespace: str | None,
+             *, service_account: str | None = None) -> dict:
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind,
+            "metadata": _meta(katalog, name, in_namespace),
+            "roleRef": {"apiGroup": RBAC_GROUP, "kind": role_kind, "name": name},
+            "subjects": [{"kind": "ServiceAccount", "name": service_account or name, "namespace": namespace}]}
+
+
+def configmap_document(katalog: Katalog, *, namespace: str) -> dict:
+    """ConfigMap `orkestra-config`: the merged canonical Katalog, defaults not filled, as kind: Katalog."""
+    canonical = dict(katalog.canonical)
+    canonical["kind"] = "Katalog"
+    text = yaml.safe_dump(canonical, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta(katalog, "orkestra-config", namespace),
+            "data": {"katalog.yaml": text}}
+
+
+def render_stream(docs: list[dict], *, header: str) -> str:
+    """A YAML stream with a comment header; byte-for-byte stable for the same input."""
+    body = "---\n".join(yaml.safe_dump(d, sort_keys=False, allow_unicode=True, default_flow_style=False) for d in docs)
+    return "".join(f"# {line}\n" for line in header.splitlines()) + "---\n" + body

@@ -89,6 +89,8 @@ class Activator:
             is_served = box.key in served
             states = {k: b.health.state for k, b in self.boxes.items()}
             unmet = unmet_dependencies(box.entry.depends_on, states)
+            if is_served and not box.active:
+                box.watch()          # warm the cache even while dependencies are pending
             action = decide(served=is_served, active=box.active, unmet=unmet, synced=box.synced())
             if action == STOP_MISSING:
                 self._stop_missing(box)
@@ -96,7 +98,6 @@ class Activator:
                 self._not_served(box)
             elif action != KEEP:
                 self._waiting_since.setdefault(box.key, self._clock())
-                box.watch()
                 if action == PENDING:
                     box.health.mark_pending(unmet)
                 elif action == WAIT_SYNC:

@@ -1,0 +1,138 @@
+import pytest
+
+from orkestra.engine.activation import (ACTIVATE, KEEP, NOT_SERVED, PENDING, STOP_MISSING, WAIT_SYNC, Activator,
+                                        decide, served_resources, unmet_dependencies)
+from orkestra.engine.health import CrdHealth
+from orkestra.katalog.model import Dependency
+from orkestra.kube.errors import ApiError
+from tests.unit.engine.factories import make_entry
+
+
+@pytest.mark.parametrize("served,active,unmet,synced,expected", [
+    (True, True, [], True, KEEP),
+    (False, True, [], True, STOP_MISSING),
+    (False, False, [], False, NOT_SERVED),
+    (True, False, ["cache"], True, PENDING),
+    (True, False, [], False, WAIT_SYNC),
+    (True, False, [], True, ACTIVATE),
+])
+def test_decide(served, active, unmet, synced, expected):
+    assert decide(served=served, active=active, unmet=unmet, synced=synced) == expected
+
+
+def test_unmet_dependencies():
+    deps = [Dependency("cache", "healthy"), Dependency("db", "started")]
+    assert unmet_dependencies(deps, {"cache": "started", "db": "started"}) == ["cache"]
+    assert unmet_dependencies(deps, {"cache": "healthy", "db": "healthy"}) == []
+    assert unmet_dependencies(deps, {}) == ["cache", "db"]
+
+
+class FakeKube:
+    def __init__(self, served):
+        self.served = served          # {(group, version): [plural, ...]}
+        self.calls = 0
+
+    def request(self, method, path, query=None, body=None):
+        self.calls += 1
+        parts = path.strip("/").split("/")
+        gv = ("", parts[1]) if parts[0] == "api" else (parts[1], parts[2])
+        if gv not in self.served:
+            raise ApiError(status=404, reason="NotFound", message="not found", verb="get", resource=path)
+        return {"resources": [{"name": p} for p in self.served[gv]] + [{"name": f"{p}/status"} for p in self.served[gv]]}
+
+
+def test_served_resources_fresh_per_group_version():
+    kube = FakeKube({("demo.io", "v1"): ["websites"], ("", "v1"): ["configmaps"]})
+    out = served_resources(kube, [("demo.io", "v1"), ("demo.io", "v1"), ("", "v1"), ("gone.io", "v1")])
+    assert out == {("demo.io", "v1"): {"websites"}, ("", "v1"): {"configmaps"}, ("gone.io", "v1"): set()}
+    assert kube.calls == 3
+
+
+class FakeBox:
+    def __init__(self, entry):
+        self.entry, self.key, self.gvk_string = entry, entry.key, entry.api.gvk_string
+        self.health = CrdHealth(entry.key, 3, clock=lambda: 0.0)
+        self.active = False
+        self.informer = None
+        self.is_synced = True
+        self.log = []
+
+    def watch(self):
+        self.informer = object()
+
+    def unwatch(self):
+        self.informer = None
+
+    def synced(self):
+        return self.informer is not None and self.is_synced
+
+    def activate(self):
+        self.active = True
+        self.health.mark_started()
+        self.log.append("activate")
+
+    def stop(self):
+        self.active = False
+        self.log.append("stop")
+
+
+def setup():
+    cache = make_entry("cache", kind="Cache", group="demo.io", version="v1")
+    website = make_entry("website", kind="Website", group="demo.io", version="v1", depends_on=[("cache", "healthy")])
+    boxes = {"cache": FakeBox(cache), "website": FakeBox(website)}
+    kube = FakeKube({("demo.io", "v1"): ["caches", "websites"]})
+    return Activator(boxes, ["cache", "website"], kube, clock=lambda: 0.0), boxes, kube
+
+
+def test_pass_activates_in_order_and_holds_dependents():
+    act, boxes, _ = setup()
+    act.leadership_gained()
+    assert act.run_pass() is False
+    assert boxes["cache"].active and not boxes["website"].active
+    assert boxes["website"].health.state == "pending"
+    assert boxes["website"].health.snapshot()["awaiting"] == ["cache"]
+    boxes["cache"].health.record_success()
+    act.run_pass()
+    assert boxes["website"].active and boxes["website"].health.state == "started"
+
+
+def test_unsynced_informer_waits_without_blocking():
+    act, boxes, _ = setup()
+    boxes["cache"].is_synced = False
+    assert act.run_pass() is True
+    assert not boxes["cache"].active and boxes["cache"].informer is not None
+
+
+def test_missing_at_start_then_appears_then_deleted_then_recreated():
+    act, boxes, kube = setup()
+    kube.served = {("demo.io", "v1"): ["websites"]}
+    act.run_pass()
+    cache = boxes["cache"]
+    assert cache.health.state == "not started" and cache.health.missing
+    assert cache.health.snapshot()["lastError"] == "CustomResourceDefinition caches.demo.io not found in cluster"
+    kube.served = {("demo.io", "v1"): ["websites", "caches"]}
+    act.run_pass()
+    assert cache.active and cache.health.state == "started"
+    cache.health.record_success()
+    act.run_pass()
+    assert boxes["website"].active
+    kube.served = {("demo.io", "v1"): ["websites"]}
+    act.run_pass()
+    assert not cache.active and cache.informer is None
+    assert cache.health.state == "degraded" and cache.health.missing
+    assert boxes["website"].active, "gating happens once: an activated dependent keeps running"
+    kube.served = {("demo.io", "v1"): ["websites", "caches"]}
+    act.run_pass()
+    assert cache.active and cache.health.state == "started"
+    assert cache.log == ["activate", "stop", "activate"]
+
+
+def test_failed_activation_is_not_started():
+    act, boxes, _ = setup()
+
+    def boom():
+        raise RuntimeError("forbidden")
+    boxes["cache"].activate = boom
+    act.run_pass()
+    assert boxes["cache"].health.state == "not started"
+    assert "activation failed: forbidden" in boxes["cache"].health.snapshot()["lastError"]

@@ -1,0 +1,127 @@
+from orkestra.engine.health import (DEGRADED, HEALTHY, NOT_STARTED, PENDING, STARTED, CrdHealth,
+                                    dependency_satisfied, http_status, katalog_health)
+
+
+class Clock:
+    def __init__(self, t: float = 1000.0):
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def make(threshold: int = 3) -> tuple[CrdHealth, Clock]:
+    clock = Clock()
+    return CrdHealth("website", threshold, clock=clock), clock
+
+
+def test_new_crd_is_not_started_and_pending_on_follower():
+    h, _ = make()
+    assert h.state == NOT_STARTED
+    assert h.mark_pending(["cache"]) is True
+    assert h.state == PENDING
+    assert h.snapshot()["awaiting"] == ["cache"]
+    assert h.mark_pending(["cache"]) is False
+
+
+def test_started_then_healthy_on_first_success():
+    h, clock = make()
+    h.mark_started()
+    assert h.state == STARTED
+    assert h.snapshot()["startedAt"] == clock.t
+    clock.t += 5
+    assert h.record_success(0.02) is True
+    snap = h.snapshot()
+    assert h.state == HEALTHY
+    assert snap["totalReconciles"] == 1 and snap["lastReconcile"] == clock.t
+    assert snap["avgDurationMs"] == 20.0
+
+
+def test_idle_synced_crd_is_healthy_but_not_while_failing():
+    h, _ = make()
+    h.mark_started()
+    h.record_failure("boom")
+    assert h.mark_idle() is False
+    assert h.state == STARTED
+    h2, _ = make()
+    h2.mark_started()
+    assert h2.mark_idle() is True
+    assert h2.state == HEALTHY
+
+
+def test_degrades_at_threshold_and_recovers_at_once():
+    h, clock = make(threshold=3)
+    h.mark_started()
+    h.record_success()
+    for i in range(2):
+        assert h.record_failure(f"err {i}", "stack") is False
+        assert h.state == HEALTHY
+    assert h.record_failure("err 2", "stack2") is True
+    snap = h.snapshot()
+    assert snap["state"] == DEGRADED and not snap["healthy"]
+    assert snap["consecutiveFails"] == 3 and snap["failedReconciles"] == 3 and snap["totalReconciles"] == 4
+    assert snap["lastError"] == "err 2" and snap["lastErrorStack"] == "stack2" and snap["lastErrorAt"] == clock.t
+    assert snap["errorRate"] == 0.75
+    assert h.record_success() is True
+    snap = h.snapshot()
+    assert snap["state"] == HEALTHY and snap["consecutiveFails"] == 0
+    assert snap["lastError"] == "err 2", "lastError is kept as an audit trail"
+
+
+def test_error_rate_rounds_to_four_decimals():
+    h, _ = make(threshold=100)
+    h.mark_started()
+    h.record_failure("x")
+    h.record_success()
+    h.record_success()
+    assert h.snapshot()["errorRate"] == 0.3333
+
+
+def test_missing_at_startup_is_not_started_and_at_runtime_degraded():
+    h, _ = make()
+    h.mark_missing("CustomResourceDefinition websites.demo.io not found in cluster")
+    assert h.state == NOT_STARTED and h.missing
+    running, _ = make()
+    running.mark_started()
+    running.record_success()
+    assert running.mark_missing("gone") is True
+    assert running.state == DEGRADED
+    assert running.snapshot()["lastError"] == "gone"
+
+
+def test_reactivation_keeps_counters_and_goes_through_started():
+    h, _ = make()
+    h.mark_started()
+    h.record_success()
+    h.record_failure("x")
+    h.mark_missing("gone")
+    h.mark_started()
+    snap = h.snapshot()
+    assert snap["state"] == STARTED and not snap["missing"]
+    assert snap["totalReconciles"] == 2 and snap["failedReconciles"] == 1
+
+
+def test_forbidden_informer_degrades_until_cleared():
+    h, _ = make()
+    h.mark_started()
+    h.record_success()
+    assert h.set_forbidden("forbidden: cannot watch deployments in all namespaces") is True
+    assert h.state == DEGRADED
+    assert h.set_forbidden("") is True
+    assert h.state == HEALTHY
+
+
+def test_http_status_and_katalog_health():
+    assert [http_status(s) for s in (PENDING, NOT_STARTED, STARTED, HEALTHY, DEGRADED)] == [200, 503, 200, 200, 503]
+    assert katalog_health([HEALTHY, PENDING, STARTED]) == (True, "")
+    assert katalog_health([DEGRADED, DEGRADED, HEALTHY]) == (False, "2 CRDs degraded")
+    assert katalog_health([NOT_STARTED, HEALTHY]) == (False, "1 CRD not started")
+    assert katalog_health([DEGRADED, NOT_STARTED]) == (False, "1 CRD degraded, 1 CRD not started")
+
+
+def test_dependency_conditions():
+    assert dependency_satisfied("started", STARTED) and dependency_satisfied("started", HEALTHY)
+    assert not dependency_satisfied("started", PENDING)
+    assert dependency_satisfied("healthy", HEALTHY)
+    assert not dependency_satisfied("healthy", STARTED)
+    assert not dependency_satisfied("healthy", DEGRADED)

@@ -25,7 +25,7 @@ MASK = "***"
 
 
 def _is_sensitive(name: str) -> bool:
-    low = name.lower().replace("_", "").replace("-", "")
+    low = name.lower().replace("_", "").replace("-", "").replace(".", "")
     return any(word.replace(".", "") in low for word in _SENSITIVE)
 
 

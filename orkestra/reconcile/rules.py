@@ -72,18 +72,19 @@ def _template(source: Any, where: str, problems: list[str]) -> Template | None:
         return None
 
 
-def _each(rules: Any, path: str) -> tuple[list[tuple[int, dict, str]], list[str]]:
+def _each(rules: Any, path: str, problems: list[str]) -> list[tuple[int, Any, str]]:
     if rules is None:
-        return [], []
+        return []
     if not isinstance(rules, list):
-        return [], [f"{path}: must be a list of rules"]
-    items, problems = [], []
-    for i, rule in enumerate(rules):
-        if isinstance(rule, dict):
-            items.append((i, rule, f"{path}[{i}]"))
-        else:
-            problems.append(f"{path}[{i}]: a rule must be a map with field and an operator")
-    return items, problems
+        problems.append(f"{path}: must be a list of rules")
+        return []
+    return [(i, rule, f"{path}[{i}]") for i, rule in enumerate(rules)]
+
+
+def _is_rule(rule: Any, where: str, problems: list[str]) -> bool:
+    if not isinstance(rule, dict):
+        problems.append(f"{where}: a rule must be a map with field and an operator")
+    return isinstance(rule, dict)
 
 
 # ---------------------------------------------------------------- validation
@@ -154,7 +155,9 @@ def _default_message(rule: dict) -> str:
     return f"must satisfy {key}: {stringify(rule.get(key))}"
 
 
-def _parse_validation_rule(index: int, rule: dict, where: str, problems: list[str]) -> ValidationRule | None:
+def _parse_validation_rule(index: int, rule: Any, where: str, problems: list[str]) -> ValidationRule | None:
+    if not _is_rule(rule, where, problems):
+        return None
     before = len(problems)
     if "field" not in rule:
         problems.append(f"{where}.field: is required (the path or template the rule checks)")
@@ -180,16 +183,16 @@ def _parse_validation_rule(index: int, rule: dict, where: str, problems: list[st
 
 def check_validation_rules(rules: Any, path: str) -> list[str]:
     """Load-time problems of `validation.rules`, one `"<path>[i].<key>: <message>"` line each."""
-    items, problems = _each(rules, path)
-    for index, rule, where in items:
+    problems: list[str] = []
+    for index, rule, where in _each(rules, path, problems):
         _parse_validation_rule(index, rule, where, problems)
     return problems
 
 
 def compile_validation(rules: list[dict] | None) -> tuple[ValidationRule, ...]:
     """Compiled rules; raises `RuleError` listing every problem."""
-    items, problems = _each(rules, "rules")
-    compiled = [_parse_validation_rule(i, rule, where, problems) for i, rule, where in items]
+    problems: list[str] = []
+    compiled = [_parse_validation_rule(i, rule, where, problems) for i, rule, where in _each(rules, "rules", problems)]
     if problems:
         raise RuleError(problems)
     return tuple(r for r in compiled if r is not None)
@@ -295,7 +298,9 @@ def _convert(value: Any, value_type: str) -> Any:
     return parsed
 
 
-def _parse_mutation_rule(index: int, rule: dict, where: str, problems: list[str]) -> MutationRule | None:
+def _parse_mutation_rule(index: int, rule: Any, where: str, problems: list[str]) -> MutationRule | None:
+    if not _is_rule(rule, where, problems):
+        return None
     before = len(problems)
     for key in sorted(set(rule) - _MUTATION_KEYS):
         problems.append(f'{where}.{key}: unknown key (allowed: {", ".join(sorted(_MUTATION_KEYS))})')
@@ -317,17 +322,16 @@ def _parse_mutation_rule(index: int, rule: dict, where: str, problems: list[str]
     value_type = rule.get("valueType", "auto")
     if value_type not in MUTATION_VALUE_TYPES:
         problems.append(f'{where}.valueType: unknown valueType "{stringify(value_type)}" (expected auto, string, int, float or bool)')
+    kind, value, template = (kinds[0], rule[kinds[0]], None) if len(kinds) == 1 else ("", None, None)
+    if kind:
+        template = _template(value, f"{where}.{kind}", problems)
+        literal = not (isinstance(value, str) and is_template(value))
+        if literal and value_type in MUTATION_VALUE_TYPES and value_type != "auto":
+            try:
+                value = _convert(value, value_type)
+            except ValueError as exc:
+                problems.append(f"{where}.{kind}: {exc}")
     gates = _gates(rule, where, problems)
-    if len(problems) > before:
-        return None
-    kind = kinds[0]
-    value = rule[kind]
-    template = _template(value, f"{where}.{kind}", problems)
-    if template is None and value_type != "auto":
-        try:
-            value = _convert(value, value_type)
-        except ValueError as exc:
-            problems.append(f"{where}.{kind}: {exc}")
     if len(problems) > before:
         return None
     return MutationRule(index, field, segments, kind, value, template, value_type, gates)
@@ -335,16 +339,16 @@ def _parse_mutation_rule(index: int, rule: dict, where: str, problems: list[str]
 
 def check_mutation_rules(rules: Any, path: str) -> list[str]:
     """Load-time problems of `mutation.rules`, one `"<path>[i].<key>: <message>"` line each."""
-    items, problems = _each(rules, path)
-    for index, rule, where in items:
+    problems: list[str] = []
+    for index, rule, where in _each(rules, path, problems):
         _parse_mutation_rule(index, rule, where, problems)
     return problems
 
 
 def compile_mutation(rules: list[dict] | None) -> tuple[MutationRule, ...]:
     """Compiled rules; raises `RuleError` listing every problem."""
-    items, problems = _each(rules, "rules")
-    compiled = [_parse_mutation_rule(i, rule, where, problems) for i, rule, where in items]
+    problems: list[str] = []
+    compiled = [_parse_mutation_rule(i, rule, where, problems) for i, rule, where in _each(rules, "rules", problems)]
     if problems:
         raise RuleError(problems)
     return tuple(r for r in compiled if r is not None)

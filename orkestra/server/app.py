@@ -75,6 +75,8 @@ metrics_bp = Blueprint("metrics", __name__)
 @metrics_bp.get("/metrics")
 def metrics() -> Response:
     from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+    import orkestra.metrics  # noqa: F401 - registers every family (the engine has, in practice)
     return Response(generate_latest(REGISTRY), mimetype=CONTENT_TYPE_LATEST)
 
 

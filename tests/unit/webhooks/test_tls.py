@@ -5,7 +5,6 @@ import datetime as dt
 import os
 import stat
 
-import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 

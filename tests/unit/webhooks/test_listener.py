@@ -1,0 +1,104 @@
+"""The real HTTPS listener on loopback: TLS trust via the generated CA, keep-alive, TLS >= 1.2,
+malformed traffic (including raw garbage and a stalled client) never stops it serving."""
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import ssl
+import warnings
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from orkestra.webhooks import certs
+from orkestra.webhooks.app import WebhookState, create_webhook_app
+from orkestra.webhooks.listener import HttpsServer
+from orkestra.webhooks.runtime import WebhookRuntime
+from orkestra.webhooks.switches import WebhookSettings
+from orkestra.webhooks.tls import GeneratedSource, TlsManager
+
+from .katalogs import admission, load, obj
+
+
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory):
+    k = load(tmp_path_factory.mktemp("k"))
+    ws = WebhookSettings(enable_conversion=True, enable_admission=True, namespace="ns")
+    state = WebhookState.build(k, ws)
+    tls = TlsManager(GeneratedSource("orkestra", "ns", certs.required_names("orkestra", "ns")),
+                     tmp_root=str(tmp_path_factory.mktemp("tls")))
+    server = HttpsServer("127.0.0.1", 0, create_webhook_app(k, state), tls)
+    rt = WebhookRuntime(state, ws, tls=tls, server=server, controller=None, gateway=False)
+    rt.start_listener()
+    assert rt.listening.wait(10)
+    yield rt
+    rt.stop()
+    assert not __import__("os").path.exists(tls.directory)
+
+
+def client_context(rt, **kw) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(cadata=rt.tls.ca_bundle().decode())
+    for k, v in kw.items():
+        setattr(ctx, k, v)
+    return ctx
+
+
+def connect(rt, **kw) -> http.client.HTTPSConnection:
+    return http.client.HTTPSConnection("127.0.0.1", rt.port, context=client_context(rt, **kw), timeout=10)
+
+
+def test_trusted_through_the_generated_ca_with_keep_alive(runtime):
+    conn = connect(runtime)
+    for uid in ("a", "b"):   # two requests on one connection
+        review = admission("CREATE", obj(labels={"team": "t"}, image="registry.internal/x", replicas=1), uid=uid)
+        conn.request("POST", "/validate", body=json.dumps(review), headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        assert resp.status == 200
+        assert json.loads(resp.read())["response"] == {"uid": uid, "allowed": True}
+    conn.close()
+
+
+def test_tls_below_1_2_is_refused(runtime):
+    ctx = client_context(runtime)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)   # TLS 1.1 is deprecated: that is the point
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_1
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+    ctx.set_ciphers("DEFAULT:@SECLEVEL=0")                    # let this client really offer TLS 1.1
+    with pytest.raises(ssl.SSLError), socket.create_connection(("127.0.0.1", runtime.port), timeout=5) as raw:
+        ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+
+
+def test_tls_1_2_is_accepted(runtime):
+    conn = connect(runtime, maximum_version=ssl.TLSVersion.TLSv1_2)
+    conn.connect()
+    assert conn.sock.version() == "TLSv1.2"
+    conn.request("POST", "/convert", body="{}", headers={"Content-Type": "application/json"})
+    assert conn.getresponse().status == 400
+    conn.close()
+
+
+def test_stalled_and_garbage_clients_do_not_block_others(runtime):
+    stalled = socket.create_connection(("127.0.0.1", runtime.port), timeout=5)   # never handshakes
+    garbage = socket.create_connection(("127.0.0.1", runtime.port), timeout=5)
+    garbage.sendall(b"\x16\x03\x01\x00\xff" + b"\x00" * 50 + b"GET / HTTP/1.1\r\n\r\n")
+    conn = connect(runtime)
+    conn.request("POST", "/mutate", body="{", headers={"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    assert resp.status == 400 and json.loads(resp.read())["error"].startswith("invalid JSON")
+    conn.close()
+    stalled.close()
+    garbage.close()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=st.sampled_from(["/convert", "/validate", "/mutate", "/deletion-protection", "/namespace-protection"]),
+       body=st.binary(max_size=300))
+def test_malformed_bodies_over_tls(runtime, path, body):
+    conn = connect(runtime)
+    conn.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    assert resp.status in (200, 400)
+    assert isinstance(json.loads(resp.read()), dict)
+    conn.close()

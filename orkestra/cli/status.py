@@ -1,0 +1,189 @@
+"""`ork status` (cli.md §9): the runtime's `/katalog` as a terminal table.
+
+Rendering is pure (`render_summary`, `render_detail` take the decoded JSON and return text), so
+the layout is unit-tested without a server; the command only fetches, prints and, with
+`--watch`, redraws. Reaching the runtime uses the standard library only: this command must stay
+light enough to run from a laptop against a port-forward.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+from typing import Any, Callable
+
+import click
+
+from orkestra.durations import DurationError, parse_duration
+
+HINT = "hint: kubectl port-forward svc/orkestra-runtime 8080:8080 -n orkestra-system"
+LEGEND = "Legend: ● healthy  ⚠ failing below threshold  ✗ degraded  ◌ pending  · started  ○ not started"
+_SYMBOLS = {"healthy": ("●", "green"), "degraded": ("✗", "red"), "pending": ("◌", "yellow"),
+            "started": ("·", "cyan"), "not started": ("○", "white")}
+
+
+class Unreachable(Exception):
+    pass
+
+
+def fetch(url: str, path: str, timeout: float) -> dict:
+    """GET `url + path` as JSON; raises `Unreachable` with the reason for anything but a 200 JSON."""
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + path, timeout=timeout) as resp:
+            return json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        raise Unreachable(f"HTTP {err.code} from {path}") from None
+    except (urllib.error.URLError, OSError) as err:
+        raise Unreachable(str(getattr(err, "reason", err))) from None
+    except ValueError:
+        raise Unreachable(f"{path} did not answer JSON") from None
+
+
+def _symbol(crd: dict, color: bool) -> str:
+    state = crd.get("state", "")
+    sym, colour = _SYMBOLS.get(state, ("?", "white"))
+    if state in ("healthy", "started") and crd.get("consecutiveFails", 0) > 0:
+        sym, colour = "⚠", "yellow"
+    return click.style(sym, fg=colour) if color else sym
+
+
+def _err_pct(crd: dict) -> str:
+    return f"{crd.get('errorRate', 0) * 100:.1f}%" if crd.get("totalReconciles") else "-"
+
+
+def _table(rows: list[list[str]], plain_widths: list[list[int]]) -> list[str]:
+    widths = [max(w[i] for w in plain_widths) for i in range(len(rows[0]))]
+    out = []
+    for row, plain in zip(rows, plain_widths):
+        cells = [cell + " " * (widths[i] - plain[i]) for i, cell in enumerate(row)]
+        out.append("  ".join(cells).rstrip())
+    return out
+
+
+def render_summary(url: str, doc: dict, *, color: bool = False) -> str:
+    crds = [c for c in doc.get("crds", []) if c.get("enabled", True)]
+    healthy = doc.get("healthy")
+    ok = click.style("✓", fg="green") if color else "✓"
+    bad = click.style("✗", fg="red") if color else "✗"
+    health = f"{ok} healthy" if healthy else f"{bad} degraded — {doc.get('degradedReason', '')}"
+    leader = (f"yes ({doc.get('identity', '')})" if doc.get("isKonductor")
+              else f"no (leader: {doc.get('leader') or 'unknown'})")
+    lines = [f"Orkestra  {url}", f"Katalog   {doc.get('name', '')} {doc.get('version', '')}".rstrip(),
+             f"Health    {health}", f"Leader    {leader}",
+             f"CRDs      {doc.get('total', 0)} total, {doc.get('totalEnabled', 0)} enabled",
+             f"Uptime    {doc.get('uptime', '')}", ""]
+    header = ["CRD", "STATE", "WORKERS", "QUEUE", "CONSEC", "RECONCILES", "FAILED", "ERR%", "RESOURCES", "UPTIME"]
+    rows, widths = [header], [[len(h) for h in header]]
+    for c in crds:
+        max_depth = c.get("maxQueueDepth", 0)
+        state_plain = f"· {c.get('state', '')}"
+        row = [c.get("name", ""), f"{_symbol(c, color)} {c.get('state', '')}",
+               f"{c.get('workersActive', 0)}/{c.get('workers', 0)}",
+               f"{c.get('queueDepth', 0)}/{max_depth}" if max_depth else str(c.get("queueDepth", 0)),
+               f"{c.get('consecutiveFails', 0)}/{c.get('failureThreshold', 0)}", str(c.get("totalReconciles", 0)),
+               str(c.get("failedReconciles", 0)), _err_pct(c), str(c.get("resourceCount", 0)),
+               c.get("uptime") if c.get("started") else "not started"]
+        rows.append(row)
+        widths.append([len(state_plain) if i == 1 else len(cell) for i, cell in enumerate(row)])
+    lines += _table(rows, widths)
+    errors = [c for c in crds if c.get("lastError") and (c.get("consecutiveFails") or c.get("state") == "degraded")]
+    if errors:
+        lines += ["", "Last errors"] + [f"  {c['name']}: {c['lastError']}" for c in errors]
+    lines += ["", LEGEND]
+    return "\n".join(lines)
+
+
+def _kv(lines: list[str], pairs: list[tuple[str, Any]], indent: str = "  ") -> None:
+    width = max((len(k) for k, _ in pairs), default=0)
+    for key, value in pairs:
+        lines.append(f"{indent}{key + ':':<{width + 1}} {'' if value is None else value}")
+
+
+def render_detail(doc: dict) -> str:
+    lines = [f"{doc.get('name', '')}  {doc.get('gvk', '')}  ({doc.get('scope', '')})",
+             f"state: {doc.get('state', '')}", ""]
+    w = doc.get("workers", {})
+    lines.append("workers")
+    _kv(lines, [("configured", f"{w.get('configured')} ({w.get('source')})"), ("active", w.get("active")),
+                ("processing", w.get("processing")), ("idle", w.get("idle")), ("stuck", w.get("stuck"))])
+    for s in w.get("states", []):
+        extra = f" {s['key']} since {s.get('since')}" if s.get("key") else ""
+        lines.append(f"    w{s.get('id')}: {s.get('state')}{extra}")
+    q = doc.get("queue", {})
+    lines += ["", "queue"]
+    _kv(lines, [(k, q.get(k)) for k in ("depth", "maxDepth", "onLimit", "failureThreshold", "dropped", "limitReached")])
+    r = doc.get("reconcile", {})
+    lines += ["", "reconcile"]
+    _kv(lines, [(k, r.get(k)) for k in ("total", "failed", "consecutiveFails", "errorRate", "successRate",
+                                        "avgDurationMs", "lastReconcile", "lastError", "lastErrorAt")])
+    lines += ["", "dependencies"]
+    deps = doc.get("dependencies", [])
+    lines += [f"  {d['name']} [{d['condition']}]: {d['state']}{'' if d['satisfied'] else ' (unsatisfied)'}"
+              for d in deps] or ["  (none)"]
+    lines += ["", "warnings"]
+    lines += [f"  {wa.get('key')}: {wa.get('field', '')}: {wa.get('message', '')}"
+              for wa in doc.get("activeWarnings", [])] or ["  (none)"]
+    return "\n".join(lines)
+
+
+def resolve_crd(doc: dict, name: str) -> str | None:
+    """A CRD key from a key or a Kind (case-insensitive)."""
+    for c in doc.get("crds", []):
+        if c.get("name") == name:
+            return name
+    for c in doc.get("crds", []):
+        if c.get("kind", "").lower() == name.lower():
+            return c["name"]
+    return None
+
+
+def _duration(value: str, option: str) -> float:
+    try:
+        seconds = parse_duration(value, bare_seconds=True)
+    except DurationError:
+        raise click.BadParameter(f'invalid duration "{value}"', param_hint=option) from None
+    if seconds <= 0:
+        raise click.BadParameter(f'invalid duration "{value}": must be positive', param_hint=option)
+    return seconds
+
+
+def _render(url: str, crd: str | None, timeout: float, color: bool) -> str:
+    doc = fetch(url, "/katalog", timeout)
+    if crd is None:
+        return render_summary(url, doc, color=color)
+    key = resolve_crd(doc, crd)
+    if key is None:
+        raise click.ClickException(f'crd "{crd}" not found in katalog {doc.get("name", "")}')
+    return render_detail(fetch(url, f"/katalog/{key}", timeout))
+
+
+@click.command("status")
+@click.option("--url", default=None, help="Runtime URL (default $ORK_URL, else http://localhost:8080).")
+@click.option("--crd", default=None, help="Show one CRD in detail (key or Kind).")
+@click.option("-w", "--watch", is_flag=True, help="Redraw every --interval until Ctrl-C.")
+@click.option("--interval", default="2s", show_default=True)
+@click.option("--timeout", default="5s", show_default=True)
+def status(url: str | None, crd: str | None, watch: bool, interval: str, timeout: str) -> None:
+    """Show the health of a running Orkestra runtime."""
+    url = (url or os.environ.get("ORK_URL") or "http://localhost:8080").rstrip("/")
+    every, limit = _duration(interval, "--interval"), _duration(timeout, "--timeout")
+    color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    show: Callable[[], str] = lambda: _render(url, crd, limit, color)  # noqa: E731
+    try:
+        if not watch:
+            click.echo(show())
+            return
+        while True:
+            text = show()
+            click.clear()
+            click.echo(text)
+            time.sleep(every)
+    except Unreachable as err:
+        click.echo(f"cannot reach Orkestra at {url}: {err}", err=True)
+        click.echo(HINT, err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        return

@@ -1,0 +1,126 @@
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from click.testing import CliRunner
+
+from orkestra.cli.status import render_detail, render_summary, resolve_crd, status
+
+KATALOG = {
+    "name": "shop-platform", "version": "1.4.0", "identity": "pod-a", "isKonductor": True, "leader": "pod-a",
+    "healthy": False, "degradedReason": "1 CRD degraded", "total": 4, "totalEnabled": 3, "uptime": "12m4s",
+    "crds": [
+        {"name": "cache", "kind": "Cache", "enabled": True, "state": "healthy", "started": True, "workers": 2,
+         "workersActive": 2, "queueDepth": 0, "maxQueueDepth": 100, "consecutiveFails": 0, "failureThreshold": 5,
+         "totalReconciles": 18, "failedReconciles": 0, "errorRate": 0.0, "resourceCount": 3, "uptime": "12m4s",
+         "lastError": ""},
+        {"name": "website", "kind": "Website", "enabled": True, "state": "degraded", "started": True, "workers": 3,
+         "workersActive": 3, "queueDepth": 2, "maxQueueDepth": 100, "consecutiveFails": 7, "failureThreshold": 5,
+         "totalReconciles": 42, "failedReconciles": 9, "errorRate": 0.2143, "resourceCount": 5, "uptime": "12m1s",
+         "lastError": "reconciler panic: AttributeError: 'NoneType' object has no attribute 'endpoint'"},
+        {"name": "application", "kind": "Application", "enabled": True, "state": "pending", "started": False,
+         "workers": 3, "workersActive": 0, "queueDepth": 0, "maxQueueDepth": 0, "consecutiveFails": 0,
+         "failureThreshold": 5, "totalReconciles": 0, "failedReconciles": 0, "errorRate": 0.0,
+         "resourceCount": 0, "uptime": "", "lastError": ""},
+        {"name": "legacy", "kind": "Legacy", "enabled": False, "state": "not started"},
+    ],
+}
+
+
+def test_summary_layout():
+    text = render_summary("http://localhost:8080", KATALOG)
+    lines = text.splitlines()
+    assert lines[:6] == ["Orkestra  http://localhost:8080", "Katalog   shop-platform 1.4.0",
+                         "Health    ✗ degraded — 1 CRD degraded", "Leader    yes (pod-a)",
+                         "CRDs      4 total, 3 enabled", "Uptime    12m4s"]
+    header = lines[7]
+    assert header.split() == ["CRD", "STATE", "WORKERS", "QUEUE", "CONSEC", "RECONCILES", "FAILED", "ERR%",
+                              "RESOURCES", "UPTIME"]
+    rows = {line.split()[0]: line for line in lines[8:11]}
+    assert rows["website"].split() == ["website", "✗", "degraded", "3/3", "2/100", "7/5", "42", "9", "21.4%",
+                                       "5", "12m1s"]
+    assert rows["application"].split()[1:5] == ["◌", "pending", "0/3", "0"], "unlimited queue shows the depth"
+    assert rows["application"].endswith("not started"), "UPTIME of a CRD that never started"
+    assert rows["application"].split()[7] == "-", "ERR% is - without reconciles"
+    # columns line up: every row's WORKERS cell starts where the header's does
+    col = header.index("WORKERS")
+    assert all(line[col:].split()[0] in ("2/2", "3/3", "0/3") for line in lines[8:11])
+    assert "legacy" not in text, "disabled entries are not in the table"
+    assert "Last errors\n  website: reconciler panic: AttributeError" in text
+    assert lines[-1].startswith("Legend: ● healthy")
+
+
+def test_follower_and_failing_below_threshold():
+    doc = json.loads(json.dumps(KATALOG))
+    doc.update(isKonductor=False, leader="pod-b", healthy=True)
+    doc["crds"][0]["consecutiveFails"] = 2
+    text = render_summary("http://x", doc)
+    assert "Leader    no (leader: pod-b)" in text and "Health    ✓ healthy" in text
+    assert "cache        ⚠ healthy" in text
+
+
+def test_resolve_by_key_or_kind():
+    assert resolve_crd(KATALOG, "website") == "website"
+    assert resolve_crd(KATALOG, "APPLICATION") == "application"
+    assert resolve_crd(KATALOG, "nope") is None
+
+
+def test_detail_sections():
+    doc = {"name": "website", "gvk": "demo/v1, Kind=Website", "scope": "Namespaced", "state": "healthy",
+           "workers": {"configured": 2, "source": "default", "active": 2, "processing": 1, "idle": 1, "stuck": 0,
+                       "states": [{"id": 0, "state": "processing", "key": "default/a", "since": "2026-03-01T12:00:00Z"},
+                                  {"id": 1, "state": "idle"}]},
+           "queue": {"depth": 0, "maxDepth": 100, "onLimit": "warn", "failureThreshold": 5, "dropped": 0,
+                     "limitReached": 0},
+           "reconcile": {"total": 4, "failed": 1, "consecutiveFails": 0, "errorRate": 0.25, "successRate": 0.75,
+                         "avgDurationMs": 12.0, "lastReconcile": "2026-03-01T12:00:00Z", "lastError": "x",
+                         "lastErrorAt": None},
+           "dependencies": [{"name": "cache", "condition": "healthy", "state": "started", "satisfied": False}],
+           "activeWarnings": []}
+    text = render_detail(doc)
+    assert "workers\n  configured: 2 (default)" in text
+    assert "    w0: processing default/a since 2026-03-01T12:00:00Z" in text
+    assert "  maxDepth:         100" in text
+    assert "  cache [healthy]: started (unsatisfied)" in text
+    assert "warnings\n  (none)" in text
+
+
+@pytest.fixture
+def server():
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = {"/katalog": KATALOG, "/katalog/website": {"name": "website", "state": "degraded"}}.get(self.path)
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(json.dumps(body or {"error": "not found"}).encode())
+
+        def log_message(self, *args):
+            pass
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def test_command_prints_table_and_exits_0_when_degraded(server):
+    result = CliRunner().invoke(status, ["--url", server])
+    assert result.exit_code == 0, result.output
+    assert "website      ✗ degraded" in result.output
+
+
+def test_command_detail_by_kind(server):
+    result = CliRunner().invoke(status, ["--url", server, "--crd", "Website"])
+    assert result.exit_code == 0 and result.output.startswith("website")
+
+
+def test_unreachable_prints_reason_and_hint():
+    result = CliRunner().invoke(status, ["--url", "http://127.0.0.1:1", "--timeout", "1s"])
+    assert result.exit_code == 1
+    assert "cannot reach Orkestra at http://127.0.0.1:1: " in result.output
+    assert "hint: kubectl port-forward svc/orkestra-runtime 8080:8080 -n orkestra-system" in result.output
+
+
+def test_bad_interval_is_a_usage_error():
+    assert CliRunner().invoke(status, ["--interval", "soon"]).exit_code == 2

@@ -1,0 +1,317 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.unit.katalog.conftest import messages
+
+WEBSITE = "apiTypes: {group: demo.io, version: v1, kind: Website, plural: websites}"
+
+
+def crds(body: str) -> str:
+    return "spec:\n  crds:\n" + "\n".join("    " + line for line in body.strip("\n").splitlines()) + "\n"
+
+
+def test_builtin_enrichment_and_explicit_values(report):
+    r = report(crds("""
+deploy:
+  apiTypes: {kind: Deployment}
+  labelSelector: {a: b}
+hpa:
+  apiTypes: {kind: HorizontalPodAutoscaler, version: v1}
+  labelSelector: {a: b}
+ns:
+  apiTypes: {kind: Namespace, group: core}
+"""))
+    assert r.ok, [str(e) for e in r.errors]
+    d, h, n = (r.katalog.crds[k].api for k in ("deploy", "hpa", "ns"))
+    assert (d.group, d.version, d.plural, d.namespaced, d.builtin) == ("apps", "v1", "deployments", True, True)
+    assert (h.group, h.version, h.plural) == ("autoscaling", "v1", "horizontalpodautoscalers")
+    assert (n.group, n.plural, n.namespaced) == ("", "namespaces", False)
+    assert d.gvk_string == "apps/v1, Kind=Deployment"
+
+
+def test_custom_kind_needs_group_version_plural(report):
+    r = report(crds("website:\n  apiTypes: {group: demo.io, kind: Website}"))
+    assert messages(r.errors) == ['spec.crds.website.apiTypes: group, version and plural are required for kind '
+                                  '"Website" (not a built-in kind)']
+
+
+def test_names_and_reserved_keys(report):
+    r = report(crds(f"raw:\n  {WEBSITE}\nBad_Key:\n  apiTypes: {{group: d.io, version: v1, kind: B, plural: bs}}"))
+    got = messages(r.errors)
+    assert 'spec.crds.raw: the CRD key "raw" is reserved (it would clash with /katalog/raw)' in got
+    assert any(m.startswith('spec.crds.Bad_Key: invalid CRD key "Bad_Key"') for m in got)
+
+
+def test_duplicate_watches(report):
+    r = report(crds(f"a:\n  {WEBSITE}\nb:\n  {WEBSITE}\nc:\n  {WEBSITE}\n  namespace: other\n"
+                    f"d:\n  {WEBSITE}\n  enabled: false"))
+    assert messages(r.errors) == ['spec.crds.b: watches the same kind and selectors as "a"']
+
+
+def test_depends_on_forms_names_and_disabled(report):
+    r = report(crds(f"""
+a:
+  {WEBSITE}
+  dependsOn: [b]
+b:
+  apiTypes: {{group: d.io, version: v1, kind: B, plural: bs}}
+  dependsOn: {{c: healthy}}
+c:
+  apiTypes: {{group: d.io, version: v1, kind: C, plural: cs}}
+  dependsOn: {{d: {{condition: started}}}}
+d:
+  apiTypes: {{group: d.io, version: v1, kind: D, plural: ds}}
+  dependsOn: {{a: sometimes}}
+off:
+  apiTypes: {{group: d.io, version: v1, kind: E, plural: es}}
+  enabled: false
+"""))
+    got = messages(r.errors)
+    assert got == ['spec.crds.d.dependsOn.a: invalid condition "sometimes" (allowed: started, healthy)']
+    r = report(crds(f"a:\n  {WEBSITE}\n  dependsOn: [parked, ghost]\nparked:\n  apiTypes: {{group: d.io, version: v1, kind: E, plural: es}}\n  enabled: false"))
+    assert messages(r.errors) == ['spec.crds.a.dependsOn: "parked" is not an enabled CRD in this Katalog',
+                                  'spec.crds.a.dependsOn: "ghost" is not an enabled CRD in this Katalog']
+
+
+def test_cycles_are_reported_on_every_member_with_the_exact_path(report):
+    r = report(crds("""
+namespace:
+  apiTypes: {group: d.io, version: v1, kind: N, plural: ns}
+  dependsOn: [application]
+application:
+  apiTypes: {group: d.io, version: v1, kind: A, plural: as}
+  dependsOn: [namespace]
+self:
+  apiTypes: {group: d.io, version: v1, kind: S, plural: ss}
+  dependsOn: [self]
+"""))
+    by_crd = {e.crd: e.message for e in r.errors}
+    assert by_crd == {"application": "circular dependency: application → namespace → application",
+                      "namespace": "circular dependency: application → namespace → application",
+                      "self": "circular dependency: self → self"}
+
+
+def test_start_order_is_kahn_with_alphabetical_ties(report):
+    r = report(crds("""
+zeta:
+  apiTypes: {group: d.io, version: v1, kind: Z, plural: zs}
+alpha:
+  apiTypes: {group: d.io, version: v1, kind: A, plural: as}
+  dependsOn: [zeta]
+beta:
+  apiTypes: {group: d.io, version: v1, kind: B, plural: bs}
+"""))
+    assert r.katalog.start_order == ["beta", "zeta", "alpha"]
+    assert r.katalog.shutdown_order == ["alpha", "zeta", "beta"]
+
+
+@pytest.mark.parametrize("box, message", [
+    ("reconciler: {workers: 80}", "operatorBox.reconciler.workers: must be between 1 and 50 (got 80)"),
+    ("reconciler: {workers: 0}", "operatorBox.reconciler.workers: must be between 1 and 50 (got 0)"),
+    ("reconciler: {resync: 500ms}", "operatorBox.reconciler.resync: must be 0s (disabled) or at least 1s (got 500ms)"),
+    ("reconciler: {resync: soon}", 'operatorBox.reconciler.resync: invalid duration "soon": expected a Go duration such as "500ms", "15s" or "1h30m"'),
+    ("reconciler: {resync: 30}", 'operatorBox.reconciler.resync: expected a duration such as "15s" or "1m30s", got the number 30'),
+    ("reconciler: {timeout: 0s}", "operatorBox.reconciler.timeout: must be at least 1s (got 0s)"),
+    ("reconciler: {queue: {maxDepth: -1}}", "operatorBox.reconciler.queue.maxDepth: must be 0 (unlimited) or more (got -1)"),
+    ("reconciler: {queue: {failureThreshold: 0}}", "operatorBox.reconciler.queue.failureThreshold: must be at least 1 (got 0)"),
+    ("deleteTimeout: 10ms", "operatorBox.deleteTimeout: must be at least 1s (got 10ms)"),
+    ("reconciler: {default: false}", "operatorBox.reconciler.default: custom reconcilers (default: false) are not supported in this version; use hooks"),
+])
+def test_ranges(report, box, message):
+    r = report(crds(f"w:\n  {WEBSITE}\n  operatorBox: {{{box}}}"))
+    assert messages(r.errors) == [f"spec.crds.w.{message}"]
+
+
+def test_resync_zero_disables_and_durations_become_seconds(report):
+    r = report(crds(f"w:\n  {WEBSITE}\n  operatorBox: {{reconciler: {{resync: 0, timeout: 1m30s}}, deleteTimeout: 2m}}"))
+    box = r.katalog.crds["w"].box
+    assert (box.resync, box.timeout, box.delete_timeout) == (0.0, 90.0, 120.0)
+
+
+def test_templates_and_conditions_are_parsed_at_load(report):
+    r = report(crds(f"""
+w:
+  {WEBSITE}
+  labels: {{team: "{{{{ .spec.team | nosuchfunction }}}}"}}
+  operatorBox:
+    onReconcile:
+      configMaps:
+        - data: {{a: "{{{{ .spec.a "}}
+          when: [{{field: spec.a, regex: "(unclosed"}}]
+    status:
+      fields:
+        - {{path: phase, value: x, when: [{{field: spec.a, between: "5"}}]}}
+"""))
+    got = messages(r.errors)
+    assert any(m.startswith("spec.crds.w.labels.team: invalid template:") and "nosuchfunction" in m for m in got)
+    assert any(m.startswith("spec.crds.w.operatorBox.onReconcile.configMaps[0].data.a: invalid template:") for m in got)
+    assert any(m.startswith("spec.crds.w.operatorBox.onReconcile.configMaps[0].when[0].regex:") for m in got)
+    assert any(m.startswith("spec.crds.w.operatorBox.status.fields[0].when[0].between:") for m in got)
+    assert len(got) == 4
+
+
+def test_resource_entry_rules(report):
+    r = report(crds(f"""
+w:
+  {WEBSITE}
+  operatorBox:
+    onCreate:
+      deployments:
+        - image: a
+          labels: {{orkestra.io/crd: x, fine: y}}
+          action: delete
+        - image: b
+      services:
+        - type: ClusterIP
+      cronJobs:
+        - image: c
+      secrets:
+        - data: {{a: b}}
+          fromSecret: other
+    onReconcile:
+      configMaps:
+        - {{data: {{a: b}}, reconcile: true}}
+      custom:
+        - {{kind: Widget}}
+"""))
+    got = messages(r.errors)
+    base = "spec.crds.w.operatorBox."
+    assert base + 'onCreate.deployments[0].labels.orkestra.io/crd: "orkestra.io/crd" is a reserved label set by Orkestra' in got
+    assert base + "onCreate.deployments[0].action: action is only valid in onDelete" in got
+    assert base + "onCreate.deployments[1]: name is required when more than one deployments entry is declared" in got
+    assert base + 'onCreate.services[0]: missing required field "port" for services (or declare ports)' in got
+    assert base + 'onCreate.cronJobs[0]: missing required field "schedule" for cronJobs' in got
+    assert base + "onCreate.secrets[0]: set data or fromSecret, not both" in got
+    assert base + "onReconcile.configMaps[0].reconcile: reconcile is only valid in onCreate" in got
+    assert base + 'onReconcile.custom[0]: missing required field "apiVersion" for custom' in got
+    assert len(got) == 8
+
+
+def test_warnings_of_step_16(report):
+    r = report(crds("""
+governed:
+  apiTypes: {kind: ConfigMap}
+  operatorBox:
+    reconciler: {queue: {onLimit: drop}}
+    onReconcile:
+      jobs:
+        - image: busybox
+      secrets:
+        - data: {p: "{{ randomHex 8 }}"}
+      configMaps:
+        - forEach: {field: spec.regions, as: region}
+          name: fixed
+          data: {a: b}
+      custom:
+        - {apiVersion: example.io/v1, kind: Widget}
+"""))
+    assert r.ok, [str(e) for e in r.errors]
+    got = messages(r.warnings)
+    base = "spec.crds.governed.operatorBox."
+    assert "onReconcile acts on every ConfigMap: set labelSelector to narrow it" in got
+    assert base + "reconciler.queue.onLimit: drop discards new keys while the queue is full" in got
+    assert base + "onReconcile.jobs[0]: jobs are create-only: re-applying them on reconcile has no update effect" in got
+    assert base + "onReconcile.secrets[0]: uses a random function without once: true; the value changes on every reconcile" in got
+    assert any(m.startswith(base + "onReconcile.configMaps[0].name: forEach entry name does not refer") for m in got)
+    assert base + 'onReconcile.custom[0]: plural not set: RBAC assumes "widgets"; set plural' in got
+    assert len(got) == 6
+
+
+def test_builtin_entries_cannot_declare_status_fields(report):
+    r = report(crds("d:\n  apiTypes: {kind: Deployment}\n  operatorBox: {status: {fields: [{path: phase, value: x}]}}"))
+    assert messages(r.errors) == ["spec.crds.d.operatorBox.status.fields: Orkestra never writes status on a built-in kind (Deployment)"]
+    r = report(crds(f"w:\n  {WEBSITE}\n  operatorBox: {{status: {{fields: [{{path: conditions, value: x}}]}}}}"))
+    assert messages(r.errors) == ['spec.crds.w.operatorBox.status.fields[0].path: "conditions" is reserved while conditions: true']
+
+
+def test_validation_mutation_and_webhook_rules(report):
+    r = report(crds(f"""
+w:
+  {WEBSITE}
+  validation:
+    rules:
+      - {{field: spec.a, operator: sortOf, message: m}}
+      - {{field: spec.b, exists: true, message: "{{{{ bad"}}
+  mutation:
+    rules:
+      - {{field: spec.a, default: 1, override: 2}}
+      - {{field: spec.b}}
+      - {{field: status.phase, default: x}}
+      - {{field: "{{{{ .x }}}}", override: y}}
+  webhooks: {{operations: [CREATE, CONNECT, PATCH]}}
+  allowedNamespaces: [a]
+  restrictedNamespaces: [b]
+"""))
+    got = messages(r.errors)
+    base = "spec.crds.w."
+    assert any(m.startswith(base + "validation.rules[0].operator:") for m in got)
+    assert any(m.startswith(base + "validation.rules[1].message: invalid template:") for m in got)
+    assert base + "mutation.rules[0]: set default or override, not both" in got
+    assert base + "mutation.rules[1]: exactly one of default or override is required" in got
+    assert any(m.startswith(base + 'mutation.rules[2].field: cannot mutate "status.phase"') for m in got)
+    assert base + "mutation.rules[3].field: a mutation field is a dot path, never a template" in got
+    assert base + "webhooks.operations[1]: CONNECT is not supported: it only occurs on subresources, which the rules never cover" in got
+    assert base + 'webhooks.operations[2]: invalid operation "PATCH" (allowed: CREATE, UPDATE, DELETE)' in got
+    assert "spec.crds.w: set allowedNamespaces or restrictedNamespaces, not both" in got
+
+
+def test_conversion_groups(report):
+    paths = "paths: [{from: v1alpha1, to: v1, spec: {a: b}}, {from: v1, to: v2}]"
+    r = report(crds(f"""
+c1:
+  apiTypes: {{group: d.io, version: v1, kind: C, plural: cs}}
+  conversion: {{storageVersion: v1, {paths}}}
+c1a:
+  apiTypes: {{group: d.io, version: v1alpha1, kind: C, plural: cs}}
+  conversion: {{storageVersion: v1alpha1, paths: [{{from: v1alpha1, to: v1, spec: {{a: different}}}}]}}
+"""))
+    got = messages(r.errors)
+    assert 'spec.crds.c1.conversion.paths[1].to: "v2" is not a version of any entry for kind C (declared: v1, v1alpha1)' in got
+    assert 'spec.crds.c1a.conversion.storageVersion: "v1alpha1" differs from "v1" declared by "c1"' in got
+    assert 'spec.crds.c1a.conversion.paths[0]: conflicting conversion paths from v1alpha1 to v1 in "c1" and "c1a"' in got
+    assert len(got) == 3
+
+
+def test_security_exclusivity_and_enums(report):
+    r = report("""\
+        security:
+          namespaceProtection: {allowedNamespaces: [a], restrictedNamespaces: [b], failurePolicy: Maybe}
+        spec: {crds: {}}
+        """)
+    got = messages(r.errors)
+    assert "security.namespaceProtection: set allowedNamespaces or restrictedNamespaces, not both" in got
+    assert 'security.namespaceProtection.failurePolicy: invalid value "Maybe" (allowed: Ignore, Fail)' in got
+
+
+def test_hooks_are_imported_but_not_called(report, tmp_path):
+    (tmp_path / "myhooks.py").write_text(
+        "CALLED = []\n"
+        "def factory():\n    CALLED.append(1)\n    def on_create(ctx, obj): pass\n"
+        "    def on_reconcile(ctx, obj): pass\n    return {'on_create': on_create, 'on_reconcile': on_reconcile}\n"
+        "NOT_CALLABLE = 3\n")
+    r = report(crds(f"w:\n  {WEBSITE}\n  operatorBox: {{reconciler: {{hooks: {{module: myhooks, function: factory}}}}}}"))
+    assert r.ok, [str(e) for e in r.errors]
+    assert r.hook_callbacks["w"] == ["on_create", "on_reconcile"]
+    import myhooks  # type: ignore[import-not-found]
+    assert myhooks.CALLED == []
+    hook = r.katalog.crds["w"].box.hooks
+    assert hook.ref == "myhooks:factory" and hook.base_dir == str(tmp_path)
+    for fn, text in (("missing", 'module "myhooks" has no attribute "missing"'),
+                     ("NOT_CALLABLE", '"myhooks.NOT_CALLABLE" is not callable')):
+        r = report(crds(f"w:\n  {WEBSITE}\n  operatorBox: {{reconciler: {{hooks: {{module: myhooks, function: {fn}}}}}}}"))
+        assert messages(r.errors) == [f"spec.crds.w.operatorBox.reconciler.hooks.function: {text}"]
+    r = report(crds(f"w:\n  {WEBSITE}\n  operatorBox: {{reconciler: {{hooks: {{module: github.com/x/y, function: f}}}}}}"))
+    assert messages(r.errors) == ['hooks.module must be a Python module path like "pkg.mod"']
+    r = report(crds(f"w:\n  {WEBSITE}\n  operatorBox: {{reconciler: {{hooks: {{module: no_such_hooks_mod, function: f}}}}}}"))
+    assert messages(r.errors)[0].startswith('spec.crds.w.operatorBox.reconciler.hooks.module: cannot import "no_such_hooks_mod"')
+
+
+def test_hooks_path_from_environment(report, tmp_path):
+    extra = tmp_path / "elsewhere"
+    extra.mkdir()
+    (extra / "envhooks_mod.py").write_text("class Hooks:\n    def on_delete(self, ctx, obj): pass\n")
+    r = report(crds(f"w:\n  {WEBSITE}\n  operatorBox: {{reconciler: {{hooks: {{module: envhooks_mod, function: Hooks}}}}}}"),
+               env={"ORK_HOOKS_PATH": str(extra)})
+    assert r.ok, [str(e) for e in r.errors]
+    assert r.hook_callbacks["w"] == ["on_delete"]

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import pytest
+
+from orkestra.katalog.source import MAX_DEPTH, SourceError, locate, parse_yaml, plain, read_source
+
+
+def test_marks_are_one_based_and_follow_keys_and_items():
+    doc = parse_yaml("a:\n  b:\n    - x\n    - {c: 1}\n", "k.yaml")
+    mark = locate(doc, ("a", "b", 1, "c"))
+    assert (mark.file, mark.line, mark.col) == ("k.yaml", 4, 8)
+    assert locate(doc, ("a", "b", 0)).line == 3
+    # a missing tail falls back to the deepest known node
+    assert locate(doc, ("a", "nope", "deeper")).line == 1
+
+
+def test_anchors_aliases_and_merge_keys():
+    doc = parse_yaml("base: &b {group: g, kind: K}\nuse:\n  <<: *b\n  version: v1\nagain: *b\n", "k.yaml")
+    assert plain(doc["use"]) == {"group": "g", "kind": "K", "version": "v1"}
+    assert plain(doc["again"]) == {"group": "g", "kind": "K"}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "empty file"),
+    ("# only a comment\n", "empty file"),
+    ("a: 1\n---\nb: 2\n", "more than one YAML document"),
+    ("a: [1, 2\n", "invalid YAML"),
+    ("? [a]\n: 1\n", "mapping key must be a scalar"),
+])
+def test_bad_files_are_clear_errors(text, message):
+    with pytest.raises(SourceError) as exc:
+        parse_yaml(text, "k.yaml")
+    assert message in exc.value.message
+
+
+def test_syntax_error_has_a_position():
+    with pytest.raises(SourceError) as exc:
+        parse_yaml("a: 1\nb: [\n", "k.yaml")
+    assert exc.value.mark is not None and exc.value.mark.file == "k.yaml"
+
+
+def test_deep_nesting_and_alias_bombs_are_rejected():
+    deep = "a: " + "[" * (MAX_DEPTH + 5) + "]" * (MAX_DEPTH + 5) + "\n"
+    with pytest.raises(SourceError, match="nests deeper"):
+        parse_yaml(deep, "k.yaml")
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 9):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
+    with pytest.raises(SourceError, match="expands to more than"):
+        parse_yaml("\n".join(lines) + "\n", "k.yaml")
+    with pytest.raises(SourceError, match="nests deeper"):
+        parse_yaml("a: &a [*a]\n", "k.yaml")
+
+
+def test_read_source_errors(tmp_path):
+    with pytest.raises(SourceError, match="file not found"):
+        read_source(str(tmp_path / "missing.yaml"))
+    bad = tmp_path / "bin.yaml"
+    bad.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(SourceError, match="not UTF-8"):
+        read_source(str(bad))

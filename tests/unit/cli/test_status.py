@@ -42,7 +42,7 @@ def test_summary_layout():
                                        "5", "12m1s"]
     assert rows["application"].split()[1:5] == ["◌", "pending", "0/3", "0"], "unlimited queue shows the depth"
     assert rows["application"].endswith("not started"), "UPTIME of a CRD that never started"
-    assert rows["application"].split()[7] == "-", "ERR% is - without reconciles"
+    assert rows["application"].split()[8] == "-", "ERR% is - without reconciles"
     # columns line up: every row's WORKERS cell starts where the header's does
     col = header.index("WORKERS")
     assert all(line[col:].split()[0] in ("2/2", "3/3", "0/3") for line in lines[8:11])

@@ -138,8 +138,8 @@ class KubeClient:
         """Open a watch; iterate the result for event dicts `{"type", "object"}`.
 
         `timeout` is the socket read timeout: if no byte arrives for that long, iteration raises
-        `WatchStalled`. A dropped connection raises `ApiError` with status 0. The caller must
-        `close()` the stream (it is also a context manager).
+        `WatchStalled`. A dropped connection raises `ApiError` with status 0. The connection is
+        closed when iteration ends; `close()` (or the context manager) ends it from outside.
         """
         resp = self._send("GET", path, {**(query or {}), "watch": "true"}, None, None,
                           timeout=timeout, stream=True, resource=path)
@@ -279,6 +279,8 @@ class WatchStream:
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise ApiError(status=0, reason="ConnectionError", message=_connection_message(exc),
                            verb="watch", resource=self._path) from None
+        finally:
+            self.close()  # also when the caller stops iterating early
         if pending.strip():
             yield json.loads(pending)
 

@@ -108,3 +108,27 @@ def test_offer_after_shutdown_adds_nothing():
 def test_invalid_on_limit_is_a_clear_error():
     with pytest.raises(ValueError, match="queue.onLimit"):
         make(on_limit="explode")
+
+
+def test_prometheus_hooks_feed_the_workqueue_families():
+    from prometheus_client import REGISTRY
+
+    from orkestra.workqueue.metrics import PrometheusQueueMetrics
+
+    clock = FakeClock()
+    timer = Timer(clock=clock, start=False)
+    q = RateLimitingQueue("metrics-test", timer=timer, metrics=PrometheusQueueMetrics("metrics-test", "g/v1, Kind=K"))
+    labels = {"name": "metrics-test", "controller": "metrics-test"}
+    q.add("a")
+    q.add("b")
+    assert REGISTRY.get_sample_value("workqueue_adds_total", labels) == 2
+    assert REGISTRY.get_sample_value("workqueue_depth", {**labels, "priority": ""}) == 2
+    q.get()
+    clock.advance(7)
+    assert REGISTRY.get_sample_value("workqueue_unfinished_work_seconds", labels) == 7
+    assert REGISTRY.get_sample_value("workqueue_longest_running_processor_seconds", labels) == 7
+    q.done("a")
+    assert REGISTRY.get_sample_value("workqueue_work_duration_seconds_count", labels) == 1
+    assert REGISTRY.get_sample_value("workqueue_unfinished_work_seconds", labels) == 0
+    q.add_rate_limited("a")
+    assert REGISTRY.get_sample_value("workqueue_retries_total", labels) == 1

@@ -5,7 +5,8 @@ One thread (`ork-informer-<resource>`) runs LIST then WATCH for ever:
 * LIST in pages of 500 (the client restarts without pagination if a continue token expires),
   then replace the store; the differences go to the sink as adds, updates and delete tombstones.
 * WATCH from the last resourceVersion with bookmarks and a random server timeout of 300–599 s.
-  A watch that ends normally is re-opened from where it stopped. The socket read timeout is the
+  A watch that ends normally is re-opened from where it stopped (after a backoff if it ended
+  within a second without a single event, so a server that keeps closing it is not hammered). The socket read timeout is the
   stall timeout: a connection that delivers nothing for that long is closed and re-opened
   (`watch stalled, reconnecting`).
 * 410 Gone (HTTP status or ERROR event) relists. Other failures back off (800 ms doubling with
@@ -20,6 +21,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -33,6 +35,7 @@ from orkestra.kube.paths import describe, resource_path
 log = logging.getLogger("orkestra.informers")
 
 WATCH_TIMEOUT_RANGE = (300, 599)
+MIN_WATCH_SECONDS = 1.0  # a watch that ends sooner without events is treated like a failure
 # Status conditions reported to the status listener.
 LISTED, GONE, FORBIDDEN, FAILING = "listed", "gone", "forbidden", "failing"
 
@@ -170,6 +173,7 @@ class Reflector:
         stream = self._kube.watch(resource_path(self.gvr, self._namespace or None), query,
                                   timeout=self._stall_timeout)
         self._stream = stream
+        opened, events = time.monotonic(), 0
         try:
             if self._stop.is_set():
                 return
@@ -177,10 +181,14 @@ class Reflector:
                 if self._stop.is_set():
                     return
                 self._handle(event)
+                events += 1
                 self._backoff.reset()
         finally:
             self._stream = None
             stream.close()
+        if not events and time.monotonic() - opened < MIN_WATCH_SECONDS:
+            # the server keeps closing the watch at once: do not spin
+            self._stop.wait(self._backoff.next())
 
     def _handle(self, event: dict) -> None:
         kind = event.get("type")

@@ -171,3 +171,9 @@ def test_backoff_doubles_with_jitter_and_caps():
     assert delays[-1] == 30
     b.reset()
     assert b.next() == 0.8 * 1.2
+
+
+def test_watch_that_ends_at_once_without_events_backs_off():
+    kube, _, _, _, r = run([([], "10")], [Stream([]), Stream([])])
+    assert r._backoff._failures == 2, "two empty, instant watches count two backoff steps"
+    assert kube.list_calls == 1

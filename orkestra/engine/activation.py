@@ -7,8 +7,9 @@ blocks: a CRD whose informer is still syncing is simply looked at again on the n
 the supervisor runs every second while anything is waiting, every `CRD_CHECK_INTERVAL` otherwise,
 and at once after a health change.
 
-Presence is checked against discovery documents fetched fresh on every pass (one request per
-group/version), not a cache: a cache would keep a deleted CRD "served" forever.
+Presence is checked against discovery documents fetched fresh on every pass (the discovery cache
+is dropped first, so each group/version is asked once per pass): a cache alone would keep a
+deleted CRD "served" forever.
 """
 from __future__ import annotations
 
@@ -40,33 +41,18 @@ def unmet_dependencies(depends_on: Iterable[Any], states: dict[str, str]) -> lis
     return [d.name for d in depends_on if not dependency_satisfied(d.condition, states.get(d.name, NOT_STARTED))]
 
 
-def served_resources(kube: Any, group_versions: Iterable[tuple[str, str]]) -> dict[tuple[str, str], set[str]]:
-    """Plural names served per (group, version), fresh from the API server. A 404 means nothing is
-    served for that group/version; other errors propagate (the pass is skipped and retried)."""
-    out: dict[tuple[str, str], set[str]] = {}
-    for group, version in set(group_versions):
-        path = f"/apis/{group}/{version}" if group else f"/api/{version}"
-        try:
-            doc = kube.request("GET", path)
-        except Exception as err:
-            if getattr(err, "status", None) == 404:
-                out[(group, version)] = set()
-                continue
-            raise
-        out[(group, version)] = {r.get("name") for r in (doc or {}).get("resources") or () if "/" not in r.get("name", "")}
-    return out
-
-
 class Activator:
     """Runs activation passes over the boxes of one engine (leader side)."""
 
-    def __init__(self, boxes: dict[str, Any], start_order: list[str], kube: Any, *,
-                 clock: Callable[[], float] = time.monotonic, on_activated: Callable[[Any], None] = lambda box: None):
+    def __init__(self, boxes: dict[str, Any], start_order: list[str], discovery: Any, *,
+                 clock: Callable[[], float] = time.monotonic, prepare: Callable[[Any], None] = lambda box: None):
+        """`prepare(box)` runs just before a box's workers start (the engine starts its child
+        informers there, so the first reconcile already sees them)."""
         self.boxes = boxes
         self.start_order = [k for k in start_order if k in boxes]
-        self.kube = kube
+        self.discovery = discovery
         self._clock = clock
-        self._on_activated = on_activated
+        self._prepare = prepare
         self._waiting_since: dict[str, float] = {}
         self.first_pass_done = False
 
@@ -77,9 +63,8 @@ class Activator:
 
     def served_now(self) -> set[str]:
         """Keys of the CRDs whose kind the API server serves right now."""
-        boxes = [self.boxes[k] for k in self.start_order]
-        served = served_resources(self.kube, ((b.entry.api.group, b.entry.api.version) for b in boxes))
-        return {b.key for b in boxes if b.entry.api.plural in served.get((b.entry.api.group, b.entry.api.version), set())}
+        self.discovery.invalidate()
+        return {k for k in self.start_order if self.discovery.served(self.boxes[k].entry.api.gvr)}
 
     def run_pass(self) -> bool:
         """One pass; returns True when some CRD still waits for its informer to sync."""
@@ -110,6 +95,7 @@ class Activator:
     def _activate(self, box: Any) -> None:
         labels = (box.gvk_string, box.key)
         try:
+            self._prepare(box)
             box.activate()
         except Exception as err:  # noqa: BLE001 - activation failed: not started, retried next pass
             log.error("crd activation failed", extra={"crd": box.key, "gvk": box.gvk_string, "error": str(err)})
@@ -120,7 +106,6 @@ class Activator:
         if since is not None:
             metrics.crd_activation_latency.labels(*labels).observe(max(0.0, self._clock() - since))
         metrics.crd_activation_total.labels(*labels, "success").inc()
-        self._on_activated(box)
 
     def _stop_missing(self, box: Any) -> None:
         error = f"CustomResourceDefinition {box.entry.api.crd_name} not found in cluster"

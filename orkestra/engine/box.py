@@ -23,6 +23,7 @@ from orkestra import metrics
 from orkestra.engine import filters
 from orkestra.engine.health import CrdHealth
 from orkestra.engine.pool import WorkerPool
+from orkestra.informers.store import index_uid, object_key
 from orkestra.engine.safe import Outcome, safe_reconcile
 from orkestra.durations import format_duration
 from orkestra.katalog.model import CrdEntry, Katalog
@@ -42,7 +43,7 @@ class BoxEnvironment(Protocol):
     def make_queue(self, entry: CrdEntry, on_limit_warning: Callable[[int, int], None]) -> Any: ...
     def make_reconciler(self, entry: CrdEntry, box: "OperatorBox") -> Any: ...
     def children(self, owner_uid: str) -> list[dict]: ...
-    def child_informer_gvrs(self) -> list: ...
+    def child_gvrs_of(self, key: str) -> list: ...
     def health_changed(self) -> None: ...
 
 
@@ -65,6 +66,7 @@ class OperatorBox:
         self.dropped = 0
         self.limit_reached = 0
         self._labels = (self.gvk_string, self.key)
+        self._handler: Any = None
 
     # ------------------------------------------------------------------ ReconcileRuntime
     @property
@@ -97,7 +99,7 @@ class OperatorBox:
         return self.env.children(owner_uid)
 
     def child_informer_gvrs(self) -> list:
-        return self.env.child_informer_gvrs()
+        return self.env.child_gvrs_of(self.key)
 
     def set_warnings(self, key: str, source: str, warnings: list[dict]) -> None:
         now = self._wall()
@@ -129,18 +131,32 @@ class OperatorBox:
             return
         e = self.entry
         informer = self.env.factory.informer(
-            e.api.gvr, namespace=e.namespace if e.api.namespaced else "",
-            label_selector=filters.selector_string(e.label_selector),
-            field_selector=filters.selector_string(e.field_selector),
-            indexers={"uid": filters.uid_index})
-        informer.add_handler(self._on_add, self._on_update, self._on_delete, e.box.resync)
+            e.api.gvr, namespace=e.namespace, label_selector=filters.selector_string(e.label_selector),
+            field_selector=filters.selector_string(e.field_selector), indexers={"uid": index_uid},
+            namespaced=e.api.namespaced)
+        self._handler = informer.add_handler(self._on_add, self._on_update, self._on_delete, e.box.resync)
+        informer.add_status_listener(lambda condition, message: self._informer_status(informer, condition, message))
         self.informer = informer
         informer.start()
 
     def unwatch(self) -> None:
         if self.informer is not None:
             informer, self.informer = self.informer, None
+            informer.remove_handler(self._handler)
             self.env.factory.release(informer)
+
+    def _informer_status(self, informer: Any, condition: str, message: str) -> None:
+        """Reflector news: `forbidden` degrades the CRD until a list succeeds; `gone` (404) asks
+        the activator to check presence now."""
+        if informer is not self.informer:
+            return
+        changed = False
+        if condition == "forbidden":
+            changed = self.health.set_forbidden(message)
+        elif condition == "listed":
+            changed = self.health.set_forbidden("")
+        if changed or condition == "gone":
+            self.env.health_changed()
 
     def synced(self) -> bool:
         return self.informer is not None and self.informer.has_synced()
@@ -154,7 +170,7 @@ class OperatorBox:
                                timeout=e.box.timeout, on_timeout=self._on_timeout,
                                after_item=self.update_gauges, clock=self._clock, wall=self._wall)
         for obj in self.cached_all():
-            self.queue.add(filters.object_key(obj))
+            self.queue.add(object_key(obj))
         self.health.mark_started()
         self.pool.start()
         metrics.cr_max_concurrent.labels(self.key).set(e.box.workers)
@@ -217,14 +233,14 @@ class OperatorBox:
                                          "message": f"queue depth limit reached ({depth}/{limit})"}])
 
     def _on_add(self, obj: dict) -> None:
-        self.enqueue(filters.object_key(obj))
+        self.enqueue(object_key(obj))
 
     def _on_update(self, old: dict, new: dict) -> None:
         if filters.update_needs_reconcile(old, new, ignore_observed_generation=self.entry.ignore_observed_generation):
-            self.enqueue(filters.object_key(new))
+            self.enqueue(object_key(new))
 
     def _on_delete(self, obj: dict) -> None:
-        key = filters.object_key(obj)
+        key = object_key(obj)
         with self._lock:
             self._warnings.pop(key, None)
         if self.queue is not None:
@@ -234,7 +250,7 @@ class OperatorBox:
 
     # ------------------------------------------------------------------ gauges and snapshots
     def resource_count(self) -> int:
-        return len(self.cached_all())
+        return len(self.informer.store) if self.informer is not None else 0
 
     def update_gauges(self) -> None:
         counts = self.pool.counts() if self.pool is not None else {"active": 0, "processing": 0, "idle": 0}

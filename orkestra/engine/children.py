@@ -34,22 +34,18 @@ def child_kinds(entry: CrdEntry) -> list[tuple[str, str]]:
     return list(dict.fromkeys(out))
 
 
-def resolve_child_gvrs(entry: CrdEntry, discovery: Any) -> list[GVR]:
-    """GVRs of the entry's child kinds that the cluster serves; unknown kinds are logged and skipped
-    (the reconciler reports them when it tries to write one)."""
+def resolve_child_gvrs(entry: CrdEntry, discovery: Any) -> list[tuple[GVR, bool]]:
+    """(GVR, namespaced) of the entry's child kinds that the cluster serves; unknown kinds are
+    logged and skipped (the reconciler reports them when it tries to write one)."""
     from orkestra.katalog.builtins import lookup
-    gvrs: list[GVR] = []
+    gvrs: list[tuple[GVR, bool]] = []
     for api_version, kind in child_kinds(entry):
-        if not api_version:
-            builtin = lookup(kind)
-            if builtin is None:
-                continue
-            gvrs.append(GVR(builtin.group, builtin.version, builtin.plural))
+        group, version = split_api_version(api_version) if api_version else ("", "")
+        builtin = lookup(kind) if not api_version else lookup(kind, group or "core")
+        if builtin is not None and (not api_version or builtin.version == version):
+            gvrs.append((GVR(builtin.group, builtin.version, builtin.plural), builtin.namespaced))
             continue
-        group, version = split_api_version(api_version)
-        builtin = lookup(kind, group or "core")
-        if builtin is not None and builtin.version == version:
-            gvrs.append(GVR(builtin.group, builtin.version, builtin.plural))
+        if not api_version:
             continue
         try:
             found = discovery.resolve(api_version, kind)
@@ -57,5 +53,5 @@ def resolve_child_gvrs(entry: CrdEntry, discovery: Any) -> list[GVR]:
             log.warning("cannot resolve child kind", extra={"crd": entry.key, "kind": kind, "error": str(err)})
             continue
         if found is not None:
-            gvrs.append(found[0])
+            gvrs.append(found)
     return list(dict.fromkeys(gvrs))

@@ -36,6 +36,7 @@ from orkestra.engine.children import resolve_child_gvrs
 from orkestra.engine.health import dependency_satisfied, katalog_health, PENDING
 from orkestra.errors import OrkestraError
 from orkestra.gvk import GVR
+from orkestra.informers.store import object_key
 from orkestra.katalog.model import CrdEntry, Katalog
 
 log = logging.getLogger("orkestra.engine")
@@ -116,7 +117,8 @@ class Engine:
             self.discovery = Discovery(self.kube)
             self.recorder = EventRecorder(self.kube, self.identity)
             self.factory = SharedInformerFactory(self.kube, timer=shared_timer(),
-                                                 watch_namespace=self.settings.watch_namespace)
+                                                 watch_namespace=self.settings.watch_namespace,
+                                                 stall_timeout=self.settings.watch_stall_timeout)
         except OrkestraError as err:
             raise EngineStartError(str(err)) from None
         for box in self.boxes.values():
@@ -172,8 +174,8 @@ class Engine:
                 box.watch()
                 box.health.mark_pending()
             return
-        self.activator = Activator(self.boxes, self.katalog.start_order, self.kube, clock=self._clock,
-                                   on_activated=self._start_child_informers)
+        self.activator = Activator(self.boxes, self.katalog.start_order, self.discovery, clock=self._clock,
+                                   prepare=self._start_child_informers)
         try:
             served = self.activator.served_now()
         except Exception as err:  # noqa: BLE001 - informers start on the first successful pass instead
@@ -260,14 +262,14 @@ class Engine:
 
     # ------------------------------------------------------------------ children
     def _start_child_informers(self, box: OperatorBox) -> None:
-        gvrs = resolve_child_gvrs(box.entry, self.discovery)
-        self._child_gvrs[box.key] = gvrs
-        for gvr in gvrs:
+        resolved = resolve_child_gvrs(box.entry, self.discovery)
+        self._child_gvrs[box.key] = [gvr for gvr, _ in resolved]
+        for gvr, namespaced in resolved:
             with self._lock:
                 if gvr in self._child_informers:
                     continue
                 informer = self.factory.informer(gvr, label_selector=filters.MANAGED_BY_SELECTOR,
-                                                 indexers={"owner": filters.owner_index})
+                                                 indexers={"owner": filters.owner_index}, namespaced=namespaced)
                 self._child_informers[gvr] = informer
             informer.add_handler(lambda obj: None, lambda old, new: self._child_event(new),
                                  self._child_event, 0)
@@ -283,7 +285,7 @@ class Engine:
             if not box.active or box.informer is None:
                 continue
             for owner in box.informer.store.by_index("uid", uid):
-                box.enqueue(filters.object_key(owner))
+                box.enqueue(object_key(owner))
 
     def children(self, owner_uid: str) -> list[dict]:
         out: list[dict] = []
@@ -291,8 +293,9 @@ class Engine:
             out.extend(informer.store.by_index("owner", owner_uid))
         return out
 
-    def child_informer_gvrs(self) -> list[GVR]:
-        return list(self._child_informers)
+    def child_gvrs_of(self, key: str) -> list[GVR]:
+        """The GVRs that may hold label-tracked children of CRD `key` (resolved at activation)."""
+        return list(self._child_gvrs.get(key, ()))
 
     # ------------------------------------------------------------------ box environment
     def make_queue(self, entry: CrdEntry, on_limit_warning: Callable[[int, int], None]) -> Any:
@@ -376,12 +379,12 @@ class Engine:
             self.elector.wake()
 
     def release_informers(self) -> None:
-        for box in self.boxes.values():
-            box.unwatch()
+        """Stop every reflector (shutdown step 3)."""
         with self._lock:
-            informers, self._child_informers = list(self._child_informers.values()), {}
-        for informer in informers:
-            self.factory.release(informer)
+            self._child_informers = {}
+        for box in self.boxes.values():
+            box.informer = None
+        self.factory.stop_all()
 
 
 def _safe_call(cb: Callable[[bool], None], value: bool) -> None:

@@ -1,17 +1,11 @@
 """Pure decisions on informer events (runtime.md §4.4, §4.5): which CR updates need a reconcile,
-how an object is keyed, and which owner a child belongs to. No state, no I/O."""
+and which owner a child belongs to. No state, no I/O. (Object keys and the `uid` index are the
+informer store's: `orkestra.informers.store`.)"""
 from __future__ import annotations
 
 OWNER_UID_LABEL = "orkestra.io/owner-uid"
 CRD_LABEL = "orkestra.io/crd"
 MANAGED_BY_SELECTOR = "app.kubernetes.io/managed-by=orkestra"
-
-
-def object_key(obj: dict) -> str:
-    """`namespace/name`, or `name` for cluster-scoped objects (the store's key)."""
-    meta = obj.get("metadata") or {}
-    ns = meta.get("namespace")
-    return f"{ns}/{meta.get('name', '')}" if ns else meta.get("name", "")
 
 
 def update_needs_reconcile(old: dict, new: dict, *, ignore_observed_generation: bool = False) -> bool:
@@ -43,11 +37,6 @@ def owner_uid(child: dict) -> str | None:
 def owner_crd(child: dict) -> str | None:
     """The CRD key named by the child's `orkestra.io/crd` label, if any."""
     return ((child.get("metadata") or {}).get("labels") or {}).get(CRD_LABEL)
-
-
-def uid_index(obj: dict) -> list[str]:
-    uid = (obj.get("metadata") or {}).get("uid")
-    return [uid] if uid else []
 
 
 def owner_index(obj: dict) -> list[str]:

@@ -1,10 +1,9 @@
 import pytest
 
 from orkestra.engine.activation import (ACTIVATE, KEEP, NOT_SERVED, PENDING, STOP_MISSING, WAIT_SYNC, Activator,
-                                        decide, served_resources, unmet_dependencies)
+                                        decide, unmet_dependencies)
 from orkestra.engine.health import CrdHealth
 from orkestra.katalog.model import Dependency
-from orkestra.kube.errors import ApiError
 from tests.unit.engine.factories import make_entry
 
 
@@ -27,25 +26,18 @@ def test_unmet_dependencies():
     assert unmet_dependencies(deps, {}) == ["cache", "db"]
 
 
-class FakeKube:
+class FakeDiscovery:
+    """Served plurals per (group, version); counts cache drops so a pass is known to ask afresh."""
+
     def __init__(self, served):
-        self.served = served          # {(group, version): [plural, ...]}
-        self.calls = 0
+        self.served_map = served
+        self.invalidations = 0
 
-    def request(self, method, path, query=None, body=None):
-        self.calls += 1
-        parts = path.strip("/").split("/")
-        gv = ("", parts[1]) if parts[0] == "api" else (parts[1], parts[2])
-        if gv not in self.served:
-            raise ApiError(status=404, reason="NotFound", message="not found", verb="get", resource=path)
-        return {"resources": [{"name": p} for p in self.served[gv]] + [{"name": f"{p}/status"} for p in self.served[gv]]}
+    def invalidate(self):
+        self.invalidations += 1
 
-
-def test_served_resources_fresh_per_group_version():
-    kube = FakeKube({("demo.io", "v1"): ["websites"], ("", "v1"): ["configmaps"]})
-    out = served_resources(kube, [("demo.io", "v1"), ("demo.io", "v1"), ("", "v1"), ("gone.io", "v1")])
-    assert out == {("demo.io", "v1"): {"websites"}, ("", "v1"): {"configmaps"}, ("gone.io", "v1"): set()}
-    assert kube.calls == 3
+    def served(self, gvr):
+        return gvr.resource in self.served_map.get((gvr.group, gvr.version), [])
 
 
 class FakeBox:
@@ -80,8 +72,8 @@ def setup():
     cache = make_entry("cache", kind="Cache", group="demo.io", version="v1")
     website = make_entry("website", kind="Website", group="demo.io", version="v1", depends_on=[("cache", "healthy")])
     boxes = {"cache": FakeBox(cache), "website": FakeBox(website)}
-    kube = FakeKube({("demo.io", "v1"): ["caches", "websites"]})
-    return Activator(boxes, ["cache", "website"], kube, clock=lambda: 0.0), boxes, kube
+    discovery = FakeDiscovery({("demo.io", "v1"): ["caches", "websites"]})
+    return Activator(boxes, ["cache", "website"], discovery, clock=lambda: 0.0), boxes, discovery
 
 
 def test_pass_activates_in_order_and_holds_dependents():
@@ -105,23 +97,24 @@ def test_unsynced_informer_waits_without_blocking():
 
 def test_missing_at_start_then_appears_then_deleted_then_recreated():
     act, boxes, kube = setup()
-    kube.served = {("demo.io", "v1"): ["websites"]}
+    kube.served_map = {("demo.io", "v1"): ["websites"]}
     act.run_pass()
+    assert kube.invalidations == 1, "presence is checked against fresh discovery"
     cache = boxes["cache"]
     assert cache.health.state == "not started" and cache.health.missing
     assert cache.health.snapshot()["lastError"] == "CustomResourceDefinition caches.demo.io not found in cluster"
-    kube.served = {("demo.io", "v1"): ["websites", "caches"]}
+    kube.served_map = {("demo.io", "v1"): ["websites", "caches"]}
     act.run_pass()
     assert cache.active and cache.health.state == "started"
     cache.health.record_success()
     act.run_pass()
     assert boxes["website"].active
-    kube.served = {("demo.io", "v1"): ["websites"]}
+    kube.served_map = {("demo.io", "v1"): ["websites"]}
     act.run_pass()
     assert not cache.active and cache.informer is None
     assert cache.health.state == "degraded" and cache.health.missing
     assert boxes["website"].active, "gating happens once: an activated dependent keeps running"
-    kube.served = {("demo.io", "v1"): ["websites", "caches"]}
+    kube.served_map = {("demo.io", "v1"): ["websites", "caches"]}
     act.run_pass()
     assert cache.active and cache.health.state == "started"
     assert cache.log == ["activate", "stop", "activate"]

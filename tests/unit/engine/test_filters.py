@@ -1,15 +1,9 @@
-from orkestra.engine.filters import (object_key, owner_crd, owner_index, owner_uid, selector_string,
-                                     update_needs_reconcile)
+from orkestra.engine.filters import owner_crd, owner_index, owner_uid, selector_string, update_needs_reconcile
 
 
 def cr(rv="1", gen=1, **meta):
     return {"metadata": {"name": "a", "namespace": "ns", "resourceVersion": rv, "generation": gen, **meta},
             "status": {}}
-
-
-def test_object_keys():
-    assert object_key(cr()) == "ns/a"
-    assert object_key({"metadata": {"name": "cluster-wide"}}) == "cluster-wide"
 
 
 def test_resync_always_enqueues():

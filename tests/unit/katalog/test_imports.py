@@ -1,0 +1,165 @@
+from __future__ import annotations
+
+import http.server
+import threading
+
+import pytest
+
+from orkestra.katalog.loader import load_report
+from tests.unit.katalog.conftest import messages
+
+KATALOG = "apiVersion: orkestra.orkspace.io/v1\nkind: Katalog\nmetadata: {{name: {name}}}\n"
+
+
+def katalog(name: str, *keys: str, extra: str = "") -> str:
+    body = "".join(f"    {k}:\n      apiTypes: {{group: {k}.io, version: v1, kind: K{k}, plural: {k}s}}\n"
+                   f"      operatorBox: {{reconciler: {{workers: 2, queue: {{maxDepth: 10}}}}}}\n" for k in keys)
+    return KATALOG.format(name=name) + extra + "spec:\n  crds:\n" + body
+
+
+def komposer(imports: str, overrides: str = "{}", extra: str = "") -> str:
+    return ("apiVersion: orkestra.orkspace.io/v1\nkind: Komposer\nmetadata: {name: platform, version: 2.0.0}\n"
+            f"imports: {imports}\n{extra}spec:\n  crds: {overrides}\n")
+
+
+def test_files_relative_to_the_komposer_and_overrides_deep_merge(write):
+    write(katalog("web", "website"), "katalogs/website.yaml")
+    path = write(komposer("{files: [./katalogs/website.yaml]}",
+                          "{website: {operatorBox: {reconciler: {workers: 6}}}, extra: "
+                          "{apiTypes: {kind: ConfigMap}, labelSelector: {a: b}}}"), "komposer.yaml")
+    r = load_report([path], env={})
+    assert r.ok, [str(e) for e in r.errors]
+    k = r.katalog
+    assert k.name == "platform" and k.version == "2.0.0" and k.kind == "Komposer"
+    box = k.crds["website"].box
+    assert box.workers == 6 and box.queue.max_depth == 10          # maps merge, scalars replace
+    assert k.crds["website"].source.endswith("katalogs/website.yaml")
+    assert k.crds["extra"].source == path
+    assert "imports" not in k.canonical
+    assert k.sources[0] == path and k.sources[1].endswith("website.yaml")
+
+
+def test_registry_directory_from_env_and_versions(write, tmp_path):
+    write(katalog("pg", "postgres"), "reg/katalogs/postgres/v1.2.0/katalog.yaml")
+    write(katalog("redis", "redis"), "reg/katalogs/redis/latest/katalog.yaml")
+    path = write(komposer("{registry: [{name: postgres, version: v1.2.0}, {name: redis}]}"), "komposer.yaml")
+    r = load_report([path], env={"ORK_REGISTRY": str(tmp_path / "reg")})
+    assert r.ok, [str(e) for e in r.errors]
+    assert sorted(r.katalog.crds) == ["postgres", "redis"]
+    r = load_report([path], env={"ORK_REGISTRY": "reg"})        # relative to the Komposer file
+    assert r.ok
+
+
+def test_exact_import_errors(write, tmp_path):
+    write("apiVersion: orkestra.orkspace.io/v1\nkind: Katalog\nmetadata: {name: e}\nspec: {crds: {}}\n", "empty.yaml")
+    write("", "blank.yaml")
+    path = write(komposer("{registry: [{name: pg}], files: [a.yaml, missing.yaml, empty.yaml, blank.yaml]}"),
+                 "komposer.yaml")
+    write(katalog("a", "a"), "a.yaml")
+    r = load_report([path], env={})
+    got = messages(r.errors)
+    assert "imports.registry[0]: ORK_REGISTRY is not set and the entry has no url" in got
+    assert f"imports.files[1]: file not found: {tmp_path / 'missing.yaml'}" in got
+    assert f"imports.files[2]: empty pattern file: {tmp_path / 'empty.yaml'}" in got
+    assert any(m.startswith("imports.files[3]:") and "empty file" in m for m in got)
+    r = load_report([path], env={"ORK_REGISTRY": str(tmp_path / "nowhere")})
+    assert (f"imports.registry[0]: registry file not found: {tmp_path / 'nowhere'}/katalogs/pg/latest/katalog.yaml"
+            in messages(r.errors))
+
+
+def test_duplicates_security_conflicts_and_finalizer_union(write):
+    a = write(katalog("a", "shared", extra="security: {deletionProtection: {enabled: true}}\n")
+              .replace("spec:\n", "spec:\n  finalizers: [x.io/a]\n"), "a.yaml")
+    b = write(katalog("b", "shared", "other", extra="security: {deletionProtection: {enabled: false}}\n")
+              .replace("spec:\n", "spec:\n  finalizers: [x.io/b, x.io/a]\n"), "b.yaml")
+    path = write(komposer("{files: [a.yaml, b.yaml]}"), "komposer.yaml")
+    r = load_report([path], env={})
+    got = messages(r.errors)
+    assert f'duplicate CRD "shared": defined in {a} and {b}' in got
+    assert f"conflicting security blocks in {a} and {b}" in got
+    own = write(komposer("{files: [a.yaml, b.yaml]}", extra="security: {admission: {failurePolicy: Fail}}\n"),
+                "own.yaml")
+    r = load_report([own], env={})
+    assert not any("conflicting" in m for m in messages(r.errors))
+
+
+def test_finalizers_union_and_komposer_cannot_import_komposer(write):
+    write(katalog("a", "a").replace("spec:\n", "spec:\n  finalizers: [x.io/a]\n"), "a.yaml")
+    write(katalog("b", "b").replace("spec:\n", "spec:\n  finalizers: [x.io/b, x.io/a]\n"), "b.yaml")
+    r = load_report([write(komposer("{files: [a.yaml, b.yaml]}"), "k.yaml")], env={})
+    assert r.ok, [str(e) for e in r.errors]
+    assert r.katalog.finalizers == ["x.io/a", "x.io/b"]
+    assert r.katalog.crds["a"].box.finalizers == ["x.io/a", "x.io/b"]
+    nested = write(komposer("{files: [k.yaml]}"), "nested.yaml")
+    r = load_report([nested], env={})
+    assert any("is a Komposer; a Komposer cannot import a Komposer" in m for m in messages(r.errors))
+
+
+def test_literal_credentials_are_rejected_and_env_is_required(write):
+    path = write(komposer("{registry: [{name: pg, url: 'https://example.invalid', auth: {type: bearer, token: abc}}]}"))
+    assert any("literal credentials are not allowed" in m for m in messages(load_report([path], env={}).errors))
+    path = write(komposer("{registry: [{name: pg, url: 'https://example.invalid', auth: {type: bearer, fromEnv: TOK}}]}"))
+    assert 'imports.registry[0].auth: environment variable "TOK" is not set' in messages(load_report([path], env={}).errors)
+
+
+def test_errors_inside_imported_files_point_at_them(write):
+    bad = write(katalog("a", "a").replace("plural: as}", "plural: as, bogus: 1}"), "a.yaml")
+    r = load_report([write(komposer("{files: [a.yaml]}"), "k.yaml")], env={})
+    (err,) = r.errors
+    assert err.file == bad and (err.line, err.col) == (7, 66) and err.crd == "a"
+
+
+def test_several_files_merge_with_the_first_files_metadata(write):
+    a = write(katalog("first", "a"), "a.yaml")
+    b = write(katalog("second", "b"), "b.yaml")
+    r = load_report([a, b], env={})
+    assert r.ok and r.katalog.name == "first" and sorted(r.katalog.crds) == ["a", "b"]
+    assert r.katalog.crds["b"].source == b
+    r = load_report([a, a], env={})
+    assert f'duplicate CRD "a": defined in {a} and {a}' in messages(r.errors)
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    files: dict[str, str] = {}
+    seen: list = []
+
+    def do_GET(self):  # noqa: N802 - http.server API
+        self.seen.append(self.headers.get("Authorization"))
+        body = self.files.get(self.path)
+        if body is None:
+            self.send_response(404)
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def http_registry():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _Handler.files, _Handler.seen = {}, []
+    yield f"http://127.0.0.1:{server.server_address[1]}", _Handler
+    server.shutdown()
+    server.server_close()
+
+
+def test_http_registry_and_files_with_bearer_auth(write, http_registry):
+    base, handler = http_registry
+    handler.files["/katalogs/cache/v1/katalog.yaml"] = katalog("cache", "cache")
+    handler.files["/web.yaml"] = katalog("web", "web")
+    path = write(komposer("{registry: [{name: cache, version: v1, auth: {type: bearer, fromEnv: TOK}}], "
+                          f"files: ['{base}/web.yaml', '{base}/gone.yaml']}}"))
+    r = load_report([path], env={"ORK_REGISTRY": base, "TOK": "s3cret"})
+    assert messages(r.errors) == [f"imports.files[1]: file not found: {base}/gone.yaml"]
+    assert "Bearer s3cret" in handler.seen
+    assert all("s3cret" not in str(i) for i in r.errors + r.warnings)
+    handler.files["/komposer.yaml"] = komposer("{files: [web.yaml]}")  # relative to a URL Komposer
+    r = load_report([f"{base}/komposer.yaml"], env={})
+    assert r.ok, [str(e) for e in r.errors]
+    assert list(r.katalog.crds) == ["web"]

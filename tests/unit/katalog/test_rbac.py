@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import yaml
+
+from orkestra.katalog.rbac import configmap_document, derive, rbac_documents, render_stream, self_rules
+
+
+def rules_of(katalog, component="runtime", **kw):
+    return [(r.group, r.resource, " ".join(r.verbs), r.resource_names) for r in derive(katalog, component, **kw)]
+
+
+def load(report, body: str, extra: str = ""):
+    r = report(extra + "spec:\n  crds:\n" + body)
+    assert r.ok, [str(e) for e in r.errors]
+    return r.katalog
+
+
+CM = "    cm:\n      apiTypes: {group: d.io, version: v1, kind: C, plural: cs}\n"
+
+
+def test_runtime_rules_in_order_without_deployments(report):
+    k = load(report, CM + "      operatorBox: {onReconcile: {configMaps: [{data: {a: b}}]}}\n")
+    assert rules_of(k) == [
+        ("coordination.k8s.io", "leases", "get list watch create update", ()),
+        ("", "events", "list create patch", ()),
+        ("d.io", "cs", "get list watch update patch", ()),
+        ("d.io", "cs/finalizers", "update", ()),
+        ("d.io", "cs/status", "get update patch", ()),
+        ("", "configmaps", "get list watch create update patch delete", ()),
+    ]
+    assert not any(g == "apps" for g, *_ in rules_of(k))
+    assert derive(k, "gateway") == [] and derive(k, "cc") == []
+
+
+def test_roles_managed_get_escalate_and_bind(report):
+    k = load(report, CM + "      operatorBox: {onReconcile: {roles: [{rules: []}]}}\n")
+    got = {(g, r): v for g, r, v, _ in rules_of(k)}
+    assert got[("rbac.authorization.k8s.io", "roles")] == "get list watch create update patch delete escalate bind"
+    assert got[("rbac.authorization.k8s.io", "clusterroles")] == "escalate bind"
+
+
+def test_only_bindings_get_get_and_bind(report):
+    k = load(report, CM + "      operatorBox: {onReconcile: {roleBindings: [{roleRef: {kind: ClusterRole, name: x}}]}}\n")
+    got = {(g, r): v for g, r, v, _ in rules_of(k)}
+    assert got[("rbac.authorization.k8s.io", "roles")] == "get bind"
+    assert got[("rbac.authorization.k8s.io", "clusterroles")] == "get bind"
+
+
+def test_no_rbac_resources_means_no_escalate_or_bind(report):
+    k = load(report, CM + "      operatorBox: {onReconcile: {deployments: [{image: x}]}}\n")
+    assert not any("bind" in v or "escalate" in v for _, _, v, _ in rules_of(k))
+    assert not any(r in ("roles", "clusterroles") for _, r, _, _ in rules_of(k))
+
+
+def test_builtin_entries_custom_children_and_hook_resources(report, tmp_path):
+    (tmp_path / "rbachooks.py").write_text("def f():\n    return {}\n")
+    k = load(report, "    d:\n      apiTypes: {kind: Deployment}\n      labelSelector: {a: b}\n"
+             "      ignoreStatusPatch: false\n" + CM +
+             "      operatorBox:\n        reconciler:\n          hooks:\n            module: rbachooks\n"
+             "            function: f\n            managedResources: [{kind: Deployment}, "
+             "{apiVersion: cert-manager.io/v1, kind: Certificate}, {apiVersion: x.io/v1, kind: Foo, plural: fooz}]\n"
+             "        onCreate: {custom: [{apiVersion: monitoring.coreos.com/v1, kind: ServiceMonitor, plural: servicemonitors}]}\n")
+    got = rules_of(k)
+    assert ("apps", "deployments", "get list watch create update patch delete", ()) in got   # merged with the watch rule
+    assert not any(r == "deployments/status" for _, r, _, _ in got)
+    assert ("monitoring.coreos.com", "servicemonitors", "get list watch create update patch delete", ()) in got
+    assert ("cert-manager.io", "certificates", "get list watch create update patch delete", ()) in got
+    assert ("x.io", "fooz", "get list watch create update patch delete", ()) in got
+    assert len({(g, r, n) for g, r, _, n in got}) == len(got)
+
+
+SECURITY = "security:\n  deletionProtection: {enabled: true}\n"
+
+
+def test_webhook_rules_and_self_role(report):
+    k = load(report, CM + "      validation: {rules: [{field: spec.h, unique: true, message: m}]}\n"
+             "      conversion: {storageVersion: v1}\n", SECURITY)
+    gateway = rules_of(k, "gateway", namespace="ops", tls_secret="tls")
+    assert gateway == [
+        ("admissionregistration.k8s.io", "mutatingwebhookconfigurations", "get list watch create update patch delete", ()),
+        ("admissionregistration.k8s.io", "validatingwebhookconfigurations", "get list watch create update patch delete", ()),
+        ("", "secrets", "create", ()),
+        ("", "secrets", "get update", ("tls",)),
+        ("apiextensions.k8s.io", "customresourcedefinitions", "get list watch patch", ("cs.d.io",)),
+        ("", "namespaces", "get patch", ("ops",)),
+        ("d.io", "cs", "get list watch", ()),
+    ]
+    runtime = rules_of(k, namespace="ops", tls_secret="tls")
+    for rule in gateway[:-1]:
+        assert rule in runtime
+    assert [(r.group, r.resource) for r in self_rules(k)] == [
+        ("", "configmaps"), ("", "secrets"), ("", "serviceaccounts"), ("", "services"), ("apps", "deployments")]
+
+
+def test_protection_block_with_enabled_false_still_declares_webhooks(report):
+    k = load(report, CM, "security:\n  namespaceProtection: {enabled: false}\n")
+    assert [r for _, r, _, _ in rules_of(k, "gateway")] == ["mutatingwebhookconfigurations",
+                                                           "validatingwebhookconfigurations", "secrets", "secrets"]
+    assert self_rules(k) == []
+
+
+def test_bundle_documents_order_labels_and_determinism(report):
+    k = load(report, CM, SECURITY)
+    docs = rbac_documents(k, namespace="ops", components=["cc", "runtime", "gateway"]) + [configmap_document(k, namespace="ops")]
+    assert [(d["kind"], d["metadata"]["name"]) for d in docs] == [
+        ("Namespace", "ops"), ("ServiceAccount", "orkestra"), ("ServiceAccount", "orkestra-gateway"),
+        ("ServiceAccount", "orkestra-cc"), ("ClusterRole", "orkestra"), ("ClusterRole", "orkestra-gateway"),
+        ("ClusterRoleBinding", "orkestra"), ("ClusterRoleBinding", "orkestra-gateway"), ("Role", "orkestra-self"),
+        ("RoleBinding", "orkestra-self"), ("ConfigMap", "orkestra-config")]
+    for d in docs:
+        assert d["metadata"]["labels"] == {"app.kubernetes.io/name": "orkestra", "app.kubernetes.io/part-of": "orkestra",
+                                           "app.kubernetes.io/managed-by": "ork", "orkestra.io/deletion-protection": "true"}
+    assert docs[6]["subjects"] == [{"kind": "ServiceAccount", "name": "orkestra", "namespace": "ops"}]
+    stored = yaml.safe_load(docs[-1]["data"]["katalog.yaml"])
+    assert stored["kind"] == "Katalog" and "workers" not in str(stored)
+    assert render_stream(docs, header="h") == render_stream(
+        rbac_documents(k, namespace="ops", components=["runtime", "gateway", "cc"]) + [configmap_document(k, namespace="ops")],
+        header="h")
+    only_cc = rbac_documents(k, namespace="ops", components=["cc"])
+    assert [d["kind"] for d in only_cc] == ["Namespace", "ServiceAccount"]

@@ -62,7 +62,7 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class _Context:
+class EvalContext:
     """What one evaluation sees; `now` is read from the clock at most once."""
 
     def __init__(self, obj: dict, extra: dict | None, clock: Clock | None, unique: UniqueLookup | None):
@@ -79,7 +79,7 @@ class _Context:
 class Condition(Protocol):
     negate: bool
 
-    def holds(self, ctx: _Context) -> bool: ...
+    def holds(self, ctx: EvalContext) -> bool: ...
 
     def evaluate(self, obj: dict, *, extra: dict | None = None, clock: Clock | None = None,
                  unique: UniqueLookup | None = None) -> bool: ...
@@ -89,7 +89,7 @@ class _Evaluable:
     def evaluate(self, obj: dict, *, extra: dict | None = None, clock: Clock | None = None,
                  unique: UniqueLookup | None = None) -> bool:
         """True when the condition holds for `obj` (after `negate`)."""
-        return self.holds(_Context(obj, extra, clock, unique))
+        return self.holds(EvalContext(obj, extra, clock, unique))
 
 
 @dataclass(frozen=True)
@@ -108,19 +108,15 @@ class FieldCondition(_Evaluable):
             return self.template.render_value(obj, **(extra or {}))
         return lookup(obj, self.segments)
 
-    def value_of(self, obj: dict, extra: dict | None = None) -> str:
-        """The §8 string the condition compares."""
-        return stringify(self.raw_value(obj, extra))
-
     def verdict(self, obj: dict, *, extra: dict | None = None, clock: Clock | None = None,
                 unique: UniqueLookup | None = None) -> tuple[bool, str]:
         """Whether the condition holds, and the string it compared (for violation texts)."""
-        return self._judge(_Context(obj, extra, clock, unique))
+        return self._judge(EvalContext(obj, extra, clock, unique))
 
-    def holds(self, ctx: _Context) -> bool:
+    def holds(self, ctx: EvalContext) -> bool:
         return self._judge(ctx)[0]
 
-    def _judge(self, ctx: _Context) -> tuple[bool, str]:
+    def _judge(self, ctx: EvalContext) -> tuple[bool, str]:
         raw = self.raw_value(ctx.obj, ctx.extra)
         text = stringify(raw)
         if self.test is not None:
@@ -137,7 +133,7 @@ class WindowCondition(_Evaluable):
     zone: tzinfo
     negate: bool
 
-    def holds(self, ctx: _Context) -> bool:
+    def holds(self, ctx: EvalContext) -> bool:
         return self.window.contains(ctx.now().astimezone(self.zone)) != self.negate
 
 
@@ -153,7 +149,7 @@ class ConditionSet:
 
     def evaluate(self, obj: dict, *, extra: dict | None = None, clock: Clock | None = None,
                  unique: UniqueLookup | None = None) -> bool:
-        ctx = _Context(obj, extra, clock, unique)
+        ctx = EvalContext(obj, extra, clock, unique)
         if not all(c.holds(ctx) for c in self.when):
             return False
         return not self.any_of or any(c.holds(ctx) for c in self.any_of)
@@ -207,7 +203,7 @@ def _parse_window(cond: dict, problems: list[tuple[str, str]]) -> WindowConditio
         return None
     kind = kinds[0]
     allowed = {kind, "timezone", "negate"} | ({"duration"} if kind == "cron" else set())
-    for key in sorted(set(cond) - allowed):
+    for key in sorted(set(cond) - allowed, key=str):
         problems.append((key, f'unknown key "{key}" in a {kind} condition (allowed: {", ".join(sorted(allowed))})'))
     zone, negate = _zone(cond, problems), _bool_key(cond, "negate", problems)
     try:
@@ -300,6 +296,10 @@ def _parse_field(cond: dict, problems: list[tuple[str, str]]) -> FieldCondition 
 def _parse(cond: Any, problems: list[tuple[str, str]]) -> Condition | None:
     if not isinstance(cond, dict):
         problems.append(("", "a condition must be a map (field + operator, time, dayOfWeek or cron)"))
+        return None
+    odd = [key for key in cond if not isinstance(key, str)]
+    if odd:
+        problems.extend((str(key), f'unknown key "{key}": keys are names such as field or equals') for key in odd)
         return None
     if "field" in cond:
         window_keys = [k for k in WINDOW_KINDS if k in cond]

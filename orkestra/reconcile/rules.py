@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field as dc_field
-from functools import lru_cache
 from typing import Any, NamedTuple
 
 from orkestra.conditions import (
@@ -229,19 +229,25 @@ def validate(rules: tuple[ValidationRule, ...], obj: dict, *, unique: UniqueLook
     return outcome
 
 
-def _content_key(rules: list[dict] | None) -> str:
-    return json.dumps(rules, sort_keys=True, default=str)
+_CACHE_LIMIT = 256
+_compiled_by_content: dict[str, tuple] = {}
 
 
-@lru_cache(maxsize=256)
-def _validation_by_content(key: str) -> tuple[ValidationRule, ...]:
-    return compile_validation(json.loads(key))
+def _by_content(rules: list[dict] | None, compile_rules: Callable[[Any], tuple]) -> tuple:
+    """Compiled rules memoised by their JSON text (the canonical dicts are rebuilt per reload)."""
+    key = compile_rules.__name__ + json.dumps(rules, default=repr)
+    compiled = _compiled_by_content.get(key)
+    if compiled is None:
+        if len(_compiled_by_content) >= _CACHE_LIMIT:
+            _compiled_by_content.clear()
+        compiled = _compiled_by_content[key] = compile_rules(rules)
+    return compiled
 
 
 def evaluate_validation(rules: list[dict] | None, obj: dict, *, unique: UniqueLookup | None = None,
                         operation: str | None = None, clock: Clock | None = None) -> ValidationOutcome:
     """Compile (memoised by content) and evaluate canonical `validation.rules` against `obj`."""
-    return validate(_validation_by_content(_content_key(rules)), obj, unique=unique,
+    return validate(_by_content(rules, compile_validation), obj, unique=unique,
                     operation=operation, clock=clock)
 
 
@@ -302,7 +308,7 @@ def _parse_mutation_rule(index: int, rule: Any, where: str, problems: list[str])
     if not _is_rule(rule, where, problems):
         return None
     before = len(problems)
-    for key in sorted(set(rule) - _MUTATION_KEYS):
+    for key in sorted(set(rule) - _MUTATION_KEYS, key=str):
         problems.append(f'{where}.{key}: unknown key (allowed: {", ".join(sorted(_MUTATION_KEYS))})')
     field, segments = rule.get("field"), ()
     if not isinstance(field, str) or not field.strip():
@@ -417,11 +423,6 @@ def mutate(rules: tuple[MutationRule, ...], obj: dict, *, clock: Clock | None = 
     return MutationOutcome(patch, work, applied)
 
 
-@lru_cache(maxsize=256)
-def _mutation_by_content(key: str) -> tuple[MutationRule, ...]:
-    return compile_mutation(json.loads(key))
-
-
 def compute_mutation(rules: list[dict] | None, obj: dict, *, clock: Clock | None = None) -> MutationOutcome:
     """Compile (memoised by content) and apply canonical `mutation.rules` to a copy of `obj`."""
-    return mutate(_mutation_by_content(_content_key(rules)), obj, clock=clock)
+    return mutate(_by_content(rules, compile_mutation), obj, clock=clock)

@@ -3,7 +3,7 @@ from datetime import datetime, timezone
 
 from hypothesis import assume, given, settings, strategies as st
 
-from orkestra.conditions import ConditionError, compile_condition, resolve_field
+from orkestra.conditions import ConditionError, check_condition_list, compile_condition, resolve_field
 
 KEYS = ["a", "b", "spec", "x.y", "0", "1"]
 scalars = st.one_of(
@@ -97,3 +97,29 @@ def test_evaluation_never_raises_on_any_object_shape(cond, obj):
 @given(objects, fields)
 def test_resolution_is_a_string_for_any_object(obj, field):
     assert isinstance(resolve_field(obj, field), str)
+
+
+garbage = st.recursive(
+    st.one_of(scalars, st.sampled_from(["field", "equals", "09:00", "@daily", "*/5 * * * *", "UTC", "("])),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(st.one_of(st.sampled_from([
+            "field", "operator", "value", "valueType", "negate", "uniqueScope", "equals", "in",
+            "between", "exists", "unique", "time", "after", "before", "dayOfWeek", "weekday", "in",
+            "cron", "duration", "timezone", "regex", "typeOf", "max"]), st.integers(0, 3), st.booleans()),
+            inner, max_size=5)),
+    max_leaves=15,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(garbage)
+def test_load_time_checks_never_raise_on_garbage(conds):
+    problems = check_condition_list(conds, "when")
+    assert isinstance(problems, list) and all(isinstance(p, str) for p in problems)
+    if isinstance(conds, list):
+        for cond in conds:
+            try:
+                compile_condition(cond)
+            except ConditionError as exc:
+                assert exc.problems

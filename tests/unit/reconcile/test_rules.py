@@ -361,3 +361,28 @@ def test_patch_applied_to_original_gives_mutated_object(obj, rule_list):
         return                                   # a path through a scalar: nothing to compare
     assert apply_patch(obj, out.patch) == out.obj
     assert len(out.patch) == len(out.applied)
+
+
+RULE_KEYS = st.one_of(st.sampled_from([
+    "field", "default", "override", "valueType", "when", "anyOf", "message", "action", "equals",
+    "max", "regex", "exists", "unique"]), st.integers(0, 2))
+rule_garbage = st.recursive(
+    st.one_of(leaves, st.sampled_from(["spec.a", "status.x", "{{ .spec.a }}", "{{ bad", "(", "1,2", "int"])),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(RULE_KEYS, inner, max_size=5)),
+    max_leaves=15)
+
+
+@settings(max_examples=300, deadline=None)
+@given(rule_garbage, st.dictionaries(st.just("spec"), trees, max_size=1))
+def test_rule_checks_and_evaluation_never_raise_unexpectedly(rule_list, obj):
+    assert all(isinstance(p, str) for p in check_validation_rules(rule_list, "v"))
+    assert all(isinstance(p, str) for p in check_mutation_rules(rule_list, "m"))
+    try:
+        outcome = evaluate_validation(rule_list, obj)
+        assert len(outcome.evaluated) <= len(rule_list or [])
+    except RuleError as exc:
+        assert exc.problems
+    try:
+        compute_mutation(rule_list, obj)
+    except (RuleError, MutationError) as exc:
+        assert str(exc)

@@ -56,7 +56,7 @@ class DeletionFlow:
         if rec.once("Deleting", key, meta["uid"]):
             has_work = bool(rec.delete_templates) or bool(rec.hooks and rec.hooks.has_on_delete)
             rec.event(cr, "Normal", "Deleting", messages.deleting(has_work))
-            rec.set_ready(cr, key, ok=False, reason="Deleting", message="the CR is being deleted")
+            cr = rec.set_ready(cr, key, ok=False, reason="Deleting", message="the CR is being deleted")
         writer = rec.new_writer(cr, key)
         jobs: list[DesiredChild] = []
         steps = [self._hook, self._templates] if rec.hooks and rec.hooks.run_first else [self._templates, self._hook]

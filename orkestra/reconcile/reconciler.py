@@ -303,9 +303,10 @@ class DeclarativeReconciler:
                            emit=lambda t, r, m: self.event(cr, t, r, m))
 
     def _write_status(self, cr: dict, key: str, *, ok: bool, reason: str, message: str, writer: ChildWriter,
-                      hook_status: dict) -> None:
+                      hook_status: dict) -> dict:
+        """Write the computed status when it differs; returns the CR as it is now."""
         if not self.writes_status:
-            return
+            return cr
         meta = cr["metadata"]
         ops = evaluate_fields(self.status_fields, cr, extra={"children": writer.children()}, ok=ok,
                               crd=self.crd, key=key)
@@ -314,14 +315,16 @@ class DeclarativeReconciler:
                              field_ops=ops, hook_status=hook_status,
                              conditions=self.entry.box.status.get("conditions", True), now=rfc3339(self.clock()))
         patch = status_patch(current, new)
-        if patch is not None:
-            self.runtime.kube.patch(self.entry.api.gvr, meta["name"], patch, meta.get("namespace"),
-                                    patch_type="merge", subresource="status")
+        if patch is None:
+            return cr
+        return self.runtime.kube.patch(self.entry.api.gvr, meta["name"], patch, meta.get("namespace"),
+                                       patch_type="merge", subresource="status")
 
-    def set_ready(self, cr: dict, key: str, *, ok: bool, reason: str, message: str) -> None:
-        """Ready condition (and conditional fields) outside the normal flow; best effort."""
+    def set_ready(self, cr: dict, key: str, *, ok: bool, reason: str, message: str) -> dict:
+        """Ready condition (and conditional fields) outside the normal flow; best effort. Returns the CR."""
         try:
-            self._write_status(cr, key, ok=ok, reason=reason, message=message, writer=self.new_writer(cr, key),
-                               hook_status={})
+            return self._write_status(cr, key, ok=ok, reason=reason, message=message,
+                                      writer=self.new_writer(cr, key), hook_status={})
         except ApiError as err:
             log.warning("could not write the Ready condition: %s", err, extra=self._extra(key))
+            return cr

@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+import glob
+import textwrap
+
+import pytest
+from click.testing import CliRunner
+
+from orkestra.cli.main import cli
+
+HEAD = "apiVersion: orkestra.orkspace.io/v1\nkind: Katalog\nmetadata: {name: shop-platform}\n"
+
+
+def run(*args: str, env: dict | None = None):
+    return CliRunner().invoke(cli, list(args), env=env or {})
+
+
+@pytest.mark.parametrize("path", sorted(glob.glob("examples/*.yaml")))
+def test_every_example_prints_the_block_layout_and_exits_0(path):
+    result = run("validate", "-f", path)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith(f"Validating {path} (Katalog ")
+    assert lines[1] == ""
+    blocks = [line for line in lines if line and line[0] in "✓⚠✗○"]
+    assert blocks and all(b[0] in "✓⚠" for b in blocks)
+    assert [b[2:] for b in blocks] == sorted(b[2:] for b in blocks)
+    assert "─" * 60 in lines
+    assert lines[-1].startswith(f"{len(blocks)} CRD")
+    assert "Traceback" not in result.output
+
+
+def test_tenant_stack_block_contents():
+    out = run("validate", "-f", "examples/tenant-stack.yaml").output
+    assert textwrap.dedent("""\
+        ✓ application
+            kind: Application
+            group: platform.example.io / version: v1 / plural: applications / scope: Namespaced
+            mode: dynamic / workers: 3 / resync: 15s
+            dependsOn: database [healthy], tenant [started]
+        """) in out
+    assert "scope: Cluster" in out
+    assert out.endswith("3 CRDs: 3 valid, 0 invalid (0 built-in, 3 custom)\n")
+
+
+def test_circular_dependency_prints_cross_blocks_and_fails(tmp_path):
+    path = tmp_path / "katalog.yaml"
+    path.write_text(HEAD + textwrap.dedent("""\
+        spec:
+          crds:
+            application:
+              apiTypes: {group: a.io, version: v1, kind: App, plural: apps}
+              dependsOn: [namespace]
+            namespace:
+              apiTypes: {group: a.io, version: v1, kind: Ns, plural: nss}
+              dependsOn: {application: healthy}
+            deployment-governance:
+              apiTypes: {kind: Deployment}
+              operatorBox:
+                reconciler: {workers: 2, resync: 1m}
+                onReconcile: {configMaps: [{data: {a: b}}]}
+              validation: {rules: [{field: spec.replicas, max: 50, message: too many}]}
+              mutation: {rules: [{field: metadata.labels.x, default: y}]}
+        """))
+    result = run("validate", "-f", str(path))
+    assert result.exit_code == 1
+    out = result.output
+    assert f"✗ application\n    error: {path}:6:5: circular dependency: application → namespace → application\n" in out
+    assert f"✗ namespace\n    error: {path}:9:5: circular dependency: application → namespace → application\n" in out
+    assert textwrap.dedent("""\
+        ⚠ deployment-governance
+            kind: Deployment → enriched from built-in registry
+            group: apps / version: v1 / plural: deployments / scope: Namespaced
+            mode: dynamic / workers: 2 / resync: 1m
+            validation: 1 rule / mutation: 1 rule
+        """) in out
+    assert "    warning: " in out and "onReconcile acts on every Deployment: set labelSelector to narrow it" in out
+    assert out.endswith("3 CRDs: 1 valid, 2 invalid (1 built-in, 2 custom) · 1 warning\n")
+
+
+def test_file_level_errors_come_first_and_disabled_entries(tmp_path):
+    path = tmp_path / "k.yaml"
+    path.write_text(HEAD + "bogus: 1\nsecurity: {deletionProtection: {strictMode: true}}\nspec:\n  crds:\n"
+                    "    off-entry:\n      apiTypes: {kind: ConfigMap}\n      enabled: false\n"
+                    "    web:\n      apiTypes: {group: d.io, version: v1, kind: W, plural: ws}\n")
+    out = run("validate", "-f", str(path)).output
+    lines = out.splitlines()
+    assert lines[2] == f"✗ {path}"
+    assert lines[3] == f'    error: {path}:4:1: unknown field "bogus"'
+    assert "○ off-entry (disabled)\n    kind: ConfigMap\n" in out
+    assert "    protection: full (CRD + CRs) · strict\n" in out
+
+
+def test_yaml_syntax_errors_and_missing_files(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("spec: [\n")
+    result = run("validate", "-f", str(bad))
+    assert result.exit_code == 1
+    assert f"✗ {bad}\n    error: {bad}:2:1: invalid YAML" in result.output
+    result = run("validate", "-f", str(tmp_path / "none.yaml"))
+    assert result.exit_code == 1 and f"file not found: {tmp_path / 'none.yaml'}" in result.output
+
+
+def test_default_file_discovery(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run("validate")
+    assert result.exit_code == 1
+    assert result.output == f"no Katalog found: pass -f or create katalog.yaml or komposer.yaml in {tmp_path}\n"
+    (tmp_path / "komposer.yaml").write_text(HEAD + "spec: {crds: {a: {apiTypes: {kind: Secret}, labelSelector: {a: b}}}}\n")
+    assert run("validate").output.startswith("Validating komposer.yaml")
+    (tmp_path / "katalog.yaml").write_text(HEAD + "spec: {crds: {}}\n")
+    result = run("validate")
+    assert result.output.startswith("Validating katalog.yaml")
+    assert "⚠ katalog.yaml\n    warning: " in result.output and result.exit_code == 0
+
+
+def test_comma_separated_and_repeated_files_merge():
+    result = run("validate", "-f", "examples/hello-website.yaml,examples/tenant-stack.yaml", "-f",
+                 "examples/cache-service.yaml")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1].startswith("6 CRDs: 6 valid")
+
+
+def test_full_adds_permissions_startup_order_and_roles():
+    out = run("validate", "-f", "examples/tenant-stack.yaml", "--full").output
+    assert "    permissions:\n      platform.example.io  applications  " in out
+    assert "startup order\n  1  tenant\n  2  database       ← tenant [started]\n" \
+           "  3  application    ← database [healthy] · tenant [started]\n" in out
+    assert "runtime (ServiceAccount orkestra)\n  coordination.k8s.io" in out
+    assert "← leader election" in out
+    assert "gateway (ServiceAccount orkestra-gateway)\n  (no permissions: the Katalog declares no webhook feature)" in out
+    assert "control center (ServiceAccount orkestra-cc)\n  (no permissions: reads the runtime HTTP API)" in out
+    out = run("validate", "-f", "examples/guarded-services.yaml", "--full").output
+    assert "  core                          secrets [orkestra-webhook-tls]" in out
+    assert "← provisions and rotates the webhook certificate" in out
+
+
+def test_no_colour_when_not_a_terminal():
+    out = run("validate", "-f", "examples/hello-website.yaml").output
+    assert "\x1b[" not in out and "✓ website" in out

@@ -6,7 +6,6 @@ sorting, the tail and the table are pure functions so they are tested without a 
 """
 from __future__ import annotations
 
-import os
 import sys
 from datetime import datetime, timezone
 
@@ -68,10 +67,10 @@ def field_selector(kind: str, name: str | None) -> str:
 
 def _kind_of(crd: str, files: tuple[str, ...]) -> str:
     """The Kind of CRD key `crd` from the Katalog, or `crd` itself when no Katalog is found."""
-    paths = [p for f in files for p in f.split(",") if p]
-    if not paths:
-        paths = [p for p in ("katalog.yaml", "komposer.yaml") if os.path.exists(p)][:1]
-    if not paths:
+    from orkestra.cli._katalog_files import NoKatalogFound, resolve_katalog_files
+    try:
+        paths = resolve_katalog_files(files)
+    except NoKatalogFound:
         return crd
     from orkestra.katalog import load_katalog
     katalog = load_katalog(paths)

@@ -128,7 +128,6 @@ class FieldCondition(_Evaluable):
 
 @dataclass(frozen=True)
 class WindowCondition(_Evaluable):
-    kind: str                          # time | dayOfWeek | cron
     window: TimeWindow | DayOfWeek | CronWindow
     zone: tzinfo
     negate: bool
@@ -218,7 +217,7 @@ def _parse_window(cond: dict, problems: list[tuple[str, str]]) -> WindowConditio
         key = kind if kind != "cron" or not message.startswith("duration:") else "duration"
         problems.append((key, message.removeprefix("cron: ").removeprefix("duration: ")))
         return None
-    return None if len(problems) > before else WindowCondition(kind, window, zone, negate)
+    return None if len(problems) > before else WindowCondition(window, zone, negate)
 
 
 def _parse_field(cond: dict, problems: list[tuple[str, str]]) -> FieldCondition | None:

@@ -30,6 +30,7 @@ from orkestra.conditions import (
     MISSING, Clock, ConditionError, ConditionSet, FieldCondition, UniqueLookup, compile_condition,
     compile_conditions, lookup, parse_path, stringify,
 )
+from orkestra.conditions.operators import SHORTHANDS
 from orkestra.conditions.paths import PathError, Segment, json_pointer, step
 from orkestra.conditions.values import UNPARSEABLE, parse_typed
 from orkestra.errors import OrkestraError
@@ -128,10 +129,6 @@ class ValidationOutcome:
     def allowed(self) -> bool:
         return not self.denials
 
-    def denial_text(self) -> str:
-        """The violations joined with `; ` (the tail of every denial message)."""
-        return "; ".join(v.text for v in self.denials)
-
 
 @dataclass(frozen=True)
 class ValidationRule:
@@ -148,10 +145,11 @@ class ValidationRule:
 
 
 def _default_message(rule: dict) -> str:
+    """`must satisfy max: 20` from the condition as written, for rules without a message."""
     if "operator" in rule:
         value = f" {stringify(rule['value'])}" if "value" in rule else ""
         return f"must satisfy {stringify(rule['operator'])}{value}"
-    key = next((k for k in rule if k not in _VALIDATION_RULE_KEYS and k not in ("field", "valueType", "negate", "uniqueScope")), "")
+    key = next((k for k in rule if k in SHORTHANDS), "")
     return f"must satisfy {key}: {stringify(rule.get(key))}"
 
 
@@ -171,7 +169,7 @@ def _parse_validation_rule(index: int, rule: Any, where: str, problems: list[str
     action = rule.get("action", "deny")
     if action not in ACTIONS:
         problems.append(f'{where}.action: must be deny or warn, got "{stringify(action)}"')
-    message = rule.get("message", _default_message(rule))
+    message = rule["message"] if "message" in rule else _default_message(rule)
     if not isinstance(message, str):
         problems.append(f"{where}.message: must be a string")
     message_template = _template(message, f"{where}.message", problems)

@@ -22,7 +22,7 @@ from orkestra.template import functions
 from orkestra.template.compiler import Compiler
 from orkestra.template.nodes import Action, Text
 from orkestra.template.parser import parse
-from orkestra.template.values import copy_value
+from orkestra.template.values import copy_value, to_text
 
 
 def is_template(s: Any) -> bool:
@@ -33,7 +33,7 @@ def is_template(s: Any) -> bool:
 class Template:
     """A compiled template. Build with `compile_template`; render as often as needed."""
 
-    __slots__ = ("source", "functions_used", "_emit", "_slots", "_single", "_plain")
+    __slots__ = ("source", "functions_used", "_emit", "_slots", "_single", "_bare", "_plain")
 
     def __init__(self, source: str) -> None:
         self.source = source
@@ -46,6 +46,7 @@ class Template:
         single = (len(outputs) == 1 and isinstance(outputs[0], Action)
                   and not outputs[0].pipeline.decl_slots)
         self._single = compiler.pipeline(outputs[0].pipeline) if single else None
+        self._bare = single and len(parsed.nodes) == 1  # the whole string is the action
         self._plain = not is_template(source)
 
     def _frame(self, data: Any, extra: dict[str, Any]) -> tuple[Any, list]:
@@ -58,7 +59,11 @@ class Template:
 
     def render(self, data: Any, **extra: Any) -> str:
         """Render to text. `extra` adds top-level names (`children`, `item`, a forEach alias)."""
+        if self._plain:
+            return self.source
         root, frame = self._frame(data, extra)
+        if self._bare:
+            return to_text(self._single(root, frame))
         out: list[str] = []
         self._emit(root, frame, out)
         return "".join(out)

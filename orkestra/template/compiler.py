@@ -26,6 +26,8 @@ from orkestra.template.nodes import (
 )
 from orkestra.template.values import to_text, truthy, type_name
 
+_TEXT, _PRINT, _EMIT = 0, 1, 2  # part kinds of a node sequence
+MAX_RANGE_INT = 10_000  # `range N` (Go 1.22) with N from CR data must not stall a reconcile
 Value = Callable[[Any, list], Any]
 Emit = Callable[[Any, list, list], None]
 
@@ -75,15 +77,31 @@ class Compiler:
 
     # -- nodes -----------------------------------------------------------------------------
     def nodes(self, nodes: tuple[Node, ...]) -> Emit:
-        emits = [self.node(n) for n in nodes]
-        if len(emits) == 1:
-            return emits[0]
-        if not emits:
+        """One emitter for a node list. Text and printing actions, by far the most common nodes,
+        are handled inline (no closure call per text node)."""
+        if len(nodes) == 1:
+            return self.node(nodes[0])
+        if not nodes:
             return lambda dot, frame, out: None
+        parts: list[tuple[int, Any]] = []
+        for n in nodes:
+            if isinstance(n, Text):
+                parts.append((_TEXT, n.text))
+            elif isinstance(n, Action) and not n.pipeline.decl_slots:
+                parts.append((_PRINT, self.pipeline(n.pipeline)))
+            else:
+                parts.append((_EMIT, self.node(n)))
 
         def seq(dot: Any, frame: list, out: list) -> None:
-            for e in emits:
-                e(dot, frame, out)
+            append = out.append
+            for kind, x in parts:
+                if kind is _TEXT:
+                    append(x)
+                elif kind is _PRINT:
+                    v = x(dot, frame)
+                    append(v if type(v) is str else to_text(v))
+                else:
+                    x(dot, frame, out)
         return seq
 
     def node(self, node: Node) -> Emit:
@@ -336,7 +354,7 @@ def _lazy_call(name: str, fn: Callable, args: list[Value], piped: bool) -> Calla
 
 
 def _iterate(value: Any, source: str) -> list[tuple[Any, Any]]:
-    """(key, element) pairs for `range`: lists by index, maps by sorted key, ints as 0..n-1."""
+    """(key, element) pairs for `range`: lists by index, maps by sorted key, ints as 0..N-1."""
     if value is None:
         return []
     if isinstance(value, (list, tuple)):
@@ -348,6 +366,8 @@ def _iterate(value: Any, source: str) -> list[tuple[Any, Any]]:
             keys = sorted(value, key=str)
         return [(k, value[k]) for k in keys]
     if isinstance(value, int) and not isinstance(value, bool):
+        if value > MAX_RANGE_INT:
+            raise TemplateEvalError(f"range over an integer is limited to {MAX_RANGE_INT} iterations, got {value}")
         return [(i, i) for i in range(value)]
     raise TemplateEvalError(f"range can't iterate over {type_name(value)} {to_text(value)!r} ({source})")
 

@@ -4,7 +4,8 @@ Besides the shape of actions and control structures, the parser owns *scoping*: 
 live until the `end` of the control structure that declared them (as in Go), an undefined
 `$x` or an assignment to one is a syntax error, and every declaration gets its own frame slot
 so the compiled template never looks variables up by name. `break`/`continue` are accepted only
-inside a `range` body. Function names are resolved later, by the compiler.
+inside a `range` body. Function names are resolved later, by the compiler. Nesting is limited
+to MAX_DEPTH so that hostile input fails with a syntax error instead of exhausting the stack.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from orkestra.template.nodes import (
 )
 
 _CONTROL = {"if": If, "with": With, "range": Range}
+MAX_DEPTH = 100  # nested controls and parentheses; deeper input is surely generated garbage
 
 
 def parse(src: str) -> ParsedTemplate:
@@ -30,6 +32,7 @@ class _Parser:
         self.scopes: list[dict[str, int]] = [{"$": 0}]
         self.slot_count = 1
         self.range_depth = 0
+        self.depth = 0
         self.functions: set[str] = set()
 
     # -- token helpers -------------------------------------------------------------------
@@ -97,7 +100,13 @@ class _Parser:
             else:
                 nodes.append(Action(self.parse_pipeline("command", decl_limit=1)))
 
+    def enter(self, tok: Token) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error(tok, f"template nested too deeply (more than {MAX_DEPTH} levels)")
+
     def parse_control(self, word: str, head: Token) -> Node:
+        self.enter(head)
         self.scopes.append({})
         pipeline = self.parse_pipeline(word, decl_limit=2 if word == "range" else 1)
         if word == "range":
@@ -122,6 +131,7 @@ class _Parser:
         elif stop != "end":
             raise self.error(tok if stop != "eof" else head, _missing_end(word, stop))
         self.scopes.pop()
+        self.depth -= 1
         return _CONTROL[word](pipeline, tuple(body), orelse)
 
     # -- pipelines -----------------------------------------------------------------------
@@ -223,7 +233,9 @@ class _Parser:
             term = FuncName(tok.value)
             chainable = False
         elif kind == "lparen":
+            self.enter(tok)
             term = SubPipeline(self.parse_pipeline("paren", decl_limit=0))
+            self.depth -= 1
         else:
             raise self.error(tok, f"unexpected {_describe(tok)} in operand")
         fields: list[str] = []

@@ -4,7 +4,9 @@ Verbs: `%s %v %d %q %f %F %e %g %x %X %o %b %c %t %%`, flags `- + 0 space #`, wi
 precisions (`%-10s`, `%05d`, `%.2f`, `%8.3f`). Values print with the §9.1 rules (nil empty,
 lists/maps as JSON), not Go's `map[a:1]`. Where Go would write `%!d(string=x)` or
 `%!d(MISSING)` into the output, this raises TemplateEvalError instead: a broken format is an
-authoring bug that should surface, not a value that should be applied to a cluster.
+authoring bug that should surface, not a value that should be applied to a cluster. `%q` always
+quotes the printed value as a string (Go quotes an integer as a rune). Widths and precisions are
+capped at MAX_WIDTH so a format taken from CR data cannot allocate gigabytes.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from typing import Any
 from orkestra.template.errors import TemplateEvalError
 from orkestra.template.values import format_float, is_number, to_text, type_name
 
+MAX_WIDTH = 4096
 _SPEC = re.compile(r"%([-+# 0]*)(\d+)?(?:\.(\d*))?(.)?", re.S)
 
 
@@ -63,7 +66,7 @@ def _pad(text: str, flags: str, width: int | None) -> str:
 def _integer(v: Any, verb: str) -> int:
     if v is None:
         return 0
-    if is_number(v) and not isinstance(v, bool):
+    if is_number(v):
         if isinstance(v, float):
             if not v.is_integer():
                 raise TemplateEvalError(f"printf: %{verb} needs an integer, got {format_float(v)}")
@@ -75,7 +78,7 @@ def _integer(v: Any, verb: str) -> int:
 def _real(v: Any, verb: str) -> float:
     if v is None:
         return 0.0
-    if is_number(v) and not isinstance(v, bool):
+    if is_number(v):
         return float(v)
     raise TemplateEvalError(f"printf: %{verb} needs a number, got {type_name(v)}")
 
@@ -144,6 +147,8 @@ def sprintf(fmt: Any, *args: Any) -> str:
         if verb == "%":
             out.append("%")
             continue
+        if (width and int(width) > MAX_WIDTH) or (prec and int(prec) > MAX_WIDTH):
+            raise TemplateEvalError(f"printf: width or precision above {MAX_WIDTH} in {fmt!r}")
         if arg_index >= len(args):
             raise TemplateEvalError(f"printf: missing argument for %{verb} in {fmt!r}")
         out.append(_format_one(verb, flags, int(width) if width else None, prec, args[arg_index]))

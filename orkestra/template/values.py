@@ -210,8 +210,15 @@ def as_map(v: Any, fn: str) -> Mapping:
 
 def copy_value(v: Any) -> Any:
     """A deep copy of JSON-like data, so a rendered value never aliases the CR it came from."""
+    try:
+        return _copy(v)
+    except RecursionError:
+        raise TemplateEvalError("value is nested too deeply to copy") from None
+
+
+def _copy(v: Any) -> Any:
     if isinstance(v, Mapping):
-        return {k: copy_value(x) for k, x in v.items()}
+        return {k: _copy(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
-        return [copy_value(x) for x in v]
+        return [_copy(x) for x in v]
     return v

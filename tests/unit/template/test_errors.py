@@ -44,6 +44,8 @@ SYNTAX_CASES = [
     ('{{ "a""b" }}', "missing space"),
     ("{{ $x, $y := .a }}", "two variables can only be declared in {{range}}"),
     ("{{ ; }}", "unexpected ';' in action"),
+    ("{{ " + "(" * 101 + "1" + ")" * 101 + " }}", "template nested too deeply (more than 100 levels)"),
+    ("{{ if 1 }}" * 101 + "{{ end }}" * 101, "template nested too deeply"),
 ]
 
 
@@ -80,6 +82,8 @@ EVAL_CASES = [
     ('{{ printf "%y" 1 }}', "unsupported verb %y"),
     ('{{ required "spec.image is required" .spec.missing }}', "spec.image is required"),
     ('{{ fail "stop here" }}', "stop here"),
+    ('{{ printf "%099999d" 1 }}', "printf: width or precision above 4096"),
+    ("{{ range 100001 }}{{ end }}", "range over an integer is limited to 10000 iterations"),
 ]
 
 

@@ -67,7 +67,7 @@ class JsonFormatter(logging.Formatter):
                "logger": record.name, "message": record.getMessage()}
         for k, v in _fields(record).items():
             doc.setdefault(k, v)
-        return json.dumps(doc, default=str, ensure_ascii=False)
+        return json.dumps(doc, default=str, ensure_ascii=False, separators=(",", ":"))
 
 
 class TextFormatter(logging.Formatter):

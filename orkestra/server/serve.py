@@ -104,6 +104,7 @@ def gunicorn_settings(settings: Settings) -> dict[str, Any]:
         "post_worker_init": _post_worker_init,
         "worker_exit": _worker_exit,
         "proc_name": "orkestra",
+        "control_socket_disable": True,   # no shared ~/.gunicorn socket: replicas may share a host
     }
 
 

@@ -78,7 +78,7 @@ def _merge(steps: Iterable[list[Rule]]) -> list[Rule]:
             if ident in index:
                 old = out[index[ident]]
                 out[index[ident]] = Rule(old.group, old.resource, _ordered(old.verbs + rule.verbs),
-                                         old.resource_names, old.reason or rule.reason)
+                                         old.resource_names, old.reason)
             else:
                 index[ident] = len(out)
                 out.append(Rule(rule.group, rule.resource, _ordered(rule.verbs), rule.resource_names, rule.reason))
@@ -151,6 +151,10 @@ def webhooks_declared(katalog: Katalog) -> bool:
 
 def webhook_rules(katalog: Katalog, *, namespace: str, tls_secret: str = DEFAULT_TLS_SECRET) -> list[Rule]:
     """The W rules of cli.md §6."""
+    return _merge(_webhook_steps(katalog, namespace=namespace, tls_secret=tls_secret))
+
+
+def _webhook_steps(katalog: Katalog, *, namespace: str, tls_secret: str) -> list[list[Rule]]:
     steps: list[list[Rule]] = [
         [Rule("admissionregistration.k8s.io", r, DEFAULT_VERBS, reason="registers and removes webhook configurations")
          for r in ("validatingwebhookconfigurations", "mutatingwebhookconfigurations")],
@@ -171,7 +175,7 @@ def webhook_rules(katalog: Katalog, *, namespace: str, tls_secret: str = DEFAULT
                                                  for r in (e.validation or {}).get("rules", []))]
     steps.append([Rule(e.api.group, e.api.plural, WATCH_VERBS, reason="unique rules read the gateway cache")
                   for e in unique])
-    return _merge(steps)
+    return steps
 
 
 def derive(katalog: Katalog, component: str, *, namespace: str = "orkestra-system",
@@ -189,10 +193,9 @@ def derive(katalog: Katalog, component: str, *, namespace: str = "orkestra-syste
         [Rule("", "events", ("list", "create", "patch"), reason="Kubernetes events")],
         _crd_rules(entries), _child_rules(entries), _managed_rules(entries),
     ]
-    rules = _merge(steps)
     if webhooks_declared(katalog):
-        rules = _merge([rules, webhook_rules(katalog, namespace=namespace, tls_secret=tls_secret)])
-    return rules
+        steps += _webhook_steps(katalog, namespace=namespace, tls_secret=tls_secret)
+    return _merge(steps)
 
 
 def self_rules(katalog: Katalog) -> list[Rule]:

@@ -118,3 +118,12 @@ def test_bundle_documents_order_labels_and_determinism(report):
         header="h")
     only_cc = rbac_documents(k, namespace="ops", components=["cc"])
     assert [d["kind"] for d in only_cc] == ["Namespace", "ServiceAccount"]
+
+
+def test_runtime_keeps_step_order_when_webhook_rules_follow(report):
+    k = load(report, CM + "      validation: {rules: [{field: spec.h, exists: true, message: m}]}\n")
+    got = [(g, r) for g, r, _, _ in rules_of(k)]
+    assert got[:2] == [("coordination.k8s.io", "leases"), ("", "events")]
+    assert got[-4:] == [("admissionregistration.k8s.io", "mutatingwebhookconfigurations"),
+                        ("admissionregistration.k8s.io", "validatingwebhookconfigurations"),
+                        ("", "secrets"), ("", "secrets")]

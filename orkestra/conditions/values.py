@@ -3,8 +3,8 @@
 Conditions compare strings unless told otherwise, so every raw value has exactly one string
 form: absent and null are `""`, whole floats lose their `.0`, booleans are lower-case, lists and
 maps are compact JSON. These are the template printing rules, so the string form reuses the
-template engine's printer: a field and `{{ .field }}` always compare alike. `valueType` and the numeric operators then parse those strings with the
-strict parsers below; a parser returns `UNPARSEABLE` instead of raising, because a value that
+template engine's printer: a field and `{{ .field }}` always compare alike. `valueType` and the
+numeric operators then parse those strings with the strict parsers below; a parser returns `UNPARSEABLE` instead of raising, because a value that
 does not parse is an ordinary "false", never an error.
 """
 from __future__ import annotations

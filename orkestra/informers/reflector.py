@@ -105,7 +105,7 @@ class Reflector:
         resourceVersion (as after a dropped connection)."""
         stream = self._stream
         if stream is not None:
-            stream.close()
+            stream.sever()
 
     @property
     def stopped(self) -> bool:
@@ -148,9 +148,9 @@ class Reflector:
             self._on_status(GONE, f"{self.resource} is not served by the API server")
         elif exc.forbidden:
             scope = f"namespace {self._namespace}" if self._namespace else "all namespaces"
-            log.error("forbidden", extra={"verb": exc.verb, "resource": self.resource,
-                                          "error": str(exc)})
-            self._on_status(FORBIDDEN, f"forbidden: cannot watch {self.gvr.resource} in {scope}")
+            message = f"forbidden: cannot watch {self.gvr.resource} in {scope}"
+            log.error(message, extra={"verb": exc.verb, "resource": self.resource, "error": str(exc)})
+            self._on_status(FORBIDDEN, message)
         else:
             log.warning("list/watch failed, backing off",
                         extra={"resource": self.resource, "error": str(exc)})

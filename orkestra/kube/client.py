@@ -139,7 +139,7 @@ class KubeClient:
 
         `timeout` is the socket read timeout: if no byte arrives for that long, iteration raises
         `WatchStalled`. A dropped connection raises `ApiError` with status 0. The connection is
-        closed when iteration ends; `close()` (or the context manager) ends it from outside.
+        closed when iteration ends; `sever()` ends it from another thread.
         """
         resp = self._send("GET", path, {**(query or {}), "watch": "true"}, None, None,
                           timeout=timeout, stream=True, resource=path)
@@ -284,15 +284,20 @@ class WatchStream:
         if pending.strip():
             yield json.loads(pending)
 
-    def close(self) -> None:
-        """Close the connection (it is never handed back to the pool mid-stream). Safe to call
-        from another thread: the socket is shut down first, which wakes a blocked read."""
+    def sever(self) -> None:
+        """Shut the socket down; safe from another thread. A blocked read wakes up with a
+        connection error, and the reading thread then closes the stream."""
         sock = getattr(self.response.connection, "sock", None)
         if sock is not None:
             try:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
-                pass  # already closed by the peer
+                pass  # already closed
+
+    def close(self) -> None:
+        """Close the connection; a half-read stream is never reused. Call from the reading
+        thread (use `sever` from others)."""
+        self.sever()
         self.response.close()
 
     def __enter__(self) -> "WatchStream":

@@ -109,7 +109,16 @@ def test_list_and_watch_see_add_update_delete(kube, factory, widgets, namespace)
     assert inf.store.keys() == [f"{namespace}/pre"]
     assert inf.store.by_index("uid", created["metadata"]["uid"]) == []
     assert all("managedFields" not in o["metadata"] for o in inf.store.list())
-    assert inf.reflector.gvr == widgets
+    assert "ork-informer-widgets" in {t.name for t in threading.enumerate()}
+
+
+def test_stop_ends_the_reflector_thread_promptly(kube, factory, widgets, namespace):
+    inf, _ = start(factory, widgets, namespace)
+    open_watch(inf)
+    started = time.monotonic()
+    factory.release(inf)
+    assert time.monotonic() - started < 2, "stopping must not wait for the watch to time out"
+    assert inf.reflector._thread is not None and not inf.reflector._thread.is_alive()
 
 
 def test_label_selector_and_sharing(kube, factory, widgets, namespace):

@@ -37,6 +37,9 @@ class Stream:
     def close(self):
         self.closed = True
 
+    def sever(self):
+        self.closed = True
+
 
 class ScriptedKube:
     def __init__(self, lists, watches):

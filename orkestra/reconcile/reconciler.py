@@ -17,9 +17,10 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from orkestra.conditions import resolve_field
-from orkestra.gvk import GVR
+from orkestra.gvk import GVR, api_version_of
 from orkestra.hooks.context import HookContext
 from orkestra.hooks.loader import HookSet, calls_for
+from orkestra.katalog import builtins
 from orkestra.katalog.model import CrdEntry, Katalog
 from orkestra.kube.errors import ApiError
 from orkestra.reconcile import crmeta, messages
@@ -113,9 +114,26 @@ class DeclarativeReconciler:
         return crmeta.wanted_finalizers(self.entry.box.finalizers) if needs else []
 
     def label_tracked_gvrs(self) -> list:
+        """Where the deletion flow looks: child informers, template kinds and hook managedResources."""
         gvrs = list(self.runtime.child_informer_gvrs())
-        return gvrs + [g for g in tracked_gvrs(self.templates + self.delete_templates, self.resolve_kind)
-                       if g not in gvrs]
+        for gvr in tracked_gvrs(self.templates + self.delete_templates, self.resolve_kind) + self._managed_gvrs():
+            if gvr not in gvrs:
+                gvrs.append(gvr)
+        return gvrs
+
+    def _managed_gvrs(self) -> list:
+        out = []
+        for res in self.entry.box.hooks.managed_resources if self.entry.box.hooks else ():
+            api_version = res.get("apiVersion")
+            if not api_version:
+                builtin = builtins.lookup(res["kind"])
+                if builtin is None:
+                    continue
+                api_version = api_version_of(builtin.group, builtin.version)
+            resolved = self.resolve_kind(api_version, res["kind"])
+            if resolved is not None:
+                out.append(resolved[0])
+        return out
 
     def new_writer(self, cr: dict, key: str) -> ChildWriter:
         return ChildWriter(self.runtime.kube, force=self.entry.force_conflict,

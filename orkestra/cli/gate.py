@@ -23,7 +23,8 @@ import yaml
 from orkestra.conditions import MISSING, stringify
 from orkestra.katalog.model import CrdEntry, Katalog
 from orkestra.reconcile.rules import (
-    AppliedChange, MutationError, RuleResult, compute_mutation, evaluate_validation,
+    AppliedChange, MutationError, MutationRule, RuleError, RuleResult, ValidationRule,
+    compile_mutation, compile_validation, mutate, validate,
 )
 
 _EXIT_DENIED = 1
@@ -34,6 +35,28 @@ _ICONS = {"passed": ("✓", "green"), "denied": ("✗", "red"), "warned": ("⚠"
 
 class _InputError(Exception):
     """Input that makes the check impossible (exit 2)."""
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """One entry's rules, compiled before anything is printed."""
+
+    entry: CrdEntry
+    mutation: tuple[MutationRule, ...]
+    validation: tuple[ValidationRule, ...]
+
+    @classmethod
+    def compile(cls, entry: CrdEntry) -> _Rules:
+        problems = []
+        compiled: dict[str, tuple] = {}
+        for block, compile_rules in (("mutation", compile_mutation), ("validation", compile_validation)):
+            try:
+                compiled[block] = compile_rules((getattr(entry, block) or {}).get("rules") or [])
+            except RuleError as exc:
+                problems += [f"  spec.crds.{entry.key}.{block}.{problem}" for problem in exc.problems]
+        if problems:
+            raise _InputError("invalid Katalog:\n" + "\n".join(problems))
+        return cls(entry, compiled["mutation"], compiled["validation"])
 
 
 @dataclass
@@ -116,22 +139,20 @@ def _ref(doc: dict, entry: CrdEntry | None) -> str:
     return f"{ns}/{name}" if ns else name
 
 
-def _check(entry: CrdEntry, doc: dict, selected: bool) -> _Block:
-    block = _Block(entry, doc, selected)
+def _check(rules: _Rules, doc: dict, selected: bool) -> _Block:
+    block = _Block(rules.entry, doc, selected)
     if not selected:
         return block
-    mutation_rules = (entry.mutation or {}).get("rules") or []
-    validation_rules = (entry.validation or {}).get("rules") or []
-    block.has_mutation, block.has_validation = bool(mutation_rules), bool(validation_rules)
+    block.has_mutation, block.has_validation = bool(rules.mutation), bool(rules.validation)
     subject = doc
-    if mutation_rules:
+    if rules.mutation:
         try:
-            outcome = compute_mutation(mutation_rules, doc)
+            outcome = mutate(rules.mutation, doc)
             block.changes, subject = outcome.applied, outcome.obj
         except MutationError as exc:
             block.mutation_error = str(exc)
-    if validation_rules:
-        block.results = evaluate_validation(validation_rules, subject).evaluated
+    if rules.validation:
+        block.results = validate(rules.validation, subject).evaluated
     return block
 
 
@@ -211,10 +232,11 @@ def gate(files: tuple[str, ...], cr_path: str, crd: str | None) -> None:
         katalog = _load(_katalog_paths(files))
         docs = _documents(cr_path)
         plan = [(doc, _entries_for(doc, katalog, crd)) for doc in docs]
+        compiled = {e.key: _Rules.compile(e) for _, entries in plan for e, _ in entries}
     except _InputError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(_EXIT_INPUT)
     colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    blocks = [_check(entry, doc, selected) for doc, entries in plan for entry, selected in entries]
+    blocks = [_check(compiled[entry.key], doc, selected) for doc, entries in plan for entry, selected in entries]
     click.echo("\n\n".join("\n".join(_render(b, colour)) for b in blocks), color=colour)
     sys.exit(_EXIT_DENIED if any(b.denied for b in blocks) else 0)

@@ -244,9 +244,16 @@ def _by_content(rules: list[dict] | None, compile_rules: Callable[[Any], tuple])
 
 def evaluate_validation(rules: list[dict] | None, obj: dict, *, unique: UniqueLookup | None = None,
                         operation: str | None = None, clock: Clock | None = None) -> ValidationOutcome:
-    """Compile (memoised by content) and evaluate canonical `validation.rules` against `obj`."""
-    return validate(_by_content(rules, compile_validation), obj, unique=unique,
-                    operation=operation, clock=clock)
+    """Compile (memoised by content) and evaluate canonical `validation.rules` against `obj`.
+
+    Never raises: rules that do not compile (which the Katalog loader should have rejected) are
+    reported in `.errors` under the field `validation.rules`, and nothing is denied for them.
+    """
+    try:
+        compiled = _by_content(rules, compile_validation)
+    except RuleError as exc:
+        return ValidationOutcome(errors=[("validation.rules", problem) for problem in exc.problems])
+    return validate(compiled, obj, unique=unique, operation=operation, clock=clock)
 
 
 # ---------------------------------------------------------------- mutation
@@ -422,5 +429,12 @@ def mutate(rules: tuple[MutationRule, ...], obj: dict, *, clock: Clock | None = 
 
 
 def compute_mutation(rules: list[dict] | None, obj: dict, *, clock: Clock | None = None) -> MutationOutcome:
-    """Compile (memoised by content) and apply canonical `mutation.rules` to a copy of `obj`."""
-    return mutate(_by_content(rules, compile_mutation), obj, clock=clock)
+    """Compile (memoised by content) and apply canonical `mutation.rules` to a copy of `obj`.
+
+    Raises only `MutationError` (rules that do not compile included).
+    """
+    try:
+        compiled = _by_content(rules, compile_mutation)
+    except RuleError as exc:
+        raise MutationError(f"invalid mutation rules: {exc}") from None
+    return mutate(compiled, obj, clock=clock)

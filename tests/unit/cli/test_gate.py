@@ -216,3 +216,22 @@ def test_no_katalog_found(files, tmp_path, monkeypatch):
     result = gate("--cr", files("cr.yaml", PAYMENTS))
     assert result.exit_code == 2
     assert f"no Katalog found: pass -f or create katalog.yaml or komposer.yaml in {empty}" in result.stderr
+
+
+def test_rules_the_loader_accepts_but_that_do_not_compile_exit_two(files):
+    bad = files("uncompilable.yaml", """\
+        apiVersion: orkestra.orkspace.io/v1
+        kind: Katalog
+        metadata: {name: m}
+        spec:
+          crds:
+            app:
+              apiTypes: {group: a.io, version: v1, kind: App, plural: apps}
+              mutation:
+                rules:
+                  - {field: spec.x, default: abc, valueType: int}
+        """)
+    cr = files("app.yaml", "apiVersion: a.io/v1\nkind: App\nmetadata: {name: a}\n")
+    result = gate("-f", bad, "--cr", cr)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert 'spec.crds.app.mutation.rules[0].default: "abc" is not a valid int' in result.stderr

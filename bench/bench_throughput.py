@@ -1,0 +1,252 @@
+"""Throughput benchmark (not a test): N CRs, each -> Deployment + Service + ConfigMap + Ready status.
+
+Orkestra: the CRs are created by this script (with `--concurrency` threads) while a real
+`ork run` reconciles them; the clock runs from the first create until every CR reports
+Ready=True with `observedGeneration == generation`.
+
+Raw client: the same writes with the same concurrency from a plain loop over
+`orkestra.kube.KubeClient` (one thread per worker): create the CR, server-side apply the three
+children, patch the status. No informers, no queue, no events: the floor a controller could reach.
+
+Printed: both times, CRs/s, and the ratio. Orkestra also writes one metadata patch (the
+`orkestra.io/katalog` annotation) and one `Reconciled` Event per CR, which the raw loop does not.
+
+Usage:
+  .venv/bin/python bench/bench_throughput.py [--count 1000] [--concurrency 3] [--kubeconfig PATH]
+Without --kubeconfig it uses `ork local`'s cluster when it is up (ORK_E2E_KUBECONFIG also works),
+else starts a local control plane for the run and stops it afterwards.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import yaml
+
+from orkestra.gvk import GVR
+from orkestra.kube import KubeClient
+
+GROUP = "bench.orkestra.io"
+CRDS = GVR("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+NAMESPACES = GVR("", "v1", "namespaces")
+CHILDREN = {"deployments": GVR("apps", "v1", "deployments"), "services": GVR("", "v1", "services"),
+            "configmaps": GVR("", "v1", "configmaps")}
+
+
+def crd(kind: str, plural: str) -> dict:
+    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": f"{plural}.{GROUP}"},
+            "spec": {"group": GROUP, "scope": "Namespaced",
+                     "names": {"plural": plural, "singular": kind.lower(), "kind": kind},
+                     "versions": [{"name": "v1", "served": True, "storage": True, "subresources": {"status": {}},
+                                   "schema": {"openAPIV3Schema": {"type": "object",
+                                                                  "x-kubernetes-preserve-unknown-fields": True}}}]}}
+
+
+def katalog(kind: str, plural: str, workers: int) -> dict:
+    return {"apiVersion": "orkestra.orkspace.io/v1", "kind": "Katalog", "metadata": {"name": "bench"},
+            "spec": {"crds": {"site": {
+                "apiTypes": {"group": GROUP, "version": "v1", "kind": kind, "plural": plural},
+                "operatorBox": {
+                    "reconciler": {"workers": workers, "resync": "0s", "queue": {"maxDepth": 0}},
+                    "onReconcile": {
+                        "configMaps": [{"data": {"title": "{{ .spec.title }}"}}],
+                        "services": [{"port": 80, "targetPort": 8080}],
+                        "deployments": [{"image": "{{ .spec.image }}", "replicas": 1, "port": 8080}]}}}}}}
+
+
+def cr(kind: str, name: str, i: int) -> dict:
+    return {"apiVersion": f"{GROUP}/v1", "kind": kind, "metadata": {"name": name},
+            "spec": {"image": "nginx:1.27", "title": f"site {i}"}}
+
+
+def raw_children(name: str, owner: dict, spec: dict) -> list[tuple[GVR, dict]]:
+    """The same three objects Orkestra renders, written by hand."""
+    meta = lambda suffix: {"name": f"{name}-{suffix}", "ownerReferences": [owner],  # noqa: E731
+                           "labels": {"app.kubernetes.io/managed-by": "raw-bench"}}
+    selector = {"app.kubernetes.io/name": f"{name}-deployment", "app.kubernetes.io/instance": name}
+    return [
+        (CHILDREN["configmaps"], {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta("config"),
+                                  "data": {"title": spec["title"]}}),
+        (CHILDREN["services"], {"apiVersion": "v1", "kind": "Service", "metadata": meta("svc"),
+                                "spec": {"selector": selector, "ports": [{"port": 80, "targetPort": 8080}]}}),
+        (CHILDREN["deployments"], {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta("deployment"),
+                                   "spec": {"replicas": 1, "selector": {"matchLabels": selector},
+                                            "template": {"metadata": {"labels": selector}, "spec": {"containers": [
+                                                {"name": "web", "image": spec["image"],
+                                                 "ports": [{"containerPort": 8080}]}]}}}}),
+    ]
+
+
+def create_crd(kube: KubeClient, body: dict) -> GVR:
+    kube.create(CRDS, body)
+    gvr = GVR(GROUP, "v1", body["spec"]["names"]["plural"])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            kube.list(gvr, "default")
+            return gvr
+        except Exception:  # noqa: BLE001 - not served yet
+            time.sleep(0.2)
+    raise SystemExit(f"CRD {body['metadata']['name']} was not served within 60s")
+
+
+def converged(kube: KubeClient, gvr: GVR, namespace: str, count: int) -> int:
+    items, _ = kube.list(gvr, namespace)
+    done = 0
+    for item in items:
+        status = item.get("status") or {}
+        ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+        if ready and status.get("observedGeneration") == item["metadata"].get("generation"):
+            done += 1
+    return done
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_ork(katalog_path: Path, kubeconfig: str, log_path: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORK_")}
+    env.update({"ORK_PORT": str(port), "ORK_WEBHOOK_PORT": str(free_port()), "ORK_BIND_ADDRESS": "127.0.0.1",
+                "LEADER_ELECTION": "false", "LOG_LEVEL": "warn"})
+    ork = str(Path(sys.executable).with_name("ork"))
+    log = open(log_path, "wb")
+    proc = subprocess.Popen([ork, "run", "-f", str(katalog_path), "--kubeconfig", kubeconfig],
+                            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"ork run exited with {proc.returncode}; see {log_path}")
+        try:
+            with urllib.request.urlopen(url + "/startup", timeout=2) as resp:
+                if resp.status == 200:
+                    return proc, url
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"ork run did not start within 90s; see {log_path}")
+
+
+def stop_ork(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def run_orkestra(kube: KubeClient, kubeconfig: str, count: int, concurrency: int, workdir: Path) -> float:
+    suffix = uuid.uuid4().hex[:6]
+    kind, plural = f"BenchSite{suffix}", f"benchsite{suffix}s"
+    gvr = create_crd(kube, crd(kind, plural))
+    namespace = f"bench-ork-{suffix}"
+    kube.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    path = workdir / "katalog.yaml"
+    path.write_text(yaml.safe_dump(katalog(kind, plural, concurrency), sort_keys=False))
+    proc, _ = start_ork(path, kubeconfig, workdir / "ork-run.log")
+    try:
+        start = time.monotonic()
+        with ThreadPoolExecutor(concurrency) as pool:
+            list(pool.map(lambda i: kube.create(gvr, cr(kind, f"site-{i}", i), namespace), range(count)))
+        created = time.monotonic() - start
+        deadline = start + 1800
+        while (done := converged(kube, gvr, namespace, count)) < count:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"only {done}/{count} CRs converged in 30 minutes")
+            time.sleep(0.25)
+        elapsed = time.monotonic() - start
+        print(f"  orkestra: CRs created in {created:.1f}s, all {count} Ready in {elapsed:.1f}s", flush=True)
+        return elapsed
+    finally:
+        stop_ork(proc)
+        kube.delete(NAMESPACES, namespace)
+        kube.delete(CRDS, f"{plural}.{GROUP}")
+
+
+def run_raw(kube: KubeClient, count: int, concurrency: int) -> float:
+    suffix = uuid.uuid4().hex[:6]
+    kind, plural = f"RawSite{suffix}", f"rawsite{suffix}s"
+    gvr = create_crd(kube, crd(kind, plural))
+    namespace = f"bench-raw-{suffix}"
+    kube.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+
+    def one(i: int) -> None:
+        obj = kube.create(gvr, cr(kind, f"site-{i}", i), namespace)
+        meta = obj["metadata"]
+        owner = {"apiVersion": obj["apiVersion"], "kind": kind, "name": meta["name"], "uid": meta["uid"],
+                 "controller": True, "blockOwnerDeletion": True}
+        for child_gvr, child in raw_children(meta["name"], owner, obj["spec"]):
+            kube.apply(child_gvr, child, namespace, force=True)
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        kube.patch(gvr, meta["name"], {"status": {"observedGeneration": meta["generation"], "conditions": [
+            {"type": "Ready", "status": "True", "reason": "Reconciled", "message": "",
+             "observedGeneration": meta["generation"], "lastTransitionTime": now}]}},
+                   namespace, subresource="status")
+
+    try:
+        start = time.monotonic()
+        with ThreadPoolExecutor(concurrency) as pool:
+            list(pool.map(one, range(count)))
+        elapsed = time.monotonic() - start
+        assert converged(kube, gvr, namespace, count) == count
+        print(f"  raw client: all {count} written and Ready in {elapsed:.1f}s", flush=True)
+        return elapsed
+    finally:
+        kube.delete(NAMESPACES, namespace)
+        kube.delete(CRDS, f"{plural}.{GROUP}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=3, help="ork workers = raw-loop threads")
+    parser.add_argument("--kubeconfig", default=None)
+    args = parser.parse_args()
+
+    control_plane = None
+    kubeconfig = args.kubeconfig or os.environ.get("ORK_E2E_KUBECONFIG")
+    local = Path.home() / ".cache/orkestra/local/kubeconfig"
+    if not kubeconfig and local.exists():
+        try:
+            KubeClient.from_config(str(local)).list(NAMESPACES)
+            kubeconfig = str(local)
+        except Exception:  # noqa: BLE001 - a stale `ork local` kubeconfig
+            kubeconfig = None
+    if not kubeconfig:
+        from orkestra.testing import LocalControlPlane
+        control_plane = LocalControlPlane().start()
+        kubeconfig = str(control_plane.kubeconfig)
+    try:
+        kube = KubeClient.from_config(kubeconfig)
+        print(f"bench_throughput: {args.count} CRs, concurrency {args.concurrency}, API server {kube.server}",
+              flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            ork = run_orkestra(kube, kubeconfig, args.count, args.concurrency, Path(tmp))
+        raw = run_raw(kube, args.count, args.concurrency)
+        print(f"orkestra   {ork:8.1f}s  {args.count / ork:7.1f} CRs/s")
+        print(f"raw client {raw:8.1f}s  {args.count / raw:7.1f} CRs/s")
+        print(f"ratio orkestra/raw: {ork / raw:.2f}x")
+    finally:
+        if control_plane is not None:
+            control_plane.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -6,9 +6,10 @@ the mutation rules and evaluates the validation rules on the mutated object with
 the webhooks and the reconciler use (`orkestra.reconcile.rules`). There is no cluster, so
 `unique` rules are listed as skipped and not counted.
 
-Everything that can be wrong with the input (Katalog, CR file, unknown kind) is found before any
-block is printed, and exits 2; a denied document exits 1. Printing is separated from evaluation:
-`_Block` holds the results, `_render` lays them out in the columns of the spec's sample.
+Everything that can be wrong with the input (Katalog, CR file, unknown kind, rules that do not
+compile) is found before any block is printed, and exits 2; a denied document exits 1. Printing
+is separated from evaluation: `_Rules` holds an entry's compiled rules, `_Block` the results for
+one document, and `_render` lays them out in the columns of the spec's sample.
 """
 from __future__ import annotations
 

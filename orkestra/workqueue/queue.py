@@ -80,11 +80,6 @@ class Queue:
         with self._cond:
             return self._shutting_down
 
-    def is_dirty(self, item: Hashable) -> bool:
-        """True when `item` is waiting to be processed (queued, or re-queued on `done`)."""
-        with self._cond:
-            return item in self._dirty
-
     def processing(self) -> dict[Hashable, float]:
         """A snapshot of the items being processed and when each was handed out."""
         with self._cond:

@@ -6,9 +6,9 @@ One thread (`ork-informer-<resource>`) runs LIST then WATCH for ever:
   then replace the store; the differences go to the sink as adds, updates and delete tombstones.
 * WATCH from the last resourceVersion with bookmarks and a random server timeout of 300–599 s.
   A watch that ends normally is re-opened from where it stopped (after a backoff if it ended
-  within a second without a single event, so a server that keeps closing it is not hammered). The socket read timeout is the
-  stall timeout: a connection that delivers nothing for that long is closed and re-opened
-  (`watch stalled, reconnecting`).
+  within a second without a single event, so a server that keeps closing it is not hammered).
+  The socket read timeout is the stall timeout: a connection that delivers nothing for that
+  long is closed and re-opened (`watch stalled, reconnecting`).
 * 410 Gone (HTTP status or ERROR event) relists. Other failures back off (800 ms doubling with
   jitter to 30 s) and honour `Retry-After`; 404 and 401/403 are also reported to the status
   listener, which is how the engine marks a CRD gone or forbidden.

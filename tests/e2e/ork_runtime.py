@@ -178,3 +178,48 @@ def _wait_started(handle: OrkProcess) -> None:
         time.sleep(0.2)
     pytest.fail(f"ork run did not answer 200 on /startup within {_STARTUP_TIMEOUT}s\n"
                 f"--- ork run log tail ---\n{handle.log_tail()}")
+
+
+# --------------------------------------------------------------------------- Katalog/CRD helpers
+E2E_GROUP = "rt.e2e.orkestra.io"
+
+
+def new_kind(prefix: str = "Widget") -> tuple[str, str]:
+    """A fresh (kind, plural) so concurrent tests never share a CRD."""
+    import uuid
+    suffix = uuid.uuid4().hex[:6]
+    return f"{prefix}{suffix}", f"{prefix.lower()}{suffix}s"
+
+
+def crd_manifest(kind: str, plural: str, *, group: str = E2E_GROUP) -> dict:
+    """A namespaced CRD with a status subresource and a free-form schema."""
+    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": f"{plural}.{group}"},
+            "spec": {"group": group, "scope": "Namespaced",
+                     "names": {"plural": plural, "singular": kind.lower(), "kind": kind, "listKind": f"{kind}List"},
+                     "versions": [{"name": "v1", "served": True, "storage": True, "subresources": {"status": {}},
+                                   "schema": {"openAPIV3Schema": {"type": "object",
+                                                                  "x-kubernetes-preserve-unknown-fields": True}}}]}}
+
+
+def crd_entry(kind: str, plural: str, *, group: str = E2E_GROUP, workers: int = 2, threshold: int = 3,
+              hooks: Mapping | None = None, config_map: bool = True, **reconciler: Any) -> dict:
+    """A Katalog entry for `kind`: one ConfigMap `<name>-config` per CR holding `.spec.value`."""
+    box: dict = {"reconciler": {"workers": workers, "queue": {"failureThreshold": threshold}, **reconciler}}
+    if hooks:
+        box["reconciler"]["hooks"] = dict(hooks)
+    if config_map:
+        box["onReconcile"] = {"configMaps": [{"data": {"value": "{{ .spec.value | default \"none\" }}"}}]}
+    return {"apiTypes": {"group": group, "version": "v1", "kind": kind, "plural": plural}, "operatorBox": box}
+
+
+def katalog_doc(name: str, crds: Mapping[str, dict]) -> dict:
+    return {"apiVersion": "orkestra.orkspace.io/v1", "kind": "Katalog",
+            "metadata": {"name": name, "version": "0.1.0"}, "spec": {"crds": dict(crds)}}
+
+
+def create_cr(kube: Any, kind: str, plural: str, name: str, namespace: str, spec: Mapping | None = None,
+              *, group: str = E2E_GROUP) -> dict:
+    from orkestra.gvk import GVR
+    return kube.create(GVR(group, "v1", plural), {"apiVersion": f"{group}/v1", "kind": kind,
+                                                  "metadata": {"name": name}, "spec": dict(spec or {})}, namespace)

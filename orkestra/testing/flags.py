@@ -4,8 +4,9 @@ The flags follow testing.md and what controller-runtime's envtest does: every li
 127.0.0.1 and a free port, RBAC authorization, a separate client CA, OwnerReferencesPermission-
 Enforcement on (as on stricter clusters) and the ServiceAccount admission plugin off (no token
 controller is needed to create Pods). The controller manager runs only what the tests need:
-garbage collection (ownerReference cascades), namespace deletion and the default ServiceAccount
-in each namespace.
+garbage collection (ownerReference cascades), namespace deletion, the default ServiceAccount
+in each namespace, and the `kube-apiserver-client` CSR signer (with the client CA), so test users
+can be had through the CertificateSigningRequest API as on any cluster (`orkestra.testing.users`).
 
 `--advertise-address` is a trap: since 1.36 kube-apiserver rejects 127.0.0.1 there while the
 endpoint reconciler is on. It is left unset when the machine has a default route (the address is
@@ -19,7 +20,8 @@ from pathlib import Path
 
 from orkestra.testing.ports import LOOPBACK
 
-CONTROLLERS = ("garbage-collector-controller", "namespace-controller", "serviceaccount-controller")
+CONTROLLERS = ("garbage-collector-controller", "namespace-controller", "serviceaccount-controller",
+               "certificatesigningrequest-signing-controller")
 SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
 
 
@@ -109,6 +111,8 @@ def controller_manager_command(layout: Layout) -> list[str]:
         f"--authentication-kubeconfig={kubeconfig}",
         f"--authorization-kubeconfig={kubeconfig}",
         f"--controllers={','.join(CONTROLLERS)}",
+        f"--cluster-signing-kube-apiserver-client-cert-file={layout.cert('client-ca.crt')}",
+        f"--cluster-signing-kube-apiserver-client-key-file={layout.cert('client-ca.key')}",
         "--leader-elect=false",
         "--use-service-account-credentials=false",
         f"--bind-address={LOOPBACK}",

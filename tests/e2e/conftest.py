@@ -34,6 +34,7 @@ import pytest
 import yaml
 
 from orkestra.testing import ControlPlaneError, LocalControlPlane
+from orkestra.testing.users import csr_user_kubeconfig
 
 CRD_TIMEOUT = 30.0
 
@@ -43,6 +44,7 @@ class ExistingCluster:
     """An API server this session did not start (ORK_E2E_KUBECONFIG or kind)."""
 
     kubeconfig: Path
+    users_dir: Path
 
     @property
     def server(self) -> str:
@@ -51,8 +53,11 @@ class ExistingCluster:
         return next(c["cluster"]["server"] for c in doc["clusters"] if c["name"] == context["cluster"])
 
     def add_user(self, name: str, groups=()) -> Path:
-        pytest.fail(f"add_user({name!r}) needs the local control plane's client CA; "
-                    f"this session runs against {self.kubeconfig}", pytrace=False)
+        """A kubeconfig for a non-admin user, issued by the cluster through a CSR."""
+        try:
+            return csr_user_kubeconfig(self.kubeconfig, name, tuple(groups), self.users_dir / f"{name}.kubeconfig")
+        except ControlPlaneError as err:
+            pytest.fail(str(err), pytrace=False)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -63,21 +68,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def control_plane(request: pytest.FixtureRequest) -> Iterator[LocalControlPlane | ExistingCluster]:
+def control_plane(request: pytest.FixtureRequest,
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalControlPlane | ExistingCluster]:
     """The session's API server: `.kubeconfig` (admin), `.server`, `.add_user(name, groups)`."""
+    users_dir = tmp_path_factory.mktemp("users")
     if os.environ.get("ORK_E2E_CLUSTER") == "kind":
         try:
             kind = request.getfixturevalue("kind_cluster")
         except Exception as err:  # pytest-kind raises plain exceptions when Docker or kind is missing
             pytest.fail(f"ORK_E2E_CLUSTER=kind: the kind cluster could not be created ({err}); "
                         f"kind needs Docker", pytrace=False)
-        yield ExistingCluster(Path(kind.kubeconfig_path))
+        yield ExistingCluster(Path(kind.kubeconfig_path), users_dir)
         return
     existing = os.environ.get("ORK_E2E_KUBECONFIG")
     if existing:
         if not Path(existing).is_file():
             pytest.fail(f"ORK_E2E_KUBECONFIG={existing}: no such file", pytrace=False)
-        yield ExistingCluster(Path(existing))
+        yield ExistingCluster(Path(existing), users_dir)
         return
     cp = LocalControlPlane()
     try:

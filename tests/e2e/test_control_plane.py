@@ -13,7 +13,8 @@ import uuid
 import kubernetes
 import pytest
 
-from orkestra.testing import ControlPlaneError, KUBERNETES_VERSION, LocalControlPlane
+from orkestra.testing import ControlPlaneError, KUBERNETES_VERSION, LocalControlPlane, ensure_binaries
+from orkestra.testing.users import csr_user_kubeconfig
 
 GROUP = "e2e.orkestra.io"
 
@@ -116,9 +117,14 @@ def test_namespace_controller_finishes_namespace_deletion(api_client):
     wait_until(gone, 60, f"namespace {name} was not finalized by the namespace controller")
 
 
-def test_rbac_forbids_a_user_until_a_role_grants_access(control_plane, api_client, namespace):
+@pytest.mark.parametrize("issued_by", ["client CA", "CSR API"])
+def test_rbac_forbids_a_user_until_a_role_grants_access(control_plane, api_client, namespace, tmp_path, issued_by):
     user = f"e2e-user-{uuid.uuid4().hex[:6]}"
-    user_client = kubernetes.config.new_client_from_config(str(control_plane.add_user(user, ["e2e-devs"])))
+    if issued_by == "CSR API":  # the path used on clusters whose CA key we do not hold (kind)
+        user_kubeconfig = csr_user_kubeconfig(control_plane.kubeconfig, user, ["e2e-devs"], tmp_path / "user")
+    else:
+        user_kubeconfig = control_plane.add_user(user, ["e2e-devs"])
+    user_client = kubernetes.config.new_client_from_config(str(user_kubeconfig))
     as_user = kubernetes.client.CoreV1Api(user_client)
 
     with pytest.raises(kubernetes.client.ApiException) as denied:
@@ -173,13 +179,12 @@ def test_apiserver_port_in_use_is_one_clear_line(tmp_path):
                                   f"stop what listens there or leave the port unset to pick a free one")
 
 
-def test_a_component_that_dies_is_named_with_its_log_tail(tmp_path, control_plane):
-    if not isinstance(control_plane, LocalControlPlane):
-        pytest.fail("this test needs the local control plane (unset ORK_E2E_KUBECONFIG / ORK_E2E_CLUSTER)")
+def test_a_component_that_dies_is_named_with_its_log_tail(tmp_path):
+    real = ensure_binaries()
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for name in ("kube-apiserver", "kube-controller-manager"):
-        (bin_dir / name).symlink_to(control_plane.layout.bin_dir / name)
+        (bin_dir / name).symlink_to(real / name)
     fake_etcd = bin_dir / "etcd"
     fake_etcd.write_text("#!/bin/sh\necho 'starting'\necho 'listen tcp 127.0.0.1:2379: bind: address already in use'\nexit 1\n")
     fake_etcd.chmod(0o755)

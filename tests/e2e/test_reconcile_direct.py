@@ -341,3 +341,42 @@ def test_cluster_scoped_child_is_label_tracked_and_removed_by_the_deletion_flow(
     h.reconcile("rbac")
     assert h.kube.get(CLUSTERROLES, name) is None
     wait_until(lambda: h.cr("rbac") is None, message="the CR to be removed")
+
+
+def test_restricted_namespace_is_not_reconciled_and_reported_once_per_generation(harness):
+    h = harness(templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}}]}}, restricted=["e2e-*"])
+    h.create("fenced", {})
+    assert h.reconcile("fenced").requeue_after is None
+    h.reconcile("fenced")
+    assert h.kube.get(CONFIGMAPS, "fenced-config", h.ns) is None
+    restricted = [e for e in h.events("fenced") if e["reason"] == "NamespaceRestricted"]
+    assert len(restricted) == 1 and restricted[0]["type"] == "Warning" and restricted[0].get("count", 1) == 1
+    assert "finalizers" not in h.cr("fenced")["metadata"]
+
+
+def test_mutation_warning_and_deletion_protection_label(harness):
+    h = harness(templates={"onReconcile": {"configMaps": [{"data": {"replicas": "{{ .spec.replicas }}"}}]}},
+                mutation={"mutateFirst": True, "rules": [{"field": "spec.replicas", "default": 2}]},
+                validation={"rules": [{"field": "metadata.labels.team", "exists": True, "action": "warn",
+                                       "message": "declare a team owner label"}]},
+                protection={"enabled": True, "protectCRD": True, "protectCRs": True, "strictMode": False})
+    h.create("mut", {})
+    h.reconcile("mut")
+    live = h.cr("mut")
+    assert live["spec"]["replicas"] == 2
+    assert live["metadata"]["labels"]["orkestra.io/deletion-protection"] == "true"
+    assert h.kube.get(CONFIGMAPS, "mut-config", h.ns)["data"] == {"replicas": "2"}
+    events = {e["reason"]: e for e in h.events("mut")}
+    assert events["MutationApplied"]["message"] == "defaults applied: spec.replicas=2"
+    assert events["ValidationWarning"]["type"] == "Warning"
+    assert "declare a team owner label" in events["ValidationWarning"]["message"]
+    assert [w["message"] for w in h.runtime.warnings[f"{h.ns}/mut"]] == [
+        'field "metadata.labels.team": declare a team owner label']
+
+    h.kube.patch(h.entry.api.gvr, "mut", {"metadata": {"labels": {"team": "web"},
+                                                       "annotations": {"orkestra.io/deletion-protection": "false"}}},
+                 h.ns)
+    h.reconcile("mut")
+    labels = h.cr("mut")["metadata"]["labels"]
+    assert "orkestra.io/deletion-protection" not in labels and labels["team"] == "web"
+    assert h.runtime.warnings[f"{h.ns}/mut"] == []

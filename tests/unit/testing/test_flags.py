@@ -60,3 +60,10 @@ def test_controller_manager_runs_gc_and_namespace_controllers_with_the_admin_kub
     assert "--kubeconfig=/root-dir/admin.kubeconfig" in command
     assert "--leader-elect=false" in command
     assert "--secure-port=0" in command
+
+
+def test_controller_manager_signs_client_csrs_with_the_client_ca():
+    command = flags.controller_manager_command(LAYOUT)
+    assert "certificatesigningrequest-signing-controller" in next(f for f in command if f.startswith("--controllers="))
+    assert "--cluster-signing-kube-apiserver-client-cert-file=/root-dir/certs/client-ca.crt" in command
+    assert "--cluster-signing-kube-apiserver-client-key-file=/root-dir/certs/client-ca.key" in command

@@ -79,7 +79,7 @@ class WebhookController:
             for name in self.plan.deletion.protected_crds:
                 ok &= self._guard("deletion-protection", self._label, CRD_GVR, name, None)
             ok &= self._guard("deletion-protection", self._label, NAMESPACES, self.own_namespace, None)
-            if self.runtime_mode:
+            if self.runtime_mode and source != "watch":   # a resync duty (§6.1), not a watch repair
                 ok &= self._guard("deletion-protection", self._label_own_objects)
             self._labelled_once = self._labelled_once or ok
         return ok

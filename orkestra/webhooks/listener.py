@@ -7,12 +7,13 @@ context, so a reloaded certificate serves new connections without a restart. The
 runs in the connection's own thread (not in the accept loop), HTTP/1.1 keep-alive is on, and a
 connection idle for 30 s is closed by the socket timeout, and TCP_NODELAY is set so that a
 response written in two TLS records is not delayed by Nagle's algorithm. `service_actions` (called by the
-accept loop every poll interval) drives the TLS refresh timer, so no extra thread is needed.
+accept loop every poll interval) drives the TLS refresh timer.
 """
 from __future__ import annotations
 
 import logging
 import socket
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -45,6 +46,7 @@ class HttpsServer(ThreadedWSGIServer):
         self.tls = tls   # the runner sets `ssl_context` once TLS has started (marks the server as https)
         self._clock = clock
         self._next_refresh = clock() + tls.source.period
+        self._refreshing = threading.Event()
 
     def get_request(self) -> tuple[socket.socket, Any]:
         conn, addr = self.socket.accept()
@@ -54,10 +56,22 @@ class HttpsServer(ThreadedWSGIServer):
         return self.tls.context().wrap_socket(conn, server_side=True, do_handshake_on_connect=False), addr
 
     def service_actions(self) -> None:
+        """Called by the accept loop every poll interval: start a TLS refresh when one is due.
+
+        The refresh may call the API server (the TLS Secret), so it runs on a short-lived thread
+        and never stalls accepting connections; at most one runs at a time."""
         now = self._clock()
-        if now >= self._next_refresh:
-            self._next_refresh = now + self.tls.source.period
+        if now < self._next_refresh or self._refreshing.is_set():
+            return
+        self._next_refresh = now + self.tls.source.period
+        self._refreshing.set()
+        threading.Thread(target=self._refresh, name="ork-https-tls", daemon=True).start()
+
+    def _refresh(self) -> None:
+        try:
             self.tls.refresh()
+        finally:
+            self._refreshing.clear()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         log.debug("webhook connection dropped", extra={"client": str(client_address[0])})

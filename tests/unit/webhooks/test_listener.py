@@ -6,6 +6,7 @@ import http.client
 import json
 import socket
 import ssl
+import threading
 import warnings
 
 import pytest
@@ -102,3 +103,33 @@ def test_malformed_bodies_over_tls(runtime, path, body):
     assert resp.status in (200, 400)
     assert isinstance(json.loads(resp.read()), dict)
     conn.close()
+
+
+def test_accept_loop_refreshes_supplied_files_every_60_seconds(tmp_path):
+    import datetime as dt
+
+    from orkestra.webhooks.tls import SuppliedSource
+    now = dt.datetime.now(dt.timezone.utc)
+    names = certs.required_names("s", "n")
+    first, second = certs.generate("s", "n", names, now), certs.generate("s", "n", names, now)
+    (tmp_path / "tls.crt").write_bytes(first.cert_pem)
+    (tmp_path / "tls.key").write_bytes(first.key_pem)
+    tls = TlsManager(SuppliedSource(str(tmp_path / "tls.crt"), str(tmp_path / "tls.key")), tmp_root=str(tmp_path))
+    tls.start()
+    changed = threading.Event()
+    tls.on_change(lambda ca: changed.set())
+    clock = [1000.0]
+    server = HttpsServer("127.0.0.1", 0, lambda env, start: [], tls, clock=lambda: clock[0])
+    try:
+        (tmp_path / "tls.crt").write_bytes(second.cert_pem)
+        (tmp_path / "tls.key").write_bytes(second.key_pem)
+        clock[0] += 59
+        server.service_actions()
+        assert not changed.wait(0.2)          # not yet due
+        clock[0] += 2
+        server.service_actions()
+        assert changed.wait(5)
+        assert tls.ca_bundle() == second.cert_pem
+    finally:
+        server.server_close()
+        tls.close()

@@ -1,0 +1,119 @@
+"""`attach(engine)`: when the listener and the controller start (webhooks.md §1, §3), and the
+`/katalog` blocks of §8 — against a stand-in engine (no cluster)."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import ssl
+import urllib.request
+
+import pytest
+
+from orkestra.config import Settings
+from orkestra.webhooks import attach
+from orkestra.webhooks.runtime import client_target
+from orkestra.webhooks.switches import WebhookSettings
+
+from .katalogs import admission, load, obj
+
+PLAIN = """
+apiVersion: orkestra.orkspace.io/v1
+kind: Katalog
+metadata: {name: plain}
+spec:
+  crds:
+    app:
+      apiTypes: {group: apps.example.io, version: v1, kind: ServiceApp, plural: serviceapps}
+"""
+
+
+class Engine:
+    def __init__(self, katalog, mode="runtime", **settings):
+        self.katalog, self.mode = katalog, mode
+        self.settings = dataclasses.replace(Settings(), webhook_port=0, bind_address="127.0.0.1", **settings)
+        self.kube = None
+        self.leadership = []
+
+    def on_leadership(self, cb):
+        self.leadership.append(cb)
+
+    def box(self, key):
+        return None
+
+
+def test_nothing_listens_without_a_switch_or_protection(tmp_path):
+    assert attach(Engine(load(tmp_path, PLAIN))) is None
+
+
+def test_gateway_endpoint_means_the_runtime_serves_nothing(tmp_path):
+    assert attach(Engine(load(tmp_path), enable_conversion=True, gateway_endpoint="http://gw:8080")) is None
+
+
+def test_gateway_always_listens_and_served_paths_follow_the_plan(tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="orkestra.webhooks")
+    rt = attach(Engine(load(tmp_path, PLAIN), mode="gateway"))
+    try:
+        assert rt is not None and rt.listening.wait(10)
+        assert rt.plan.paths == set() and rt.controller is None
+        assert rt.describe_katalog() is None
+    finally:
+        rt.stop()
+
+
+def test_served_but_not_registered_outside_a_cluster(tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="orkestra.webhooks")
+    engine = Engine(load(tmp_path), enable_conversion=True, enable_admission_webhook=True)
+    rt = attach(engine)
+    try:
+        assert rt.listening.wait(10) and rt.controller is None and engine.leadership == []
+        assert any(r.getMessage().startswith("webhooks are served on :0 but not registered: not running in a "
+                                             "cluster and ORK_WEBHOOK_URL is not set") for r in caplog.records)
+        ctx = ssl.create_default_context(cadata=rt.tls.ca_bundle().decode())
+        review = admission("CREATE", obj(image="docker.io/x", labels={"team": "t"}, replicas=1))
+        req = urllib.request.Request(f"https://127.0.0.1:{rt.port}/validate", data=json.dumps(review).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, context=ctx, timeout=10) as resp:
+            assert json.loads(resp.read())["response"]["allowed"] is False
+        block = rt.describe_crd("service-app")
+        assert block["admission"]["webhooksEnabled"] is True
+        assert block["admission"]["validationTotal"] == 1 and block["admission"]["validationDenied"] == 1
+        assert block["admission"]["valAvgLatencyMs"] > 0
+        assert block["conversion"] == {"enabled": False}
+        assert block["deletionProtection"] == {"enabled": True, "protectCRD": True, "protectCRs": True,
+                                               "strictMode": False, "total": 0, "blocked": 0, "allowed": 0}
+        assert block["namespaceProtection"]["enabled"] is True
+        assert block["namespaceProtection"]["restrictedNamespaces"] == ["kube-system", "secret-*"]
+        cache = rt.describe_crd("cache-v1")["conversion"]
+        assert cache["paths"] == ["v1alpha1→v1", "v1→v1alpha1"] and cache["storageVersion"] == "v1"
+        assert cache["total"] == 0 and cache["avgLatencyMs"] is None
+        assert rt.describe_katalog() == {"deletion": {"enabled": True, "total": 0, "blocked": 0, "allowed": 0},
+                                         "namespace": {"enabled": True, "total": 0, "blocked": 0, "allowed": 0}}
+    finally:
+        rt.stop()
+    assert not os.path.exists(rt.tls.directory)
+
+
+def test_client_target_rules():
+    ws = WebhookSettings(port=9443, namespace="sys")
+    assert client_target(ws, "svc", loopback=True, cluster=False).url == "https://127.0.0.1:9443"
+    assert client_target(ws, "svc", loopback=False, cluster=False) is None
+    service = client_target(ws, "svc", loopback=False, cluster=True)
+    assert (service.url, service.service, service.namespace, service.port) == ("", "svc", "sys", 9443)
+    explicit = dataclasses.replace(ws, webhook_url="https://hooks.example.com")
+    assert client_target(explicit, "svc", loopback=False, cluster=True).url == "https://hooks.example.com"
+
+
+@pytest.mark.parametrize("service_env, security, expected", [
+    ("orkestra", {}, "orkestra"), ("orkestra", {"serviceName": "webhooks"}, "webhooks"),
+    ("custom", {"serviceName": "webhooks"}, "custom")])
+def test_service_name_order(service_env, security, expected):
+    from orkestra.webhooks.plan import service_name
+    ws = WebhookSettings.from_settings(dataclasses.replace(Settings(), service_name=service_env))
+
+    class K:
+        pass
+    k = K()
+    k.security = security
+    assert service_name(k, ws) == expected

@@ -20,6 +20,7 @@ from typing import Any
 
 from orkestra.template import functions
 from orkestra.template.compiler import Compiler
+from orkestra.template.errors import TemplateEvalError
 from orkestra.template.nodes import Action, Text
 from orkestra.template.parser import parse
 from orkestra.template.values import copy_value, to_text
@@ -33,7 +34,7 @@ def is_template(s: Any) -> bool:
 class Template:
     """A compiled template. Build with `compile_template`; render as often as needed."""
 
-    __slots__ = ("source", "functions_used", "_emit", "_slots", "_single", "_bare", "_plain")
+    __slots__ = ("source", "functions_used", "_emit", "_slots", "_single", "_single_source", "_bare", "_plain")
 
     def __init__(self, source: str) -> None:
         self.source = source
@@ -46,6 +47,7 @@ class Template:
         single = (len(outputs) == 1 and isinstance(outputs[0], Action)
                   and not outputs[0].pipeline.decl_slots)
         self._single = compiler.pipeline(outputs[0].pipeline) if single else None
+        self._single_source = outputs[0].pipeline.source if single else ""
         self._bare = single and len(parsed.nodes) == 1  # the whole string is the action
         self._plain = not is_template(source)
 
@@ -63,7 +65,7 @@ class Template:
             return self.source
         root, frame = self._frame(data, extra)
         if self._bare:
-            return to_text(self._single(root, frame))
+            return to_text(self._value(root, frame))
         out: list[str] = []
         self._emit(root, frame, out)
         return "".join(out)
@@ -76,7 +78,13 @@ class Template:
             text = self.render(data, **extra)
             return text if text != "" else None
         root, frame = self._frame(data, extra)
-        return copy_value(self._single(root, frame))
+        return copy_value(self._value(root, frame))
+
+    def _value(self, root: Any, frame: list) -> Any:
+        try:
+            return self._single(root, frame)
+        except TemplateEvalError as exc:
+            raise exc.located(self._single_source) from exc.__cause__
 
     def __repr__(self) -> str:
         return f"Template({self.source!r})"

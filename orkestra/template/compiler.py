@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 from orkestra.template.errors import TemplateEvalError
@@ -40,6 +40,7 @@ class _ContinueLoop(Exception):
     pass
 
 
+@lru_cache(maxsize=None)
 def arity(fn: Callable) -> tuple[int, int | None]:
     """(minimum, maximum or None) positional arguments a library function accepts."""
     declared = getattr(fn, "arity", None)
@@ -86,19 +87,22 @@ class Compiler:
         parts: list[tuple[int, Any]] = []
         for n in nodes:
             if isinstance(n, Text):
-                parts.append((_TEXT, n.text))
+                parts.append((_TEXT, n.text, ""))
             elif isinstance(n, Action) and not n.pipeline.decl_slots:
-                parts.append((_PRINT, self.pipeline(n.pipeline)))
+                parts.append((_PRINT, self.pipeline(n.pipeline), n.pipeline.source))
             else:
-                parts.append((_EMIT, self.node(n)))
+                parts.append((_EMIT, self.node(n), ""))
 
         def seq(dot: Any, frame: list, out: list) -> None:
             append = out.append
-            for kind, x in parts:
+            for kind, x, source in parts:
                 if kind is _TEXT:
                     append(x)
                 elif kind is _PRINT:
-                    v = x(dot, frame)
+                    try:
+                        v = x(dot, frame)
+                    except TemplateEvalError as exc:
+                        raise exc.located(source) from exc.__cause__
                     append(v if type(v) is str else to_text(v))
                 else:
                     x(dot, frame, out)
@@ -128,22 +132,29 @@ class Compiler:
 
     def action(self, pipeline: Pipeline) -> Emit:
         value = self.pipeline(pipeline)
-        if pipeline.decl_slots:
-            def declare_only(dot: Any, frame: list, out: list) -> None:
-                value(dot, frame)  # a declaration or assignment prints nothing
-            return declare_only
+        source = pipeline.source
+        printing = not pipeline.decl_slots  # a declaration or assignment prints nothing
 
         def emit(dot: Any, frame: list, out: list) -> None:
-            out.append(to_text(value(dot, frame)))
+            try:
+                v = value(dot, frame)
+            except TemplateEvalError as exc:
+                raise exc.located(source) from exc.__cause__
+            if printing:
+                out.append(to_text(v))
         return emit
 
     def if_with(self, node: If | With, *, sets_dot: bool) -> Emit:
         cond = self.pipeline(node.pipeline)
         body = self.nodes(node.body)
         orelse = self.nodes(node.orelse) if node.orelse is not None else None
+        source = node.pipeline.source
 
         def emit(dot: Any, frame: list, out: list) -> None:
-            v = cond(dot, frame)
+            try:
+                v = cond(dot, frame)
+            except TemplateEvalError as exc:
+                raise exc.located(source) from exc.__cause__
             if truthy(v):
                 body(v if sets_dot else dot, frame, out)
             elif orelse is not None:
@@ -161,7 +172,10 @@ class Compiler:
         source = pipe.source
 
         def emit(dot: Any, frame: list, out: list) -> None:
-            pairs = _iterate(items_of(dot, frame), source)
+            try:
+                pairs = _iterate(items_of(dot, frame))
+            except TemplateEvalError as exc:
+                raise exc.located(source) from exc.__cause__
             if not pairs:
                 if orelse is not None:
                     orelse(dot, frame, out)
@@ -353,7 +367,7 @@ def _lazy_call(name: str, fn: Callable, args: list[Value], piped: bool) -> Calla
     return lazy
 
 
-def _iterate(value: Any, source: str) -> list[tuple[Any, Any]]:
+def _iterate(value: Any) -> list[tuple[Any, Any]]:
     """(key, element) pairs for `range`: lists by index, maps by sorted key, ints as 0..N-1."""
     if value is None:
         return []
@@ -369,7 +383,7 @@ def _iterate(value: Any, source: str) -> list[tuple[Any, Any]]:
         if value > MAX_RANGE_INT:
             raise TemplateEvalError(f"range over an integer is limited to {MAX_RANGE_INT} iterations, got {value}")
         return [(i, i) for i in range(value)]
-    raise TemplateEvalError(f"range can't iterate over {type_name(value)} {to_text(value)!r} ({source})")
+    raise TemplateEvalError(f"range can't iterate over {type_name(value)} {to_text(value)!r}")
 
 
 def _show(op: Operand) -> str:

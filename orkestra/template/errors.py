@@ -23,4 +23,20 @@ class TemplateSyntaxError(ValueError):
 
 
 class TemplateEvalError(OrkestraError):
-    """A template that compiled but failed while rendering against some data."""
+    """A template that compiled but failed while rendering against some data.
+
+    `str()` is the reason followed by the failing action, `… (in {{ div .a 0 }})`, once the
+    evaluator has located it; `reason` is the bare message (`required`/`fail` put the author's
+    message there).
+    """
+
+    def __init__(self, reason: str, action: str | None = None) -> None:
+        self.reason = reason
+        self.action = action
+        super().__init__(reason if action is None else f"{reason} (in {{{{ {action} }}}})")
+
+    def located(self, action: str) -> "TemplateEvalError":
+        """This error with the innermost failing action attached (kept if already set)."""
+        if self.action is not None:
+            return self
+        return TemplateEvalError(self.reason, action)

@@ -106,3 +106,24 @@ def test_library_exceptions_become_eval_errors(monkeypatch: pytest.MonkeyPatch) 
     t = compile_template("{{ brokenForTest 1 }}")
     with pytest.raises(TemplateEvalError, match="error calling brokenForTest: boom"):
         t.render({})
+
+
+@pytest.mark.parametrize("src,action", [
+    ("{{ div 1 0 }}", "div 1 0"),
+    ("text {{ .spec.name.first }} more", ".spec.name.first"),
+    ("{{ if eq (div 1 0) 1 }}x{{ end }}", "eq (div 1 0) 1"),
+    ("{{ range .spec.name }}{{ end }}", ".spec.name"),
+    ("{{ range .spec.list }}ok {{ div 1 (sub . 1) }}{{ end }}", "div 1 (sub . 1)"),
+    ("{{ $x := div 1 0 }}", "$x := div 1 0"),
+])
+def test_eval_errors_name_the_failing_action(src: str, action: str) -> None:
+    with pytest.raises(TemplateEvalError) as info:
+        compile_template(src).render({"spec": {"name": "web", "list": [2, 1]}})
+    assert info.value.action == action
+    assert str(info.value) == f"{info.value.reason} (in {{{{ {action} }}}})"
+
+
+def test_required_keeps_the_authors_message_as_reason() -> None:
+    with pytest.raises(TemplateEvalError) as info:
+        compile_template('{{ .spec.image | required "spec.image is required" }}').render({"spec": {}})
+    assert info.value.reason == "spec.image is required"

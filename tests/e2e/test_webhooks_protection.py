@@ -155,3 +155,34 @@ def test_strict_mode_under_ork_gateway(namespace, apply_crd, webhook_cleanup, ga
     assert "is protected from deletion (label orkestra.io/deletion-protection=true)" in stderr
     status, body = gw.get("/katalog")
     assert status == 200 and body["protection"]["deletion"]["blocked"] >= 2
+
+
+def test_namespace_protection_and_cleanup_on_shutdown(namespace, apply_crd, webhook_cleanup, ork_runtime, kubectl,
+                                                      kube):
+    apply_crd(crd(GROUP, "Website", "websites", ["v1alpha1"]))
+    restricted = f"wh-restricted-{namespace[-6:]}"
+    kubectl("create", "namespace", restricted)
+    try:
+        doc = katalog(strict=False)
+        doc["security"] = {"namespaceProtection": {"restrictedNamespaces": ["wh-restricted-*"],
+                                                   "cleanupOnShutdown": True}}
+        ork = ork_runtime(doc, env={"NAMESPACE": namespace})
+        config = eventually(lambda: kube.get(VALIDATING, "orkestra-namespace-protection"), what="the configuration")
+        (hook,) = config["webhooks"]
+        assert hook["name"] == "namespace-protect.orkestra.orkspace.io" and hook["failurePolicy"] == "Fail"
+        assert kube.get(VALIDATING, "orkestra-deletion-protection") is None
+
+        def denied():
+            p = kubectl("apply", "-f", "-", input=website("w", restricted), check=False)
+            return p.stderr if p.returncode != 0 else None
+        stderr = eventually(denied, what="a CR in a restricted namespace to be denied")
+        assert (f'[Orkestra Security] Namespace "{restricted}" is not permitted for Website ({CRD_NAME}).\n'
+                "To allow it: update allowedNamespaces or restrictedNamespaces for this CRD") in stderr
+        kubectl("apply", "-f", "-", input=website("w", namespace))
+        status, body = ork.get("/katalog")
+        assert body["protection"]["namespace"]["blocked"] >= 1 and body["protection"]["namespace"]["allowed"] >= 1
+
+        assert ork.stop() == 0                        # graceful shutdown removes the configuration
+        assert kube.get(VALIDATING, "orkestra-namespace-protection") is None
+    finally:
+        kubectl("delete", "namespace", restricted, "--wait=false", check=False)

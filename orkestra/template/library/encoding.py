@@ -25,9 +25,12 @@ def b64dec(s: Any) -> str:
     padded = text + "=" * (-len(text) % 4)
     try:
         raw = base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True)
-        return raw.decode()
     except (binascii.Error, ValueError) as exc:
         raise TemplateEvalError(f"b64dec: invalid base64 input: {exc}") from None
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        raise TemplateEvalError("b64dec: the decoded bytes are not UTF-8 text") from None
 
 
 def sha256sum(s: Any) -> str:

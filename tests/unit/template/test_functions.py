@@ -229,7 +229,7 @@ EVAL_ERRORS = [
     ('{{ semverCompare ">=1.2" "one.two" }}', "semverCompare: invalid version"),
     ('{{ semverCompare ">>1.2" "1.2.0" }}', "semverCompare: invalid constraint"),
     ('{{ truncateName 3 "abcdef" }}', "truncateName: limit 3"), ('{{ required "image is required" "" }}', "image is required"),
-    ('{{ toInt "nan" }}', "toInt: cannot convert"),
+    ('{{ toInt "nan" }}', "toInt: cannot convert"), ('{{ b64dec "-_8" }}', "b64dec: the decoded bytes are not UTF-8"),
 ]
 
 

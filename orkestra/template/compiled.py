@@ -34,7 +34,8 @@ def is_template(s: Any) -> bool:
 class Template:
     """A compiled template. Build with `compile_template`; render as often as needed."""
 
-    __slots__ = ("source", "functions_used", "_emit", "_slots", "_single", "_single_source", "_bare", "_plain")
+    __slots__ = ("source", "functions_used", "_emit", "_slots", "_single", "_single_source",
+                 "_bare", "_plain")
 
     def __init__(self, source: str) -> None:
         self.source = source

@@ -21,8 +21,8 @@ from typing import Any
 from orkestra.template.errors import TemplateEvalError
 from orkestra.template.lexer import syntax_error
 from orkestra.template.nodes import (
-    Action, Break, Chain, Command, Continue, Dot, FuncName, If, Literal, Node, Operand,
-    ParsedTemplate, Pipeline, Range, SubPipeline, Text, Variable, With,
+    Action, Break, Chain, Command, Continue, Dot, FuncName, If, Literal, Node, Operand, Pipeline,
+    Range, SubPipeline, Text, Variable, With,
 )
 from orkestra.template.values import to_text, truthy, type_name
 
@@ -223,7 +223,8 @@ class Compiler:
             return self.call(head.name, [self.operand(a) for a in args], cmd, piped=piped)
         if args or piped:
             what = "in pipeline" if piped and not args else "with arguments"
-            raise syntax_error(self.src, cmd.pos, f"{_show(head)} is not a function and cannot be called {what}")
+            raise syntax_error(self.src, cmd.pos,
+                               f"{_show(head)} is not a function and cannot be called {what}")
         if isinstance(head, Literal) and head.value is None:
             raise syntax_error(self.src, cmd.pos, "nil is not a command")
         return self.operand(head)
@@ -381,7 +382,8 @@ def _iterate(value: Any) -> list[tuple[Any, Any]]:
         return [(k, value[k]) for k in keys]
     if isinstance(value, int) and not isinstance(value, bool):
         if value > MAX_RANGE_INT:
-            raise TemplateEvalError(f"range over an integer is limited to {MAX_RANGE_INT} iterations, got {value}")
+            raise TemplateEvalError(
+                f"range over an integer is limited to {MAX_RANGE_INT} iterations, got {value}")
         return [(i, i) for i in range(value)]
     raise TemplateEvalError(f"range can't iterate over {type_name(value)} {to_text(value)!r}")
 

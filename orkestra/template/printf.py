@@ -119,7 +119,8 @@ def _format_one(verb: str, flags: str, width: int | None, prec: str | None, v: A
     if verb == "c":
         return _pad(chr(_integer(v, verb)), flags, width)
     if verb in "fFe":
-        return format(_real(v, verb), _number_spec(flags, width, prec if prec is not None else "6", verb.lower()))
+        spec = _number_spec(flags, width, "6" if prec is None else prec, verb.lower())
+        return format(_real(v, verb), spec)
     if verb == "g":
         f = _real(v, verb)
         text = format(f, _number_spec(flags, None, prec, "g")) if prec is not None else format_float(f)

@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
+import yaml.composer
+import yaml.constructor
+import yaml.resolver
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_DEPTH = 64
@@ -96,8 +99,22 @@ def _mark(loader: "_MarkedLoader", node: yaml.Node) -> Mark:
     return Mark(loader.source_name, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
-class _MarkedLoader(yaml.SafeLoader):
-    source_name = ""
+if getattr(yaml, "__with_libyaml__", False):
+    class _MarkedLoader(yaml.composer.Composer, yaml.cyaml.CParser, yaml.constructor.SafeConstructor,  # type: ignore[misc]
+                        yaml.resolver.Resolver):
+        """libyaml's scanner and parser (fast) with PyYAML's Python composer: deep nesting then ends
+        in a RecursionError we can report, where libyaml's own composer would overflow the C stack."""
+
+        source_name = ""
+
+        def __init__(self, stream: str):
+            yaml.cyaml.CParser.__init__(self, stream)
+            yaml.composer.Composer.__init__(self)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+else:  # pragma: no cover - PyYAML without libyaml
+    class _MarkedLoader(yaml.SafeLoader):  # type: ignore[no-redef]
+        source_name = ""
 
 
 def _construct_map(loader: _MarkedLoader, node: yaml.MappingNode):
@@ -130,7 +147,10 @@ _MarkedLoader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
 
 def parse_yaml(text: str, source_name: str) -> Any:
     """One YAML document with marks. Raises SourceError for syntax, empty and multi-document files."""
-    loader = _MarkedLoader(text)
+    try:
+        loader = _MarkedLoader(text)
+    except yaml.YAMLError as exc:
+        raise SourceError(f"invalid YAML: {exc}") from None
     loader.source_name = source_name
     try:
         nodes = []

@@ -1,0 +1,236 @@
+"""OperatorBox wiring with fake informer, queue and reconciler: event filter, enqueue, forget,
+warnings, status listener and activation from the warm cache."""
+import threading
+import time
+
+from orkestra.engine.box import OperatorBox
+from orkestra.engine.safe import Outcome
+from orkestra.reconcile.runtime import ReconcileResult
+from orkestra.workqueue import RateLimitingQueue, Timer
+from tests.unit.engine.factories import make_entry, make_katalog
+
+
+class FakeStore:
+    def __init__(self):
+        self.items = {}
+
+    def get(self, key):
+        return self.items.get(key)
+
+    def list(self):
+        return list(self.items.values())
+
+    def __len__(self):
+        return len(self.items)
+
+
+class FakeInformer:
+    def __init__(self):
+        self.store = FakeStore()
+        self.handlers = []
+        self.listeners = []
+        self.started = False
+        self.synced = True
+
+    def add_handler(self, on_add, on_update, on_delete, resync):
+        h = (on_add, on_update, on_delete, resync)
+        self.handlers.append(h)
+        return h
+
+    def remove_handler(self, h):
+        self.handlers.remove(h)
+
+    def add_status_listener(self, fn):
+        self.listeners.append(fn)
+
+    def start(self):
+        self.started = True
+
+    def has_synced(self):
+        return self.synced
+
+
+class FakeFactory:
+    def __init__(self):
+        self.informer_obj = FakeInformer()
+        self.calls = []
+        self.released = []
+
+    def informer(self, gvr, **kw):
+        self.calls.append((gvr, kw))
+        return self.informer_obj
+
+    def release(self, informer):
+        self.released.append(informer)
+
+
+class FakeReconciler:
+    def __init__(self):
+        self.calls, self.forgotten = [], []
+        self.lock = threading.Lock()
+
+    def reconcile(self, key, cancelled):
+        with self.lock:
+            self.calls.append(key)
+        return ReconcileResult()
+
+    def forget(self, key):
+        self.forgotten.append(key)
+
+
+class Env:
+    kube = discovery = recorder = None
+    identity = "pod-a"
+
+    def __init__(self, entry):
+        self.katalog = make_katalog(entry)
+        self.factory = FakeFactory()
+        self.reconciler = FakeReconciler()
+        self.wakes = 0
+        self.timer = Timer(start=False)
+
+    def make_queue(self, entry, on_limit_warning):
+        return RateLimitingQueue(entry.key, timer=self.timer, max_depth=entry.box.queue.max_depth,
+                                 on_limit_warning=on_limit_warning)
+
+    def make_reconciler(self, entry, box):
+        return self.reconciler
+
+    def children(self, uid):
+        return [{"uid": uid}]
+
+    def child_gvrs_of(self, key):
+        return ["gvr-of-" + key]
+
+    def health_changed(self):
+        self.wakes += 1
+
+
+def cr(name, rv="1", gen=1, **meta):
+    return {"metadata": {"name": name, "namespace": "ns", "resourceVersion": rv, "generation": gen,
+                         "uid": f"uid-{name}", **meta}}
+
+
+def wait_until(predicate, timeout=3.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.002)
+
+
+def make_box(**kw):
+    entry = make_entry("website", **kw)
+    env = Env(entry)
+    return OperatorBox(entry, env), env
+
+
+def test_watch_shares_the_factory_informer_with_the_entry_scope():
+    box, env = make_box(namespaced=False)
+    box.watch()
+    gvr, kw = env.factory.calls[0]
+    assert str(gvr) == "demo.orkestra.io/v1alpha1/websites"
+    assert kw["namespaced"] is False and "uid" in kw["indexers"]
+    assert env.factory.informer_obj.started and len(env.factory.informer_obj.handlers) == 1
+    box.unwatch()
+    assert env.factory.released and env.factory.informer_obj.handlers == []
+
+
+def test_events_before_activation_are_ignored_and_activation_queues_the_cache():
+    box, env = make_box(workers=2)
+    box.watch()
+    on_add = env.factory.informer_obj.handlers[0][0]
+    for name in ("a", "b"):
+        env.factory.informer_obj.store.items[f"ns/{name}"] = cr(name)
+        on_add(cr(name))                       # follower: no queue yet
+    box.activate()
+    wait_until(lambda: sorted(env.reconciler.calls) == ["ns/a", "ns/b"])
+    assert box.health.state == "healthy"
+    box.stop(timeout=2)
+    assert box.queue is None and not box.active
+
+
+def test_update_filter_and_delete_forget():
+    box, env = make_box(workers=1)
+    box.watch()
+    _, on_update, on_delete, resync = env.factory.informer_obj.handlers[0]
+    assert resync == 15.0
+    box.activate()
+    status_only = cr("a", rv="2")
+    on_update(cr("a", rv="1"), status_only)
+    time.sleep(0.05)
+    assert env.reconciler.calls == []
+    on_update(cr("a", rv="1"), cr("a", rv="3", gen=2))
+    wait_until(lambda: env.reconciler.calls == ["ns/a"])
+    box.set_warnings("ns/a", "validation", [{"field": "spec.x", "message": "m"}])
+    on_delete(cr("a"))
+    assert env.reconciler.forgotten == ["ns/a"] and box.active_warnings() == []
+    box.stop(timeout=2)
+
+
+def test_runtime_protocol_answers_from_memory():
+    box, env = make_box()
+    box.watch()
+    env.factory.informer_obj.store.items["ns/a"] = cr("a")
+    assert box.cached("ns/a")["metadata"]["name"] == "a" and box.cached("ns/zz") is None
+    assert len(box.cached_all()) == 1 and box.resource_count() == 1
+    assert box.children("u1") == [{"uid": "u1"}]
+    assert box.child_informer_gvrs() == ["gvr-of-website"]
+    assert box.identity == "pod-a" and box.katalog is env.katalog
+
+
+def test_warnings_keep_their_first_seen_time():
+    box, _ = make_box()
+    box._wall = lambda: 100.0
+    box.set_warnings("ns/a", "validation", [{"field": "f", "message": "m"}])
+    box._wall = lambda: 200.0
+    box.set_warnings("ns/a", "validation", [{"field": "f", "message": "m"}, {"field": "g", "message": "n"}])
+    warnings = box.active_warnings()
+    assert [(w["field"], w["since"]) for w in warnings] == [("f", 100.0), ("g", 200.0)]
+    assert warnings[0]["key"] == "ns/a" and warnings[0]["source"] == "validation"
+    box.set_warnings("ns/a", "validation", [])
+    assert box.active_warnings() == []
+
+
+def test_forbidden_informer_degrades_and_recovers_through_the_status_listener():
+    box, env = make_box()
+    box.watch()
+    box.activate()
+    box.health.record_success()
+    listener = env.factory.informer_obj.listeners[0]
+    listener("forbidden", "forbidden: cannot watch websites in all namespaces")
+    assert box.health.state == "degraded" and env.wakes >= 1
+    listener("listed", "")
+    assert box.health.state == "healthy"
+    box.stop(timeout=2)
+
+
+def test_queue_limit_counts_and_sets_a_warning():
+    box, env = make_box(workers=1, max_depth=1)
+    box.watch()
+    gate = threading.Event()
+    env.reconciler.reconcile = lambda key, cancelled: (gate.wait(2), ReconcileResult())[1]
+    box.activate()
+    box.enqueue("ns/busy")
+    wait_until(lambda: box.pool.counts()["processing"] == 1)
+    box.enqueue("ns/one")
+    box.enqueue("ns/two")                   # depth 1 >= maxDepth 1: added anyway (warn)
+    assert box.limit_reached == 1
+    assert box.active_warnings()[0]["source"] == "queue"
+    gate.set()
+    box.stop(timeout=2)
+
+
+def test_timeout_records_a_failure_with_the_go_duration():
+    box, env = make_box(timeout=300.0)
+    box._on_timeout("ns/a", "stack")
+    snap = box.health.snapshot()
+    assert snap["lastError"] == "reconcile timed out after 5m0s" and snap["failedReconciles"] == 1
+
+
+def test_outcome_type_is_what_the_pool_consumes():
+    box, env = make_box()
+    box.watch()
+    box.activate()
+    out = box._handle("ns/x", threading.Event())
+    assert isinstance(out, Outcome) and out.ok
+    box.stop(timeout=2)

@@ -1,0 +1,153 @@
+"""Engine behaviour that needs no API server: fatal start errors, lost leadership, probes,
+snapshots, gateway selection and the graceful shutdown sequence."""
+import pytest
+
+from orkestra.config import Settings
+from orkestra.engine.engine import Engine, EngineStartError, needs_unique_cache
+from orkestra.engine.shutdown import graceful_shutdown
+from orkestra.kube import KubeConfigError
+from tests.unit.engine.factories import make_entry, make_katalog
+
+
+class Clock:
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        return self.t
+
+
+def settings(**kw):
+    return Settings(pod_name="pod-a", drain_timeout=kw.pop("drain_timeout", 30.0), **kw)
+
+
+def make_engine(*entries, **kw):
+    katalog = make_katalog(*(entries or (make_entry("cache"), make_entry("website"))))
+    return Engine(katalog, settings(), **kw)
+
+
+def test_unreadable_kubeconfig_is_a_fatal_start_error():
+    def broken():
+        raise KubeConfigError("cannot load kubeconfig /nope: no such file")
+    engine = make_engine(kube_factory=broken)
+    with pytest.raises(EngineStartError, match="cannot load kubeconfig /nope"):
+        engine.start()
+
+
+class RecordingBox:
+    def __init__(self, key, log, drains=True):
+        self.key, self.log, self.drains = key, log, drains
+
+    def shut_down_queue(self):
+        self.log.append(("shut", self.key))
+
+    def drain(self, timeout):
+        self.log.append(("drain", self.key, round(timeout, 1)))
+        return self.drains
+
+
+def test_lost_leadership_stops_every_queue_and_exits_1():
+    codes, log = [], []
+    engine = make_engine(exit_process=codes.append)
+    engine.boxes = {k: RecordingBox(k, log) for k in ("cache", "website")}
+    seen = []
+    engine.on_leadership(seen.append)
+    engine._leader = True
+    engine._lost_leadership()
+    assert codes == [1] and seen == [False] and not engine.is_leader()
+    assert [e for e in log if e[0] == "shut"] == [("shut", "cache"), ("shut", "website")]
+    assert all(e[2] <= 5.0 for e in log if e[0] == "drain"), "in-flight reconciles get at most 5 s"
+
+
+def test_probes_follow_startup_readiness_heartbeat_and_shutdown():
+    clock = Clock()
+    engine = make_engine(clock=clock, wall=lambda: 1_000.0)
+    assert engine.probes() == {"startup": False, "ready": False, "health": True}
+    engine.api_reachable = True
+    engine.ready_event.set()
+    assert engine.probes() == {"startup": True, "ready": True, "health": True}
+    clock.t = 61
+    assert engine.probes()["health"] is False, "no supervisor heartbeat for 60 s"
+    engine._heartbeat = 61
+    engine.shutting_down = True
+    assert engine.probes()["ready"] is False
+    engine.shutdown_done = True
+    assert engine.probes()["health"] is False
+
+
+def test_follower_snapshot_shows_no_active_workers_and_dependency_state():
+    engine = make_engine(make_entry("cache"), make_entry("website", depends_on=[("cache", "healthy")]))
+    for box in engine.boxes.values():
+        box.health.mark_pending()
+    snap = engine.crd_snapshot("website")
+    assert snap["health"]["state"] == "pending" and snap["workers"]["active"] == 0
+    assert snap["dependencies"] == [{"name": "cache", "condition": "healthy", "state": "pending", "satisfied": False}]
+    assert engine.crd_snapshot("nope") is None
+    proc = engine.process_snapshot()
+    assert proc["isLeader"] is False and proc["identity"] == "pod-a" and proc["mode"] == "runtime"
+
+
+def test_gateway_mode_keeps_only_entries_with_unique_rules():
+    plain = make_entry("plain")
+    unique = make_entry("unique", kind="Unique")
+    unique.validation = {"rules": [{"field": "spec.host", "unique": True, "message": "taken"}]}
+    assert needs_unique_cache(unique) and not needs_unique_cache(plain)
+    engine = Engine(make_katalog(plain, unique), settings(), mode="gateway")
+    assert list(engine.boxes) == ["unique"]
+    with pytest.raises(ValueError):
+        Engine(make_katalog(plain), settings(), mode="sideways")
+
+
+class FakeElector:
+    def __init__(self, log):
+        self.log = log
+
+    def release(self):
+        self.log.append(("release",))
+        return True
+
+    def wake(self):
+        pass
+
+
+class FakeWebhooks:
+    def __init__(self, log):
+        self.log = log
+
+    def stop(self):
+        self.log.append(("webhooks",))
+
+
+class FakeFactory:
+    def __init__(self, log):
+        self.log = log
+
+    def stop_all(self):
+        self.log.append(("informers",))
+
+
+def test_graceful_shutdown_order_and_shared_budget():
+    log = []
+    engine = make_engine(make_entry("cache"), make_entry("website"), make_entry("app"))
+    engine.katalog.start_order[:] = ["cache", "website", "app"]
+    engine.boxes = {"cache": RecordingBox("cache", log), "website": RecordingBox("website", log),
+                    "app": RecordingBox("app", log)}
+    engine.elector, engine.webhooks, engine.factory = FakeElector(log), FakeWebhooks(log), FakeFactory(log)
+    engine.ready_event.set()
+    clock = Clock()
+    graceful_shutdown(engine, clock=clock)
+    assert [e[:2] for e in log] == [("shut", "app"), ("drain", "app"), ("shut", "website"), ("drain", "website"),
+                                    ("shut", "cache"), ("drain", "cache"), ("informers",), ("release",),
+                                    ("webhooks",)]
+    assert engine.shutting_down and engine.shutdown_done and not engine.ready_event.is_set()
+
+
+def test_drain_timeout_is_logged_once_and_shutdown_goes_on(caplog):
+    log = []
+    engine = make_engine(make_entry("cache"), make_entry("website"))
+    engine.boxes = {"cache": RecordingBox("cache", log), "website": RecordingBox("website", log, drains=False)}
+    graceful_shutdown(engine, clock=Clock())
+    assert ("shut", "cache") in log, "every queue is still shut down"
+    assert [r.getMessage() for r in caplog.records].count("drain timeout exceeded — workers may still be running") == 1
+    assert ("drain", "cache", 30.0) not in log, "once the budget ran out, no more waiting"
+    assert engine.shutdown_done

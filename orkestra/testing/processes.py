@@ -77,23 +77,33 @@ def runs(pid: int, exe: str) -> bool:
     return os.path.realpath(argv0) == os.path.realpath(exe)
 
 
+def _alive(component: Component, proc: subprocess.Popen | None) -> bool:
+    # Our own child cannot have its PID reused before we reap it, so poll() is exact (and reaps).
+    if proc is not None:
+        return proc.poll() is None
+    return runs(component.pid, component.exe)
+
+
+def _gone_within(component: Component, proc: subprocess.Popen | None, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while _alive(component, proc):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def stop(component: Component, *, grace: float = 10.0, proc: subprocess.Popen | None = None) -> None:
-    """SIGTERM, then SIGKILL after `grace` seconds; returns once the process is gone."""
-    if not runs(component.pid, component.exe):
-        _reap(proc)
+    """SIGTERM, then SIGKILL after `grace` seconds; returns once the process is gone.
+
+    Pass `proc` for a process this interpreter started, so it is reaped (no zombie left).
+    """
+    if not _alive(component, proc):
         return
     _signal(component.pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        _reap(proc)
-        if not runs(component.pid, component.exe):
-            return
-        time.sleep(0.05)
-    _signal(component.pid, signal.SIGKILL)
-    while runs(component.pid, component.exe):
-        _reap(proc)
-        time.sleep(0.05)
-    _reap(proc)
+    if not _gone_within(component, proc, grace):
+        _signal(component.pid, signal.SIGKILL)
+        _gone_within(component, proc, float("inf"))
 
 
 def _signal(pid: int, sig: int) -> None:
@@ -101,11 +111,6 @@ def _signal(pid: int, sig: int) -> None:
         os.kill(pid, sig)
     except ProcessLookupError:
         pass
-
-
-def _reap(proc: subprocess.Popen | None) -> None:
-    if proc is not None:
-        proc.poll()
 
 
 def tail(path: Path, lines: int = 20) -> str:

@@ -66,10 +66,7 @@ done
 
 step "Applying two sample Websites"
 kubectl apply -f "$here/websites.yaml"
-for _ in $(seq 1 150); do
-  kubectl get deployment hello blog -n demo >/dev/null 2>&1 && break
-  sleep 0.2
-done
+kubectl wait --for=condition=Ready website --all -n demo --timeout=60s
 
 step "ork status"
 ork status --url "http://127.0.0.1:$port" || true
@@ -82,6 +79,6 @@ cat <<MSG
 The control plane and ork run keep running. Try:
   export KUBECONFIG=$KUBECONFIG
   kubectl -n demo patch website hello --type merge -p '{"spec":{"replicas":3}}'
-  kubectl -n demo get deployment hello
+  kubectl -n demo get deployment hello-deployment
 Stop everything with: make demo-down
 MSG

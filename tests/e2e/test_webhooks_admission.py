@@ -3,7 +3,11 @@ https://127.0.0.1:<port> with a generated certificate, and registers itself; kub
 denials, the warnings and the defaults."""
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import json
+
+from orkestra.webhooks import certs
 
 from tests.e2e.ork_runtime import ork_runtime  # noqa: F401
 from tests.e2e.webhook_helpers import VALIDATING, crd, eventually, webhook_cleanup  # noqa: F401
@@ -64,3 +68,22 @@ def test_deny_warn_and_defaults_through_kubectl(namespace, apply_crd, webhook_cl
     adm = eventually(stats, what="admission stats in /katalog/service-app")
     assert adm["webhooksEnabled"] is True and adm["validationRules"] == 2 and adm["mutationRules"] == 2
     assert adm["validationWarned"] >= 1 and adm["valP95LatencyMs"] > 0 and adm["mutMaxLatencyMs"] > 0
+
+
+def test_supplied_certificate_and_ca_bundle(namespace, apply_crd, webhook_cleanup, ork_runtime, kubectl, kube,
+                                            tmp_path):
+    now = dt.datetime.now(dt.timezone.utc)
+    bundle = certs.generate("orkestra", namespace, certs.required_names("orkestra", namespace), now)
+    (tmp_path / "tls.crt").write_bytes(bundle.cert_pem)
+    (tmp_path / "tls.key").write_bytes(bundle.key_pem)
+    (tmp_path / "ca.crt").write_bytes(bundle.ca_pem)      # cert-manager layout: ca.crt beside the pair
+    apply_crd(crd(GROUP, "ServiceApp", "serviceapps", ["v1"]))
+    ork_runtime(KATALOG, env={"ENABLE_CONVERSION": "true", "ENABLE_ADMISSION_WEBHOOK": "true", "NAMESPACE": namespace,
+                              "TLS_CERT": str(tmp_path / "tls.crt"), "TLS_KEY": str(tmp_path / "tls.key")})
+    config = eventually(lambda: kube.get(VALIDATING, "orkestra-validation"), what="orkestra-validation")
+    assert base64.b64decode(config["webhooks"][0]["clientConfig"]["caBundle"]) == bundle.ca_pem
+
+    def denied():
+        p = kubectl("apply", "-f", "-", input=manifest("bad", namespace, "nginx:1.27"), check=False)
+        return p if p.returncode != 0 else None
+    assert "[orkestra] validation failed" in eventually(denied, what="a denial over the supplied certificate").stderr

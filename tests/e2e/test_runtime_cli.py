@@ -1,0 +1,89 @@
+"""`ork run` start-up contract (cli.md §1, runtime.md §1, §11): everything is checked before the
+server starts, errors are readable lines with exit 1, a fatal engine start inside the gunicorn
+worker ends `ork run` with exit 3, and SIGTERM under `--server builtin` shuts down with exit 0."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from tests.e2e.ork_runtime import crd_entry, crd_manifest, free_port, katalog_doc, new_kind, ork_runtime  # noqa: F401
+
+ORK = str(Path(sys.executable).with_name("ork"))
+
+
+def _run(args: list[str], tmp_path: Path, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("ORK_", "ENABLE_", "LEASE", "RENEW", "RETRY"))}
+    full_env.update({"ORK_PORT": str(free_port()), "ORK_WEBHOOK_PORT": str(free_port()),
+                     "ORK_BIND_ADDRESS": "127.0.0.1", **(env or {})})
+    return subprocess.run([ORK, "run", *args], capture_output=True, text=True, cwd=tmp_path, env=full_env,
+                          timeout=timeout)
+
+
+def _katalog(tmp_path: Path) -> Path:
+    kind, plural = new_kind("Cli")
+    path = tmp_path / "katalog.yaml"
+    path.write_text(yaml.safe_dump(katalog_doc("cli", {"cli": crd_entry(kind, plural)})))
+    return path
+
+
+def test_invalid_environment_exits_1_before_anything_starts(tmp_path):
+    path = _katalog(tmp_path)
+    out = _run(["-f", str(path)], tmp_path, {"ORK_PORT": "http", "LOG_LEVEL": "loud"})
+    assert out.returncode == 1
+    assert 'invalid ORK_PORT "http": expected a port number between 1 and 65535' in out.stderr
+    assert 'invalid LOG_LEVEL "loud": expected one of debug, info, warn, error' in out.stderr
+    assert "Traceback" not in out.stderr + out.stdout
+
+
+def test_admission_without_conversion_is_refused(tmp_path):
+    out = _run(["-f", str(_katalog(tmp_path))], tmp_path, {"ENABLE_ADMISSION_WEBHOOK": "true"})
+    assert out.returncode == 1
+    assert ("ENABLE_ADMISSION_WEBHOOK requires ENABLE_CONVERSION — set ENABLE_CONVERSION=true to start the "
+            "HTTPS server that serves /validate and /mutate") in out.stderr.splitlines()
+
+
+def test_lease_timings_are_checked(tmp_path):
+    out = _run(["-f", str(_katalog(tmp_path))], tmp_path, {"LEASE_DURATION": "5", "RENEW_DEADLINE": "10"})
+    assert out.returncode == 1 and "leader election: LEASE_DURATION must be greater than RENEW_DEADLINE" in out.stderr
+
+
+def test_invalid_katalog_prints_the_report_and_exits_1(tmp_path):
+    path = tmp_path / "katalog.yaml"
+    path.write_text("apiVersion: orkestra.orkspace.io/v1\nkind: Katalog\nmetadata: {name: broken}\n"
+                    "spec:\n  crds:\n    web:\n      apiTypes: {kind: Website}\n")
+    out = _run(["-f", str(path)], tmp_path)
+    assert out.returncode == 1 and out.stderr.strip()
+    assert "Traceback" not in out.stderr
+    assert '"level"' not in out.stdout, "nothing was started"
+
+
+def test_no_katalog_found(tmp_path):
+    out = _run([], tmp_path)
+    assert out.returncode == 1
+    assert f"no Katalog found: pass -f or create katalog.yaml or komposer.yaml in {tmp_path}" in out.stderr
+
+
+def test_unreadable_kubeconfig_ends_with_exit_3(tmp_path):
+    path = _katalog(tmp_path)
+    for server in ("gunicorn", "builtin"):
+        out = _run(["-f", str(path), "--kubeconfig", str(tmp_path / "missing"), "--server", server], tmp_path)
+        assert out.returncode == 3, (server, out.stdout[-2000:], out.stderr[-2000:])
+        assert "engine cannot start: cannot load kubeconfig" in out.stdout
+
+
+def test_builtin_server_sigterm_shuts_down_with_exit_0(ork_runtime, apply_crd, tmp_path):
+    kind, plural = new_kind("Builtin")
+    apply_crd(crd_manifest(kind, plural))
+    path = tmp_path / "katalog.yaml"
+    path.write_text(yaml.safe_dump(katalog_doc("builtin", {"builtin": crd_entry(kind, plural)})))
+    ork = ork_runtime(path, server="builtin")
+    ork.wait_for(lambda: ork.get("/ready")[0] == 200, message="ready")
+    assert ork.get("/health")[0] == 200
+    assert ork.stop(signal.SIGTERM) == 0
+    messages = [line.get("message") for line in ork.log_lines()]
+    assert messages.index("shutting down") < messages.index("shutdown complete")

@@ -273,7 +273,17 @@ class Engine:
                 self._child_informers[gvr] = informer
             informer.add_handler(lambda obj: None, lambda old, new: self._child_event(new),
                                  self._child_event, 0)
+            informer.add_status_listener(lambda condition, message, g=gvr: self._child_status(g, condition, message))
             informer.start()
+
+    def _child_status(self, gvr: GVR, condition: str, message: str) -> None:
+        """A forbidden child informer degrades every CRD that writes that resource (§4.1)."""
+        if condition not in ("forbidden", "listed"):
+            return
+        error = message if condition == "forbidden" else ""
+        for key, gvrs in list(self._child_gvrs.items()):
+            if gvr in gvrs and self.boxes[key].health.set_forbidden(error):
+                self._wake.set()
 
     def _child_event(self, child: dict) -> None:
         uid = filters.owner_uid(child)
@@ -324,6 +334,8 @@ class Engine:
         else:
             watched = [b for b in self.boxes.values() if b.informer is not None]
             ready = all(b.synced() for b in watched)
+            if self.mode == "gateway":
+                ready = ready and self.webhooks is not None and self.webhooks.listening.is_set()
         if ready:
             self.ready_event.set()
         else:

@@ -151,3 +151,57 @@ def test_drain_timeout_is_logged_once_and_shutdown_goes_on(caplog):
     assert [r.getMessage() for r in caplog.records].count("drain timeout exceeded — workers may still be running") == 1
     assert ("drain", "cache", 30.0) not in log, "once the budget ran out, no more waiting"
     assert engine.shutdown_done
+
+
+class IndexedStore:
+    def __init__(self, owners):
+        self.owners = owners          # uid -> owner object
+
+    def by_index(self, name, value):
+        assert name == "uid"
+        return [self.owners[value]] if value in self.owners else []
+
+
+class OfferQueue:
+    def __init__(self):
+        self.offered = []
+
+    def offer(self, key):
+        self.offered.append(key)
+        return "added"
+
+
+def _with_owner(engine, key, uid, name):
+    box = engine.boxes[key]
+    box.informer = type("I", (), {"store": IndexedStore({uid: {"metadata": {"name": name, "namespace": "ns"}}})})()
+    box.queue, box.pool = OfferQueue(), object()      # active
+    return box
+
+
+def test_child_events_requeue_their_owner_by_uid():
+    engine = make_engine(make_entry("cache"), make_entry("website"))
+    cache = _with_owner(engine, "cache", "u-cache", "redis")
+    website = _with_owner(engine, "website", "u-site", "shop")
+    labelled = {"metadata": {"labels": {"orkestra.io/owner-uid": "u-site", "orkestra.io/crd": "website"}}}
+    engine._child_event(labelled)
+    assert website.queue.offered == ["ns/shop"] and cache.queue.offered == []
+    by_reference = {"metadata": {"ownerReferences": [{"uid": "u-cache", "controller": True}]}}
+    engine._child_event(by_reference)            # no crd label: every active CRD is asked
+    assert cache.queue.offered == ["ns/redis"] and website.queue.offered == ["ns/shop"]
+    engine._child_event({"metadata": {"name": "orphan"}})
+    assert len(cache.queue.offered) + len(website.queue.offered) == 2
+
+
+def test_a_forbidden_child_informer_degrades_the_crds_that_write_it():
+    from orkestra.gvk import GVR
+    engine = make_engine(make_entry("cache"), make_entry("website"))
+    deployments = GVR("apps", "v1", "deployments")
+    engine._child_gvrs = {"website": [deployments], "cache": []}
+    for box in engine.boxes.values():
+        box.health.mark_started()
+        box.health.record_success()
+    engine._child_status(deployments, "forbidden", "forbidden: cannot watch deployments in all namespaces")
+    assert engine.boxes["website"].health.state == "degraded"
+    assert engine.boxes["cache"].health.state == "healthy"
+    engine._child_status(deployments, "listed", "")
+    assert engine.boxes["website"].health.state == "healthy"

@@ -24,8 +24,9 @@ from orkestra.katalog import builtins
 from orkestra.katalog.model import CrdEntry, Katalog
 from orkestra.kube.errors import ApiError
 from orkestra.reconcile import crmeta, messages
+from orkestra.reconcile.applied import AppliedRecords
 from orkestra.reconcile.deletion import DeletionFlow
-from orkestra.reconcile.errors import ApplyFailed, ValidationDenied
+from orkestra.reconcile.errors import ApplyFailed, ReconcileError, ValidationDenied
 from orkestra.reconcile.render import (compile_entries, may_label_track, render_entry, render_value,
                                        tracked_gvrs)
 from orkestra.reconcile.rules import compute_mutation, evaluate_validation
@@ -63,8 +64,9 @@ class DeclarativeReconciler:
                 compile_template(text)
         self._lock = threading.Lock()
         self._once: dict[tuple[str, str], Any] = {}     # (reason, key) -> generation/uid already reported
-        self._succeeded: dict[str, int | None] = {}     # uid -> generation, for kinds without status
+        self._succeeded: dict[str, tuple[str, int | None]] = {}   # key -> (uid, generation), kinds without status
         self._writes_status: bool | None = None
+        self.applied = AppliedRecords()
         self.deletion = DeletionFlow(self)
 
     # --- small helpers -------------------------------------------------------------------------
@@ -82,7 +84,7 @@ class DeclarativeReconciler:
         return self.runtime.kube.get(SECRETS, name, namespace)
 
     def event(self, cr: dict, type_: str, reason: str, message: str) -> None:
-        self.runtime.recorder.event(cr, type_, reason, messages.truncate(message))
+        self.runtime.recorder.event(cr, type_, reason, messages.truncate(message), crd=self.crd)
 
     def once(self, reason: str, key: str, marker: Any) -> bool:
         """True the first time `(reason, key)` is seen with `marker` (a generation or uid)."""
@@ -137,7 +139,8 @@ class DeclarativeReconciler:
 
     def new_writer(self, cr: dict, key: str) -> ChildWriter:
         return ChildWriter(self.runtime.kube, force=self.entry.force_conflict,
-                           cached_children=self.runtime.children(cr["metadata"]["uid"]), crd=self.crd, key=key)
+                           cached_children=self.runtime.children(cr["metadata"]["uid"]),
+                           applied=self.applied.for_cr(key), crd=self.crd, key=key)
 
     # --- the pipeline ----------------------------------------------------------------------------
     def reconcile(self, key: str, cancelled: threading.Event) -> ReconcileResult:
@@ -153,7 +156,7 @@ class DeclarativeReconciler:
             if self.once("NamespaceRestricted", key, meta.get("generation")):
                 self.event(cr, "Warning", "NamespaceRestricted", messages.namespace_restricted(meta["namespace"], self.crd))
             return ReconcileResult()
-        reconciled_before, generation_newer = self._history(cr)
+        reconciled_before, generation_newer = self._history(cr, key)
         cr = self.ensure_finalizers(cr)
         cr = self._patch_metadata(cr, key)
         cr = self._validate_and_mutate(cr, key)
@@ -163,7 +166,7 @@ class DeclarativeReconciler:
             hook_ctx = self._run_hooks(cr, key, cancelled, writer,
                                        calls_for(self.hooks, reconciled_before=reconciled_before,
                                                  generation_newer=generation_newer))
-        self._run_templates(cr, writer)
+        self._run_templates(cr, writer, cancelled)
         if self.hooks is not None and not self.hooks.run_first:
             hook_ctx = self._run_hooks(cr, key, cancelled, writer,
                                        calls_for(self.hooks, reconciled_before=reconciled_before,
@@ -174,13 +177,15 @@ class DeclarativeReconciler:
         self._write_status(cr, key, ok=True, reason="Reconciled", message=f"reconciled generation {generation}",
                            writer=writer, hook_status=hook_ctx.status if hook_ctx else {})
         with self._lock:
-            self._succeeded[meta["uid"]] = generation
+            self._succeeded[key] = (meta["uid"], generation)
         if writer.changes or generation_newer:
             self.event(cr, "Normal", "Reconciled", messages.reconciled(generation, writer.changes))
         return ReconcileResult(requeue_after=hook_ctx.requeue if hook_ctx else None)
 
     def forget(self, key: str) -> None:
+        self.applied.forget(key)
         with self._lock:
+            self._succeeded.pop(key, None)
             for k in [k for k in self._once if k[1] == key]:
                 del self._once[k]
 
@@ -197,14 +202,16 @@ class DeclarativeReconciler:
             log.warning("could not write the failure status: %s", err, extra=self._extra(key))
 
     # --- steps -----------------------------------------------------------------------------------
-    def _history(self, cr: dict) -> tuple[bool, bool]:
+    def _history(self, cr: dict, key: str) -> tuple[bool, bool]:
         """(reconciled successfully before, generation newer than the last success) — hook call rules."""
         generation = cr["metadata"].get("generation")
         if self.writes_status:
             observed = (cr.get("status") or {}).get("observedGeneration")
         else:
             with self._lock:
-                observed = self._succeeded.get(cr["metadata"]["uid"])
+                uid, observed = self._succeeded.get(key, (None, None))
+            if uid != cr["metadata"]["uid"]:
+                observed = None
         if observed is None:
             return False, True
         return True, generation is not None and generation > observed
@@ -273,9 +280,11 @@ class DeclarativeReconciler:
         if texts and self.once("ValidationWarning", key, cr["metadata"].get("generation")):
             self.event(cr, "Warning", "ValidationWarning", messages.validation_warning(texts))
 
-    def _run_templates(self, cr: dict, writer: ChildWriter) -> None:
+    def _run_templates(self, cr: dict, writer: ChildWriter, cancelled: threading.Event) -> None:
         uid = cr["metadata"]["uid"]
         for tpl in self.templates:
+            if cancelled.is_set():
+                raise ReconcileError("reconcile cancelled (timeout or shutdown)")
             children = render_entry(tpl, cr, children=writer.children(), resolve_kind=self.resolve_kind,
                                     read_secret=self.read_secret)
             for child in children:

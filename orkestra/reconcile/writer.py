@@ -1,16 +1,18 @@
 """The thin I/O layer that writes children for one reconcile and remembers what it did.
 
 One `ChildWriter` lives for one reconcile of one CR. It applies (server-side apply, manager
-`orkestra`, force per `forceConflict`), creates create-only children when absent (cache first,
-then a GET; AlreadyExists is fine), deletes (NotFound is fine) and prunes. It keeps the objects
-produced so far (they feed `.children`), the changes for the `Reconciled` message, and the apply
-failures, which are collected rather than raised so that one bad child does not stop the others.
+`orkestra`, force per `forceConflict`; skipped when `orkestra.reconcile.applied` proves it a
+no-op), creates create-only children when absent (cache first, then a GET; AlreadyExists is
+fine), deletes (NotFound is fine) and prunes. It keeps the objects produced so far (they feed
+`.children`), the changes for the `Reconciled` message, and the apply failures, which are
+collected rather than raised so that one bad child does not stop the others.
 """
 from __future__ import annotations
 
 import logging
 
 from orkestra.kube.errors import ApiError
+from orkestra.reconcile.applied import manifest_digest
 from orkestra.reconcile.children import children_context
 from orkestra.reconcile.naming import LABEL_OWNER_UID, LABEL_TEMPLATE
 from orkestra.reconcile.render import DesiredChild
@@ -34,8 +36,10 @@ def _obj_identity(obj: dict) -> tuple:
 
 
 class ChildWriter:
-    def __init__(self, kube, *, force: bool, cached_children: list[dict], crd: str = "", key: str = "") -> None:
+    def __init__(self, kube, *, force: bool, cached_children: list[dict], applied: dict | None = None,
+                 crd: str = "", key: str = "") -> None:
         self._kube = kube
+        self._applied = {} if applied is None else applied
         self._force = force
         self.cached = list(cached_children)
         self._cached_by_id = {_obj_identity(o): o for o in self.cached}
@@ -75,7 +79,13 @@ class ChildWriter:
     def apply_now(self, child: DesiredChild) -> dict:
         """Server-side apply `child`, raising `ApiError` instead of collecting it (hook `ctx.apply`)."""
         before = self._cached(child)
+        ident = _identity(child.kind, child.namespace, child.name)
+        digest = manifest_digest(child.manifest)
+        if before is not None and self._applied.get(ident) == (digest, before["metadata"].get("resourceVersion")):
+            self._record(before)
+            return before
         obj = self._kube.apply(child.gvr, child.manifest, child.namespace, force=self._force)
+        self._applied[ident] = (digest, obj["metadata"].get("resourceVersion"))
         if before is None:
             self.changes.append(("created", child.ref))
         elif (before.get("metadata") or {}).get("resourceVersion") != obj["metadata"].get("resourceVersion"):

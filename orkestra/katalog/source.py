@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 import yaml
 import yaml.composer
@@ -35,8 +34,7 @@ class SourceError(Exception):
         self.mark = mark
 
 
-@dataclass(frozen=True)
-class Mark:
+class Mark(NamedTuple):
     file: str
     line: int    # 1-based
     col: int     # 1-based

@@ -1,0 +1,43 @@
+import os
+
+from orkestra.config import Settings
+from orkestra.server.gunicorn_logging import JsonGunicornLogger
+from orkestra.server.serve import _post_worker_init, gunicorn_settings
+
+
+def test_gunicorn_settings_follow_runtime_md_section_1():
+    cfg = gunicorn_settings(Settings(port=9000, bind_address="127.0.0.1", http_threads=4, drain_timeout=20))
+    assert cfg["bind"] == ["127.0.0.1:9000"]
+    assert cfg["workers"] == 1 and cfg["worker_class"] == "gthread" and cfg["threads"] == 4
+    assert (cfg["timeout"], cfg["graceful_timeout"], cfg["keepalive"]) == (60, 35, 5)
+    assert cfg["preload_app"] is False
+    assert cfg["worker_tmp_dir"] == ("/dev/shm" if os.path.isdir("/dev/shm") else None)
+    assert cfg["accesslog"] is None
+    assert gunicorn_settings(Settings(log_level="debug"))["accesslog"] == "-"
+
+
+def test_gunicorn_logger_prints_orkestra_json(capsys):
+    from gunicorn.config import Config
+    cfg = Config()
+    cfg.set("errorlog", "-")
+    logger = JsonGunicornLogger(cfg)
+    logger.error_log.info("Booting worker with pid: %s", 42)
+    out = capsys.readouterr().out
+    assert '"logger":"gunicorn.error"' in out and '"message":"Booting worker with pid: 42"' in out
+
+
+def test_fatal_engine_start_ends_the_worker_with_code_3():
+    from orkestra.engine.engine import EngineStartError
+
+    class Engine:
+        def start(self):
+            raise EngineStartError("cannot load kubeconfig /nope")
+
+    class Worker:
+        app = type("App", (), {"engine": Engine()})()
+    try:
+        _post_worker_init(Worker())
+    except SystemExit as exit_:
+        assert exit_.code == 3
+    else:
+        raise AssertionError("the worker must exit")

@@ -4,7 +4,8 @@ The rules themselves are evaluated by `orkestra.reconcile.rules` (the same code 
 and `ork gate` use); this module only decides *which* entries apply to a request, feeds them
 the right object (`oldObject` on DELETE, the in-memory mutated object before validation), and
 turns the outcomes into AdmissionReview responses with the spec's message formats. Both
-handlers are pure functions of (plan, request, unique lookup) plus the stats they record.
+handlers are pure functions of (plan, request, unique lookup); `record` then counts the answer
+in the stats and metrics once the response is serialised.
 """
 from __future__ import annotations
 
@@ -125,7 +126,7 @@ def _mutated_in_memory(entry: CrdEntry, obj: dict) -> dict:
         return obj
 
 
-def validate(request: dict, plan: WebhookPlan, stats: WebhookStats, lookup: CacheLookup | None) -> AdmissionResult:
+def validate(request: dict, plan: WebhookPlan, lookup: CacheLookup | None) -> AdmissionResult:
     from orkestra.reconcile.rules import evaluate_validation
     uid, op = request["uid"], request["operation"]
     obj = _evaluated_object(request)
@@ -162,7 +163,7 @@ def validate(request: dict, plan: WebhookPlan, stats: WebhookStats, lookup: Cach
     return result
 
 
-def mutate(request: dict, plan: WebhookPlan, stats: WebhookStats) -> AdmissionResult:
+def mutate(request: dict, plan: WebhookPlan) -> AdmissionResult:
     from orkestra.reconcile.rules import compute_mutation
     uid, op = request["uid"], request["operation"]
     obj = _evaluated_object(request)

@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from orkestra.testing import KUBERNETES_VERSION, ControlPlaneError, LocalControlPlane
+from orkestra.testing import processes
 from orkestra.testing import state as local_state
 from orkestra.testing.locking import exclusive_lock
 from orkestra.testing.paths import local_dir
@@ -105,7 +106,7 @@ def status() -> None:
         first = dead[0]
         click.echo(f"error: {first.name} (pid {first.pid}) is not running; `ork local down` then `ork local up` "
                    f"restarts the control plane. The last lines of its log ({first.log}):", err=True)
-        click.echo(local_state.processes.tail(first.log), err=True)
+        click.echo(processes.tail(first.log), err=True)
         sys.exit(1)
     if not ready:
         sys.exit(1)

@@ -141,6 +141,7 @@ class LocalControlPlane:
     def start(self) -> LocalControlPlane:
         began = time.monotonic()
         bin_dir = self._binaries()
+        self._check_requested_ports()
         root = Path(tempfile.mkdtemp(prefix="orkestra-cp-")) if self._root_arg is None else self._root_arg
         root.mkdir(parents=True, exist_ok=True)
         self._layout = layout = self._choose_ports(bin_dir, root)
@@ -202,11 +203,13 @@ class LocalControlPlane:
                                         f"`make controlplane` (python -m orkestra.testing.build)")
         return self._bin_dir_arg
 
-    def _choose_ports(self, bin_dir: Path, root: Path) -> flags.Layout:
+    def _check_requested_ports(self) -> None:
         for port, who in ((self._etcd_port, "etcd"), (self._apiserver_port, "kube-apiserver")):
             if port is not None and port_in_use(port):
                 raise ControlPlaneError(f"port {LOOPBACK}:{port} asked for {who} is already in use: "
                                         f"stop what listens there or leave the port unset to pick a free one")
+
+    def _choose_ports(self, bin_dir: Path, root: Path) -> flags.Layout:
         etcd_client, etcd_peer, apiserver = free_ports(3)
         return flags.Layout(bin_dir=bin_dir, root=root,
                             etcd_client_port=self._etcd_port or etcd_client, etcd_peer_port=etcd_peer,

@@ -13,18 +13,9 @@ import sys
 
 import click
 
+from orkestra.cli._katalog_files import katalog_files_option, resolve_katalog_files
+
 log = logging.getLogger("orkestra.cli")
-
-
-def katalog_paths(files: tuple[str, ...]) -> list[str]:
-    """`-f` values (repeatable, comma-separated), else ./katalog.yaml, else ./komposer.yaml."""
-    paths = [p.strip() for item in files for p in item.split(",") if p.strip()]
-    if paths:
-        return paths
-    for default in ("katalog.yaml", "komposer.yaml"):
-        if os.path.exists(default):
-            return [default]
-    raise click.ClickException(f"no Katalog found: pass -f or create katalog.yaml or komposer.yaml in {os.getcwd()}")
 
 
 def _fail(lines: list[str]) -> None:
@@ -34,20 +25,13 @@ def _fail(lines: list[str]) -> None:
 
 
 def print_load_errors(report: object) -> None:
-    """The `ork validate` report on stderr (its own layout when that command is available)."""
-    try:
-        from orkestra.cli.validate import render_report
-    except ImportError:
-        render_report = None
-    if render_report is not None:
-        click.echo(render_report(report), err=True)
-        return
-    for issue in report.errors:  # type: ignore[attr-defined]
-        click.echo(f"error: {issue}", err=True)
+    """The `ork validate` report (cli.md §3 layout) on stderr."""
+    from orkestra.cli.validate import format_report, use_color
+    click.echo(format_report(report, color=use_color()), err=True)  # type: ignore[arg-type]
 
 
 @click.command("run")
-@click.option("-f", "--file", "files", multiple=True, help="Katalog file(s); repeat or comma-separate.")
+@katalog_files_option
 @click.option("--kubeconfig", default=None, help="Path to a kubeconfig file.")
 @click.option("--context", default=None, help="Kubeconfig context.")
 @click.option("-n", "--namespace", default=None, help="Orkestra's own namespace (Lease, TLS Secret).")
@@ -78,7 +62,7 @@ def run(files: tuple[str, ...], kubeconfig: str | None, context: str | None, nam
     settings = dataclasses.replace(settings, kubeconfig=kubeconfig or settings.kubeconfig, context=context or "")
 
     from orkestra.katalog import load_report
-    paths = katalog_paths(files)
+    paths = resolve_katalog_files(files)
     report = load_report(paths, env=os.environ)
     if not report.ok or report.katalog is None:
         print_load_errors(report)

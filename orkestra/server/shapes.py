@@ -115,13 +115,9 @@ def namespaces_of(crs_by_crd: dict[str, list[dict]]) -> dict[str, list[str]]:
 
 # ---------------------------------------------------------------------------- /katalog/{crd}
 def _rbac(entry: CrdEntry) -> list[dict]:
-    api = entry.api
-    rules = [{"apiGroups": [api.group], "resources": [api.plural],
-              "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]}]
-    if not api.builtin:
-        rules.append({"apiGroups": [api.group], "resources": [f"{api.plural}/status"],
-                      "verbs": ["get", "update", "patch"]})
-    return rules
+    """The permissions this entry needs (cli.md §6), derived by the Katalog layer."""
+    from orkestra.katalog.rbac import entry_rules
+    return [rule.to_k8s() for rule in entry_rules(entry)]
 
 
 def _default_webhook_blocks(entry: CrdEntry) -> dict:

@@ -157,7 +157,9 @@ def test_crd_detail(client):
     assert body["reconciler"]["templates"] == {"onCreate": [], "onReconcile": ["services", "deployments"],
                                                "onDelete": []}
     assert body["activeWarnings"][0]["since"] == "2026-03-01T11:50:00Z"
-    assert {"admission", "conversion", "deletionProtection", "namespaceProtection", "rbac"} <= set(body)
+    assert {"admission", "conversion", "deletionProtection", "namespaceProtection"} <= set(body)
+    rules = {(r["apiGroups"][0], r["resources"][0]) for r in body["rbac"]}
+    assert {("demo.orkestra.io", "websites"), ("apps", "deployments"), ("", "services")} <= rules
 
 
 def test_crd_health_status_codes(client):

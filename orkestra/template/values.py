@@ -76,16 +76,11 @@ def to_text(v: Any) -> str:
         return str(v)
     if t is float:
         return format_float(v)
-    if isinstance(v, str):
-        return str(v)
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(int(v))
-    if isinstance(v, float):
-        return format_float(float(v))
     if isinstance(v, (list, tuple, Mapping)):
         return to_json(v)
+    for base in (str, int, float):  # subclasses, e.g. an IntEnum or a YAML loader's str type
+        if isinstance(v, base):
+            return to_text(base(v))
     return str(v)
 
 
@@ -94,7 +89,7 @@ def _jsonable(v: Any) -> Any:
     if isinstance(v, float) and v.is_integer() and abs(v) < 1e21:
         return int(v)
     if isinstance(v, Mapping):
-        return {str(k) if not isinstance(k, str) else k: _jsonable(x) for k, x in v.items()}
+        return {k if type(k) is str else to_text(k): _jsonable(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
         return [_jsonable(x) for x in v]
     return v

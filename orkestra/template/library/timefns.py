@@ -56,10 +56,14 @@ def parse_seconds(d: Any, fn: str) -> float:
 
 
 def build(now: Callable[[], datetime]) -> dict[str, Callable[..., Any]]:
-    """The time functions, reading the current time from `now` on every call."""
+    """The time functions, reading the current time from `now` on every call (naive is UTC)."""
+
+    def current() -> datetime:
+        t = now()
+        return t if t.tzinfo is not None else t.replace(tzinfo=timezone.utc)
 
     def now_fn() -> str:
-        return rfc3339(now())
+        return rfc3339(current())
 
     def time_format(layout: Any, t: Any) -> str:
         parsed = parse_time(t, "timeFormat")
@@ -69,7 +73,7 @@ def build(now: Callable[[], datetime]) -> dict[str, Callable[..., Any]]:
         parsed = parse_time(t, "timeSince")
         if parsed is None:
             return ""
-        return format_duration(round((now() - parsed).total_seconds()))
+        return format_duration(round((current() - parsed).total_seconds()))
 
     def duration_seconds(d: Any) -> int | float:
         return whole(parse_seconds(d, "durationSeconds"))
@@ -78,7 +82,7 @@ def build(now: Callable[[], datetime]) -> dict[str, Callable[..., Any]]:
         parsed = parse_time(t, "isExpired")
         if parsed is None:
             return False
-        return parsed + timedelta(seconds=parse_seconds(d, "isExpired")) < now()
+        return parsed + timedelta(seconds=parse_seconds(d, "isExpired")) < current()
 
     return {"now": now_fn, "timeFormat": time_format, "timeSince": time_since,
             "durationSeconds": duration_seconds, "isExpired": is_expired}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -158,6 +158,19 @@ CASES = [
     ('{{ semverCompare "~1.4" .spec.version }}', "true"), ('{{ semverCompare ">=1.0, <1.4" .spec.version }}', "false"),
     ('{{ semverCompare "<1.0 || >=1.4.2" .spec.version }}', "true"), ('{{ semverCompare ">=1.0" .spec.missing }}', "false"),
 ]
+
+
+def test_a_naive_clock_is_taken_as_utc(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(functions, "CLOCK", lambda: datetime(2026, 11, 24, 8, 0, 0))
+    assert compile_template("{{ now }}|{{ timeSince .metadata.creationTimestamp }}").render(DATA) == \
+        "2026-11-24T08:00:00Z|2h0m0s"
+
+
+def test_now_with_another_offset_is_rfc3339(monkeypatch: pytest.MonkeyPatch) -> None:
+    plus2 = timezone(timedelta(hours=2))
+    monkeypatch.setattr(functions, "CLOCK", lambda: datetime(2026, 11, 24, 9, 30, 0, 123, tzinfo=plus2))
+    assert compile_template("{{ now }}").render(DATA) == "2026-11-24T09:30:00+02:00"
+    assert compile_template("{{ timeSince .metadata.creationTimestamp }}").render(DATA) == "1h30m0s"
 
 
 @pytest.mark.parametrize("src,expected", CASES)

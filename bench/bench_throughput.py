@@ -5,16 +5,20 @@ Orkestra: the CRs are created by this script (with `--concurrency` threads) whil
 Ready=True with `observedGeneration == generation`.
 
 Raw client: the same writes with the same concurrency from a plain loop over
-`orkestra.kube.KubeClient` (one thread per worker): create the CR, server-side apply the three
-children, patch the status. No informers, no queue, no events: the floor a controller could reach.
+`orkestra.kube.KubeClient`: the same pool creates the CRs and hands each created CR to
+`--concurrency` worker threads, which server-side apply the three children and patch the status.
+No informers, no queue, no events: the floor a controller could reach.
 
 Printed: both times, CRs/s, and the ratio. Orkestra also writes one metadata patch (the
 `orkestra.io/katalog` annotation) and one `Reconciled` Event per CR, which the raw loop does not.
 
+The Services are headless (`clusterIP: None`, declared as a `custom` entry): the local control
+plane's service range is a /24, which holds about 250 ClusterIPs, far fewer than 1000.
+
 Usage:
   .venv/bin/python bench/bench_throughput.py [--count 1000] [--concurrency 3] [--kubeconfig PATH]
-Without --kubeconfig it uses `ork local`'s cluster when it is up (ORK_E2E_KUBECONFIG also works),
-else starts a local control plane for the run and stops it afterwards.
+Without --kubeconfig it starts its own local control plane (orkestra.testing) for the run and
+stops it afterwards, so no other user of a shared cluster skews the figures.
 """
 from __future__ import annotations
 
@@ -24,7 +28,9 @@ import signal
 import socket
 import subprocess
 import sys
+import queue
 import tempfile
+import threading
 import time
 import urllib.request
 import uuid
@@ -61,7 +67,10 @@ def katalog(kind: str, plural: str, workers: int) -> dict:
                     "reconciler": {"workers": workers, "resync": "0s", "queue": {"maxDepth": 0}},
                     "onReconcile": {
                         "configMaps": [{"data": {"title": "{{ .spec.title }}"}}],
-                        "services": [{"port": 80, "targetPort": 8080}],
+                        "custom": [{"apiVersion": "v1", "kind": "Service", "name": "{{ .metadata.name }}-svc",
+                                    "spec": {"clusterIP": "None", "ports": [{"port": 80, "targetPort": 8080}],
+                                             "selector": {"orkestra.io/crd": "site",
+                                                          "app.kubernetes.io/instance": "{{ .metadata.name }}"}}}],
                         "deployments": [{"image": "{{ .spec.image }}", "replicas": 1, "port": 8080}]}}}}}}
 
 
@@ -79,7 +88,8 @@ def raw_children(name: str, owner: dict, spec: dict) -> list[tuple[GVR, dict]]:
         (CHILDREN["configmaps"], {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta("config"),
                                   "data": {"title": spec["title"]}}),
         (CHILDREN["services"], {"apiVersion": "v1", "kind": "Service", "metadata": meta("svc"),
-                                "spec": {"selector": selector, "ports": [{"port": 80, "targetPort": 8080}]}}),
+                                "spec": {"clusterIP": "None", "selector": selector,
+                                         "ports": [{"port": 80, "targetPort": 8080}]}}),
         (CHILDREN["deployments"], {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta("deployment"),
                                    "spec": {"replicas": 1, "selector": {"matchLabels": selector},
                                             "template": {"metadata": {"labels": selector}, "spec": {"containers": [
@@ -187,23 +197,35 @@ def run_raw(kube: KubeClient, count: int, concurrency: int) -> float:
     namespace = f"bench-raw-{suffix}"
     kube.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
 
-    def one(i: int) -> None:
-        obj = kube.create(gvr, cr(kind, f"site-{i}", i), namespace)
-        meta = obj["metadata"]
-        owner = {"apiVersion": obj["apiVersion"], "kind": kind, "name": meta["name"], "uid": meta["uid"],
-                 "controller": True, "blockOwnerDeletion": True}
-        for child_gvr, child in raw_children(meta["name"], owner, obj["spec"]):
-            kube.apply(child_gvr, child, namespace, force=True)
-        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        kube.patch(gvr, meta["name"], {"status": {"observedGeneration": meta["generation"], "conditions": [
-            {"type": "Ready", "status": "True", "reason": "Reconciled", "message": "",
-             "observedGeneration": meta["generation"], "lastTransitionTime": now}]}},
-                   namespace, subresource="status")
+    created: queue.Queue = queue.Queue()
+
+    def create(i: int) -> None:
+        created.put(kube.create(gvr, cr(kind, f"site-{i}", i), namespace))
+
+    def work() -> None:
+        while (obj := created.get()) is not None:
+            meta = obj["metadata"]
+            owner = {"apiVersion": obj["apiVersion"], "kind": kind, "name": meta["name"], "uid": meta["uid"],
+                     "controller": True, "blockOwnerDeletion": True}
+            for child_gvr, child in raw_children(meta["name"], owner, obj["spec"]):
+                kube.apply(child_gvr, child, namespace, force=True)
+            now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            kube.patch(gvr, meta["name"], {"status": {"observedGeneration": meta["generation"], "conditions": [
+                {"type": "Ready", "status": "True", "reason": "Reconciled", "message": "",
+                 "observedGeneration": meta["generation"], "lastTransitionTime": now}]}},
+                       namespace, subresource="status")
 
     try:
         start = time.monotonic()
+        workers = [threading.Thread(target=work) for _ in range(concurrency)]
+        for t in workers:
+            t.start()
         with ThreadPoolExecutor(concurrency) as pool:
-            list(pool.map(one, range(count)))
+            list(pool.map(create, range(count)))
+        for _ in workers:
+            created.put(None)
+        for t in workers:
+            t.join()
         elapsed = time.monotonic() - start
         assert converged(kube, gvr, namespace, count) == count
         print(f"  raw client: all {count} written and Ready in {elapsed:.1f}s", flush=True)
@@ -221,14 +243,7 @@ def main() -> None:
     args = parser.parse_args()
 
     control_plane = None
-    kubeconfig = args.kubeconfig or os.environ.get("ORK_E2E_KUBECONFIG")
-    local = Path.home() / ".cache/orkestra/local/kubeconfig"
-    if not kubeconfig and local.exists():
-        try:
-            KubeClient.from_config(str(local)).list(NAMESPACES)
-            kubeconfig = str(local)
-        except Exception:  # noqa: BLE001 - a stale `ork local` kubeconfig
-            kubeconfig = None
+    kubeconfig = args.kubeconfig
     if not kubeconfig:
         from orkestra.testing import LocalControlPlane
         control_plane = LocalControlPlane().start()

@@ -112,7 +112,7 @@ def build_entry(key: str, enriched: dict, api: ApiTypes, *, configured_workers: 
         h = rec["hooks"]
         base_dir = os.path.dirname(os.path.abspath(source)) if source and not is_url(source) else os.getcwd()
         hooks = HookSpec(h["module"], h["function"], h["runHooksFirst"], tuple(h["managedResources"]), h["args"], base_dir)
-    deps = [d for d in parse_depends_on(enriched["dependsOn"])[0]]
+    deps = parse_depends_on(enriched["dependsOn"])[0]
     finalizers = list(spec_finalizers) + [f for f in box["finalizers"] if f not in spec_finalizers]
     templates = {phase: {t: box[phase][t] for t in TEMPLATE_TYPES if box[phase].get(t)} for phase in PHASES}
     return CrdEntry(

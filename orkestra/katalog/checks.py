@@ -184,7 +184,7 @@ def check_resources(ctx: CheckContext, key: str, entry: dict, api: ApiTypes | No
             unnamed = 0
             for i, tpl in enumerate(types.get(type_name) or []):
                 at = base + (phase, type_name, i)
-                check_templates(ctx, tpl, at)
+                check_templates(ctx, {k: v for k, v in tpl.items() if k not in ("when", "anyOf")}, at)
                 check_conditions(ctx, tpl.get("when"), at + ("when",))
                 check_conditions(ctx, tpl.get("anyOf"), at + ("anyOf",))
                 if "name" not in tpl:
@@ -239,7 +239,7 @@ def check_rules(ctx: CheckContext, key: str, entry: dict) -> None:
     vpath = base + ("validation", "rules")
     check_conditions(ctx, [{k: v for k, v in r.items() if k not in RULE_ONLY_KEYS} for r in rules], vpath)
     for i, rule in enumerate(rules):
-        check_templates(ctx, rule, vpath + (i,))
+        check_templates(ctx, rule.get("message"), vpath + (i, "message"))
         check_conditions(ctx, rule.get("when"), vpath + (i, "when"))
         check_conditions(ctx, rule.get("anyOf"), vpath + (i, "anyOf"))
     mpath = base + ("mutation", "rules")
@@ -302,9 +302,9 @@ def check_hooks(ctx: CheckContext, key: str, entry: dict) -> None:
     if "/" in module or not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_]\w*)*", module):
         ctx.sink.error(at + ("module",), 'hooks.module must be a Python module path like "pkg.mod"', with_path=False)
         return
-    error, found = check_hook(module, hooks["function"], base_dir=ctx.hook_dirs.get(key, "."), env=ctx.env)
-    if error:
-        ctx.sink.error(at + ("function",) if "attribute" in error or "callable" in error else at + ("module",), error)
+    problem, found = check_hook(module, hooks["function"], base_dir=ctx.hook_dirs.get(key, "."), env=ctx.env)
+    if problem:
+        ctx.sink.error(at + (problem[0],), problem[1])
     ctx.hook_callbacks[key] = found
 
 

@@ -39,8 +39,9 @@ def callbacks_of(factory: Any) -> list[str]:
     return [n for n in CALLBACKS if n in names]
 
 
-def check_hook(module: str, function: str, *, base_dir: str, env: Mapping[str, str]) -> tuple[str | None, list[str]]:
-    """(error message or None, callbacks found)."""
+def check_hook(module: str, function: str, *, base_dir: str,
+               env: Mapping[str, str]) -> tuple[tuple[str, str] | None, list[str]]:
+    """(`(field, message)` of the problem or None, callbacks found)."""
     dirs = [base_dir, os.getcwd()] + [p for p in env.get("ORK_HOOKS_PATH", "").split(os.pathsep) if p]
     with _IMPORT_LOCK:
         saved = list(sys.path)
@@ -48,14 +49,14 @@ def check_hook(module: str, function: str, *, base_dir: str, env: Mapping[str, s
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:
-            return f'cannot import "{module}": {exc}', []
+            return ("module", f'cannot import "{module}": {exc}'), []
         except (Exception, SystemExit) as exc:  # noqa: BLE001 - user code failing is reported, not raised
-            return f'importing "{module}" failed: {type(exc).__name__}: {exc}', []
+            return ("module", f'importing "{module}" failed: {type(exc).__name__}: {exc}'), []
         finally:
             sys.path[:] = saved
     factory = getattr(mod, function, None)
     if factory is None:
-        return f'module "{module}" has no attribute "{function}"', []
+        return ("function", f'module "{module}" has no attribute "{function}"'), []
     if not callable(factory):
-        return f'"{module}.{function}" is not callable', []
+        return ("function", f'"{module}.{function}" is not callable'), []
     return None, callbacks_of(factory)

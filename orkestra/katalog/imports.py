@@ -44,24 +44,13 @@ def read_document(location: str, sink: IssueSink, *, headers: Mapping[str, str] 
         elif at:
             sink.error(at, f"{location}: {exc.message}", mark=exc.mark)
         else:
-            sink.error((), exc.message, with_path=False, mark=exc.mark, crd=None)
-            if exc.mark is None:
-                sink.errors[-1] = _with_file(sink.errors[-1], location)
+            sink.error((), exc.message, with_path=False, mark=exc.mark, file=location)
         return None
     if not isinstance(doc, dict):
-        sink.error((), f"the document must be a map, got {type(doc).__name__}", with_path=False, mark=doc_mark(doc, location))
+        sink.error((), f"the document must be a map, got {type(doc).__name__}", with_path=False,
+                   mark=getattr(doc, "mark", None), file=location)
         return None
     return doc
-
-
-def doc_mark(doc: Any, location: str):
-    from orkestra.katalog.source import Mark
-    return getattr(doc, "mark", None) or Mark(location, 1, 1)
-
-
-def _with_file(issue, location: str):
-    from dataclasses import replace
-    return replace(issue, file=location)
 
 
 def _join(base: str, relative: str) -> str:

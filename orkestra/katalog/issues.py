@@ -66,20 +66,20 @@ class IssueSink:
     unknown_paths: set[str] = field(default_factory=set)          # keys already reported as unknown
 
     def _make(self, parts: tuple | list, message: str, *, with_path: bool, mark: Mark | None,
-              crd: str | None) -> KatalogIssue:
+              crd: str | None, file: str | None = None) -> KatalogIssue:
         parts = tuple(parts)
         if mark is None and self.doc is not None and parts:
             mark = locate(self.doc, parts)
         path = format_path(parts)
         text = f"{path}: {message}" if with_path and path else message
         if mark is None:
-            return KatalogIssue(self.default_file, None, None, path, text, crd or crd_of(parts))
+            return KatalogIssue(file or self.default_file, None, None, path, text, crd or crd_of(parts))
         return KatalogIssue(mark.file or self.default_file, mark.line, mark.col, path, text,
                             crd or crd_of(parts))
 
     def error(self, parts: tuple | list, message: str, *, with_path: bool = True,
-              mark: Mark | None = None, crd: str | None = None) -> None:
-        issue = self._make(parts, message, with_path=with_path, mark=mark, crd=crd)
+              mark: Mark | None = None, crd: str | None = None, file: str | None = None) -> None:
+        issue = self._make(parts, message, with_path=with_path, mark=mark, crd=crd, file=file)
         if issue not in self.errors:
             self.errors.append(issue)
 

@@ -12,7 +12,6 @@ from typing import Iterable, Mapping
 
 import yaml
 
-from orkestra.gvk import split_api_version
 from orkestra.katalog.builtins import resolve_kind
 from orkestra.katalog.model import PHASES, CrdEntry, Katalog
 

@@ -17,6 +17,7 @@ from jsonschema.exceptions import ValidationError
 
 from orkestra.katalog.issues import IssueSink, crd_of, format_path
 from orkestra.katalog.model import TEMPLATE_TYPES
+from orkestra.katalog.source import Mark, locate
 
 STR: dict = {"type": "string"}
 BOOL: dict = {"type": "boolean"}
@@ -227,8 +228,7 @@ def _unknown_key(sink: IssueSink, path: tuple, key: str, known: list[str], paren
         sink.error(where, f'unknown field "{format_path(where)}"{hint}', with_path=False)
 
 
-def _mark_of(sink: IssueSink, parts: tuple):
-    from orkestra.katalog.source import locate
+def _mark_of(sink: IssueSink, parts: tuple) -> Mark | None:
     return locate(sink.doc, parts)
 
 

@@ -138,3 +138,22 @@ def test_full_adds_permissions_startup_order_and_roles():
 def test_no_colour_when_not_a_terminal():
     out = run("validate", "-f", "examples/hello-website.yaml").output
     assert "\x1b[" not in out and "✓ website" in out
+
+
+def test_colour_only_on_a_terminal_without_no_color(monkeypatch):
+    from orkestra.cli import validate as mod
+    monkeypatch.setattr(mod.sys.stdout, "isatty", lambda: True, raising=False)
+    assert mod.use_color({}) is True
+    assert mod.use_color({"NO_COLOR": "1"}) is False
+    monkeypatch.setattr(mod.sys.stdout, "isatty", lambda: False, raising=False)
+    assert mod.use_color({}) is False
+    from orkestra.katalog.loader import load_report
+    coloured = mod.format_report(load_report(["examples/hello-website.yaml"], env={}), color=True)
+    assert "\x1b[32m✓\x1b[0m website" in coloured
+
+
+def test_file_option_splits_commas_and_keeps_order(tmp_path):
+    from orkestra.cli._katalog_files import resolve_katalog_files
+    assert resolve_katalog_files(["a.yaml, b.yaml", "https://x/c.yaml"]) == ["a.yaml", "b.yaml", "https://x/c.yaml"]
+    (tmp_path / "komposer.yaml").write_text("x")
+    assert resolve_katalog_files([], cwd=str(tmp_path)) == [str(tmp_path / "komposer.yaml")]

@@ -41,6 +41,8 @@ def read_document(location: str, sink: IssueSink, *, headers: Mapping[str, str] 
     except SourceError as exc:
         if missing is not None and exc.message.startswith(("file not found", "HTTP 404")):
             sink.error(at, f"{missing}: {location}")
+        elif missing is not None and exc.message == "empty file":
+            sink.error(at, f"empty pattern file: {location}")
         elif at:
             sink.error(at, f"{location}: {exc.message}", mark=exc.mark)
         else:

@@ -254,6 +254,9 @@ def _report(err: ValidationError, sink: IssueSink) -> None:
             sink.error(path, f'missing required field "{key}"')
     elif kind == "type":
         sink.error(path, f"expected {_expected(err.validator_value)}, got {_type_name(err.instance)}")
+    elif kind == "enum" and path == ("apiVersion",):
+        sink.error(path, f'invalid apiVersion "{err.instance}" (allowed: orkestra.orkspace.io/v1, '
+                   "orkestra.konductor.io/v1Alpha)")
     elif kind == "enum":
         allowed = ", ".join(str(v) for v in err.validator_value)
         shown = err.instance if isinstance(err.instance, (str, int, float, bool)) else _type_name(err.instance)

@@ -61,7 +61,7 @@ def test_exact_import_errors(write, tmp_path):
     assert "imports.registry[0]: ORK_REGISTRY is not set and the entry has no url" in got
     assert f"imports.files[1]: file not found: {tmp_path / 'missing.yaml'}" in got
     assert f"imports.files[2]: empty pattern file: {tmp_path / 'empty.yaml'}" in got
-    assert any(m.startswith("imports.files[3]:") and "empty file" in m for m in got)
+    assert f"imports.files[3]: empty pattern file: {tmp_path / 'blank.yaml'}" in got
     r = load_report([path], env={"ORK_REGISTRY": str(tmp_path / "nowhere")})
     assert (f"imports.registry[0]: registry file not found: {tmp_path / 'nowhere'}/katalogs/pg/latest/katalog.yaml"
             in messages(r.errors))

@@ -92,6 +92,9 @@ def test_top_level_errors_belong_to_no_crd(report):
         """, head=False)
     got = messages(r.errors)
     assert 'missing required field "apiVersion"' in got
+    r = report("apiVersion: v9\nkind: Katalog\nmetadata: {name: a}\nspec: {crds: {}}\n", head=False)
+    assert messages(r.errors) == ['apiVersion: invalid apiVersion "v9" (allowed: orkestra.orkspace.io/v1, '
+                                  'orkestra.konductor.io/v1Alpha)']
     assert all(e.crd is None for e in r.errors)
     r = report("""\
         apiVersion: orkestra.orkspace.io/v1

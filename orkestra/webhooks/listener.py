@@ -4,13 +4,19 @@ gunicorn cannot mix plain HTTP and TLS binds (README decision 13), so the webhoo
 werkzeug server in a thread named `ork-https` inside the engine's process. Instead of wrapping
 the listening socket once, each accepted connection is wrapped with the TLS manager's *current*
 context, so a reloaded certificate serves new connections without a restart. The handshake
-runs in the connection's own thread (not in the accept loop), HTTP/1.1 keep-alive is on, and a
-connection idle for 30 s is closed by the socket timeout, and TCP_NODELAY is set so that a
-response written in two TLS records is not delayed by Nagle's algorithm. `service_actions` (called by the
-accept loop every poll interval) drives the TLS refresh timer.
+runs in the connection's own thread (not in the accept loop).
+
+Keep-alive: werkzeug's handler always answers `Connection: close`, because it cannot know
+whether the application drained the request body. This handler reads the whole body itself
+(requests carry a Content-Length up to the 16 MiB limit) and hands the application an in-memory
+copy, so the connection is always at a request boundary and may stay open; chunked or oversized
+bodies still close it. A connection idle for 30 s is closed by the socket timeout. TCP_NODELAY
+is set so that a response written as two TLS records is not held back by Nagle's algorithm.
+`service_actions` (called by the accept loop every poll interval) drives the TLS refresh timer.
 """
 from __future__ import annotations
 
+import io
 import logging
 import socket
 import threading
@@ -20,6 +26,7 @@ from typing import Any
 
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
+from orkestra.webhooks.review import MAX_BODY
 from orkestra.webhooks.tls import TlsManager
 
 log = logging.getLogger("orkestra.webhooks")
@@ -29,6 +36,40 @@ IDLE_TIMEOUT = 30.0
 class _Handler(WSGIRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = IDLE_TIMEOUT
+    _reusable = False
+    _stream: Any = None
+
+    def make_environ(self) -> dict[str, Any]:
+        environ = super().make_environ()
+        self._reusable = False
+        if environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
+            return environ
+        raw = environ.get("CONTENT_LENGTH") or "0"
+        length = int(raw) if raw.isdigit() else -1
+        if not 0 <= length <= MAX_BODY:
+            return environ                      # the app rejects it unread; the connection closes
+        body = self.rfile.read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        self._reusable = len(body) == length
+        if self._reusable:
+            # werkzeug drains "leftover" input after the response; there is none, and draining
+            # the socket would swallow the client's next request. `run_wsgi` restores the stream.
+            self._stream, self.rfile = self.rfile, io.BytesIO()
+        return environ
+
+    def run_wsgi(self) -> None:
+        self._stream = None
+        try:
+            super().run_wsgi()
+        finally:
+            if self._stream is not None:
+                self.rfile = self._stream
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if keyword.lower() == "connection" and value.lower() == "close" and self._reusable \
+                and not self.close_connection:
+            return                               # keep the connection for the client's next request
+        super().send_header(keyword, value)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         log.debug("webhook request", extra={"path": self.path, "status": str(code)})
@@ -40,9 +81,10 @@ class _Handler(WSGIRequestHandler):
 class HttpsServer(ThreadedWSGIServer):
     daemon_threads = True
 
-    def __init__(self, host: str, port: int, app: Any, tls: TlsManager, *,
+    def __init__(self, host: str, port: int, app: Any, tls: TlsManager, *, idle_timeout: float = IDLE_TIMEOUT,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        super().__init__(host, port, app, handler=_Handler)
+        handler = _Handler if idle_timeout == IDLE_TIMEOUT else type("_Handler", (_Handler,), {"timeout": idle_timeout})
+        super().__init__(host, port, app, handler=handler)
         self.tls = tls   # the runner sets `ssl_context` once TLS has started (marks the server as https)
         self._clock = clock
         self._next_refresh = clock() + tls.source.period

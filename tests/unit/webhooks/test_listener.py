@@ -7,6 +7,7 @@ import json
 import socket
 import ssl
 import threading
+import time
 import warnings
 
 import pytest
@@ -51,12 +52,22 @@ def connect(rt, **kw) -> http.client.HTTPSConnection:
 
 def test_trusted_through_the_generated_ca_with_keep_alive(runtime):
     conn = connect(runtime)
-    for uid in ("a", "b"):   # two requests on one connection
+    sockets = []
+    for uid in ("a", "b", "c"):   # three requests on one connection
         review = admission("CREATE", obj(labels={"team": "t"}, image="registry.internal/x", replicas=1), uid=uid)
         conn.request("POST", "/validate", body=json.dumps(review), headers={"Content-Type": "application/json"})
         resp = conn.getresponse()
-        assert resp.status == 200
+        assert resp.status == 200 and resp.getheader("Connection") is None
         assert json.loads(resp.read())["response"] == {"uid": uid, "allowed": True}
+        sockets.append(conn.sock)
+    assert sockets[0] is not None and all(s is sockets[0] for s in sockets)
+    # a rejected request whose body the app never reads still leaves the connection usable
+    conn.request("PUT", "/validate", body=b"x" * 1000, headers={"Content-Type": "application/json"})
+    assert conn.getresponse().read() and conn.sock is sockets[0]
+    conn.request("POST", "/mutate", body=b"{}", headers={"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    assert resp.status == 400 and conn.sock is sockets[0]
+    resp.read()
     conn.close()
 
 
@@ -131,5 +142,30 @@ def test_accept_loop_refreshes_supplied_files_every_60_seconds(tmp_path):
         assert changed.wait(5)
         assert tls.ca_bundle() == second.cert_pem
     finally:
+        server.server_close()
+        tls.close()
+
+
+def test_idle_keep_alive_connections_are_closed(tmp_path):
+    tls = TlsManager(GeneratedSource("s", "n", certs.required_names("s", "n")), tmp_root=str(tmp_path))
+    tls.start()
+    server = HttpsServer("127.0.0.1", 0, lambda env, start: [start("200 OK", [("Content-Length", "2")]) or b"ok"][0:1]
+                         and [b"ok"], tls, idle_timeout=0.5)
+    server.ssl_context = tls.context()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        ctx = ssl.create_default_context(cadata=tls.ca_bundle().decode())
+        with socket.create_connection(("127.0.0.1", server.server_port), timeout=5) as raw, \
+                ctx.wrap_socket(raw, server_hostname="127.0.0.1") as conn:
+            conn.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            first = conn.recv(4096)
+            assert first.startswith(b"HTTP/1.1 200") and b"Connection: close" not in first   # kept alive
+            start = time.monotonic()
+            while conn.recv(4096):                 # nothing more arrives: the server closes when idle
+                pass
+            assert 0.3 < time.monotonic() - start < 4
+    finally:
+        server.shutdown()
         server.server_close()
         tls.close()

@@ -61,10 +61,16 @@ def lookup(kind: str, group: str | None = None) -> BuiltinKind | None:
     return found
 
 
-def resolve_kind(api_version: str | None, kind: str) -> tuple[str, str, bool]:
-    """(group, plural, namespaced) resolved offline: the registry, else lowercase kind + `s`, namespaced."""
+def resolve_resource(api_version: str | None, kind: str) -> tuple[str, str, bool]:
+    """(group, plural, namespaced) offline: the registry, else lowercase kind + `s`, namespaced."""
     group = split_api_version(api_version)[0] if api_version else None
     found = lookup(kind, group)
     if found is not None:
         return found.group, found.plural, found.namespaced
     return (group or ""), kind.lower() + "s", True
+
+
+def resolve_kind(api_version: str | None, kind: str) -> tuple[str, bool]:
+    """(plural, namespaced) resolved offline (the architecture contract for other layers)."""
+    _, plural, namespaced = resolve_resource(api_version, kind)
+    return plural, namespaced

@@ -12,7 +12,7 @@ from typing import Iterable, Mapping
 
 import yaml
 
-from orkestra.katalog.builtins import resolve_kind
+from orkestra.katalog.builtins import resolve_resource
 from orkestra.katalog.model import PHASES, CrdEntry, Katalog
 
 VERB_ORDER = ("get", "list", "watch", "create", "update", "patch", "delete", "escalate", "bind")
@@ -106,7 +106,7 @@ def _child_rules(entries: list[CrdEntry]) -> list[Rule]:
     for e in entries:
         for phase in PHASES:
             for tpl in e.box.templates.get(phase, {}).get("custom", []):
-                group, plural, _ = resolve_kind(tpl.get("apiVersion"), tpl.get("kind", ""))
+                group, plural, _ = resolve_resource(tpl.get("apiVersion"), tpl.get("kind", ""))
                 rules.append(Rule(group, tpl.get("plural") or plural, DEFAULT_VERBS))
     if types & {"roles", "clusterRoles"}:
         reason = "grants the permissions of the roles it manages"
@@ -125,7 +125,7 @@ def _managed_rules(entries: list[CrdEntry]) -> list[Rule]:
         if e.box.hooks is None:
             continue
         for res in e.box.hooks.managed_resources:
-            group, plural, _ = resolve_kind(res.get("apiVersion"), res["kind"])
+            group, plural, _ = resolve_resource(res.get("apiVersion"), res["kind"])
             rules.append(Rule(group, res.get("plural") or plural, DEFAULT_VERBS, reason="hook managedResources"))
     return rules
 

@@ -315,3 +315,14 @@ def test_hooks_path_from_environment(report, tmp_path):
                env={"ORK_HOOKS_PATH": str(extra)})
     assert r.ok, [str(e) for e in r.errors]
     assert r.hook_callbacks["w"] == ["on_delete"]
+
+
+def test_builtin_registry_lookups():
+    from orkestra.katalog.builtins import BUILTINS, lookup, resolve_kind, resolve_resource
+    assert len(BUILTINS) >= 34
+    assert lookup("Deployment").group == "apps" and lookup("Deployment", "example.io") is None
+    assert lookup("ConfigMap", "core").plural == "configmaps"
+    assert resolve_kind("v1", "Namespace") == ("namespaces", False)
+    assert resolve_kind("cert-manager.io/v1", "Certificate") == ("certificates", True)
+    assert resolve_resource(None, "Ingress") == ("networking.k8s.io", "ingresses", True)
+    assert resolve_resource("x.io/v1", "Foo") == ("x.io", "foos", True)

@@ -64,6 +64,7 @@ class IssueSink:
     warnings: list[KatalogIssue] = field(default_factory=list)
     shape_errors: set[str | None] = field(default_factory=set)   # CRDs (None: top level) with wrong types
     unknown_paths: set[str] = field(default_factory=set)          # keys already reported as unknown
+    _seen: set[KatalogIssue] = field(default_factory=set)
 
     def _make(self, parts: tuple | list, message: str, *, with_path: bool, mark: Mark | None,
               crd: str | None, file: str | None = None) -> KatalogIssue:
@@ -80,14 +81,13 @@ class IssueSink:
     def error(self, parts: tuple | list, message: str, *, with_path: bool = True,
               mark: Mark | None = None, crd: str | None = None, file: str | None = None) -> None:
         issue = self._make(parts, message, with_path=with_path, mark=mark, crd=crd, file=file)
-        if issue not in self.errors:
+        if issue not in self._seen:
+            self._seen.add(issue)
             self.errors.append(issue)
 
     def warn(self, parts: tuple | list, message: str, *, with_path: bool = True,
              mark: Mark | None = None, crd: str | None = None) -> None:
         issue = self._make(parts, message, with_path=with_path, mark=mark, crd=crd)
-        if issue not in self.warnings:
+        if issue not in self._seen:
+            self._seen.add(issue)
             self.warnings.append(issue)
-
-    def errors_for(self, crd: str) -> list[KatalogIssue]:
-        return [i for i in self.errors if i.crd == crd]

@@ -85,26 +85,30 @@ def sources(n: int) -> list[tuple[str, str, tuple[str, Callable[[dict], dict]] |
     return out
 
 
-def best_of(repeat: int, fn: Callable[[], object]) -> float:
-    times = []
+def best_times(repeat: int, runs: dict[str, Callable[[], object]]) -> dict[str, float]:
+    """Best wall time of each run. Runs alternate, so a load spike on this shared machine hits
+    every engine alike instead of skewing the ratio."""
+    best = {name: float("inf") for name in runs}
     for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for name, fn in runs.items():
+            start = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
 
 
-def report(label: str, n: int, ours: float, peers: dict[str, float]) -> None:
+def report(label: str, n: int, times: dict[str, float]) -> None:
+    ours = times.pop("orkestra")
     print(f"{label}: {n} ops")
     print(f"  {'orkestra':<12} {n / ours:>12,.0f} ops/s")
-    for name, seconds in peers.items():
+    for name, seconds in times.items():
         print(f"  {name:<12} {n / seconds:>12,.0f} ops/s   ratio orkestra/{name} = {seconds / ours:.2f}x")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=10_000, help="templates to parse and renders to do")
-    parser.add_argument("--repeat", type=int, default=3, help="best of this many runs")
+    parser.add_argument("--repeat", type=int, default=5, help="best of this many runs")
     args = parser.parse_args()
     n = args.n
     items = sources(n)
@@ -119,9 +123,8 @@ def main() -> None:
         for _, jin, _ in items:
             env.from_string(jin)
 
-    ours_parse = best_of(args.repeat, parse_ours)
-    jinja_parse = best_of(args.repeat, parse_jinja)
-    report("parse + compile (distinct sources)", n, ours_parse, {"jinja2": jinja_parse})
+    report("parse + compile (distinct sources)", n,
+           best_times(args.repeat, {"orkestra": parse_ours, "jinja2": parse_jinja}))
 
     ours = [compile_template(ork) for ork, _, _ in items]
     jinjas = [env.from_string(jin) for _, jin, _ in items]
@@ -139,9 +142,8 @@ def main() -> None:
         for j in jinjas:
             j.render(CR)
 
-    ours_render = best_of(args.repeat, render_ours)
-    jinja_render = best_of(args.repeat, render_jinja)
-    report("render (all shapes)", n, ours_render, {"jinja2": jinja_render})
+    report("render (all shapes)", n,
+           best_times(args.repeat, {"orkestra": render_ours, "jinja2": render_jinja}))
 
     subst = [ours[i] for i, _ in formats]
 
@@ -153,8 +155,8 @@ def main() -> None:
         for _, (fmt, build) in formats:
             fmt.format(**build(CR))
 
-    report("render (substitution shapes only)", len(subst), best_of(args.repeat, render_ours_subst),
-           {"str.format": best_of(args.repeat, render_format)})
+    report("render (substitution shapes only)", len(subst),
+           best_times(args.repeat, {"orkestra": render_ours_subst, "str.format": render_format}))
 
 
 if __name__ == "__main__":

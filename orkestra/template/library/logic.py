@@ -1,8 +1,9 @@
 """Defaults and logic: default coalesce ternary empty notEmpty required fail.
 
 Emptiness is Go truthiness (nil, false, 0, and empty strings, lists and maps are empty), so
-`default "x" 0` gives "x" as in Sprig. `required` is stricter about what counts as missing: only
-nil and `""` fail it, because 0 and false are real values a CR may hold on purpose.
+`default "x" 0` gives "x" as in Sprig. `required` uses the same emptiness, as katalog.md §9.4
+says ("error when empty"): a field that may legitimately be 0 or false wants `default`, not
+`required`.
 """
 from __future__ import annotations
 
@@ -39,8 +40,8 @@ def not_empty(v: Any) -> bool:
 
 
 def required(message: Any, value: Any) -> Any:
-    """`value`, or an evaluation error with `message` when it is nil or `""`."""
-    if value is None or value == "":
+    """`value`, or an evaluation error with `message` when it is empty."""
+    if not truthy(value):
         raise TemplateEvalError(as_str(message) or "required value is missing")
     return value
 

@@ -100,7 +100,7 @@ CASES = [
     ("{{ coalesce .spec.missing .spec.empty }}", ""), ('{{ ternary "yes" "no" .spec.t }}', "yes"),
     ('{{ .spec.zero | ternary "yes" "no" }}', "no"), ("{{ empty .spec.list }}", "false"),
     ("{{ empty .spec.missing }}", "true"), ("{{ notEmpty .spec.map }}", "true"), ("{{ notEmpty .spec.zero }}", "false"),
-    ('{{ required "needed" .spec.n }}', "7"), ('{{ .spec.zero | required "needed" }}', "0"),
+    ('{{ required "needed" .spec.n }}', "7"), ('{{ .spec.list | required "needed" }}', '["x","y","z"]'),
     # types
     ("{{ toString .spec.f }}", "2.5"), ("{{ toString .spec.missing }}", ""), ("{{ toInt .spec.numstr }}", "42"),
     ("{{ toInt 3.9 }}", "3"), ("{{ toInt -3.9 }}", "-3"), ("{{ toInt .spec.missing }}", "0"), ("{{ toInt true }}", "1"),
@@ -242,6 +242,8 @@ EVAL_ERRORS = [
     ('{{ semverCompare ">=1.2" "one.two" }}', "semverCompare: invalid version"),
     ('{{ semverCompare ">>1.2" "1.2.0" }}', "semverCompare: invalid constraint"),
     ('{{ truncateName 3 "abcdef" }}', "truncateName: limit 3"), ('{{ required "image is required" "" }}', "image is required"),
+    ('{{ .spec.zero | required "replicas must be set" }}', "replicas must be set"),
+    ("{{ required .spec.missing (list) }}", "required value is missing"),
     ('{{ toInt "nan" }}', "toInt: cannot convert"), ('{{ b64dec "-_8" }}', "b64dec: the decoded bytes are not UTF-8"),
 ]
 

@@ -184,3 +184,19 @@ def test_is_template(value: object, expected: bool) -> None:
 def test_functions_used_are_reported() -> None:
     t = compile_template('{{ trim "x" | upper }}{{ default "a" .b }}')
     assert t.functions_used == {"trim", "upper", "default"}
+
+
+def test_one_template_renders_concurrently_without_sharing_state() -> None:
+    """Worker threads share compiled templates; variables live in a per-render frame."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    t = compile_template("{{ $n := .name }}{{ range $i, $v := .items }}{{ $n }}{{ $i }}{{ $v }},{{ end }}")
+
+    def render(k: int) -> tuple[str, str]:
+        data = {"name": f"cr{k}", "items": list(range(k % 7))}
+        expected = "".join(f"cr{k}{i}{i}," for i in range(k % 7))
+        return t.render(data), expected
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(render, range(400)))
+    assert all(got == expected for got, expected in results)

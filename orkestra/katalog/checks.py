@@ -16,7 +16,7 @@ from orkestra.katalog import builtins
 from orkestra.katalog.deps import find_cycles, parse_depends_on
 from orkestra.katalog.hookcheck import check_hook
 from orkestra.katalog.issues import IssueSink, format_path
-from orkestra.katalog.model import PHASES, TEMPLATE_TYPES, ApiTypes, Dependency
+from orkestra.katalog.model import PHASES, TEMPLATE_TYPES, ApiTypes
 
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 RESERVED_KEYS = ("raw", "enriched")
@@ -46,7 +46,6 @@ class CheckContext:
     env: Mapping[str, str]
     hook_dirs: dict[str, str]                      # CRD key -> directory of its source file
     apis: dict[str, ApiTypes] = field(default_factory=dict)
-    deps: dict[str, list[Dependency]] = field(default_factory=dict)
     hook_callbacks: dict[str, list[str]] = field(default_factory=dict)
 
 
@@ -318,14 +317,12 @@ def check_dependencies(ctx: CheckContext, crds: dict) -> None:
             problems = []  # the schema already reported this entry
         for rel, message in problems:
             ctx.sink.error(at + rel, message)
-        ok = []
+        graph[key] = []
         for dep in deps:
             if dep.name not in enabled:
                 ctx.sink.error(at, f'"{dep.name}" is not an enabled CRD in this Katalog')
             else:
-                ok.append(dep)
-        ctx.deps[key] = ok
-        graph[key] = [d.name for d in ok]
+                graph[key].append(dep.name)
     for key, message in find_cycles(graph).items():
         ctx.sink.error(("spec", "crds", key), message, with_path=False)
 

@@ -32,7 +32,6 @@ class LoadReport:
     katalog: Katalog | None = None
     entries: dict[str, CrdEntry] = field(default_factory=dict)   # entries without errors
     crd_keys: list[str] = field(default_factory=list)             # every declared key, alphabetical
-    disabled: set[str] = field(default_factory=set)
     builtin_keys: set[str] = field(default_factory=set)            # entries naming a built-in kind
     enriched: dict[str, dict] = field(default_factory=dict)         # enriched form of valid entries
     errors: list[KatalogIssue] = field(default_factory=list)
@@ -115,7 +114,6 @@ def load_report(paths: list[str], env: Mapping[str, str] | None = None) -> LoadR
     spec = doc.get("spec") if isinstance(doc.get("spec"), dict) else {}
     crds = spec.get("crds") if isinstance(spec.get("crds"), dict) else {}
     report.crd_keys = sorted(crds)
-    report.disabled = {k for k, e in crds.items() if isinstance(e, dict) and e.get("enabled") is False}
     report.builtin_keys = {k for k, e in crds.items() if isinstance(e, dict) and isinstance(e.get("apiTypes"), dict)
                            and isinstance(e["apiTypes"].get("kind"), str)
                            and builtins.lookup(e["apiTypes"]["kind"], _group(e["apiTypes"])) is not None}

@@ -119,6 +119,8 @@ RENDER_CASES = [
     ("a {{- /* trimmed comment */ -}} b", "ab"),
     ("{{- 3}}", "3"),
     ("{{-3}}", "-3"),
+    ('{{ "}}" }}|{{ `{{x}}` }}', "}}|{{x}}"),
+    ("a {{- 1 }}\n\n{{- 2 -}}\n b", "a12b"),
     # multiline actions
     ("{{ if\n .spec.enabled\n }}ok{{ end }}", "ok"),
 ]

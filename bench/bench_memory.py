@@ -1,6 +1,6 @@
 """Benchmark: resident memory of one `ork run` serving many CRDs, against one process per CRD.
 
-What it measures (RSS from psutil, summed over the gunicorn arbiter and its worker, read once the
+What it measures (RSS from psutil, summed over the gunicorn arbiter and its worker, PSS beside it, read once the
 runtime is ready, every CRD is healthy and every queue is empty, i.e. the steady state after the
 initial list, the first reconcile of every CR and `gc.freeze()`):
 
@@ -60,6 +60,15 @@ def rss(pid: int) -> int:
     try:
         proc = psutil.Process(pid)
         return sum(p.memory_info().rss for p in [proc, *proc.children(recursive=True)])
+    except psutil.NoSuchProcess:
+        return 0
+
+
+def pss(pid: int) -> int:
+    """PSS of a process and its children: pages shared after the fork are counted once."""
+    try:
+        proc = psutil.Process(pid)
+        return sum(p.memory_full_info().pss for p in [proc, *proc.children(recursive=True)])
     except psutil.NoSuchProcess:
         return 0
 
@@ -216,7 +225,7 @@ def main() -> None:
                 time.sleep(2)
                 results[f"ork x{n}"] = rss(proc.pid) / MB
                 print(f"one ork run, {n:3d} CRDs x {args.crs} CRs: {results[f'ork x{n}']:7.1f} MB RSS "
-                      f"(settled in {took:.1f}s)", flush=True)
+                      f"({pss(proc.pid) / MB:.1f} MB PSS; settled in {took:.1f}s)", flush=True)
             finally:
                 stop(proc)
         procs = [start_ork([k], args.kubeconfig, namespace, workdir) for k in kinds[:args.singles]]
@@ -226,7 +235,8 @@ def main() -> None:
             time.sleep(2)
             results["ork singles"] = sum(rss(p.pid) for p, _ in procs) / MB
             print(f"{args.singles} separate single-CRD ork runs:      {results['ork singles']:7.1f} MB RSS "
-                  f"({results['ork singles'] / args.singles:.1f} MB each)", flush=True)
+                  f"({results['ork singles'] / args.singles:.1f} MB each; "
+                  f"{sum(pss(p.pid) for p, _ in procs) / MB:.1f} MB PSS)", flush=True)
         finally:
             for proc, _ in procs:
                 stop(proc)

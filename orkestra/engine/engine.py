@@ -100,7 +100,6 @@ class Engine:
         self.shutting_down = False
         self.shutdown_done = False
         self._frozen = False
-        self._threads: list[threading.Thread] = []
 
     # ------------------------------------------------------------------ start
     def _default_kube(self) -> Any:
@@ -130,10 +129,9 @@ class Engine:
             raise EngineStartError(f"webhooks: {err}") from None
         self._spawn("ork-activator", self._supervise)
 
-    def _spawn(self, name: str, target: Callable[[], None]) -> None:
-        t = threading.Thread(target=target, name=name, daemon=True)
-        self._threads.append(t)
-        t.start()
+    @staticmethod
+    def _spawn(name: str, target: Callable[[], None]) -> None:
+        threading.Thread(target=target, name=name, daemon=True).start()
 
     # ------------------------------------------------------------------ supervisor
     def _supervise(self) -> None:

@@ -29,6 +29,7 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "persistentVolumeClaims": ("storage",), "roles": ("rules",), "clusterRoles": ("rules",),
     "roleBindings": ("roleRef",), "clusterRoleBindings": ("roleRef",), "custom": ("apiVersion", "kind"),
 }
+CLUSTER_SCOPED_TYPES = frozenset({"namespaces", "clusterRoles", "clusterRoleBindings"})
 RANDOM_RE = re.compile(r"\b(randomAlphanumeric|randomHex|randomBase64)\b")
 OPERATIONS = ("CREATE", "UPDATE", "DELETE")
 RULE_ONLY_KEYS = ("message", "action", "when", "anyOf")
@@ -180,23 +181,33 @@ def check_resources(ctx: CheckContext, key: str, entry: dict, api: ApiTypes | No
     for phase in PHASES:
         types = box.get(phase) or {}
         for type_name in TEMPLATE_TYPES:
-            unnamed = 0
+            unnamed: set[str] = set()   # default names in use (custom: one per kind)
             for i, tpl in enumerate(types.get(type_name) or []):
                 at = base + (phase, type_name, i)
                 check_templates(ctx, {k: v for k, v in tpl.items() if k not in ("when", "anyOf")}, at)
                 check_conditions(ctx, tpl.get("when"), at + ("when",))
                 check_conditions(ctx, tpl.get("anyOf"), at + ("anyOf",))
                 if "name" not in tpl:
-                    unnamed += 1
-                    if unnamed > 1:
+                    default = str(tpl.get("kind", "")).lower() if type_name == "custom" else ""
+                    if default in unnamed:
                         ctx.sink.error(at, f"name is required when more than one {type_name} entry is declared")
+                    unnamed.add(default)
                 _check_entry_fields(ctx, phase, type_name, tpl, at)
+                if api is not None and not api.namespaced and "namespace" not in tpl and _namespaced_child(type_name, tpl):
+                    ctx.sink.error(at, f"namespace is required for {type_name} when the CR is cluster-scoped")
     if api is not None and api.builtin and not entry.get("labelSelector"):
         for phase in ("onCreate", "onReconcile"):
             if any(box.get(phase, {}).get(t) for t in TEMPLATE_TYPES):
                 ctx.sink.warn(("spec", "crds", key),
                               f"{phase} acts on every {api.kind}: set labelSelector to narrow it", with_path=False)
                 break
+
+
+def _namespaced_child(type_name: str, tpl: dict) -> bool:
+    if type_name == "custom":
+        found = builtins.lookup(tpl.get("kind", "")) if isinstance(tpl.get("kind"), str) else None
+        return found is not None and found.namespaced
+    return type_name not in CLUSTER_SCOPED_TYPES
 
 
 def _check_entry_fields(ctx: CheckContext, phase: str, type_name: str, tpl: dict, at: tuple) -> None:
@@ -212,6 +223,8 @@ def _check_entry_fields(ctx: CheckContext, phase: str, type_name: str, tpl: dict
         sink.error(at + ("reconcile",), "reconcile is only valid in onCreate")
     if "action" in tpl and phase != "onDelete":
         sink.error(at + ("action",), "action is only valid in onDelete")
+    if tpl.get("action") == "delete" and not tpl.get("name"):
+        sink.error(at, "name is required with action: delete")
     for label in tpl.get("labels") or {}:
         if label in RESERVED_LABELS:
             sink.error(at + ("labels", label), f'"{label}" is a reserved label set by Orkestra')

@@ -185,7 +185,8 @@ w:
     assert base + "onCreate.secrets[0]: set data or fromSecret, not both" in got
     assert base + "onReconcile.configMaps[0].reconcile: reconcile is only valid in onCreate" in got
     assert base + 'onReconcile.custom[0]: missing required field "apiVersion" for custom' in got
-    assert len(got) == 8
+    assert base + "onCreate.deployments[0]: name is required with action: delete" in got
+    assert len(got) == 9
 
 
 def test_warnings_of_step_16(report):
@@ -326,3 +327,26 @@ def test_builtin_registry_lookups():
     assert resolve_kind("cert-manager.io/v1", "Certificate") == ("certificates", True)
     assert resolve_resource(None, "Ingress") == ("networking.k8s.io", "ingresses", True)
     assert resolve_resource("x.io/v1", "Foo") == ("x.io", "foos", True)
+
+
+def test_cluster_scoped_crs_need_namespaces_on_namespaced_children(report):
+    r = report(crds("""
+t:
+  apiTypes: {group: d.io, version: v1, kind: T, plural: ts}
+  namespaced: false
+  operatorBox:
+    onReconcile:
+      namespaces: [{name: x}]
+      clusterRoles: [{rules: []}]
+      configMaps: [{data: {a: b}}, {name: two, namespace: ns, data: {a: b}}]
+      custom: [{apiVersion: v1, kind: Secret}, {apiVersion: x.io/v1, kind: Unknown, plural: unknowns},
+               {apiVersion: x.io/v1, kind: Unknown, plural: unknowns, namespace: n}]
+    onDelete:
+      secrets: [{action: delete, namespace: ns}]
+"""))
+    assert messages(r.errors) == [
+        "spec.crds.t.operatorBox.onReconcile.configMaps[0]: namespace is required for configMaps when the CR is cluster-scoped",
+        "spec.crds.t.operatorBox.onReconcile.custom[0]: namespace is required for custom when the CR is cluster-scoped",
+        "spec.crds.t.operatorBox.onReconcile.custom[2]: name is required when more than one custom entry is declared",
+        "spec.crds.t.operatorBox.onDelete.secrets[0]: name is required with action: delete",
+    ]

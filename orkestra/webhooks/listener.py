@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler, get_sockaddr, select_address_family
 
 from orkestra.webhooks.review import MAX_BODY
 from orkestra.webhooks.tls import TlsManager
@@ -84,7 +84,14 @@ class HttpsServer(ThreadedWSGIServer):
     def __init__(self, host: str, port: int, app: Any, tls: TlsManager, *, idle_timeout: float = IDLE_TIMEOUT,
                  clock: Callable[[], float] = time.monotonic) -> None:
         handler = _Handler if idle_timeout == IDLE_TIMEOUT else type("_Handler", (_Handler,), {"timeout": idle_timeout})
-        super().__init__(host, port, app, handler=handler)
+        # bind here: werkzeug turns a bind failure into sys.exit(1); we want an OSError to report
+        family = select_address_family(host, port)
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(get_sockaddr(host, port, family))
+            sock.listen(self.request_queue_size)
+            super().__init__(host, port, app, handler=handler, fd=sock.fileno())   # werkzeug keeps a dup
+        self.server_port = self.socket.getsockname()[1]
         self.tls = tls   # the runner sets `ssl_context` once TLS has started (marks the server as https)
         self._clock = clock
         self._next_refresh = clock() + tls.source.period

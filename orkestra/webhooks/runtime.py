@@ -14,6 +14,7 @@ import logging
 import threading
 from typing import Any
 
+from orkestra.errors import OrkestraError
 from orkestra.katalog.model import CrdEntry
 from orkestra.webhooks.admission import CacheView
 from orkestra.webhooks.app import WebhookState, create_webhook_app
@@ -27,6 +28,10 @@ from orkestra.webhooks.tls import TlsManager, in_cluster, make_source
 
 log = logging.getLogger("orkestra.webhooks")
 TLS_RETRY = 5.0
+
+
+class WebhookStartError(OrkestraError):
+    """The webhook listener cannot start (the port is taken, the TLS files are unreadable)."""
 
 
 def client_target(settings: WebhookSettings, service: str, *, loopback: bool, cluster: bool) -> ClientTarget | None:
@@ -201,7 +206,12 @@ def attach(engine: Any) -> WebhookRuntime | None:
     if serve:
         tls = TlsManager(make_source(settings, service=plan.service_name, kube=engine.kube, cluster=cluster))
         app = create_webhook_app(engine.katalog, state)
-        server = HttpsServer(settings.bind_address, settings.port, app, tls)
+        try:
+            server = HttpsServer(settings.bind_address, settings.port, app, tls)
+        except OSError as e:
+            tls.close()
+            raise WebhookStartError(f"cannot listen on {settings.bind_address}:{settings.port} "
+                                    f"for webhooks: {e.strerror or e}") from None
     target = client_target(settings, plan.service_name, loopback=bool(getattr(engine.kube, "is_loopback", False)),
                            cluster=cluster)
     controller = None

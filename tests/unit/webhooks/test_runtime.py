@@ -6,6 +6,7 @@ import dataclasses
 import json
 import logging
 import os
+import socket
 import ssl
 import urllib.request
 
@@ -117,3 +118,14 @@ def test_service_name_order(service_env, security, expected):
     k = K()
     k.security = security
     assert service_name(k, ws) == expected
+
+
+def test_a_taken_port_is_a_clear_start_error(tmp_path):
+    from orkestra.webhooks.runtime import WebhookStartError
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        engine = Engine(load(tmp_path), enable_conversion=True)
+        engine.settings = dataclasses.replace(engine.settings, webhook_port=taken.getsockname()[1])
+        with pytest.raises(WebhookStartError, match=r"cannot listen on 127\.0\.0\.1:\d+ for webhooks: "):
+            attach(engine)

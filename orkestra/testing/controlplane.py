@@ -170,6 +170,14 @@ class LocalControlPlane:
             self._layout = None
         atexit.unregister(self.stop)
 
+    def check(self) -> None:
+        """Raise `ControlPlaneError` naming the first component that has exited (with its log tail)."""
+        for component, proc in self._started:
+            if proc.poll() is not None:
+                raise ControlPlaneError(f"{component.name} (pid {component.pid}) exited with code {proc.returncode}; "
+                                        f"the local control plane is broken, the last lines of its log follow",
+                                        processes.tail(component.log))
+
     def add_user(self, name: str, groups: tuple[str, ...] | list[str] = ()) -> Path:
         """Write and return a kubeconfig for a non-admin user (client cert signed by the client CA).
 

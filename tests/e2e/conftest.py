@@ -121,8 +121,13 @@ def _namespace_name(test_name: str) -> str:
 
 
 @pytest.fixture
-def namespace(request: pytest.FixtureRequest, api_client) -> Iterator[str]:
+def namespace(request: pytest.FixtureRequest, control_plane, api_client) -> Iterator[str]:
     """A fresh namespace for this test, deleted at teardown."""
+    if isinstance(control_plane, LocalControlPlane):
+        try:
+            control_plane.check()  # a dead etcd fails each test with its cause, not a connection error
+        except ControlPlaneError as err:
+            pytest.fail(str(err), pytrace=False)
     core = kubernetes.client.CoreV1Api(api_client)
     name = _namespace_name(request.node.name)
     core.create_namespace({"metadata": {"name": name, "labels": {"orkestra.io/e2e": "true"}}})

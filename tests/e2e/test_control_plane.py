@@ -6,6 +6,8 @@ provides (the local control plane by default), plus the runner's own failure mes
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import time
 import uuid
@@ -14,6 +16,7 @@ import kubernetes
 import pytest
 
 from orkestra.testing import ControlPlaneError, KUBERNETES_VERSION, LocalControlPlane, ensure_binaries
+from orkestra.testing.processes import runs
 from orkestra.testing.users import csr_user_kubeconfig
 
 GROUP = "e2e.orkestra.io"
@@ -194,3 +197,24 @@ def test_a_component_that_dies_is_named_with_its_log_tail(tmp_path):
                                   "stop what holds it or let the port be chosen freely")
     assert "bind: address already in use" in err.value.detail
     assert not list((tmp_path / "cp" / "logs").glob("kube-apiserver.log"))
+
+
+def test_a_dead_etcd_is_named_by_check(tmp_path):
+    with LocalControlPlane(root=tmp_path / "cp") as cp:
+        cp.check()
+        started = cp.components
+        etcd = next(c for c in cp.components if c.name == "etcd")
+        os.kill(etcd.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                cp.check()
+            except ControlPlaneError as err:
+                assert err.headline == (f"etcd (pid {etcd.pid}) exited with code -9; the local control plane "
+                                        f"is broken, the last lines of its log follow")
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("check() did not notice the dead etcd")
+    assert cp.components == []
+    assert not [c for c in started if runs(c.pid, c.exe)]

@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import socket
 import ssl
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-import pytest
-import yaml
 from cryptography import x509
 
 from orkestra.gvk import GVR
-from tests.e2e.ork_runtime import OrkProcess, _wait_started, free_port, ork_runtime  # noqa: F401
+from tests.e2e.ork_runtime import ork_runtime  # noqa: F401
 from tests.e2e.webhook_helpers import (  # noqa: F401
-    CRDS, LABEL, VALIDATING, crd, eventually, webhook_cleanup,
+    CRDS, LABEL, VALIDATING, crd, eventually, gateway, webhook_cleanup,
 )
 
 GROUP = "demo.wh.example.io"
@@ -104,36 +98,6 @@ def test_protection_under_ork_run(namespace, apply_crd, webhook_cleanup, ork_run
     assert status == 200 and body["protection"]["deletion"]["blocked"] >= 3
     status, detail = ork.get("/katalog/website")
     assert detail["deletionProtection"]["enabled"] is True and detail["deletionProtection"]["blocked"] >= 2
-
-
-def start_gateway(control_plane, tmp_path: Path, doc: dict, env: dict) -> OrkProcess:
-    path = tmp_path / "katalog.yaml"
-    path.write_text(yaml.safe_dump(doc))
-    http_port, webhook_port = free_port(), free_port()
-    proc_env = {k: v for k, v in os.environ.items() if not k.startswith(("ORK_", "KUBECONFIG"))}
-    proc_env.update({"ORK_PORT": str(http_port), "ORK_WEBHOOK_PORT": str(webhook_port),
-                     "ORK_BIND_ADDRESS": "127.0.0.1", "PYTHONUNBUFFERED": "1", **env})
-    log_path = tmp_path / "gateway.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen([str(Path(sys.executable).with_name("ork")), "gateway", "-f", str(path),
-                                 "--kubeconfig", str(control_plane.kubeconfig)],
-                                stdout=log, stderr=subprocess.STDOUT, env=proc_env, start_new_session=True)
-    handle = OrkProcess(proc, url=f"http://127.0.0.1:{http_port}", log_path=log_path, webhook_port=webhook_port)
-    _wait_started(handle)
-    return handle
-
-
-@pytest.fixture
-def gateway(control_plane, tmp_path):
-    started: list[OrkProcess] = []
-
-    def start(doc: dict, env: dict) -> OrkProcess:
-        started.append(start_gateway(control_plane, tmp_path, doc, env))
-        return started[-1]
-    yield start
-    for handle in started:
-        if handle.stop(timeout=30) is None:
-            handle.kill()
 
 
 def test_strict_mode_under_ork_gateway(namespace, apply_crd, webhook_cleanup, gateway, kubectl, kube):

@@ -1,4 +1,5 @@
-"""Shared pieces of the webhook e2e tests: CRDs, polling, and clean removal of protection.
+"""Shared pieces of the webhook e2e tests: CRDs, polling, `ork gateway` processes, and clean
+removal of protection.
 
 Deletion protection uses `failurePolicy: Fail`, so a test that leaves `orkestra-deletion-protection`
 behind with no server would block the deletion of every labelled object (including the test's
@@ -7,12 +8,18 @@ the API server never sends webhook configurations to admission webhooks, so this
 """
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+import yaml
 
 from orkestra.gvk import GVR
+from tests.e2e.ork_runtime import OrkProcess, _wait_started, free_port
 
 VALIDATING = GVR("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations")
 MUTATING = GVR("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations")
@@ -54,3 +61,35 @@ def webhook_cleanup(kube):
     """Teardown before `apply_crd`/`namespace` (request it after them): no Orkestra webhooks left."""
     yield
     drop_webhook_configurations(kube)
+
+
+def start_gateway(control_plane, tmp_path: Path, doc: dict, env: dict) -> OrkProcess:
+    """`ork gateway` as a subprocess on free loopback ports (like `ork_runtime` does for `ork run`)."""
+    path = tmp_path / "katalog.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    http_port, webhook_port = free_port(), free_port()
+    proc_env = {k: v for k, v in os.environ.items() if not k.startswith(("ORK_", "KUBECONFIG"))}
+    proc_env.update({"ORK_PORT": str(http_port), "ORK_WEBHOOK_PORT": str(webhook_port),
+                     "ORK_BIND_ADDRESS": "127.0.0.1", "PYTHONUNBUFFERED": "1", **env})
+    log_path = tmp_path / "gateway.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([str(Path(sys.executable).with_name("ork")), "gateway", "-f", str(path),
+                                 "--kubeconfig", str(control_plane.kubeconfig)],
+                                stdout=log, stderr=subprocess.STDOUT, env=proc_env, start_new_session=True)
+    handle = OrkProcess(proc, url=f"http://127.0.0.1:{http_port}", log_path=log_path, webhook_port=webhook_port)
+    _wait_started(handle)
+    return handle
+
+
+@pytest.fixture
+def gateway(control_plane, tmp_path):
+    """Factory `gateway(katalog_dict, env) -> OrkProcess`; every gateway is stopped at teardown."""
+    started: list[OrkProcess] = []
+
+    def start(doc: dict, env: dict) -> OrkProcess:
+        started.append(start_gateway(control_plane, tmp_path, doc, env))
+        return started[-1]
+    yield start
+    for handle in started:
+        if handle.stop(timeout=30) is None:
+            handle.kill()

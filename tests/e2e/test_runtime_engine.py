@@ -17,7 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import psutil
 import yaml
 
 from orkestra.gvk import GVR
@@ -138,10 +137,23 @@ def test_burst_of_updates_is_deduplicated_and_never_concurrent_per_key(ork_runti
     assert max(int(gen) for key, gen, _, _ in runs if key == f"{namespace}/hot") == final_generation
 
 
+def _process_tree(pid: int) -> set[int]:
+    pids, todo = set(), [pid]
+    while todo:
+        current = todo.pop()
+        pids.add(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            todo += [int(child) for child in task.read_text().split()]
+    return pids
+
+
 def _api_connections(pid: int, api_port: int) -> list[int]:
-    procs = [psutil.Process(pid)] + psutil.Process(pid).children(recursive=True)
-    return [c.laddr.port for p in procs for c in p.net_connections(kind="tcp")
-            if c.raddr and c.raddr.port == api_port and c.status == psutil.CONN_ESTABLISHED]
+    """Local ports of the runtime's established connections to the API server (from `ss -tnp`)."""
+    out = subprocess.run(["ss", "-tnpH", "state", "established", "dst", f"127.0.0.1:{api_port}"],
+                         capture_output=True, text=True, check=True).stdout
+    pids = _process_tree(pid)
+    return [int(line.split()[2].rsplit(":", 1)[1]) for line in out.splitlines()
+            if any(f"pid={p}," in line for p in pids)]
 
 
 def test_killed_watch_connections_lose_no_cr(ork_runtime, apply_crd, kube, namespace, tmp_path, control_plane):

@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orkestra import metrics
+from orkestra.conditions import resolve_field
 from orkestra.errors import OrkestraError
 from orkestra.gvk import GVK
 from orkestra.katalog.model import CrdEntry
+from orkestra.reconcile.rules import compute_mutation, evaluate_validation
 from orkestra.webhooks.plan import WebhookPlan
 from orkestra.webhooks.stats import WebhookStats
 
@@ -82,8 +84,6 @@ def _rules(block: dict | None) -> list[dict]:
 
 def make_unique(entry: CrdEntry, lookup: CacheLookup | None) -> Callable[[str, str, str, dict], bool]:
     """The `unique` callable for `evaluate_validation`: True when another CR holds the value."""
-    from orkestra.conditions import resolve_field
-
     def unique(field_path: str, value: str, scope: str, obj: dict) -> bool:
         view = lookup(entry.key) if lookup else None
         if view is None or not view.synced:
@@ -116,7 +116,6 @@ def _matching(plan: WebhookPlan, path: str, request: dict, obj: dict | None) -> 
 
 
 def _mutated_in_memory(entry: CrdEntry, obj: dict) -> dict:
-    from orkestra.reconcile.rules import compute_mutation
     rules = _rules(entry.mutation)
     if not rules:
         return obj
@@ -127,7 +126,6 @@ def _mutated_in_memory(entry: CrdEntry, obj: dict) -> dict:
 
 
 def validate(request: dict, plan: WebhookPlan, lookup: CacheLookup | None) -> AdmissionResult:
-    from orkestra.reconcile.rules import evaluate_validation
     uid, op = request["uid"], request["operation"]
     obj = _evaluated_object(request)
     entries = _matching(plan, "/validate", request, obj)
@@ -164,7 +162,6 @@ def validate(request: dict, plan: WebhookPlan, lookup: CacheLookup | None) -> Ad
 
 
 def mutate(request: dict, plan: WebhookPlan) -> AdmissionResult:
-    from orkestra.reconcile.rules import compute_mutation
     uid, op = request["uid"], request["operation"]
     obj = _evaluated_object(request)
     entries = _matching(plan, "/mutate", request, obj)

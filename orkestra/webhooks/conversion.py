@@ -15,6 +15,7 @@ from typing import Any
 
 from orkestra import metrics
 from orkestra.gvk import split_api_version
+from orkestra.template import compile_template, is_template
 from orkestra.webhooks.plan import ConversionGroup, WebhookPlan
 from orkestra.webhooks.stats import WebhookStats
 
@@ -41,7 +42,6 @@ _OMIT = object()
 
 
 def _compile(node: Any) -> Any:
-    from orkestra.template import compile_template, is_template
     if isinstance(node, dict):
         return {k: _compile(v) for k, v in node.items()}
     if isinstance(node, list):

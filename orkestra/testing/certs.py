@@ -109,6 +109,13 @@ def make_client_cert(ca: KeyPair, user: str, groups: tuple[str, ...] = (), *,
     return _leaf(ca, _name(user, groups), ExtendedKeyUsageOID.CLIENT_AUTH, [], now)
 
 
+def make_client_csr(user: str, groups: tuple[str, ...] = ()) -> tuple[bytes, bytes]:
+    """(CSR PEM, private key PEM) asking for a client certificate for `user` in `groups`."""
+    key = _new_key()
+    csr = x509.CertificateSigningRequestBuilder().subject_name(_name(user, groups)).sign(key, hashes.SHA256())
+    return csr.public_bytes(serialization.Encoding.PEM), _key_pem(key)
+
+
 @dataclass(frozen=True)
 class SigningKeys:
     """A bare key pair (no certificate), both PEM."""

@@ -1,4 +1,4 @@
-"""Kubeconfig files with embedded certificates (pure: returns the document, callers write it).
+"""Kubeconfig files with embedded certificates: writing one (as text) and reading its cluster.
 
 Everything is inlined as `*-data` so a kubeconfig can be copied anywhere and still work; the
 cluster and context are named `orkestra-local` so they never collide with a user's own entries.
@@ -6,6 +6,7 @@ cluster and context are named `orkestra-local` so they never collide with a user
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import yaml
 
@@ -30,3 +31,13 @@ def client_kubeconfig(*, server: str, ca_pem: bytes, user: str, cert_pem: bytes,
         "preferences": {},
     }
     return yaml.safe_dump(doc, sort_keys=False)
+
+
+def read_cluster(path: Path) -> tuple[str, bytes]:
+    """(server URL, CA certificate PEM) of the current context's cluster in the kubeconfig at `path`."""
+    doc = yaml.safe_load(path.read_text())
+    context = next(c["context"] for c in doc["contexts"] if c["name"] == doc["current-context"])
+    cluster = next(c["cluster"] for c in doc["clusters"] if c["name"] == context["cluster"])
+    if "certificate-authority-data" in cluster:
+        return cluster["server"], base64.b64decode(cluster["certificate-authority-data"])
+    return cluster["server"], Path(cluster["certificate-authority"]).read_bytes()

@@ -14,44 +14,19 @@ import uuid
 from pathlib import Path
 
 import kubernetes
-import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
+from orkestra.testing import certs
 from orkestra.testing.errors import ControlPlaneError
-from orkestra.testing.kubeconfig import client_kubeconfig
+from orkestra.testing.kubeconfig import client_kubeconfig, read_cluster
 
 SIGNER = "kubernetes.io/kube-apiserver-client"
 ISSUE_TIMEOUT = 30.0
 
 
-def _csr_pem(name: str, groups: tuple[str, ...]) -> tuple[bytes, bytes]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([*(x509.NameAttribute(NameOID.ORGANIZATION_NAME, g) for g in groups),
-                         x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    csr = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, hashes.SHA256())
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-    return csr.public_bytes(serialization.Encoding.PEM), key_pem
-
-
-def _cluster_of(admin_kubeconfig: Path) -> tuple[str, bytes]:
-    doc = yaml.safe_load(admin_kubeconfig.read_text())
-    context = next(c["context"] for c in doc["contexts"] if c["name"] == doc["current-context"])
-    cluster = next(c["cluster"] for c in doc["clusters"] if c["name"] == context["cluster"])
-    if "certificate-authority-data" in cluster:
-        ca_pem = base64.b64decode(cluster["certificate-authority-data"])
-    else:
-        ca_pem = Path(cluster["certificate-authority"]).read_bytes()
-    return cluster["server"], ca_pem
-
-
 def csr_user_kubeconfig(admin_kubeconfig: Path, name: str, groups: tuple[str, ...] | list[str],
                         out: Path, *, timeout: float = ISSUE_TIMEOUT) -> Path:
     """Have the cluster issue a client certificate for `name`/`groups`; write its kubeconfig to `out`."""
-    csr_pem, key_pem = _csr_pem(name, tuple(groups))
+    csr_pem, key_pem = certs.make_client_csr(name, tuple(groups))
     api = kubernetes.config.new_client_from_config(str(admin_kubeconfig))
     certificates = kubernetes.client.CertificatesV1Api(api)
     csr_name = f"orkestra-user-{name}-{uuid.uuid4().hex[:6]}"
@@ -73,7 +48,7 @@ def csr_user_kubeconfig(admin_kubeconfig: Path, name: str, groups: tuple[str, ..
         certificates.delete_certificate_signing_request(csr_name)
     finally:
         api.close()
-    server, ca_pem = _cluster_of(admin_kubeconfig)
+    server, ca_pem = read_cluster(admin_kubeconfig)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(client_kubeconfig(server=server, ca_pem=ca_pem, user=name,
                                      cert_pem=base64.b64decode(cert), key_pem=key_pem))

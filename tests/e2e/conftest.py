@@ -34,6 +34,7 @@ import pytest
 import yaml
 
 from orkestra.testing import ControlPlaneError, LocalControlPlane
+from orkestra.testing.kubeconfig import read_cluster
 from orkestra.testing.users import csr_user_kubeconfig
 
 CRD_TIMEOUT = 30.0
@@ -48,9 +49,7 @@ class ExistingCluster:
 
     @property
     def server(self) -> str:
-        doc = yaml.safe_load(self.kubeconfig.read_text())
-        context = next(c["context"] for c in doc["contexts"] if c["name"] == doc["current-context"])
-        return next(c["cluster"]["server"] for c in doc["clusters"] if c["name"] == context["cluster"])
+        return read_cluster(self.kubeconfig)[0]
 
     def add_user(self, name: str, groups=()) -> Path:
         """A kubeconfig for a non-admin user, issued by the cluster through a CSR."""

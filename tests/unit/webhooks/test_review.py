@@ -99,3 +99,26 @@ def test_object_shapes(client):
 
 def test_unregistered_path_is_404(client):
     assert error(client.post("/nope", data="{}", content_type="application/json")) == (404, "not found")
+
+
+def test_internal_errors_answer_200_never_500(client, monkeypatch, caplog):
+    from orkestra.webhooks import admission as handlers, conversion
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("evaluator exploded")
+    monkeypatch.setattr(handlers, "evaluate_validation", boom)
+    resp = post(client, "/validate", admission("CREATE", obj(image="x")))
+    assert resp.status_code == 200
+    body = resp.get_json()["response"]
+    assert body["uid"] == "u-1" and body["allowed"] is True
+    assert body["warnings"] == ["orkestra: /validate could not evaluate the request: evaluator exploded"]
+    assert any(r.exc_info for r in caplog.records)      # logged with its traceback
+
+    monkeypatch.setattr(conversion.Converter, "convert", boom)
+    review = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "ConversionReview",
+              "request": {"uid": "c", "desiredAPIVersion": "data.example.io/v1", "objects": [
+                  obj(kind="Cache", api_version="data.example.io/v1alpha1")]}}
+    resp = post(client, "/convert", review)
+    assert resp.status_code == 200
+    assert resp.get_json()["response"] == {"uid": "c", "convertedObjects": [], "result": {
+        "status": "Failure", "message": "internal error: evaluator exploded"}}

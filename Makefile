@@ -3,6 +3,9 @@
 # Kubernetes control plane from Go modules, and runs the unit and e2e tiers.
 
 PYTHON ?= python3
+# Go's official install location, as a last resort for shells that do not put it on PATH
+# (CI's non-interactive shell, for one); a `go` already on PATH wins.
+export PATH := $(PATH):/usr/local/go/bin
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest

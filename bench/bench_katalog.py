@@ -67,11 +67,17 @@ def generate(n: int) -> str:
 
 
 def timed(fn, repeat: int) -> list[float]:
-    out = []
+    return interleaved([fn], repeat)[0]
+
+
+def interleaved(fns: list, repeat: int) -> list[list[float]]:
+    """Round-robin timing, so a busy machine slows every contender alike."""
+    out: list[list[float]] = [[] for _ in fns]
     for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - start)
+        for i, fn in enumerate(fns):
+            start = time.perf_counter()
+            fn()
+            out[i].append(time.perf_counter() - start)
     return out
 
 
@@ -101,9 +107,10 @@ def main() -> None:
             validator.validate(yaml.load(path.read_text(), Loader=yaml.CSafeLoader))
 
         print(f"Katalog: {args.crds} CRDs, {len(text) / 1024:.0f} KiB of YAML")
-        ours = show("ork load_katalog (full pipeline)", timed(lambda: load_katalog([str(path)], env={}), args.repeat))
-        pure = show("peer: yaml.safe_load + jsonschema validate", timed(peer_pure, args.repeat))
-        cfast = show("peer: yaml CSafeLoader + jsonschema validate", timed(peer_c, args.repeat))
+        runs = interleaved([lambda: load_katalog([str(path)], env={}), peer_pure, peer_c], args.repeat)
+        ours = show("ork load_katalog (full pipeline)", runs[0])
+        pure = show("peer: yaml.safe_load + jsonschema validate", runs[1])
+        cfast = show("peer: yaml CSafeLoader + jsonschema validate", runs[2])
         print(f"  overhead ratio: {ours / pure:.2f}x the pure-Python peer, {ours / cfast:.2f}x the libyaml peer")
 
     sources = [s for e in katalog.crds.values() for tpls in e.box.templates["onReconcile"].values()

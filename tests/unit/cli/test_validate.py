@@ -157,3 +157,41 @@ def test_file_option_splits_commas_and_keeps_order(tmp_path):
     assert resolve_katalog_files(["a.yaml, b.yaml", "https://x/c.yaml"]) == ["a.yaml", "b.yaml", "https://x/c.yaml"]
     (tmp_path / "komposer.yaml").write_text("x")
     assert resolve_katalog_files([], cwd=str(tmp_path)) == [str(tmp_path / "komposer.yaml")]
+
+
+def test_hooks_conversion_and_protection_lines(tmp_path):
+    (tmp_path / "sitehooks.py").write_text("def factory():\n    def on_create(ctx, obj): pass\n"
+                                           "    def on_reconcile(ctx, obj): pass\n"
+                                           "    return {'on_create': on_create, 'on_reconcile': on_reconcile}\n")
+    path = tmp_path / "k.yaml"
+    path.write_text(HEAD + textwrap.dedent("""\
+        security: {deletionProtection: {enabled: true}}
+        spec:
+          crds:
+            crd-only:
+              apiTypes: {group: a.io, version: v1, kind: A, plural: as}
+              deletionProtection: {protectCRs: false}
+              operatorBox: {reconciler: {hooks: {module: sitehooks, function: factory}}}
+            crs-only:
+              apiTypes: {group: b.io, version: v1, kind: B, plural: bs}
+              deletionProtection: {protectCRD: false}
+              conversion: {storageVersion: v1, paths: []}
+            none:
+              apiTypes: {group: c.io, version: v1, kind: C, plural: cs}
+              deletionProtection: {protectCRD: false, protectCRs: false}
+            builtin:
+              apiTypes: {kind: Secret}
+              labelSelector: {a: b}
+        """))
+    out = run("validate", "-f", str(path)).output
+    assert "✓ builtin\n" in out and "    protection: label-based (built-in)\n" in out
+    assert "    hooks: sitehooks:factory (on_create, on_reconcile)\n    protection: CRD only (CRs not protected)\n" in out
+    assert "    conversion: storage v1\n    protection: CRs only (CRD not protected)\n" in out
+    assert "    protection: none\n" in out
+
+
+def test_multi_line_messages_are_indented():
+    from orkestra.cli.validate import _issue_line
+    from orkestra.katalog.issues import KatalogIssue
+    issue = KatalogIssue("k.yaml", 3, 5, "p", "first line\nsecond line", "a")
+    assert _issue_line("error", issue) == ["    error: k.yaml:3:5: first line", "      second line"]

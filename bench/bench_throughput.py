@@ -28,6 +28,7 @@ stops it afterwards, so no other user of a shared cluster skews the figures.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import socket
@@ -180,7 +181,7 @@ def run_orkestra(kube: KubeClient, kubeconfig: str, count: int, concurrency: int
     kube.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
     path = workdir / "katalog.yaml"
     path.write_text(yaml.safe_dump(katalog(kind, plural, concurrency), sort_keys=False))
-    proc, _ = start_ork(path, kubeconfig, workdir / "ork-run.log")
+    proc, url = start_ork(path, kubeconfig, workdir / "ork-run.log")
     try:
         start = time.monotonic()
         with ThreadPoolExecutor(concurrency) as pool:
@@ -192,7 +193,10 @@ def run_orkestra(kube: KubeClient, kubeconfig: str, count: int, concurrency: int
                 raise SystemExit(f"only {done}/{count} CRs converged in 30 minutes")
             time.sleep(0.25)
         elapsed = time.monotonic() - start
-        print(f"  orkestra: CRs created in {created:.1f}s, all {count} Ready in {elapsed:.1f}s", flush=True)
+        with urllib.request.urlopen(url + "/katalog/site/health", timeout=10) as resp:
+            health = json.loads(resp.read())
+        print(f"  orkestra: CRs created in {created:.1f}s, all {count} Ready in {elapsed:.1f}s "
+              f"({health.get('totalReconciles')} reconciles, {health.get('errorRate')} error rate)", flush=True)
         return elapsed
     finally:
         stop_ork(proc)

@@ -49,6 +49,8 @@ def rfc3339(moment: datetime) -> str:
 
 
 class DeclarativeReconciler:
+    """The `Reconciler` of one CRD entry: compiled templates, status fields and hooks, plus per-CR memory."""
+
     def __init__(self, entry: CrdEntry, *, katalog: Katalog, runtime: ReconcileRuntime,
                  hooks: HookSet | None = None, clock: Clock | None = None) -> None:
         self.entry = entry
@@ -203,17 +205,22 @@ class DeclarativeReconciler:
 
     # --- steps -----------------------------------------------------------------------------------
     def _history(self, cr: dict, key: str) -> tuple[bool, bool]:
-        """(reconciled successfully before, generation newer than the last success) — hook call rules."""
+        """(reconciled successfully before, generation newer than the last success) — hook call rules.
+
+        The status's observedGeneration when Orkestra writes it, and this process's own record of
+        successes (which also covers a cache that has not yet seen the last status write)."""
         generation = cr["metadata"].get("generation")
-        if self.writes_status:
-            observed = (cr.get("status") or {}).get("observedGeneration")
-        else:
-            with self._lock:
-                uid, observed = self._succeeded.get(key, (None, None))
-            if uid != cr["metadata"]["uid"]:
-                observed = None
-        if observed is None:
+        seen = []
+        if self.writes_status and self.entry.box.status.get("conditions", True):
+            seen.append((cr.get("status") or {}).get("observedGeneration"))
+        with self._lock:
+            uid, remembered = self._succeeded.get(key, (None, None))
+        if uid == cr["metadata"]["uid"]:
+            seen.append(remembered if remembered is not None else 0)
+        seen = [g for g in seen if g is not None]
+        if not seen:
             return False, True
+        observed = max(seen)
         return True, generation is not None and generation > observed
 
     def ensure_finalizers(self, cr: dict) -> dict:

@@ -129,3 +129,42 @@ def test_a_taken_port_is_a_clear_start_error(tmp_path):
         engine.settings = dataclasses.replace(engine.settings, webhook_port=taken.getsockname()[1])
         with pytest.raises(WebhookStartError, match=r"cannot listen on 127\.0\.0\.1:\d+ for webhooks: "):
             attach(engine)
+
+
+def test_controller_starts_on_leadership_and_hears_about_new_certificates(tmp_path):
+    import datetime as dt
+
+    from orkestra.webhooks import certs
+    from orkestra.webhooks.app import WebhookState
+    from orkestra.webhooks.runtime import WebhookRuntime
+    from orkestra.webhooks.tls import SuppliedSource, TlsManager
+
+    names = certs.required_names("s", "n")
+    now = dt.datetime.now(dt.timezone.utc)
+    one, two = certs.generate("s", "n", names, now), certs.generate("s", "n", names, now)
+    (tmp_path / "tls.crt").write_bytes(one.cert_pem)
+    (tmp_path / "tls.key").write_bytes(one.key_pem)
+    tls = TlsManager(SuppliedSource(str(tmp_path / "tls.crt"), str(tmp_path / "tls.key")), tmp_root=str(tmp_path))
+    tls.start()
+
+    class Controller:
+        started = triggered = 0
+
+        def start(self):
+            self.started += 1
+
+        def trigger(self):
+            self.triggered += 1
+
+    ctl = Controller()
+    rt = WebhookRuntime(WebhookState.build(load(tmp_path), WebhookSettings()), WebhookSettings(), tls=tls,
+                        server=None, controller=ctl, gateway=False)
+    rt.start_controller(False)                      # a follower: nothing runs
+    assert ctl.started == 0
+    rt.start_controller(True)
+    rt.start_controller(True)                       # leadership callbacks may repeat: one controller
+    assert ctl.started == 1
+    (tmp_path / "tls.crt").write_bytes(two.cert_pem)
+    (tmp_path / "tls.key").write_bytes(two.key_pem)
+    assert tls.refresh() and ctl.triggered == 1     # the new caBundle is pushed by a controller pass
+    tls.close()

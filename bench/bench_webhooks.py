@@ -239,6 +239,7 @@ def bench_admission(katalog: Any, kube: KubeClient, n: int) -> None:
         results["orkestra (validate+mutate)"] = round_trips(kube, n, "web")
     finally:
         register(kube, {name: None for name in wanted})
+        kube.delete(CRDS, f"widgets.{GROUP}")
         ours.shutdown()
         peer.shutdown()
         tls.close()

@@ -1,9 +1,11 @@
-"""Semantic load-time checks (katalog.md §18 steps 5–16) on the normalised, schema-valid document.
+"""Per-entry semantic load-time checks (katalog.md §18 steps 5–10, 12, 14–16) and the helpers
+every check module shares (`CheckContext`, template and condition compilation).
 
-The schema has already guaranteed shapes, so these checks only see entries whose schema check
-passed. Each check appends errors and warnings to the `IssueSink` with the key path of the
-problem; nothing here raises. The resolved `ApiTypes` of every checked entry are returned so the
-model builder does not resolve them twice.
+The schema has already guaranteed shapes, so these checks only see entries whose types are right.
+Each check appends errors and warnings to the `IssueSink` with the key path of the problem;
+nothing here raises. Resolved `ApiTypes` are kept on the context so the cross-entry checks
+(`cross_checks`) and the model builder do not resolve them twice. Resource templates are checked
+in `resource_checks`.
 """
 from __future__ import annotations
 
@@ -13,24 +15,12 @@ from typing import Any, Iterator, Mapping
 
 from orkestra.durations import DurationError, parse_duration
 from orkestra.katalog import builtins
-from orkestra.katalog.deps import find_cycles, parse_depends_on
 from orkestra.katalog.hookcheck import check_hook
 from orkestra.katalog.issues import IssueSink, format_path
-from orkestra.katalog.model import PHASES, TEMPLATE_TYPES, ApiTypes
+from orkestra.katalog.model import ApiTypes
 
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 RESERVED_KEYS = ("raw", "enriched")
-RESERVED_LABELS = frozenset({
-    "app.kubernetes.io/managed-by", "orkestra.io/crd", "orkestra-owner", "orkestra.io/owner-namespace",
-    "orkestra.io/owner-uid", "orkestra.io/template",
-})
-REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
-    "deployments": ("image",), "statefulSets": ("image",), "jobs": ("image",), "cronJobs": ("image", "schedule"),
-    "persistentVolumeClaims": ("storage",), "roles": ("rules",), "clusterRoles": ("rules",),
-    "roleBindings": ("roleRef",), "clusterRoleBindings": ("roleRef",), "custom": ("apiVersion", "kind"),
-}
-CLUSTER_SCOPED_TYPES = frozenset({"namespaces", "clusterRoles", "clusterRoleBindings"})
-RANDOM_RE = re.compile(r"\b(randomAlphanumeric|randomHex|randomBase64)\b")
 OPERATIONS = ("CREATE", "UPDATE", "DELETE")
 RULE_ONLY_KEYS = ("message", "action", "when", "anyOf")
 _PATH_TOKEN = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
@@ -69,21 +59,21 @@ def _duration(ctx: CheckContext, at: tuple, value: Any, *, allow_zero: bool, wha
     return seconds
 
 
-def _strings(value: Any, path: tuple) -> Iterator[tuple[tuple, str]]:
+def strings(value: Any, path: tuple) -> Iterator[tuple[tuple, str]]:
     if isinstance(value, str):
         yield path, value
     elif isinstance(value, dict):
         for k, v in value.items():
-            yield from _strings(v, path + (k,))
+            yield from strings(v, path + (k,))
     elif isinstance(value, list):
         for i, v in enumerate(value):
-            yield from _strings(v, path + (i,))
+            yield from strings(v, path + (i,))
 
 
 def check_templates(ctx: CheckContext, value: Any, path: tuple) -> None:
     """Compile every string leaf that contains `{{`; syntax errors name the field path."""
     from orkestra.template import TemplateSyntaxError, compile_template
-    for at, text in _strings(value, path):
+    for at, text in strings(value, path):
         if "{{" in text:
             try:
                 compile_template(text)
@@ -174,77 +164,6 @@ def check_ranges(ctx: CheckContext, key: str, entry: dict) -> None:
                   allow_zero=False, what="must be at least 1s")
 
 
-def check_resources(ctx: CheckContext, key: str, entry: dict, api: ApiTypes | None) -> None:
-    box = entry.get("operatorBox", {})
-    base = ("spec", "crds", key, "operatorBox")
-    check_templates(ctx, entry.get("labels"), ("spec", "crds", key, "labels"))
-    for phase in PHASES:
-        types = box.get(phase) or {}
-        for type_name in TEMPLATE_TYPES:
-            unnamed: set[str] = set()   # default names in use (custom: one per kind)
-            for i, tpl in enumerate(types.get(type_name) or []):
-                at = base + (phase, type_name, i)
-                check_templates(ctx, {k: v for k, v in tpl.items() if k not in ("when", "anyOf")}, at)
-                check_conditions(ctx, tpl.get("when"), at + ("when",))
-                check_conditions(ctx, tpl.get("anyOf"), at + ("anyOf",))
-                if "name" not in tpl:
-                    default = str(tpl.get("kind", "")).lower() if type_name == "custom" else ""
-                    if default in unnamed:
-                        ctx.sink.error(at, f"name is required when more than one {type_name} entry is declared")
-                    unnamed.add(default)
-                _check_entry_fields(ctx, phase, type_name, tpl, at)
-                if api is not None and not api.namespaced and "namespace" not in tpl and _namespaced_child(type_name, tpl):
-                    ctx.sink.error(at, f"namespace is required for {type_name} when the CR is cluster-scoped")
-    if api is not None and api.builtin and not entry.get("labelSelector"):
-        for phase in ("onCreate", "onReconcile"):
-            if any(box.get(phase, {}).get(t) for t in TEMPLATE_TYPES):
-                ctx.sink.warn(("spec", "crds", key),
-                              f"{phase} acts on every {api.kind}: set labelSelector to narrow it", with_path=False)
-                break
-
-
-def _namespaced_child(type_name: str, tpl: dict) -> bool:
-    if type_name == "custom":
-        found = builtins.lookup(tpl.get("kind", "")) if isinstance(tpl.get("kind"), str) else None
-        return found is not None and found.namespaced
-    return type_name not in CLUSTER_SCOPED_TYPES
-
-
-def _check_entry_fields(ctx: CheckContext, phase: str, type_name: str, tpl: dict, at: tuple) -> None:
-    sink = ctx.sink
-    for req in REQUIRED_FIELDS.get(type_name, ()):
-        if tpl.get(req) in (None, ""):
-            sink.error(at, f'missing required field "{req}" for {type_name}')
-    if type_name == "services" and "port" not in tpl and "ports" not in tpl:
-        sink.error(at, 'missing required field "port" for services (or declare ports)')
-    if type_name == "secrets" and "data" in tpl and "fromSecret" in tpl:
-        sink.error(at, "set data or fromSecret, not both")
-    if "reconcile" in tpl and phase != "onCreate":
-        sink.error(at + ("reconcile",), "reconcile is only valid in onCreate")
-    if "action" in tpl and phase != "onDelete":
-        sink.error(at + ("action",), "action is only valid in onDelete")
-    if tpl.get("action") == "delete" and not tpl.get("name"):
-        sink.error(at, "name is required with action: delete")
-    for label in tpl.get("labels") or {}:
-        if label in RESERVED_LABELS:
-            sink.error(at + ("labels", label), f'"{label}" is a reserved label set by Orkestra')
-    if type_name == "jobs" and (phase == "onReconcile" or tpl.get("reconcile")):
-        sink.warn(at, "jobs are create-only: re-applying them on reconcile has no update effect")
-    if type_name == "custom" and "plural" not in tpl and isinstance(tpl.get("kind"), str):
-        if builtins.lookup(tpl["kind"]) is None:
-            sink.warn(at, f'plural not set: RBAC assumes "{tpl["kind"].lower()}s"; set plural')
-    if not tpl.get("once"):
-        if any(RANDOM_RE.search(text) for _, text in _strings(tpl, ())):
-            sink.warn(at, "uses a random function without once: true; the value changes on every reconcile")
-    each = tpl.get("forEach")
-    if isinstance(each, dict):
-        name = tpl.get("name", "")
-        refs = [".item"] + ([f".{each['as']}"] if each.get("as") else [])
-        if not any(ref in name for ref in refs):
-            sink.warn(at + ("name",), "forEach entry name does not refer to the element "
-                      f"({' or '.join(refs)}): every element would get the same name")
-
-
 def check_rules(ctx: CheckContext, key: str, entry: dict) -> None:
     base = ("spec", "crds", key)
     rules = (entry.get("validation") or {}).get("rules") or []
@@ -320,71 +239,3 @@ def check_hooks(ctx: CheckContext, key: str, entry: dict) -> None:
     ctx.hook_callbacks[key] = found
 
 
-def check_dependencies(ctx: CheckContext, crds: dict) -> None:
-    enabled = {k for k, e in crds.items() if isinstance(e, dict) and e.get("enabled", True) is not False}
-    graph: dict[str, list[str]] = {}
-    for key in sorted(enabled):
-        at = ("spec", "crds", key, "dependsOn")
-        deps, problems = parse_depends_on(crds[key].get("dependsOn"))
-        if key not in ctx.apis:
-            problems = []  # the schema already reported this entry
-        for rel, message in problems:
-            ctx.sink.error(at + rel, message)
-        graph[key] = []
-        for dep in deps:
-            if dep.name not in enabled:
-                ctx.sink.error(at, f'"{dep.name}" is not an enabled CRD in this Katalog')
-            else:
-                graph[key].append(dep.name)
-    for key, message in find_cycles(graph).items():
-        ctx.sink.error(("spec", "crds", key), message, with_path=False)
-
-
-def check_duplicate_watches(ctx: CheckContext, crds: dict) -> None:
-    seen: dict[tuple, str] = {}
-    for key in sorted(ctx.apis):
-        entry = crds[key]
-        if not entry.get("enabled", True):
-            continue
-        api = ctx.apis[key]
-        ident = (api.gvk, entry.get("namespace", ""), tuple(sorted((entry.get("labelSelector") or {}).items())),
-                 tuple(sorted((entry.get("fieldSelector") or {}).items())))
-        if ident in seen:
-            ctx.sink.error(("spec", "crds", key), f'watches the same kind and selectors as "{seen[ident]}"')
-        else:
-            seen[ident] = key
-
-
-def check_conversion_groups(ctx: CheckContext, crds: dict) -> None:
-    groups: dict[tuple[str, str], list[str]] = {}
-    for key in sorted(ctx.apis):
-        api = ctx.apis[key]
-        groups.setdefault((api.group, api.kind), []).append(key)
-    for members in groups.values():
-        versions = {ctx.apis[k].version for k in members}
-        storage: tuple[str, str] | None = None
-        paths: dict[tuple[str, str], tuple[str, Any]] = {}
-        for key in members:
-            conv = crds[key].get("conversion")
-            if not conv:
-                continue
-            at = ("spec", "crds", key, "conversion")
-            sv = conv["storageVersion"]
-            if sv not in versions:
-                ctx.sink.error(at + ("storageVersion",), f'"{sv}" is not a version of any entry for kind {ctx.apis[key].kind} '
-                               f"(declared: {', '.join(sorted(versions))})")
-            if storage is None:
-                storage = (key, sv)
-            elif storage[1] != sv:
-                ctx.sink.error(at + ("storageVersion",), f'"{sv}" differs from "{storage[1]}" declared by "{storage[0]}"')
-            for i, path in enumerate(conv.get("paths") or []):
-                for end in ("from", "to"):
-                    if path[end] not in versions:
-                        ctx.sink.error(at + ("paths", i, end), f'"{path[end]}" is not a version of any entry for kind '
-                                       f"{ctx.apis[key].kind} (declared: {', '.join(sorted(versions))})")
-                ident = (path["from"], path["to"])
-                spec = path.get("spec")
-                if ident in paths and paths[ident][1] != spec:
-                    ctx.sink.error(at + ("paths", i), f'conflicting conversion paths from {ident[0]} to {ident[1]} '
-                                   f'in "{paths[ident][0]}" and "{key}"')
-                paths.setdefault(ident, (key, spec))

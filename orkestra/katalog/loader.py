@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from orkestra.katalog import builtins, checks
+from orkestra.katalog import builtins, checks, cross_checks, resource_checks
 from orkestra.katalog.build import build_entry, enrich_entry, enrich_security
 from orkestra.katalog.defaults import DefaultsError, KatalogDefaults
 from orkestra.katalog.deps import start_order
@@ -131,13 +131,13 @@ def load_report(paths: list[str], env: Mapping[str, str] | None = None) -> LoadR
         if api is not None:
             ctx.apis[key] = api
         checks.check_ranges(ctx, key, entry)
-        checks.check_resources(ctx, key, entry, api)
+        resource_checks.check_resources(ctx, key, entry, api)
         checks.check_rules(ctx, key, entry)
         checks.check_status(ctx, key, entry, api)
         checks.check_hooks(ctx, key, entry)
-    checks.check_duplicate_watches(ctx, crds)
-    checks.check_dependencies(ctx, crds)
-    checks.check_conversion_groups(ctx, crds)
+    cross_checks.check_duplicate_watches(ctx, crds)
+    cross_checks.check_dependencies(ctx, crds)
+    cross_checks.check_conversion_groups(ctx, crds)
     report.hook_callbacks = ctx.hook_callbacks
 
     security = enrich_security(doc.get("security") if None not in schema_bad else None)

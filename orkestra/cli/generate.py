@@ -15,7 +15,7 @@ from orkestra.cli._katalog_files import katalog_files_option, resolve_katalog_fi
 from orkestra.cli.validate import format_report
 from orkestra.katalog.loader import load_report
 from orkestra.katalog.rbac import (
-    COMPONENT_ALIASES, COMPONENTS, configmap_document, default_namespace, rbac_documents, render_stream,
+    COMPONENT_ALIASES, COMPONENTS, bundle, configmap_document, default_namespace, rbac_documents, render_stream,
     tls_secret_name,
 )
 
@@ -68,11 +68,13 @@ def generate(what: str, files: tuple[str, ...], output: str | None, namespace: s
         sys.exit(1)
     katalog = report.katalog
     ns = namespace or default_namespace(os.environ)
-    docs: list[dict] = []
-    if what in ("bundle", "rbac"):
-        docs += rbac_documents(katalog, namespace=ns, components=components, tls_secret=tls_secret_name(os.environ))
-    if what in ("bundle", "configmap"):
-        docs.append(configmap_document(katalog, namespace=ns))
+    tls = tls_secret_name(os.environ)
+    if what == "bundle":
+        docs = bundle(katalog, namespace=ns, components=components, tls_secret=tls)
+    elif what == "rbac":
+        docs = rbac_documents(katalog, namespace=ns, components=components, tls_secret=tls)
+    else:
+        docs = [configmap_document(katalog, namespace=ns)]
     if dry_run:
         click.echo(_summary(docs), nl=False)
         return

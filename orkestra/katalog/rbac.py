@@ -266,6 +266,13 @@ def configmap_document(katalog: Katalog, *, namespace: str) -> dict:
             "data": {"katalog.yaml": text}}
 
 
+def bundle(katalog: Katalog, *, namespace: str, components: Iterable[str] = COMPONENTS,
+           tls_secret: str = DEFAULT_TLS_SECRET) -> list[dict]:
+    """Every document of `ork generate bundle`, in order: the RBAC objects, then the ConfigMap."""
+    return (rbac_documents(katalog, namespace=namespace, components=components, tls_secret=tls_secret)
+            + [configmap_document(katalog, namespace=namespace)])
+
+
 def render_stream(docs: list[dict], *, header: str) -> str:
     """A YAML stream with a comment header; byte-for-byte stable for the same input."""
     body = "---\n".join(yaml.safe_dump(d, sort_keys=False, allow_unicode=True, default_flow_style=False) for d in docs)

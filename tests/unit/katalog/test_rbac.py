@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import yaml
 
-from orkestra.katalog.rbac import configmap_document, derive, rbac_documents, render_stream, self_rules
+from orkestra.katalog.rbac import bundle, configmap_document, derive, rbac_documents, render_stream, self_rules
 
 
 def rules_of(katalog, component="runtime", **kw):
@@ -113,9 +113,7 @@ def test_bundle_documents_order_labels_and_determinism(report):
     assert docs[6]["subjects"] == [{"kind": "ServiceAccount", "name": "orkestra", "namespace": "ops"}]
     stored = yaml.safe_load(docs[-1]["data"]["katalog.yaml"])
     assert stored["kind"] == "Katalog" and "workers" not in str(stored)
-    assert render_stream(docs, header="h") == render_stream(
-        rbac_documents(k, namespace="ops", components=["runtime", "gateway", "cc"]) + [configmap_document(k, namespace="ops")],
-        header="h")
+    assert render_stream(docs, header="h") == render_stream(bundle(k, namespace="ops"), header="h")
     only_cc = rbac_documents(k, namespace="ops", components=["cc"])
     assert [d["kind"] for d in only_cc] == ["Namespace", "ServiceAccount"]
 

@@ -41,6 +41,7 @@ from orkestra.katalog.model import CrdEntry, Katalog
 
 log = logging.getLogger("orkestra.engine")
 HEARTBEAT_LIMIT = 60.0
+LIVE_CHILDREN_TTL = 30.0
 LOST_LEADERSHIP_GRACE = 5.0
 
 
@@ -92,6 +93,7 @@ class Engine:
         self._leadership_callbacks: list[Callable[[bool], None]] = []
         self._child_informers: dict[GVR, Any] = {}
         self._child_gvrs: dict[str, list[GVR]] = {}
+        self._live_children: dict[tuple[GVR, str], tuple[float, list[dict]]] = {}
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._lock = threading.Lock()
@@ -299,6 +301,31 @@ class Engine:
         out: list[dict] = []
         for informer in list(self._child_informers.values()):
             out.extend(informer.store.by_index("owner", owner_uid))
+        return out
+
+    def children_for_view(self, key: str, owner_uid: str) -> list[dict]:
+        """Children of a CR for `/katalog/{crd}/cr/...`: from the child informers, and for child
+        kinds without one (a follower, or before activation) a live list, cached 30 s."""
+        box = self.boxes.get(key)
+        out = self.children(owner_uid)
+        if box is None or self.kube is None:
+            return out
+        now = self._clock()
+        for stale in [k for k, (at, _) in self._live_children.items() if now - at > LIVE_CHILDREN_TTL]:
+            self._live_children.pop(stale, None)
+        for gvr, _ in resolve_child_gvrs(box.entry, self.discovery):
+            if gvr in self._child_informers:
+                continue
+            cached = self._live_children.get((gvr, owner_uid))
+            if cached is None or now - cached[0] > LIVE_CHILDREN_TTL:
+                try:
+                    items, _ = self.kube.list(gvr, label_selector=f"{filters.OWNER_UID_LABEL}={owner_uid}")
+                except Exception as err:  # noqa: BLE001 - a view must not fail on one kind
+                    log.debug("live child list failed", extra={"crd": key, "error": str(err)})
+                    items = []
+                cached = (now, items)           # KubeClient.list fills in each item's kind
+                self._live_children[(gvr, owner_uid)] = cached
+            out.extend(cached[1])
         return out
 
     def child_gvrs_of(self, key: str) -> list[GVR]:

@@ -187,7 +187,7 @@ def cr_routes(crd: str, rest: str) -> Response:
     now = engine.process_snapshot()["now"]
     if events:
         return _json(shapes.events_body(obj, engine.events_for(obj), now))
-    return _json(shapes.cr_detail(entry, obj, engine.children((obj.get("metadata") or {}).get("uid", "")), now))
+    return _json(shapes.cr_detail(entry, obj, engine.children_for_view(crd, (obj.get("metadata") or {}).get("uid", "")), now))
 
 
 # ---------------------------------------------------------------------------- factory

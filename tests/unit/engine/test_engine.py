@@ -205,3 +205,28 @@ def test_a_forbidden_child_informer_degrades_the_crds_that_write_it():
     assert engine.boxes["cache"].health.state == "healthy"
     engine._child_status(deployments, "listed", "")
     assert engine.boxes["website"].health.state == "healthy"
+
+
+class ListingKube:
+    def __init__(self):
+        self.calls = []
+
+    def list(self, gvr, namespace=None, label_selector=None, field_selector=None):
+        self.calls.append((gvr.resource, label_selector))
+        return [{"kind": "Service", "metadata": {"name": "svc"}}], "1"
+
+
+def test_view_children_read_kinds_without_informer_live_and_cache_them():
+    clock = Clock()
+    entry = make_entry("website", templates={"onReconcile": {"services": [{}]}})
+    engine = Engine(make_katalog(entry), settings(), clock=clock)
+    engine.kube = ListingKube()
+    first = engine.children_for_view("website", "u1")
+    assert first == [{"kind": "Service", "metadata": {"name": "svc"}}]
+    assert engine.kube.calls == [("services", "orkestra.io/owner-uid=u1")]
+    clock.t = 29
+    engine.children_for_view("website", "u1")
+    assert len(engine.kube.calls) == 1, "cached for 30 s"
+    clock.t = 31
+    engine.children_for_view("website", "u1")
+    assert len(engine.kube.calls) == 2

@@ -73,7 +73,7 @@ class FakeEngine:
                 return obj
         return None
 
-    def children(self, uid):
+    def children_for_view(self, key, uid):
         if uid != "uid-a":
             return []
         return [{"kind": "Deployment", "metadata": {"name": "a-deployment", "namespace": "default",

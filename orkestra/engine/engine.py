@@ -12,8 +12,8 @@ rest happens on the `ork-activator` supervisor thread, which beats once a second
    every `CRD_CHECK_INTERVAL`, at once after a health change, and every beat while a CRD waits
    for its informer to sync; `gc.freeze()` once everything has synced.
 
-Gateway mode (`ork gateway`) has no election and no workers: it only runs informers for CRDs with
-`unique` rules, which the admission webhooks consult.
+Gateway mode (`ork gateway`) has no election and no workers: every CRD stays `pending`, and
+informers run only for CRDs with `unique` rules, which the admission webhooks consult.
 
 The HTTP views read the engine through `process_snapshot()`, `crd_snapshot()` and the boxes'
 caches, never by reaching into threads.
@@ -86,8 +86,8 @@ class Engine:
         self._kube_factory = kube_factory or self._default_kube
         self._reconciler_factory = reconciler_factory
         self._exit_process = exit_process
-        entries = [e for e in katalog.enabled if mode == "runtime" or needs_unique_cache(e)]
-        self.boxes: dict[str, OperatorBox] = {e.key: OperatorBox(e, self, wall=wall, clock=clock) for e in entries}
+        self.boxes: dict[str, OperatorBox] = {e.key: OperatorBox(e, self, wall=wall, clock=clock)
+                                              for e in katalog.enabled}
         self.activator: Activator | None = None
         self._leader = False
         self._leadership_callbacks: list[Callable[[bool], None]] = []
@@ -169,10 +169,10 @@ class Engine:
 
     def _boot(self) -> None:
         log.info("api server reachable", extra={"server": getattr(self.kube, "server", "")})
-        if self.mode == "gateway":
+        if self.mode == "gateway":        # caches only where admission checks `unique`
             for box in self.boxes.values():
-                box.watch()
-                box.health.mark_pending()
+                if needs_unique_cache(box.entry):
+                    box.watch()
             return
         self.activator = Activator(self.boxes, self.katalog.start_order, self.discovery, clock=self._clock,
                                    prepare=self._start_child_informers)

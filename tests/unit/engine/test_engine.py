@@ -87,13 +87,25 @@ def test_follower_snapshot_shows_no_active_workers_and_dependency_state():
     assert proc["isLeader"] is False and proc["identity"] == "pod-a" and proc["mode"] == "runtime"
 
 
-def test_gateway_mode_keeps_only_entries_with_unique_rules():
+class WatchFactory:
+    def __init__(self):
+        self.watched = []
+
+    def informer(self, gvr, **kw):
+        self.watched.append(gvr.resource)
+        return type("Informer", (), {"add_handler": lambda *a: None, "add_status_listener": lambda *a: None,
+                                     "start": lambda self: None, "has_synced": lambda self: True})()
+
+
+def test_gateway_mode_caches_only_entries_with_unique_rules():
     plain = make_entry("plain")
     unique = make_entry("unique", kind="Unique")
     unique.validation = {"rules": [{"field": "spec.host", "unique": True, "message": "taken"}]}
     assert needs_unique_cache(unique) and not needs_unique_cache(plain)
     engine = Engine(make_katalog(plain, unique), settings(), mode="gateway")
-    assert list(engine.boxes) == ["unique"]
+    engine.factory = WatchFactory()
+    engine._boot()
+    assert engine.factory.watched == ["uniques"] and engine.elector is None and engine.activator is None
     with pytest.raises(ValueError):
         Engine(make_katalog(plain), settings(), mode="sideways")
 

@@ -241,16 +241,17 @@ class KubeLeaseStore:
 
     def watch_released(self, elector: LeaseElector, stop: threading.Event) -> None:
         """Follower side: wake the elector whenever the Lease is released or deleted."""
-        query = {"fieldSelector": f"metadata.name={self.name}", "watch": "true", "allowWatchBookmarks": "true"}
+        query = {"fieldSelector": f"metadata.name={self.name}", "watch": "true", "timeoutSeconds": "50"}
         while not stop.is_set():
             try:
-                for event in self.kube.watch(self.path, query, 60):
-                    if stop.is_set():
-                        return
-                    spec = (event.get("object") or {}).get("spec") or {}
-                    if event.get("type") == "DELETED" or (event.get("type") in ("ADDED", "MODIFIED")
-                                                          and not spec.get("holderIdentity")):
-                        elector.wake()
+                with self.kube.watch(self.path, query, 60) as stream:
+                    for event in stream:
+                        if stop.is_set():
+                            return
+                        spec = (event.get("object") or {}).get("spec") or {}
+                        if event.get("type") == "DELETED" or (event.get("type") in ("ADDED", "MODIFIED")
+                                                              and not spec.get("holderIdentity")):
+                            elector.wake()
             except Exception as err:  # noqa: BLE001 - reconnect after a short pause
                 log.debug("lease watch ended", extra={"error": str(err)})
                 stop.wait(1.0)

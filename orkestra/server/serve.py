@@ -12,6 +12,7 @@ shutdown, because gunicorn stops accepting connections before `worker_exit` runs
 """
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -129,6 +130,10 @@ def _serve_gunicorn(katalog: Katalog, settings: Settings, mode: str) -> int:
             self.engine = Engine(katalog, settings, mode=mode)
             return create_app(self.engine)
 
+    # The Katalog and the imports are inherited by the worker: freeze them before the fork so the
+    # worker's collector never touches (and so copies) those pages.
+    gc.collect()
+    gc.freeze()
     try:
         OrkestraApplication().run()
     except SystemExit as exc:

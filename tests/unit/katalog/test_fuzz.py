@@ -96,7 +96,7 @@ def _assert_rejected(path: str) -> None:
 def test_seeded_mutations_fail_cleanly_through_the_loader_and_the_cli(tmp_path):
     rng = random.Random(20260301)
     runner = CliRunner()
-    for i in range(2500):
+    for i in range(2000):
         path = tmp_path / f"case{i % 7}.yaml"
         path.write_text(mutate(rng))
         _assert_rejected(str(path))

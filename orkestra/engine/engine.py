@@ -257,7 +257,8 @@ class Engine:
         deadline = self._clock() + LOST_LEADERSHIP_GRACE
         for box in self.boxes.values():
             box.drain(max(0.0, deadline - self._clock()))
-        logging.shutdown()
+        for handler in logging.getLogger().handlers:
+            handler.flush()             # os._exit skips the interpreter's own flush
         self._exit_process(1)
 
     # ------------------------------------------------------------------ children

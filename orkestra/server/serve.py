@@ -76,7 +76,6 @@ def _serve_builtin(katalog: Katalog, settings: Settings, mode: str) -> int:
 # ---------------------------------------------------------------------------- gunicorn
 def _post_worker_init(worker: Any) -> None:
     if not _start_engine(worker.app.engine):
-        logging.shutdown()
         sys.exit(EXIT_ENGINE_START)
 
 

@@ -69,6 +69,16 @@ def test_deny_warn_and_defaults_through_kubectl(namespace, apply_crd, webhook_cl
     assert adm["webhooksEnabled"] is True and adm["validationRules"] == 2 and adm["mutationRules"] == 2
     assert adm["validationWarned"] >= 1 and adm["valP95LatencyMs"] > 0 and adm["mutMaxLatencyMs"] > 0
 
+    status, text = ork.get("/metrics")
+    assert status == 200
+    crd_labels = 'controller="service-app",crd="apps.wh.example.io/v1, Kind=ServiceApp"'
+    for line in (f'orkestra_admission_requests_total{{{crd_labels},result="denied",webhook="validate"}}',
+                 f'orkestra_admission_requests_total{{{crd_labels},result="patched",webhook="mutate"}}',
+                 f'controller_admission_validation_violations_total{{action="deny",{crd_labels}}}',
+                 'orkestra_webhook_reconciled_total{source="startup"} 1.0'):
+        assert line in text, line
+    assert f'orkestra_admission_duration_seconds_count{{{crd_labels},webhook="validate"}}' in text
+
 
 def test_supplied_certificate_and_ca_bundle(namespace, apply_crd, webhook_cleanup, ork_runtime, kubectl, kube,
                                             tmp_path):

@@ -247,7 +247,7 @@ class DeclarativeReconciler:
         meta = cr["metadata"]
         return self.runtime.kube.patch(self.entry.api.gvr, meta["name"], patch, meta.get("namespace"))
 
-    def _unique(self, field: str, value: Any, scope: str, obj: dict) -> bool:
+    def unique_taken(self, field: str, value: Any, scope: str, obj: dict) -> bool:
         """True when an older CR of this CRD (creationTimestamp, then ns/name) holds the same value."""
         me = obj["metadata"]
         mine = (me.get("creationTimestamp") or "", me.get("namespace") or "", me.get("name"))
@@ -269,7 +269,7 @@ class DeclarativeReconciler:
         steps = ["mutate", "validate"] if mutation.get("mutateFirst") else ["validate", "mutate"]
         for step in steps:
             if step == "validate" and rules:
-                outcome = evaluate_validation(rules, cr, unique=self._unique)
+                outcome = evaluate_validation(rules, cr, unique=self.unique_taken)
                 self._report_warnings(cr, key, [v.text for v in outcome.warnings])
                 if outcome.denials:
                     raise ValidationDenied(messages.validation_denied([v.text for v in outcome.denials]))

@@ -26,6 +26,21 @@ def object_ref(obj: dict) -> str:
     return f"{obj.get('kind')} {ns}/{meta.get('name')}" if ns else f"{obj.get('kind')} {meta.get('name')}"
 
 
+def created_by_this_apply(obj: dict) -> bool:
+    """An apply answered for an object absent from the cache: did it create the object?
+
+    True when Orkestra's Apply entry in managedFields is as old as the object itself. An object
+    that existed but was not cached yet (child informer still syncing) is then not reported as
+    created; whether it changed cannot be told, so it is not reported at all."""
+    meta = obj.get("metadata") or {}
+    created = meta.get("creationTimestamp")
+    entries = meta.get("managedFields")
+    if not entries:
+        return True    # the server did not say: trust the cache's answer
+    return any(e.get("manager") == "orkestra" and e.get("operation") == "Apply" and e.get("time") == created
+               for e in entries)
+
+
 def _identity(kind: str, namespace: str | None, name: str) -> tuple:
     return kind, namespace or None, name
 
@@ -87,7 +102,8 @@ class ChildWriter:
         obj = self._kube.apply(child.gvr, child.manifest, child.namespace, force=self._force)
         self._applied[ident] = (digest, obj["metadata"].get("resourceVersion"))
         if before is None:
-            self.changes.append(("created", child.ref))
+            if created_by_this_apply(obj):
+                self.changes.append(("created", child.ref))
         elif (before.get("metadata") or {}).get("resourceVersion") != obj["metadata"].get("resourceVersion"):
             self.changes.append(("updated", child.ref))
         self._record(obj)

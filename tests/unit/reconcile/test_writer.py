@@ -60,6 +60,26 @@ def test_apply_reports_created_then_skips_a_proven_no_op():
     assert w2.children()["configmap"] == live
 
 
+def test_an_uncached_existing_object_is_not_reported_as_created():
+    class Existing(RecordingKube):
+        def apply(self, gvr, obj, namespace=None, force=True):
+            live = super().apply(gvr, obj, namespace, force)
+            live["metadata"].update(creationTimestamp="2026-01-01T00:00:00Z", managedFields=[
+                {"manager": "kubectl", "operation": "Update", "time": "2026-01-01T00:00:00Z"},
+                {"manager": "orkestra", "operation": "Apply", "time": "2026-01-02T00:00:00Z"}])
+            return live
+
+    w = ChildWriter(Existing(), force=True, cached_children=[])
+    assert w.write(child()) is not None and w.changes == []
+    fresh = RecordingKube()
+    fresh.apply = lambda gvr, obj, namespace=None, force=True: {**obj, "metadata": {
+        **obj["metadata"], "resourceVersion": "5", "creationTimestamp": "2026-01-03T00:00:00Z",
+        "managedFields": [{"manager": "orkestra", "operation": "Apply", "time": "2026-01-03T00:00:00Z"}]}}
+    w = ChildWriter(fresh, force=True, cached_children=[])
+    w.write(child())
+    assert w.changes == [("created", "ConfigMap ns/c")]
+
+
 def test_apply_again_when_the_child_or_the_manifest_changed():
     kube, applied = RecordingKube(), {}
     live = ChildWriter(kube, force=False, cached_children=[], applied=applied).write(child())

@@ -162,17 +162,16 @@ class DeclarativeReconciler:
         cr = self.ensure_finalizers(cr)
         cr = self._patch_metadata(cr, key)
         cr = self._validate_and_mutate(cr, key)
+        meta = cr["metadata"]
         writer = self.new_writer(cr, key)
         hook_ctx: HookContext | None = None
+        hook_calls = calls_for(self.hooks, reconciled_before=reconciled_before,
+                               generation_newer=generation_newer) if self.hooks is not None else []
         if self.hooks is not None and self.hooks.run_first:
-            hook_ctx = self._run_hooks(cr, key, cancelled, writer,
-                                       calls_for(self.hooks, reconciled_before=reconciled_before,
-                                                 generation_newer=generation_newer))
+            hook_ctx = self._run_hooks(cr, key, cancelled, writer, hook_calls)
         self._run_templates(cr, writer, cancelled)
         if self.hooks is not None and not self.hooks.run_first:
-            hook_ctx = self._run_hooks(cr, key, cancelled, writer,
-                                       calls_for(self.hooks, reconciled_before=reconciled_before,
-                                                 generation_newer=generation_newer))
+            hook_ctx = self._run_hooks(cr, key, cancelled, writer, hook_calls)
         if writer.failures:
             raise ApplyFailed(messages.apply_failed(writer.failures))
         generation = meta.get("generation")

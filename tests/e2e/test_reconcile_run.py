@@ -140,3 +140,48 @@ def test_deny_rule_event_and_ork_events(ork_runtime, apply_crd, kube, namespace,
     assert lines[0].split() == ["TYPE", "REASON", "OBJECT", "MESSAGE", "AGE"]
     assert any(line.startswith("Warning  ValidationDenied") and f"{namespace}/{kind}/app" in line for line in lines)
     assert any("Reconciled" in line for line in lines)
+
+
+def test_website_lifecycle_under_ork_run(ork_runtime, apply_crd, kube, namespace, tmp_path):
+    """Children, status, drift reverted through the child informers, and the deletion flow, all
+    driven by the engine's own watches (no explicit reconcile calls)."""
+    from tests.e2e.test_reconcile_direct import JOBS, complete_job
+    [(kind, plural)] = _kinds(apply_crd, 1)
+    katalog = {"apiVersion": "orkestra.orkspace.io/v1", "kind": "Katalog", "metadata": {"name": "hello-website"},
+               "spec": {"crds": {"website": _entry(kind, plural,
+                   onReconcile={"configMaps": [{"data": {"title": "{{ .spec.title }}"}}],
+                                "services": [{"port": 80}],
+                                "deployments": [{"image": "{{ .spec.image }}", "replicas": "{{ .spec.replicas }}",
+                                                 "port": 80}]},
+                   onDelete={"jobs": [{"name": "{{ .metadata.name }}-cleanup", "image": "busybox"}]},
+                   status={"fields": [{"path": "replicas", "type": "int",
+                                       "value": "{{ .children.deployment.spec.replicas }}"}]})}}}
+    path = tmp_path / "katalog.yaml"
+    path.write_text(yaml.safe_dump(katalog, sort_keys=False))
+    ork = ork_runtime(path)
+    gvr = GVR(GROUP, "v1alpha1", plural)
+    _cr(kube, kind, plural, "web", namespace, {"image": "nginx:1.27", "replicas": 2, "title": "Hello"})
+
+    def status():
+        return (kube.get(gvr, "web", namespace) or {}).get("status") or {}
+
+    ork.wait_for(lambda: status().get("observedGeneration") == 1 and status().get("replicas") == 2,
+                 message="observedGeneration and status.replicas")
+    assert next(c for c in status()["conditions"] if c["type"] == "Ready")["status"] == "True"
+    assert kube.get(GVR("apps", "v1", "deployments"), "web-deployment", namespace)["spec"]["replicas"] == 2
+    assert kube.get(GVR("", "v1", "services"), "web-svc", namespace) is not None
+    assert kube.get(gvr, "web", namespace)["metadata"]["finalizers"] == ["orkestra.io/finalizer"]
+
+    kube.patch(CONFIGMAPS, "web-config", {"data": {"title": "hacked"}}, namespace)
+    ork.wait_for(lambda: kube.get(CONFIGMAPS, "web-config", namespace)["data"]["title"] == "Hello",
+                 message="the hand edit to be reverted by the child watch")
+
+    kube.delete(gvr, "web", namespace)
+    ork.wait_for(lambda: kube.get(JOBS, "web-cleanup", namespace), message="the onDelete Job")
+    assert kube.get(gvr, "web", namespace) is not None          # waiting for the Job
+    complete_job(kube, "web-cleanup", namespace)
+    ork.wait_for(lambda: kube.get(gvr, "web", namespace) is None, timeout=30, message="the CR to be removed")
+    reasons = [e["reason"] for e in _events(kube, namespace, "web")]
+    assert {"FinalizerAdded", "Reconciled", "Deleting", "FinalizerRemoved"} <= set(reasons)
+    ork.wait_for(lambda: kube.get(CONFIGMAPS, "web-config", namespace) is None, timeout=60,
+                 message="garbage collection of the owned children")

@@ -3,8 +3,8 @@
 A hook module written next to the test's Katalog directory records its calls; the test checks
 the call rules (on_create, then on_update on a new generation, on_reconcile every time, on_delete
 during deletion), the rendered args, and what `ctx` does: apply with standard labels/ownership
-(a cluster-scoped object first puts the finalizer on the CR), get, event, set_status,
-requeue_after, children, and delete.
+(a cluster-scoped object first puts the finalizer on the CR), get, the dynamic client, event,
+set_status, requeue_after, children, cancelled, and delete.
 """
 from __future__ import annotations
 
@@ -42,6 +42,9 @@ class Hooks:
                    "metadata": {"name": _role_name(ctx)}, "rules": []})
         seen = ctx.get("v1", "ConfigMap", cm["metadata"]["name"], ns)
         ctx.set_status("hook.configMap", seen["metadata"]["name"])
+        api = ctx.dynamic.resources.get(api_version="v1", kind="ConfigMap")
+        ctx.set_status("hook.viaDynamic", api.get(name=cm["metadata"]["name"], namespace=ns).data["region"])
+        ctx.set_status("hook.cancelled", ctx.cancelled.is_set())
         ctx.set_status("hook.children", sorted(ctx.children["all"]))
         ctx.event("Normal", "HookRan", "on_reconcile ran for " + ctx.key)
         ctx.requeue_after(30)
@@ -83,7 +86,8 @@ def test_hook_call_rules_and_context(harness, tmp_path):
     live = h.cr("hooked")
     assert "orkestra.io/finalizer" in live["metadata"]["finalizers"]   # put there by ctx.apply first
     assert live["spec"] == {}
-    assert live["status"]["hook"] == {"configMap": "hooked-hooked", "children": ["clusterrole", "configmap"]}
+    assert live["status"]["hook"] == {"configMap": "hooked-hooked", "children": ["clusterrole", "configmap"],
+                                      "viaDynamic": "eu-west-1", "cancelled": False}
     assert "HookRan" in h.reasons("hooked")
 
     calls.clear()

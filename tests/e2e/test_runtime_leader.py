@@ -81,3 +81,28 @@ def test_sigterm_releases_the_lease_for_a_fast_handover(ork_runtime, apply_crd, 
     assert "lease released" in messages and "shutdown complete" in messages
     create_cr(kube, kind, plural, "handed-over", namespace, {"value": "ok"})
     follower.wait_for(lambda: kube.get(CONFIGMAPS, "handed-over-config", namespace), message="the new leader works")
+
+
+def test_a_leader_that_loses_its_lease_stops_and_its_worker_restarts_as_follower(ork_runtime, apply_crd, kube,
+                                                                                 namespace, tmp_path):
+    kind, plural = new_kind("Deposed")
+    apply_crd(crd_manifest(kind, plural))
+    path = tmp_path / "katalog.yaml"
+    path.write_text(yaml.safe_dump(katalog_doc("deposed", {"deposed": crd_entry(kind, plural)})))
+    ork = ork_runtime(path, env={"NAMESPACE": namespace, "WATCH_NAMESPACE": namespace, "LEASE_DURATION": "6",
+                                 "RENEW_DEADLINE": "4", "RETRY_PERIOD": "2"}, leader_election=True)
+    ork.wait_for(lambda: _is_leader(ork), timeout=30, message="leadership")
+    # another replica (not an Orkestra process) takes the Lease over through the API
+    lease = kube.get(LEASES, "orkestra-konductor", namespace)
+    lease["spec"].update(holderIdentity="intruder", leaseDurationSeconds=30)
+    kube.request("PUT", f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/orkestra-konductor", body=lease)
+    ork.wait_for(lambda: any(line.get("message") == "lost leadership" for line in ork.log_lines()), timeout=30,
+                 message="the leader notices it lost the Lease")
+    # the worker exits with code 1 and gunicorn boots a fresh one, a follower under the intruder's Lease
+    ork.wait_for(lambda: any(line.get("logger") == "gunicorn.error" and "exited with code 1" in line.get("message", "")
+                             for line in ork.log_lines()), timeout=30, message="the worker exiting with code 1")
+    body = ork.wait_for(lambda: (lambda r: r[0] == 200 and r[1].get("leader") == "intruder" and r[1])(ork.get("/katalog")),
+                        timeout=20, message="the fresh worker following the intruder")
+    assert body["isKonductor"] is False
+    assert body["crds"][0]["state"] == "pending" and body["crds"][0]["workersActive"] == 0
+    assert ork.alive(), "the arbiter survives; only the worker exited"

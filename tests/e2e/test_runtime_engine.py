@@ -4,6 +4,7 @@
   a hook that raises on every reconcile degrades only its CRD;
 * a burst of 500 updates to one CR: far fewer reconciles than events, never two at once;
 * killed watch connections lose no CR;
+* the watchdog marks a stuck reconcile, cancels it and a replacement thread keeps the CRD working;
 * a CRD applied after start is picked up, and deleting it degrades only that CRD;
 * `ork status` prints the table.
 """
@@ -237,3 +238,47 @@ def test_ork_status_prints_the_table(ork_runtime, apply_crd, kube, namespace, tm
     out = subprocess.run([str(Path(sys.executable).with_name("ork")), "status", "--url", ork.url],
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 1 and f"cannot reach Orkestra at {ork.url}: " in out.stderr
+
+
+STUCK_HOOK = '''
+import os, time
+
+
+def make_hooks():
+    def on_reconcile(ctx, obj):
+        marker = ctx.args["marker"]
+        if obj["metadata"]["name"] == "slow" and not os.path.exists(marker):
+            open(marker, "w").close()
+            time.sleep(6)                       # ignores cancellation on purpose
+            with open(marker, "w") as f:
+                f.write("cancelled" if ctx.cancelled.is_set() else "not cancelled")
+    return {"on_reconcile": on_reconcile}
+'''
+
+
+def test_watchdog_marks_a_stuck_reconcile_and_a_replacement_keeps_the_crd_working(
+        ork_runtime, apply_crd, kube, namespace, tmp_path):
+    kind, plural = new_kind("Stuck")
+    apply_crd(crd_manifest(kind, plural))
+    marker = tmp_path / "slow.marker"
+    doc = katalog_doc("watchdog", {"stuck": crd_entry(kind, plural, workers=1, threshold=5,
+                                                      hooks={"module": "stuck_hook", "function": "make_hooks",
+                                                             "args": {"marker": str(marker)}})})
+    ork = ork_runtime(_write(tmp_path, doc, stuck_hook=STUCK_HOOK),
+                      env={"WATCH_NAMESPACE": namespace, "RECONCILE_TIMEOUT": "1s"})
+    create_cr(kube, kind, plural, "slow", namespace, {"value": "s"})
+    ork.wait_for(marker.exists, message="the slow reconcile started")
+    detail = ork.wait_for(lambda: (lambda d: d["workers"]["stuck"] == 1 and d)(ork.get("/katalog/stuck")[1]),
+                          timeout=10, message="the watchdog marking the worker stuck")
+    stuck = [s for s in detail["workers"]["states"] if s["state"] == "stuck"]
+    assert stuck[0]["key"] == f"{namespace}/slow"
+    assert detail["workers"]["active"] == 1, "a replacement keeps one usable worker"
+    assert detail["reconcile"]["lastError"] == "reconcile timed out after 1s"
+    create_cr(kube, kind, plural, "fast", namespace, {"value": "f"})
+    ork.wait_for(lambda: _config_value(kube, "fast", namespace) == "f", timeout=5,
+                 message="the replacement reconciles while the stuck call still runs")
+    assert marker.read_text() == "", "the slow call is still running"
+    ork.wait_for(lambda: marker.read_text() == "cancelled", timeout=15, message="the stuck call saw ctx.cancelled")
+    ork.wait_for(lambda: ork.get("/katalog/stuck")[1]["workers"]["stuck"] == 0, timeout=10,
+                 message="the stuck thread retired once its call returned")
+    assert ork.get("/katalog/stuck/health")[0] == 200

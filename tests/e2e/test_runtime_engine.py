@@ -6,6 +6,7 @@
 * killed watch connections lose no CR;
 * the watchdog marks a stuck reconcile, cancels it and a replacement thread keeps the CRD working;
 * a CRD applied after start is picked up, and deleting it degrades only that CRD;
+* the CR routes read the caches (list, field values, children) and the CR's Events;
 * `ork status` prints the table.
 """
 from __future__ import annotations
@@ -282,3 +283,29 @@ def test_watchdog_marks_a_stuck_reconcile_and_a_replacement_keeps_the_crd_workin
     ork.wait_for(lambda: ork.get("/katalog/stuck")[1]["workers"]["stuck"] == 0, timeout=10,
                  message="the stuck thread retired once its call returned")
     assert ork.get("/katalog/stuck/health")[0] == 200
+
+
+def test_cr_routes_read_caches_children_and_events(ork_runtime, apply_crd, kube, namespace, tmp_path):
+    kind, plural = new_kind("Routed")
+    apply_crd(crd_manifest(kind, plural))
+    ork = ork_runtime(_write(tmp_path, katalog_doc("routes", {"routed": crd_entry(kind, plural)})),
+                      env={"WATCH_NAMESPACE": namespace})
+    for name, value in (("beta", "b"), ("alpha", "a")):
+        create_cr(kube, kind, plural, name, namespace, {"value": value})
+    for name in ("alpha", "beta"):
+        ork.wait_for(lambda n=name: ork.get(f"/katalog/routed/cr/{namespace}/{n}")[1].get("ready") == "True",
+                     message=f"{name} Ready")
+    status, listing = ork.get(f"/katalog/routed/cr?namespace={namespace}&field=spec.value")
+    assert status == 200 and listing["total"] == 2 and listing["crd"] == "routed"
+    assert [(i["name"], i["value"], i["ready"]) for i in listing["items"]] == [("alpha", "a", "True"),
+                                                                               ("beta", "b", "True")]
+    detail = ork.wait_for(lambda: (lambda d: d["children"].get("ConfigMap") and d)(
+        ork.get(f"/katalog/routed/cr/{namespace}/alpha")[1]), message="the child from the child informer")
+    assert detail["children"]["ConfigMap"][0]["name"] == "alpha-config"
+    assert detail["children"]["ConfigMap"][0]["ready"] is True
+    assert detail["eventsEndpoint"] == f"/katalog/routed/cr/{namespace}/alpha/events"
+    events = ork.wait_for(lambda: ork.get(detail["eventsEndpoint"])[1]["events"], message="events of the CR")
+    assert any(e["reason"] == "Reconciled" and e["type"] == "Normal" for e in events)
+    assert ork.get(f"/katalog/routed/cr/{namespace}/missing")[0] == 404
+    assert ork.get("/katalog/routed/cr?bogus=1") == (400, {"error": 'unknown query parameter "bogus"; '
+                                                                    'allowed: namespace, field'})

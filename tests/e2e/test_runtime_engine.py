@@ -183,7 +183,7 @@ def test_killed_watch_connections_lose_no_cr(ork_runtime, apply_crd, kube, names
         for i in range(5):
             ork.wait_for(lambda r=round_, n=i: _config_value(kube, f"during-{r}-{n}", namespace) == f"{r}.{n}",
                          timeout=120, message=f"during-{round_}-{i} reconciled after reconnect")
-    status, body = ork.get(f"/katalog/survivor")
+    status, body = ork.get("/katalog/survivor")
     assert body["resourceCount"] == 16
 
 

@@ -1,6 +1,7 @@
 """`ork run` start-up contract (cli.md §1, runtime.md §1, §11): everything is checked before the
 server starts, errors are readable lines with exit 1, a fatal engine start inside the gunicorn
-worker ends `ork run` with exit 3, and SIGTERM under `--server builtin` shuts down with exit 0."""
+worker ends `ork run` with exit 3, an unreachable API server is retried (not fatal), and SIGTERM under
+`--server builtin` shuts down with exit 0."""
 from __future__ import annotations
 
 import os
@@ -87,3 +88,50 @@ def test_builtin_server_sigterm_shuts_down_with_exit_0(ork_runtime, apply_crd, t
     assert ork.stop(signal.SIGTERM) == 0
     messages = [line.get("message") for line in ork.log_lines()]
     assert messages.index("shutting down") < messages.index("shutdown complete")
+
+
+def test_unreachable_api_server_is_not_fatal(tmp_path):
+    """/startup stays 503 while the engine retries; /health is 200; the process keeps running."""
+    import json
+    import time
+    import urllib.error
+    import urllib.request
+
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "nowhere",
+        "clusters": [{"name": "nowhere", "cluster": {"server": f"https://127.0.0.1:{free_port()}",
+                                                      "insecure-skip-tls-verify": True}}],
+        "users": [{"name": "nobody", "user": {"token": "not-a-real-token"}}],
+        "contexts": [{"name": "nowhere", "context": {"cluster": "nowhere", "user": "nobody"}}]}))
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORK_")}
+    env.update({"ORK_PORT": str(port), "ORK_WEBHOOK_PORT": str(free_port()), "ORK_BIND_ADDRESS": "127.0.0.1",
+                "LEADER_ELECTION": "false"})
+    log = tmp_path / "ork.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([ORK, "run", "-f", str(_katalog(tmp_path)), "--kubeconfig", str(kubeconfig)],
+                                stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+    def status(path: str) -> tuple[int, dict]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read())
+        except OSError:
+            return 0, {}
+    try:
+        deadline = time.monotonic() + 30
+        while status("/health")[0] != 200:
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.2)
+        time.sleep(2)
+        assert status("/startup") == (503, {**status("/startup")[1], "status": "starting"})
+        assert status("/ready")[0] == 503
+        assert proc.poll() is None, "an unreachable API server is not fatal"
+        assert "API server not reachable, retrying" in log.read_text()
+        assert "not-a-real-token" not in log.read_text()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0

@@ -21,7 +21,8 @@ The Services are headless (`clusterIP: None`, declared as a `custom` entry): the
 plane's service range is a /24, which holds about 250 ClusterIPs, far fewer than 1000.
 
 Usage:
-  .venv/bin/python bench/bench_throughput.py [--count 1000] [--concurrency 3] [--kopf] [--kubeconfig PATH]
+  .venv/bin/python bench/bench_throughput.py [--count 1000] [--concurrency 3] [--kopf] [--repeat N]
+                                             [--kubeconfig PATH]
 Without --kubeconfig it starts its own local control plane (orkestra.testing) for the run and
 stops it afterwards, so no other user of a shared cluster skews the figures.
 """
@@ -32,6 +33,7 @@ import json
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import queue
@@ -313,6 +315,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=3, help="ork workers = raw-loop threads")
     parser.add_argument("--kubeconfig", default=None)
     parser.add_argument("--kopf", action="store_true", help="also run the kopf peer")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds, alternating the order; medians printed")
     parser.add_argument("--kopf-operator", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.kopf_operator:
@@ -330,17 +333,25 @@ def main() -> None:
         kube = KubeClient.from_config(kubeconfig)
         print(f"bench_throughput: {args.count} CRs, concurrency {args.concurrency}, API server {kube.server}",
               flush=True)
+        times: dict[str, list[float]] = {"orkestra": [], "raw client": [], **({"kopf": []} if args.kopf else {})}
+        runners = {
+            "orkestra": lambda tmp: run_orkestra(kube, kubeconfig, args.count, args.concurrency, tmp),
+            "raw client": lambda tmp: run_raw(kube, args.count, args.concurrency),
+            "kopf": lambda tmp: run_kopf(kube, kubeconfig, args.count, args.concurrency, tmp),
+        }
         with tempfile.TemporaryDirectory() as tmp:
-            ork = run_orkestra(kube, kubeconfig, args.count, args.concurrency, Path(tmp))
-            kopf_time = run_kopf(kube, kubeconfig, args.count, args.concurrency, Path(tmp)) if args.kopf else None
-        raw = run_raw(kube, args.count, args.concurrency)
-        print(f"orkestra   {ork:8.1f}s  {args.count / ork:7.1f} CRs/s")
-        print(f"raw client {raw:8.1f}s  {args.count / raw:7.1f} CRs/s")
-        if kopf_time is not None:
-            print(f"kopf       {kopf_time:8.1f}s  {args.count / kopf_time:7.1f} CRs/s")
-        print(f"ratio orkestra/raw: {ork / raw:.2f}x")
-        if kopf_time is not None:
-            print(f"ratio kopf/raw: {kopf_time / raw:.2f}x   ratio orkestra/kopf: {ork / kopf_time:.2f}x")
+            for round_ in range(args.repeat):
+                order = list(times) if round_ % 2 == 0 else list(reversed(times))   # alternate: load spikes hit all
+                for name in order:
+                    times[name].append(runners[name](Path(tmp)))
+        med = {name: statistics.median(values) for name, values in times.items()}
+        print(f"median of {args.repeat} run(s):")
+        for name, value in med.items():
+            print(f"{name:<10} {value:8.1f}s  {args.count / value:7.1f} CRs/s")
+        print(f"ratio orkestra/raw: {med['orkestra'] / med['raw client']:.2f}x")
+        if args.kopf:
+            print(f"ratio kopf/raw: {med['kopf'] / med['raw client']:.2f}x   "
+                  f"ratio orkestra/kopf: {med['orkestra'] / med['kopf']:.2f}x")
     finally:
         if control_plane is not None:
             control_plane.stop()

@@ -1,7 +1,7 @@
 """`ork run` start-up contract (cli.md §1, runtime.md §1, §11): everything is checked before the
 server starts, errors are readable lines with exit 1, a fatal engine start inside the gunicorn
 worker ends `ork run` with exit 3, an unreachable API server is retried (not fatal), and SIGTERM under
-`--server builtin` shuts down with exit 0."""
+`--server builtin` drains in-flight reconciles (with /ready 503 meanwhile) and exits 0."""
 from __future__ import annotations
 
 import os
@@ -12,7 +12,8 @@ from pathlib import Path
 
 import yaml
 
-from tests.e2e.ork_runtime import crd_entry, crd_manifest, free_port, katalog_doc, new_kind, ork_runtime  # noqa: F401
+from tests.e2e.ork_runtime import (create_cr, crd_entry, crd_manifest, free_port, katalog_doc, new_kind,
+                                   ork_runtime)  # noqa: F401
 
 ORK = str(Path(sys.executable).with_name("ork"))
 
@@ -77,17 +78,39 @@ def test_unreadable_kubeconfig_ends_with_exit_3(tmp_path):
         assert "engine cannot start: cannot load kubeconfig" in out.stdout
 
 
-def test_builtin_server_sigterm_shuts_down_with_exit_0(ork_runtime, apply_crd, tmp_path):
+SLOW_HOOK = '''
+import time
+
+
+def make_hooks():
+    def on_reconcile(ctx, obj):
+        ctx.log.info("slow reconcile started")
+        time.sleep(3)
+        ctx.log.info("slow reconcile finished")
+    return {"on_reconcile": on_reconcile}
+'''
+
+
+def test_builtin_server_drains_in_flight_reconciles_on_sigterm(ork_runtime, apply_crd, kube, namespace, tmp_path):
     kind, plural = new_kind("Builtin")
     apply_crd(crd_manifest(kind, plural))
+    (tmp_path / "slow_hook.py").write_text(SLOW_HOOK)
     path = tmp_path / "katalog.yaml"
-    path.write_text(yaml.safe_dump(katalog_doc("builtin", {"builtin": crd_entry(kind, plural)})))
-    ork = ork_runtime(path, server="builtin")
+    path.write_text(yaml.safe_dump(katalog_doc("builtin", {"builtin": crd_entry(
+        kind, plural, config_map=False, hooks={"module": "slow_hook", "function": "make_hooks"})})))
+    ork = ork_runtime(path, server="builtin", env={"WATCH_NAMESPACE": namespace})
     ork.wait_for(lambda: ork.get("/ready")[0] == 200, message="ready")
-    assert ork.get("/health")[0] == 200
-    assert ork.stop(signal.SIGTERM) == 0
+    create_cr(kube, kind, plural, "slow", namespace)
+    ork.wait_for(lambda: any(line.get("message") == "slow reconcile started" for line in ork.log_lines()),
+                 message="a reconcile in flight")
+    ork.proc.send_signal(signal.SIGTERM)
+    # the builtin server keeps answering while the in-flight reconcile drains (runtime.md §11)
+    ork.wait_for(lambda: ork.get("/ready")[0] == 503, timeout=5, interval=0.05, message="/ready 503 at once")
+    assert ork.get("/health")[0] == 200, "still healthy while draining"
+    assert ork.proc.wait(timeout=60) == 0
     messages = [line.get("message") for line in ork.log_lines()]
-    assert messages.index("shutting down") < messages.index("shutdown complete")
+    assert messages.index("shutting down") < messages.index("slow reconcile finished") < \
+        messages.index("shutdown complete"), "the in-flight reconcile finished before shutdown completed"
 
 
 def test_unreachable_api_server_is_not_fatal(tmp_path):

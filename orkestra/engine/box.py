@@ -165,8 +165,12 @@ class OperatorBox:
         """Fresh queue, reconciler and workers; every cached CR is queued once."""
         e = self.entry
         self.queue = self.env.make_queue(e, self._limit_warning)
-        self.reconciler = self.env.make_reconciler(e, self)
-        self.pool = WorkerPool(crd=self.key, size=e.box.workers, queue=self.queue, handle=self._handle,
+        reconciler = self.reconciler = self.env.make_reconciler(e, self)
+
+        def handle(key: str, cancelled: threading.Event) -> Outcome:
+            # bound to this activation's reconciler: a later stop() cannot pull it from under a call
+            return safe_reconcile(reconciler, key, cancelled, sink=self, clock=self._clock)
+        self.pool = WorkerPool(crd=self.key, size=e.box.workers, queue=self.queue, handle=handle,
                                timeout=e.box.timeout, on_timeout=self._on_timeout,
                                after_item=self.update_gauges, clock=self._clock, wall=self._wall)
         for obj in self.cached_all():
@@ -194,9 +198,6 @@ class OperatorBox:
         self.update_gauges()
 
     # ------------------------------------------------------------------ work
-    def _handle(self, key: str, cancelled: threading.Event) -> Outcome:
-        return safe_reconcile(self.reconciler, key, cancelled, sink=self, clock=self._clock)
-
     def record_success(self, duration: float) -> None:
         if self.health.record_success(duration):
             self.env.health_changed()

@@ -4,7 +4,6 @@ import threading
 import time
 
 from orkestra.engine.box import OperatorBox
-from orkestra.engine.safe import Outcome
 from orkestra.reconcile.runtime import ReconcileResult
 from orkestra.workqueue import RateLimitingQueue, Timer
 from tests.unit.engine.factories import make_entry, make_katalog
@@ -225,12 +224,3 @@ def test_timeout_records_a_failure_with_the_go_duration():
     box._on_timeout("ns/a", "stack")
     snap = box.health.snapshot()
     assert snap["lastError"] == "reconcile timed out after 5m0s" and snap["failedReconciles"] == 1
-
-
-def test_outcome_type_is_what_the_pool_consumes():
-    box, env = make_box()
-    box.watch()
-    box.activate()
-    out = box._handle("ns/x", threading.Event())
-    assert isinstance(out, Outcome) and out.ok
-    box.stop(timeout=2)

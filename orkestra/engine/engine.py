@@ -94,6 +94,7 @@ class Engine:
         self._child_informers: dict[GVR, Any] = {}
         self._child_gvrs: dict[str, list[GVR]] = {}
         self._live_children: dict[tuple[GVR, str], tuple[float, list[dict]]] = {}
+        self._queue_metrics: dict[str, Any] = {}
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._lock = threading.Lock()
@@ -336,10 +337,16 @@ class Engine:
     # ------------------------------------------------------------------ box environment
     def make_queue(self, entry: CrdEntry, on_limit_warning: Callable[[int, int], None]) -> Any:
         from orkestra.workqueue import PrometheusQueueMetrics, RateLimitingQueue, shared_timer
+        queue_metrics = self._queue_metrics[entry.key] = PrometheusQueueMetrics(entry.key, entry.api.gvk_string)
         return RateLimitingQueue(entry.key, timer=shared_timer(), max_depth=entry.box.queue.max_depth,
-                                 on_limit=entry.box.queue.on_limit,
-                                 metrics=PrometheusQueueMetrics(entry.key, entry.api.gvk_string),
+                                 on_limit=entry.box.queue.on_limit, metrics=queue_metrics,
                                  gvk=entry.api.gvk_string, on_limit_warning=on_limit_warning)
+
+    def release_queue(self, key: str) -> None:
+        """A box discarded its queue: drop its `workqueue_*` series."""
+        queue_metrics = self._queue_metrics.pop(key, None)
+        if queue_metrics is not None:
+            queue_metrics.close()
 
     def make_reconciler(self, entry: CrdEntry, box: OperatorBox) -> Any:
         if self._reconciler_factory is not None:

@@ -86,6 +86,7 @@ class Env:
         self.factory = FakeFactory()
         self.reconciler = FakeReconciler()
         self.wakes = 0
+        self.released_queues = []
         self.timer = Timer(start=False)
 
     def make_queue(self, entry, on_limit_warning):
@@ -94,6 +95,9 @@ class Env:
 
     def make_reconciler(self, entry, box):
         return self.reconciler
+
+    def release_queue(self, key):
+        self.released_queues.append(key)
 
     def children(self, uid):
         return [{"uid": uid}]
@@ -145,7 +149,7 @@ def test_events_before_activation_are_ignored_and_activation_queues_the_cache():
     wait_until(lambda: sorted(env.reconciler.calls) == ["ns/a", "ns/b"])
     assert box.health.state == "healthy"
     box.stop(timeout=2)
-    assert box.queue is None and not box.active
+    assert box.queue is None and not box.active and env.released_queues == ["website"]
 
 
 def test_update_filter_and_delete_forget():

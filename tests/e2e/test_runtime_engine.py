@@ -133,6 +133,7 @@ def test_burst_of_updates_is_deduplicated_and_never_concurrent_per_key(ork_runti
 
     runs = [line.split() for line in trace.read_text().splitlines()]
     hot = sorted((float(start), float(end)) for key, _, start, end in runs if key == f"{namespace}/hot")
+    print(f"burst: {len(hot)} reconciles of one key for 501 events")
     assert 1 <= len(hot) < 501 // 3, f"{len(hot)} reconciles for 501 events"
     for (_, prev_end), (next_start, _) in zip(hot, hot[1:]):
         assert next_start >= prev_end, "two reconciles of one key overlapped"

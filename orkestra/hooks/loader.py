@@ -7,14 +7,12 @@ imports. Every failure is a `HookLoadError` whose message names the CRD and the 
 """
 from __future__ import annotations
 
-import importlib
 import os
-import sys
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator, Mapping
+from typing import Callable, Mapping
 
 from orkestra.errors import OrkestraError
+from orkestra.katalog.hookcheck import import_hook_module
 from orkestra.katalog.model import HookSpec
 
 CALLBACKS = ("on_create", "on_update", "on_reconcile", "on_delete")
@@ -35,38 +33,17 @@ class HookSet:
         return "on_delete" in self.callbacks
 
 
-def search_path(spec: HookSpec, env: Mapping[str, str]) -> list[str]:
-    """Directories tried before `sys.path`, in order, without duplicates."""
-    dirs = [spec.base_dir, os.getcwd()]
-    dirs += [d for d in env.get("ORK_HOOKS_PATH", "").split(os.pathsep) if d]
-    out: list[str] = []
-    for d in dirs:
-        if d and os.path.abspath(d) not in out:
-            out.append(os.path.abspath(d))
-    return out
-
-
-@contextmanager
-def _prepended(dirs: list[str]) -> Iterator[None]:
-    saved = list(sys.path)
-    sys.path[:0] = dirs
-    try:
-        yield
-    finally:
-        sys.path[:] = saved
-
-
 def load_hooks(spec: HookSpec, *, crd: str, env: Mapping[str, str] | None = None) -> HookSet:
     """Import `spec.module`, call `spec.function()` once, and return its callbacks."""
     where = f"{crd}: hooks {spec.ref}"
     if "/" in spec.module:
         raise HookLoadError(f'{where}: hooks.module must be a Python module path like "pkg.mod"')
-    with _prepended(search_path(spec, os.environ if env is None else env)):
-        try:
-            module = importlib.import_module(spec.module)
-        except Exception as err:  # noqa: BLE001 - any import-time failure of user code is reported
-            raise HookLoadError(f'{where}: cannot import module "{spec.module}": '
-                                f"{type(err).__name__}: {err}") from None
+    try:
+        module = import_hook_module(spec.module, base_dir=spec.base_dir,
+                                    env=os.environ if env is None else env)
+    except (Exception, SystemExit) as err:  # noqa: BLE001 - any import-time failure of user code is reported
+        raise HookLoadError(f'{where}: cannot import module "{spec.module}": '
+                            f"{type(err).__name__}: {err}") from None
     factory = getattr(module, spec.function, None)
     if factory is None:
         raise HookLoadError(f'{where}: module "{spec.module}" has no attribute "{spec.function}"')

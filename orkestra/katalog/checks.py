@@ -81,14 +81,18 @@ def check_templates(ctx: CheckContext, value: Any, path: tuple) -> None:
                 ctx.sink.error(at, f"invalid template: {exc}")
 
 
-def check_conditions(ctx: CheckContext, conds: Any, path: tuple) -> None:
-    from orkestra.conditions import check_condition_list
-    if conds is None:
-        return
-    for problem in check_condition_list(conds, format_path(path)):
+def report_problems(ctx: CheckContext, problems: list[str]) -> None:
+    """Record `"<path>: <message>"` lines from the condition and rule checkers."""
+    for problem in problems:
         where, _, message = problem.partition(": ")
         if where not in ctx.sink.unknown_paths:
             ctx.sink.error(parse_path_text(where), message)
+
+
+def check_conditions(ctx: CheckContext, conds: Any, path: tuple) -> None:
+    from orkestra.conditions import check_condition_list
+    if conds is not None:
+        report_problems(ctx, check_condition_list(conds, format_path(path)))
 
 
 def check_top(doc: dict, ctx: CheckContext) -> None:
@@ -165,31 +169,14 @@ def check_ranges(ctx: CheckContext, key: str, entry: dict) -> None:
 
 
 def check_rules(ctx: CheckContext, key: str, entry: dict) -> None:
+    from orkestra.reconcile.rules import check_mutation_rules, check_validation_rules
     base = ("spec", "crds", key)
-    rules = (entry.get("validation") or {}).get("rules") or []
-    vpath = base + ("validation", "rules")
-    check_conditions(ctx, [{k: v for k, v in r.items() if k not in RULE_ONLY_KEYS} for r in rules], vpath)
-    for i, rule in enumerate(rules):
-        check_templates(ctx, rule.get("message"), vpath + (i, "message"))
-        check_conditions(ctx, rule.get("when"), vpath + (i, "when"))
-        check_conditions(ctx, rule.get("anyOf"), vpath + (i, "anyOf"))
-    mpath = base + ("mutation", "rules")
-    for i, rule in enumerate((entry.get("mutation") or {}).get("rules") or []):
-        at = mpath + (i,)
-        has = [k for k in ("default", "override") if k in rule]
-        if len(has) != 1:
-            ctx.sink.error(at, "exactly one of default or override is required" if not has
-                           else "set default or override, not both")
-        target = rule["field"]
-        if "{{" in target:
-            ctx.sink.error(at + ("field",), "a mutation field is a dot path, never a template")
-        elif target == "status" or target.startswith("status."):
-            ctx.sink.error(at + ("field",), f'cannot mutate "{target}": the API server ignores status in writes '
-                           "to the main resource")
-        for k in has:
-            check_templates(ctx, rule[k], at + (k,))
-        check_conditions(ctx, rule.get("when"), at + ("when",))
-        check_conditions(ctx, rule.get("anyOf"), at + ("anyOf",))
+    rules = (entry.get("validation") or {}).get("rules")
+    if rules is not None:
+        report_problems(ctx, check_validation_rules(rules, format_path(base + ("validation", "rules"))))
+    rules = (entry.get("mutation") or {}).get("rules")
+    if rules is not None:
+        report_problems(ctx, check_mutation_rules(rules, format_path(base + ("mutation", "rules"))))
     ops = (entry.get("webhooks") or {}).get("operations") or []
     for i, op in enumerate(ops):
         if op == "CONNECT":

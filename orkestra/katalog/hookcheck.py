@@ -39,21 +39,35 @@ def callbacks_of(factory: Any) -> list[str]:
     return [n for n in CALLBACKS if n in names]
 
 
+def hook_search_path(base_dir: str, env: Mapping[str, str]) -> list[str]:
+    """Directories tried before `sys.path`, in order, without duplicates (katalog.md §16)."""
+    dirs = [base_dir, os.getcwd()] + [p for p in env.get("ORK_HOOKS_PATH", "").split(os.pathsep) if p]
+    return list(dict.fromkeys(os.path.abspath(d) for d in dirs if d))
+
+
+def import_hook_module(module: str, *, base_dir: str, env: Mapping[str, str]) -> types.ModuleType:
+    """Import `module` with the hook search path in front of `sys.path`, restored afterwards.
+
+    Whatever the import raises propagates; the callers word it for their audience.
+    """
+    with _IMPORT_LOCK:
+        saved = list(sys.path)
+        sys.path[:0] = hook_search_path(base_dir, env)
+        try:
+            return importlib.import_module(module)
+        finally:
+            sys.path[:] = saved
+
+
 def check_hook(module: str, function: str, *, base_dir: str,
                env: Mapping[str, str]) -> tuple[tuple[str, str] | None, list[str]]:
     """(`(field, message)` of the problem or None, callbacks found)."""
-    dirs = [base_dir, os.getcwd()] + [p for p in env.get("ORK_HOOKS_PATH", "").split(os.pathsep) if p]
-    with _IMPORT_LOCK:
-        saved = list(sys.path)
-        sys.path[:0] = [d for d in dict.fromkeys(dirs) if d]
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            return ("module", f'cannot import "{module}": {exc}'), []
-        except (Exception, SystemExit) as exc:  # noqa: BLE001 - user code failing is reported, not raised
-            return ("module", f'importing "{module}" failed: {type(exc).__name__}: {exc}'), []
-        finally:
-            sys.path[:] = saved
+    try:
+        mod = import_hook_module(module, base_dir=base_dir, env=env)
+    except ModuleNotFoundError as exc:
+        return ("module", f'cannot import "{module}": {exc}'), []
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - user code failing is reported, not raised
+        return ("module", f'importing "{module}" failed: {type(exc).__name__}: {exc}'), []
     factory = getattr(mod, function, None)
     if factory is None:
         return ("function", f'module "{module}" has no attribute "{function}"'), []

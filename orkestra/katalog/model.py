@@ -10,8 +10,6 @@ CRD at activation (templates through `orkestra.template.compile_template`, which
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
-
 from orkestra.gvk import GVK, GVR
 
 # Resource template types, in the fixed processing order of katalog.md §7.1.

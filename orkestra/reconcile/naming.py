@@ -5,7 +5,7 @@ Pure functions of the CR and the CRD key, shared by the template renderer and by
 """
 from __future__ import annotations
 
-import hashlib
+from orkestra.template.library.names import truncate_name
 
 MAX_NAME = 63
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -21,9 +21,7 @@ MANAGER = "orkestra"
 
 def cut_name(name: str) -> str:
     """Names over 63 characters: the first 57, `-`, and 5 hex digits of the full name's SHA-256."""
-    if len(name) <= MAX_NAME:
-        return name
-    return f"{name[:57]}-{hashlib.sha256(name.encode()).hexdigest()[:5]}"
+    return truncate_name(name, MAX_NAME)
 
 
 def owner_prefix(cr: dict) -> str:

@@ -69,7 +69,7 @@ def _template(source: Any, where: str, problems: list[str]) -> Template | None:
     try:
         return compile_template(source)
     except TemplateSyntaxError as exc:
-        problems.append(f"{where}: {exc}")
+        problems.append(f"{where}: invalid template: {exc}")
         return None
 
 

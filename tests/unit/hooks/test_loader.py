@@ -1,7 +1,8 @@
 """Hook loading and call rules (katalog.md §16)."""
 import pytest
 
-from orkestra.hooks.loader import HookLoadError, HookSet, calls_for, load_hooks, search_path
+from orkestra.hooks.loader import HookLoadError, HookSet, calls_for, load_hooks
+from orkestra.katalog.hookcheck import hook_search_path
 from orkestra.katalog.model import HookSpec
 
 
@@ -40,8 +41,7 @@ def test_ork_hooks_path_is_searched(tmp_path):
 
 def test_search_path_order(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    s = spec(tmp_path / "k")
-    assert search_path(s, {"ORK_HOOKS_PATH": "/a:/b"}) == [str(tmp_path / "k"), str(tmp_path), "/a", "/b"]
+    assert hook_search_path(str(tmp_path / "k"), {"ORK_HOOKS_PATH": "/a:/b"}) == [str(tmp_path / "k"), str(tmp_path), "/a", "/b"]
 
 
 def test_import_failure_is_a_clear_error(tmp_path):

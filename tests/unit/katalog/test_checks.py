@@ -248,10 +248,10 @@ w:
     base = "spec.crds.w."
     assert any(m.startswith(base + "validation.rules[0].operator:") for m in got)
     assert any(m.startswith(base + "validation.rules[1].message: invalid template:") for m in got)
-    assert base + "mutation.rules[0]: set default or override, not both" in got
-    assert base + "mutation.rules[1]: exactly one of default or override is required" in got
-    assert any(m.startswith(base + 'mutation.rules[2].field: cannot mutate "status.phase"') for m in got)
-    assert base + "mutation.rules[3].field: a mutation field is a dot path, never a template" in got
+    assert base + "mutation.rules[0]: needs exactly one of default or override, not both" in got
+    assert base + "mutation.rules[1]: needs exactly one of default or override" in got
+    assert any(m.startswith(base + "mutation.rules[2].field: cannot mutate status") for m in got)
+    assert base + "mutation.rules[3].field: must be a dot path, not a template" in got
     assert base + "webhooks.operations[1]: CONNECT is not supported: it only occurs on subresources, which the rules never cover" in got
     assert base + 'webhooks.operations[2]: invalid operation "PATCH" (allowed: CREATE, UPDATE, DELETE)' in got
     assert "spec.crds.w: set allowedNamespaces or restrictedNamespaces, not both" in got

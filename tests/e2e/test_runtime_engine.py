@@ -251,7 +251,7 @@ def make_hooks():
         marker = ctx.args["marker"]
         if obj["metadata"]["name"] == "slow" and not os.path.exists(marker):
             open(marker, "w").close()
-            time.sleep(6)                       # ignores cancellation on purpose
+            time.sleep(10)                      # ignores cancellation on purpose
             with open(marker, "w") as f:
                 f.write("cancelled" if ctx.cancelled.is_set() else "not cancelled")
     return {"on_reconcile": on_reconcile}

@@ -49,19 +49,6 @@ class EngineStartError(OrkestraError):
     """The engine cannot start at all (unreadable kubeconfig, unusable client): exit code 3."""
 
 
-def needs_unique_cache(entry: CrdEntry) -> bool:
-    """Gateway mode: does this entry's validation use `unique` (so admission needs a cache)?"""
-    return _has_unique((entry.validation or {}).get("rules") or [])
-
-
-def _has_unique(node: Any) -> bool:
-    if isinstance(node, dict):
-        return bool(node.get("unique")) or any(_has_unique(v) for v in node.values())
-    if isinstance(node, list):
-        return any(_has_unique(v) for v in node)
-    return False
-
-
 class Engine:
     def __init__(self, katalog: Katalog, settings: Settings, *, mode: str = "runtime",
                  kube_factory: Callable[[], Any] | None = None,
@@ -172,7 +159,7 @@ class Engine:
         log.info("api server reachable", extra={"server": getattr(self.kube, "server", "")})
         if self.mode == "gateway":        # caches only where admission checks `unique`
             for box in self.boxes.values():
-                if needs_unique_cache(box.entry):
+                if box.entry.has_unique_rules:
                     box.watch()
             return
         self.activator = Activator(self.boxes, self.katalog.start_order, self.discovery, clock=self._clock,

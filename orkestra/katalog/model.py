@@ -127,6 +127,14 @@ class CrdEntry:
     def has_templates(self) -> bool:
         return any(self.box.templates.get(p) for p in PHASES)
 
+    @property
+    def has_unique_rules(self) -> bool:
+        """A validation rule (or one of its gates) uses `unique`: admission needs this CRD's cache."""
+        def is_unique(cond: dict) -> bool:
+            return bool(cond.get("unique")) or cond.get("operator") == "unique"
+        return any(is_unique(rule) or any(is_unique(c) for k in ("when", "anyOf") for c in rule.get(k) or ())
+                   for rule in (self.validation or {}).get("rules") or ())
+
     def template_types(self, phase: str) -> list[str]:
         return [t for t in TEMPLATE_TYPES if self.box.templates.get(phase, {}).get(t)]
 

@@ -170,8 +170,7 @@ def _webhook_steps(katalog: Katalog, *, namespace: str, tls_secret: str) -> list
     if protect:
         steps.append([Rule("", "namespaces", ("get", "patch"), (namespace,),
                            reason="deletion protection labels its own namespace")])
-    unique = [e for e in katalog.enabled if any(r.get("unique") or r.get("operator") == "unique"
-                                                 for r in (e.validation or {}).get("rules", []))]
+    unique = [e for e in katalog.enabled if e.has_unique_rules]
     steps.append([Rule(e.api.group, e.api.plural, WATCH_VERBS, reason="unique rules read the gateway cache")
                   for e in unique])
     return steps

@@ -3,7 +3,7 @@ snapshots, gateway selection and the graceful shutdown sequence."""
 import pytest
 
 from orkestra.config import Settings
-from orkestra.engine.engine import Engine, EngineStartError, needs_unique_cache
+from orkestra.engine.engine import Engine, EngineStartError
 from orkestra.engine.shutdown import graceful_shutdown
 from orkestra.kube import KubeConfigError
 from tests.unit.engine.factories import make_entry, make_katalog
@@ -101,7 +101,7 @@ def test_gateway_mode_caches_only_entries_with_unique_rules():
     plain = make_entry("plain")
     unique = make_entry("unique", kind="Unique")
     unique.validation = {"rules": [{"field": "spec.host", "unique": True, "message": "taken"}]}
-    assert needs_unique_cache(unique) and not needs_unique_cache(plain)
+    assert unique.has_unique_rules and not plain.has_unique_rules
     engine = Engine(make_katalog(plain, unique), settings(), mode="gateway")
     engine.factory = WatchFactory()
     engine._boot()

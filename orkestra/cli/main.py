@@ -11,18 +11,18 @@ import os
 
 import click
 
-_COMMANDS: dict[str, tuple[str, str]] = {
-    # name: (module, attribute)
-    "run": ("orkestra.cli.run", "run"),
-    "gateway": ("orkestra.cli.gateway", "gateway"),
-    "validate": ("orkestra.cli.validate", "validate"),
-    "template": ("orkestra.cli.template", "template"),
-    "generate": ("orkestra.cli.generate", "generate"),
-    "gate": ("orkestra.cli.gate", "gate"),
-    "status": ("orkestra.cli.status", "status"),
-    "events": ("orkestra.cli.events", "events"),
-    "local": ("orkestra.cli.local", "local"),
-    "version": ("orkestra.cli.version", "version"),
+_COMMANDS: dict[str, tuple[str, str, str]] = {
+    # name: (module, attribute, one-line help shown by `ork --help` without importing the module)
+    "run": ("orkestra.cli.run", "run", "Run the operators of a Katalog."),
+    "gateway": ("orkestra.cli.gateway", "gateway", "Serve and register the Katalog's webhooks, without reconcilers."),
+    "validate": ("orkestra.cli.validate", "validate", "Check a Katalog offline; exit 0 only when it has no error."),
+    "template": ("orkestra.cli.template", "template", "Print the merged Katalog in canonical form with every default."),
+    "generate": ("orkestra.cli.generate", "generate", "Generate the RBAC bundle and/or the Katalog ConfigMap."),
+    "gate": ("orkestra.cli.gate", "gate", "Offline admission check of CR files against a Katalog's rules."),
+    "status": ("orkestra.cli.status", "status", "Show the health of a running Orkestra runtime."),
+    "events": ("orkestra.cli.events", "events", "Show the Kubernetes Events of a CRD's CRs."),
+    "local": ("orkestra.cli.local", "local", "Run a local Kubernetes control plane for development and tests."),
+    "version": ("orkestra.cli.version", "version", "Print the Orkestra, Python and Kubernetes client versions."),
 }
 
 
@@ -38,6 +38,11 @@ class LazyGroup(click.Group):
             return None
         module = importlib.import_module(target[0])
         return getattr(module, target[1])
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, _COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -22,12 +22,14 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler, get_sockaddr, select_address_family
 
 from orkestra.webhooks.review import MAX_BODY
-from orkestra.webhooks.tls import TlsManager
+
+if TYPE_CHECKING:
+    from orkestra.webhooks.tls import TlsManager
 
 log = logging.getLogger("orkestra.webhooks")
 IDLE_TIMEOUT = 30.0

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orkestra.errors import OrkestraError
 from orkestra.katalog.model import CrdEntry
@@ -24,7 +24,9 @@ from orkestra.webhooks.conversion import scope_of
 from orkestra.webhooks.listener import HttpsServer
 from orkestra.webhooks.plan import WebhookPlan
 from orkestra.webhooks.switches import WebhookSettings
-from orkestra.webhooks.tls import TlsManager, in_cluster, make_source
+
+if TYPE_CHECKING:  # tls pulls in cryptography (~9 MB): imported only when a listener is needed
+    from orkestra.webhooks.tls import TlsManager
 
 log = logging.getLogger("orkestra.webhooks")
 TLS_RETRY = 5.0
@@ -201,6 +203,7 @@ def attach(engine: Any) -> WebhookRuntime | None:
     serve = plan.listener_needed(gateway=gateway)
     if not serve and not plan.declares_feature:
         return None
+    from orkestra.webhooks.tls import TlsManager, in_cluster, make_source
     cluster = in_cluster()
     tls = server = None
     if serve:

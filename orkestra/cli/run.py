@@ -30,26 +30,17 @@ def print_load_errors(report: object) -> None:
     click.echo(format_report(report, color=use_color()), err=True)  # type: ignore[arg-type]
 
 
-@click.command("run")
-@katalog_files_option
-@click.option("--kubeconfig", default=None, help="Path to a kubeconfig file.")
-@click.option("--context", default=None, help="Kubeconfig context.")
-@click.option("-n", "--namespace", default=None, help="Orkestra's own namespace (Lease, TLS Secret).")
-@click.option("--watch-namespace", default=None, help="Restrict every namespaced informer.")
-@click.option("--port", type=int, default=None, help="HTTP port (ORK_PORT).")
-@click.option("--no-leader-election", is_flag=True, help="Always leader, without a Lease.")
-@click.option("--server", type=click.Choice(["gunicorn", "builtin"]), default="gunicorn", show_default=True)
-def run(files: tuple[str, ...], kubeconfig: str | None, context: str | None, namespace: str | None,
-        watch_namespace: str | None, port: int | None, no_leader_election: bool, server: str) -> None:
-    """Run the operators of a Katalog."""
+def check_and_serve(files: tuple[str, ...], *, env_overrides: dict[str, str | None], kubeconfig: str | None,
+                    context: str | None, mode: str, server: str = "gunicorn") -> None:
+    """Check the environment, the webhook switches and the Katalog, then serve (never returns).
+
+    Shared by `ork run` and `ork gateway`: any problem exits 1 before a server starts.
+    """
     from orkestra.config import ConfigError, Settings
     from orkestra.logs import configure
     from orkestra.webhooks import check_switches
 
-    overrides = {"NAMESPACE": namespace, "WATCH_NAMESPACE": watch_namespace,
-                 "ORK_PORT": str(port) if port is not None else None,
-                 "LEADER_ELECTION": "false" if no_leader_election else None}
-    os.environ.update({k: v for k, v in overrides.items() if v is not None})
+    os.environ.update({k: v for k, v in env_overrides.items() if v is not None})
     try:
         settings = Settings.from_env()
     except ConfigError as err:
@@ -71,4 +62,23 @@ def run(files: tuple[str, ...], kubeconfig: str | None, context: str | None, nam
     log.info("katalog loaded", extra={"katalog": katalog.name, "crds": len(katalog.crds), "file": ",".join(paths)})
 
     from orkestra.server.serve import serve
-    sys.exit(serve(katalog, settings, mode="runtime", server=server))
+    sys.exit(serve(katalog, settings, mode=mode, server=server))
+
+
+@click.command("run")
+@katalog_files_option
+@click.option("--kubeconfig", default=None, help="Path to a kubeconfig file.")
+@click.option("--context", default=None, help="Kubeconfig context.")
+@click.option("-n", "--namespace", default=None, help="Orkestra's own namespace (Lease, TLS Secret).")
+@click.option("--watch-namespace", default=None, help="Restrict every namespaced informer.")
+@click.option("--port", type=int, default=None, help="HTTP port (ORK_PORT).")
+@click.option("--no-leader-election", is_flag=True, help="Always leader, without a Lease.")
+@click.option("--server", type=click.Choice(["gunicorn", "builtin"]), default="gunicorn", show_default=True)
+def run(files: tuple[str, ...], kubeconfig: str | None, context: str | None, namespace: str | None,
+        watch_namespace: str | None, port: int | None, no_leader_election: bool, server: str) -> None:
+    """Run the operators of a Katalog."""
+    overrides = {"NAMESPACE": namespace, "WATCH_NAMESPACE": watch_namespace,
+                 "ORK_PORT": str(port) if port is not None else None,
+                 "LEADER_ELECTION": "false" if no_leader_election else None}
+    check_and_serve(files, env_overrides=overrides, kubeconfig=kubeconfig, context=context,
+                    mode="runtime", server=server)

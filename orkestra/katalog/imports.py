@@ -231,6 +231,10 @@ def compose(doc: dict, location: str, env: Mapping[str, str], sink: IssueSink) -
         imported = _imported(where, sink, composed, ("imports", "files", i), "file not found")
         if imported is not None:
             merger.add(imported, where)
+    own_spec = doc.get("spec")
+    own_fins = own_spec.get("finalizers") if isinstance(own_spec, dict) else None
+    if isinstance(own_fins, list):                      # spec.finalizers is the union (§14)
+        merger.finalizers.extend(f for f in own_fins if f not in merger.finalizers)
     overrides = _crds_of(doc)
     for key, entry in overrides.items():
         if key in merger.crds:

@@ -163,3 +163,12 @@ def test_http_registry_and_files_with_bearer_auth(write, http_registry):
     r = load_report([f"{base}/komposer.yaml"], env={})
     assert r.ok, [str(e) for e in r.errors]
     assert list(r.katalog.crds) == ["web"]
+
+
+def test_finalizers_union_includes_the_komposers_own(write):
+    write(katalog("a", "a").replace("spec:\n", "spec:\n  finalizers: [x.io/a]\n"), "a.yaml")
+    path = write(komposer("{files: [a.yaml]}").replace("spec:\n", "spec:\n  finalizers: [x.io/own, x.io/a]\n"),
+                 "k.yaml")
+    r = load_report([path], env={})
+    assert r.ok, [str(e) for e in r.errors]
+    assert r.katalog.finalizers == ["x.io/a", "x.io/own"]

@@ -164,7 +164,14 @@ def cr_list(crd: str) -> Response:
         if not field:
             raise BadRequest("field: expected a dot path such as spec.host")
         from orkestra.conditions import resolve_field
-        values = {shapes._key(o): resolve_field(o, field) for o in items}
+        from orkestra.errors import OrkestraError
+        from orkestra.conditions.paths import parse_path
+        from orkestra.template import compile_template, is_template
+        try:
+            compile_template(field) if is_template(field) else parse_path(field)   # bad input even with no CRs
+            values = {shapes._key(o): resolve_field(o, field) for o in items}
+        except (OrkestraError, ValueError) as err:   # bad path, template syntax or evaluation
+            raise BadRequest(f"field: {err}") from None
     namespace = args.get("namespace") or None
     return _json(shapes.cr_list(entry, items, engine.process_snapshot()["now"], namespace=namespace, values=values))
 

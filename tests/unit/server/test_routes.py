@@ -239,3 +239,12 @@ def test_metrics_exposition(client):
     resp = client.get("/metrics")
     assert resp.status_code == 200 and resp.mimetype == "text/plain"
     assert b"orkestra_build_info" in resp.data and b"process_resident_memory_bytes" in resp.data
+
+
+@pytest.mark.parametrize("field", ["spec..host", "{{ .spec.host", "{{ nosuchfunction .spec }}", "status.conditions[x"])
+def test_cr_list_bad_field_is_400_not_500(client, engine, field):
+    from urllib.parse import quote
+    status, body = get(client, f"/katalog/website/cr?field={quote(field)}")
+    assert status == 400 and body["error"].startswith("field: ")
+    engine.crs["website"] = []          # rejected even when no CR would be resolved
+    assert get(client, f"/katalog/website/cr?field={quote(field)}")[0] == 400

@@ -97,20 +97,21 @@ class WorkerPool:
     def check_timeouts(self) -> None:
         """Watchdog tick: mark calls older than `timeout` stuck and replace their threads."""
         now = self._clock()
-        expired: list[_Worker] = []
+        expired: list[tuple[_Worker, str, bool]] = []
         with self._lock:
             for w in self._workers:
                 if w.state == PROCESSING and now - w.since > self._timeout:
                     w.state = STUCK
                     w.cancelled.set()
-                    expired.append(w)
-        for w in expired:
-            self._on_timeout(w.key or "", _thread_stack(w.thread))
-            with self._lock:
-                replace = self._replacements < self.size
-                if replace:
-                    self._replacements += 1
-                    w.replaced = True
+                    # Decided under the same lock as STUCK: if the call returns right after, its
+                    # thread already knows it was replaced and exits instead of going back to idle.
+                    replace = self._replacements < self.size
+                    if replace:
+                        self._replacements += 1
+                        w.replaced = True
+                    expired.append((w, w.key or "", replace))
+        for w, key, replace in expired:
+            self._on_timeout(key, _thread_stack(w.thread))
             if replace:
                 self._spawn()
 

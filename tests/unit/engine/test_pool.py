@@ -162,3 +162,36 @@ def test_replacements_are_capped_at_pool_size():
     release.set()
     queue.shut_down()
     assert pool.join(2.0)
+
+
+def test_a_stuck_call_returning_during_the_watchdog_tick_does_not_leave_an_extra_worker():
+    """The call returns between being marked stuck and the replacement being started: its thread
+    must retire, so the pool still has exactly `size` usable workers."""
+    clock = FakeClock()
+    release = threading.Event()
+    returned = threading.Event()
+
+    def handle(key, cancelled):
+        release.wait(5)
+        return Outcome(True)
+
+    holder = {}
+
+    def on_timeout(key, stack):
+        release.set()                                   # the stuck call returns now...
+        wait_until(lambda: holder["pool"].counts()["stuck"] == 0)
+        returned.set()
+    pool, queue, _, _ = make_pool(handle, size=1, timeout=1.0, clock=clock, on_timeout=on_timeout)
+    holder["pool"] = pool
+    pool.start()
+    queue.add("a")
+    wait_until(lambda: pool.counts()["processing"] == 1)
+    clock.t += 2
+    pool.check_timeouts()
+    assert returned.is_set()
+    wait_until(lambda: pool.counts()["idle"] == 1)
+    time.sleep(0.02)
+    assert pool.counts() == {"active": 1, "processing": 0, "idle": 1, "stuck": 0}
+    assert [s["id"] for s in pool.states()] == [1]
+    queue.shut_down()
+    assert pool.join(2.0)

@@ -191,7 +191,7 @@ class _Parser:
 
     def duration(self, var: str, default: float, *, positive: bool = False) -> float:
         def convert(s: str) -> float:
-            v = parse_duration(s)
+            v = parse_duration(s, bare_seconds=True)     # README: variables holding seconds take a bare integer
             if v < 0 or (positive and v == 0):
                 raise ValueError(s)
             return v

@@ -59,3 +59,13 @@ def test_lease_timings_must_be_ordered():
     with pytest.raises(ConfigError):
         Settings.from_env({"LEASE_DURATION": "15", "RENEW_DEADLINE": "6", "RETRY_PERIOD": "5"})
     assert Settings.from_env({"LEADER_ELECTION": "false", "RENEW_DEADLINE": "20"}).renew_deadline == 20
+
+
+def test_duration_variables_accept_bare_seconds():
+    """README conventions: environment variables that hold seconds also accept a bare integer
+    (as DEFAULT_RESYNC and RECONCILE_TIMEOUT already do)."""
+    s = Settings.from_env({"DRAIN_TIMEOUT": "45", "CRD_CHECK_INTERVAL": "3", "WATCH_STALL_TIMEOUT": "120",
+                           "WEBHOOK_RESYNC": "60"})
+    assert (s.drain_timeout, s.crd_check_interval, s.watch_stall_timeout, s.webhook_resync) == (45, 3, 120, 60)
+    with pytest.raises(ConfigError):
+        Settings.from_env({"CRD_CHECK_INTERVAL": "0"})

@@ -2,8 +2,8 @@
 
 The module is imported with the documented search order in front of `sys.path` (the Katalog
 file's directory, the current directory, `ORK_HOOKS_PATH`), restored afterwards. Which callbacks
-the factory provides is read from its code object (names it defines or mentions), because calling
-it is the engine's job at activation.
+the factory provides is read from its code object (names it defines or mentions, and the callbacks
+of module-level classes it names), because calling it is the engine's job at activation.
 """
 from __future__ import annotations
 
@@ -36,6 +36,11 @@ def callbacks_of(factory: Any) -> list[str]:
     code = getattr(factory, "__code__", None)
     if code is not None:
         _names_in(code, names)
+        module_globals = getattr(factory, "__globals__", {})
+        for name in list(names):                  # a module-level class the factory instantiates
+            value = module_globals.get(name)
+            if isinstance(value, type):
+                names.update(n for n in CALLBACKS if callable(getattr(value, n, None)))
     return [n for n in CALLBACKS if n in names]
 
 

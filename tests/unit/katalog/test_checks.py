@@ -350,3 +350,12 @@ t:
         "spec.crds.t.operatorBox.onReconcile.custom[2]: name is required when more than one custom entry is declared",
         "spec.crds.t.operatorBox.onDelete.secrets[0]: name is required with action: delete",
     ]
+
+
+def test_hook_callbacks_of_a_factory_returning_a_module_level_class(report, tmp_path):
+    (tmp_path / "classhooks_mod.py").write_text(
+        "class WebsiteHooks:\n    def on_create(self, ctx, obj): pass\n    def on_reconcile(self, ctx, obj): pass\n"
+        "def website_hooks():\n    return WebsiteHooks()\n")
+    r = report(crds(f"w:\n  {WEBSITE}\n  operatorBox: {{reconciler: {{hooks: {{module: classhooks_mod, function: website_hooks}}}}}}"))
+    assert r.ok, [str(e) for e in r.errors]
+    assert r.hook_callbacks["w"] == ["on_create", "on_reconcile"]

@@ -152,7 +152,9 @@ def create_webhook_app(katalog: Katalog, state: WebhookState | None = None, *,
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException) -> Response:
-        code = e.code if e.code in (404, 405) else 400
+        if e.code == 405:   # a method outside `methods`: the same answer as the views give (§9)
+            return bad_request(request.path, BadRequest(405, "method not allowed"))
+        code = e.code if e.code == 404 else 400
         return _json(code, {"error": "not found" if code == 404 else (e.description or e.name).lower()})
 
     @app.errorhandler(Exception)

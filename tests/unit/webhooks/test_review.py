@@ -33,6 +33,13 @@ def test_method_other_than_post(client, path):
 
 
 @pytest.mark.parametrize("path", PATHS)
+def test_unusual_method_has_the_same_405_message(client, path):
+    # methods outside the usual set are refused by the router itself, before the view runs
+    assert error(client.open(path, method="PROPFIND")) == (405, "method not allowed")
+    assert error(client.open(path, method="TRACE")) == (405, "method not allowed")
+
+
+@pytest.mark.parametrize("path", PATHS)
 def test_content_type(client, path):
     assert error(client.post(path, data="{}", content_type="text/plain")) == (
         400, "content type must be application/json")

@@ -38,8 +38,7 @@ def _plural(n: int, word: str) -> str:
 
 
 def _issue_line(kind: str, issue: KatalogIssue) -> list[str]:
-    text = str(issue) if issue.line is not None else issue.message
-    first, *rest = text.split("\n")
+    first, *rest = str(issue).split("\n")
     return [f"    {kind}: {first}"] + [f"      {line}" for line in rest]
 
 

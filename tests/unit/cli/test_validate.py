@@ -195,3 +195,11 @@ def test_multi_line_messages_are_indented():
     from orkestra.katalog.issues import KatalogIssue
     issue = KatalogIssue("k.yaml", 3, 5, "p", "first line\nsecond line", "a")
     assert _issue_line("error", issue) == ["    error: k.yaml:3:5: first line", "      second line"]
+
+
+def test_an_error_without_a_line_carries_the_file_prefix(tmp_path):
+    """katalog.md §1: when no line is known, the prefix is just `file:`."""
+    from orkestra.cli.validate import _issue_line
+    from orkestra.katalog.issues import KatalogIssue
+    issue = KatalogIssue("k.yaml", None, None, "", "empty file", None)
+    assert _issue_line("error", issue) == ["    error: k.yaml: empty file"]

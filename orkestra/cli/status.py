@@ -54,8 +54,14 @@ def _err_pct(crd: dict) -> str:
     return f"{crd.get('errorRate', 0) * 100:.1f}%" if crd.get("totalReconciles") else "-"
 
 
-def _table(rows: list[list[str]], plain_widths: list[list[int]]) -> list[str]:
-    widths = [max(w[i] for w in plain_widths) for i in range(len(rows[0]))]
+# Minimum cell widths of the summary table, as in the cli.md §9 sample (STATE fits "✗ not started"
+# less its symbol, QUEUE "12/100", ERR% "21.4%"), so columns hold still while `--watch` redraws.
+_MIN_WIDTHS = (0, 11, 0, 6, 0, 0, 0, 5, 0, 0)
+
+
+def _table(rows: list[list[str]], plain_widths: list[list[int]], min_widths: tuple[int, ...] = ()) -> list[str]:
+    widths = [max([w[i] for w in plain_widths] + [min_widths[i] if i < len(min_widths) else 0])
+              for i in range(len(rows[0]))]
     out = []
     for row, plain in zip(rows, plain_widths):
         cells = [cell + " " * (widths[i] - plain[i]) for i, cell in enumerate(row)]
@@ -88,7 +94,7 @@ def render_summary(url: str, doc: dict, *, color: bool = False) -> str:
                c.get("uptime") if c.get("started") else "not started"]
         rows.append(row)
         widths.append([len(state_plain) if i == 1 else len(cell) for i, cell in enumerate(row)])
-    lines += _table(rows, widths)
+    lines += _table(rows, widths, _MIN_WIDTHS)
     errors = [c for c in crds if c.get("lastError") and (c.get("consecutiveFails") or c.get("state") == "degraded")]
     if errors:
         lines += ["", "Last errors"] + [f"  {c['name']}: {c['lastError']}" for c in errors]

@@ -124,3 +124,34 @@ def test_unreachable_prints_reason_and_hint():
 
 def test_bad_interval_is_a_usage_error():
     assert CliRunner().invoke(status, ["--interval", "soon"]).exit_code == 2
+
+
+def test_summary_matches_the_spec_sample_exactly():
+    """cli.md §9: the sample output, character for character."""
+    import pathlib
+    spec = pathlib.Path("/work/shared/spec/cli.md")
+    doc = json.loads(json.dumps(KATALOG))
+    doc.update(identity="orkestra-runtime-5d8f-xk2p9", leader="orkestra-runtime-5d8f-xk2p9", total=3)
+    doc["crds"] = doc["crds"][:3]
+    doc["crds"][2]["maxQueueDepth"] = 100
+    want = [
+        "Orkestra  http://localhost:8080",
+        "Katalog   shop-platform 1.4.0",
+        "Health    ✗ degraded — 1 CRD degraded",
+        "Leader    yes (orkestra-runtime-5d8f-xk2p9)",
+        "CRDs      3 total, 3 enabled",
+        "Uptime    12m4s",
+        "",
+        "CRD          STATE        WORKERS  QUEUE   CONSEC  RECONCILES  FAILED  ERR%   RESOURCES  UPTIME",
+        "cache        ● healthy    2/2      0/100   0/5     18          0       0.0%   3          12m4s",
+        "website      ✗ degraded   3/3      2/100   7/5     42          9       21.4%  5          12m1s",
+        "application  ◌ pending    0/3      0/100   0/5     0           0       -      0          not started",
+        "",
+        "Last errors",
+        "  website: reconciler panic: AttributeError: 'NoneType' object has no attribute 'endpoint'",
+        "",
+        "Legend: ● healthy  ⚠ failing below threshold  ✗ degraded  ◌ pending  · started  ○ not started",
+    ]
+    if spec.exists():
+        assert "\n".join(want) in spec.read_text(), "the sample in cli.md changed"
+    assert render_summary("http://localhost:8080", doc).splitlines() == want

@@ -58,6 +58,17 @@ def _name(request: dict) -> str:
     return request.get("name") or (obj.get("metadata") or {}).get("name") or ""
 
 
+def _object_namespace(request: dict) -> str:
+    """The namespace the object lives in, "" for cluster-scoped objects.
+
+    Read from the object's metadata: for a Namespace object the API server sets
+    `request.namespace` to the Namespace's own name, yet a Namespace is cluster-scoped."""
+    obj = request.get("oldObject") or request.get("object")
+    if isinstance(obj, dict) and isinstance(obj.get("metadata"), dict):
+        return obj["metadata"].get("namespace") or ""
+    return request.get("namespace") or ""
+
+
 def _strict_target(dp: DeletionPlan, request: dict) -> bool:
     if dp.strict_global:
         return True
@@ -77,7 +88,7 @@ def deletion_decision(request: dict, plan: WebhookPlan) -> tuple[dict, str | Non
     if dp is None:
         return {"uid": uid, "allowed": True}, None
     gvk = request_gvk(request)
-    name, namespace = _name(request), request.get("namespace") or ""
+    name, namespace = _name(request), _object_namespace(request)
     if _is_crd(request):
         owner = dp.protected_crds.get(name)
     else:

@@ -6,7 +6,7 @@ import pytest
 from orkestra.webhooks.app import WebhookState, create_webhook_app
 from orkestra.webhooks.switches import WebhookSettings
 
-from .katalogs import admission, load, obj, post
+from .katalogs import GUARDED, admission, load, obj, post
 
 LABEL = {"orkestra.io/deletion-protection": "true"}
 
@@ -114,3 +114,30 @@ def test_namespace_protection(setup):
     dying["metadata"]["deletionTimestamp"] = "2026-03-01T12:00:00Z"
     assert answer(client, "/namespace-protection", admission("UPDATE", dying, dying))["allowed"] is True
     assert state.stats.counters("protection:namespace") == {"total": 5, "blocked": 2, "allowed": 3}
+
+
+NAMESPACE_RESOURCE = {"group": "", "version": "v1", "resource": "namespaces"}
+
+
+def test_labelled_namespace_message_has_no_in_namespace_part(setup, tmp_path):
+    # the API server fills request.namespace with the Namespace's own name for namespace objects;
+    # a Namespace is cluster-scoped, so the message omits the `in namespace` part (§6.3)
+    client, _ = setup
+    ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "orkestra-system", "labels": LABEL}}
+    review = admission("DELETE", None, ns, resource=NAMESPACE_RESOURCE)
+    review["request"]["namespace"] = "orkestra-system"
+    r = answer(client, "/deletion-protection", review)
+    assert r["status"]["message"] == (
+        '[Orkestra Security] Namespace "orkestra-system" is protected from deletion '
+        "(label orkestra.io/deletion-protection=true).\n"
+        "To delete it: remove the label, or set security.deletionProtection.enabled: false and redeploy "
+        "Orkestra, then retry.")
+    k = load(tmp_path, GUARDED.replace("deletionProtection: {enabled: true}",
+                                       "deletionProtection: {enabled: true, strictMode: true}"))
+    strict = create_webhook_app(k, WebhookState.build(k, WebhookSettings())).test_client()
+    unlabelled = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "orkestra-system"}}
+    review = admission("UPDATE", unlabelled, ns, resource=NAMESPACE_RESOURCE)
+    review["request"]["namespace"] = "orkestra-system"
+    r = answer(strict, "/deletion-protection", review)
+    assert r["status"]["message"].startswith(
+        '[Orkestra Security] Namespace "orkestra-system" carries the deletion-protection label and strictMode')

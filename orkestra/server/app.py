@@ -121,7 +121,8 @@ def _entry(key: str, route: str):
     if entry is None:
         raise BadRequest(f'crd "{key}" not found in katalog', 404)
     endpoints = entry.endpoints or {}
-    if endpoints.get("enabled") is False or (route in ("info", "cr") and endpoints.get("info") is False) \
+    # katalog.md §3: info removes /katalog/{crd}, health its /health, enabled every /katalog/{crd}/... route
+    if endpoints.get("enabled") is False or (route == "info" and endpoints.get("info") is False) \
             or (route == "health" and endpoints.get("health") is False):
         raise BadRequest("not found", 404)
     if route != "info" and not entry.enabled:

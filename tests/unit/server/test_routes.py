@@ -186,6 +186,18 @@ def test_endpoint_switches_remove_routes(client):
     assert get(client, "/katalog/secretive/health") == (404, {"error": "not found"})
 
 
+def test_info_false_removes_only_the_detail_route(client, engine):
+    """katalog.md §3: `info: false` removes /katalog/{crd}; the CR routes stay; `enabled: false`
+    removes every /katalog/{crd}/... route."""
+    engine.crs["secretive"] = [site("s1")]
+    status, body = get(client, "/katalog/secretive/cr")
+    assert status == 200 and [i["name"] for i in body["items"]] == ["s1"]
+    assert get(client, "/katalog/secretive/cr/default/s1")[0] == 200
+    engine.katalog.crds["secretive"].endpoints["enabled"] = False
+    assert get(client, "/katalog/secretive/cr") == (404, {"error": "not found"})
+    assert get(client, "/katalog/secretive/cr/default/s1") == (404, {"error": "not found"})
+
+
 def test_cr_list_sorted_filtered_and_with_field(client):
     status, body = get(client, "/katalog/website/cr")
     assert status == 200 and body["total"] == 3

@@ -130,7 +130,7 @@ def resolve_api(ctx: CheckContext, key: str, entry: dict) -> ApiTypes | None:
             return None
         return ApiTypes(group, api["version"], kind, api["plural"], entry.get("namespaced", True), False)
     return ApiTypes(found.group if group is None else group, api.get("version") or found.version, kind,
-                    api.get("plural") or found.plural, entry.get("namespaced", found.namespaced), True)
+                    found.plural, entry.get("namespaced", found.namespaced), True)   # §4: plural from the registry
 
 
 def check_names(ctx: CheckContext, key: str) -> None:

@@ -30,6 +30,21 @@ ns:
     assert d.gvk_string == "apps/v1, Kind=Deployment"
 
 
+def test_builtin_plural_comes_from_the_registry_even_when_given(report):
+    """katalog.md §4: explicit values win, but the plural still comes from the registry."""
+    r = report(crds("deploy:\n  apiTypes: {kind: Deployment, version: v2, plural: foo}\n  labelSelector: {a: b}"))
+    assert r.ok, [str(e) for e in r.errors]
+    api = r.katalog.crds["deploy"].api
+    assert (api.version, api.plural) == ("v2", "deployments")
+
+
+def test_missing_kind_is_reported_once(report):
+    r = report("apiVersion: orkestra.orkspace.io/v1\nmetadata: {name: t}\nspec: {crds: {}}\n", head=False)
+    got = messages(r.errors)
+    assert any('missing required field "kind"' in m for m in got)
+    assert not any("invalid kind" in m for m in got), got
+
+
 def test_custom_kind_needs_group_version_plural(report):
     r = report(crds("website:\n  apiTypes: {group: demo.io, kind: Website}"))
     assert messages(r.errors) == ['spec.crds.website.apiTypes: group, version and plural are required for kind '

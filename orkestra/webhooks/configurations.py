@@ -59,12 +59,17 @@ def _entry_rule(entry: CrdEntry, operations: list[str]) -> dict:
             "operations": operations, "scope": entry.api.scope}
 
 
+def _operations(entry: CrdEntry, kind: str) -> list[str]:
+    """`webhooks.operations` (default CREATE, UPDATE); mutation never covers DELETE (katalog.md §11.4)."""
+    ops = list(entry.webhooks.get("operations") or ["CREATE", "UPDATE"])
+    return [op for op in ops if op != "DELETE"] if kind == "mutate" else ops
+
+
 def _admission_webhook(entry: CrdEntry, kind: str, target: ClientTarget, ca: bytes, plan: WebhookPlan) -> dict:
     path = "/validate" if kind == "validate" else "/mutate"
     hook = _common(f"{entry.key}.{kind}.{SUFFIX}", target, path, ca, plan.admission_failure_policy)
-    ops = list(entry.webhooks.get("operations") or ["CREATE", "UPDATE"])
+    ops = _operations(entry, kind)
     if kind == "mutate":
-        ops = [op for op in ops if op != "DELETE"] or ["CREATE", "UPDATE"]
         hook["reinvocationPolicy"] = "IfNeeded"
     hook["rules"] = [_entry_rule(entry, ops)]
     hook["objectSelector"] = {"matchLabels": dict(entry.label_selector)} if entry.label_selector else {}
@@ -99,9 +104,10 @@ def desired_configurations(plan: WebhookPlan, target: ClientTarget, ca: bytes) -
     if "/validate" in paths:
         out[VALIDATION] = _configuration(VALIDATING_KIND, VALIDATION, [
             _admission_webhook(e, "validate", target, ca, plan) for e in plan.validate_entries])
-    if "/mutate" in paths:
+    mutating = [e for e in plan.mutate_entries if _operations(e, "mutate")]   # a DELETE-only entry: none
+    if "/mutate" in paths and mutating:
         out[MUTATION] = _configuration(MUTATING_KIND, MUTATION, [
-            _admission_webhook(e, "mutate", target, ca, plan) for e in plan.mutate_entries])
+            _admission_webhook(e, "mutate", target, ca, plan) for e in mutating])
     dp = plan.deletion
     if dp is not None:
         hooks = []

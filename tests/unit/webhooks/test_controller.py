@@ -215,3 +215,38 @@ def test_conversion_patch_switches_client_config_form():
     p = conversion_patch(ClientTarget(service="s", namespace="n", port=1), CA)
     cc = p["spec"]["conversion"]["webhook"]["clientConfig"]
     assert cc["url"] is None and cc["service"] == {"name": "s", "namespace": "n", "path": "/convert", "port": 1}
+
+
+DELETE_ONLY = """
+apiVersion: orkestra.orkspace.io/v1
+kind: Katalog
+metadata: {name: delete-only}
+spec:
+  crds:
+    app:
+      apiTypes: {group: apps.example.io, version: v1, kind: ServiceApp, plural: serviceapps}
+      validation:
+        rules: [{field: spec.keep, exists: false, message: "cannot delete kept apps"}]
+      mutation:
+        rules: [{field: spec.replicas, default: 2}]
+      webhooks: {operations: [DELETE]}
+    other:
+      apiTypes: {group: apps.example.io, version: v1, kind: Other, plural: others}
+      mutation:
+        rules: [{field: spec.replicas, default: 2}]
+      webhooks: {operations: [CREATE, DELETE]}
+"""
+
+
+def test_mutation_entry_never_widens_operations_beyond_webhooks_operations(tmp_path):
+    # katalog.md §11.4: mutation does not apply to DELETE; an entry limited to DELETE gets no
+    # mutating webhook at all (it must not be registered for CREATE/UPDATE it did not ask for)
+    plan = build_plan(load(tmp_path, DELETE_ONLY), WebhookSettings(enable_conversion=True, enable_admission=True))
+    d = desired_configurations(plan, TARGET, CA)
+    (val,) = d["orkestra-validation"]["webhooks"]
+    assert val["rules"][0]["operations"] == ["DELETE"]
+    (mut,) = d["orkestra-mutation"]["webhooks"]
+    assert mut["name"] == "other.mutate.orkestra.orkspace.io" and mut["rules"][0]["operations"] == ["CREATE"]
+    only = DELETE_ONLY.split("    other:")[0]
+    plan = build_plan(load(tmp_path, only), WebhookSettings(enable_conversion=True, enable_admission=True))
+    assert desired_configurations(plan, TARGET, CA)["orkestra-mutation"] is None

@@ -101,7 +101,7 @@ def check_top(doc: dict, ctx: CheckContext) -> None:
     metadata = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
     spec = doc.get("spec") if isinstance(doc.get("spec"), dict) else {}
     security = doc.get("security") if isinstance(doc.get("security"), dict) else {}
-    if kind not in ("Katalog", "Komposer"):
+    if kind is not None and kind not in ("Katalog", "Komposer"):   # absent: the schema reports it
         sink.error(("kind",), f'invalid kind "{kind}" (allowed kinds: Katalog, Komposer)')
     if "imports" in doc and kind == "Katalog":
         sink.error(("imports",), "imports is only allowed in kind: Komposer")

@@ -54,6 +54,7 @@ class Activator:
         self._clock = clock
         self._prepare = prepare
         self._waiting_since: dict[str, float] = {}
+        self._activated: set[str] = set()     # gated once (§8): a re-appearing kind is not held again
         self.first_pass_done = False
 
     def leadership_gained(self) -> None:
@@ -73,7 +74,7 @@ class Activator:
         for box in (self.boxes[k] for k in self.start_order):
             is_served = box.key in served
             states = {k: b.health.state for k, b in self.boxes.items()}
-            unmet = unmet_dependencies(box.entry.depends_on, states)
+            unmet = [] if box.key in self._activated else unmet_dependencies(box.entry.depends_on, states)
             if is_served and not box.active:
                 box.watch()          # warm the cache even while dependencies are pending
             action = decide(served=is_served, active=box.active, unmet=unmet, synced=box.synced())
@@ -102,6 +103,7 @@ class Activator:
             box.health.mark_not_started(f"activation failed: {err}")
             metrics.crd_activation_total.labels(*labels, "error").inc()
             return
+        self._activated.add(box.key)
         since = self._waiting_since.pop(box.key, None)
         if since is not None:
             metrics.crd_activation_latency.labels(*labels).observe(max(0.0, self._clock() - since))

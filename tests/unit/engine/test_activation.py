@@ -129,3 +129,25 @@ def test_failed_activation_is_not_started():
     act.run_pass()
     assert boxes["cache"].health.state == "not started"
     assert "activation failed: forbidden" in boxes["cache"].health.snapshot()["lastError"]
+
+
+def test_a_recreated_kind_is_activated_again_without_regating_on_its_dependencies():
+    """§8: a kind that (re)appeared is activated from scratch; gating happens once, so an
+    activated dependent is not held `pending` because its dependency is unhealthy now."""
+    act, boxes, kube = setup()
+    act.leadership_gained()
+    act.run_pass()
+    boxes["cache"].health.record_success()
+    act.run_pass()
+    website = boxes["website"]
+    assert website.active
+    for _ in range(3):
+        boxes["cache"].health.record_failure("boom")
+    assert boxes["cache"].health.state == "degraded"
+    kube.served_map = {("demo.io", "v1"): ["caches"]}
+    act.run_pass()
+    assert not website.active and website.health.state == "degraded"
+    kube.served_map = {("demo.io", "v1"): ["caches", "websites"]}
+    act.run_pass()
+    assert website.active and website.health.state == "started"
+    assert website.log == ["activate", "stop", "activate"]

@@ -70,9 +70,9 @@ class CrdHealth:
 
     # --- lifecycle facts ---
     def mark_pending(self, awaiting: list[str] | tuple[str, ...] = ()) -> bool:
-        """Follower, or waiting for dependencies."""
+        """Follower, or waiting for dependencies (its kind is served, so it is not missing)."""
         def m(f: _Facts) -> None:
-            f.phase, f.awaiting = "pending", tuple(awaiting)
+            f.phase, f.awaiting, f.missing = "pending", tuple(awaiting), False
         return self._change(m)
 
     def mark_not_started(self, reason: str = "", *, missing: bool = False) -> bool:

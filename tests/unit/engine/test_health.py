@@ -89,6 +89,14 @@ def test_missing_at_startup_is_not_started_and_at_runtime_degraded():
     assert running.snapshot()["lastError"] == "gone"
 
 
+def test_a_kind_that_appeared_and_waits_for_dependencies_is_pending_not_missing():
+    h, _ = make()
+    h.mark_missing("CustomResourceDefinition websites.demo.io not found in cluster")
+    h.mark_pending(["cache"])
+    snap = h.snapshot()
+    assert (snap["state"], snap["missing"], snap["pending"]) == (PENDING, False, True)
+
+
 def test_reactivation_keeps_counters_and_goes_through_started():
     h, _ = make()
     h.mark_started()

@@ -110,9 +110,17 @@ def _allowed(uid: str, warnings: list[str] | None = None) -> dict:
     return out
 
 
+def _operations(entry: CrdEntry) -> list[str]:
+    return list(entry.webhooks.get("operations") or ["CREATE", "UPDATE"])
+
+
 def _matching(plan: WebhookPlan, path: str, request: dict, obj: dict | None) -> list[CrdEntry]:
+    """Entries of the request's GVK whose selectors match and whose `webhooks.operations` include the
+    operation (another entry of the same kind may have registered an operation this one did not)."""
+    op = request["operation"]
     return [e for e in plan.admission_entries(path, request_gvk(request))
-            if entry_matches(e, request.get("namespace") or "", obj)]
+            if (op == "DELETE" and path == "/mutate" or op in _operations(e))
+            and entry_matches(e, request.get("namespace") or "", obj)]
 
 
 def _mutated_in_memory(entry: CrdEntry, obj: dict) -> dict:

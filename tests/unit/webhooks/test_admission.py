@@ -184,3 +184,15 @@ def test_paths_without_rules_are_not_registered(tmp_path):
     assert post(client, "/mutate", admission("CREATE", obj())).status_code == 404
     assert post(client, "/convert", {}).status_code == 404
     assert post(client, "/validate", admission("CREATE", obj(a=1))).status_code == 200
+
+
+def test_an_entry_is_evaluated_only_for_its_own_operations(katalog):
+    # service-app registers DELETE; team-app (same kind) keeps the default [CREATE, UPDATE], so the
+    # DELETE that service-app's webhook sends must not run team-app's rules (katalog.md §11.4)
+    client, state = make(katalog, synced())
+    old = obj("t", "team-a", labels={"team": "t", "owner": "team"}, image="registry.internal/x", replicas=1)
+    r = answer(client, "/validate", admission("DELETE", None, old))
+    assert r == {"uid": "u-1", "allowed": True}
+    assert state.stats.counters("admission:team-app") == {}
+    r = answer(client, "/validate", admission("CREATE", old))
+    assert r["allowed"] is False and "team apps need an owner" in r["status"]["message"]

@@ -273,6 +273,9 @@ class OperatorBox:
             if self.synced() and counts["processing"] == 0 and counts["stuck"] == 0 and len(self.queue) == 0:
                 if self.health.mark_idle():
                     self.env.health_changed()
+        max_depth = self.entry.box.queue.max_depth
+        if max_depth and (self.queue is None or len(self.queue) < max_depth):
+            self.set_warnings("", "queue", [])     # the depth limit warning is active only while reached
         metrics.resource_count.labels(*self._labels).set(self.resource_count())
         state = self.health.state
         for s in metrics.CRD_STATES:

@@ -219,7 +219,12 @@ def test_queue_limit_counts_and_sets_a_warning():
     box.enqueue("ns/two")                   # depth 1 >= maxDepth 1: added anyway (warn)
     assert box.limit_reached == 1
     assert box.active_warnings()[0]["source"] == "queue"
+    box.tick()
+    assert box.active_warnings()[0]["source"] == "queue", "still at the limit"
     gate.set()
+    wait_until(lambda: len(box.queue) == 0 and box.pool.counts()["processing"] == 0)
+    box.tick()
+    assert box.active_warnings() == [], "the warning is active only while the limit is reached"
     box.stop(timeout=2)
 
 

@@ -86,8 +86,11 @@ def _entry_block(report: LoadReport, key: str, *, full: bool, color: bool) -> li
         for issue in warnings:
             lines += _issue_line("warning", issue)
         return lines
-    if not entry.enabled:
-        return [f"{_icon('off', color)} {key} (disabled)", f"    kind: {entry.api.kind}"]
+    if not entry.enabled:   # its warnings still print: the summary counts them
+        lines = [f"{_icon('off', color)} {key} (disabled)", f"    kind: {entry.api.kind}"]
+        for issue in warnings:
+            lines += _issue_line("warning", issue)
+        return lines
     api = entry.api
     lines = [f"{_icon('warn' if warnings else 'ok', color)} {key}",
              f"    kind: {api.kind}" + (" → enriched from built-in registry" if api.builtin else ""),

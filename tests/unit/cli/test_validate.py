@@ -203,3 +203,12 @@ def test_an_error_without_a_line_carries_the_file_prefix(tmp_path):
     from orkestra.katalog.issues import KatalogIssue
     issue = KatalogIssue("k.yaml", None, None, "", "empty file", None)
     assert _issue_line("error", issue) == ["    error: k.yaml: empty file"]
+
+
+def test_a_disabled_entry_prints_the_warnings_the_summary_counts(tmp_path):
+    path = tmp_path / "k.yaml"
+    path.write_text(HEAD + "spec:\n  crds:\n    parked:\n      enabled: false\n      apiTypes: {kind: ConfigMap}\n"
+                    "      operatorBox: {reconciler: {queue: {onLimit: drop}}}\n")
+    out = run("validate", "-f", str(path)).output
+    assert "○ parked (disabled)\n    kind: ConfigMap\n    warning: " in out
+    assert out.endswith("1 CRD: 1 valid, 0 invalid (1 built-in, 0 custom) · 1 warning\n")

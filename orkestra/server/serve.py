@@ -30,11 +30,22 @@ EXIT_ENGINE_START = 3
 def serve(katalog: Katalog, settings: Settings, *, mode: str = "runtime", server: str = "gunicorn") -> int:
     """Run until shutdown; returns the process exit code."""
     log.info("listening", extra={"http": f"{settings.bind_address}:{settings.port}",
-                                 "https": f"{settings.bind_address}:{settings.webhook_port}"
-                                 if settings.enable_conversion or mode == "gateway" else None})
+                                 "https": https_address(katalog, settings, mode)})
     if server == "builtin":
         return _serve_builtin(katalog, settings, mode)
     return _serve_gunicorn(katalog, settings, mode)
+
+
+def https_address(katalog: Katalog, settings: Settings, mode: str) -> str | None:
+    """Where the HTTPS webhook listener will listen, or None when this process starts none: the
+    same rule the engine applies (webhooks.md §1: conversion switch, a protection feature or
+    gateway mode; none in `ork run` when ORK_GATEWAY_ENDPOINT hands webhooks to a gateway)."""
+    if settings.gateway_endpoint and mode != "gateway":
+        return None
+    from orkestra.webhooks.plan import build_plan
+    from orkestra.webhooks.switches import WebhookSettings
+    plan = build_plan(katalog, WebhookSettings.from_settings(settings))
+    return f"{settings.bind_address}:{settings.webhook_port}" if plan.listener_needed(gateway=mode == "gateway") else None
 
 
 def _start_engine(engine: Any) -> bool:

@@ -41,3 +41,22 @@ def test_fatal_engine_start_ends_the_worker_with_code_3():
         assert exit_.code == 3
     else:
         raise AssertionError("the worker must exit")
+
+
+def test_listening_log_names_https_only_when_a_listener_starts():
+    """The `listening` line (cli.md §1) says where HTTPS listens, by the engine's own rule
+    (webhooks.md §1): conversion switch, a protection feature or gateway mode."""
+    import dataclasses
+
+    from orkestra.server.serve import https_address
+    from tests.unit.engine.factories import make_entry, make_katalog
+    katalog = make_katalog(make_entry("website"))
+    plain = Settings.from_env({"POD_NAME": "p"})
+    assert https_address(katalog, plain, "runtime") is None
+    assert https_address(katalog, plain, "gateway") == "0.0.0.0:8443"
+    conversion = dataclasses.replace(plain, enable_conversion=True)
+    assert https_address(katalog, conversion, "runtime") == "0.0.0.0:8443"
+    handed_over = dataclasses.replace(conversion, gateway_endpoint="http://gw:8080")
+    assert https_address(katalog, handed_over, "runtime") is None, "the gateway serves the webhooks"
+    protected = dataclasses.replace(katalog, security={"deletionProtection": {"enabled": True}})
+    assert https_address(protected, plain, "runtime") == "0.0.0.0:8443"

@@ -70,10 +70,10 @@ def _object_namespace(request: dict) -> str:
 
 
 def _strict_target(dp: DeletionPlan, request: dict) -> bool:
+    if _is_crd(request):   # like DELETE: only the protected CRDs (their entries' effective strictMode)
+        return _name(request) in dp.strict_crds
     if dp.strict_global:
         return True
-    if _is_crd(request):
-        return _name(request) in dp.strict_crds
     gvk = request_gvk(request)
     if (gvk.group, gvk.kind) in dp.strict_cr_kinds:
         return True

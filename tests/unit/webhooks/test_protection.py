@@ -141,3 +141,18 @@ def test_labelled_namespace_message_has_no_in_namespace_part(setup, tmp_path):
     r = answer(strict, "/deletion-protection", review)
     assert r["status"]["message"].startswith(
         '[Orkestra Security] Namespace "orkestra-system" carries the deletion-protection label and strictMode')
+
+
+def test_global_strict_mode_on_crds_covers_only_the_protected_set(tmp_path):
+    # like DELETE (§6.1), the strict-mode entry allows CRDs outside the protected set: a stale or
+    # hand-labelled unrelated CRD never has its label locked by this Katalog
+    k = load(tmp_path, GUARDED.replace("deletionProtection: {enabled: true}",
+                                       "deletionProtection: {enabled: true, strictMode: true}"))
+    client = create_webhook_app(k, WebhookState.build(k, WebhookSettings())).test_client()
+
+    def unlabel(name):
+        return admission("UPDATE", crd(name, labels={}), crd(name), resource=CRD_RESOURCE)
+    assert answer(client, "/deletion-protection", unlabel("others.unrelated.example.io"))["allowed"] is True
+    r = answer(client, "/deletion-protection", unlabel("caches.data.example.io"))
+    assert r["allowed"] is False and r["status"]["message"].startswith(
+        '[Orkestra Security] CustomResourceDefinition "caches.data.example.io" carries the deletion-protection label')

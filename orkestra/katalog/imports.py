@@ -218,6 +218,8 @@ def compose(doc: dict, location: str, env: Mapping[str, str], sink: IssueSink) -
     for i, item in enumerate(registry if isinstance(registry, list) else []):
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
             continue  # the schema reports it
+        if not all(isinstance(item.get(k, ""), str) for k in ("url", "version")):
+            continue  # the schema reports it
         where, headers = _registry_location(item, i, location, env, sink)
         if where is not None:
             imported = _imported(where, sink, composed, ("imports", "registry", i), "registry file not found", headers)

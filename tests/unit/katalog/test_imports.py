@@ -172,3 +172,10 @@ def test_finalizers_union_includes_the_komposers_own(write):
     r = load_report([path], env={})
     assert r.ok, [str(e) for e in r.errors]
     assert r.katalog.finalizers == ["x.io/a", "x.io/own"]
+
+
+def test_a_registry_url_of_the_wrong_type_is_an_error_not_a_crash(write):
+    path = write(komposer("{registry: [{name: pg, url: 5}]}"), "k.yaml")
+    r = load_report([path], env={})
+    assert not r.ok
+    assert any(m.startswith("imports.registry[0].url: expected a string") for m in messages(r.errors)), messages(r.errors)

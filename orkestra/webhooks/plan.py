@@ -205,8 +205,10 @@ def _deletion_plan(katalog: Katalog, entries: list[CrdEntry]) -> DeletionPlan | 
             continue
         strict = bool(dp.get("strictMode", strict_global))
         children = custom_children(e)
-        crd_names = [e.api.crd_name] if (dp.get("protectCRD", True) and not e.api.builtin) else []
-        crd_names += [f"{gvr.resource}.{gvr.group}" for gvr, _ in children if is_crd_group(gvr.group)]
+        crd_names: list[str] = []
+        if dp.get("protectCRD", True):   # the entry's own CRD, plus those of its custom children
+            crd_names = [e.api.crd_name] if not e.api.builtin else []
+            crd_names += [f"{gvr.resource}.{gvr.group}" for gvr, _ in children if is_crd_group(gvr.group)]
         for name in crd_names:
             plan.protected_crds.setdefault(name, e.key)
             if strict:

@@ -250,3 +250,30 @@ def test_mutation_entry_never_widens_operations_beyond_webhooks_operations(tmp_p
     only = DELETE_ONLY.split("    other:")[0]
     plan = build_plan(load(tmp_path, only), WebhookSettings(enable_conversion=True, enable_admission=True))
     assert desired_configurations(plan, TARGET, CA)["orkestra-mutation"] is None
+
+
+CHILD_CRDS = """
+apiVersion: orkestra.orkspace.io/v1
+kind: Katalog
+metadata: {name: children}
+security:
+  deletionProtection: {enabled: true}
+spec:
+  crds:
+    monitored:
+      apiTypes: {group: apps.example.io, version: v1, kind: Monitored, plural: monitoreds}
+      operatorBox:
+        onCreate: {custom: [{apiVersion: monitoring.coreos.com/v1, kind: ServiceMonitor, plural: servicemonitors}]}
+    unguarded:
+      apiTypes: {group: apps.example.io, version: v1, kind: Loose, plural: looses}
+      deletionProtection: {protectCRD: false}
+      operatorBox:
+        onCreate: {custom: [{apiVersion: cert-manager.io/v1, kind: Certificate, plural: certificates}]}
+"""
+
+
+def test_custom_child_crds_are_protected_only_through_an_entry_with_protect_crd(tmp_path):
+    # webhooks.md §6.1: the CRDs of entries with protectCRD, "plus the CRDs of custom child kinds
+    # declared in those entries": an entry with protectCRD: false protects neither
+    plan = build_plan(load(tmp_path, CHILD_CRDS), WebhookSettings())
+    assert set(plan.deletion.protected_crds) == {"monitoreds.apps.example.io", "servicemonitors.monitoring.coreos.com"}

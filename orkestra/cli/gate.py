@@ -108,6 +108,8 @@ def _documents(path: str) -> list[dict]:
     for number, doc in enumerate(docs, 1):
         if not isinstance(doc, dict) or not doc.get("apiVersion") or not doc.get("kind"):
             raise _InputError(f"{path}: document {number} is not a Kubernetes object (apiVersion and kind are required)")
+        if not isinstance(doc.get("metadata") or {}, dict):
+            raise _InputError(f"{path}: document {number}: metadata must be a map")
     if not docs:
         raise _InputError(f"{path}: no YAML documents")
     return docs

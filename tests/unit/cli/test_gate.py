@@ -176,6 +176,8 @@ def test_crd_option_chooses_the_entry(files):
     ("list.yaml", "- a\n- b\n", [], "document 1 is not a Kubernetes object (apiVersion and kind are required)"),
     ("empty.yaml", "", [], "no YAML documents"),
     ("broken.yaml", "a: [\n", [], "cannot read"),
+    ("meta.yaml", "apiVersion: apps.example.io/v1\nkind: ServiceApp\nmetadata: 5\n", [],
+     "document 1: metadata must be a map"),
 ])
 def test_bad_input_exits_two_with_a_message(files, name, text, extra, message):
     result = gate("-f", files.katalog, "--cr", files(name, text), *extra)

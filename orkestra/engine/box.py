@@ -184,8 +184,9 @@ class OperatorBox:
 
     def shut_down_queue(self) -> None:
         """Stop handing out keys (§11 step 2, §9 lost leadership); in-flight calls go on."""
-        if self.queue is not None:
-            self.queue.shut_down()
+        queue = self.queue
+        if queue is not None:
+            queue.shut_down()
 
     def drain(self, timeout: float) -> bool:
         """Wait up to `timeout` for in-flight reconciles after `shut_down_queue`."""
@@ -246,18 +247,25 @@ class OperatorBox:
         key = object_key(obj)
         with self._lock:
             self._warnings.pop(key, None)
-        if self.queue is not None:
-            self.queue.forget(key)
-        if self.reconciler is not None:
-            self.reconciler.forget(key)
+        queue, reconciler = self.queue, self.reconciler     # stop() may clear them meanwhile
+        if queue is not None:
+            queue.forget(key)
+        if reconciler is not None:
+            reconciler.forget(key)
 
     # ------------------------------------------------------------------ gauges and snapshots
     def resource_count(self) -> int:
         return len(self.informer.store) if self.informer is not None else 0
 
+    def queue_depth(self) -> int:
+        """Items waiting in the current queue; 0 when there is none. Reads `self.queue` once:
+        the activator's stop() may clear it while a view or a worker is reading."""
+        queue = self.queue
+        return len(queue) if queue is not None else 0
+
     def update_gauges(self) -> None:
         counts = self.pool.counts() if self.pool is not None else {"active": 0, "processing": 0, "idle": 0}
-        depth = len(self.queue) if self.queue is not None else 0
+        depth = self.queue_depth()
         metrics.queue_depth.labels(*self._labels).set(depth)
         metrics.workers_active.labels(*self._labels).set(counts["active"])
         metrics.workers_processing.labels(*self._labels).set(counts["processing"])
@@ -270,11 +278,11 @@ class OperatorBox:
         if self.pool is not None:
             self.pool.check_timeouts()
             counts = self.pool.counts()
-            if self.synced() and counts["processing"] == 0 and counts["stuck"] == 0 and len(self.queue) == 0:
+            if self.synced() and counts["processing"] == 0 and counts["stuck"] == 0 and self.queue_depth() == 0:
                 if self.health.mark_idle():
                     self.env.health_changed()
         max_depth = self.entry.box.queue.max_depth
-        if max_depth and (self.queue is None or len(self.queue) < max_depth):
+        if max_depth and self.queue_depth() < max_depth:
             self.set_warnings("", "queue", [])     # the depth limit warning is active only while reached
         metrics.resource_count.labels(*self._labels).set(self.resource_count())
         state = self.health.state
@@ -290,7 +298,7 @@ class OperatorBox:
             "key": self.key,
             "health": self.health.snapshot(),
             "workers": {**counts, "states": pool.states() if pool is not None else []},
-            "queueDepth": len(self.queue) if self.queue is not None else 0,
+            "queueDepth": self.queue_depth(),
             "dropped": self.dropped,
             "limitReached": self.limit_reached,
             "resourceCount": self.resource_count(),

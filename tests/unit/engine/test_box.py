@@ -233,3 +233,33 @@ def test_timeout_records_a_failure_with_the_go_duration():
     box._on_timeout("ns/a", "stack")
     snap = box.health.snapshot()
     assert snap["lastError"] == "reconcile timed out after 5m0s" and snap["failedReconciles"] == 1
+
+
+class _QueueClearedMidRead(OperatorBox):
+    """`queue` is read once, then stop() (another thread) clears it before the next read."""
+    _reads = 0
+
+    @property
+    def queue(self):
+        self._reads += 1
+        return self._q if self._reads == 1 else None
+
+    @queue.setter
+    def queue(self, value):
+        self._q, self._reads = value, 0
+
+
+def test_views_and_informer_events_tolerate_a_concurrent_stop():
+    """The activator's stop() clears `queue`/`reconciler` while HTTP views, workers and the
+    informer thread read them: each reader must read the attribute once."""
+    entry = make_entry("website")
+    env = Env(entry)
+    box = _QueueClearedMidRead(entry, env)
+    box.queue = RateLimitingQueue("website", timer=env.timer)
+    assert box.snapshot()["queueDepth"] == 0
+    box.queue = RateLimitingQueue("website", timer=env.timer)
+    box.update_gauges()
+    box.queue = RateLimitingQueue("website", timer=env.timer)
+    box._on_delete(cr("a"))
+    box.queue = RateLimitingQueue("website", timer=env.timer)
+    box.shut_down_queue()

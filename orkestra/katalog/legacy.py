@@ -78,6 +78,7 @@ class _Normaliser:
             mark = key_mark(doc, "sources")
             if "imports" in doc:
                 self.sink.error((), "both sources and imports are set", mark=mark)
+                del doc["sources"]   # reported once, not again as an unknown field
             else:
                 doc["imports"] = doc.pop("sources")
                 if isinstance(doc, MarkedMap) and mark:
@@ -174,6 +175,7 @@ class _Normaliser:
         mark = key_mark(node, "or")
         if "anyOf" in node:
             self.sink.error(path, "both or and anyOf are set", mark=mark)
+            del node["or"]           # reported once, not again as an unknown field
             return
         node["anyOf"] = node.pop("or")
         if isinstance(node, MarkedMap) and mark:
@@ -189,6 +191,7 @@ class _Normaliser:
                 mark = key_mark(hooks, "location")
                 if "module" in hooks:
                     self.sink.error(hpath, "both location and module are set", mark=mark)
+                    del hooks["location"]   # reported once, not again as an unknown field
                 else:
                     hooks["module"] = hooks.pop("location")
                     if isinstance(hooks, MarkedMap) and mark:

@@ -136,3 +136,28 @@ def test_sources_is_renamed_to_imports(write):
 
 
 HEAD_K = "apiVersion: orkestra.orkspace.io/v1\nkind: Katalog\nmetadata: {name: imported}\n"
+
+
+def test_alias_and_canonical_together_is_one_error_not_also_an_unknown_field(report):
+    r = report("""\
+        spec:
+          crds:
+            a:
+              apiTypes: {group: a.io, version: v1, kind: W, plural: ws}
+              operatorBox:
+                reconciler: {hooks: {location: os, module: os, function: getcwd}}
+                onCreate: {configMaps: [{name: x, data: {}, or: [], anyOf: []}]}
+        """)
+    assert messages(r.errors) == [
+        "spec.crds.a.operatorBox.reconciler.hooks: both location and module are set",
+        "spec.crds.a.operatorBox.onCreate.configMaps[0]: both or and anyOf are set",
+    ]
+    r = report("""\
+        apiVersion: orkestra.orkspace.io/v1
+        kind: Komposer
+        metadata: {name: k}
+        sources: {files: []}
+        imports: {files: []}
+        spec: {crds: {}}
+        """, head=False)
+    assert messages(r.errors) == ["both sources and imports are set"]

@@ -70,6 +70,12 @@ def resolve_resource(api_version: str | None, kind: str) -> tuple[str, str, bool
     return (group or ""), kind.lower() + "s", True
 
 
+def plural_is_guessed(api_version: str | None, kind: str) -> bool:
+    """True when `resolve_resource` falls back to lowercase kind + `s` (validate warns then)."""
+    group = split_api_version(api_version)[0] if api_version else None
+    return lookup(kind, group) is None
+
+
 def resolve_kind(api_version: str | None, kind: str) -> tuple[str, bool]:
     """(plural, namespaced) resolved offline (the architecture contract for other layers)."""
     _, plural, namespaced = resolve_resource(api_version, kind)

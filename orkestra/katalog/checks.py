@@ -214,7 +214,7 @@ def check_hooks(ctx: CheckContext, key: str, entry: dict) -> None:
     at = ("spec", "crds", key, "operatorBox", "reconciler", "hooks")
     check_templates(ctx, hooks.get("args"), at + ("args",))
     for i, res in enumerate(hooks.get("managedResources") or []):
-        if "plural" not in res and builtins.lookup(res["kind"]) is None:
+        if "plural" not in res and builtins.plural_is_guessed(res.get("apiVersion"), res["kind"]):
             ctx.sink.warn(at + ("managedResources", i), f'plural not set: RBAC assumes "{res["kind"].lower()}s"; set plural')
     module = hooks["module"]
     if "/" in module or not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_]\w*)*", module):

@@ -81,7 +81,8 @@ def _check_entry_fields(ctx: CheckContext, phase: str, type_name: str, tpl: dict
     if type_name == "jobs" and (phase == "onReconcile" or tpl.get("reconcile")):
         sink.warn(at, "jobs are create-only: re-applying them on reconcile has no update effect")
     if type_name == "custom" and "plural" not in tpl and isinstance(tpl.get("kind"), str):
-        if builtins.lookup(tpl["kind"]) is None:
+        if builtins.plural_is_guessed(tpl.get("apiVersion") if isinstance(tpl.get("apiVersion"), str) else None,
+                                      tpl["kind"]):
             sink.warn(at, f'plural not set: RBAC assumes "{tpl["kind"].lower()}s"; set plural')
     if not tpl.get("once"):
         if any(RANDOM_RE.search(text) for _, text in strings(tpl, ())):

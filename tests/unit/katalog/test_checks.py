@@ -374,3 +374,28 @@ def test_hook_callbacks_of_a_factory_returning_a_module_level_class(report, tmp_
     r = report(crds(f"w:\n  {WEBSITE}\n  operatorBox: {{reconciler: {{hooks: {{module: classhooks_mod, function: website_hooks}}}}}}"))
     assert r.ok, [str(e) for e in r.errors]
     assert r.hook_callbacks["w"] == ["on_create", "on_reconcile"]
+
+
+def test_plural_warning_honours_the_group_of_api_version(report):
+    """cli.md §6 step 4/5: a kind that is built-in only in another group gets the guessed plural and a warning."""
+    r = report(crds("""
+w:
+  apiTypes: {group: demo.io, version: v1, kind: Website, plural: websites}
+  operatorBox:
+    reconciler:
+      hooks:
+        module: os
+        function: getcwd
+        managedResources:
+          - {apiVersion: example.io/v1, kind: Deployment}
+          - {apiVersion: apps/v1, kind: Deployment}
+    onReconcile:
+      custom:
+        - {apiVersion: example.io/v1, kind: Deployment}
+        - {apiVersion: apps/v1, kind: Deployment, name: d}
+"""))
+    assert r.ok, [str(e) for e in r.errors]
+    got = messages(r.warnings)
+    base = "spec.crds.w.operatorBox."
+    assert sorted(got) == [base + 'onReconcile.custom[0]: plural not set: RBAC assumes "deployments"; set plural',
+                           base + 'reconciler.hooks.managedResources[0]: plural not set: RBAC assumes "deployments"; set plural']

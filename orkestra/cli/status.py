@@ -71,6 +71,9 @@ def _table(rows: list[list[str]], plain_widths: list[list[int]], min_widths: tup
 
 def render_summary(url: str, doc: dict, *, color: bool = False) -> str:
     crds = [c for c in doc.get("crds", []) if c.get("enabled", True)]
+    # rows in start order, as in the cli.md §9 sample (dependencies before their dependents)
+    order = {key: i for i, key in enumerate((doc.get("dependencyGraph") or {}).get("startupOrder") or [])}
+    crds.sort(key=lambda c: order.get(c.get("name", ""), len(order)))
     healthy = doc.get("healthy")
     ok = click.style("✓", fg="green") if color else "✓"
     bad = click.style("✗", fg="red") if color else "✗"

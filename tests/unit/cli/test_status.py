@@ -155,3 +155,13 @@ def test_summary_matches_the_spec_sample_exactly():
     if spec.exists():
         assert "\n".join(want) in spec.read_text(), "the sample in cli.md changed"
     assert render_summary("http://localhost:8080", doc).splitlines() == want
+
+
+def test_rows_follow_the_start_order():
+    """cli.md §9 sample lists cache, website, application: dependencies first, not A-Z (the
+    /katalog `crds` list is keyed alphabetically)."""
+    doc = json.loads(json.dumps(KATALOG))
+    doc["crds"] = sorted(doc["crds"], key=lambda c: c["name"])
+    doc["dependencyGraph"] = {"startupOrder": ["cache", "website", "application"], "edges": []}
+    lines = render_summary("http://x", doc).splitlines()
+    assert [line.split()[0] for line in lines[8:11]] == ["cache", "website", "application"]

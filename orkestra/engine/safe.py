@@ -58,6 +58,7 @@ def safe_reconcile(reconciler: Any, key: str, cancelled: threading.Event,
     start = clock()
     try:
         result = reconciler.reconcile(key, cancelled)
+        requeue_after = requeue_seconds(getattr(result, "requeue_after", None))
     except OrkestraError as exc:
         error, stack, reason, failure = str(exc), traceback.format_exc(), _event_reason(exc), exc
         log.error(error, extra={**ctx, "error": error})
@@ -71,7 +72,6 @@ def safe_reconcile(reconciler: Any, key: str, cancelled: threading.Event,
         panicked = True
     else:
         duration = clock() - start
-        requeue_after = getattr(result, "requeue_after", None)
         _observe(labels, duration, "success", "requeue_after" if requeue_after else "success")
         sink.record_success(duration)
         return Outcome(True, requeue_after)
@@ -84,6 +84,18 @@ def safe_reconcile(reconciler: Any, key: str, cancelled: threading.Event,
     sink.warning_event(key, reason, error)
     _report(reconciler, key, failure, reason, ctx)
     return Outcome(False, None, error)
+
+
+def requeue_seconds(value: Any) -> float | None:
+    """A result's `requeue_after` as seconds the queue can use (None: no requeue). A hook's
+    `ctx.requeue_after("5s")` must not reach the worker loop, where it would end the thread:
+    a value that is not a finite number raises here and is handled as a panic."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value in (
+            float("inf"), float("-inf")):
+        raise TypeError(f"requeue_after must be a finite number of seconds, got {value!r}")
+    return float(value) if value > 0 else None
 
 
 def _report(reconciler: Any, key: str, failure: BaseException, reason: str, ctx: dict) -> None:

@@ -130,3 +130,14 @@ def test_report_failure_that_raises_is_contained():
     out = safe_reconcile(Broken(fail), "k", threading.Event(), sink=Sink(), clock=ticking())
     assert not out.ok and out.error == "nope"
 
+
+
+def test_a_requeue_after_that_is_not_seconds_is_a_panic_not_a_dead_worker():
+    """ctx.requeue_after("5s") from a hook reached queue.add_after in the worker loop, whose
+    TypeError ended the worker thread. It is contained here as a panic instead."""
+    for bad in ("5s", float("nan"), True):
+        out, sink, _ = run(lambda: ReconcileResult(requeue_after=bad))
+        assert not out.ok and out.error.startswith("reconciler panic: TypeError: requeue_after must be")
+        assert sink.failures and sink.events[0][1] == "ReconcileError"
+    out, _, _ = run(lambda: ReconcileResult(requeue_after=0))
+    assert out.ok and out.requeue_after is None

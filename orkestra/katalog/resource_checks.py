@@ -88,6 +88,12 @@ def _check_entry_fields(ctx: CheckContext, phase: str, type_name: str, tpl: dict
         if any(RANDOM_RE.search(text) for _, text in strings(tpl, ())):
             sink.warn(at, "uses a random function without once: true; the value changes on every reconcile")
     each = tpl.get("forEach")
+    if isinstance(each, dict) and isinstance(each.get("field"), str):
+        from orkestra.conditions import PathError, parse_path
+        try:
+            parse_path(each["field"])
+        except PathError as exc:
+            sink.error(at + ("forEach", "field"), str(exc))
     if isinstance(each, dict):
         name = tpl.get("name", "")
         refs = [".item"] + ([f".{each['as']}"] if each.get("as") else [])

@@ -399,3 +399,18 @@ w:
     base = "spec.crds.w.operatorBox."
     assert sorted(got) == [base + 'onReconcile.custom[0]: plural not set: RBAC assumes "deployments"; set plural',
                            base + 'reconciler.hooks.managedResources[0]: plural not set: RBAC assumes "deployments"; set plural']
+
+
+def test_a_foreach_field_that_is_not_a_path_is_a_load_error(report):
+    """A forEach field the reconciler cannot resolve is caught by ork validate (§18 step 11)."""
+    r = report(crds("""
+w:
+  apiTypes: {group: demo.io, version: v1, kind: Website, plural: websites}
+  operatorBox:
+    onReconcile:
+      configMaps:
+        - {forEach: {field: 'spec.a[', as: x}, name: '{{ .x }}', data: {}}
+"""))
+    assert [m.split(": ")[0] for m in messages(r.errors)] == \
+        ["spec.crds.w.operatorBox.onReconcile.configMaps[0].forEach.field"]
+    assert 'bad field path "spec.a["' in messages(r.errors)[0]

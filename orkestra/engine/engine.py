@@ -81,6 +81,7 @@ class Engine:
         self._child_informers: dict[GVR, Any] = {}
         self._child_gvrs: dict[str, list[GVR]] = {}
         self._live_children: dict[tuple[GVR, str], tuple[float, list[dict]]] = {}
+        self._live_lock = threading.Lock()      # HTTP views run on several threads
         self._queue_metrics: dict[str, Any] = {}
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -300,12 +301,14 @@ class Engine:
         if box is None or self.kube is None:
             return out
         now = self._clock()
-        for stale in [k for k, (at, _) in self._live_children.items() if now - at > LIVE_CHILDREN_TTL]:
-            self._live_children.pop(stale, None)
+        with self._live_lock:
+            for stale in [k for k, (at, _) in self._live_children.items() if now - at > LIVE_CHILDREN_TTL]:
+                self._live_children.pop(stale, None)
         for gvr, _ in resolve_child_gvrs(box.entry, self.discovery):
             if gvr in self._child_informers:
                 continue
-            cached = self._live_children.get((gvr, owner_uid))
+            with self._live_lock:
+                cached = self._live_children.get((gvr, owner_uid))
             if cached is None or now - cached[0] > LIVE_CHILDREN_TTL:
                 try:
                     items, _ = self.kube.list(gvr, label_selector=f"{filters.OWNER_UID_LABEL}={owner_uid}")
@@ -313,7 +316,8 @@ class Engine:
                     log.debug("live child list failed", extra={"crd": key, "error": str(err)})
                     items = []
                 cached = (now, items)           # KubeClient.list fills in each item's kind
-                self._live_children[(gvr, owner_uid)] = cached
+                with self._live_lock:
+                    self._live_children[(gvr, owner_uid)] = cached
             out.extend(cached[1])
         return out
 

@@ -1,5 +1,7 @@
 """Engine behaviour that needs no API server: fatal start errors, lost leadership, probes,
 snapshots, gateway selection and the graceful shutdown sequence."""
+import time
+
 import pytest
 
 from orkestra.config import Settings
@@ -242,3 +244,46 @@ def test_view_children_read_kinds_without_informer_live_and_cache_them():
     clock.t = 31
     engine.children_for_view("website", "u1")
     assert len(engine.kube.calls) == 2
+
+
+class _SlowItemsDict(dict):
+    """A dict whose iteration takes a while (as when another HTTP thread gets the GIL) and that
+    fails like a real dict when it is written to while being iterated."""
+    iterations = 0
+
+    def items(self):
+        self.iterations += 1
+        try:
+            for key in list(super().keys()):
+                time.sleep(0.01)
+                yield key, self[key]
+        finally:
+            self.iterations -= 1
+
+    def __setitem__(self, key, value):
+        if self.iterations:
+            raise RuntimeError("dictionary changed size during iteration")
+        super().__setitem__(key, value)
+
+
+def test_concurrent_cr_views_share_the_live_children_cache_safely():
+    """Two /katalog/{crd}/cr/... views at once: one expiring the live cache while the other
+    stores into it ('dictionary changed size during iteration' answered 500)."""
+    import threading
+    entry = make_entry("website", templates={"onReconcile": {"services": [{}]}})
+    engine = Engine(make_katalog(entry), settings(), clock=Clock())
+    engine.kube = ListingKube()
+    engine._live_children = _SlowItemsDict({(object(), f"u{i}"): (0.0, []) for i in range(10)})
+    errors = []
+
+    def view(uid):
+        try:
+            engine.children_for_view("website", uid)
+        except Exception as err:  # noqa: BLE001
+            errors.append(err)
+    slow = threading.Thread(target=view, args=("a",))
+    slow.start()
+    time.sleep(0.03)                 # "a" is iterating the cache now
+    view("b")
+    slow.join(2)
+    assert errors == []

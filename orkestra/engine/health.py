@@ -84,9 +84,12 @@ class CrdHealth:
         return self._change(m)
 
     def mark_started(self) -> bool:
-        """Workers are running: a fresh activation (counters are kept, proof is not)."""
+        """Workers are running: a fresh activation. Totals and lastError are kept; proof and the
+        failure streak are not, so a re-created CRD goes through started to healthy (§8) instead
+        of staying degraded, or started forever, with no CR left to succeed on."""
         def m(f: _Facts) -> None:
             f.phase, f.missing, f.forbidden, f.proven, f.awaiting = "running", False, "", False, ()
+            f.consecutive = 0
             f.started_at = self._clock()
         return self._change(m)
 

@@ -109,6 +109,22 @@ def test_reactivation_keeps_counters_and_goes_through_started():
     assert snap["totalReconciles"] == 2 and snap["failedReconciles"] == 1
 
 
+def test_a_recreated_crd_that_was_degraded_goes_through_started_to_healthy():
+    """runtime.md §8 step 2: counters are kept, the state goes through started then healthy
+    (the CRs went with the deleted CRD, so no reconcile will ever succeed to end the streak)."""
+    h, _ = make(threshold=3)
+    h.mark_started()
+    for _ in range(4):
+        h.record_failure("boom")
+    assert h.state == DEGRADED
+    h.mark_missing("gone")
+    h.mark_started()
+    assert h.state == STARTED
+    assert h.mark_idle() is True and h.state == HEALTHY
+    snap = h.snapshot()
+    assert (snap["totalReconciles"], snap["failedReconciles"], snap["lastError"]) == (4, 4, "gone")
+
+
 def test_forbidden_informer_degrades_until_cleared():
     h, _ = make()
     h.mark_started()

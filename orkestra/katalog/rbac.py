@@ -13,6 +13,7 @@ from typing import Iterable, Mapping
 import yaml
 
 from orkestra.katalog.builtins import resolve_resource
+from orkestra.katalog.children import protected_crd_names
 from orkestra.katalog.model import PHASES, CrdEntry, Katalog
 
 VERB_ORDER = ("get", "list", "watch", "create", "update", "patch", "delete", "escalate", "bind")
@@ -161,9 +162,9 @@ def _webhook_steps(katalog: Katalog, *, namespace: str, tls_secret: str) -> list
         [Rule("", "secrets", ("get", "update"), (tls_secret,), reason="provisions and rotates the webhook certificate")],
     ]
     protect = deletion_protection(katalog)
-    crds = sorted({e.api.crd_name for e in katalog.enabled if not e.api.builtin and (
-        (e.conversion and e.conversion.get("updateCRD", True))
-        or (protect and e.deletion_protection.get("protectCRD", True)))})
+    crds = sorted({e.api.crd_name for e in katalog.enabled
+                   if not e.api.builtin and e.conversion and e.conversion.get("updateCRD", True)}
+                  | {name for e in katalog.enabled if protect for name in protected_crd_names(e)})
     if crds:
         steps.append([Rule("apiextensions.k8s.io", "customresourcedefinitions", ("get", "list", "watch", "patch"),
                            tuple(crds), reason="conversion caBundle and CRD deletion protection")])

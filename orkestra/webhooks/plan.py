@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from orkestra.gvk import GVK, GVR, split_api_version
-from orkestra.katalog.model import PHASES, CrdEntry, Katalog
+from orkestra.gvk import GVK, GVR
+from orkestra.katalog.children import custom_children, protected_crd_names
+from orkestra.katalog.model import CrdEntry, Katalog
 from orkestra.webhooks.switches import WebhookSettings
 
 PROTECTION_LABEL = "orkestra.io/deletion-protection"
@@ -35,11 +36,6 @@ PROTECTED_BUILTINS: tuple[tuple[GVR, bool], ...] = (
     (GVR("rbac.authorization.k8s.io", "v1", "clusterroles"), False),
     (GVR("rbac.authorization.k8s.io", "v1", "clusterrolebindings"), False),
 )
-
-
-def is_crd_group(group: str) -> bool:
-    """True for API groups served by CustomResourceDefinitions rather than Kubernetes itself."""
-    return "." in group and not group.endswith("k8s.io")
 
 
 def _feature_on(block: Any) -> bool:
@@ -145,20 +141,6 @@ def _rules(block: dict | None) -> list[dict]:
     return list((block or {}).get("rules") or [])
 
 
-def custom_children(entry: CrdEntry) -> list[tuple[GVR, str]]:
-    """(GVR, kind) of the `custom` child kinds declared in any phase of the entry."""
-    out: list[tuple[GVR, str]] = []
-    for phase in PHASES:
-        for child in entry.box.templates.get(phase, {}).get("custom", []) or []:
-            group, version = split_api_version(str(child.get("apiVersion", "")))
-            kind = str(child.get("kind", ""))
-            plural = str(child.get("plural") or f"{kind.lower()}s")
-            gvr = GVR(group, version, plural)
-            if kind and (gvr, kind) not in out:
-                out.append((gvr, kind))
-    return out
-
-
 def _conversion_groups(entries: list[CrdEntry]) -> dict[tuple[str, str], ConversionGroup]:
     groups: dict[tuple[str, str], ConversionGroup] = {}
     for e in entries:
@@ -205,11 +187,7 @@ def _deletion_plan(katalog: Katalog, entries: list[CrdEntry]) -> DeletionPlan | 
             continue
         strict = bool(dp.get("strictMode", strict_global))
         children = custom_children(e)
-        crd_names: list[str] = []
-        if dp.get("protectCRD", True):   # the entry's own CRD, plus those of its custom children
-            crd_names = [e.api.crd_name] if not e.api.builtin else []
-            crd_names += [f"{gvr.resource}.{gvr.group}" for gvr, _ in children if is_crd_group(gvr.group)]
-        for name in crd_names:
+        for name in protected_crd_names(e):   # the entry's own CRD, plus those of its custom children
             plan.protected_crds.setdefault(name, e.key)
             if strict:
                 plan.strict_crds.add(name)

@@ -125,3 +125,12 @@ def test_runtime_keeps_step_order_when_webhook_rules_follow(report):
     assert got[-4:] == [("admissionregistration.k8s.io", "mutatingwebhookconfigurations"),
                         ("admissionregistration.k8s.io", "validatingwebhookconfigurations"),
                         ("", "secrets"), ("", "secrets")]
+
+
+def test_protected_custom_child_crds_are_in_the_crd_rule(report):
+    child = "      operatorBox: {onReconcile: {custom: [{apiVersion: x.io/v1, kind: Foo, plural: fooz}]}}\n"
+    k = load(report, CM + child, SECURITY)
+    crd_rules = [n for g, r, _, n in rules_of(k, "gateway") if r == "customresourcedefinitions"]
+    assert crd_rules == [("cs.d.io", "fooz.x.io")]
+    k = load(report, CM + "      deletionProtection: {protectCRD: false}\n" + child, SECURITY)
+    assert not any(r == "customresourcedefinitions" for _, r, _, _ in rules_of(k, "gateway"))

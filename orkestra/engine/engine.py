@@ -282,9 +282,10 @@ class Engine:
         named = filters.owner_crd(child)
         boxes = [self.boxes[named]] if named in self.boxes else list(self.boxes.values())
         for box in boxes:
-            if not box.active or box.informer is None:
+            informer = box.informer         # read once: the activator may unwatch meanwhile
+            if not box.active or informer is None:
                 continue
-            for owner in box.informer.store.by_index("uid", uid):
+            for owner in informer.store.by_index("uid", uid):
                 box.enqueue(object_key(owner))
 
     def children(self, owner_uid: str) -> list[dict]:

@@ -287,3 +287,32 @@ def test_concurrent_cr_views_share_the_live_children_cache_safely():
     view("b")
     slow.join(2)
     assert errors == []
+
+
+def test_a_child_event_racing_an_unwatch_does_not_fail_the_informer_handler():
+    """Child informer threads call _child_event while the activator unwatches a box
+    (informer -> None): the handler reads the box's informer once."""
+    class Store:
+        def by_index(self, name, value):
+            return [{"metadata": {"name": "site-a", "namespace": "ns"}}]
+
+    class Informer:
+        store = Store()
+
+    class Box:
+        active = True
+        reads = 0
+        enqueued = []
+
+        @property
+        def informer(self):
+            self.reads += 1
+            return Informer() if self.reads == 1 else None
+
+        def enqueue(self, key):
+            self.enqueued.append(key)
+    engine = make_engine()
+    box = Box()
+    engine.boxes = {"website": box}
+    engine._child_event({"metadata": {"labels": {"orkestra.io/owner-uid": "u1", "orkestra.io/crd": "website"}}})
+    assert box.enqueued == ["ns/site-a"]

@@ -31,8 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -47,8 +45,10 @@ from pathlib import Path
 
 import yaml
 
-from orkestra.gvk import GVR
-from orkestra.kube import KubeClient
+from bench_memory import free_port, stop  # noqa: E402  (bench/ is on sys.path when run as a script)
+
+from orkestra.gvk import GVR  # noqa: E402
+from orkestra.kube import KubeClient  # noqa: E402
 
 GROUP = "bench.orkestra.io"
 CRDS = GVR("apiextensions.k8s.io", "v1", "customresourcedefinitions")
@@ -135,12 +135,6 @@ def converged(kube: KubeClient, gvr: GVR, namespace: str, count: int) -> int:
     return done
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_ork(katalog_path: Path, kubeconfig: str, log_path: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORK_")}
@@ -163,16 +157,6 @@ def start_ork(katalog_path: Path, kubeconfig: str, log_path: Path) -> tuple[subp
             pass
         time.sleep(0.2)
     raise SystemExit(f"ork run did not start within 90s; see {log_path}")
-
-
-def stop_ork(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def run_orkestra(kube: KubeClient, kubeconfig: str, count: int, concurrency: int, workdir: Path) -> float:
@@ -201,7 +185,7 @@ def run_orkestra(kube: KubeClient, kubeconfig: str, count: int, concurrency: int
               f"({health.get('totalReconciles')} reconciles, {health.get('errorRate')} error rate)", flush=True)
         return elapsed
     finally:
-        stop_ork(proc)
+        stop(proc)
         kube.delete(NAMESPACES, namespace)
         kube.delete(CRDS, f"{plural}.{GROUP}")
 
@@ -304,7 +288,7 @@ def run_kopf(kube: KubeClient, kubeconfig: str, count: int, concurrency: int, wo
         print(f"  kopf: all {count} Ready in {elapsed:.1f}s", flush=True)
         return elapsed
     finally:
-        stop_ork(proc)
+        stop(proc)
         kube.delete(NAMESPACES, namespace)
         kube.delete(CRDS, f"{plural}.{GROUP}")
 

@@ -191,13 +191,13 @@ def new_kind(prefix: str = "Widget") -> tuple[str, str]:
     return f"{prefix}{suffix}", f"{prefix.lower()}{suffix}s"
 
 
-def crd_manifest(kind: str, plural: str, *, group: str = E2E_GROUP) -> dict:
+def crd_manifest(kind: str, plural: str, *, group: str = E2E_GROUP, version: str = "v1") -> dict:
     """A namespaced CRD with a status subresource and a free-form schema."""
     return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
             "metadata": {"name": f"{plural}.{group}"},
             "spec": {"group": group, "scope": "Namespaced",
                      "names": {"plural": plural, "singular": kind.lower(), "kind": kind, "listKind": f"{kind}List"},
-                     "versions": [{"name": "v1", "served": True, "storage": True, "subresources": {"status": {}},
+                     "versions": [{"name": version, "served": True, "storage": True, "subresources": {"status": {}},
                                    "schema": {"openAPIV3Schema": {"type": "object",
                                                                   "x-kubernetes-preserve-unknown-fields": True}}}]}}
 

@@ -11,18 +11,11 @@ import pytest
 from orkestra.gvk import GVR
 from orkestra.informers import SharedInformerFactory, Tombstone, index_uid
 from orkestra.workqueue.timer import Timer
+from tests.e2e.ork_runtime import crd_manifest
 
 GROUP = "informers.e2e.orkestra.io"
 WIDGETS = GVR(GROUP, "v1", "widgets")
-CRD = {
-    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-    "metadata": {"name": f"widgets.{GROUP}"},
-    "spec": {"group": GROUP, "scope": "Namespaced",
-             "names": {"kind": "Widget", "plural": "widgets", "singular": "widget", "listKind": "WidgetList"},
-             "versions": [{"name": "v1", "served": True, "storage": True, "subresources": {"status": {}},
-                           "schema": {"openAPIV3Schema": {"type": "object",
-                                                          "x-kubernetes-preserve-unknown-fields": True}}}]},
-}
+CRD = crd_manifest("Widget", "widgets", group=GROUP)
 
 
 def widget(name, ns, **spec):

@@ -5,20 +5,13 @@ import pytest
 
 from orkestra.gvk import GVR
 from orkestra.kube import ApiError, Discovery, EventRecorder
+from tests.e2e.ork_runtime import crd_manifest
 
 CONFIGMAPS = GVR("", "v1", "configmaps")
 EVENTS = GVR("", "v1", "events")
 GROUP = "client.e2e.orkestra.io"
 GADGETS = GVR(GROUP, "v1", "gadgets")
-CRD = {
-    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-    "metadata": {"name": f"gadgets.{GROUP}"},
-    "spec": {"group": GROUP, "scope": "Namespaced",
-             "names": {"kind": "Gadget", "plural": "gadgets", "singular": "gadget", "listKind": "GadgetList"},
-             "versions": [{"name": "v1", "served": True, "storage": True, "subresources": {"status": {}},
-                           "schema": {"openAPIV3Schema": {"type": "object",
-                                                          "x-kubernetes-preserve-unknown-fields": True}}}]},
-}
+CRD = crd_manifest("Gadget", "gadgets", group=GROUP)
 
 
 def configmap(name, ns, **data):

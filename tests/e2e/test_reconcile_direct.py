@@ -21,6 +21,7 @@ from orkestra.reconcile import build_reconciler
 from orkestra.reconcile.errors import ValidationDenied
 from orkestra.reconcile.naming import cut_name
 from orkestra.reconcile.render import compile_entries, tracked_gvrs
+from tests.e2e.ork_runtime import crd_manifest
 from tests.unit.reconcile.factory import make_entry, make_katalog
 
 GROUP = "demo.orkestra.io"
@@ -66,15 +67,7 @@ class DirectRuntime:
 
 
 def website_crd(plural: str, kind: str) -> dict:
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{plural}.{GROUP}"},
-        "spec": {"group": GROUP, "scope": "Namespaced",
-                 "names": {"plural": plural, "singular": kind.lower(), "kind": kind, "listKind": f"{kind}List"},
-                 "versions": [{"name": "v1alpha1", "served": True, "storage": True, "subresources": {"status": {}},
-                               "schema": {"openAPIV3Schema": {"type": "object",
-                                                              "x-kubernetes-preserve-unknown-fields": True}}}]},
-    }
+    return crd_manifest(kind, plural, group=GROUP, version="v1alpha1")
 
 
 @pytest.fixture

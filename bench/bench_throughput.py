@@ -124,6 +124,16 @@ def create_crd(kube: KubeClient, body: dict) -> GVR:
     raise SystemExit(f"CRD {body['metadata']['name']} was not served within 60s")
 
 
+def fresh_kind(kube: KubeClient, kind_prefix: str, tag: str) -> tuple[str, str, GVR, str]:
+    """A new CRD and namespace for one contender, so runs never see each other's objects."""
+    suffix = uuid.uuid4().hex[:6]
+    kind, plural = f"{kind_prefix}{suffix}", f"{kind_prefix.lower()}{suffix}s"
+    gvr = create_crd(kube, crd(kind, plural))
+    namespace = f"bench-{tag}-{suffix}"
+    kube.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    return kind, plural, gvr, namespace
+
+
 def converged(kube: KubeClient, gvr: GVR, namespace: str, count: int) -> int:
     items, _ = kube.list(gvr, namespace)
     done = 0
@@ -160,11 +170,7 @@ def start_ork(katalog_path: Path, kubeconfig: str, log_path: Path) -> tuple[subp
 
 
 def run_orkestra(kube: KubeClient, kubeconfig: str, count: int, concurrency: int, workdir: Path) -> float:
-    suffix = uuid.uuid4().hex[:6]
-    kind, plural = f"BenchSite{suffix}", f"benchsite{suffix}s"
-    gvr = create_crd(kube, crd(kind, plural))
-    namespace = f"bench-ork-{suffix}"
-    kube.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    kind, plural, gvr, namespace = fresh_kind(kube, "BenchSite", "ork")
     path = workdir / "katalog.yaml"
     path.write_text(yaml.safe_dump(katalog(kind, plural, concurrency), sort_keys=False))
     proc, url = start_ork(path, kubeconfig, workdir / "ork-run.log")
@@ -191,11 +197,7 @@ def run_orkestra(kube: KubeClient, kubeconfig: str, count: int, concurrency: int
 
 
 def run_raw(kube: KubeClient, count: int, concurrency: int) -> float:
-    suffix = uuid.uuid4().hex[:6]
-    kind, plural = f"RawSite{suffix}", f"rawsite{suffix}s"
-    gvr = create_crd(kube, crd(kind, plural))
-    namespace = f"bench-raw-{suffix}"
-    kube.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    kind, plural, gvr, namespace = fresh_kind(kube, "RawSite", "raw")
 
     created: queue.Queue = queue.Queue()
 
@@ -262,11 +264,7 @@ def kopf_operator(kubeconfig: str, kind: str, plural: str, namespace: str, concu
 
 
 def run_kopf(kube: KubeClient, kubeconfig: str, count: int, concurrency: int, workdir: Path) -> float:
-    suffix = uuid.uuid4().hex[:6]
-    kind, plural = f"KopfSite{suffix}", f"kopfsite{suffix}s"
-    gvr = create_crd(kube, crd(kind, plural))
-    namespace = f"bench-kopf-{suffix}"
-    kube.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    kind, plural, gvr, namespace = fresh_kind(kube, "KopfSite", "kopf")
     env = {**os.environ, "KUBECONFIG": kubeconfig}
     log = open(workdir / "kopf.log", "wb")
     proc = subprocess.Popen([sys.executable, __file__, "--kopf-operator", kubeconfig, kind, plural, namespace,

@@ -10,18 +10,9 @@ import re
 
 from orkestra.katalog import builtins
 from orkestra.katalog.checks import CheckContext, check_conditions, check_templates, strings
+from orkestra.katalog.labels import RESERVED_LABELS
 from orkestra.katalog.model import PHASES, TEMPLATE_TYPES, ApiTypes
-
-RESERVED_LABELS = frozenset({
-    "app.kubernetes.io/managed-by", "orkestra.io/crd", "orkestra-owner", "orkestra.io/owner-namespace",
-    "orkestra.io/owner-uid", "orkestra.io/template",
-})
-REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
-    "deployments": ("image",), "statefulSets": ("image",), "jobs": ("image",), "cronJobs": ("image", "schedule"),
-    "persistentVolumeClaims": ("storage",), "roles": ("rules",), "clusterRoles": ("rules",),
-    "roleBindings": ("roleRef",), "clusterRoleBindings": ("roleRef",), "custom": ("apiVersion", "kind"),
-}
-CLUSTER_SCOPED_TYPES = frozenset({"namespaces", "clusterRoles", "clusterRoleBindings"})
+from orkestra.katalog.template_kinds import TEMPLATE_KINDS
 RANDOM_RE = re.compile(r"\b(randomAlphanumeric|randomHex|randomBase64)\b")
 
 def check_resources(ctx: CheckContext, key: str, entry: dict, api: ApiTypes | None) -> None:
@@ -57,12 +48,12 @@ def _namespaced_child(type_name: str, tpl: dict) -> bool:
     if type_name == "custom":
         found = builtins.lookup(tpl.get("kind", "")) if isinstance(tpl.get("kind"), str) else None
         return found is not None and found.namespaced
-    return type_name not in CLUSTER_SCOPED_TYPES
+    return TEMPLATE_KINDS[type_name].namespaced
 
 
 def _check_entry_fields(ctx: CheckContext, phase: str, type_name: str, tpl: dict, at: tuple) -> None:
     sink = ctx.sink
-    for req in REQUIRED_FIELDS.get(type_name, ()):
+    for req in TEMPLATE_KINDS[type_name].required:
         if tpl.get(req) in (None, ""):
             sink.error(at, f'missing required field "{req}" for {type_name}')
     if type_name == "services" and "port" not in tpl and "ports" not in tpl:

@@ -1,8 +1,8 @@
-"""The per-type table of the 17 resource template types (katalog.md §7.2–7.3).
+"""How each of the 17 resource template types builds its object (katalog.md §7.2–7.3).
 
-One row per type says what differs between types: the Kubernetes kind, the default-name suffix,
-which fields are integers or booleans, and a small `build` function that turns the *rendered*
-entry fields into the object's body. Everything the types share (template rendering, conditions,
+One row per type adds to the type's facts (kind, suffix, required fields: the Katalog layer's
+`TEMPLATE_KINDS`) which fields are integers, booleans or strings, and a small `build` function
+that turns the *rendered* entry fields into the object's body. Everything the types share (template rendering, conditions,
 forEach, names, namespaces, labels, ownership) lives once in `orkestra.reconcile.render`.
 `custom` has no fixed kind: its apiVersion/kind come from the entry and its scope from discovery.
 """
@@ -12,6 +12,7 @@ import base64
 from dataclasses import dataclass, field
 from typing import Callable
 
+from orkestra.katalog.template_kinds import TEMPLATE_KINDS, TemplateKind
 from orkestra.reconcile.errors import RenderError
 from orkestra.reconcile.naming import (LABEL_APP_INSTANCE, LABEL_APP_NAME, LABEL_CRD, LABEL_OWNER,
                                        cut_name)
@@ -35,15 +36,30 @@ class BuildContext:
 @dataclass(frozen=True)
 class KindSpec:
     type: str
-    api_version: str
-    kind: str
-    plural: str
-    namespaced: bool
-    suffix: str                             # default name is `<cr><suffix>` (`<p><suffix>` cluster-scoped)
     build: Callable[[dict, BuildContext], dict]
     int_fields: frozenset[str] = field(default_factory=frozenset)
     bool_fields: frozenset[str] = field(default_factory=frozenset)
     create_only: bool = False               # jobs: never updated
+
+    @property
+    def facts(self) -> TemplateKind:
+        return TEMPLATE_KINDS[self.type]
+
+    @property
+    def kind(self) -> str:
+        return self.facts.kind
+
+    @property
+    def api_version(self) -> str:
+        return self.facts.api_version
+
+    @property
+    def namespaced(self) -> bool:
+        return self.facts.namespaced
+
+    @property
+    def suffix(self) -> str:
+        return self.facts.suffix
 
 
 def _put(target: dict, key: str, value) -> None:
@@ -261,35 +277,25 @@ _WORKLOAD_INTS = frozenset({"replicas", "port"})
 _JOB_INTS = frozenset({"backoffLimit", "ttlSecondsAfterFinished", "activeDeadlineSeconds"})
 
 _ROWS = (
-    KindSpec("namespaces", "v1", "Namespace", "namespaces", False, "", _empty),
-    KindSpec("serviceAccounts", "v1", "ServiceAccount", "serviceaccounts", True, "", _service_account,
-             bool_fields=frozenset({"automountServiceAccountToken"})),
-    KindSpec("roles", "rbac.authorization.k8s.io/v1", "Role", "roles", True, "-role", _role),
-    KindSpec("clusterRoles", "rbac.authorization.k8s.io/v1", "ClusterRole", "clusterroles", False,
-             "-clusterrole", _role),
-    KindSpec("roleBindings", "rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings", True,
-             "-rolebinding", _binding),
-    KindSpec("clusterRoleBindings", "rbac.authorization.k8s.io/v1", "ClusterRoleBinding",
-             "clusterrolebindings", False, "-clusterrolebinding", _binding),
-    KindSpec("configMaps", "v1", "ConfigMap", "configmaps", True, "-config", _config_map),
-    KindSpec("secrets", "v1", "Secret", "secrets", True, "-secret", _secret),
-    KindSpec("persistentVolumeClaims", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", True,
-             "-pvc", _pvc),
-    KindSpec("services", "v1", "Service", "services", True, "-svc", _service,
-             int_fields=frozenset({"port", "nodePort"})),
-    KindSpec("deployments", "apps/v1", "Deployment", "deployments", True, "-deployment", _deployment,
-             int_fields=_WORKLOAD_INTS),
-    KindSpec("statefulSets", "apps/v1", "StatefulSet", "statefulsets", True, "-statefulset", _statefulset,
-             int_fields=_WORKLOAD_INTS),
-    KindSpec("jobs", "batch/v1", "Job", "jobs", True, "-job", _job, int_fields=_JOB_INTS, create_only=True),
-    KindSpec("cronJobs", "batch/v1", "CronJob", "cronjobs", True, "-cronjob", _cronjob,
-             int_fields=_JOB_INTS | {"startingDeadlineSeconds", "successfulJobsHistoryLimit",
-                                     "failedJobsHistoryLimit"},
+    KindSpec("namespaces", _empty),
+    KindSpec("serviceAccounts", _service_account, bool_fields=frozenset({"automountServiceAccountToken"})),
+    KindSpec("roles", _role),
+    KindSpec("clusterRoles", _role),
+    KindSpec("roleBindings", _binding),
+    KindSpec("clusterRoleBindings", _binding),
+    KindSpec("configMaps", _config_map),
+    KindSpec("secrets", _secret),
+    KindSpec("persistentVolumeClaims", _pvc),
+    KindSpec("services", _service, int_fields=frozenset({"port", "nodePort"})),
+    KindSpec("deployments", _deployment, int_fields=_WORKLOAD_INTS),
+    KindSpec("statefulSets", _statefulset, int_fields=_WORKLOAD_INTS),
+    KindSpec("jobs", _job, int_fields=_JOB_INTS, create_only=True),
+    KindSpec("cronJobs", _cronjob, int_fields=_JOB_INTS | {"startingDeadlineSeconds", "successfulJobsHistoryLimit",
+                                                          "failedJobsHistoryLimit"},
              bool_fields=frozenset({"suspend"})),
-    KindSpec("ingresses", "networking.k8s.io/v1", "Ingress", "ingresses", True, "-ingress", _ingress),
-    KindSpec("networkPolicies", "networking.k8s.io/v1", "NetworkPolicy", "networkpolicies", True,
-             "-netpol", _network_policy),
-    KindSpec("custom", "", "", "", True, "", _custom),
+    KindSpec("ingresses", _ingress),
+    KindSpec("networkPolicies", _network_policy),
+    KindSpec("custom", _custom),
 )
 KINDS: dict[str, KindSpec] = {row.type: row for row in _ROWS}
 

@@ -304,14 +304,7 @@ class DeclarativeReconciler:
         """(kind, gvr) written by `tpl`, also when it rendered nothing this time."""
         if children:
             return children[0].kind, children[0].gvr
-        if tpl.type != "custom":
-            gvrs = tracked_gvrs([tpl], self.resolve_kind)
-            return tpl.spec.kind, gvrs[0]
-        api_version, kind = tpl.raw.get("apiVersion"), tpl.raw.get("kind")
-        if isinstance(api_version, str) and isinstance(kind, str) and "{{" not in api_version + kind:
-            resolved = self.resolve_kind(api_version, kind)
-            return (kind, resolved[0]) if resolved else None
-        return None
+        return tpl.static_gvr(self.resolve_kind)
 
     def hook_args(self, cr: dict) -> dict:
         return render_value(dict(self.entry.box.hooks.args), cr, {}, f"spec.crds.{self.crd}.operatorBox.reconciler.hooks.args")

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from orkestra.conditions import compile_conditions, lookup
-from orkestra.gvk import GVR, split_api_version
+from orkestra.gvk import GVR
 from orkestra.katalog.model import PHASES, TEMPLATE_TYPES, CrdEntry
+from orkestra.katalog.template_kinds import static_kind
 from orkestra.reconcile.errors import RenderError
 from orkestra.reconcile.kinds import CONTROL_KEYS, INT_OR_STRING, KINDS, BuildContext, KindSpec, as_text
 from orkestra.reconcile.naming import default_name, stamp_identity
@@ -59,6 +60,18 @@ class TemplateEntry:
         if self.phase == "onCreate" and not self.raw.get("reconcile"):
             return "create"
         return "apply"
+
+    def resolved_kind(self, resolve_kind: "ResolveKind") -> "tuple[GVR, bool] | None":
+        """(GVR, namespaced) of a `custom` entry whose kind is not a template; None otherwise."""
+        static = static_kind(self.raw)
+        return resolve_kind(*static) if static is not None else None
+
+    def static_gvr(self, resolve_kind: "ResolveKind") -> "tuple[str, GVR] | None":
+        """(kind, GVR) this entry writes, known before rendering; None for an unresolved custom kind."""
+        if self.type != "custom":
+            return self.spec.kind, self.spec.facts.gvr
+        resolved = self.resolved_kind(resolve_kind)
+        return (str(self.raw["kind"]), resolved[0]) if resolved is not None else None
 
     @property
     def desired_state(self) -> bool:
@@ -189,8 +202,7 @@ def for_each_items(tpl: TemplateEntry, cr: dict) -> list[Any] | None:
 def _kind_of(tpl: TemplateEntry, fields: dict, resolve_kind: ResolveKind) -> tuple[str, str, GVR, bool]:
     spec = tpl.spec
     if spec.type != "custom":
-        group, version = split_api_version(spec.api_version)
-        return spec.api_version, spec.kind, GVR(group, version, spec.plural), spec.namespaced
+        return spec.api_version, spec.kind, spec.facts.gvr, spec.namespaced
     api_version, kind = fields.get("apiVersion"), fields.get("kind")
     if not api_version or not kind:
         raise RenderError(f"{tpl.path}: apiVersion and kind are required")
@@ -285,11 +297,9 @@ def may_label_track(entries: list[TemplateEntry], *, cr_namespaced: bool,
         if tpl.raw.get("namespace") or tpl.raw.get("toNamespaces"):
             return True
         if tpl.type == "custom":
-            api_version, kind = tpl.raw.get("apiVersion"), tpl.raw.get("kind")
-            if isinstance(api_version, str) and isinstance(kind, str) and "{{" not in api_version + kind:
-                resolved = resolve_kind(api_version, kind)
-                if resolved is not None and not resolved[1]:
-                    return True
+            resolved = tpl.resolved_kind(resolve_kind)
+            if resolved is not None and not resolved[1]:
+                return True
         elif not tpl.spec.namespaced:
             return True
     return False
@@ -299,17 +309,9 @@ def tracked_gvrs(entries: list[TemplateEntry], resolve_kind: ResolveKind) -> lis
     """GVRs this CRD's templates can write (where the deletion flow looks for label-tracked children)."""
     gvrs: list[GVR] = []
     for tpl in entries:
-        if tpl.type == "custom":
-            api_version, kind = tpl.raw.get("apiVersion"), tpl.raw.get("kind")
-            if not (isinstance(api_version, str) and isinstance(kind, str)) or "{{" in api_version + kind:
-                continue
-            resolved = resolve_kind(api_version, kind)
-            gvr = resolved[0] if resolved else None
-        else:
-            group, version = split_api_version(tpl.spec.api_version)
-            gvr = GVR(group, version, tpl.spec.plural)
-        if gvr is not None and gvr not in gvrs:
-            gvrs.append(gvr)
+        found = tpl.static_gvr(resolve_kind)
+        if found is not None and found[1] not in gvrs:
+            gvrs.append(found[1])
     return gvrs
 
 

@@ -27,6 +27,7 @@ from orkestra.reconcile import crmeta, messages
 from orkestra.reconcile.applied import AppliedRecords
 from orkestra.reconcile.deletion import DeletionFlow
 from orkestra.reconcile.errors import ApplyFailed, ReconcileError, ValidationDenied
+from orkestra.reconcile.kinds import text_map
 from orkestra.reconcile.render import (compile_entries, may_label_track, render_entry, render_value,
                                        tracked_gvrs)
 from orkestra.reconcile.rules import compute_mutation, evaluate_validation
@@ -236,8 +237,7 @@ class DeclarativeReconciler:
         return cr
 
     def _patch_metadata(self, cr: dict, key: str) -> dict:
-        labels = {k: "" if v is None else str(v)
-                  for k, v in render_value(self.entry.labels, cr, {}, f"spec.crds.{self.crd}.labels").items()}
+        labels = text_map(render_value(self.entry.labels, cr, {}, f"spec.crds.{self.crd}.labels"))
         katalog_name = None if self.entry.api.builtin else self.katalog.name
         patch = crmeta.metadata_patch(cr, labels=labels, protection=self.entry.deletion_protection,
                                       katalog_name=katalog_name)

@@ -17,7 +17,8 @@ from orkestra.gvk import GVR
 from orkestra.katalog.model import PHASES, TEMPLATE_TYPES, CrdEntry
 from orkestra.katalog.template_kinds import static_kind
 from orkestra.reconcile.errors import RenderError
-from orkestra.reconcile.kinds import CONTROL_KEYS, INT_OR_STRING, KINDS, BuildContext, KindSpec, as_text
+from orkestra.reconcile.kinds import (CONTROL_KEYS, INT_OR_STRING, KINDS, SELECTOR_FIELDS, BuildContext, KindSpec,
+                                      text_map)
 from orkestra.reconcile.naming import default_name, stamp_identity
 from orkestra.template import TemplateEvalError, compile_template
 
@@ -212,10 +213,6 @@ def _kind_of(tpl: TemplateEntry, fields: dict, resolve_kind: ResolveKind) -> tup
     return str(api_version), str(kind), resolved[0], resolved[1]
 
 
-def _str_map(value: Any) -> dict[str, str]:
-    return {str(k): as_text(v) for k, v in (value or {}).items()}
-
-
 def render_entry(tpl: TemplateEntry, cr: dict, *, children: dict, resolve_kind: ResolveKind,
                  read_secret: ReadSecret) -> list[DesiredChild]:
     """The children this entry declares for `cr` now (none when its conditions are false)."""
@@ -238,6 +235,9 @@ def _render_one(tpl: TemplateEntry, cr: dict, extra: dict, resolve_kind: Resolve
                 read_secret: ReadSecret) -> list[DesiredChild]:
     raw = {k: v for k, v in tpl.raw.items() if k not in ("when", "anyOf", "or", "forEach")}
     fields = render_value(raw, cr, extra, tpl.path)
+    for key in SELECTOR_FIELDS:   # a selector whose values all rendered empty is absent, not "every pod"
+        if fields.get(key) == {} and raw.get(key):
+            del fields[key]
     fields = _coerce(fields, tpl.spec, tpl.path)
     api_version, kind, gvr, namespaced = _kind_of(tpl, fields, resolve_kind)
     cr_ns = cr["metadata"].get("namespace")
@@ -251,8 +251,13 @@ def _render_one(tpl: TemplateEntry, cr: dict, extra: dict, resolve_kind: Resolve
     namespaces = [namespace]
     if tpl.type == "secrets" and fields.get("fromSecret"):
         name = name or str(fields["fromSecret"])
-        fields.update(_copied_secret(tpl, fields, cr_ns, read_secret))
+        source_ns = _source_namespace(tpl, fields, cr_ns)
         namespaces = [str(n) for n in fields.get("toNamespaces") or []] or namespaces
+        # A copy onto its own source would adopt (and later delete) the user's Secret: skip it.
+        namespaces = [ns for ns in namespaces if (ns, name) != (source_ns, str(fields["fromSecret"]))]
+        if not namespaces:
+            return []
+        fields.update(_copied_secret(tpl, fields, source_ns, read_secret))
     if not name:
         name = default_name(cr, suffix, cluster_scoped=not namespaced)
     children = []
@@ -262,9 +267,9 @@ def _render_one(tpl: TemplateEntry, cr: dict, extra: dict, resolve_kind: Resolve
         if ns:
             meta["namespace"] = ns
         if fields.get("labels"):
-            meta["labels"] = _str_map(fields["labels"])
+            meta["labels"] = text_map(fields["labels"])
         if fields.get("annotations"):
-            meta["annotations"] = _str_map(fields["annotations"])
+            meta["annotations"] = text_map(fields["annotations"])
         manifest = {"apiVersion": api_version, "kind": kind, "metadata": meta}
         if tpl.mode != "delete":
             body = {k: v for k, v in fields.items() if k not in CONTROL_KEYS}
@@ -276,10 +281,14 @@ def _render_one(tpl: TemplateEntry, cr: dict, extra: dict, resolve_kind: Resolve
     return children
 
 
-def _copied_secret(tpl: TemplateEntry, fields: dict, cr_ns: str | None, read_secret: ReadSecret) -> dict:
+def _source_namespace(tpl: TemplateEntry, fields: dict, cr_ns: str | None) -> str:
     src_ns = str(fields.get("fromNamespace") or cr_ns or "")
     if not src_ns:
         raise RenderError(f"{tpl.path}.fromNamespace: required when the CR is cluster-scoped")
+    return src_ns
+
+
+def _copied_secret(tpl: TemplateEntry, fields: dict, src_ns: str, read_secret: ReadSecret) -> dict:
     source = read_secret(src_ns, str(fields["fromSecret"]))
     if source is None:
         raise RenderError(f"{tpl.path}.fromSecret: Secret {src_ns}/{fields['fromSecret']} not found")

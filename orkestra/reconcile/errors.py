@@ -27,3 +27,12 @@ class RenderError(ReconcileError):
 
 class ApplyFailed(ReconcileError):
     """One or more children could not be written: `apply failed: <kind> <ns>/<name>: <reason>; …`."""
+
+
+class OwnerConflict(ReconcileError):
+    """A child the CR renders is controlled by another owner; it is reported, never taken over."""
+
+    def __init__(self, ref: str, other: str) -> None:
+        self.ref = ref
+        self.detail = f"already controlled by {other}; not taken over"
+        super().__init__(f"{ref} is {self.detail}")

@@ -173,6 +173,9 @@ class DeclarativeReconciler:
         self._run_templates(cr, writer, cancelled)
         if self.hooks is not None and not self.hooks.run_first:
             hook_ctx = self._run_hooks(cr, key, cancelled, writer, hook_calls)
+        for conflict in writer.conflicts:
+            if self.once(f"OwnerConflict {conflict.ref}", key, meta.get("generation")):
+                self.event(cr, "Warning", "OwnerConflict", str(conflict))
         if writer.failures:
             raise ApplyFailed(messages.apply_failed(writer.failures))
         generation = meta.get("generation")
@@ -287,7 +290,13 @@ class DeclarativeReconciler:
             self.event(cr, "Warning", "ValidationWarning", messages.validation_warning(texts))
 
     def _run_templates(self, cr: dict, writer: ChildWriter, cancelled: threading.Event) -> None:
-        uid = cr["metadata"]["uid"]
+        """Render and write every entry, then prune once (katalog.md §7.2).
+
+        Pruning waits for the last entry and spares every identity any entry rendered in this
+        reconcile, so an entry inserted above another of the same type (which shifts the
+        positional template ids) never deletes a child that is still declared."""
+        declared: list = []
+        pruned: dict[str, tuple[str, GVR]] = {}
         for tpl in self.templates:
             if cancelled.is_set():
                 raise ReconcileError("reconcile cancelled (timeout or shutdown)")
@@ -295,16 +304,12 @@ class DeclarativeReconciler:
                                     read_secret=self.read_secret)
             for child in children:
                 writer.write(child)
+            declared += children
             if tpl.desired_state:
-                kind_gvr = self._template_kind(tpl, children)
+                kind_gvr = (children[0].kind, children[0].gvr) if children else tpl.static_gvr(self.resolve_kind)
                 if kind_gvr is not None:
-                    writer.prune(tpl.id, uid, children, kind_gvr[1], kind_gvr[0])
-
-    def _template_kind(self, tpl, children) -> tuple[str, Any] | None:
-        """(kind, gvr) written by `tpl`, also when it rendered nothing this time."""
-        if children:
-            return children[0].kind, children[0].gvr
-        return tpl.static_gvr(self.resolve_kind)
+                    pruned[tpl.id] = kind_gvr
+        writer.prune(cr["metadata"]["uid"], pruned, declared)
 
     def hook_args(self, cr: dict) -> dict:
         return render_value(dict(self.entry.box.hooks.args), cr, {}, f"spec.crds.{self.crd}.operatorBox.reconciler.hooks.args")

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import logging
 
+from orkestra.gvk import GVR
 from orkestra.kube.errors import ApiError
 from orkestra.reconcile.applied import manifest_digest
 from orkestra.reconcile.children import children_context
+from orkestra.reconcile.errors import OwnerConflict
 from orkestra.reconcile.naming import LABEL_OWNER_UID, LABEL_TEMPLATE
 from orkestra.reconcile.render import DesiredChild
 
@@ -41,6 +43,20 @@ def created_by_this_apply(obj: dict) -> bool:
                for e in entries)
 
 
+def foreign_owner(obj: dict | None, owner_uid: str) -> str | None:
+    """Who else controls `obj`: its controller ownerReference or owner-uid label naming another uid.
+
+    None when the object is absent, ours, or has no Orkestra-style owner at all."""
+    meta = (obj or {}).get("metadata") or {}
+    for ref in meta.get("ownerReferences") or ():
+        if ref.get("controller") and ref.get("uid") != owner_uid:
+            return f"{ref.get('kind')} {ref.get('name')} (uid {ref.get('uid')})"
+    label = (meta.get("labels") or {}).get(LABEL_OWNER_UID)
+    if label and label != owner_uid:
+        return f"the owner with uid {label}"
+    return None
+
+
 def _identity(kind: str, namespace: str | None, name: str) -> tuple:
     return kind, namespace or None, name
 
@@ -61,6 +77,7 @@ class ChildWriter:
         self.produced: list[dict] = []
         self.changes: list[tuple[str, str]] = []       # (verb, ref)
         self.failures: list[tuple[str, str]] = []      # (ref, reason)
+        self.conflicts: list[OwnerConflict] = []        # children another owner controls (not written)
         self._log_extra = {"crd": crd, "key": key}
 
     def children(self) -> dict:
@@ -89,11 +106,22 @@ class ChildWriter:
             return self.apply_now(child)
         except ApiError as err:
             self._fail(child.ref, err)
-            return None
+        except OwnerConflict as conflict:
+            self.conflicts.append(conflict)
+            self.failures.append((child.ref, conflict.detail))
+        return None
 
     def apply_now(self, child: DesiredChild) -> dict:
-        """Server-side apply `child`, raising `ApiError` instead of collecting it (hook `ctx.apply`)."""
+        """Server-side apply `child`, raising `ApiError` instead of collecting it (hook `ctx.apply`).
+
+        A child that is not in this CR's cache is read first: when another owner controls it (two
+        CRs rendering one name), `OwnerConflict` is raised and nothing is written."""
         before = self._cached(child)
+        owner_uid = child.manifest["metadata"]["labels"][LABEL_OWNER_UID]
+        other = foreign_owner(before if before is not None else self._kube.get(child.gvr, child.name, child.namespace),
+                              owner_uid)
+        if other is not None:
+            raise OwnerConflict(child.ref, other)
         ident = _identity(child.kind, child.namespace, child.name)
         digest = manifest_digest(child.manifest)
         if before is not None and self._applied.get(ident) == (digest, before["metadata"].get("resourceVersion")):
@@ -143,12 +171,14 @@ class ChildWriter:
         except ApiError as err:
             self._fail(ref, err)
 
-    def prune(self, template_id: str, owner_uid: str, keep: list[DesiredChild], gvr, kind: str) -> None:
-        """Delete cached children of `template_id` that this reconcile no longer declares."""
-        wanted = {_identity(c.kind, c.namespace, c.name) for c in keep}
+    def prune(self, owner_uid: str, templates: dict[str, tuple[str, GVR]], declared: list[DesiredChild]) -> None:
+        """Delete cached children of the desired-state `templates` (id -> (kind, GVR)) that no entry
+        declared in this reconcile (`declared`: every child rendered, whichever entry rendered it)."""
+        wanted = {_identity(c.kind, c.namespace, c.name) for c in declared}
         for obj in self.cached:
             labels = (obj.get("metadata") or {}).get("labels") or {}
-            if (obj.get("kind") == kind and labels.get(LABEL_TEMPLATE) == template_id
-                    and labels.get(LABEL_OWNER_UID) == owner_uid and _obj_identity(obj) not in wanted):
+            found = templates.get(labels.get(LABEL_TEMPLATE, ""))
+            if (found is not None and obj.get("kind") == found[0] and labels.get(LABEL_OWNER_UID) == owner_uid
+                    and _obj_identity(obj) not in wanted):
                 meta = obj["metadata"]
-                self.delete(gvr, kind, meta["name"], meta.get("namespace"))
+                self.delete(found[1], found[0], meta["name"], meta.get("namespace"))

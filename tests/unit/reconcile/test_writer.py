@@ -52,11 +52,12 @@ def test_apply_reports_created_then_skips_a_proven_no_op():
     kube, applied = RecordingKube(), {}
     w = ChildWriter(kube, force=True, cached_children=[], applied=applied)
     live = w.write(child())
-    assert w.changes == [("created", "ConfigMap ns/c")] and kube.calls == [("apply", "c", True)]
+    # Not cached: read first (is it another owner's?), then apply.
+    assert w.changes == [("created", "ConfigMap ns/c")] and kube.calls == [("get", "c"), ("apply", "c", True)]
     # Next reconcile: the cache caught up with our own apply, the manifest is unchanged -> no call.
     w2 = ChildWriter(kube, force=True, cached_children=[live], applied=applied)
     assert w2.write(child()) == live
-    assert kube.calls == [("apply", "c", True)] and w2.changes == []
+    assert kube.calls == [("get", "c"), ("apply", "c", True)] and w2.changes == []
     assert w2.children()["configmap"] == live
 
 
@@ -118,5 +119,36 @@ def test_prune_deletes_only_stale_children_of_the_template():
     kube = RecordingKube()
     w = ChildWriter(kube, force=True, cached_children=[cached("keep"), cached("stale"), cached("other", "x.y.1"),
                                                          cached("foreign", uid="v")])
-    w.prune("onReconcile.configMaps.0", "u", [child("keep")], CM, "ConfigMap")
+    w.prune("u", {"onReconcile.configMaps.0": ("ConfigMap", CM)}, [child("keep")])
     assert kube.calls == [("delete", "stale")] and w.changes == [("deleted", "ConfigMap ns/stale")]
+
+
+def test_prune_spares_a_child_that_another_entry_declared_in_this_reconcile():
+    """Issue 9 item 2: `site-data` was made by entry 0; after an insert above it, entry 1 declares it."""
+    def cached(name, template):
+        return {"kind": "ConfigMap", "metadata": {"name": name, "namespace": "ns",
+                                                  "labels": {"orkestra.io/template": template,
+                                                             "orkestra.io/owner-uid": "u"}}}
+    kube = RecordingKube()
+    w = ChildWriter(kube, force=True, cached_children=[cached("data", "onReconcile.configMaps.0")])
+    templates = {"onReconcile.configMaps.0": ("ConfigMap", CM), "onReconcile.configMaps.1": ("ConfigMap", CM)}
+    w.prune("u", templates, [child("wal"), child("data")])
+    assert kube.calls == [] and w.changes == []
+
+
+def test_a_child_controlled_by_another_owner_is_never_written():
+    """Issue 9 item 23: two CRs rendering one name; the second one reports, never flips ownership."""
+    theirs = {"kind": "ConfigMap", "metadata": {"name": "shared", "namespace": "ns", "ownerReferences": [
+        {"kind": "Website", "name": "a", "uid": "other", "controller": True}]}}
+    tracked = {"kind": "ConfigMap", "metadata": {"name": "tracked", "namespace": "ns",
+                                                 "labels": {"orkestra.io/owner-uid": "other"}}}
+    plain = {"kind": "ConfigMap", "metadata": {"name": "plain", "namespace": "ns", "ownerReferences": [
+        {"kind": "ReplicaSet", "name": "x", "uid": "rs", "controller": False}]}}
+    kube = RecordingKube(existing={"shared": theirs, "tracked": tracked, "plain": plain})
+    w = ChildWriter(kube, force=True, cached_children=[])
+    assert w.write(child("shared")) is None and w.write(child("tracked")) is None
+    assert [c for c in kube.calls if c[0] == "apply"] == []
+    assert w.failures == [("ConfigMap ns/shared", "already controlled by Website a (uid other); not taken over"),
+                          ("ConfigMap ns/tracked", "already controlled by the owner with uid other; not taken over")]
+    assert [c.ref for c in w.conflicts] == ["ConfigMap ns/shared", "ConfigMap ns/tracked"]
+    assert w.write(child("plain")) is not None and kube.calls[-1] == ("apply", "plain", True)

@@ -150,7 +150,7 @@ class DeclarativeReconciler:
         cached = self.runtime.cached(key)
         if cached is None:
             return ReconcileResult()
-        cr = copy.deepcopy(cached)
+        cr = cached        # read-only from here on: only a hook gets a copy (runtime.md §1)
         meta = cr["metadata"]
         if meta.get("deletionTimestamp"):
             return self.deletion.run(cr, key, cancelled)
@@ -200,7 +200,6 @@ class DeclarativeReconciler:
             cr = self.runtime.cached(key)
             if cr is None or not self.writes_status or cr["metadata"].get("deletionTimestamp"):
                 return
-            cr = copy.deepcopy(cr)
             self._write_status(cr, key, ok=False, reason=reason, message=messages.truncate(str(error)),
                                writer=self.new_writer(cr, key), hook_status={})
         except Exception as err:  # noqa: BLE001 - best effort by contract

@@ -14,6 +14,7 @@ from typing import Any
 
 from orkestra.conditions import compile_conditions
 from orkestra.template import TemplateEvalError, compile_template
+from orkestra.template.values import to_text
 
 log = logging.getLogger("orkestra.reconcile")
 
@@ -49,11 +50,7 @@ def _convert(value: Any, type_: str) -> Any:
         return value
     try:
         if type_ == "string":
-            if isinstance(value, bool):
-                return "true" if value else "false"
-            if isinstance(value, float) and value.is_integer():
-                return str(int(value))
-            return "" if value is None else str(value)
+            return to_text(value)
         if type_ == "int":
             if isinstance(value, bool):
                 raise ValueError

@@ -99,3 +99,10 @@ def test_compute_status_never_modifies_the_cached_status():
                          hook_status={"a.c.e": 4}, conditions=True, now=T1)
     assert cached == snapshot
     assert new["a"] == {"c": {"d": 3, "e": 4}} and new["x"] == {"y": 1}
+
+
+def test_a_string_field_prints_a_literal_map_as_json():
+    fields = [StatusField.compile({"path": "cfg", "value": {"a": True, "b": 2.0}}),
+              StatusField.compile({"path": "on", "value": True})]
+    assert evaluate_fields(fields, {"metadata": {}}, extra={}, ok=True) == [
+        ("set", "cfg", '{"a":true,"b":2}'), ("set", "on", "true")]

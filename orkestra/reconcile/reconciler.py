@@ -28,7 +28,7 @@ from orkestra.reconcile.applied import AppliedRecords
 from orkestra.reconcile.deletion import DeletionFlow
 from orkestra.reconcile.errors import ApplyFailed, ReconcileError, ValidationDenied
 from orkestra.reconcile.kinds import text_map
-from orkestra.reconcile.render import (compile_entries, may_label_track, render_entry, render_value,
+from orkestra.reconcile.render import (DesiredChild, compile_entries, may_label_track, render_entry, render_value,
                                        tracked_gvrs)
 from orkestra.reconcile.rules import compute_mutation, evaluate_validation
 from orkestra.reconcile.runtime import ReconcileResult, ReconcileRuntime
@@ -294,7 +294,7 @@ class DeclarativeReconciler:
         Pruning waits for the last entry and spares every identity any entry rendered in this
         reconcile, so an entry inserted above another of the same type (which shifts the
         positional template ids) never deletes a child that is still declared."""
-        declared: list = []
+        declared: list[DesiredChild] = []
         pruned: dict[str, tuple[str, GVR]] = {}
         for tpl in self.templates:
             if cancelled.is_set():

@@ -30,9 +30,10 @@ class ApplyFailed(ReconcileError):
 
 
 class OwnerConflict(ReconcileError):
-    """A child the CR renders is controlled by another owner; it is reported, never taken over."""
+    """A child the CR renders exists and is not this CR's (another owner's, or nobody's): it is
+    reported as a Warning Event and a reconcile error, never written (docs/ownership.md)."""
 
-    def __init__(self, ref: str, other: str) -> None:
+    def __init__(self, ref: str, detail: str) -> None:
         self.ref = ref
-        self.detail = f"already controlled by {other}; not taken over"
-        super().__init__(f"{ref} is {self.detail}")
+        self.detail = f"{detail}; not taken over"
+        super().__init__(f"{ref}: {self.detail}")

@@ -140,6 +140,12 @@ class DeclarativeReconciler:
                 out.append(resolved[0])
         return out
 
+    def report_conflicts(self, cr: dict, key: str, writer: ChildWriter) -> None:
+        """`OwnerConflict` (Warning) once per generation and child the writer refused to take over."""
+        for conflict in writer.conflicts:
+            if self.once(f"OwnerConflict {conflict.ref}", key, cr["metadata"].get("generation")):
+                self.event(cr, "Warning", "OwnerConflict", str(conflict))
+
     def new_writer(self, cr: dict, key: str) -> ChildWriter:
         return ChildWriter(self.runtime.kube, force=self.entry.force_conflict,
                            cached_children=self.runtime.children(cr["metadata"]["uid"]),
@@ -168,14 +174,14 @@ class DeclarativeReconciler:
         hook_ctx: HookContext | None = None
         hook_calls = calls_for(self.hooks, reconciled_before=reconciled_before,
                                generation_newer=generation_newer) if self.hooks is not None else []
-        if self.hooks is not None and self.hooks.run_first:
-            hook_ctx = self._run_hooks(cr, key, cancelled, writer, hook_calls)
-        self._run_templates(cr, writer, cancelled)
-        if self.hooks is not None and not self.hooks.run_first:
-            hook_ctx = self._run_hooks(cr, key, cancelled, writer, hook_calls)
-        for conflict in writer.conflicts:
-            if self.once(f"OwnerConflict {conflict.ref}", key, meta.get("generation")):
-                self.event(cr, "Warning", "OwnerConflict", str(conflict))
+        try:
+            if self.hooks is not None and self.hooks.run_first:
+                hook_ctx = self._run_hooks(cr, key, cancelled, writer, hook_calls)
+            self._run_templates(cr, writer, cancelled)
+            if self.hooks is not None and not self.hooks.run_first:
+                hook_ctx = self._run_hooks(cr, key, cancelled, writer, hook_calls)
+        finally:        # also when a hook raised after its ctx.apply met a conflict
+            self.report_conflicts(cr, key, writer)
         if writer.failures:
             raise ApplyFailed(messages.apply_failed(writer.failures))
         generation = meta.get("generation")

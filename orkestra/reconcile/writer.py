@@ -6,6 +6,12 @@ no-op), creates create-only children when absent (cache first, then a GET; Alrea
 fine), deletes (NotFound is fine) and prunes. It keeps the objects produced so far (they feed
 `.children`), the changes for the `Reconciled` message, and the apply failures, which are
 collected rather than raised so that one bad child does not stop the others.
+
+Orkestra writes only what it created (docs/ownership.md): a child that is not in this CR's cache
+is read before its first apply, and an existing object that this CR does not control (another
+owner's, or nobody's: a user's own ConfigMap with the rendered name) is an `OwnerConflict`;
+nothing is written to it. The create-only path holds an existing object to the same rule before
+taking it as the child.
 """
 from __future__ import annotations
 
@@ -57,6 +63,34 @@ def foreign_owner(obj: dict | None, owner_uid: str) -> str | None:
     return None
 
 
+def controlled_by(obj: dict, owner_uid: str, *, label_tracked: bool) -> bool:
+    """Whether the CR `owner_uid` controls `obj`: through a controller ownerReference, or, for a
+    child that cannot be owned (cluster-scoped, or in another namespace), its owner-uid label."""
+    meta = obj.get("metadata") or {}
+    if label_tracked:
+        return (meta.get("labels") or {}).get(LABEL_OWNER_UID) == owner_uid
+    return any(ref.get("controller") and ref.get("uid") == owner_uid for ref in meta.get("ownerReferences") or ())
+
+
+def _check_owner(child: DesiredChild, existing: dict | None, *, cached: bool) -> None:
+    """Raise `OwnerConflict` unless Orkestra may write `existing` as `child` (docs/ownership.md).
+
+    A cached child was found through this CR's owner index, so only another controller disqualifies
+    it. An object read from the API server must be controlled by this CR: Orkestra never adopts an
+    object it did not create."""
+    if existing is None:
+        return
+    owner_uid = child.manifest["metadata"]["labels"][LABEL_OWNER_UID]
+    other = foreign_owner(existing, owner_uid)
+    if other is not None:
+        raise OwnerConflict(child.ref, f"already controlled by {other}")
+    if not cached and not controlled_by(existing, owner_uid, label_tracked=child.label_tracked):
+        mark = f"{LABEL_OWNER_UID} label" if child.label_tracked else "controller ownerReference"
+        raise OwnerConflict(child.ref, f"exists but was not created by Orkestra for this CR (it has no {mark} "
+                                       "naming the CR); Orkestra never adopts an object it did not create: "
+                                       "rename the template's object or remove the existing one")
+
+
 def _identity(kind: str, namespace: str | None, name: str) -> tuple:
     return kind, namespace or None, name
 
@@ -100,28 +134,22 @@ class ChildWriter:
         if child.mode == "delete":
             self.delete(child.gvr, child.kind, child.name, child.namespace)
             return None
-        if child.mode == "create":
-            return self._create(child)
         try:
-            return self.apply_now(child)
+            return self._create(child) if child.mode == "create" else self.apply_now(child)
         except ApiError as err:
             self._fail(child.ref, err)
         except OwnerConflict as conflict:
-            self.conflicts.append(conflict)
             self.failures.append((child.ref, conflict.detail))
         return None
 
     def apply_now(self, child: DesiredChild) -> dict:
         """Server-side apply `child`, raising `ApiError` instead of collecting it (hook `ctx.apply`).
 
-        A child that is not in this CR's cache is read first: when another owner controls it (two
-        CRs rendering one name), `OwnerConflict` is raised and nothing is written."""
+        A child that is not in this CR's cache is read first; an existing object this CR does not
+        control raises `OwnerConflict` (also kept in `conflicts`) and nothing is written."""
         before = self._cached(child)
-        owner_uid = child.manifest["metadata"]["labels"][LABEL_OWNER_UID]
-        other = foreign_owner(before if before is not None else self._kube.get(child.gvr, child.name, child.namespace),
-                              owner_uid)
-        if other is not None:
-            raise OwnerConflict(child.ref, other)
+        self._guard(child, before if before is not None else self._kube.get(child.gvr, child.name, child.namespace),
+                    cached=before is not None)
         ident = _identity(child.kind, child.namespace, child.name)
         digest = manifest_digest(child.manifest)
         if before is not None and self._applied.get(ident) == (digest, before["metadata"].get("resourceVersion")):
@@ -137,20 +165,28 @@ class ChildWriter:
         self._record(obj)
         return obj
 
-    def _create(self, child: DesiredChild) -> dict | None:
+    def _guard(self, child: DesiredChild, existing: dict | None, *, cached: bool) -> None:
         try:
-            existing = self._cached(child) or self._kube.get(child.gvr, child.name, child.namespace)
-            if existing is None:
-                try:
-                    existing = self._kube.create(child.gvr, child.manifest, child.namespace)
-                    self.changes.append(("created", child.ref))
-                except ApiError as err:
-                    if err.status != 409:
-                        raise
-                    existing = self._kube.get(child.gvr, child.name, child.namespace)
-        except ApiError as err:
-            self._fail(child.ref, err)
-            return None
+            _check_owner(child, existing, cached=cached)
+        except OwnerConflict as conflict:
+            self.conflicts.append(conflict)
+            raise
+
+    def _create(self, child: DesiredChild) -> dict | None:
+        """Create `child` when absent (create-only entries); an existing object must be this CR's."""
+        cached = self._cached(child)
+        existing = cached if cached is not None else self._kube.get(child.gvr, child.name, child.namespace)
+        if existing is None:
+            try:
+                existing = self._kube.create(child.gvr, child.manifest, child.namespace)
+                self.changes.append(("created", child.ref))
+                self._record(existing)
+                return existing
+            except ApiError as err:
+                if err.status != 409:
+                    raise
+                cached, existing = None, self._kube.get(child.gvr, child.name, child.namespace)
+        self._guard(child, existing, cached=cached is not None)
         if existing is not None:
             self._record(existing)
         return existing

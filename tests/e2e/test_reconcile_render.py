@@ -88,3 +88,33 @@ def test_typed_fields_are_accepted_by_the_api_server(harness):
     assert pod["containers"][0]["env"] == [{"name": "SETTINGS", "value": '{"a":1,"b":true}'}]
     assert pod["nodeSelector"] == {"gpu": "true"}
     assert h.kube.get(NETPOLS, "deny-all", h.ns)["spec"]["podSelector"] == {}
+
+
+def test_a_users_own_configmap_with_the_rendered_name_is_never_adopted(harness):
+    """docs/ownership.md: neither server-side apply (onReconcile) nor create-only (onCreate) takes an
+    object Orkestra did not create; it stays byte-identical, with an OwnerConflict Warning."""
+    h = harness(templates={
+        "onCreate": {"configMaps": [{"name": "{{ .metadata.name }}-seed", "data": {"from": "orkestra"}}]},
+        "onReconcile": {"configMaps": [{"data": {"from": "orkestra"}}], "services": [{"port": 80}]}})
+    users = {name: h.kube.create(CONFIGMAPS, {"apiVersion": "v1", "kind": "ConfigMap",
+                                              "metadata": {"name": name}, "data": {"mine": "yes"}}, h.ns)
+             for name in ("site-config", "site-seed")}
+    h.create("site", {})
+    with pytest.raises(ApplyFailed) as failed:
+        h.reconcile("site")
+    for name in ("site-config", "site-seed"):
+        assert f"ConfigMap {h.ns}/{name}: exists but was not created by Orkestra for this CR" in str(failed.value)
+    with pytest.raises(ApplyFailed):
+        h.reconcile("site")
+    for name, before in users.items():
+        live = h.kube.get(CONFIGMAPS, name, h.ns)
+        assert live["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+        assert "ownerReferences" not in live["metadata"] and "labels" not in live["metadata"]
+        assert live["data"] == {"mine": "yes"}
+        assert {m["manager"] for m in live["metadata"].get("managedFields") or []} <= \
+            {m["manager"] for m in before["metadata"].get("managedFields") or []}
+    assert h.kube.get(SERVICES, "site-svc", h.ns) is not None          # the other children are still written
+    conflicts = [e for e in h.events("site") if e["reason"] == "OwnerConflict"]
+    assert sorted(e["message"].split(":")[0] for e in conflicts) == [f"ConfigMap {h.ns}/site-config",
+                                                                     f"ConfigMap {h.ns}/site-seed"]
+    assert all(e["type"] == "Warning" and e.get("count", 1) == 1 for e in conflicts)

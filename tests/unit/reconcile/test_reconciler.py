@@ -277,3 +277,72 @@ def test_the_cached_cr_is_neither_copied_nor_modified_and_a_hook_gets_its_own_co
     assert cached == snapshot
     assert len(copied) == 1 and copied[0] is cached     # one deep copy on the whole path: the hook's
     assert seen[-1] is not cached and seen[-1]["spec"]["title"] == "changed by the hook"
+
+
+# --- Orkestra never adopts an object it did not create (docs/ownership.md) -------------------------------
+JOBS = GVR("batch", "v1", "jobs")
+
+
+def users_object(gvr: GVR, kind: str, name: str, **body) -> dict:
+    return {"apiVersion": "batch/v1" if kind == "Job" else "v1", "kind": kind,
+            "metadata": {"name": name, "namespace": "default", "labels": {"team": "a"}}, **body}
+
+
+def test_a_users_own_object_with_the_rendered_name_is_never_taken_over():
+    s = Setup(templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}}], "services": [{"port": 80}]}})
+    before = s.api.seed(CONFIGMAPS, users_object(CONFIGMAPS, "ConfigMap", "site-config", data={"mine": "yes"}))
+    s.create()
+    with pytest.raises(ApplyFailed, match="apply failed: ConfigMap default/site-config: exists but was not created "
+                                          "by Orkestra for this CR"):
+        s.reconcile()
+    with pytest.raises(ApplyFailed):
+        s.reconcile()
+    assert not s.api.touched(CONFIGMAPS, "site-config", "default")
+    assert s.api.object(CONFIGMAPS, "site-config", "default") == before
+    assert s.api.object(GVR("", "v1", "services"), "site-svc", "default") is not None   # the others still apply
+    conflicts = [e for e in s.runtime.recorder.events if e[1] == "OwnerConflict"]
+    assert len(conflicts) == 1 and conflicts[0][0] == "Warning" and "site-config" in conflicts[0][2]
+
+
+def test_a_create_only_child_never_takes_a_users_object_with_its_name():
+    s = Setup(templates={"onCreate": {"jobs": [{"image": "busybox", "command": ["migrate"]}]}})
+    before = s.api.seed(JOBS, users_object(JOBS, "Job", "site-job", spec={"template": {}}))
+    s.create()
+    with pytest.raises(ApplyFailed, match="Job default/site-job: exists but was not created by Orkestra"):
+        s.reconcile()
+    assert not s.api.touched(JOBS, "site-job", "default")
+    assert s.api.object(JOBS, "site-job", "default") == before
+    assert s.runtime.recorder.reasons().count("OwnerConflict") == 1
+
+
+def test_an_ondelete_job_never_takes_a_users_finished_job_as_the_cleanup():
+    """The deletion flow creates its Job create-only: a user's succeeded Job with that name is not ours."""
+    s = Setup(templates={"onDelete": {"jobs": [{"image": "busybox", "command": ["drop"]}]}})
+    s.create()
+    s.settle()
+    before = s.api.seed(JOBS, users_object(JOBS, "Job", "site-job", status={"conditions": [
+        {"type": "Complete", "status": "True"}]}))
+    s.api.delete(WEBSITES, "site", "default")
+    with pytest.raises(ApplyFailed, match="Job default/site-job: exists but was not created by Orkestra"):
+        s.reconcile()
+    assert s.api.object(WEBSITES, "site", "default")["metadata"]["finalizers"] == ["orkestra.io/finalizer"]
+    assert s.api.object(JOBS, "site-job", "default") == before
+    assert "OwnerConflict" in s.runtime.recorder.reasons()
+
+
+def test_a_hook_apply_onto_a_users_object_raises_and_is_still_reported():
+    from orkestra.hooks.loader import HookSet
+    from orkestra.katalog.model import HookSpec
+    from orkestra.reconcile.errors import OwnerConflict
+
+    def on_reconcile(ctx, obj):
+        ctx.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"x": "1"}})
+
+    s = Setup(hooks=HookSpec("hooks", "factory", False, (), {}, "."))
+    s.rec.hooks = HookSet(ref="hooks:factory", run_first=False, callbacks={"on_reconcile": on_reconcile})
+    before = s.api.seed(CONFIGMAPS, users_object(CONFIGMAPS, "ConfigMap", "settings", data={"mine": "yes"}))
+    s.create()
+    with pytest.raises(OwnerConflict, match="ConfigMap default/settings: exists but was not created by Orkestra"):
+        s.reconcile()
+    assert s.api.object(CONFIGMAPS, "settings", "default") == before
+    assert s.runtime.recorder.reasons().count("OwnerConflict") == 1

@@ -76,10 +76,15 @@ def _check_label_fight(ctx: CheckContext, key: str, entry: dict) -> None:
             segments = [s.key for s in parse_path(rule["field"])]
         except PathError:
             continue                            # reported by the mutation checks
+        at = ("spec", "crds", key, "mutation", "rules", i, "field")
         if len(segments) == 3 and segments[:2] == ["metadata", "labels"] and segments[2] in labels:
-            ctx.sink.error(("spec", "crds", key, "mutation", "rules", i, "field"),
-                           f'label "{segments[2]}" is set by both the entry labels and this override: '
-                           "the two would rewrite it on every reconcile; keep one")
+            ctx.sink.error(at, f'label "{segments[2]}" is set by both the entry labels and this override: '
+                               "the two would rewrite it on every reconcile; keep one")
+        elif labels and segments in (["metadata"], ["metadata", "labels"]):
+            names = ", ".join(f'"{k}"' for k in labels)
+            ctx.sink.error(at, f"this override replaces {'.'.join(segments)}, which holds the entry labels "
+                               f"({names}): the two would rewrite them on every reconcile; override single "
+                               "labels (metadata.labels.<key>) that the entry does not set")
 
 
 def _namespaced_child(type_name: str, tpl: dict) -> bool:

@@ -475,3 +475,19 @@ w:
     got = messages(r.errors)
     assert got == ['spec.crds.w.mutation.rules[0].field: label "tier" is set by both the entry labels and this '
                    'override: the two would rewrite it on every reconcile; keep one'], got
+
+
+def test_a_mutation_override_of_the_whole_label_map_fights_the_entry_labels_too(report):
+    r = report(crds(f"""
+w:
+  {WEBSITE}
+  labels: {{tier: web, team: a}}
+  mutation:
+    rules:
+      - {{field: metadata.labels, override: {{tier: backend}}}}
+      - {{field: metadata.annotations, override: {{note: x}}}}
+"""))
+    got = messages(r.errors)
+    assert got == ['spec.crds.w.mutation.rules[0].field: this override replaces metadata.labels, which holds the '
+                   'entry labels ("tier", "team"): the two would rewrite them on every reconcile; override single '
+                   'labels (metadata.labels.<key>) that the entry does not set'], got

@@ -346,3 +346,25 @@ def test_a_hook_apply_onto_a_users_object_raises_and_is_still_reported():
         s.reconcile()
     assert s.api.object(CONFIGMAPS, "settings", "default") == before
     assert s.runtime.recorder.reasons().count("OwnerConflict") == 1
+
+
+def test_a_label_tracked_object_a_hook_applied_stays_its_own_when_no_informer_caches_it():
+    """ctx.apply of a cluster-scoped object (label-tracked): on the next reconcile the uncached live object
+    is recognised by its owner-uid label, not refused for lacking an ownerReference it cannot have."""
+    from orkestra.hooks.loader import HookSet
+    from orkestra.katalog.model import HookSpec
+    clusterroles = GVR("rbac.authorization.k8s.io", "v1", "clusterroles")
+
+    def on_reconcile(ctx, obj):
+        ctx.apply({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                   "metadata": {"name": "site-reader"}, "rules": []})
+
+    s = Setup(hooks=HookSpec("hooks", "factory", False, (), {}, "."))
+    s.rec.hooks = HookSet(ref="hooks:factory", run_first=False, callbacks={"on_reconcile": on_reconcile})
+    s.runtime.children = lambda owner_uid: []          # no child informer for a hook's kind
+    s.create()
+    s.settle()
+    role = s.api.object(clusterroles, "site-reader")
+    assert role["metadata"]["labels"]["orkestra.io/owner-uid"] == s.api.object(WEBSITES, "site", "default")[
+        "metadata"]["uid"] and "ownerReferences" not in role["metadata"]
+    assert "OwnerConflict" not in s.runtime.recorder.reasons()

@@ -81,6 +81,11 @@ def test_an_explicit_empty_selector_means_every_pod():
                                                              "app.kubernetes.io/instance": "web"}}
     labelled = one({"networkPolicies": [{"podSelector": {"role": "db"}}]})
     assert labelled["spec"]["podSelector"] == {"matchLabels": {"role": "db"}}
+    # A selector whose every value renders empty is absent (the default), never "every pod".
+    unset = one({"networkPolicies": [{"podSelector": {"role": "{{ .spec.missing }}"}}]})
+    assert unset["spec"]["podSelector"] == absent["spec"]["podSelector"]
+    unset_svc = one({"services": [{"port": 80, "selector": {"role": "{{ .spec.missing }}"}}]})
+    assert unset_svc["spec"]["selector"] == {"orkestra.io/crd": "website", "app.kubernetes.io/instance": "web"}
 
 
 def test_service_typed_fields_make_a_headless_service():

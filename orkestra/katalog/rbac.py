@@ -28,7 +28,6 @@ DEFAULT_TLS_SECRET = "orkestra-webhook-tls"
 RBAC_GROUP = "rbac.authorization.k8s.io"
 
 
-
 def default_namespace(env: Mapping[str, str]) -> str:
     """Orkestra's own namespace: $NAMESPACE, then $ORK_NAMESPACE, then orkestra-system."""
     return env.get("NAMESPACE") or env.get("ORK_NAMESPACE") or "orkestra-system"

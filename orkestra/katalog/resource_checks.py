@@ -13,7 +13,9 @@ from orkestra.katalog.checks import CheckContext, check_conditions, check_templa
 from orkestra.katalog.labels import RESERVED_LABELS
 from orkestra.katalog.model import PHASES, TEMPLATE_TYPES, ApiTypes
 from orkestra.katalog.template_kinds import TEMPLATE_KINDS
+
 RANDOM_RE = re.compile(r"\b(randomAlphanumeric|randomHex|randomBase64)\b")
+
 
 def check_resources(ctx: CheckContext, key: str, entry: dict, api: ApiTypes | None) -> None:
     box = entry.get("operatorBox", {})

@@ -19,7 +19,7 @@ class TemplateKind:
     type: str
     kind: str                       # "" for custom (the entry names its kind)
     suffix: str                     # default name is `<cr><suffix>` (`<p><suffix>` cluster-scoped)
-    required: tuple[str, ...] = ()  # fields that must be set, at load time and after rendering
+    required: tuple[str, ...] = ()  # fields the load checks require (builders refuse empty renders themselves)
 
     @property
     def builtin(self) -> BuiltinKind:

@@ -1,6 +1,6 @@
 """Which child kinds a CRD entry can produce (runtime.md §4.4): one child informer per GVR.
 
-Template types map to fixed kinds through the reconciler's per-type table; `custom` templates and
+Template types map to fixed kinds through the Katalog's per-type table; `custom` templates and
 hook `managedResources` name their kinds and are resolved through discovery (or the built-in
 registry when only a kind is given), so the engine watches exactly what the reconciler writes.
 """
@@ -11,19 +11,19 @@ from typing import Any
 
 from orkestra.gvk import GVR, split_api_version
 from orkestra.katalog.model import PHASES, CrdEntry
+from orkestra.katalog.template_kinds import TEMPLATE_KINDS
 
 log = logging.getLogger("orkestra.engine")
 
 
 def child_kinds(entry: CrdEntry) -> list[tuple[str, str]]:
     """(apiVersion or "", kind) of every child kind, de-duplicated, in declaration order."""
-    from orkestra.reconcile.kinds import KINDS
     out: list[tuple[str, str]] = []
     for phase in PHASES:
         for type_, items in (entry.box.templates.get(phase) or {}).items():
             if type_ != "custom":
-                spec = KINDS[type_]
-                out.append((spec.api_version, spec.kind))
+                facts = TEMPLATE_KINDS[type_]
+                out.append((facts.api_version, facts.kind))
                 continue
             for item in items:
                 if item.get("kind"):

@@ -3,9 +3,11 @@ and which owner a child belongs to. No state, no I/O. (Object keys and the `uid`
 informer store's: `orkestra.informers.store`.)"""
 from __future__ import annotations
 
-OWNER_UID_LABEL = "orkestra.io/owner-uid"
-CRD_LABEL = "orkestra.io/crd"
-MANAGED_BY_SELECTOR = "app.kubernetes.io/managed-by=orkestra"
+from orkestra.katalog.labels import LABEL_CRD as CRD_LABEL
+from orkestra.katalog.labels import LABEL_MANAGED_BY
+from orkestra.katalog.labels import LABEL_OWNER_UID as OWNER_UID_LABEL
+
+MANAGED_BY_SELECTOR = f"{LABEL_MANAGED_BY}=orkestra"
 
 
 def update_needs_reconcile(old: dict, new: dict, *, ignore_observed_generation: bool = False) -> bool:

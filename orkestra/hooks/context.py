@@ -84,11 +84,12 @@ class HookContext:
                 raise HookRequestError(f"ctx.apply: {manifest['kind']} {meta.get('name')} needs a namespace")
         else:
             meta.pop("namespace", None)
-        if stamp_identity(manifest, self._cr, self.crd, None):
+        tracked = stamp_identity(manifest, self._cr, self.crd, None)
+        if tracked:
             self._ensure_finalizer()
         child = DesiredChild(template_id="", type="hook", gvr=gvr, kind=manifest["kind"], namespaced=namespaced,
                              name=meta["name"], namespace=meta.get("namespace"), manifest=manifest, mode="apply",
-                             label_tracked=False)
+                             label_tracked=tracked)
         try:
             return self._writer.apply_now(child)
         except ApiError as err:

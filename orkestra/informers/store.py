@@ -13,8 +13,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 
+from orkestra.katalog.labels import LABEL_OWNER_UID as OWNER_UID_LABEL
+
 IndexFunc = Callable[[dict], list[str]]
-OWNER_UID_LABEL = "orkestra.io/owner-uid"
 
 
 def object_key(obj: dict) -> str:

@@ -15,6 +15,7 @@ import yaml
 from orkestra.katalog.builtins import resolve_resource
 from orkestra.katalog.children import protected_crd_names
 from orkestra.katalog.model import PHASES, CrdEntry, Katalog
+from orkestra.katalog.template_kinds import TEMPLATE_KINDS
 
 VERB_ORDER = ("get", "list", "watch", "create", "update", "patch", "delete", "escalate", "bind")
 DEFAULT_VERBS = ("get", "list", "watch", "create", "update", "patch", "delete")
@@ -25,17 +26,6 @@ COMPONENT_ALIASES = {"runtime": "runtime", "run": "runtime", "gateway": "gateway
 SERVICE_ACCOUNTS = {"runtime": "orkestra", "gateway": "orkestra-gateway", "cc": "orkestra-cc"}
 DEFAULT_TLS_SECRET = "orkestra-webhook-tls"
 RBAC_GROUP = "rbac.authorization.k8s.io"
-
-CHILD_RESOURCES: dict[str, tuple[str, str]] = {
-    "deployments": ("apps", "deployments"), "statefulSets": ("apps", "statefulsets"),
-    "jobs": ("batch", "jobs"), "cronJobs": ("batch", "cronjobs"),
-    "services": ("", "services"), "configMaps": ("", "configmaps"), "secrets": ("", "secrets"),
-    "namespaces": ("", "namespaces"), "persistentVolumeClaims": ("", "persistentvolumeclaims"),
-    "serviceAccounts": ("", "serviceaccounts"),
-    "ingresses": ("networking.k8s.io", "ingresses"), "networkPolicies": ("networking.k8s.io", "networkpolicies"),
-    "roles": (RBAC_GROUP, "roles"), "roleBindings": (RBAC_GROUP, "rolebindings"),
-    "clusterRoles": (RBAC_GROUP, "clusterroles"), "clusterRoleBindings": (RBAC_GROUP, "clusterrolebindings"),
-}
 
 
 def default_namespace(env: Mapping[str, str]) -> str:
@@ -103,7 +93,8 @@ def _template_types(entries: list[CrdEntry]) -> set[str]:
 
 def _child_rules(entries: list[CrdEntry]) -> list[Rule]:
     types = _template_types(entries)
-    rules = [Rule(*CHILD_RESOURCES[t], DEFAULT_VERBS) for t in sorted(types) if t in CHILD_RESOURCES]
+    fixed = [TEMPLATE_KINDS[t].gvr for t in sorted(types) if t != "custom"]
+    rules = [Rule(gvr.group, gvr.resource, DEFAULT_VERBS) for gvr in fixed]
     for e in entries:
         for phase in PHASES:
             for tpl in e.box.templates.get(phase, {}).get("custom", []):

@@ -10,24 +10,18 @@ import re
 
 from orkestra.katalog import builtins
 from orkestra.katalog.checks import CheckContext, check_conditions, check_templates, strings
+from orkestra.katalog.labels import RESERVED_LABELS
 from orkestra.katalog.model import PHASES, TEMPLATE_TYPES, ApiTypes
+from orkestra.katalog.template_kinds import TEMPLATE_KINDS
 
-RESERVED_LABELS = frozenset({
-    "app.kubernetes.io/managed-by", "orkestra.io/crd", "orkestra-owner", "orkestra.io/owner-namespace",
-    "orkestra.io/owner-uid", "orkestra.io/template",
-})
-REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
-    "deployments": ("image",), "statefulSets": ("image",), "jobs": ("image",), "cronJobs": ("image", "schedule"),
-    "persistentVolumeClaims": ("storage",), "roles": ("rules",), "clusterRoles": ("rules",),
-    "roleBindings": ("roleRef",), "clusterRoleBindings": ("roleRef",), "custom": ("apiVersion", "kind"),
-}
-CLUSTER_SCOPED_TYPES = frozenset({"namespaces", "clusterRoles", "clusterRoleBindings"})
 RANDOM_RE = re.compile(r"\b(randomAlphanumeric|randomHex|randomBase64)\b")
+
 
 def check_resources(ctx: CheckContext, key: str, entry: dict, api: ApiTypes | None) -> None:
     box = entry.get("operatorBox", {})
     base = ("spec", "crds", key, "operatorBox")
     check_templates(ctx, entry.get("labels"), ("spec", "crds", key, "labels"))
+    _check_label_fight(ctx, key, entry)
     for phase in PHASES:
         types = box.get(phase) or {}
         for type_name in TEMPLATE_TYPES:
@@ -53,22 +47,72 @@ def check_resources(ctx: CheckContext, key: str, entry: dict, api: ApiTypes | No
                 break
 
 
+def _literal(value) -> str | None:
+    """A string that is not a template (comparable before any CR is rendered), else None."""
+    return value if isinstance(value, str) and "{{" not in value else None
+
+
+def _copies_onto_source(tpl: dict) -> bool:
+    """A copy-form Secret whose target is, whatever the CR, its own source (katalog.md §7.3)."""
+    source = _literal(tpl.get("fromSecret"))
+    if not source or ("name" in tpl and _literal(tpl["name"]) != source):
+        return False
+    targets = tpl.get("toNamespaces")
+    if not targets:
+        return "fromNamespace" not in tpl       # both default to the CR namespace
+    from_ns = _literal(tpl.get("fromNamespace"))
+    return from_ns is not None and from_ns in [_literal(t) for t in targets]
+
+
+def _check_label_fight(ctx: CheckContext, key: str, entry: dict) -> None:
+    """An entry label that a mutation rule also overrides would be rewritten by both on every reconcile."""
+    labels = entry.get("labels") or {}
+    rules = (entry.get("mutation") or {}).get("rules") or []
+    if not isinstance(labels, dict) or not isinstance(rules, list):
+        return
+    from orkestra.conditions import PathError, parse_path
+    for i, rule in enumerate(rules):
+        if not isinstance(rule, dict) or "override" not in rule or not isinstance(rule.get("field"), str):
+            continue
+        try:
+            segments = [s.key for s in parse_path(rule["field"])]
+        except PathError:
+            continue                            # reported by the mutation checks
+        at = ("spec", "crds", key, "mutation", "rules", i, "field")
+        if len(segments) == 3 and segments[:2] == ["metadata", "labels"] and segments[2] in labels:
+            ctx.sink.error(at, f'label "{segments[2]}" is set by both the entry labels and this override: '
+                               "the two would rewrite it on every reconcile; keep one")
+        elif labels and segments in (["metadata"], ["metadata", "labels"]):
+            names = ", ".join(f'"{k}"' for k in labels)
+            ctx.sink.error(at, f"this override replaces {'.'.join(segments)}, which holds the entry labels "
+                               f"({names}): the two would rewrite them on every reconcile; override single "
+                               "labels (metadata.labels.<key>) that the entry does not set")
+
+
 def _namespaced_child(type_name: str, tpl: dict) -> bool:
     if type_name == "custom":
         found = builtins.lookup(tpl.get("kind", "")) if isinstance(tpl.get("kind"), str) else None
         return found is not None and found.namespaced
-    return type_name not in CLUSTER_SCOPED_TYPES
+    return TEMPLATE_KINDS[type_name].namespaced
 
 
 def _check_entry_fields(ctx: CheckContext, phase: str, type_name: str, tpl: dict, at: tuple) -> None:
     sink = ctx.sink
-    for req in REQUIRED_FIELDS.get(type_name, ()):
+    for req in TEMPLATE_KINDS[type_name].required:
         if tpl.get(req) in (None, ""):
             sink.error(at, f'missing required field "{req}" for {type_name}')
     if type_name == "services" and "port" not in tpl and "ports" not in tpl:
         sink.error(at, 'missing required field "port" for services (or declare ports)')
     if type_name == "secrets" and "data" in tpl and "fromSecret" in tpl:
         sink.error(at, "set data or fromSecret, not both")
+    if type_name == "secrets" and _copies_onto_source(tpl):
+        sink.error(at, "this copy would be written onto its own source Secret (same name and namespace): "
+                       "set name, or toNamespaces without the source namespace")
+    if type_name == "custom" and isinstance(tpl.get("fields"), dict):
+        for reserved in ("apiVersion", "kind", "metadata"):
+            if reserved in tpl["fields"]:
+                sink.error(at + ("fields", reserved), f"{reserved} may not be set in fields: use the entry's "
+                           "apiVersion, kind, name, namespace, labels and annotations")
     if "reconcile" in tpl and phase != "onCreate":
         sink.error(at + ("reconcile",), "reconcile is only valid in onCreate")
     if "action" in tpl and phase != "onDelete":

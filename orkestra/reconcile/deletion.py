@@ -60,8 +60,11 @@ class DeletionFlow:
         writer = rec.new_writer(cr, key)
         jobs: list[DesiredChild] = []
         steps = [self._hook, self._templates] if rec.hooks and rec.hooks.run_first else [self._templates, self._hook]
-        for step in steps:
-            jobs += step(cr, key, cancelled, writer)
+        try:
+            for step in steps:
+                jobs += step(cr, key, cancelled, writer)
+        finally:
+            rec.report_conflicts(cr, key, writer)
         if writer.failures:
             raise ApplyFailed(messages.apply_failed(writer.failures))
         if not self._jobs_done(cr, key, jobs, writer):

@@ -27,3 +27,13 @@ class RenderError(ReconcileError):
 
 class ApplyFailed(ReconcileError):
     """One or more children could not be written: `apply failed: <kind> <ns>/<name>: <reason>; …`."""
+
+
+class OwnerConflict(ReconcileError):
+    """A child the CR renders exists and is not this CR's (another owner's, or nobody's): it is
+    reported as a Warning Event and a reconcile error, never written (docs/ownership.md)."""
+
+    def __init__(self, ref: str, detail: str) -> None:
+        self.ref = ref
+        self.detail = f"{detail}; not taken over"
+        super().__init__(f"{ref}: {self.detail}")

@@ -1,8 +1,8 @@
-"""The per-type table of the 17 resource template types (katalog.md §7.2–7.3).
+"""How each of the 17 resource template types builds its object (katalog.md §7.2–7.3).
 
-One row per type says what differs between types: the Kubernetes kind, the default-name suffix,
-which fields are integers or booleans, and a small `build` function that turns the *rendered*
-entry fields into the object's body. Everything the types share (template rendering, conditions,
+One row per type adds to the type's facts (kind, suffix, required fields: the Katalog layer's
+`TEMPLATE_KINDS`) which fields are integers, booleans or strings, and a small `build` function
+that turns the *rendered* entry fields into the object's body. Everything the types share (template rendering, conditions,
 forEach, names, namespaces, labels, ownership) lives once in `orkestra.reconcile.render`.
 `custom` has no fixed kind: its apiVersion/kind come from the entry and its scope from discovery.
 """
@@ -12,10 +12,14 @@ import base64
 from dataclasses import dataclass, field
 from typing import Callable
 
+from orkestra.katalog.template_kinds import TEMPLATE_KINDS, TemplateKind
 from orkestra.reconcile.errors import RenderError
 from orkestra.reconcile.naming import (LABEL_APP_INSTANCE, LABEL_APP_NAME, LABEL_CRD, LABEL_OWNER,
                                        cut_name)
+from orkestra.template.values import to_text
 
+# Selector fields where a literal `{}` means "every pod" and only an absent key gets the default.
+SELECTOR_FIELDS = frozenset({"podSelector", "selector"})
 # Entry keys that steer rendering and never reach a manifest.
 CONTROL_KEYS = frozenset({"name", "namespace", "labels", "annotations", "reconcile", "action", "once",
                           "when", "anyOf", "or", "forEach"})
@@ -35,15 +39,30 @@ class BuildContext:
 @dataclass(frozen=True)
 class KindSpec:
     type: str
-    api_version: str
-    kind: str
-    plural: str
-    namespaced: bool
-    suffix: str                             # default name is `<cr><suffix>` (`<p><suffix>` cluster-scoped)
     build: Callable[[dict, BuildContext], dict]
     int_fields: frozenset[str] = field(default_factory=frozenset)
     bool_fields: frozenset[str] = field(default_factory=frozenset)
     create_only: bool = False               # jobs: never updated
+
+    @property
+    def facts(self) -> TemplateKind:
+        return TEMPLATE_KINDS[self.type]
+
+    @property
+    def kind(self) -> str:
+        return self.facts.kind
+
+    @property
+    def api_version(self) -> str:
+        return self.facts.api_version
+
+    @property
+    def namespaced(self) -> bool:
+        return self.facts.namespaced
+
+    @property
+    def suffix(self) -> str:
+        return self.facts.suffix
 
 
 def _put(target: dict, key: str, value) -> None:
@@ -64,18 +83,35 @@ def workload_selector(ctx: BuildContext) -> dict[str, str]:
     return {LABEL_APP_NAME: ctx.name, LABEL_APP_INSTANCE: cut_name(ctx.cr["metadata"]["name"])}
 
 
+def as_text(value) -> str:
+    """A rendered value in a string field, printed as katalog.md §9.1 says (maps and lists as JSON)."""
+    return to_text(value)
+
+
+def _texts(values) -> list[str] | None:
+    """A typed list of strings (`command`, `args`): native numbers and booleans become text."""
+    return None if values is None else [as_text(v) for v in values]
+
+
+def text_map(values) -> dict[str, str]:
+    """A typed map of strings (labels, annotations, `nodeSelector`)."""
+    return {str(k): as_text(v) for k, v in (values or {}).items()}
+
+
+def require(f: dict, key: str, ctx: BuildContext):
+    """A required field after rendering; empty is a reconcile error naming the field and the CR."""
+    value = f.get(key)
+    if value is None or value == "":
+        meta = ctx.cr["metadata"]
+        who = f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else meta["name"]
+        raise RenderError(f"{ctx.path}.{key}: required, but rendered empty for {ctx.cr.get('kind')} {who}")
+    return value
+
+
 def _env(env) -> list[dict]:
     if isinstance(env, dict):
-        return [{"name": str(k), "value": "" if v is None else as_text(v)} for k, v in env.items()]
-    return list(env or [])
-
-
-def as_text(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+        return [{"name": str(k), "value": as_text(v)} for k, v in env.items()]
+    return [{**e, "value": as_text(e["value"])} if isinstance(e, dict) and "value" in e else e for e in env or []]
 
 
 def _env_from(env_from) -> list[dict]:
@@ -89,10 +125,12 @@ _PROBES = {"liveness": "livenessProbe", "readiness": "readinessProbe", "startup"
 
 
 def _container(f: dict, ctx: BuildContext) -> dict:
-    c: dict = {"name": f.get("containerName") or ctx.name, "image": f["image"]}
+    c: dict = {"name": as_text(f.get("containerName") or ctx.name), "image": as_text(require(f, "image", ctx))}
     if f.get("port") is not None:
         c["ports"] = [{"containerPort": f["port"]}]
-    for key in ("command", "args", "imagePullPolicy", "resources", "volumeMounts", "securityContext"):
+    _put(c, "command", _texts(f.get("command")))
+    _put(c, "args", _texts(f.get("args")))
+    for key in ("imagePullPolicy", "resources", "volumeMounts", "securityContext"):
         _put(c, key, f.get(key))
     _put(c, "env", _env(f.get("env")))
     _put(c, "envFrom", _env_from(f.get("envFrom")))
@@ -104,7 +142,8 @@ def _container(f: dict, ctx: BuildContext) -> dict:
 def _pod_spec(f: dict, ctx: BuildContext) -> dict:
     spec: dict = {"containers": [_container(f, ctx)]}
     _put(spec, "imagePullSecrets", _named(f.get("imagePullSecrets")))
-    for key in ("serviceAccountName", "nodeSelector", "tolerations", "affinity", "volumes"):
+    _put(spec, "nodeSelector", text_map(f.get("nodeSelector")))
+    for key in ("serviceAccountName", "tolerations", "affinity", "volumes"):
         _put(spec, key, f.get(key))
     _put(spec, "securityContext", f.get("podSecurityContext"))
     return spec
@@ -113,9 +152,9 @@ def _pod_spec(f: dict, ctx: BuildContext) -> dict:
 def _pod_template(f: dict, ctx: BuildContext) -> dict:
     labels = {**workload_selector(ctx), LABEL_CRD: ctx.crd_key,
               LABEL_OWNER: cut_name(ctx.cr["metadata"]["name"])}
-    labels.update({str(k): as_text(v) for k, v in (f.get("podLabels") or {}).items()})
+    labels.update(text_map(f.get("podLabels")))
     meta: dict = {"labels": labels}
-    _put(meta, "annotations", {str(k): as_text(v) for k, v in (f.get("podAnnotations") or {}).items()})
+    _put(meta, "annotations", text_map(f.get("podAnnotations")))
     return {"metadata": meta, "spec": _pod_spec(f, ctx)}
 
 
@@ -147,7 +186,7 @@ def _job(f: dict, ctx: BuildContext) -> dict:
 
 
 def _cronjob(f: dict, ctx: BuildContext) -> dict:
-    spec: dict = {"schedule": f["schedule"], "jobTemplate": {"spec": _job_spec(f, ctx)}}
+    spec: dict = {"schedule": as_text(require(f, "schedule", ctx)), "jobTemplate": {"spec": _job_spec(f, ctx)}}
     for key in ("timeZone", "suspend", "concurrencyPolicy", "startingDeadlineSeconds",
                 "successfulJobsHistoryLimit", "failedJobsHistoryLimit"):
         if f.get(key) is not None:
@@ -155,16 +194,27 @@ def _cronjob(f: dict, ctx: BuildContext) -> dict:
     return {"spec": spec}
 
 
+# Typed Service fields copied as written when set (`clusterIP: None` makes a headless Service).
+_SERVICE_FIELDS = ("clusterIP", "sessionAffinity", "externalTrafficPolicy", "internalTrafficPolicy",
+                   "ipFamilyPolicy", "ipFamilies", "loadBalancerClass", "loadBalancerSourceRanges",
+                   "externalName", "publishNotReadyAddresses")
+
+
 def _service(f: dict, ctx: BuildContext) -> dict:
     if f.get("ports"):
         ports = f["ports"]
     else:
-        port: dict = {"port": f["port"], "targetPort": f.get("targetPort", f["port"]),
+        port_number = require(f, "port", ctx)
+        port: dict = {"port": port_number, "targetPort": f.get("targetPort", port_number),
                       "protocol": f.get("protocol") or "TCP"}
         _put(port, "nodePort", f.get("nodePort"))
         ports = [port]
-    selector = f.get("selector") or selector_labels(ctx)
-    return {"spec": {"type": f.get("type") or "ClusterIP", "selector": selector, "ports": ports}}
+    selector = text_map(f["selector"]) if "selector" in f else selector_labels(ctx)
+    spec = {"type": f.get("type") or "ClusterIP", "selector": selector, "ports": ports}
+    for key in _SERVICE_FIELDS:
+        if key in f and f[key] is not None:
+            spec[key] = f[key]
+    return {"spec": spec}
 
 
 def _ingress(f: dict, ctx: BuildContext) -> dict:
@@ -190,14 +240,17 @@ def _ingress(f: dict, ctx: BuildContext) -> dict:
 
 
 def _network_policy(f: dict, ctx: BuildContext) -> dict:
-    spec: dict = {"podSelector": {"matchLabels": f.get("podSelector") or selector_labels(ctx)}}
+    if "podSelector" not in f:
+        spec: dict = {"podSelector": {"matchLabels": selector_labels(ctx)}}
+    else:   # `{}` selects every pod in the namespace
+        spec = {"podSelector": {"matchLabels": text_map(f["podSelector"])} if f["podSelector"] else {}}
     for key in ("policyTypes", "ingress", "egress"):
         _put(spec, key, f.get(key))
     return {"spec": spec}
 
 
 def _config_map(f: dict, ctx: BuildContext) -> dict:
-    return {"data": {str(k): as_text(v) for k, v in (f.get("data") or {}).items() if v is not None}}
+    return {"data": text_map({k: v for k, v in (f.get("data") or {}).items() if v is not None})}
 
 
 def _secret(f: dict, ctx: BuildContext) -> dict:
@@ -214,7 +267,7 @@ def _empty(f: dict, ctx: BuildContext) -> dict:
 
 def _pvc(f: dict, ctx: BuildContext) -> dict:
     spec: dict = {"accessModes": f.get("accessModes") or ["ReadWriteOnce"],
-                  "resources": {"requests": {"storage": as_text(f["storage"])}}}
+                  "resources": {"requests": {"storage": as_text(require(f, "storage", ctx))}}}
     _put(spec, "storageClassName", f.get("storageClassName"))
     _put(spec, "volumeMode", f.get("volumeMode"))
     return {"spec": spec}
@@ -233,7 +286,7 @@ def _role(f: dict, ctx: BuildContext) -> dict:
 
 
 def _binding(f: dict, ctx: BuildContext) -> dict:
-    ref = f.get("roleRef") or {}
+    ref = require(f, "roleRef", ctx)
     subjects = []
     for i, subject in enumerate(f.get("subjects") or []):
         subject = dict(subject)
@@ -261,35 +314,26 @@ _WORKLOAD_INTS = frozenset({"replicas", "port"})
 _JOB_INTS = frozenset({"backoffLimit", "ttlSecondsAfterFinished", "activeDeadlineSeconds"})
 
 _ROWS = (
-    KindSpec("namespaces", "v1", "Namespace", "namespaces", False, "", _empty),
-    KindSpec("serviceAccounts", "v1", "ServiceAccount", "serviceaccounts", True, "", _service_account,
-             bool_fields=frozenset({"automountServiceAccountToken"})),
-    KindSpec("roles", "rbac.authorization.k8s.io/v1", "Role", "roles", True, "-role", _role),
-    KindSpec("clusterRoles", "rbac.authorization.k8s.io/v1", "ClusterRole", "clusterroles", False,
-             "-clusterrole", _role),
-    KindSpec("roleBindings", "rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings", True,
-             "-rolebinding", _binding),
-    KindSpec("clusterRoleBindings", "rbac.authorization.k8s.io/v1", "ClusterRoleBinding",
-             "clusterrolebindings", False, "-clusterrolebinding", _binding),
-    KindSpec("configMaps", "v1", "ConfigMap", "configmaps", True, "-config", _config_map),
-    KindSpec("secrets", "v1", "Secret", "secrets", True, "-secret", _secret),
-    KindSpec("persistentVolumeClaims", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", True,
-             "-pvc", _pvc),
-    KindSpec("services", "v1", "Service", "services", True, "-svc", _service,
-             int_fields=frozenset({"port", "nodePort"})),
-    KindSpec("deployments", "apps/v1", "Deployment", "deployments", True, "-deployment", _deployment,
-             int_fields=_WORKLOAD_INTS),
-    KindSpec("statefulSets", "apps/v1", "StatefulSet", "statefulsets", True, "-statefulset", _statefulset,
-             int_fields=_WORKLOAD_INTS),
-    KindSpec("jobs", "batch/v1", "Job", "jobs", True, "-job", _job, int_fields=_JOB_INTS, create_only=True),
-    KindSpec("cronJobs", "batch/v1", "CronJob", "cronjobs", True, "-cronjob", _cronjob,
-             int_fields=_JOB_INTS | {"startingDeadlineSeconds", "successfulJobsHistoryLimit",
-                                     "failedJobsHistoryLimit"},
+    KindSpec("namespaces", _empty),
+    KindSpec("serviceAccounts", _service_account, bool_fields=frozenset({"automountServiceAccountToken"})),
+    KindSpec("roles", _role),
+    KindSpec("clusterRoles", _role),
+    KindSpec("roleBindings", _binding),
+    KindSpec("clusterRoleBindings", _binding),
+    KindSpec("configMaps", _config_map),
+    KindSpec("secrets", _secret),
+    KindSpec("persistentVolumeClaims", _pvc),
+    KindSpec("services", _service, int_fields=frozenset({"port", "nodePort"}),
+             bool_fields=frozenset({"publishNotReadyAddresses"})),
+    KindSpec("deployments", _deployment, int_fields=_WORKLOAD_INTS),
+    KindSpec("statefulSets", _statefulset, int_fields=_WORKLOAD_INTS),
+    KindSpec("jobs", _job, int_fields=_JOB_INTS, create_only=True),
+    KindSpec("cronJobs", _cronjob, int_fields=_JOB_INTS | {"startingDeadlineSeconds", "successfulJobsHistoryLimit",
+                                                          "failedJobsHistoryLimit"},
              bool_fields=frozenset({"suspend"})),
-    KindSpec("ingresses", "networking.k8s.io/v1", "Ingress", "ingresses", True, "-ingress", _ingress),
-    KindSpec("networkPolicies", "networking.k8s.io/v1", "NetworkPolicy", "networkpolicies", True,
-             "-netpol", _network_policy),
-    KindSpec("custom", "", "", "", True, "", _custom),
+    KindSpec("ingresses", _ingress),
+    KindSpec("networkPolicies", _network_policy),
+    KindSpec("custom", _custom),
 )
 KINDS: dict[str, KindSpec] = {row.type: row for row in _ROWS}
 

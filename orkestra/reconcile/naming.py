@@ -5,17 +5,12 @@ Pure functions of the CR and the CRD key, shared by the template renderer and by
 """
 from __future__ import annotations
 
+from orkestra.katalog.labels import (LABEL_APP_INSTANCE, LABEL_APP_NAME, LABEL_CRD,  # noqa: F401 - re-exported
+                                     LABEL_MANAGED_BY, LABEL_OWNER, LABEL_OWNER_NAMESPACE, LABEL_OWNER_UID,
+                                     LABEL_TEMPLATE)
 from orkestra.template.library.names import truncate_name
 
 MAX_NAME = 63
-LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
-LABEL_CRD = "orkestra.io/crd"
-LABEL_OWNER = "orkestra-owner"
-LABEL_OWNER_NAMESPACE = "orkestra.io/owner-namespace"
-LABEL_OWNER_UID = "orkestra.io/owner-uid"
-LABEL_TEMPLATE = "orkestra.io/template"
-LABEL_APP_NAME = "app.kubernetes.io/name"
-LABEL_APP_INSTANCE = "app.kubernetes.io/instance"
 MANAGER = "orkestra"
 
 

@@ -27,7 +27,8 @@ from orkestra.reconcile import crmeta, messages
 from orkestra.reconcile.applied import AppliedRecords
 from orkestra.reconcile.deletion import DeletionFlow
 from orkestra.reconcile.errors import ApplyFailed, ReconcileError, ValidationDenied
-from orkestra.reconcile.render import (compile_entries, may_label_track, render_entry, render_value,
+from orkestra.reconcile.kinds import text_map
+from orkestra.reconcile.render import (DesiredChild, compile_entries, may_label_track, render_entry, render_value,
                                        tracked_gvrs)
 from orkestra.reconcile.rules import compute_mutation, evaluate_validation
 from orkestra.reconcile.runtime import ReconcileResult, ReconcileRuntime
@@ -139,6 +140,12 @@ class DeclarativeReconciler:
                 out.append(resolved[0])
         return out
 
+    def report_conflicts(self, cr: dict, key: str, writer: ChildWriter) -> None:
+        """`OwnerConflict` (Warning) once per generation and child the writer refused to take over."""
+        for conflict in writer.conflicts:
+            if self.once(f"OwnerConflict {conflict.ref}", key, cr["metadata"].get("generation")):
+                self.event(cr, "Warning", "OwnerConflict", str(conflict))
+
     def new_writer(self, cr: dict, key: str) -> ChildWriter:
         return ChildWriter(self.runtime.kube, force=self.entry.force_conflict,
                            cached_children=self.runtime.children(cr["metadata"]["uid"]),
@@ -149,7 +156,7 @@ class DeclarativeReconciler:
         cached = self.runtime.cached(key)
         if cached is None:
             return ReconcileResult()
-        cr = copy.deepcopy(cached)
+        cr = cached        # read-only from here on: only a hook gets a copy (runtime.md §1)
         meta = cr["metadata"]
         if meta.get("deletionTimestamp"):
             return self.deletion.run(cr, key, cancelled)
@@ -167,11 +174,14 @@ class DeclarativeReconciler:
         hook_ctx: HookContext | None = None
         hook_calls = calls_for(self.hooks, reconciled_before=reconciled_before,
                                generation_newer=generation_newer) if self.hooks is not None else []
-        if self.hooks is not None and self.hooks.run_first:
-            hook_ctx = self._run_hooks(cr, key, cancelled, writer, hook_calls)
-        self._run_templates(cr, writer, cancelled)
-        if self.hooks is not None and not self.hooks.run_first:
-            hook_ctx = self._run_hooks(cr, key, cancelled, writer, hook_calls)
+        try:
+            if self.hooks is not None and self.hooks.run_first:
+                hook_ctx = self._run_hooks(cr, key, cancelled, writer, hook_calls)
+            self._run_templates(cr, writer, cancelled)
+            if self.hooks is not None and not self.hooks.run_first:
+                hook_ctx = self._run_hooks(cr, key, cancelled, writer, hook_calls)
+        finally:        # also when a hook raised after its ctx.apply met a conflict
+            self.report_conflicts(cr, key, writer)
         if writer.failures:
             raise ApplyFailed(messages.apply_failed(writer.failures))
         generation = meta.get("generation")
@@ -196,7 +206,6 @@ class DeclarativeReconciler:
             cr = self.runtime.cached(key)
             if cr is None or not self.writes_status or cr["metadata"].get("deletionTimestamp"):
                 return
-            cr = copy.deepcopy(cr)
             self._write_status(cr, key, ok=False, reason=reason, message=messages.truncate(str(error)),
                                writer=self.new_writer(cr, key), hook_status={})
         except Exception as err:  # noqa: BLE001 - best effort by contract
@@ -236,8 +245,7 @@ class DeclarativeReconciler:
         return cr
 
     def _patch_metadata(self, cr: dict, key: str) -> dict:
-        labels = {k: "" if v is None else str(v)
-                  for k, v in render_value(self.entry.labels, cr, {}, f"spec.crds.{self.crd}.labels").items()}
+        labels = text_map(render_value(self.entry.labels, cr, {}, f"spec.crds.{self.crd}.labels"))
         katalog_name = None if self.entry.api.builtin else self.katalog.name
         patch = crmeta.metadata_patch(cr, labels=labels, protection=self.entry.deletion_protection,
                                       katalog_name=katalog_name)
@@ -287,7 +295,13 @@ class DeclarativeReconciler:
             self.event(cr, "Warning", "ValidationWarning", messages.validation_warning(texts))
 
     def _run_templates(self, cr: dict, writer: ChildWriter, cancelled: threading.Event) -> None:
-        uid = cr["metadata"]["uid"]
+        """Render and write every entry, then prune once (katalog.md §7.2).
+
+        Pruning waits for the last entry and spares every identity any entry rendered in this
+        reconcile, so an entry inserted above another of the same type (which shifts the
+        positional template ids) never deletes a child that is still declared."""
+        declared: list[DesiredChild] = []
+        pruned: dict[str, tuple[str, GVR]] = {}
         for tpl in self.templates:
             if cancelled.is_set():
                 raise ReconcileError("reconcile cancelled (timeout or shutdown)")
@@ -295,23 +309,12 @@ class DeclarativeReconciler:
                                     read_secret=self.read_secret)
             for child in children:
                 writer.write(child)
+            declared += children
             if tpl.desired_state:
-                kind_gvr = self._template_kind(tpl, children)
+                kind_gvr = (children[0].kind, children[0].gvr) if children else tpl.static_gvr(self.resolve_kind)
                 if kind_gvr is not None:
-                    writer.prune(tpl.id, uid, children, kind_gvr[1], kind_gvr[0])
-
-    def _template_kind(self, tpl, children) -> tuple[str, Any] | None:
-        """(kind, gvr) written by `tpl`, also when it rendered nothing this time."""
-        if children:
-            return children[0].kind, children[0].gvr
-        if tpl.type != "custom":
-            gvrs = tracked_gvrs([tpl], self.resolve_kind)
-            return tpl.spec.kind, gvrs[0]
-        api_version, kind = tpl.raw.get("apiVersion"), tpl.raw.get("kind")
-        if isinstance(api_version, str) and isinstance(kind, str) and "{{" not in api_version + kind:
-            resolved = self.resolve_kind(api_version, kind)
-            return (kind, resolved[0]) if resolved else None
-        return None
+                    pruned[tpl.id] = kind_gvr
+        writer.prune(cr["metadata"]["uid"], pruned, declared)
 
     def hook_args(self, cr: dict) -> dict:
         return render_value(dict(self.entry.box.hooks.args), cr, {}, f"spec.crds.{self.crd}.operatorBox.reconciler.hooks.args")

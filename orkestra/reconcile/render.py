@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from orkestra.conditions import compile_conditions, lookup
-from orkestra.gvk import GVR, split_api_version
+from orkestra.gvk import GVR
 from orkestra.katalog.model import PHASES, TEMPLATE_TYPES, CrdEntry
+from orkestra.katalog.template_kinds import static_kind
 from orkestra.reconcile.errors import RenderError
-from orkestra.reconcile.kinds import CONTROL_KEYS, INT_OR_STRING, KINDS, BuildContext, KindSpec, as_text
+from orkestra.reconcile.kinds import (CONTROL_KEYS, INT_OR_STRING, KINDS, SELECTOR_FIELDS, BuildContext, KindSpec,
+                                      text_map)
 from orkestra.reconcile.naming import default_name, stamp_identity
 from orkestra.template import TemplateEvalError, compile_template
 
@@ -59,6 +61,18 @@ class TemplateEntry:
         if self.phase == "onCreate" and not self.raw.get("reconcile"):
             return "create"
         return "apply"
+
+    def resolved_kind(self, resolve_kind: "ResolveKind") -> "tuple[GVR, bool] | None":
+        """(GVR, namespaced) of a `custom` entry whose kind is not a template; None otherwise."""
+        static = static_kind(self.raw)
+        return resolve_kind(*static) if static is not None else None
+
+    def static_gvr(self, resolve_kind: "ResolveKind") -> "tuple[str, GVR] | None":
+        """(kind, GVR) this entry writes, known before rendering; None for an unresolved custom kind."""
+        if self.type != "custom":
+            return self.spec.kind, self.spec.facts.gvr
+        resolved = self.resolved_kind(resolve_kind)
+        return (str(self.raw["kind"]), resolved[0]) if resolved is not None else None
 
     @property
     def desired_state(self) -> bool:
@@ -189,8 +203,7 @@ def for_each_items(tpl: TemplateEntry, cr: dict) -> list[Any] | None:
 def _kind_of(tpl: TemplateEntry, fields: dict, resolve_kind: ResolveKind) -> tuple[str, str, GVR, bool]:
     spec = tpl.spec
     if spec.type != "custom":
-        group, version = split_api_version(spec.api_version)
-        return spec.api_version, spec.kind, GVR(group, version, spec.plural), spec.namespaced
+        return spec.api_version, spec.kind, spec.facts.gvr, spec.namespaced
     api_version, kind = fields.get("apiVersion"), fields.get("kind")
     if not api_version or not kind:
         raise RenderError(f"{tpl.path}: apiVersion and kind are required")
@@ -198,10 +211,6 @@ def _kind_of(tpl: TemplateEntry, fields: dict, resolve_kind: ResolveKind) -> tup
     if resolved is None:
         raise RenderError(f"{tpl.path}: the API server does not serve {kind} in {api_version}")
     return str(api_version), str(kind), resolved[0], resolved[1]
-
-
-def _str_map(value: Any) -> dict[str, str]:
-    return {str(k): as_text(v) for k, v in (value or {}).items()}
 
 
 def render_entry(tpl: TemplateEntry, cr: dict, *, children: dict, resolve_kind: ResolveKind,
@@ -226,6 +235,9 @@ def _render_one(tpl: TemplateEntry, cr: dict, extra: dict, resolve_kind: Resolve
                 read_secret: ReadSecret) -> list[DesiredChild]:
     raw = {k: v for k, v in tpl.raw.items() if k not in ("when", "anyOf", "or", "forEach")}
     fields = render_value(raw, cr, extra, tpl.path)
+    for key in SELECTOR_FIELDS:   # a selector whose values all rendered empty is absent, not "every pod"
+        if fields.get(key) == {} and raw.get(key):
+            del fields[key]
     fields = _coerce(fields, tpl.spec, tpl.path)
     api_version, kind, gvr, namespaced = _kind_of(tpl, fields, resolve_kind)
     cr_ns = cr["metadata"].get("namespace")
@@ -239,8 +251,13 @@ def _render_one(tpl: TemplateEntry, cr: dict, extra: dict, resolve_kind: Resolve
     namespaces = [namespace]
     if tpl.type == "secrets" and fields.get("fromSecret"):
         name = name or str(fields["fromSecret"])
-        fields.update(_copied_secret(tpl, fields, cr_ns, read_secret))
+        source_ns = _source_namespace(tpl, fields, cr_ns)
         namespaces = [str(n) for n in fields.get("toNamespaces") or []] or namespaces
+        # A copy onto its own source would adopt (and later delete) the user's Secret: skip it.
+        namespaces = [ns for ns in namespaces if (ns, name) != (source_ns, str(fields["fromSecret"]))]
+        if not namespaces:
+            return []
+        fields.update(_copied_secret(tpl, fields, source_ns, read_secret))
     if not name:
         name = default_name(cr, suffix, cluster_scoped=not namespaced)
     children = []
@@ -250,9 +267,9 @@ def _render_one(tpl: TemplateEntry, cr: dict, extra: dict, resolve_kind: Resolve
         if ns:
             meta["namespace"] = ns
         if fields.get("labels"):
-            meta["labels"] = _str_map(fields["labels"])
+            meta["labels"] = text_map(fields["labels"])
         if fields.get("annotations"):
-            meta["annotations"] = _str_map(fields["annotations"])
+            meta["annotations"] = text_map(fields["annotations"])
         manifest = {"apiVersion": api_version, "kind": kind, "metadata": meta}
         if tpl.mode != "delete":
             body = {k: v for k, v in fields.items() if k not in CONTROL_KEYS}
@@ -264,10 +281,14 @@ def _render_one(tpl: TemplateEntry, cr: dict, extra: dict, resolve_kind: Resolve
     return children
 
 
-def _copied_secret(tpl: TemplateEntry, fields: dict, cr_ns: str | None, read_secret: ReadSecret) -> dict:
+def _source_namespace(tpl: TemplateEntry, fields: dict, cr_ns: str | None) -> str:
     src_ns = str(fields.get("fromNamespace") or cr_ns or "")
     if not src_ns:
         raise RenderError(f"{tpl.path}.fromNamespace: required when the CR is cluster-scoped")
+    return src_ns
+
+
+def _copied_secret(tpl: TemplateEntry, fields: dict, src_ns: str, read_secret: ReadSecret) -> dict:
     source = read_secret(src_ns, str(fields["fromSecret"]))
     if source is None:
         raise RenderError(f"{tpl.path}.fromSecret: Secret {src_ns}/{fields['fromSecret']} not found")
@@ -285,11 +306,9 @@ def may_label_track(entries: list[TemplateEntry], *, cr_namespaced: bool,
         if tpl.raw.get("namespace") or tpl.raw.get("toNamespaces"):
             return True
         if tpl.type == "custom":
-            api_version, kind = tpl.raw.get("apiVersion"), tpl.raw.get("kind")
-            if isinstance(api_version, str) and isinstance(kind, str) and "{{" not in api_version + kind:
-                resolved = resolve_kind(api_version, kind)
-                if resolved is not None and not resolved[1]:
-                    return True
+            resolved = tpl.resolved_kind(resolve_kind)
+            if resolved is not None and not resolved[1]:
+                return True
         elif not tpl.spec.namespaced:
             return True
     return False
@@ -299,17 +318,9 @@ def tracked_gvrs(entries: list[TemplateEntry], resolve_kind: ResolveKind) -> lis
     """GVRs this CRD's templates can write (where the deletion flow looks for label-tracked children)."""
     gvrs: list[GVR] = []
     for tpl in entries:
-        if tpl.type == "custom":
-            api_version, kind = tpl.raw.get("apiVersion"), tpl.raw.get("kind")
-            if not (isinstance(api_version, str) and isinstance(kind, str)) or "{{" in api_version + kind:
-                continue
-            resolved = resolve_kind(api_version, kind)
-            gvr = resolved[0] if resolved else None
-        else:
-            group, version = split_api_version(tpl.spec.api_version)
-            gvr = GVR(group, version, tpl.spec.plural)
-        if gvr is not None and gvr not in gvrs:
-            gvrs.append(gvr)
+        found = tpl.static_gvr(resolve_kind)
+        if found is not None and found[1] not in gvrs:
+            gvrs.append(found[1])
     return gvrs
 
 

@@ -8,13 +8,13 @@ are merged last. The caller sends a patch only when `status_patch` returns somet
 """
 from __future__ import annotations
 
-import copy
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 from orkestra.conditions import compile_conditions
 from orkestra.template import TemplateEvalError, compile_template
+from orkestra.template.values import to_text
 
 log = logging.getLogger("orkestra.reconcile")
 
@@ -50,11 +50,7 @@ def _convert(value: Any, type_: str) -> Any:
         return value
     try:
         if type_ == "string":
-            if isinstance(value, bool):
-                return "true" if value else "false"
-            if isinstance(value, float) and value.is_integer():
-                return str(int(value))
-            return "" if value is None else str(value)
+            return to_text(value)
         if type_ == "int":
             if isinstance(value, bool):
                 raise ValueError
@@ -96,7 +92,11 @@ def evaluate_fields(fields: list[StatusField], cr: dict, *, extra: dict, ok: boo
                 ops.append(("clear", field.path, None))
             continue
         try:
-            value = _convert(_render(field.value, cr, extra, field.type != "string"), field.type)
+            rendered = _render(field.value, cr, extra, field.type != "string")
+            if rendered is None or rendered == "":    # §9.3: nil and "" mean the field is omitted
+                ops.append(("clear", field.path, None))
+                continue
+            value = _convert(rendered, field.type)
         except (_Skip, TemplateEvalError) as err:
             log.warning("status field skipped: %s: %s", field.path, err, extra={"crd": crd, "key": key})
             continue
@@ -105,22 +105,29 @@ def evaluate_fields(fields: list[StatusField], cr: dict, *, extra: dict, ok: boo
 
 
 def _set(target: dict, path: str, value: Any) -> None:
+    """Set `path` in `target`, copying (never mutating) the nested maps on the way: they may be cached."""
     parts = path.split(".")
     for part in parts[:-1]:
         nxt = target.get(part)
-        if not isinstance(nxt, dict):
-            nxt = target[part] = {}
+        nxt = target[part] = dict(nxt) if isinstance(nxt, dict) else {}
         target = nxt
     target[parts[-1]] = value
 
 
 def _clear(target: dict, path: str) -> None:
+    """Remove `path` from `target`, copying the nested maps on the way (see `_set`)."""
     parts = path.split(".")
+    node = target
     for part in parts[:-1]:
-        target = target.get(part)
-        if not isinstance(target, dict):
+        node = node.get(part)
+        if not isinstance(node, dict):
             return
-    target.pop(parts[-1], None)
+    if parts[-1] not in node:
+        return
+    for part in parts[:-1]:
+        target[part] = dict(target[part])
+        target = target[part]
+    del target[parts[-1]]
 
 
 def ready_condition(previous: list[dict], *, ready: bool, reason: str, message: str,
@@ -139,8 +146,10 @@ def ready_condition(previous: list[dict], *, ready: bool, reason: str, message: 
 def compute_status(current: dict | None, *, generation: int | None, ok: bool, reason: str, message: str,
                    field_ops: list[tuple[str, str, Any]], hook_status: dict[str, Any],
                    conditions: bool, now: str) -> dict:
-    """The status to write after a reconcile with outcome `ok`/`reason`/`message`."""
-    status = copy.deepcopy(current or {})
+    """The status to write after a reconcile with outcome `ok`/`reason`/`message`.
+
+    `current` is the cached status and is never modified: only the maps on written paths are copied."""
+    status = dict(current or {})
     if conditions:
         if ok:
             status["observedGeneration"] = generation
@@ -152,7 +161,10 @@ def compute_status(current: dict | None, *, generation: int | None, ok: bool, re
         else:
             _clear(status, path)
     for path, value in hook_status.items():
-        _set(status, path, value)
+        if value is None:
+            _clear(status, path)
+        else:
+            _set(status, path, value)
     return status
 
 

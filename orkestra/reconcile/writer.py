@@ -6,14 +6,22 @@ no-op), creates create-only children when absent (cache first, then a GET; Alrea
 fine), deletes (NotFound is fine) and prunes. It keeps the objects produced so far (they feed
 `.children`), the changes for the `Reconciled` message, and the apply failures, which are
 collected rather than raised so that one bad child does not stop the others.
+
+Orkestra writes only what it created (docs/ownership.md): a child that is not in this CR's cache
+is read before its first apply, and an existing object that this CR does not control (another
+owner's, or nobody's: a user's own ConfigMap with the rendered name) is an `OwnerConflict`;
+nothing is written to it. The create-only path holds an existing object to the same rule before
+taking it as the child.
 """
 from __future__ import annotations
 
 import logging
 
+from orkestra.gvk import GVR
 from orkestra.kube.errors import ApiError
 from orkestra.reconcile.applied import manifest_digest
 from orkestra.reconcile.children import children_context
+from orkestra.reconcile.errors import OwnerConflict
 from orkestra.reconcile.naming import LABEL_OWNER_UID, LABEL_TEMPLATE
 from orkestra.reconcile.render import DesiredChild
 
@@ -41,6 +49,48 @@ def created_by_this_apply(obj: dict) -> bool:
                for e in entries)
 
 
+def foreign_owner(obj: dict | None, owner_uid: str) -> str | None:
+    """Who else controls `obj`: its controller ownerReference or owner-uid label naming another uid.
+
+    None when the object is absent, ours, or has no Orkestra-style owner at all."""
+    meta = (obj or {}).get("metadata") or {}
+    for ref in meta.get("ownerReferences") or ():
+        if ref.get("controller") and ref.get("uid") != owner_uid:
+            return f"{ref.get('kind')} {ref.get('name')} (uid {ref.get('uid')})"
+    label = (meta.get("labels") or {}).get(LABEL_OWNER_UID)
+    if label and label != owner_uid:
+        return f"the owner with uid {label}"
+    return None
+
+
+def controlled_by(obj: dict, owner_uid: str, *, label_tracked: bool) -> bool:
+    """Whether the CR `owner_uid` controls `obj`: through a controller ownerReference, or, for a
+    child that cannot be owned (cluster-scoped, or in another namespace), its owner-uid label."""
+    meta = obj.get("metadata") or {}
+    if label_tracked:
+        return (meta.get("labels") or {}).get(LABEL_OWNER_UID) == owner_uid
+    return any(ref.get("controller") and ref.get("uid") == owner_uid for ref in meta.get("ownerReferences") or ())
+
+
+def _check_owner(child: DesiredChild, existing: dict | None, *, cached: bool) -> None:
+    """Raise `OwnerConflict` unless Orkestra may write `existing` as `child` (docs/ownership.md).
+
+    A cached child was found through this CR's owner index, so only another controller disqualifies
+    it. An object read from the API server must be controlled by this CR: Orkestra never adopts an
+    object it did not create."""
+    if existing is None:
+        return
+    owner_uid = child.manifest["metadata"]["labels"][LABEL_OWNER_UID]
+    other = foreign_owner(existing, owner_uid)
+    if other is not None:
+        raise OwnerConflict(child.ref, f"already controlled by {other}")
+    if not cached and not controlled_by(existing, owner_uid, label_tracked=child.label_tracked):
+        mark = f"{LABEL_OWNER_UID} label" if child.label_tracked else "controller ownerReference"
+        raise OwnerConflict(child.ref, f"exists but was not created by Orkestra for this CR (it has no {mark} "
+                                       "naming the CR); Orkestra never adopts an object it did not create: "
+                                       "rename the template's object or remove the existing one")
+
+
 def _identity(kind: str, namespace: str | None, name: str) -> tuple:
     return kind, namespace or None, name
 
@@ -61,6 +111,7 @@ class ChildWriter:
         self.produced: list[dict] = []
         self.changes: list[tuple[str, str]] = []       # (verb, ref)
         self.failures: list[tuple[str, str]] = []      # (ref, reason)
+        self.conflicts: list[OwnerConflict] = []        # children another owner controls (not written)
         self._log_extra = {"crd": crd, "key": key}
 
     def children(self) -> dict:
@@ -83,17 +134,22 @@ class ChildWriter:
         if child.mode == "delete":
             self.delete(child.gvr, child.kind, child.name, child.namespace)
             return None
-        if child.mode == "create":
-            return self._create(child)
         try:
-            return self.apply_now(child)
+            return self._create(child) if child.mode == "create" else self.apply_now(child)
         except ApiError as err:
             self._fail(child.ref, err)
-            return None
+        except OwnerConflict as conflict:
+            self.failures.append((child.ref, conflict.detail))
+        return None
 
     def apply_now(self, child: DesiredChild) -> dict:
-        """Server-side apply `child`, raising `ApiError` instead of collecting it (hook `ctx.apply`)."""
+        """Server-side apply `child`, raising `ApiError` instead of collecting it (hook `ctx.apply`).
+
+        A child that is not in this CR's cache is read first; an existing object this CR does not
+        control raises `OwnerConflict` (also kept in `conflicts`) and nothing is written."""
         before = self._cached(child)
+        self._guard(child, before if before is not None else self._kube.get(child.gvr, child.name, child.namespace),
+                    cached=before is not None)
         ident = _identity(child.kind, child.namespace, child.name)
         digest = manifest_digest(child.manifest)
         if before is not None and self._applied.get(ident) == (digest, before["metadata"].get("resourceVersion")):
@@ -109,20 +165,28 @@ class ChildWriter:
         self._record(obj)
         return obj
 
-    def _create(self, child: DesiredChild) -> dict | None:
+    def _guard(self, child: DesiredChild, existing: dict | None, *, cached: bool) -> None:
         try:
-            existing = self._cached(child) or self._kube.get(child.gvr, child.name, child.namespace)
-            if existing is None:
-                try:
-                    existing = self._kube.create(child.gvr, child.manifest, child.namespace)
-                    self.changes.append(("created", child.ref))
-                except ApiError as err:
-                    if err.status != 409:
-                        raise
-                    existing = self._kube.get(child.gvr, child.name, child.namespace)
-        except ApiError as err:
-            self._fail(child.ref, err)
-            return None
+            _check_owner(child, existing, cached=cached)
+        except OwnerConflict as conflict:
+            self.conflicts.append(conflict)
+            raise
+
+    def _create(self, child: DesiredChild) -> dict | None:
+        """Create `child` when absent (create-only entries); an existing object must be this CR's."""
+        cached = self._cached(child)
+        existing = cached if cached is not None else self._kube.get(child.gvr, child.name, child.namespace)
+        if existing is None:
+            try:
+                existing = self._kube.create(child.gvr, child.manifest, child.namespace)
+                self.changes.append(("created", child.ref))
+                self._record(existing)
+                return existing
+            except ApiError as err:
+                if err.status != 409:
+                    raise
+                cached, existing = None, self._kube.get(child.gvr, child.name, child.namespace)
+        self._guard(child, existing, cached=cached is not None)
         if existing is not None:
             self._record(existing)
         return existing
@@ -143,12 +207,14 @@ class ChildWriter:
         except ApiError as err:
             self._fail(ref, err)
 
-    def prune(self, template_id: str, owner_uid: str, keep: list[DesiredChild], gvr, kind: str) -> None:
-        """Delete cached children of `template_id` that this reconcile no longer declares."""
-        wanted = {_identity(c.kind, c.namespace, c.name) for c in keep}
+    def prune(self, owner_uid: str, templates: dict[str, tuple[str, GVR]], declared: list[DesiredChild]) -> None:
+        """Delete cached children of the desired-state `templates` (id -> (kind, GVR)) that no entry
+        declared in this reconcile (`declared`: every child rendered, whichever entry rendered it)."""
+        wanted = {_identity(c.kind, c.namespace, c.name) for c in declared}
         for obj in self.cached:
             labels = (obj.get("metadata") or {}).get("labels") or {}
-            if (obj.get("kind") == kind and labels.get(LABEL_TEMPLATE) == template_id
-                    and labels.get(LABEL_OWNER_UID) == owner_uid and _obj_identity(obj) not in wanted):
+            found = templates.get(labels.get(LABEL_TEMPLATE, ""))
+            if (found is not None and obj.get("kind") == found[0] and labels.get(LABEL_OWNER_UID) == owner_uid
+                    and _obj_identity(obj) not in wanted):
                 meta = obj["metadata"]
-                self.delete(gvr, kind, meta["name"], meta.get("namespace"))
+                self.delete(found[1], found[0], meta["name"], meta.get("namespace"))

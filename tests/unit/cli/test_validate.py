@@ -212,3 +212,22 @@ def test_a_disabled_entry_prints_the_warnings_the_summary_counts(tmp_path):
     out = run("validate", "-f", str(path)).output
     assert "○ parked (disabled)\n    kind: ConfigMap\n    warning: " in out
     assert out.endswith("1 CRD: 1 valid, 0 invalid (1 built-in, 0 custom) · 1 warning\n")
+
+
+def test_a_secret_copy_onto_its_own_source_fails_with_file_and_line(tmp_path):
+    """Issue 9 item 1: the copy would adopt the user's Secret (and GC would delete it with the CR)."""
+    path = tmp_path / "katalog.yaml"
+    path.write_text(HEAD + textwrap.dedent("""\
+        spec:
+          crds:
+            website:
+              apiTypes: {group: demo.io, version: v1, kind: Website, plural: websites}
+              operatorBox:
+                onReconcile:
+                  secrets:
+                    - fromSecret: registry-creds
+        """))
+    result = run("validate", "-f", str(path))
+    assert result.exit_code == 1
+    assert (f"error: {path}:11:15: spec.crds.website.operatorBox.onReconcile.secrets[0]: this copy would be "
+            "written onto its own source Secret") in result.output

@@ -184,6 +184,7 @@ w:
       secrets:
         - data: {{a: b}}
           fromSecret: other
+          name: copy
     onReconcile:
       configMaps:
         - {{data: {{a: b}}, reconcile: true}}
@@ -414,3 +415,79 @@ w:
     assert [m.split(": ")[0] for m in messages(r.errors)] == \
         ["spec.crds.w.operatorBox.onReconcile.configMaps[0].forEach.field"]
     assert 'bad field path "spec.a["' in messages(r.errors)[0]
+
+
+def test_copy_form_secret_onto_its_own_source_is_a_load_error_with_its_line(report):
+    r = report(crds(f"""
+w:
+  {WEBSITE}
+  operatorBox:
+    onReconcile:
+      secrets:
+        - fromSecret: registry-creds
+        - fromSecret: tls
+          fromNamespace: certs
+          toNamespaces: [certs, "{{{{ .metadata.namespace }}}}"]
+          name: tls
+        - fromSecret: tls
+          name: tls-copy
+        - fromSecret: tls
+          fromNamespace: certs
+        - fromSecret: tls
+          toNamespaces: [team-a]
+"""))
+    errors = [e for e in r.errors if "own source Secret" in e.message]
+    assert [e.path for e in errors] == ["spec.crds.w.operatorBox.onReconcile.secrets[0]",
+                                        "spec.crds.w.operatorBox.onReconcile.secrets[1]"]
+    assert errors[0].line is not None and errors[0].line < errors[1].line
+
+
+def test_custom_fields_may_not_replace_metadata_apiversion_or_kind(report):
+    r = report(crds(f"""
+w:
+  {WEBSITE}
+  operatorBox:
+    onReconcile:
+      custom:
+        - apiVersion: v1
+          kind: ConfigMap
+          name: "cm-{{{{ .metadata.name }}}}"
+          fields: {{metadata: {{annotations: {{note: x}}}}, kind: Secret, apiVersion: v2, data: {{a: b}}}}
+"""))
+    got = messages(r.errors)
+    base = "spec.crds.w.operatorBox.onReconcile.custom[0].fields."
+    for key in ("metadata", "kind", "apiVersion"):
+        assert any(m.startswith(base + key + f": {key} may not be set in fields") for m in got), got
+    assert not any(m.startswith(base + "data") for m in got)
+
+
+def test_entry_label_overridden_by_a_mutation_rule_is_a_load_error(report):
+    r = report(crds(f"""
+w:
+  {WEBSITE}
+  labels: {{tier: "{{{{ .spec.tier | default \\"web\\" }}}}", team: a}}
+  mutation:
+    rules:
+      - {{field: metadata.labels.tier, override: backend}}
+      - {{field: 'metadata.labels["team"]', default: b}}
+      - {{field: metadata.labels.other, override: c}}
+"""))
+    got = messages(r.errors)
+    assert got == ['spec.crds.w.mutation.rules[0].field: label "tier" is set by both the entry labels and this '
+                   'override: the two would rewrite it on every reconcile; keep one'], got
+
+
+def test_a_mutation_override_of_the_whole_label_map_fights_the_entry_labels_too(report):
+    r = report(crds(f"""
+w:
+  {WEBSITE}
+  labels: {{tier: web, team: a}}
+  mutation:
+    rules:
+      - {{field: metadata.labels, override: {{tier: backend}}}}
+      - {{field: metadata.annotations, override: {{note: x}}}}
+"""))
+    got = messages(r.errors)
+    assert got == ['spec.crds.w.mutation.rules[0].field: this override replaces metadata.labels, which holds the '
+                   'entry labels ("tier", "team"): the two would rewrite them on every reconcile; override single '
+                   'labels (metadata.labels.<key>) that the entry does not set'], got

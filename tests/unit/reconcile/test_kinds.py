@@ -120,3 +120,22 @@ def test_bindings_fill_service_account_namespace():
 def test_custom_spec_and_fields():
     body = KINDS["custom"].build({"spec": {"a": 1}, "fields": {"data": {"k": "v"}}}, ctx())
     assert body == {"spec": {"a": 1}, "data": {"k": "v"}}
+
+
+def test_kind_facts_come_from_the_one_katalog_table():
+    from orkestra.katalog.builtins import lookup
+    from orkestra.katalog.template_kinds import TEMPLATE_KINDS
+    assert tuple(TEMPLATE_KINDS) == TEMPLATE_TYPES
+    for type_, spec in KINDS.items():
+        assert spec.facts is TEMPLATE_KINDS[type_]
+        if type_ != "custom":
+            builtin = lookup(spec.kind)
+            assert (spec.namespaced, spec.facts.gvr.resource) == (builtin.namespaced, builtin.plural)
+
+
+def test_static_kind_predicate():
+    from orkestra.katalog.template_kinds import static_kind
+    assert static_kind({"apiVersion": "example.io/v1", "kind": "Cluster"}) == ("example.io/v1", "Cluster")
+    assert static_kind({"apiVersion": "example.io/{{ .spec.v }}", "kind": "Cluster"}) is None
+    assert static_kind({"apiVersion": "example.io/v1", "kind": 3}) is None
+    assert static_kind({"kind": "Cluster"}) is None

@@ -174,7 +174,7 @@ def test_secret_copy_form_to_several_namespaces():
                                                                          ("wildcard", "shop", False)]
     assert children[0].manifest["type"] == "kubernetes.io/tls" and children[0].manifest["data"] == source["data"]
     with pytest.raises(RenderError, match="fromSecret: Secret shop/missing not found"):
-        render({"secrets": [{"fromSecret": "missing"}]}, make_cr("web", "shop"))
+        render({"secrets": [{"fromSecret": "missing", "name": "copy"}]}, make_cr("web", "shop"))
 
 
 def test_custom_kind_scope_from_discovery():

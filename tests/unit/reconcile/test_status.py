@@ -68,3 +68,41 @@ def test_merge_diff_and_patch_only_when_changed():
     assert merge_diff(old, new) == {"b": {"d": None}, "e": [1, 2], "f": "x"}
     assert status_patch(old, old) is None
     assert status_patch({}, {"phase": "A"}) == {"status": {"phase": "A"}}
+
+
+def test_fields_that_render_nil_or_empty_are_omitted_and_converge_to_no_patch():
+    fields = [StatusField.compile(f) for f in [
+        {"path": "endpoint", "type": "auto", "value": "{{ .spec.endpoint }}"},
+        {"path": "url", "value": "{{ .spec.host }}"},
+        {"path": "info.port", "type": "int", "value": "{{ .spec.port }}"},
+    ]]
+    cr = {"metadata": {"name": "x"}, "spec": {}}
+    ops = evaluate_fields(fields, cr, extra={}, ok=True)
+    assert ops == [("clear", "endpoint", None), ("clear", "url", None), ("clear", "info.port", None)]
+    stored = {"phase": "A"}          # what the server holds after the first write
+    new = compute_status(stored, generation=1, ok=True, reason="Reconciled", message="", field_ops=ops,
+                         hook_status={"hooked": None}, conditions=False, now=T0)
+    assert status_patch(stored, new) is None
+    before = {"url": "http://old", "info": {"port": 80, "other": 1}}
+    new = compute_status(before, generation=1, ok=True, reason="Reconciled", message="", field_ops=ops,
+                         hook_status={}, conditions=False, now=T0)
+    assert status_patch(before, new) == {"status": {"url": None, "info": {"port": None}}}
+
+
+def test_compute_status_never_modifies_the_cached_status():
+    import copy
+    cached = {"observedGeneration": 1, "a": {"b": 1, "c": {"d": 2}},
+              "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": T0}]}
+    snapshot = copy.deepcopy(cached)
+    new = compute_status(cached, generation=2, ok=False, reason="ReconcileError", message="m",
+                         field_ops=[("set", "a.c.d", 3), ("clear", "a.b", None), ("set", "x.y", 1)],
+                         hook_status={"a.c.e": 4}, conditions=True, now=T1)
+    assert cached == snapshot
+    assert new["a"] == {"c": {"d": 3, "e": 4}} and new["x"] == {"y": 1}
+
+
+def test_a_string_field_prints_a_literal_map_as_json():
+    fields = [StatusField.compile({"path": "cfg", "value": {"a": True, "b": 2.0}}),
+              StatusField.compile({"path": "on", "value": True})]
+    assert evaluate_fields(fields, {"metadata": {}}, extra={}, ok=True) == [
+        ("set", "cfg", '{"a":true,"b":2}'), ("set", "on", "true")]

@@ -39,24 +39,39 @@ class RecordingKube:
         return True
 
 
-def child(name="c", mode="apply", data="1", template="onReconcile.configMaps.0"):
+def child(name="c", mode="apply", data="1", template="onReconcile.configMaps.0", label_tracked=False):
     manifest = {"apiVersion": "v1", "kind": "ConfigMap",
                 "metadata": {"name": name, "namespace": "ns", "labels": {"orkestra.io/template": template,
                                                                         "orkestra.io/owner-uid": "u"}},
                 "data": {"k": data}}
     return DesiredChild(template_id=template, type="configMaps", gvr=CM, kind="ConfigMap", namespaced=True,
-                        name=name, namespace="ns", manifest=manifest, mode=mode, label_tracked=False)
+                        name=name, namespace="ns", manifest=manifest, mode=mode, label_tracked=label_tracked)
+
+
+def existing(name, *, owners=(), labels=None):
+    """A live ConfigMap as the API server returns it: `owners` are (uid, controller) pairs."""
+    refs = [{"kind": "Website", "name": f"cr-{uid}", "uid": uid, "controller": c} for uid, c in owners]
+    meta = {"name": name, "namespace": "ns", "resourceVersion": "7"}
+    if refs:
+        meta["ownerReferences"] = refs
+    if labels:
+        meta["labels"] = labels
+    return {"kind": "ConfigMap", "metadata": meta}
+
+
+OURS = ("u", True)
 
 
 def test_apply_reports_created_then_skips_a_proven_no_op():
     kube, applied = RecordingKube(), {}
     w = ChildWriter(kube, force=True, cached_children=[], applied=applied)
     live = w.write(child())
-    assert w.changes == [("created", "ConfigMap ns/c")] and kube.calls == [("apply", "c", True)]
+    # Not cached: read first (is it another owner's?), then apply.
+    assert w.changes == [("created", "ConfigMap ns/c")] and kube.calls == [("get", "c"), ("apply", "c", True)]
     # Next reconcile: the cache caught up with our own apply, the manifest is unchanged -> no call.
     w2 = ChildWriter(kube, force=True, cached_children=[live], applied=applied)
     assert w2.write(child()) == live
-    assert kube.calls == [("apply", "c", True)] and w2.changes == []
+    assert kube.calls == [("get", "c"), ("apply", "c", True)] and w2.changes == []
     assert w2.children()["configmap"] == live
 
 
@@ -92,10 +107,10 @@ def test_apply_again_when_the_child_or_the_manifest_changed():
 
 
 def test_create_only_checks_existence_and_tolerates_already_exists():
-    kube = RecordingKube(existing={"there": {"kind": "ConfigMap", "metadata": {"name": "there", "namespace": "ns"}}})
+    kube = RecordingKube(existing={"there": existing("there", owners=[OURS])})
     w = ChildWriter(kube, force=True, cached_children=[])
-    w.write(child("there", mode="create"))
-    assert kube.calls == [("get", "there")] and w.changes == []
+    assert w.write(child("there", mode="create")) == kube.existing["there"]
+    assert kube.calls == [("get", "there")] and w.changes == [] and w.failures == []
     w.write(child("new", mode="create"))
     assert kube.calls[-1] == ("create", "new") and w.changes == [("created", "ConfigMap ns/new")]
     racing = RecordingKube(fail={"create": 409})
@@ -118,5 +133,100 @@ def test_prune_deletes_only_stale_children_of_the_template():
     kube = RecordingKube()
     w = ChildWriter(kube, force=True, cached_children=[cached("keep"), cached("stale"), cached("other", "x.y.1"),
                                                          cached("foreign", uid="v")])
-    w.prune("onReconcile.configMaps.0", "u", [child("keep")], CM, "ConfigMap")
+    w.prune("u", {"onReconcile.configMaps.0": ("ConfigMap", CM)}, [child("keep")])
     assert kube.calls == [("delete", "stale")] and w.changes == [("deleted", "ConfigMap ns/stale")]
+
+
+def test_prune_spares_a_child_that_another_entry_declared_in_this_reconcile():
+    """Issue 9 item 2: `site-data` was made by entry 0; after an insert above it, entry 1 declares it."""
+    def cached(name, template):
+        return {"kind": "ConfigMap", "metadata": {"name": name, "namespace": "ns",
+                                                  "labels": {"orkestra.io/template": template,
+                                                             "orkestra.io/owner-uid": "u"}}}
+    kube = RecordingKube()
+    w = ChildWriter(kube, force=True, cached_children=[cached("data", "onReconcile.configMaps.0")])
+    templates = {"onReconcile.configMaps.0": ("ConfigMap", CM), "onReconcile.configMaps.1": ("ConfigMap", CM)}
+    w.prune("u", templates, [child("wal"), child("data")])
+    assert kube.calls == [] and w.changes == []
+
+
+def test_a_child_controlled_by_another_owner_is_never_written():
+    """Issue 9 item 23: two CRs rendering one name; the second one reports, never flips ownership."""
+    theirs = {"kind": "ConfigMap", "metadata": {"name": "shared", "namespace": "ns", "ownerReferences": [
+        {"kind": "Website", "name": "a", "uid": "other", "controller": True}]}}
+    tracked = {"kind": "ConfigMap", "metadata": {"name": "tracked", "namespace": "ns",
+                                                 "labels": {"orkestra.io/owner-uid": "other"}}}
+    plain = {"kind": "ConfigMap", "metadata": {"name": "plain", "namespace": "ns", "ownerReferences": [
+        {"kind": "ReplicaSet", "name": "x", "uid": "rs", "controller": False}]}}
+    kube = RecordingKube(existing={"shared": theirs, "tracked": tracked, "plain": plain})
+    w = ChildWriter(kube, force=True, cached_children=[])
+    assert w.write(child("shared")) is None and w.write(child("tracked")) is None
+    assert [c for c in kube.calls if c[0] == "apply"] == []
+    assert w.failures == [("ConfigMap ns/shared", "already controlled by Website a (uid other); not taken over"),
+                          ("ConfigMap ns/tracked", "already controlled by the owner with uid other; not taken over")]
+    assert [c.ref for c in w.conflicts] == ["ConfigMap ns/shared", "ConfigMap ns/tracked"]
+    assert w.write(child("plain")) is None and [c for c in kube.calls if c[0] == "apply"] == []
+
+
+NOT_OURS = ("exists but was not created by Orkestra for this CR (it has no controller ownerReference naming "
+            "the CR); Orkestra never adopts an object it did not create: rename the template's object or remove "
+            "the existing one; not taken over")
+
+
+def test_an_object_nobody_owns_is_never_adopted_by_apply_or_create():
+    """A user's own ConfigMap with the rendered name: neither the apply nor the create-only path takes it."""
+    kube = RecordingKube(existing={
+        "users": existing("users", labels={"team": "a"}),
+        "plain": existing("plain", owners=[("rs", False)]),
+        "labelled": existing("labelled", labels={"orkestra.io/owner-uid": "u"})})
+    w = ChildWriter(kube, force=True, cached_children=[])
+    for name in ("users", "plain", "labelled"):
+        assert w.write(child(name)) is None
+    assert w.write(child("users", mode="create")) is None
+    assert [c for c in kube.calls if c[0] != "get"] == []
+    assert w.failures == [("ConfigMap ns/users", NOT_OURS), ("ConfigMap ns/plain", NOT_OURS),
+                          ("ConfigMap ns/labelled", NOT_OURS), ("ConfigMap ns/users", NOT_OURS)]
+    assert [c.ref for c in w.conflicts] == ["ConfigMap ns/users", "ConfigMap ns/plain", "ConfigMap ns/labelled",
+                                            "ConfigMap ns/users"]
+    assert w.produced == [] and w.changes == []
+
+
+def test_an_uncached_object_this_cr_controls_is_written():
+    """The cache lags behind an earlier apply: the live object names this CR, so it is ours."""
+    kube = RecordingKube(existing={"mine": existing("mine", owners=[("other", False), OURS])})
+    w = ChildWriter(kube, force=True, cached_children=[])
+    assert w.write(child("mine")) is not None and kube.calls == [("get", "mine"), ("apply", "mine", True)]
+    assert w.write(child("mine", mode="create")) == kube.existing["mine"] and w.failures == []
+
+
+def test_a_label_tracked_child_is_ours_only_with_our_owner_uid_label():
+    kube = RecordingKube(existing={"tracked": existing("tracked", labels={"orkestra.io/owner-uid": "u"}),
+                                   "bare": existing("bare")})
+    w = ChildWriter(kube, force=True, cached_children=[])
+    assert w.write(child("tracked", label_tracked=True)) is not None
+    assert w.write(child("bare", label_tracked=True)) is None
+    assert [c for c in kube.calls if c[0] == "apply"] == [("apply", "tracked", True)]
+    assert w.failures[0][1].startswith("exists but was not created by Orkestra for this CR (it has no "
+                                       "orkestra.io/owner-uid label naming the CR)")
+
+
+def test_a_create_that_lost_a_race_never_takes_the_object_that_appeared():
+    """AlreadyExists on a create-only child: the object someone else made meanwhile is read, not adopted."""
+    class Racing(RecordingKube):
+        def get(self, gvr, name, namespace=None):
+            self.calls.append(("get", name))
+            return existing(name) if [c for c in self.calls if c[0] == "create"] else None
+
+    kube = Racing(fail={"create": 409})
+    w = ChildWriter(kube, force=True, cached_children=[])
+    assert w.write(child("job", mode="create")) is None
+    assert kube.calls == [("get", "job"), ("create", "job"), ("get", "job")]
+    assert w.failures == [("ConfigMap ns/job", NOT_OURS)] and w.produced == []
+
+
+def test_a_cached_child_is_trusted_unless_another_controller_has_it():
+    """Found through this CR's owner index: ours, even when a user removed its ownerReference (SSA restores it)."""
+    kube = RecordingKube()
+    cached = existing("c", labels={"orkestra.io/owner-uid": "u"})
+    w = ChildWriter(kube, force=True, cached_children=[cached])
+    assert w.write(child("c")) is not None and kube.calls == [("apply", "c", True)]

@@ -1,0 +1,370 @@
+"""`DeclarativeReconciler` render/apply/prune/status paths, driven against `ApiDouble`.
+
+`DoubleRuntime` plays the operator box: its "informer cache" is a snapshot of the double taken
+by `sync()` (so a test can show a stale cache, and the reconciler is handed the very dict the
+cache holds), children are the double's objects that carry the CR's owner-uid label or
+ownerReference, and Events are recorded in a list.
+"""
+from __future__ import annotations
+
+import copy
+import threading
+from datetime import datetime, timezone
+
+import pytest
+
+from orkestra.gvk import GVR
+from orkestra.katalog.builtins import BUILTINS
+from orkestra.reconcile import reconciler as reconciler_module
+from orkestra.reconcile import status as status_module
+from orkestra.reconcile.errors import ApplyFailed, RenderError
+from orkestra.reconcile.reconciler import DeclarativeReconciler
+from tests.unit.reconcile.api_double import ApiDouble
+from tests.unit.reconcile.factory import make_entry, make_katalog
+
+WEBSITES = GVR("demo.orkestra.io", "v1alpha1", "websites")
+CONFIGMAPS = GVR("", "v1", "configmaps")
+SECRETS = GVR("", "v1", "secrets")
+PVCS = GVR("", "v1", "persistentvolumeclaims")
+DEPLOYMENTS = GVR("apps", "v1", "deployments")
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+
+
+class Discovery:
+    def resolve(self, api_version: str, kind: str):
+        if kind == "Website":
+            return WEBSITES, True
+        found = BUILTINS.get(kind)
+        return (GVR(found.group, found.version, found.plural), found.namespaced) if found else None
+
+    def has_status(self, gvr: GVR) -> bool:
+        return True
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, str]] = []
+
+    def event(self, obj: dict, type_: str, reason: str, message: str, *, crd: str = "") -> None:
+        self.events.append((type_, reason, message))
+
+    def reasons(self) -> list[str]:
+        return [e[1] for e in self.events]
+
+
+class DoubleRuntime:
+    """A `ReconcileRuntime` over `ApiDouble`; the cache is refreshed only by `sync()`."""
+
+    def __init__(self, api: ApiDouble, katalog) -> None:
+        self.kube = api
+        self.discovery = Discovery()
+        self.recorder = Recorder()
+        self.identity = "unit"
+        self.katalog = katalog
+        self.cache: dict[str, dict] = {}
+        self.warnings: dict[str, list] = {}
+
+    def sync(self) -> None:
+        self.cache = {f"{o['metadata']['namespace']}/{o['metadata']['name']}": o
+                      for o in self.kube.objects(WEBSITES)}
+
+    def cached(self, key: str) -> dict | None:
+        return self.cache.get(key)
+
+    def cached_all(self) -> list[dict]:
+        return list(self.cache.values())
+
+    def children(self, owner_uid: str) -> list[dict]:
+        def owned(obj: dict) -> bool:
+            meta = obj["metadata"]
+            return ((meta.get("labels") or {}).get("orkestra.io/owner-uid") == owner_uid
+                    or any(r.get("uid") == owner_uid for r in meta.get("ownerReferences") or ()))
+        return [o for o in self.kube.objects() if o.get("kind") != "Website" and owned(o)]
+
+    def child_informer_gvrs(self) -> list[GVR]:
+        return []
+
+    def set_warnings(self, key: str, source: str, warnings: list[dict]) -> None:
+        self.warnings[key] = warnings
+
+
+class Setup:
+    """One CRD entry's reconciler plus the double and runtime behind it."""
+
+    def __init__(self, api: ApiDouble | None = None, **entry_kw) -> None:
+        self.api = api or ApiDouble(clock=lambda: NOW)
+        self.entry = make_entry(**entry_kw)
+        self.runtime = DoubleRuntime(self.api, make_katalog(self.entry))
+        self.rec = DeclarativeReconciler(self.entry, katalog=self.runtime.katalog, runtime=self.runtime,
+                                         clock=lambda: NOW)
+
+    def with_katalog(self, **entry_kw) -> "Setup":
+        """The same cluster under an edited Katalog (a new reconciler, as after a reload)."""
+        return Setup(self.api, **entry_kw)
+
+    def create(self, name: str = "site", spec: dict | None = None, **meta) -> dict:
+        return self.api.seed(WEBSITES, {"apiVersion": "demo.orkestra.io/v1alpha1", "kind": "Website",
+                                        "metadata": {"name": name, "namespace": "default", **meta},
+                                        "spec": spec or {}})
+
+    def reconcile(self, name: str = "site"):
+        self.runtime.sync()
+        return self.rec.reconcile(f"default/{name}", threading.Event())
+
+    def settle(self, name: str = "site", times: int = 3) -> None:
+        """Reconcile until the CR's own writes (finalizer, labels, status) have been seen."""
+        for _ in range(times):
+            self.reconcile(name)
+
+
+def verbs(calls) -> list[tuple[str, str | None]]:
+    return [(c.verb, c.name) for c in calls]
+
+
+# --- item 2: prune once, after every entry ----------------------------------------------------------
+DATA = {"name": "{{ .metadata.name }}-data", "storage": "1Gi"}
+WAL = {"name": "{{ .metadata.name }}-wal", "storage": "1Gi"}
+
+
+def test_inserting_an_entry_above_another_never_deletes_the_existing_child():
+    v1 = Setup(templates={"onReconcile": {"persistentVolumeClaims": [DATA]}})
+    v1.create()
+    v1.settle()
+    uid = v1.api.object(PVCS, "site-data", "default")["metadata"]["uid"]
+    v2 = v1.with_katalog(templates={"onReconcile": {"persistentVolumeClaims": [WAL, DATA]}})
+    v1.api.clear_calls()
+    v2.reconcile()
+    pvc_writes = [c for c in v2.api.writes if c.gvr == PVCS]
+    assert verbs(pvc_writes) == [("apply", "site-wal"), ("apply", "site-data")]
+    data = v2.api.object(PVCS, "site-data", "default")
+    assert data["metadata"]["uid"] == uid
+    assert data["metadata"]["labels"]["orkestra.io/template"] == "onReconcile.persistentVolumeClaims.1"
+
+
+def test_a_child_no_entry_declares_any_more_is_still_pruned_once_at_the_end():
+    s = Setup(templates={"onReconcile": {"configMaps": [
+        {"forEach": {"field": "spec.regions"}, "name": "{{ .metadata.name }}-{{ .item }}", "data": {"r": "{{ .item }}"}},
+        {"name": "{{ .metadata.name }}-fixed", "data": {"a": "b"}}]}})
+    s.create(spec={"regions": ["eu", "us"]})
+    s.settle()
+    s.api.patch(WEBSITES, "site", {"spec": {"regions": ["us"]}}, "default")
+    s.api.clear_calls()
+    s.reconcile()
+    assert verbs(c for c in s.api.writes if c.gvr == CONFIGMAPS) == [("delete", "site-eu")]
+    assert s.api.object(CONFIGMAPS, "site-eu", "default") is None
+    assert s.api.object(CONFIGMAPS, "site-fixed", "default") is not None
+    assert "deleted ConfigMap default/site-eu" in s.runtime.recorder.events[-1][2]
+
+
+# --- item 23: another controller's child --------------------------------------------------------------
+def test_a_child_owned_by_another_cr_is_reported_and_never_written():
+    s = Setup(templates={"onReconcile": {"configMaps": [{"name": "shared", "data": {"by": "{{ .metadata.name }}"}}]}})
+    first = s.create("first")
+    s.create("second")
+    s.settle("first")
+    s.api.clear_calls()
+    with pytest.raises(ApplyFailed, match="ConfigMap default/shared: already controlled by Website first"):
+        s.reconcile("second")
+    with pytest.raises(ApplyFailed):
+        s.reconcile("second")
+    assert not s.api.touched(CONFIGMAPS, "shared", "default")
+    live = s.api.object(CONFIGMAPS, "shared", "default")
+    assert [r["uid"] for r in live["metadata"]["ownerReferences"]] == [first["metadata"]["uid"]]
+    assert live["data"] == {"by": "first"}
+    conflicts = [e for e in s.runtime.recorder.events if e[1] == "OwnerConflict"]
+    assert len(conflicts) == 1 and conflicts[0][0] == "Warning"
+
+
+# --- item 1: a copy onto its own source ----------------------------------------------------------------
+def test_a_secret_copy_onto_its_source_never_writes_the_source():
+    s = Setup(templates={"onReconcile": {"secrets": [{"fromSecret": "registry-creds",
+                                                       "toNamespaces": ["default", "team-a"]}]}})
+    s.api.seed(SECRETS, {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                         "metadata": {"name": "registry-creds", "namespace": "default"}, "data": {"k": "dg=="}})
+    s.create()
+    s.settle()
+    assert not s.api.touched(SECRETS, "registry-creds", "default")
+    source = s.api.object(SECRETS, "registry-creds", "default")
+    assert "ownerReferences" not in source["metadata"] and "labels" not in source["metadata"]
+    assert s.api.object(SECRETS, "registry-creds", "team-a")["data"] == {"k": "dg=="}
+
+
+# --- item 8: CR labels print like templates ---------------------------------------------------------
+def test_entry_labels_on_the_cr_print_booleans_and_whole_floats_as_go_does():
+    s = Setup(labels={"public": "{{ .spec.public }}", "ratio": "{{ .spec.ratio }}", "team": "web"})
+    s.create(spec={"public": True, "ratio": 2.0})
+    s.reconcile()
+    labels = s.api.object(WEBSITES, "site", "default")["metadata"]["labels"]
+    assert (labels["public"], labels["ratio"], labels["team"]) == ("true", "2", "web")
+
+
+# --- items 16 and 19: status -------------------------------------------------------------------------
+def test_a_required_field_that_renders_empty_fails_the_reconcile_naming_field_and_cr():
+    s = Setup(templates={"onReconcile": {"deployments": [{"image": "{{ .spec.image }}"}]}})
+    s.create()
+    with pytest.raises(RenderError) as err:
+        s.reconcile()
+    assert "operatorBox.onReconcile.deployments[0].image" in str(err.value) and "default/site" in str(err.value)
+    s.rec.report_failure("default/site", err.value, err.value.reason)
+    ready = s.api.object(WEBSITES, "site", "default")["status"]["conditions"][0]
+    assert (ready["status"], ready["reason"], ready["message"]) == ("False", "ReconcileError", str(err.value))
+    assert s.api.object(DEPLOYMENTS, "site-deployment", "default") is None
+
+
+def test_status_fields_that_render_nil_are_omitted_and_nothing_is_written_when_nothing_changed():
+    s = Setup(templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}}]}},
+              status={"conditions": True, "fields": [
+                  {"path": "endpoint", "type": "auto", "value": "{{ .spec.endpoint }}"},
+                  {"path": "url", "value": "{{ .spec.host }}"},
+                  {"path": "phase", "value": "Ready"}]})
+    s.create()
+    s.settle()
+    status = s.api.object(WEBSITES, "site", "default")["status"]
+    assert status["phase"] == "Ready" and "endpoint" not in status and "url" not in status
+    s.api.clear_calls()
+    s.reconcile()
+    s.reconcile()
+    assert s.api.writes == []
+
+
+def test_an_idle_reconcile_of_a_full_entry_makes_no_api_write():
+    s = Setup(templates={"onReconcile": {
+        "configMaps": [{"data": {"title": "{{ .spec.title }}", "settings": "{{ .spec.settings }}"}}],
+        "services": [{"port": 80}],
+        "deployments": [{"image": "nginx", "args": ["--mem", "{{ .spec.mem }}"]}]}},
+        labels={"tier": "web"}, status={"conditions": True, "fields": [{"path": "title", "value": "{{ .spec.title }}"}]})
+    s.create(spec={"title": "Hi", "settings": {"a": True}, "mem": 512})
+    s.settle()
+    s.api.clear_calls()
+    s.reconcile()
+    assert s.api.writes == []
+    assert s.runtime.recorder.reasons().count("Reconciled") == 1
+
+
+# --- item 24: no deep copy of the cached CR -------------------------------------------------------------
+def test_the_cached_cr_is_neither_copied_nor_modified_and_a_hook_gets_its_own_copy(monkeypatch):
+    from orkestra.hooks.loader import HookSet
+    from orkestra.katalog.model import HookSpec
+    seen: list = []
+
+    def on_reconcile(ctx, obj):
+        seen.append(obj)
+        obj["spec"]["title"] = "changed by the hook"
+
+    s = Setup(templates={"onReconcile": {"configMaps": [{"data": {"title": "{{ .spec.title }}"}}]}},
+              labels={"tier": "web"}, status={"conditions": True, "fields": [{"path": "t", "value": "x"}]},
+              hooks=HookSpec("hooks", "factory", False, (), {}, "."))
+    s.rec.hooks = HookSet(ref="hooks:factory", run_first=False, callbacks={"on_reconcile": on_reconcile})
+    s.create(spec={"title": "Hi"})
+    s.settle()
+    s.runtime.sync()
+    cached = s.runtime.cached("default/site")
+    snapshot = copy.deepcopy(cached)
+    copied: list[object] = []
+
+    class RecordingCopy:
+        """Stands in for the `copy` module inside the reconcile modules: records each deep copy."""
+
+        @staticmethod
+        def deepcopy(obj, memo=None):
+            copied.append(obj)
+            return copy.deepcopy(obj, memo)
+
+    for module in (reconciler_module, status_module):
+        if hasattr(module, "copy"):
+            monkeypatch.setattr(module, "copy", RecordingCopy)
+    s.rec.reconcile("default/site", threading.Event())
+    assert cached == snapshot
+    assert len(copied) == 1 and copied[0] is cached     # one deep copy on the whole path: the hook's
+    assert seen[-1] is not cached and seen[-1]["spec"]["title"] == "changed by the hook"
+
+
+# --- Orkestra never adopts an object it did not create (docs/ownership.md) -------------------------------
+JOBS = GVR("batch", "v1", "jobs")
+
+
+def users_object(gvr: GVR, kind: str, name: str, **body) -> dict:
+    return {"apiVersion": "batch/v1" if kind == "Job" else "v1", "kind": kind,
+            "metadata": {"name": name, "namespace": "default", "labels": {"team": "a"}}, **body}
+
+
+def test_a_users_own_object_with_the_rendered_name_is_never_taken_over():
+    s = Setup(templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}}], "services": [{"port": 80}]}})
+    before = s.api.seed(CONFIGMAPS, users_object(CONFIGMAPS, "ConfigMap", "site-config", data={"mine": "yes"}))
+    s.create()
+    with pytest.raises(ApplyFailed, match="apply failed: ConfigMap default/site-config: exists but was not created "
+                                          "by Orkestra for this CR"):
+        s.reconcile()
+    with pytest.raises(ApplyFailed):
+        s.reconcile()
+    assert not s.api.touched(CONFIGMAPS, "site-config", "default")
+    assert s.api.object(CONFIGMAPS, "site-config", "default") == before
+    assert s.api.object(GVR("", "v1", "services"), "site-svc", "default") is not None   # the others still apply
+    conflicts = [e for e in s.runtime.recorder.events if e[1] == "OwnerConflict"]
+    assert len(conflicts) == 1 and conflicts[0][0] == "Warning" and "site-config" in conflicts[0][2]
+
+
+def test_a_create_only_child_never_takes_a_users_object_with_its_name():
+    s = Setup(templates={"onCreate": {"jobs": [{"image": "busybox", "command": ["migrate"]}]}})
+    before = s.api.seed(JOBS, users_object(JOBS, "Job", "site-job", spec={"template": {}}))
+    s.create()
+    with pytest.raises(ApplyFailed, match="Job default/site-job: exists but was not created by Orkestra"):
+        s.reconcile()
+    assert not s.api.touched(JOBS, "site-job", "default")
+    assert s.api.object(JOBS, "site-job", "default") == before
+    assert s.runtime.recorder.reasons().count("OwnerConflict") == 1
+
+
+def test_an_ondelete_job_never_takes_a_users_finished_job_as_the_cleanup():
+    """The deletion flow creates its Job create-only: a user's succeeded Job with that name is not ours."""
+    s = Setup(templates={"onDelete": {"jobs": [{"image": "busybox", "command": ["drop"]}]}})
+    s.create()
+    s.settle()
+    before = s.api.seed(JOBS, users_object(JOBS, "Job", "site-job", status={"conditions": [
+        {"type": "Complete", "status": "True"}]}))
+    s.api.delete(WEBSITES, "site", "default")
+    with pytest.raises(ApplyFailed, match="Job default/site-job: exists but was not created by Orkestra"):
+        s.reconcile()
+    assert s.api.object(WEBSITES, "site", "default")["metadata"]["finalizers"] == ["orkestra.io/finalizer"]
+    assert s.api.object(JOBS, "site-job", "default") == before
+    assert "OwnerConflict" in s.runtime.recorder.reasons()
+
+
+def test_a_hook_apply_onto_a_users_object_raises_and_is_still_reported():
+    from orkestra.hooks.loader import HookSet
+    from orkestra.katalog.model import HookSpec
+    from orkestra.reconcile.errors import OwnerConflict
+
+    def on_reconcile(ctx, obj):
+        ctx.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"x": "1"}})
+
+    s = Setup(hooks=HookSpec("hooks", "factory", False, (), {}, "."))
+    s.rec.hooks = HookSet(ref="hooks:factory", run_first=False, callbacks={"on_reconcile": on_reconcile})
+    before = s.api.seed(CONFIGMAPS, users_object(CONFIGMAPS, "ConfigMap", "settings", data={"mine": "yes"}))
+    s.create()
+    with pytest.raises(OwnerConflict, match="ConfigMap default/settings: exists but was not created by Orkestra"):
+        s.reconcile()
+    assert s.api.object(CONFIGMAPS, "settings", "default") == before
+    assert s.runtime.recorder.reasons().count("OwnerConflict") == 1
+
+
+def test_a_label_tracked_object_a_hook_applied_stays_its_own_when_no_informer_caches_it():
+    """ctx.apply of a cluster-scoped object (label-tracked): on the next reconcile the uncached live object
+    is recognised by its owner-uid label, not refused for lacking an ownerReference it cannot have."""
+    from orkestra.hooks.loader import HookSet
+    from orkestra.katalog.model import HookSpec
+    clusterroles = GVR("rbac.authorization.k8s.io", "v1", "clusterroles")
+
+    def on_reconcile(ctx, obj):
+        ctx.apply({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                   "metadata": {"name": "site-reader"}, "rules": []})
+
+    s = Setup(hooks=HookSpec("hooks", "factory", False, (), {}, "."))
+    s.rec.hooks = HookSet(ref="hooks:factory", run_first=False, callbacks={"on_reconcile": on_reconcile})
+    s.runtime.children = lambda owner_uid: []          # no child informer for a hook's kind
+    s.create()
+    s.settle()
+    role = s.api.object(clusterroles, "site-reader")
+    assert role["metadata"]["labels"]["orkestra.io/owner-uid"] == s.api.object(WEBSITES, "site", "default")[
+        "metadata"]["uid"] and "ownerReferences" not in role["metadata"]
+    assert "OwnerConflict" not in s.runtime.recorder.reasons()

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from orkestra.katalog import builtins, checks, cross_checks, resource_checks
+from orkestra.katalog.crdfile import expand_crd_files
 from orkestra.katalog.build import build_entry, enrich_entry, enrich_security
 from orkestra.katalog.defaults import DefaultsError, KatalogDefaults
 from orkestra.katalog.deps import start_order
@@ -70,6 +71,7 @@ def _read(paths: list[str], env: Mapping[str, str], sink: IssueSink) -> Composed
             continue
         raw = plain(doc)
         normalise(doc, sink)
+        expand_crd_files(doc, path, sink)
         composed = compose(doc, path, env, sink)
         composed.raw = raw
         parts.append(composed)
@@ -163,7 +165,7 @@ def load_report(paths: list[str], env: Mapping[str, str] | None = None) -> LoadR
         "apiVersion": canonical["apiVersion"], "kind": canonical["kind"],
         "metadata": {"name": meta["name"], "description": meta.get("description", ""),
                      "version": str(meta.get("version", "")), "author": meta.get("author", ""),
-                     "tags": meta.get("tags", [])},
+                     "tags": plain(meta.get("tags", []))},
         **({"security": security} if security else {}),
         "spec": {"finalizers": spec_finalizers, "crds": enriched_crds},
     }

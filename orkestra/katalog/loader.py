@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from orkestra.katalog import builtins, checks, cross_checks, resource_checks
-from orkestra.katalog.crdfile import expand_crd_files
 from orkestra.katalog.build import build_entry, enrich_entry, enrich_security
+from orkestra.katalog.children import fill_declared_plurals
+from orkestra.katalog.crdfile import expand_crd_files
 from orkestra.katalog.defaults import DefaultsError, KatalogDefaults
 from orkestra.katalog.deps import start_order
 from orkestra.katalog.imports import Composed, compose, merge_files, read_document
@@ -120,6 +121,7 @@ def load_report(paths: list[str], env: Mapping[str, str] | None = None) -> LoadR
                            and isinstance(e["apiTypes"].get("kind"), str)
                            and builtins.lookup(e["apiTypes"]["kind"], _group(e["apiTypes"])) is not None}
     schema_bad = sink.shape_errors
+    fill_declared_plurals(crds)
     hook_dirs = {k: (os.path.dirname(os.path.abspath(s)) if not is_url(s) else os.getcwd())
                  for k, s in composed.crd_sources.items()}
     ctx = checks.CheckContext(sink=sink, env=env, hook_dirs=hook_dirs)

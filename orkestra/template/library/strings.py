@@ -71,12 +71,19 @@ def substr(start: Any, end: Any, s: Any) -> str:
     return text[lo:hi] if lo <= hi else ""
 
 
-def truncate(n: Any, s: Any) -> str:
-    """The first n characters; a negative n keeps the last -n."""
-    text, count = as_str(s), as_int(n, "truncate")
+def truncate(a: Any, b: Any) -> str:
+    """The first n characters; a negative n keeps the last -n. Go Orkestra writes `truncate S N`,
+    Sprig `truncate N S`: an integer first and a non-integer second is Sprig's order, anything
+    else is Go's (issue 13 C17)."""
+    sprig_order = _is_int(a) and not _is_int(b)
+    text, count = as_str(b if sprig_order else a), as_int(a if sprig_order else b, "truncate")
     if count < 0:
         return text[count:] if len(text) + count > 0 else text
     return text[:count]
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def quote(s: Any) -> str:

@@ -16,6 +16,7 @@ from typing import Any, Mapping
 from orkestra.katalog.crdfile import expand_crd_files
 from orkestra.katalog.issues import IssueSink
 from orkestra.katalog.legacy import normalise
+from orkestra.katalog.schema import is_deferred
 from orkestra.katalog.source import (MarkedMap, SourceError, is_url, join_location, key_mark, parse_yaml, plain,
                                      read_source)
 
@@ -214,6 +215,8 @@ def compose(doc: dict, location: str, env: Mapping[str, str], sink: IssueSink) -
             continue  # the schema reports it
         if not all(isinstance(item.get(k, ""), str) for k in ("url", "version")):
             continue  # the schema reports it
+        if any(is_deferred(("imports", "registry", i), k) for k in item):
+            continue  # an OCI or Katalog-reference import: the schema reports it as deferred
         where, headers = _registry_location(item, i, location, env, sink)
         if where is not None:
             imported = _imported(where, sink, composed, ("imports", "registry", i), "registry file not found", headers)

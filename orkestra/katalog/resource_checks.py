@@ -10,7 +10,7 @@ import re
 
 from orkestra.katalog import builtins
 from orkestra.katalog.checks import CheckContext, check_conditions, check_templates, strings
-from orkestra.katalog.model import PHASES, TEMPLATE_TYPES, ApiTypes
+from orkestra.katalog.model import COPY_SOURCES, PHASES, TEMPLATE_TYPES, ApiTypes
 
 RESERVED_LABELS = frozenset({
     "app.kubernetes.io/managed-by", "orkestra.io/crd", "orkestra-owner", "orkestra.io/owner-namespace",
@@ -67,8 +67,9 @@ def _check_entry_fields(ctx: CheckContext, phase: str, type_name: str, tpl: dict
             sink.error(at, f'missing required field "{req}" for {type_name}')
     if type_name == "services" and "port" not in tpl and "ports" not in tpl:
         sink.error(at, 'missing required field "port" for services (or declare ports)')
-    if type_name == "secrets" and "data" in tpl and "fromSecret" in tpl:
-        sink.error(at, "set data or fromSecret, not both")
+    copy_key = COPY_SOURCES.get(type_name)
+    if copy_key and "data" in tpl and copy_key in tpl:
+        sink.error(at, f"set data or {copy_key}, not both")
     if "reconcile" in tpl and phase != "onCreate":
         sink.error(at + ("reconcile",), "reconcile is only valid in onCreate")
     if "action" in tpl and phase != "onDelete":

@@ -109,7 +109,8 @@ TYPE_FIELDS: dict[str, dict] = {
                   "ingressClassName": STR, "tls": obj({"secretName": STR, "hosts": {"type": "array"}}), "rules": ANY},
     "networkPolicies": {"podSelector": {"type": "object"}, "policyTypes": {"type": "array"}, "ingress": ANY,
                         "egress": ANY},
-    "configMaps": {"data": {"type": "object", "additionalProperties": TEMPLATE_VALUE}},
+    "configMaps": {"data": {"type": "object", "additionalProperties": TEMPLATE_VALUE},
+                   "fromConfigMap": STR, "fromNamespace": STR, "toNamespaces": STR_LIST},
     "secrets": {"type": STR, "data": {"type": "object", "additionalProperties": TEMPLATE_VALUE},
                 "fromSecret": STR, "fromNamespace": STR, "toNamespaces": STR_LIST},
     "namespaces": {},
@@ -273,6 +274,8 @@ def _report(err: ValidationError, sink: IssueSink) -> None:
             _unknown_key(sink, path, key, known, path)
     elif kind == "required":
         missing = [k for k in err.validator_value if k not in err.instance]
+        if "crdFile" in err.instance:
+            missing = [k for k in missing if k != "apiTypes"]   # the unreadable crdFile is reported
         for key in missing:
             sink.error(path, f'missing required field "{key}"')
     elif kind == "type":

@@ -5,7 +5,8 @@ CRD at build time; `compile_template` memoises, so rendering is a lookup). Every
 through the same steps, with the per-type differences read from `orkestra.reconcile.kinds`:
 conditions -> forEach expansion -> render every string leaf (§9.3 native types) -> coerce the
 typed fields -> namespace and default name -> type builder -> standard labels and ownership.
-The two lookups that need the cluster (a custom kind's scope, a secret to copy) are injected.
+The two lookups that need the cluster (a custom kind's scope, a Secret or ConfigMap to copy) are
+injected.
 """
 from __future__ import annotations
 
@@ -14,14 +15,14 @@ from typing import Any, Callable
 
 from orkestra.conditions import compile_conditions, lookup
 from orkestra.gvk import GVR, split_api_version
-from orkestra.katalog.model import PHASES, TEMPLATE_TYPES, CrdEntry
+from orkestra.katalog.model import COPY_SOURCES, PHASES, TEMPLATE_TYPES, CrdEntry
 from orkestra.reconcile.errors import RenderError
 from orkestra.reconcile.kinds import CONTROL_KEYS, INT_OR_STRING, KINDS, BuildContext, KindSpec, as_text
 from orkestra.reconcile.naming import default_name, stamp_identity
 from orkestra.template import TemplateEvalError, compile_template
 
 ResolveKind = Callable[[str, str], "tuple[GVR, bool] | None"]   # (apiVersion, kind) -> (gvr, namespaced)
-ReadSecret = Callable[[str, str], "dict | None"]                # (namespace, name) -> Secret
+ReadSource = Callable[[GVR, str, str], "dict | None"]           # (resource, namespace, name) -> object
 
 _OMIT = object()
 
@@ -205,7 +206,7 @@ def _str_map(value: Any) -> dict[str, str]:
 
 
 def render_entry(tpl: TemplateEntry, cr: dict, *, children: dict, resolve_kind: ResolveKind,
-                 read_secret: ReadSecret) -> list[DesiredChild]:
+                 read_source: ReadSource) -> list[DesiredChild]:
     """The children this entry declares for `cr` now (none when its conditions are false)."""
     items = for_each_items(tpl, cr)
     out: list[DesiredChild] = []
@@ -218,12 +219,12 @@ def render_entry(tpl: TemplateEntry, cr: dict, *, children: dict, resolve_kind: 
                 extra[alias] = item
         if tpl.conditions is not None and not tpl.conditions.evaluate(cr, extra=extra):
             continue
-        out += _render_one(tpl, cr, extra, resolve_kind, read_secret)
+        out += _render_one(tpl, cr, extra, resolve_kind, read_source)
     return out
 
 
 def _render_one(tpl: TemplateEntry, cr: dict, extra: dict, resolve_kind: ResolveKind,
-                read_secret: ReadSecret) -> list[DesiredChild]:
+                read_source: ReadSource) -> list[DesiredChild]:
     raw = {k: v for k, v in tpl.raw.items() if k not in ("when", "anyOf", "or", "forEach")}
     fields = render_value(raw, cr, extra, tpl.path)
     fields = _coerce(fields, tpl.spec, tpl.path)
@@ -237,10 +238,11 @@ def _render_one(tpl: TemplateEntry, cr: dict, extra: dict, resolve_kind: Resolve
     suffix = "-" + kind.lower() if tpl.type == "custom" else tpl.spec.suffix
     name = str(fields.get("name") or "")
     namespaces = [namespace]
-    if tpl.type == "secrets" and fields.get("fromSecret"):
-        name = name or str(fields["fromSecret"])
-        fields.update(_copied_secret(tpl, fields, cr_ns, read_secret))
+    copy_key = COPY_SOURCES.get(tpl.type)
+    if copy_key and fields.get(copy_key):
+        name = name or str(fields[copy_key])
         namespaces = [str(n) for n in fields.get("toNamespaces") or []] or namespaces
+        fields.update(_copied(tpl, fields, copy_key, cr_ns, namespaces, name, read_source))
     if not name:
         name = default_name(cr, suffix, cluster_scoped=not namespaced)
     children = []
@@ -264,14 +266,21 @@ def _render_one(tpl: TemplateEntry, cr: dict, extra: dict, resolve_kind: Resolve
     return children
 
 
-def _copied_secret(tpl: TemplateEntry, fields: dict, cr_ns: str | None, read_secret: ReadSecret) -> dict:
+def _copied(tpl: TemplateEntry, fields: dict, copy_key: str, cr_ns: str | None, namespaces: list,
+            name: str, read_source: ReadSource) -> dict:
+    """The copy form of Secrets (`fromSecret`) and ConfigMaps (`fromConfigMap`): the source's data.
+    A copy onto its own source is refused: applying it would take the source over."""
     src_ns = str(fields.get("fromNamespace") or cr_ns or "")
     if not src_ns:
         raise RenderError(f"{tpl.path}.fromNamespace: required when the CR is cluster-scoped")
-    source = read_secret(src_ns, str(fields["fromSecret"]))
+    src_name, kind = str(fields[copy_key]), tpl.spec.kind
+    source = read_source(GVR(*split_api_version(tpl.spec.api_version), tpl.spec.plural), src_ns, src_name)
     if source is None:
-        raise RenderError(f"{tpl.path}.fromSecret: Secret {src_ns}/{fields['fromSecret']} not found")
-    return {"copiedType": source.get("type") or "Opaque", "copiedData": dict(source.get("data") or {})}
+        raise RenderError(f"{tpl.path}.{copy_key}: {kind} {src_ns}/{src_name} not found")
+    if name == src_name and src_ns in namespaces:
+        raise RenderError(f"{tpl.path}.{copy_key}: the copy {kind} {src_ns}/{name} would be its own source")
+    return {"copiedType": source.get("type") or "Opaque", "copiedData": dict(source.get("data") or {}),
+            "copiedBinaryData": dict(source.get("binaryData") or {})}
 
 
 def may_label_track(entries: list[TemplateEntry], *, cr_namespaced: bool,

@@ -11,7 +11,7 @@ from typing import Any
 
 from orkestra.katalog.issues import IssueSink
 from orkestra.katalog.schema import SHARED_TEMPLATE, TYPE_FIELDS, is_deferred
-from orkestra.katalog.source import Mark, MarkedMap, key_mark
+from orkestra.katalog.source import Mark, MarkedMap, MarkedSeq, key_mark
 
 CANONICAL_API_VERSION = "orkestra.orkspace.io/v1"
 LEGACY_API_VERSION = "orkestra.konductor.io/v1Alpha"
@@ -327,8 +327,26 @@ class _Normaliser:
                           f"write fields.{key}", mark)
                 self.put(tpl, path, ("fields", key), tpl.pop(key), mark, key)
 
+    def env_map(self, tpl: dict, path: tuple) -> None:
+        """`env: {NAME: {value: ...}}` / `{NAME: {valueFrom: ...}}` -> the list form (issue 13 C16)."""
+        env = tpl.get("env")
+        if not isinstance(env, dict) or not any(_is_env_var(v) for v in env.values()):
+            return
+        mark = key_mark(tpl, "env")
+        out = MarkedSeq()
+        out.mark = mark
+        for name, value in env.items():
+            item = MarkedMap(name=name)
+            item.update(value if _is_env_var(value) else {"value": value})
+            out.append(item)
+            out.item_marks.append(key_mark(env, name))
+        tpl["env"] = out
+        self.warn(path + ("env",), "env as a map of {value} or {valueFrom} is a legacy form; "
+                  "write a list of {name, value} or {name, valueFrom}", mark)
+
     def template(self, tpl: dict, path: tuple) -> None:
         self.rename_or(tpl, path)
+        self.env_map(tpl, path)
         for key in ("labels", "annotations"):
             value = tpl.get(key)
             if not isinstance(value, list):
@@ -346,6 +364,10 @@ class _Normaliser:
                     out.key_marks[item["key"]] = item_mark
             tpl[key] = out
             self.warn(path + (key,), f"{key} as a list of {{key, value}} is a legacy form; write a map", mark)
+
+
+def _is_env_var(value: Any) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and set(value) <= {"value", "valueFrom"}
 
 
 def normalise(doc: dict, sink: IssueSink) -> dict:

@@ -174,17 +174,26 @@ def _coerce(fields: dict, spec: KindSpec, path: str) -> dict:
     return fields
 
 
-def for_each_items(tpl: TemplateEntry, cr: dict) -> list[Any] | None:
-    """The forEach elements (a map gives sorted `{key, value}` pairs), or None without forEach."""
+def for_each_items(tpl: TemplateEntry, cr: dict) -> list[dict] | None:
+    """The template names bound per forEach element, or None without forEach. As in the Go
+    Orkestra (issue 13 C11): `.item` is the list element, or the map key (sorted order) with
+    `.value` its value; `.index` counts from 0; `.<as>` is `.item` again."""
     spec = tpl.raw.get("forEach")
     if not spec:
         return None
     value = lookup(cr, spec["field"])
     if isinstance(value, dict):
-        return [{"key": k, "value": value[k]} for k in sorted(value)]
-    if isinstance(value, list):
-        return value
-    return []
+        bound = [{"item": k, "value": value[k]} for k in sorted(value)]
+    elif isinstance(value, list):
+        bound = [{"item": v} for v in value]
+    else:
+        return []
+    alias = spec.get("as")
+    for i, names in enumerate(bound):
+        names["index"] = i
+        if alias:
+            names[alias] = names["item"]
+    return bound
 
 
 def _kind_of(tpl: TemplateEntry, fields: dict, resolve_kind: ResolveKind) -> tuple[str, str, GVR, bool]:
@@ -210,13 +219,8 @@ def render_entry(tpl: TemplateEntry, cr: dict, *, children: dict, resolve_kind: 
     """The children this entry declares for `cr` now (none when its conditions are false)."""
     items = for_each_items(tpl, cr)
     out: list[DesiredChild] = []
-    for item in ([None] if items is None else items):
-        extra: dict = {"children": children}
-        if items is not None:
-            extra["item"] = item
-            alias = tpl.raw["forEach"].get("as")
-            if alias:
-                extra[alias] = item
+    for names in ([{}] if items is None else items):
+        extra: dict = {"children": children, **names}
         if tpl.conditions is not None and not tpl.conditions.evaluate(cr, extra=extra):
             continue
         out += _render_one(tpl, cr, extra, resolve_kind, read_source)

@@ -113,9 +113,14 @@ def test_for_each_list_map_and_alias():
     assert [(c.name, c.manifest["data"]["endpoint"]) for c in children] == [("web-eu", "e1"), ("web-us", "e2")]
     assert {c.template_id for c in children} == {"onReconcile.configMaps.0"}
     assert render(entry, make_cr("web", spec={})) == []
-    by_map = {"configMaps": [{"forEach": {"field": "spec.m"}, "name": "c-{{ .item.key }}",
-                              "data": {"v": "{{ .item.value }}"}}]}
-    assert [c.name for c in render(by_map, make_cr(spec={"m": {"b": 2, "a": 1}}))] == ["c-a", "c-b"]
+    by_map = {"configMaps": [{"forEach": {"field": "spec.m", "as": "k"}, "name": "c-{{ .item }}",
+                              "data": {"v": "{{ .value }}", "i": "{{ .index }}", "k": "{{ .k }}"}}]}
+    children = render(by_map, make_cr(spec={"m": {"b": 2, "a": 1}}))
+    assert [(c.name, c.manifest["data"]) for c in children] == [
+        ("c-a", {"v": "1", "i": "0", "k": "a"}), ("c-b", {"v": "2", "i": "1", "k": "b"})]
+    [second] = [c for c in render({"configMaps": [{"forEach": {"field": "spec.regions"}, "name": "r-{{ .index }}",
+                                                   "data": {"n": "{{ .item.name }}"}}]}, cr) if c.name == "r-1"]
+    assert second.manifest["data"] == {"n": "us"}
 
 
 def test_children_context_is_available():

@@ -8,6 +8,7 @@ on a plain path into `.children` (C7).
 """
 from __future__ import annotations
 
+import os
 import textwrap
 
 from orkestra.katalog.loader import load_report
@@ -99,3 +100,21 @@ def test_configmap_copy_custom_child_customs_and_context_condition(harness, tmp_
     live = h.cr("north")["status"]
     assert live["items"] == "3" and live["phase"] == "Ready"
     assert h.kube.get(CONFIGMAPS, "shared-settings", h.ns)["metadata"].get("labels") is None   # source untouched
+
+
+def test_install_crds_applies_the_crd_file_and_waits_until_established(kube):
+    """`ork run --install-crds`: the crdFile manifest becomes a served kind."""
+    from orkestra.cli._install_crds import CRDS, install_crds
+    from orkestra.gvk import GVR
+    corpus = os.path.join(os.path.dirname(__file__), "..", "unit", "katalog", "goforms", "crd-file.yaml")
+    report = load_report([corpus], env={})
+    assert report.ok, [str(e) for e in report.errors]
+    try:
+        assert install_crds(kube, report.katalog) == ["searchindices.demo.example.com"]
+        crd = kube.get(CRDS, "searchindices.demo.example.com")
+        assert crd["metadata"]["managedFields"][0]["manager"] == "orkestra"
+        items, _ = kube.list(GVR("demo.example.com", "v1", "searchindices"))   # served right away
+        assert items == []
+        assert install_crds(kube, report.katalog) == ["searchindices.demo.example.com"]   # idempotent
+    finally:
+        kube.delete(CRDS, "searchindices.demo.example.com")

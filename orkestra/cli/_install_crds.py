@@ -27,9 +27,7 @@ class InstallError(Exception):
 
 def crd_files(katalog: Katalog) -> dict[str, str]:
     """CRD key -> resolved `crdFile` path, for the enabled entries that name one."""
-    entries = katalog.canonical.get("spec", {}).get("crds", {})
-    return {key: entries[key]["crdFile"] for key, entry in katalog.crds.items()
-            if entry.enabled and isinstance(entries.get(key, {}).get("crdFile"), str)}
+    return {key: entry.crd_file for key, entry in katalog.crds.items() if entry.enabled and entry.crd_file}
 
 
 def _established(crd: dict | None) -> bool:

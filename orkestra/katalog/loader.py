@@ -156,13 +156,16 @@ def load_report(paths: list[str], env: Mapping[str, str] | None = None) -> LoadR
         enriched_crds[key] = enriched
         workers_set = "workers" in entry.get("operatorBox", {}).get("reconciler", {})
         report.entries[key] = build_entry(key, enriched, ctx.apis[key], configured_workers=workers_set,
-                                          spec_finalizers=spec_finalizers, source=composed.crd_sources.get(key, ""))
+                                          spec_finalizers=spec_finalizers, source=composed.crd_sources.get(key, ""),
+                                          crd_file=entry.get("crdFile", ""))
     report.enriched = enriched_crds
     report.errors, report.warnings = sink.errors, sink.warnings
     if report.errors:
         return report
     canonical = plain(doc)
     canonical.pop("imports", None)
+    for entry in canonical["spec"]["crds"].values():
+        entry.pop("crdFile", None)   # apiTypes and namespaced hold what it said: the output stands alone
     enriched_doc = {
         "apiVersion": canonical["apiVersion"], "kind": canonical["kind"],
         "metadata": {"name": meta["name"], "description": meta.get("description", ""),

@@ -124,6 +124,7 @@ class CrdEntry:
     ignore_observed_generation: bool
     box: OperatorBoxSpec
     source: str = ""                      # file the entry came from
+    crd_file: str = ""                    # resolved `crdFile` path (`ork run --install-crds` applies it)
 
     @property
     def has_templates(self) -> bool:

@@ -226,8 +226,23 @@ def test_crd_file_fills_api_types_and_scope_offline():
     api = report.katalog.crds["searchindex"].api
     assert (api.group, api.version, api.kind, api.plural, api.namespaced) == (
         "demo.example.com", "v1", "SearchIndex", "searchindices", True)
-    assert report.katalog.canonical["spec"]["crds"]["searchindex"]["crdFile"] == os.path.join(
-        HERE, "goforms", "crds", "searchindex.yaml")
+    assert report.katalog.crds["searchindex"].crd_file == os.path.join(HERE, "goforms", "crds", "searchindex.yaml")
+    canonical = report.katalog.canonical["spec"]["crds"]["searchindex"]
+    assert "crdFile" not in canonical and canonical["apiTypes"]["plural"] == "searchindices"
+    assert "crdFile" not in report.katalog.enriched["spec"]["crds"]["searchindex"]
+
+
+def test_crd_file_bundle_is_generated_offline_and_stands_alone(tmp_path):
+    out = tmp_path / "bundle.yaml"
+    result = CliRunner().invoke(cli, ["generate", "bundle", "--katalog", os.path.join(HERE, "goforms", "crd-file.yaml"),
+                                      "-o", str(out)], env={"KUBECONFIG": str(tmp_path / "none")})
+    assert result.exit_code == 0, result.output
+    docs = list(yaml.safe_load_all(out.read_text()))
+    role = next(d for d in docs if d["kind"] == "ClusterRole" and d["metadata"]["name"] == "orkestra")
+    assert any("searchindices" in r["resources"] for r in role["rules"])
+    config = next(d for d in docs if d["kind"] == "ConfigMap")
+    katalog = yaml.safe_load(config["data"]["katalog.yaml"])
+    assert "crdFile" not in katalog["spec"]["crds"]["searchindex"]   # the in-cluster runtime has no crd.yaml
 
 
 def test_crd_file_disagreeing_with_api_types_is_an_error(write, tmp_path):

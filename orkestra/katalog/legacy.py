@@ -1,4 +1,5 @@
-"""Legacy input forms (katalog.md §17), rewritten to the canonical form before the schema runs.
+"""Legacy input forms and the Go Orkestra's forms (docs/katalog-legacy.md), rewritten to the
+canonical form before the schema runs.
 
 Each rewrite records one warning naming the legacy construct; a setting present in both its
 legacy and canonical place is an error. Subtrees are moved, not copied, so their node marks still

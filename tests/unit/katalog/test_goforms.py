@@ -13,9 +13,9 @@ import yaml
 from click.testing import CliRunner
 
 from orkestra.cli.main import cli
+from orkestra.gvk import GVR
 from orkestra.katalog.loader import load_report
 from orkestra.katalog.rbac import derive
-from orkestra.gvk import GVR
 from orkestra.reconcile.children import children_context
 from orkestra.reconcile.render import compile_entries, render_entry
 from tests.unit.katalog.conftest import messages

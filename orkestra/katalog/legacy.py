@@ -145,6 +145,9 @@ class _Normaliser:
         for key, value in hooks.items():
             if key == "serviceName":
                 self.put(sec, at, ("serviceName",), value, key_mark(hooks, key), "webhooks.serviceName")
+            elif key == "failurePolicy":
+                self.put(sec, at, ("admission", "failurePolicy"), value, key_mark(hooks, key),
+                         "webhooks.failurePolicy")
             elif key == "admission" and isinstance(value, dict):
                 for sub, subval in value.items():
                     if sub == "failurePolicy":

@@ -187,6 +187,29 @@ def test_c3_security_webhooks_map_onto_admission_and_service_name():
     assert security["admission"] == {"failurePolicy": "Fail"}
 
 
+@pytest.mark.parametrize("webhooks", ["{failurePolicy: Fail}", "{admission: {failurePolicy: Fail}}"])
+def test_c3_webhooks_failure_policy_is_read_under_webhooks_or_under_admission(report, webhooks):
+    """Review: `security.webhooks.failurePolicy` (beside admission, not inside it) was `unknown field`."""
+    got = report(f"""\
+    security:
+      webhooks: {webhooks}
+    spec: {{crds: {{}}}}
+    """)
+    assert got.ok, messages(got.errors)
+    assert got.katalog.security["admission"] == {"failurePolicy": "Fail"}
+    assert sum("security.webhooks is a legacy form" in w for w in messages(got.warnings)) == 1
+
+
+def test_c3_webhooks_failure_policy_in_both_places_is_an_error(report):
+    got = report("""\
+    security:
+      admission: {failurePolicy: Ignore}
+      webhooks: {failurePolicy: Fail}
+    spec: {crds: {}}
+    """)
+    assert "security.webhooks: both webhooks.failurePolicy and admission.failurePolicy are set" in messages(got.errors)
+
+
 def test_c6_participant_is_dropped_with_one_warning():
     report = _load("conversion-participant.yaml")
     assert "conversion" not in report.katalog.canonical["spec"]["crds"]["widget-v1"]

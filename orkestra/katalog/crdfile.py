@@ -8,7 +8,7 @@ agree with the manifest. The entry keeps `crdFile` as a resolved path, which
 """
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import yaml
 
@@ -18,10 +18,11 @@ from orkestra.katalog.source import MarkedMap, SourceError, is_url, join_locatio
 
 class CrdFacts(NamedTuple):
     group: str
-    version: str
+    version: str                 # the storage version, else the first served one
     kind: str
     plural: str
     namespaced: bool
+    served: tuple[str, ...]      # every served version: an entry may watch any of them
 
 
 class CrdFileError(ValueError):
@@ -41,7 +42,7 @@ def read_crd_manifest(location: str) -> dict:
 
 
 def crd_facts(manifest: dict) -> CrdFacts:
-    """Group, storage (else first served) version, kind, plural and scope of a CRD manifest."""
+    """Group, storage (else first served) version, kind, plural, scope and served versions."""
     spec = manifest.get("spec")
     if not isinstance(spec, dict):
         raise CrdFileError("the CustomResourceDefinition has no spec")
@@ -57,8 +58,9 @@ def crd_facts(manifest: dict) -> CrdFacts:
     scope = spec.get("scope", "Namespaced")
     if scope not in ("Namespaced", "Cluster"):
         raise CrdFileError(f'invalid spec.scope "{scope}" (allowed: Namespaced, Cluster)')
+    served = tuple(v["name"] for v in versions if v.get("served", True))
     return CrdFacts(str(spec["group"]), chosen["name"], str(names["kind"]), str(names["plural"]),
-                    scope == "Namespaced")
+                    scope == "Namespaced", served)
 
 
 def _fill(entry: dict, at: tuple, facts: CrdFacts, sink: IssueSink, source: str) -> None:
@@ -73,12 +75,20 @@ def _fill(entry: dict, at: tuple, facts: CrdFacts, sink: IssueSink, source: str)
                        ("plural", facts.plural)):
         if key not in api:
             api[key] = value
-        elif api[key] != value:
-            sink.error(at[:-1] + ("apiTypes", key), f'"{api[key]}" does not match {source} ("{value}")')
+        elif key == "version" and api[key] not in facts.served:
+            # one entry per served version (conversion groups): any served version may be watched
+            sink.error(at[:-1] + ("apiTypes", key), f'"{api[key]}" is not a served version in {source} '
+                       f'(served: {", ".join(facts.served) or "none"})', mark=key_mark(api, key))
+        elif key != "version" and api[key] != value:
+            sink.error(at[:-1] + ("apiTypes", key), f'"{api[key]}" does not match {source} ("{value}")',
+                       mark=key_mark(api, key))
     if "namespaced" not in entry:
         entry["namespaced"] = facts.namespaced
     elif entry["namespaced"] != facts.namespaced:
-        sink.error(at[:-1] + ("namespaced",), f"{entry['namespaced']} does not match the scope in {source}")
+        written = str(entry["namespaced"]).lower()
+        scope = "Namespaced" if facts.namespaced else "Cluster"
+        sink.error(at[:-1] + ("namespaced",), f"{written} does not match the scope in {source} ({scope})",
+                   mark=key_mark(entry, "namespaced"))
 
 
 def expand_crd_files(doc: dict, location: str, sink: IssueSink) -> None:
@@ -104,8 +114,3 @@ def expand_crd_files(doc: dict, location: str, sink: IssueSink) -> None:
 def entry_name(path: str) -> str:
     """The file name shown in messages (the directory is in the error's location already)."""
     return path.rsplit("/", 1)[-1]
-
-
-def manifest_of(location: str) -> dict[str, Any]:
-    """The manifest to apply for `ork run --install-crds` (read again: it may have changed)."""
-    return read_crd_manifest(location)

@@ -283,7 +283,35 @@ def test_crd_file_disagreeing_with_api_types_is_an_error(write, tmp_path):
     """)], env={})
     texts = messages(got.errors)
     assert 'spec.crds.idx.apiTypes.kind: "Index" does not match crd.yaml ("SearchIndex")' in texts
-    assert "spec.crds.idx.namespaced: False does not match the scope in crd.yaml" in texts
+    assert "spec.crds.idx.namespaced: false does not match the scope in crd.yaml (Namespaced)" in texts
+    assert {(e.path, e.line) for e in got.errors} == {("spec.crds.idx.apiTypes.kind", 9), ("spec.crds.idx.namespaced", 8)}
+
+
+def test_crd_file_entries_may_watch_any_served_version(write, tmp_path):
+    """Review: each served version is its own entry (a conversion group); with crdFile the
+    non-storage version was refused as "does not match" the storage version."""
+    (tmp_path / "crd.yaml").write_text(open(os.path.join(HERE, "goforms", "crds", "searchindex.yaml")).read())
+    got = load_report([write("""\
+    apiVersion: orkestra.orkspace.io/v1
+    kind: Katalog
+    metadata: {name: x}
+    spec:
+      crds:
+        idx-v1:
+          crdFile: crd.yaml
+          conversion: {storageVersion: v1, paths: [{from: v1alpha1, to: v1}, {from: v1, to: v1alpha1}]}
+        idx-v1alpha1:
+          crdFile: crd.yaml
+          apiTypes: {version: v1alpha1}
+          ignoreStatusPatch: true
+        idx-v9:
+          crdFile: crd.yaml
+          apiTypes: {version: v9}
+    """)], env={})
+    assert [(e.path, e.line, e.message) for e in got.errors] == [
+        ("spec.crds.idx-v9.apiTypes.version", 15,
+         'spec.crds.idx-v9.apiTypes.version: "v9" is not a served version in crd.yaml (served: v1alpha1, v1)')]
+    assert {k: e["apiTypes"]["version"] for k, e in got.enriched.items()} == {"idx-v1": "v1", "idx-v1alpha1": "v1alpha1"}
 
 
 @pytest.mark.parametrize("content, problem", [

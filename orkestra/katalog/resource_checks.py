@@ -97,7 +97,7 @@ def _check_entry_fields(ctx: CheckContext, phase: str, type_name: str, tpl: dict
             sink.error(at + ("forEach", "field"), str(exc))
     if isinstance(each, dict):
         name = tpl.get("name", "")
-        refs = [".item"] + ([f".{each['as']}"] if each.get("as") else [])
+        refs = [".item", ".index"] + ([f".{each['as']}"] if each.get("as") else [])   # .index: issue 13 C11
         if not any(ref in name for ref in refs):
             sink.warn(at + ("name",), "forEach entry name does not refer to the element "
                       f"({' or '.join(refs)}): every element would get the same name")

@@ -234,6 +234,25 @@ def test_c10_an_invalid_group_member_causes_no_false_follow_on_errors(report):
     assert not [t for t in texts if "is not a version of any entry" in t], texts
 
 
+@pytest.mark.parametrize("name, warned", [
+    ("c-{{ .index }}", False), ("c-{{ .item }}", False), ("c-{{ .r }}", False), ("c-{{ .metadata.name }}", True)])
+def test_c11_for_each_name_may_refer_to_the_index(report, name, warned):
+    """Review: with Go's `.index`, a name built from it is distinct per element: no warning."""
+    got = report(f"""\
+    spec:
+      crds:
+        web:
+          apiTypes: {{group: demo.example.com, version: v1, kind: Web, plural: webs}}
+          operatorBox:
+            onReconcile:
+              configMaps:
+                - {{forEach: {{field: spec.m, as: r}}, name: "{name}", data: {{a: b}}}}
+    """)
+    assert got.ok, messages(got.errors)
+    hits = [w for w in messages(got.warnings) if "forEach entry name does not refer to the element" in w]
+    assert bool(hits) is warned, hits
+
+
 def test_c15_camel_case_key_suggests_the_kebab_case_key(report):
     got = report("""\
     spec:

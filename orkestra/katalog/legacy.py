@@ -8,6 +8,7 @@ left for the schema to report.
 """
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 from orkestra.katalog.issues import IssueSink
@@ -326,7 +327,7 @@ class _Normaliser:
             if key in _CUSTOM_IGNORED:
                 del tpl[key]
                 self.warn(path + (key,), f"ignored: {_CUSTOM_IGNORED[key]}", mark)
-            elif key != "or" and not is_deferred(path, key):
+            elif key != "or" and not is_deferred(path, key) and not _looks_like_a_typo(key):
                 self.warn(path + (key,), f"a manifest field at the top of a custom child is a legacy form; "
                           f"write fields.{key}", mark)
                 self.put(tpl, path, ("fields", key), tpl.pop(key), mark, key)
@@ -368,6 +369,13 @@ class _Normaliser:
                     out.key_marks[item["key"]] = item_mark
             tpl[key] = out
             self.warn(path + (key,), f"{key} as a list of {{key, value}} is a legacy form; write a map", mark)
+
+
+def _looks_like_a_typo(key: str) -> bool:
+    """A top-level custom-child key close to one of the entry's own keys (`whne`, `foreach`) is
+    left for the schema's did-you-mean: passed into the manifest, a mistyped `when` would create
+    the child unconditionally. Same closeness as the schema's suggestions."""
+    return bool(difflib.get_close_matches(key, _CUSTOM_KEYS, n=1, cutoff=0.75))
 
 
 def _is_env_var(value: Any) -> bool:

@@ -181,6 +181,27 @@ def test_c2_unknown_metadata_key_is_named(report):
     assert any('"generateName" in a custom child\'s metadata' in t for t in messages(got.errors))
 
 
+@pytest.mark.parametrize("typo, meant", [("whne", "when"), ("foreach", "forEach"), ("lables", "labels")])
+def test_c2_a_mistyped_entry_key_on_a_custom_child_is_not_passed_into_the_manifest(report, typo, meant):
+    """Review: a top-level key close to an entry key was moved to fields.<typo> with a warning,
+    so a mistyped `when` created the child unconditionally. Real manifest fields still pass."""
+    got = report(f"""\
+    spec:
+      crds:
+        shop:
+          apiTypes: {{group: demo.example.com, version: v1, kind: Shop, plural: shops}}
+          operatorBox:
+            onReconcile:
+              custom:
+                - {{apiVersion: v1, kind: ConfigMap, {typo}: [], data: {{a: b}}, binaryData: {{}}, immutable: true}}
+    """)
+    [err] = got.errors
+    assert err.message == f'unknown field "spec.crds.shop.operatorBox.onReconcile.custom[0].{typo}" (did you mean "{meant}"?)'
+    assert err.line == 11   # after the 3-line head
+    moved = [w for w in messages(got.warnings) if "a manifest field at the top of a custom child" in w]
+    assert sorted(w.split(": ")[0].rsplit(".", 1)[1] for w in moved) == ["binaryData", "data", "immutable"]
+
+
 def test_c3_security_webhooks_map_onto_admission_and_service_name():
     security = _load("security-webhooks.yaml").katalog.security
     assert security["serviceName"] == "shop-operator"

@@ -149,7 +149,10 @@ class _Normaliser:
             elif key == "failurePolicy":
                 self.put(sec, at, ("admission", "failurePolicy"), value, key_mark(hooks, key),
                          "webhooks.failurePolicy")
-            elif key == "admission" and isinstance(value, dict):
+            elif key == "admission" and not isinstance(value, dict):
+                self.sink.error(at + ("admission",), "expected a map of enabled and failurePolicy",
+                                mark=key_mark(hooks, key))
+            elif key == "admission":
                 for sub, subval in value.items():
                     if sub == "failurePolicy":
                         self.put(sec, at, ("admission", "failurePolicy"), subval, key_mark(value, sub),

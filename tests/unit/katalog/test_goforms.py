@@ -231,6 +231,15 @@ def test_c3_webhooks_failure_policy_in_both_places_is_an_error(report):
     assert "security.webhooks: both webhooks.failurePolicy and admission.failurePolicy are set" in messages(got.errors)
 
 
+def test_c3_a_webhooks_admission_that_is_not_a_map_is_a_type_error_not_an_unknown_field(report):
+    got = report("""\
+    security:
+      webhooks: {admission: true}
+    spec: {crds: {}}
+    """)
+    assert messages(got.errors) == ["security.webhooks.admission: expected a map of enabled and failurePolicy"]
+
+
 def test_c6_participant_is_dropped_with_one_warning():
     report = _load("conversion-participant.yaml")
     assert "conversion" not in report.katalog.canonical["spec"]["crds"]["widget-v1"]

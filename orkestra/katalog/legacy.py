@@ -311,6 +311,10 @@ class _Normaliser:
     def custom(self, tpl: dict, path: tuple) -> None:
         """The Go form of a custom child: a metadata block, and manifest fields at the top level."""
         meta = tpl.get("metadata")
+        if "metadata" in tpl and not isinstance(meta, dict):
+            self.sink.error(path + ("metadata",), "expected a map of name, namespace, labels and annotations",
+                            mark=key_mark(tpl, "metadata"))
+            del tpl["metadata"]
         if isinstance(meta, dict):
             mark = key_mark(tpl, "metadata")
             del tpl["metadata"]

@@ -12,6 +12,8 @@ from orkestra.katalog import builtins
 from orkestra.katalog.checks import CheckContext, check_conditions, check_templates, strings
 from orkestra.katalog.model import COPY_SOURCES, PHASES, TEMPLATE_TYPES, ApiTypes
 
+# Top-level manifest keys a custom entry builds itself; `fields` (the other top-level keys) must not set them.
+CUSTOM_OWN_KEYS = frozenset({"apiVersion", "kind", "metadata"})
 RESERVED_LABELS = frozenset({
     "app.kubernetes.io/managed-by", "orkestra.io/crd", "orkestra-owner", "orkestra.io/owner-namespace",
     "orkestra.io/owner-uid", "orkestra.io/template",
@@ -67,6 +69,10 @@ def _check_entry_fields(ctx: CheckContext, phase: str, type_name: str, tpl: dict
             sink.error(at, f'missing required field "{req}" for {type_name}')
     if type_name == "services" and "port" not in tpl and "ports" not in tpl:
         sink.error(at, 'missing required field "port" for services (or declare ports)')
+    if type_name == "custom" and isinstance(tpl.get("fields"), dict):
+        for key in sorted(CUSTOM_OWN_KEYS & set(tpl["fields"])):
+            sink.error(at + ("fields", key), f"{key} is the entry's own (write apiVersion, kind, name, namespace, "
+                       "labels and annotations on the entry): fields would replace it in the manifest")
     copy_key = COPY_SOURCES.get(type_name)
     if copy_key and "data" in tpl and copy_key in tpl:
         sink.error(at, f"set data or {copy_key}, not both")

@@ -202,6 +202,42 @@ def test_c2_a_mistyped_entry_key_on_a_custom_child_is_not_passed_into_the_manife
     assert sorted(w.split(": ")[0].rsplit(".", 1)[1] for w in moved) == ["binaryData", "data", "immutable"]
 
 
+def test_c2_a_metadata_that_is_not_a_map_is_an_error_not_a_manifest_field(report):
+    """Review: `metadata: x` on a custom child went to fields.metadata and replaced the child's metadata."""
+    got = report("""\
+    spec:
+      crds:
+        shop:
+          apiTypes: {group: demo.example.com, version: v1, kind: Shop, plural: shops}
+          operatorBox:
+            onReconcile:
+              custom:
+                - {apiVersion: v1, kind: ConfigMap, metadata: x}
+    """)
+    assert messages(got.errors) == ["spec.crds.shop.operatorBox.onReconcile.custom[0].metadata: "
+                                    "expected a map of name, namespace, labels and annotations"]
+
+
+def test_custom_fields_cannot_replace_the_entry_s_own_manifest_keys(report):
+    """Review: `fields` is merged over the built manifest, so fields.metadata dropped the name and
+    labels (and a non-map crashed the reconcile); apiVersion and kind likewise."""
+    got = report("""\
+    spec:
+      crds:
+        shop:
+          apiTypes: {group: demo.example.com, version: v1, kind: Shop, plural: shops}
+          operatorBox:
+            onReconcile:
+              custom:
+                - apiVersion: v1
+                  kind: ConfigMap
+                  fields: {metadata: {name: x}, kind: Secret, data: {a: b}, spec: {}}
+    """)
+    assert [e.path for e in got.errors] == ["spec.crds.shop.operatorBox.onReconcile.custom[0].fields.kind",
+                                            "spec.crds.shop.operatorBox.onReconcile.custom[0].fields.metadata"]
+    assert "fields would replace it in the manifest" in got.errors[0].message
+
+
 def test_c3_security_webhooks_map_onto_admission_and_service_name():
     security = _load("security-webhooks.yaml").katalog.security
     assert security["serviceName"] == "shop-operator"

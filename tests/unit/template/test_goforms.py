@@ -33,6 +33,20 @@ def test_go_function_forms(src: str, expected: str) -> None:
     assert compile_template(src).render(DATA) == expected
 
 
+@pytest.mark.parametrize("src, expected", [
+    ('{{ .spec.name | truncate .spec.count }}', "store"),   # the pipeline idiom, count as text from a CR
+    ('{{ truncate .spec.count .spec.name }}', "store"),
+    ('{{ truncate "5" "storefront" }}', "store"),
+    ('{{ .spec.name | truncate .spec.missing }}', ""),      # nil-safe: a nil count is 0
+    ('{{ truncate .spec.name .spec.count }}', "store"),     # Go order with a text count
+    ('{{ truncate "12345" "2" }}', "12"),                   # both could be counts: Go order
+])
+def test_truncate_sprig_order_with_a_text_or_nil_count(src: str, expected: str) -> None:
+    """Review: with only integers recognised as Sprig's count, these failed at reconcile time."""
+    data = {"spec": {"name": "storefront", "count": "5"}}
+    assert compile_template(src).render(data) == expected
+
+
 def test_sha256sum_is_eight_hex_characters() -> None:
     out = compile_template('{{ sha256sum .spec.name }}').render(DATA)
     assert len(out) == 8 and int(out, 16) >= 0

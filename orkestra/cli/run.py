@@ -10,7 +10,6 @@ import dataclasses
 import logging
 import os
 import sys
-
 from typing import TYPE_CHECKING
 
 import click

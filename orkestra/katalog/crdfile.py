@@ -13,7 +13,8 @@ from typing import NamedTuple
 import yaml
 
 from orkestra.katalog.issues import IssueSink
-from orkestra.katalog.source import MarkedMap, SourceError, is_url, join_location, key_mark, read_source
+from orkestra.katalog.source import (MAX_DEPTH, MarkedMap, SourceError, check_shape, is_url, join_location,
+                                     key_mark, read_source)
 
 
 class CrdFacts(NamedTuple):
@@ -30,11 +31,17 @@ class CrdFileError(ValueError):
 
 
 def read_crd_manifest(location: str) -> dict:
-    """The first CustomResourceDefinition in the file. Raises SourceError or CrdFileError."""
+    """The first CustomResourceDefinition in the file. Raises SourceError or CrdFileError.
+    The Katalog's own size, depth and alias-expansion limits apply (the manifest is also sent
+    to the API server by `--install-crds`)."""
     try:
         docs = list(yaml.safe_load_all(read_source(location)))
     except yaml.YAMLError as exc:
         raise CrdFileError(f"not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
+    except RecursionError:
+        raise CrdFileError(f"not valid YAML: nesting deeper than {MAX_DEPTH} levels") from None
+    for doc in docs:
+        check_shape(doc, location)
     for doc in docs:
         if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
             return doc

@@ -405,6 +405,10 @@ def test_crd_file_entries_may_watch_any_served_version(write, tmp_path):
     ("kind: CustomResourceDefinition\nspec: {group: a.io, names: {kind: A}}\n",
      "lacks spec.names.plural, spec.versions"),
     ("kind: [\n", "not valid YAML"),
+    ("kind: CustomResourceDefinition\nspec: " + "[" * 3000 + "]" * 3000 + "\n", "nesting deeper than 64 levels"),
+    ("kind: CustomResourceDefinition\na: &a [x, x, x, x, x, x, x, x, x, x]\n"
+     + "".join(f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\n" for p, c in zip("abcdef", "bcdefg"))
+     + "spec: *g\n", "expands to more than"),
 ])
 def test_crd_file_problems_name_the_file(write, tmp_path, content, problem):
     if content is not None:

@@ -14,6 +14,7 @@ from typing import Any
 from orkestra.katalog.issues import IssueSink
 from orkestra.katalog.schema import SHARED_TEMPLATE, TYPE_FIELDS, is_deferred
 from orkestra.katalog.source import Mark, MarkedMap, MarkedSeq, key_mark
+from orkestra.template.values import to_text
 
 CANONICAL_API_VERSION = "orkestra.orkspace.io/v1"
 LEGACY_API_VERSION = "orkestra.konductor.io/v1Alpha"
@@ -349,7 +350,10 @@ class _Normaliser:
         out.mark = mark
         for name, value in env.items():
             item = MarkedMap(name=name)
-            item.update(value if _is_env_var(value) else {"value": value})
+            if _is_env_var(value) and "valueFrom" in value:
+                item.update(value)
+            else:   # printed as the map form prints it: a list entry's value is raw, and must be text
+                item["value"] = to_text(value["value"] if _is_env_var(value) else value)
             out.append(item)
             out.item_marks.append(key_mark(env, name))
         tpl["env"] = out

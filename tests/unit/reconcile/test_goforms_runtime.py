@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import yaml
+
 from orkestra.conditions import compile_conditions, resolve_field
 from orkestra.katalog.loader import load_report
 from orkestra.reconcile.children import children_context
@@ -80,6 +82,26 @@ def test_c16_env_value_and_value_from_render_as_env_vars():
     env = dep.manifest["spec"]["template"]["spec"]["containers"][0]["env"]
     assert env == [{"name": "MODE", "value": "production"}, {"name": "OWNER", "value": "shop"},
                    {"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "shop-db", "key": "password"}}}]
+
+
+def test_c16_env_values_of_the_go_map_form_render_as_text(tmp_path):
+    """Review: a number or bool (plain or under `value:`) went into the list form as it was, and
+    the API server refuses a non-text env value; the map form always printed it as text."""
+    doc = yaml.safe_load(open(os.path.join(GOFORMS, "env-value-from.yaml")))
+    dep = doc["spec"]["crds"]["api"]["operatorBox"]["onReconcile"]["deployments"][0]
+    dep["env"] = {"PORT": 8080, "DEBUG": {"value": True}, "RATIO": 1.0,
+                  "POD": {"valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}}
+    path = tmp_path / "katalog.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    report = load_report([str(path)], env={})
+    assert report.ok, [str(e) for e in report.errors]
+    [tpl] = compile_entries(report.katalog.crds["api"], ("onReconcile",))
+    [out] = render_entry(tpl, make_cr("shop"), children=children_context([], []),
+                         resolve_kind=lambda a, k: None, read_source=lambda gvr, ns, n: None)
+    env = out.manifest["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert env == [{"name": "PORT", "value": "8080"}, {"name": "DEBUG", "value": "true"},
+                   {"name": "RATIO", "value": "1"},
+                   {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]
 
 
 def test_get_path_status_field_reads_a_child_with_the_variadic_get():

@@ -76,6 +76,9 @@ def _check_entry_fields(ctx: CheckContext, phase: str, type_name: str, tpl: dict
     copy_key = COPY_SOURCES.get(type_name)
     if copy_key and "data" in tpl and copy_key in tpl:
         sink.error(at, f"set data or {copy_key}, not both")
+    for key in ("fromNamespace", "toNamespaces") if copy_key and copy_key not in tpl else ():
+        if key in tpl:
+            sink.error(at + (key,), f"only used with {copy_key} (the copy form); without it nothing is copied")
     if "reconcile" in tpl and phase != "onCreate":
         sink.error(at + ("reconcile",), "reconcile is only valid in onCreate")
     if "action" in tpl and phase != "onDelete":

@@ -238,6 +238,24 @@ def test_custom_fields_cannot_replace_the_entry_s_own_manifest_keys(report):
     assert "fields would replace it in the manifest" in got.errors[0].message
 
 
+@pytest.mark.parametrize("type_, copy_key", [("configMaps", "fromConfigMap"), ("secrets", "fromSecret")])
+def test_c4_copy_namespaces_without_the_copy_source_are_an_error(report, type_, copy_key):
+    """Review: fromNamespace/toNamespaces without fromConfigMap (or fromSecret) were silently ignored."""
+    got = report(f"""\
+    spec:
+      crds:
+        shop:
+          apiTypes: {{group: demo.example.com, version: v1, kind: Shop, plural: shops}}
+          operatorBox:
+            onReconcile:
+              {type_}:
+                - {{name: s, data: {{a: b}}, fromNamespace: other, toNamespaces: [a]}}
+    """)
+    assert messages(got.errors) == [
+        f"spec.crds.shop.operatorBox.onReconcile.{type_}[0].{key}: only used with {copy_key} (the copy form); "
+        "without it nothing is copied" for key in ("fromNamespace", "toNamespaces")]
+
+
 def test_c3_security_webhooks_map_onto_admission_and_service_name():
     security = _load("security-webhooks.yaml").katalog.security
     assert security["serviceName"] == "shop-operator"

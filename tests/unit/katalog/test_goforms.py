@@ -453,6 +453,17 @@ def test_katalog_flag_is_an_alias_of_f():
     assert "--katalog" in runner.invoke(cli, ["run", "--help"]).output
 
 
+def test_katalog_flag_is_accepted_by_gate_and_events_too(tmp_path):
+    """Review: the docs say every command taking -f accepts --katalog; gate and events had their own -f."""
+    path = os.path.join(HERE, "goforms", "box-default.yaml")
+    cr = tmp_path / "cr.yaml"
+    cr.write_text("apiVersion: demo.example.com/v1\nkind: Website\nmetadata: {name: w, namespace: d}\nspec: {}\n")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["gate", "--katalog", path, "--cr", str(cr)], env={})
+    assert result.exit_code == 0 and "website" in result.output, result.output
+    assert "--katalog" in runner.invoke(cli, ["events", "--help"]).output
+
+
 def test_t1_template_prints_tags():
     result = CliRunner().invoke(cli, ["template", "-f", os.path.join(HERE, "goforms", "metadata-tags.yaml")], env={})
     assert result.exit_code == 0 and "Traceback" not in result.output

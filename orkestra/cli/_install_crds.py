@@ -38,8 +38,12 @@ def _established(crd: dict | None) -> bool:
 def install_crds(kube: KubeClient, katalog: Katalog, *, timeout: float = ESTABLISH_TIMEOUT,
                  sleep: Callable[[float], None] = time.sleep) -> list[str]:
     """Apply every `crdFile` manifest and wait until each is Established; the CRD names applied."""
-    names = []
+    names: list[str] = []
+    applied: set[str] = set()
     for key, path in crd_files(katalog).items():
+        if path in applied:
+            continue   # entries of one conversion group share their manifest: apply it once
+        applied.add(path)
         try:
             manifest = read_crd_manifest(path)
         except (SourceError, CrdFileError) as exc:

@@ -58,3 +58,18 @@ def test_a_conflict_is_reported_not_forced():
 def test_a_crd_that_never_becomes_established_times_out():
     with pytest.raises(InstallError, match="is not Established after 0s"):
         install_crds(FakeKube(ready_after=10**9), _katalog("crd-file.yaml"), timeout=0.0, sleep=lambda s: None)
+
+
+def test_a_manifest_shared_by_several_entries_is_applied_once(tmp_path):
+    """Review: entries of a conversion group may share one crdFile (one entry per served version)."""
+    crd = open(os.path.join(CORPUS, "crds", "searchindex.yaml")).read()
+    (tmp_path / "crd.yaml").write_text(crd)
+    (tmp_path / "k.yaml").write_text(
+        "apiVersion: orkestra.orkspace.io/v1\nkind: Katalog\nmetadata: {name: x}\nspec:\n  crds:\n"
+        "    idx-v1: {crdFile: crd.yaml}\n"
+        "    idx-v1alpha1: {crdFile: crd.yaml, apiTypes: {version: v1alpha1}, ignoreStatusPatch: true}\n")
+    report = load_report([str(tmp_path / "k.yaml")], env={})
+    assert report.ok, [str(e) for e in report.errors]
+    kube = FakeKube()
+    assert install_crds(kube, report.katalog, sleep=lambda s: None) == ["searchindices.demo.example.com"]
+    assert len(kube.applied) == 1

@@ -21,8 +21,9 @@ class NoKatalogFound(click.ClickException):
 
 
 def katalog_files_option(func: Callable) -> Callable:
-    """The `-f/--file` option, repeatable, comma lists allowed; the value is a tuple of strings."""
-    return click.option("-f", "--file", "files", multiple=True, metavar="PATH",
+    """The `-f/--file` option, repeatable, comma lists allowed; the value is a tuple of strings.
+    `--katalog` is the Go CLI's name for the same option (issue 13)."""
+    return click.option("-f", "--file", "--katalog", "files", multiple=True, metavar="PATH",
                         help="Katalog file or URL; repeat or comma-separate to merge several.")(func)
 
 

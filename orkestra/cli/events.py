@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 
 import click
 
+from orkestra.cli._katalog_files import katalog_files_option
 from orkestra.durations import human_age
 from orkestra.gvk import GVR
 
@@ -83,7 +84,7 @@ def _kind_of(crd: str, files: tuple[str, ...]) -> str:
 @click.command()
 @click.argument("crd")
 @click.argument("name", required=False)
-@click.option("-f", "--file", "files", multiple=True, help="Katalog file(s); default ./katalog.yaml.")
+@katalog_files_option
 @click.option("-n", "--namespace", default=None, help="Only this namespace.")
 @click.option("-A", "--all-namespaces", is_flag=True, help="All namespaces (the default).")
 @click.option("--tail", default=25, show_default=True, type=click.IntRange(min=0), help="Newest N events; 0 = all.")

@@ -21,6 +21,7 @@ from typing import Any
 import click
 import yaml
 
+from orkestra.cli._katalog_files import katalog_files_option
 from orkestra.conditions import MISSING, stringify
 from orkestra.katalog.model import CrdEntry, Katalog
 from orkestra.reconcile.rules import (
@@ -223,8 +224,7 @@ def _render(block: _Block, colour: bool) -> list[str]:
 
 
 @click.command("gate")
-@click.option("-f", "--file", "files", multiple=True, metavar="FILE",
-              help="Katalog file(s); repeat or comma-separate. Default: ./katalog.yaml or ./komposer.yaml.")
+@katalog_files_option
 @click.option("--cr", "cr_path", required=True, metavar="PATH",
               help="YAML file with one or more CRs ('-' reads stdin).")
 @click.option("--crd", "crd", default=None, metavar="NAME",

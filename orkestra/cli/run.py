@@ -10,10 +10,15 @@ import dataclasses
 import logging
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from orkestra.cli._katalog_files import katalog_files_option, resolve_katalog_files
+
+if TYPE_CHECKING:
+    from orkestra.config import Settings
+    from orkestra.katalog.model import Katalog
 
 log = logging.getLogger("orkestra.cli")
 
@@ -31,7 +36,7 @@ def print_load_errors(report: object) -> None:
 
 
 def check_and_serve(files: tuple[str, ...], *, env_overrides: dict[str, str | None], kubeconfig: str | None,
-                    context: str | None, mode: str, server: str = "gunicorn") -> None:
+                    context: str | None, mode: str, server: str = "gunicorn", install_crds: bool = False) -> None:
     """Check the environment, the webhook switches and the Katalog, then serve (never returns).
 
     Shared by `ork run` and `ork gateway`: any problem exits 1 before a server starts.
@@ -60,9 +65,25 @@ def check_and_serve(files: tuple[str, ...], *, env_overrides: dict[str, str | No
         sys.exit(1)
     katalog = report.katalog
     log.info("katalog loaded", extra={"katalog": katalog.name, "crds": len(katalog.crds), "file": ",".join(paths)})
+    if install_crds:
+        _install_crds(katalog, settings)
 
     from orkestra.server.serve import serve
     sys.exit(serve(katalog, settings, mode=mode, server=server))
+
+
+def _install_crds(katalog: Katalog, settings: Settings) -> None:
+    """`--install-crds`: apply the entries' crdFile manifests before any informer starts."""
+    from orkestra.cli._install_crds import InstallError, install_crds
+    from orkestra.errors import OrkestraError
+    from orkestra.kube.client import KubeClient
+    try:
+        kube = KubeClient.from_config(settings.kubeconfig or None, settings.context or None)
+        names = install_crds(kube, katalog)
+    except (InstallError, OrkestraError) as err:
+        log.error(str(err))
+        _fail([str(err)])
+    log.info("crds installed", extra={"crds": ",".join(names)})
 
 
 @click.command("run")
@@ -74,11 +95,13 @@ def check_and_serve(files: tuple[str, ...], *, env_overrides: dict[str, str | No
 @click.option("--port", type=int, default=None, help="HTTP port (ORK_PORT).")
 @click.option("--no-leader-election", is_flag=True, help="Always leader, without a Lease.")
 @click.option("--server", type=click.Choice(["gunicorn", "builtin"]), default="gunicorn", show_default=True)
+@click.option("--install-crds", is_flag=True, help="Apply the CRD manifests named by crdFile: first.")
 def run(files: tuple[str, ...], kubeconfig: str | None, context: str | None, namespace: str | None,
-        watch_namespace: str | None, port: int | None, no_leader_election: bool, server: str) -> None:
+        watch_namespace: str | None, port: int | None, no_leader_election: bool, server: str,
+        install_crds: bool) -> None:
     """Run the operators of a Katalog."""
     overrides = {"NAMESPACE": namespace, "WATCH_NAMESPACE": watch_namespace,
                  "ORK_PORT": str(port) if port is not None else None,
                  "LEADER_ELECTION": "false" if no_leader_election else None}
     check_and_serve(files, env_overrides=overrides, kubeconfig=kubeconfig, context=context,
-                    mode="runtime", server=server)
+                    mode="runtime", server=server, install_crds=install_crds)

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from orkestra.conditions.operators import (
     NO_VALUE, OPERATORS, SHORTHANDS, Test, build_test, shorthand_operator,
 )
-from orkestra.conditions.paths import PathError, Segment, lookup, parse_path
+from orkestra.conditions.paths import PathError, Segment, lookup_with_context, parse_path
 from orkestra.conditions.values import VALUE_TYPES, stringify
 from orkestra.conditions.windows import CronWindow, DayOfWeek, TimeWindow
 from orkestra.errors import OrkestraError
@@ -106,7 +106,7 @@ class FieldCondition(_Evaluable):
         """The field's raw value: the rendered template, or the value at the path (MISSING)."""
         if self.template is not None:
             return self.template.render_value(obj, **(extra or {}))
-        return lookup(obj, self.segments)
+        return lookup_with_context(obj, self.segments, extra)
 
     def verdict(self, obj: dict, *, extra: dict | None = None, clock: Clock | None = None,
                 unique: UniqueLookup | None = None) -> tuple[bool, str]:
@@ -319,7 +319,7 @@ def resolve_field(obj: dict, field: str, extra: dict | None = None) -> str:
     """The §8 string value of `field` (a dot path or a template) in `obj`."""
     if is_template(field):
         return stringify(compile_template(field).render_value(obj, **(extra or {})))
-    return stringify(lookup(obj, field))
+    return stringify(lookup_with_context(obj, field, extra))
 
 
 def _parse_list(conds: Any, key: str) -> tuple[tuple[Condition, ...], list[tuple[str, str]]]:

@@ -120,6 +120,15 @@ def lookup(obj: Any, path: str | tuple[Segment, ...]) -> Any:
     return current
 
 
+def lookup_with_context(obj: Any, path: str | tuple[Segment, ...], extra: dict | None) -> Any:
+    """`lookup`, except that a path whose first key names a template-context entry (`children`,
+    `item`, the `forEach` alias) is read from that context, as the Go Orkestra does (issue 13 C7)."""
+    segments = parse_path(path) if isinstance(path, str) else path
+    if extra and segments and not segments[0].quoted and segments[0].key in extra:
+        return lookup(extra, segments)
+    return lookup(obj, segments)
+
+
 def json_pointer(segments: tuple[Segment, ...]) -> str:
     """RFC 6901 pointer for the segments (`~` -> `~0`, `/` -> `~1`)."""
     return "".join("/" + s.key.replace("~", "~0").replace("/", "~1") for s in segments)

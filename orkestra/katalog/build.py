@@ -103,7 +103,7 @@ def enrich_entry(entry: dict, api: ApiTypes, security: dict, defaults: KatalogDe
 
 
 def build_entry(key: str, enriched: dict, api: ApiTypes, *, configured_workers: bool, spec_finalizers: list[str],
-                source: str) -> CrdEntry:
+                source: str, crd_file: str = "") -> CrdEntry:
     """The model of one entry, read from its enriched form."""
     box = enriched["operatorBox"]
     rec = box["reconciler"]
@@ -133,5 +133,5 @@ def build_entry(key: str, enriched: dict, api: ApiTypes, *, configured_workers: 
             delete_timeout=_seconds(box["deleteTimeout"]) if box["deleteTimeout"] else None,
             templates=templates, status=box["status"],
         ),
-        source=source,
+        source=source, crd_file=crd_file,
     )

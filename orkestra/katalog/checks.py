@@ -138,8 +138,16 @@ def check_names(ctx: CheckContext, key: str) -> None:
     if key in RESERVED_KEYS:
         ctx.sink.error(at, f'the CRD key "{key}" is reserved (it would clash with /katalog/{key})')
     elif len(key) > 63 or not NAME_RE.match(key):
+        hint = kebab_case(key)
+        hint = f' (did you mean "{hint}"?)' if NAME_RE.match(hint) and len(hint) <= 63 else ""
         ctx.sink.error(at, f'invalid CRD key "{key}": must be an RFC 1123 label '
-                       "(lowercase letters, digits and '-', at most 63 characters)")
+                       f"(lowercase letters, digits and '-', at most 63 characters){hint}")
+
+
+def kebab_case(key: str) -> str:
+    """`platformResource` / `platform_resource` -> `platform-resource` (the did-you-mean for a
+    Go-format camelCase CRD key: the key is a URL segment and a metric label, issue 13 C15)."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", key).replace("_", "-").lower()
 
 
 def check_ranges(ctx: CheckContext, key: str, entry: dict) -> None:

@@ -2,13 +2,47 @@
 
 Both need the same answer to "which CRDs does deletion protection cover" (webhooks.md §6.1,
 cli.md §6): the entry's own CRD and the CRDs of its `custom` children, when `protectCRD` is on.
-Kinds resolve offline: explicit `plural`, else the built-in registry, else lowercase kind + `s`.
+Kinds resolve offline: explicit `plural`, else the Katalog's own `apiTypes` for that kind
+(`fill_declared_plurals`, at load time), else the built-in registry, else lowercase kind + `s`.
 """
 from __future__ import annotations
 
 from orkestra.gvk import GVR, split_api_version
 from orkestra.katalog.builtins import resolve_resource
 from orkestra.katalog.model import PHASES, CrdEntry
+
+
+def _declared_plurals(crds: dict) -> dict[tuple[str, str], str]:
+    out: dict[tuple[str, str], str] = {}
+    for entry in crds.values():
+        api = entry.get("apiTypes") if isinstance(entry, dict) else None
+        if isinstance(api, dict) and all(isinstance(api.get(k), str) for k in ("group", "kind", "plural")):
+            out[(api["group"], api["kind"])] = api["plural"]
+    return out
+
+
+def fill_declared_plurals(crds: dict) -> None:
+    """Give custom children and hook managedResources without `plural` the plural that the
+    Katalog's own entry for that group and kind declares (`searchindices`, not a guessed
+    `searchindexs`), so RBAC, rendering and validation all use it (issue 13 R1)."""
+    plurals = _declared_plurals(crds)
+    for entry in crds.values():
+        box = entry.get("operatorBox") if isinstance(entry, dict) else None
+        if not isinstance(box, dict):
+            continue
+        refs = [c for phase in PHASES if isinstance(box.get(phase), dict)
+                for c in (box[phase].get("custom") or []) if isinstance(box[phase].get("custom"), list)]
+        hooks = (box.get("reconciler") or {}).get("hooks") if isinstance(box.get("reconciler"), dict) else None
+        if isinstance(hooks, dict) and isinstance(hooks.get("managedResources"), list):
+            refs += hooks["managedResources"]
+        for ref in refs:
+            if not isinstance(ref, dict) or "plural" in ref or not isinstance(ref.get("kind"), str):
+                continue
+            api_version = ref.get("apiVersion")
+            group = split_api_version(api_version)[0] if isinstance(api_version, str) else ""
+            plural = plurals.get((group, ref["kind"]))
+            if plural is not None:
+                ref["plural"] = plural
 
 
 def is_crd_group(group: str) -> bool:

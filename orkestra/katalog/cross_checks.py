@@ -44,13 +44,25 @@ def check_duplicate_watches(ctx: CheckContext, crds: dict) -> None:
             seen[ident] = key
 
 
+def _declared_versions(crds: dict) -> dict[tuple[str, str], set[str]]:
+    """Versions written in every entry's apiTypes, invalid entries included: an error in one
+    member of a conversion group must not make its version look undeclared to the others."""
+    out: dict[tuple[str, str], set[str]] = {}
+    for entry in crds.values():
+        api = entry.get("apiTypes") if isinstance(entry, dict) else None
+        if isinstance(api, dict) and all(isinstance(api.get(k), str) for k in ("group", "kind", "version")):
+            out.setdefault((api["group"], api["kind"]), set()).add(api["version"])
+    return out
+
+
 def check_conversion_groups(ctx: CheckContext, crds: dict) -> None:
     groups: dict[tuple[str, str], list[str]] = {}
     for key in sorted(ctx.apis):
         api = ctx.apis[key]
         groups.setdefault((api.group, api.kind), []).append(key)
-    for members in groups.values():
-        versions = {ctx.apis[k].version for k in members}
+    declared = _declared_versions(crds)
+    for (group, kind), members in groups.items():
+        versions = {ctx.apis[k].version for k in members} | declared.get((group, kind), set())
         storage: tuple[str, str] | None = None
         paths: dict[tuple[str, str], tuple[str, Any]] = {}
         for key in members:

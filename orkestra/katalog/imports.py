@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import base64
 import os
-import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from orkestra.katalog.crdfile import expand_crd_files
 from orkestra.katalog.issues import IssueSink
 from orkestra.katalog.legacy import normalise
-from orkestra.katalog.source import MarkedMap, SourceError, is_url, key_mark, parse_yaml, plain, read_source
+from orkestra.katalog.schema import is_deferred
+from orkestra.katalog.source import (MarkedMap, SourceError, is_url, join_location, key_mark, parse_yaml, plain,
+                                     read_source)
 
 LITERAL_CREDENTIALS = ("token", "password", "username")
 
@@ -53,14 +55,6 @@ def read_document(location: str, sink: IssueSink, *, headers: Mapping[str, str] 
                    mark=getattr(doc, "mark", None), file=location)
         return None
     return doc
-
-
-def _join(base: str, relative: str) -> str:
-    if is_url(relative) or os.path.isabs(relative):
-        return relative
-    if is_url(base):
-        return urllib.parse.urljoin(base, relative)
-    return os.path.normpath(os.path.join(os.path.dirname(base) or ".", relative))
 
 
 def deep_merge(base: Any, over: Any) -> Any:
@@ -179,7 +173,7 @@ def _registry_location(item: dict, i: int, komposer: str, env: Mapping[str, str]
     suffix = f"katalogs/{item['name']}/{version}/katalog.yaml"
     if is_url(base):
         return base.rstrip("/") + "/" + suffix, headers
-    return os.path.join(_join(komposer, base), suffix), headers
+    return os.path.join(join_location(komposer, base), suffix), headers
 
 
 def _imported(location: str, sink: IssueSink, composed: Composed, at: tuple, missing: str,
@@ -188,6 +182,7 @@ def _imported(location: str, sink: IssueSink, composed: Composed, at: tuple, mis
     if doc is None:
         return None
     normalise(doc, sink)
+    expand_crd_files(doc, location, sink)
     composed.files.append(location)
     if doc.get("kind") == "Komposer":
         sink.error(at, f"{location} is a Komposer; a Komposer cannot import a Komposer")
@@ -220,6 +215,8 @@ def compose(doc: dict, location: str, env: Mapping[str, str], sink: IssueSink) -
             continue  # the schema reports it
         if not all(isinstance(item.get(k, ""), str) for k in ("url", "version")):
             continue  # the schema reports it
+        if any(is_deferred(("imports", "registry", i), k) for k in item):
+            continue  # an OCI or Katalog-reference import: the schema reports it as deferred
         where, headers = _registry_location(item, i, location, env, sink)
         if where is not None:
             imported = _imported(where, sink, composed, ("imports", "registry", i), "registry file not found", headers)
@@ -229,7 +226,7 @@ def compose(doc: dict, location: str, env: Mapping[str, str], sink: IssueSink) -
     for i, name in enumerate(files if isinstance(files, list) else []):
         if not isinstance(name, str):
             continue
-        where = _join(location, name)
+        where = join_location(location, name)
         imported = _imported(where, sink, composed, ("imports", "files", i), "file not found")
         if imported is not None:
             merger.add(imported, where)

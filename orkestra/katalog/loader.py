@@ -14,6 +14,8 @@ from typing import Mapping
 
 from orkestra.katalog import builtins, checks, cross_checks, resource_checks
 from orkestra.katalog.build import build_entry, enrich_entry, enrich_security
+from orkestra.katalog.children import fill_declared_plurals
+from orkestra.katalog.crdfile import expand_crd_files
 from orkestra.katalog.defaults import DefaultsError, KatalogDefaults
 from orkestra.katalog.deps import start_order
 from orkestra.katalog.imports import Composed, compose, merge_files, read_document
@@ -70,6 +72,7 @@ def _read(paths: list[str], env: Mapping[str, str], sink: IssueSink) -> Composed
             continue
         raw = plain(doc)
         normalise(doc, sink)
+        expand_crd_files(doc, path, sink)
         composed = compose(doc, path, env, sink)
         composed.raw = raw
         parts.append(composed)
@@ -118,6 +121,7 @@ def load_report(paths: list[str], env: Mapping[str, str] | None = None) -> LoadR
                            and isinstance(e["apiTypes"].get("kind"), str)
                            and builtins.lookup(e["apiTypes"]["kind"], _group(e["apiTypes"])) is not None}
     schema_bad = sink.shape_errors
+    fill_declared_plurals(crds)
     hook_dirs = {k: (os.path.dirname(os.path.abspath(s)) if not is_url(s) else os.getcwd())
                  for k, s in composed.crd_sources.items()}
     ctx = checks.CheckContext(sink=sink, env=env, hook_dirs=hook_dirs)
@@ -152,18 +156,21 @@ def load_report(paths: list[str], env: Mapping[str, str] | None = None) -> LoadR
         enriched_crds[key] = enriched
         workers_set = "workers" in entry.get("operatorBox", {}).get("reconciler", {})
         report.entries[key] = build_entry(key, enriched, ctx.apis[key], configured_workers=workers_set,
-                                          spec_finalizers=spec_finalizers, source=composed.crd_sources.get(key, ""))
+                                          spec_finalizers=spec_finalizers, source=composed.crd_sources.get(key, ""),
+                                          crd_file=entry.get("crdFile", ""))
     report.enriched = enriched_crds
     report.errors, report.warnings = sink.errors, sink.warnings
     if report.errors:
         return report
     canonical = plain(doc)
     canonical.pop("imports", None)
+    for entry in canonical["spec"]["crds"].values():
+        entry.pop("crdFile", None)   # apiTypes and namespaced hold what it said: the output stands alone
     enriched_doc = {
         "apiVersion": canonical["apiVersion"], "kind": canonical["kind"],
         "metadata": {"name": meta["name"], "description": meta.get("description", ""),
                      "version": str(meta.get("version", "")), "author": meta.get("author", ""),
-                     "tags": meta.get("tags", [])},
+                     "tags": plain(meta.get("tags", []))},
         **({"security": security} if security else {}),
         "spec": {"finalizers": spec_finalizers, "crds": enriched_crds},
     }

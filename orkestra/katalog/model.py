@@ -19,6 +19,8 @@ TEMPLATE_TYPES: tuple[str, ...] = (
     "jobs", "cronJobs", "ingresses", "networkPolicies", "custom",
 )
 PHASES: tuple[str, ...] = ("onCreate", "onReconcile", "onDelete")
+# Types with a copy form: the key naming the object to copy (`fromNamespace`, `toNamespaces` go with it).
+COPY_SOURCES: dict[str, str] = {"secrets": "fromSecret", "configMaps": "fromConfigMap"}
 FINALIZER = "orkestra.io/finalizer"
 
 
@@ -122,6 +124,7 @@ class CrdEntry:
     ignore_observed_generation: bool
     box: OperatorBoxSpec
     source: str = ""                      # file the entry came from
+    crd_file: str = ""                    # resolved `crdFile` path (`ork run --install-crds` applies it)
 
     @property
     def has_templates(self) -> bool:

@@ -11,9 +11,11 @@ import re
 from orkestra.katalog import builtins
 from orkestra.katalog.checks import CheckContext, check_conditions, check_templates, strings
 from orkestra.katalog.labels import RESERVED_LABELS
-from orkestra.katalog.model import PHASES, TEMPLATE_TYPES, ApiTypes
+from orkestra.katalog.model import COPY_SOURCES, PHASES, TEMPLATE_TYPES, ApiTypes
 from orkestra.katalog.template_kinds import TEMPLATE_KINDS
 
+# Top-level manifest keys a custom entry builds itself; `fields` (the other top-level keys) must not set them.
+CUSTOM_OWN_KEYS = frozenset({"apiVersion", "kind", "metadata"})
 RANDOM_RE = re.compile(r"\b(randomAlphanumeric|randomHex|randomBase64)\b")
 
 
@@ -52,9 +54,9 @@ def _literal(value) -> str | None:
     return value if isinstance(value, str) and "{{" not in value else None
 
 
-def _copies_onto_source(tpl: dict) -> bool:
-    """A copy-form Secret whose target is, whatever the CR, its own source (katalog.md §7.3)."""
-    source = _literal(tpl.get("fromSecret"))
+def _copies_onto_source(tpl: dict, copy_key: str) -> bool:
+    """A copy-form Secret or ConfigMap whose target is, whatever the CR, its own source."""
+    source = _literal(tpl.get(copy_key))
     if not source or ("name" in tpl and _literal(tpl["name"]) != source):
         return False
     targets = tpl.get("toNamespaces")
@@ -103,16 +105,20 @@ def _check_entry_fields(ctx: CheckContext, phase: str, type_name: str, tpl: dict
             sink.error(at, f'missing required field "{req}" for {type_name}')
     if type_name == "services" and "port" not in tpl and "ports" not in tpl:
         sink.error(at, 'missing required field "port" for services (or declare ports)')
-    if type_name == "secrets" and "data" in tpl and "fromSecret" in tpl:
-        sink.error(at, "set data or fromSecret, not both")
-    if type_name == "secrets" and _copies_onto_source(tpl):
-        sink.error(at, "this copy would be written onto its own source Secret (same name and namespace): "
-                       "set name, or toNamespaces without the source namespace")
     if type_name == "custom" and isinstance(tpl.get("fields"), dict):
-        for reserved in ("apiVersion", "kind", "metadata"):
-            if reserved in tpl["fields"]:
-                sink.error(at + ("fields", reserved), f"{reserved} may not be set in fields: use the entry's "
-                           "apiVersion, kind, name, namespace, labels and annotations")
+        for key in sorted(CUSTOM_OWN_KEYS & set(tpl["fields"])):
+            sink.error(at + ("fields", key), f"{key} is the entry's own (write apiVersion, kind, name, namespace, "
+                       "labels and annotations on the entry): fields would replace it in the manifest")
+    copy_key = COPY_SOURCES.get(type_name)
+    if copy_key and "data" in tpl and copy_key in tpl:
+        sink.error(at, f"set data or {copy_key}, not both")
+    if copy_key and _copies_onto_source(tpl, copy_key):
+        kind = TEMPLATE_KINDS[type_name].kind
+        sink.error(at, f"this copy would be written onto its own source {kind} (same name and namespace): "
+                       "set name, or toNamespaces without the source namespace")
+    for key in ("fromNamespace", "toNamespaces") if copy_key and copy_key not in tpl else ():
+        if key in tpl:
+            sink.error(at + (key,), f"only used with {copy_key} (the copy form); without it nothing is copied")
     if "reconcile" in tpl and phase != "onCreate":
         sink.error(at + ("reconcile",), "reconcile is only valid in onCreate")
     if "action" in tpl and phase != "onDelete":
@@ -140,7 +146,7 @@ def _check_entry_fields(ctx: CheckContext, phase: str, type_name: str, tpl: dict
             sink.error(at + ("forEach", "field"), str(exc))
     if isinstance(each, dict):
         name = tpl.get("name", "")
-        refs = [".item"] + ([f".{each['as']}"] if each.get("as") else [])
+        refs = [".item", ".index"] + ([f".{each['as']}"] if each.get("as") else [])   # .index: issue 13 C11
         if not any(ref in name for ref in refs):
             sink.warn(at + ("name",), "forEach entry name does not refer to the element "
                       f"({' or '.join(refs)}): every element would get the same name")

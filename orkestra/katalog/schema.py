@@ -33,9 +33,19 @@ DEFERRED_KEYS = frozenset({
     "motif", "motifs", "profiles", "notes", "external", "preReconcile", "gates", "enqueueGate",
     "reconcileGate", "autoscale", "autoscalerWorkers", "rollBackOnError", "normalize", "enrich",
     "enrichAll", "crossAccess", "serve", "idp", "notification", "providers", "gateway", "include",
-    "shared", "retryBackoff", "behaviour", "requeue", "constructor", "remote", "crdFile", "crFiles",
-    "setup",
+    "shared", "retryBackoff", "behaviour", "requeue", "constructor", "remote", "crFiles",
+    "setup", "cross", "rollback", "watch", "helm", "oci", "certManager", "rotateAfter",
 })
+# Keys deferred only under one parent (elsewhere the same word is a plain typo): parent path
+# pattern ("*" matches one key or index) -> keys. Go-format Katalogs write these (issue 13 C3, C8, C12, C13).
+DEFERRED_AT: dict[tuple, frozenset] = {
+    ("security",): frozenset({"webhooks", "conversion"}),
+    ("metadata",): frozenset({"namespace"}),
+    ("imports", "registry", "*"): frozenset({"katalog"}),
+    ("spec", "crds", "*"): frozenset({"imports"}),
+    ("spec", "crds", "*", "operatorBox"): frozenset({"imports"}),
+    ("spec", "crds", "*", "operatorBox", "reconciler", "queue"): frozenset({"default"}),
+}
 DEFERRED_TYPES = frozenset({"replicaSets", "pods", "daemonSets", "persistentVolumes", "hpa", "pdb",
                             "resourceQuotas", "limitRanges"})
 TYPED_API_KEYS = frozenset({"location", "object", "objectList", "alias"})
@@ -103,7 +113,8 @@ TYPE_FIELDS: dict[str, dict] = {
                   "ingressClassName": STR, "tls": obj({"secretName": STR, "hosts": {"type": "array"}}), "rules": ANY},
     "networkPolicies": {"podSelector": {"type": "object"}, "policyTypes": {"type": "array"}, "ingress": ANY,
                         "egress": ANY},
-    "configMaps": {"data": {"type": "object", "additionalProperties": TEMPLATE_VALUE}},
+    "configMaps": {"data": {"type": "object", "additionalProperties": TEMPLATE_VALUE},
+                   "fromConfigMap": STR, "fromNamespace": STR, "toNamespaces": STR_LIST},
     "secrets": {"type": STR, "data": {"type": "object", "additionalProperties": TEMPLATE_VALUE},
                 "fromSecret": STR, "fromNamespace": STR, "toNamespaces": STR_LIST},
     "namespaces": {},
@@ -144,7 +155,7 @@ CONVERSION = obj({"storageVersion": STR, "updateCRD": BOOL, "paths": {"type": "a
     {"from": STR, "to": STR, "spec": {"type": "object"}}, ("from", "to"))}}, ("storageVersion",))
 
 CRD_ENTRY = obj({
-    "enabled": BOOL, "description": STR,
+    "enabled": BOOL, "description": STR, "crdFile": STR,
     "apiTypes": obj({"group": STR, "version": STR, "kind": STR, "plural": STR}, ("kind",)),
     "namespaced": BOOL, "namespace": STR, "labelSelector": STR_MAP, "fieldSelector": STR_MAP,
     "dependsOn": {"type": ["array", "object"]},
@@ -224,12 +235,25 @@ def _unknown_key(sink: IssueSink, path: tuple, key: str, known: list[str], paren
     elif key in DEFERRED_TYPES and parent[-1:] in (("onCreate",), ("onReconcile",), ("onDelete",)):
         sink.error(path, f'"{key}" is not supported in this version; declare it under custom:',
                    mark=_mark_of(sink, where))
-    elif key in DEFERRED_KEYS:
+    elif is_deferred(parent, key):
         sink.error(path, f'"{key}" is not supported in this version', mark=_mark_of(sink, where))
     else:
         close = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
         hint = f' (did you mean "{close[0]}"?)' if close else ""
         sink.error(where, f'unknown field "{format_path(where)}"{hint}', with_path=False)
+
+
+def is_deferred_at(parent: tuple, key: str) -> bool:
+    """Is `key` a deferred feature's key under `parent` (see DEFERRED_AT)?"""
+    for pattern, keys in DEFERRED_AT.items():
+        if key in keys and len(pattern) == len(parent) and all(p in ("*", q) for p, q in zip(pattern, parent)):
+            return True
+    return False
+
+
+def is_deferred(parent: tuple, key: str) -> bool:
+    """Does an unknown `key` under `parent` belong to a deferred feature?"""
+    return key in DEFERRED_KEYS or is_deferred_at(parent, key)
 
 
 def _mark_of(sink: IssueSink, parts: tuple) -> Mark | None:
@@ -254,6 +278,8 @@ def _report(err: ValidationError, sink: IssueSink) -> None:
             _unknown_key(sink, path, key, known, path)
     elif kind == "required":
         missing = [k for k in err.validator_value if k not in err.instance]
+        if "crdFile" in err.instance:
+            missing = [k for k in missing if k != "apiTypes"]   # the unreadable crdFile is reported
         for key in missing:
             sink.error(path, f'missing required field "{key}"')
     elif kind == "type":

@@ -9,7 +9,9 @@ hostile input into a clear error instead of a hang or a RecursionError.
 """
 from __future__ import annotations
 
+import os
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any, Mapping, NamedTuple
@@ -62,6 +64,15 @@ class MarkedSeq(list):
 
 def is_url(location: str) -> bool:
     return location.startswith(("http://", "https://"))
+
+
+def join_location(base: str, relative: str) -> str:
+    """`relative` resolved against the file or URL `base` (absolute paths and URLs stay)."""
+    if is_url(relative) or os.path.isabs(relative):
+        return relative
+    if is_url(base):
+        return urllib.parse.urljoin(base, relative)
+    return os.path.normpath(os.path.join(os.path.dirname(base) or ".", relative))
 
 
 def read_source(location: str, *, headers: Mapping[str, str] | None = None) -> str:

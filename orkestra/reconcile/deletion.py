@@ -78,7 +78,7 @@ class DeletionFlow:
         jobs = []
         for tpl in self.rec.delete_templates:
             children = render_entry(tpl, cr, children=writer.children(), resolve_kind=self.rec.resolve_kind,
-                                    read_secret=self.rec.read_secret)
+                                    read_source=self.rec.read_source)
             for child in children:
                 writer.write(child)
             if tpl.type == "jobs":

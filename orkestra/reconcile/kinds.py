@@ -250,6 +250,10 @@ def _network_policy(f: dict, ctx: BuildContext) -> dict:
 
 
 def _config_map(f: dict, ctx: BuildContext) -> dict:
+    if "copiedData" in f:  # the copy form: the source's data as it is
+        body = {"data": f["copiedData"]}
+        _put(body, "binaryData", f["copiedBinaryData"])
+        return body
     return {"data": text_map({k: v for k, v in (f.get("data") or {}).items() if v is not None})}
 
 

@@ -38,7 +38,6 @@ from orkestra.template import compile_template
 
 log = logging.getLogger("orkestra.reconcile")
 Clock = Callable[[], datetime]
-SECRETS = GVR("", "v1", "secrets")
 
 
 def _utcnow() -> datetime:
@@ -83,8 +82,9 @@ class DeclarativeReconciler:
     def resolve_kind(self, api_version: str, kind: str):
         return self.runtime.discovery.resolve(api_version, kind)
 
-    def read_secret(self, namespace: str, name: str) -> dict | None:
-        return self.runtime.kube.get(SECRETS, name, namespace)
+    def read_source(self, gvr: GVR, namespace: str, name: str) -> dict | None:
+        """The Secret or ConfigMap a copy-form template copies from."""
+        return self.runtime.kube.get(gvr, name, namespace)
 
     def event(self, cr: dict, type_: str, reason: str, message: str) -> None:
         self.runtime.recorder.event(cr, type_, reason, messages.truncate(message), crd=self.crd)
@@ -306,7 +306,7 @@ class DeclarativeReconciler:
             if cancelled.is_set():
                 raise ReconcileError("reconcile cancelled (timeout or shutdown)")
             children = render_entry(tpl, cr, children=writer.children(), resolve_kind=self.resolve_kind,
-                                    read_secret=self.read_secret)
+                                    read_source=self.read_source)
             for child in children:
                 writer.write(child)
             declared += children

@@ -5,7 +5,8 @@ CRD at build time; `compile_template` memoises, so rendering is a lookup). Every
 through the same steps, with the per-type differences read from `orkestra.reconcile.kinds`:
 conditions -> forEach expansion -> render every string leaf (§9.3 native types) -> coerce the
 typed fields -> namespace and default name -> type builder -> standard labels and ownership.
-The two lookups that need the cluster (a custom kind's scope, a secret to copy) are injected.
+The two lookups that need the cluster (a custom kind's scope, a Secret or ConfigMap to copy) are
+injected.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any, Callable
 
 from orkestra.conditions import compile_conditions, lookup
 from orkestra.gvk import GVR
-from orkestra.katalog.model import PHASES, TEMPLATE_TYPES, CrdEntry
+from orkestra.katalog.model import COPY_SOURCES, PHASES, TEMPLATE_TYPES, CrdEntry
 from orkestra.katalog.template_kinds import static_kind
 from orkestra.reconcile.errors import RenderError
 from orkestra.reconcile.kinds import (CONTROL_KEYS, INT_OR_STRING, KINDS, SELECTOR_FIELDS, BuildContext, KindSpec,
@@ -23,7 +24,7 @@ from orkestra.reconcile.naming import default_name, stamp_identity
 from orkestra.template import TemplateEvalError, compile_template
 
 ResolveKind = Callable[[str, str], "tuple[GVR, bool] | None"]   # (apiVersion, kind) -> (gvr, namespaced)
-ReadSecret = Callable[[str, str], "dict | None"]                # (namespace, name) -> Secret
+ReadSource = Callable[[GVR, str, str], "dict | None"]           # (resource, namespace, name) -> object
 
 _OMIT = object()
 
@@ -187,17 +188,26 @@ def _coerce(fields: dict, spec: KindSpec, path: str) -> dict:
     return fields
 
 
-def for_each_items(tpl: TemplateEntry, cr: dict) -> list[Any] | None:
-    """The forEach elements (a map gives sorted `{key, value}` pairs), or None without forEach."""
+def for_each_items(tpl: TemplateEntry, cr: dict) -> list[dict] | None:
+    """The template names bound per forEach element, or None without forEach. As in the Go
+    Orkestra (issue 13 C11): `.item` is the list element, or the map key (sorted order) with
+    `.value` its value; `.index` counts from 0; `.<as>` is `.item` again."""
     spec = tpl.raw.get("forEach")
     if not spec:
         return None
     value = lookup(cr, spec["field"])
     if isinstance(value, dict):
-        return [{"key": k, "value": value[k]} for k in sorted(value)]
-    if isinstance(value, list):
-        return value
-    return []
+        bound = [{"item": k, "value": value[k]} for k in sorted(value)]
+    elif isinstance(value, list):
+        bound = [{"item": v} for v in value]
+    else:
+        return []
+    alias = spec.get("as")
+    for i, names in enumerate(bound):
+        names["index"] = i
+        if alias:
+            names[alias] = names["item"]
+    return bound
 
 
 def _kind_of(tpl: TemplateEntry, fields: dict, resolve_kind: ResolveKind) -> tuple[str, str, GVR, bool]:
@@ -214,25 +224,20 @@ def _kind_of(tpl: TemplateEntry, fields: dict, resolve_kind: ResolveKind) -> tup
 
 
 def render_entry(tpl: TemplateEntry, cr: dict, *, children: dict, resolve_kind: ResolveKind,
-                 read_secret: ReadSecret) -> list[DesiredChild]:
+                 read_source: ReadSource) -> list[DesiredChild]:
     """The children this entry declares for `cr` now (none when its conditions are false)."""
     items = for_each_items(tpl, cr)
     out: list[DesiredChild] = []
-    for item in ([None] if items is None else items):
-        extra: dict = {"children": children}
-        if items is not None:
-            extra["item"] = item
-            alias = tpl.raw["forEach"].get("as")
-            if alias:
-                extra[alias] = item
+    for names in ([{}] if items is None else items):
+        extra: dict = {"children": children, **names}
         if tpl.conditions is not None and not tpl.conditions.evaluate(cr, extra=extra):
             continue
-        out += _render_one(tpl, cr, extra, resolve_kind, read_secret)
+        out += _render_one(tpl, cr, extra, resolve_kind, read_source)
     return out
 
 
 def _render_one(tpl: TemplateEntry, cr: dict, extra: dict, resolve_kind: ResolveKind,
-                read_secret: ReadSecret) -> list[DesiredChild]:
+                read_source: ReadSource) -> list[DesiredChild]:
     raw = {k: v for k, v in tpl.raw.items() if k not in ("when", "anyOf", "or", "forEach")}
     fields = render_value(raw, cr, extra, tpl.path)
     for key in SELECTOR_FIELDS:   # a selector whose values all rendered empty is absent, not "every pod"
@@ -249,15 +254,16 @@ def _render_one(tpl: TemplateEntry, cr: dict, extra: dict, resolve_kind: Resolve
     suffix = "-" + kind.lower() if tpl.type == "custom" else tpl.spec.suffix
     name = str(fields.get("name") or "")
     namespaces = [namespace]
-    if tpl.type == "secrets" and fields.get("fromSecret"):
-        name = name or str(fields["fromSecret"])
-        source_ns = _source_namespace(tpl, fields, cr_ns)
+    copy_key = COPY_SOURCES.get(tpl.type)
+    if copy_key and fields.get(copy_key):
+        name = name or str(fields[copy_key])
+        src_name, source_ns = str(fields[copy_key]), _source_namespace(tpl, fields, cr_ns)
         namespaces = [str(n) for n in fields.get("toNamespaces") or []] or namespaces
-        # A copy onto its own source would adopt (and later delete) the user's Secret: skip it.
-        namespaces = [ns for ns in namespaces if (ns, name) != (source_ns, str(fields["fromSecret"]))]
+        # A copy onto its own source would adopt (and later delete) the user's object: skip that target.
+        namespaces = [ns for ns in namespaces if (ns, name) != (source_ns, src_name)]
         if not namespaces:
             return []
-        fields.update(_copied_secret(tpl, fields, source_ns, read_secret))
+        fields.update(_copied(tpl, copy_key, source_ns, src_name, read_source))
     if not name:
         name = default_name(cr, suffix, cluster_scoped=not namespaced)
     children = []
@@ -288,11 +294,14 @@ def _source_namespace(tpl: TemplateEntry, fields: dict, cr_ns: str | None) -> st
     return src_ns
 
 
-def _copied_secret(tpl: TemplateEntry, fields: dict, src_ns: str, read_secret: ReadSecret) -> dict:
-    source = read_secret(src_ns, str(fields["fromSecret"]))
+def _copied(tpl: TemplateEntry, copy_key: str, src_ns: str, src_name: str, read_source: ReadSource) -> dict:
+    """The copy form of Secrets (`fromSecret`) and ConfigMaps (`fromConfigMap`): the source's data."""
+    kind = tpl.spec.kind
+    source = read_source(tpl.spec.facts.gvr, src_ns, src_name)
     if source is None:
-        raise RenderError(f"{tpl.path}.fromSecret: Secret {src_ns}/{fields['fromSecret']} not found")
-    return {"copiedType": source.get("type") or "Opaque", "copiedData": dict(source.get("data") or {})}
+        raise RenderError(f"{tpl.path}.{copy_key}: {kind} {src_ns}/{src_name} not found")
+    return {"copiedType": source.get("type") or "Opaque", "copiedData": dict(source.get("data") or {}),
+            "copiedBinaryData": dict(source.get("binaryData") or {})}
 
 
 def may_label_track(entries: list[TemplateEntry], *, cr_namespaced: bool,

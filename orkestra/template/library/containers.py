@@ -1,8 +1,11 @@
 """Collections and safe access: list dict keys hasKey get first last append has getOr.
 
 Every function returns new lists and maps (CR data is never mutated). Maps are nil-safe (nil is
-empty); `dict` keys are printed to strings, as Sprig does. `getOr obj "a.b.0.c" fallback` walks
-maps by key and lists by numeric segment and gives `fallback` when the path is missing or nil.
+empty); `dict` keys are printed to strings, as Sprig does. `get m k1 k2 ...` walks nested maps
+(Go Orkestra's variadic form; nil when a step is missing). `getOr obj "a.b.0.c" fallback` walks
+maps by key and lists by numeric segment and gives `fallback` when the path is missing or nil;
+with two arguments, `getOr value fallback` is the Go Orkestra form: `fallback` when `value` is
+nil or empty text.
 """
 from __future__ import annotations
 
@@ -31,8 +34,13 @@ def has_key(m: Any, key: Any) -> bool:
     return as_str(key) in as_map(m, "hasKey")
 
 
-def get(m: Any, key: Any) -> Any:
-    return as_map(m, "get").get(as_str(key))
+def get(m: Any, key: Any, *more: Any) -> Any:
+    value = as_map(m, "get").get(as_str(key))
+    for step in more:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(as_str(step))
+    return value
 
 
 def first(items: Any) -> Any:
@@ -66,9 +74,15 @@ def lookup_path(obj: Any, path: str) -> Any:
     return value
 
 
-def get_or(obj: Any, path: Any, fallback: Any) -> Any:
+def get_or(obj: Any, *args: Any) -> Any:
+    if len(args) == 1:
+        return args[0] if obj is None or obj == "" else obj
+    path, fallback = args
     value = lookup_path(obj, as_str(path))
     return fallback if value is None else value
+
+
+get_or.arity = (2, 3)   # type: ignore[attr-defined]
 
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {

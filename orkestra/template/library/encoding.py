@@ -33,8 +33,13 @@ def b64dec(s: Any) -> str:
         raise TemplateEvalError("b64dec: the decoded bytes are not UTF-8 text") from None
 
 
+SHA256SUM_CHARS = 8
+
+
 def sha256sum(s: Any) -> str:
-    return hashlib.sha256(as_str(s).encode()).hexdigest()
+    """The first 8 hex characters of the SHA-256 digest, as the Go Orkestra prints them: names
+    derived from it must match the ones Katalogs written for Go produce (issue 13 C17)."""
+    return hashlib.sha256(as_str(s).encode()).hexdigest()[:SHA256SUM_CHARS]
 
 
 def uuidv4() -> str:

@@ -71,12 +71,25 @@ def substr(start: Any, end: Any, s: Any) -> str:
     return text[lo:hi] if lo <= hi else ""
 
 
-def truncate(n: Any, s: Any) -> str:
-    """The first n characters; a negative n keeps the last -n."""
-    text, count = as_str(s), as_int(n, "truncate")
+def truncate(a: Any, b: Any) -> str:
+    """The first n characters; a negative n keeps the last -n. Go Orkestra writes `truncate S N`,
+    Sprig `truncate N S` (issue 13 C17). Sprig's order when the first is an integer and the second
+    is not, or when only the first can be a count (`"5"` or nil from a CR, as in a pipeline
+    `.spec.name | truncate .spec.n`); otherwise Go's."""
+    sprig_order = (_is_int(a) and not _is_int(b)) or (_is_count(a) and not _is_count(b))
+    text, count = as_str(b if sprig_order else a), as_int(a if sprig_order else b, "truncate")
     if count < 0:
         return text[count:] if len(text) + count > 0 else text
     return text[:count]
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_count(v: Any) -> bool:
+    """Could `v` be truncate's count: an integer, integer text, or nil (nil-safe: 0)?"""
+    return v is None or _is_int(v) or (isinstance(v, str) and v.strip().lstrip("+-").isdigit())
 
 
 def quote(s: Any) -> str:

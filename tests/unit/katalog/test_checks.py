@@ -457,7 +457,7 @@ w:
     got = messages(r.errors)
     base = "spec.crds.w.operatorBox.onReconcile.custom[0].fields."
     for key in ("metadata", "kind", "apiVersion"):
-        assert any(m.startswith(base + key + f": {key} may not be set in fields") for m in got), got
+        assert any(m.startswith(base + key + f": {key} is the entry's own") for m in got), got
     assert not any(m.startswith(base + "data") for m in got)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import glob
+import os
 import random
 import re
 
@@ -119,7 +120,8 @@ scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan
 documents = st.recursive(scalars, lambda inner: st.one_of(
     st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)), max_leaves=25)
 CRD_KEYS = st.sampled_from(["enabled", "apiTypes", "dependsOn", "operatorBox", "validation", "mutation", "conversion",
-                            "labels", "webhooks", "namespace", "labelSelector"])
+                            "labels", "webhooks", "namespace", "labelSelector", "crdFile", "reconciler", "queue",
+                            "imports"])
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -144,3 +146,69 @@ def test_arbitrary_text_never_crashes(tmp_path_factory, text):
     path = tmp_path_factory.mktemp("txt") / "k.yaml"
     path.write_text(text)
     _assert_rejected(str(path))
+
+
+# -- Katalogs in the Go Orkestra's forms (issue 13) ---------------------------------------------
+GO_SEEDS = [(p, yaml.safe_load(open(p))) for p in sorted(glob.glob("tests/unit/katalog/goforms/*.yaml"))]
+# Go keys of deferred features: (parent path, key, value); "*" is the first CRD entry.
+GO_DEFERRED = [
+    (("metadata",), "namespace", "team-a"), (("security",), "certManager", {"enabled": True}),
+    (("security",), "conversion", {"enabled": True}), (("spec", "crds", "*"), "imports", [{"motif": "m"}]),
+    (("spec", "crds", "*"), "crFiles", ["cr.yaml"]), (("spec", "crds", "*"), "setup", {"kind": True}),
+    (("spec", "crds", "*", "operatorBox"), "cross", {"read": ["x"]}),
+    (("spec", "crds", "*", "operatorBox"), "rollback", {"enabled": True}),
+    (("spec", "crds", "*", "operatorBox"), "watch", {"kinds": ["Pod"]}),
+    (("spec", "crds", "*", "operatorBox"), "imports", [{"motif": "m"}]),
+    (("spec", "crds", "*", "operatorBox"), "constructor", {"image": "x"}),
+    (("spec", "crds", "*"), "queue", {"default": True}),
+    (("security",), "webhooks", {"admission": {"enabled": True}}),
+]
+
+
+def _go_parent(doc: dict, parent: tuple) -> dict:
+    node = doc
+    for part in parent:
+        key = next(iter(node)) if part == "*" else part
+        node = node.setdefault(key, {})
+    return node
+
+
+def go_mutate(rng: random.Random) -> tuple[str, str]:
+    """A Go-form Katalog broken in one way, and a text every error report must contain."""
+    path, seed = rng.choice(GO_SEEDS)
+    doc = copy.deepcopy(seed)
+    entry = doc["spec"]["crds"][rng.choice(sorted(doc["spec"]["crds"]))]
+    kind = rng.randrange(3)
+    if kind == 0:                                   # a deferred Go key where Go writes it
+        parent, key, value = rng.choice(GO_DEFERRED)
+        _go_parent(doc, parent)[key] = copy.deepcopy(value)
+        expected = "is not supported in this version"
+    elif kind == 1:                                 # an unknown key in a strict object
+        target = rng.choice([doc, doc["metadata"], doc["spec"], entry, entry.setdefault("operatorBox", {})])
+        target["zz_unknown_" + str(rng.randrange(1000))] = 1
+        expected = "unknown field"
+    else:                                           # a wrong type on a Go-form key
+        box = entry.setdefault("operatorBox", {})
+        key = rng.choice(["default", "finalizers", "crdFile"])
+        (entry if key == "crdFile" else box)[key] = rng.choice([{"a": {"map": 1}}, 3.5])
+        expected = "expected "
+    text = yaml.safe_dump(doc, sort_keys=False)
+    return text.replace("crdFile: crds/", f"crdFile: {os.path.dirname(os.path.abspath(path))}/crds/"), expected
+
+
+def test_go_form_mutations_fail_cleanly_and_never_call_a_go_key_unknown(tmp_path):
+    rng = random.Random(20261206)
+    runner = CliRunner()
+    for i in range(600):
+        text, expected = go_mutate(rng)
+        path = tmp_path / f"go{i % 5}.yaml"
+        path.write_text(text)
+        with pytest.raises(KatalogErrors) as exc:
+            load_katalog([str(path)], env={})
+        found = [i.message for i in exc.value.issues]
+        assert any(expected in m for m in found), (expected, found, text)
+        if expected != "unknown field":
+            assert not any("unknown field" in m for m in found), (found, text)
+        if i % 10 == 0:
+            result = runner.invoke(cli, ["validate", "-f", str(path)], env={})
+            assert result.exit_code == 1 and "Traceback" not in result.output, result.output

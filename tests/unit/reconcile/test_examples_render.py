@@ -30,7 +30,7 @@ def sample_cr(entry) -> dict:
 def render_all(entry):
     cr, ctx = sample_cr(entry), children_context([], [])
     children = [c for tpl in compile_entries(entry)
-                for c in render_entry(tpl, cr, children=ctx, resolve_kind=resolve, read_secret=lambda ns, n: None)]
+                for c in render_entry(tpl, cr, children=ctx, resolve_kind=resolve, read_source=lambda gvr, ns, n: None)]
     ops = evaluate_fields([StatusField.compile(f) for f in entry.box.status.get("fields") or []], cr,
                           extra={"children": ctx}, ok=True)
     return children, ops

@@ -18,16 +18,16 @@ def resolve(api_version, kind):
     return CUSTOM.get((api_version, kind))
 
 
-def no_secret(ns, name):
+def no_source(gvr, ns, name):
     return None
 
 
-def render(templates, cr, *, phase="onReconcile", children=None, read_secret=no_secret):
+def render(templates, cr, *, phase="onReconcile", children=None, read_source=no_source):
     entry = make_entry(templates={phase: templates})
     out = []
     for tpl in compile_entries(entry, (phase,)):
         out += render_entry(tpl, cr, children=children or children_context([], []), resolve_kind=resolve,
-                            read_secret=read_secret)
+                            read_source=read_source)
     return out
 
 
@@ -113,9 +113,14 @@ def test_for_each_list_map_and_alias():
     assert [(c.name, c.manifest["data"]["endpoint"]) for c in children] == [("web-eu", "e1"), ("web-us", "e2")]
     assert {c.template_id for c in children} == {"onReconcile.configMaps.0"}
     assert render(entry, make_cr("web", spec={})) == []
-    by_map = {"configMaps": [{"forEach": {"field": "spec.m"}, "name": "c-{{ .item.key }}",
-                              "data": {"v": "{{ .item.value }}"}}]}
-    assert [c.name for c in render(by_map, make_cr(spec={"m": {"b": 2, "a": 1}}))] == ["c-a", "c-b"]
+    by_map = {"configMaps": [{"forEach": {"field": "spec.m", "as": "k"}, "name": "c-{{ .item }}",
+                              "data": {"v": "{{ .value }}", "i": "{{ .index }}", "k": "{{ .k }}"}}]}
+    children = render(by_map, make_cr(spec={"m": {"b": 2, "a": 1}}))
+    assert [(c.name, c.manifest["data"]) for c in children] == [
+        ("c-a", {"v": "1", "i": "0", "k": "a"}), ("c-b", {"v": "2", "i": "1", "k": "b"})]
+    [second] = [c for c in render({"configMaps": [{"forEach": {"field": "spec.regions"}, "name": "r-{{ .index }}",
+                                                   "data": {"n": "{{ .item.name }}"}}]}, cr) if c.name == "r-1"]
+    assert second.manifest["data"] == {"n": "us"}
 
 
 def test_children_context_is_available():
@@ -162,19 +167,50 @@ def test_secret_copy_form_to_several_namespaces():
     source = {"type": "kubernetes.io/tls", "data": {"tls.crt": "Y3J0"}}
     reads = []
 
-    def read(ns, name):
-        reads.append((ns, name))
+    def read(gvr, ns, name):
+        reads.append((gvr.resource, ns, name))
         return source
 
     children = render({"secrets": [{"fromSecret": "wildcard", "fromNamespace": "certs",
                                     "toNamespaces": ["a", "{{ .metadata.namespace }}"]}]},
-                      make_cr("web", "shop"), read_secret=read)
-    assert reads == [("certs", "wildcard")]
+                      make_cr("web", "shop"), read_source=read)
+    assert reads == [("secrets", "certs", "wildcard")]
     assert [(c.name, c.namespace, c.label_tracked) for c in children] == [("wildcard", "a", True),
                                                                          ("wildcard", "shop", False)]
     assert children[0].manifest["type"] == "kubernetes.io/tls" and children[0].manifest["data"] == source["data"]
     with pytest.raises(RenderError, match="fromSecret: Secret shop/missing not found"):
         render({"secrets": [{"fromSecret": "missing", "name": "copy"}]}, make_cr("web", "shop"))
+
+
+def test_configmap_copy_form_shares_the_secret_copy_path():
+    """issue 13 C4: fromConfigMap, fromNamespace, toNamespaces as for Secrets."""
+    source = {"data": {"region": "eu"}, "binaryData": {"logo": "AAE="}}
+    reads = []
+
+    def read(gvr, ns, name):
+        reads.append((gvr, ns, name))
+        return source
+
+    children = render({"configMaps": [{"fromConfigMap": "shared", "fromNamespace": "platform",
+                                       "toNamespaces": ["a", "{{ .metadata.namespace }}"]}]},
+                      make_cr("web", "shop"), read_source=read)
+    assert reads == [(GVR("", "v1", "configmaps"), "platform", "shared")]
+    assert [(c.kind, c.name, c.namespace) for c in children] == [("ConfigMap", "shared", "a"),
+                                                                ("ConfigMap", "shared", "shop")]
+    assert children[1].manifest["data"] == {"region": "eu"} and children[1].manifest["binaryData"] == {"logo": "AAE="}
+    with pytest.raises(RenderError, match="fromConfigMap: ConfigMap shop/missing not found"):
+        render({"configMaps": [{"fromConfigMap": "missing", "name": "copy"}]}, make_cr("web", "shop"))
+
+
+@pytest.mark.parametrize("tpl", [
+    {"fromConfigMap": "shared"},                                                # same namespace, same name
+    {"fromConfigMap": "shared", "fromNamespace": "platform", "toNamespaces": ["platform"]},
+    {"fromSecret": "shared", "name": "shared", "fromNamespace": "shop"},
+])
+def test_a_copy_onto_its_own_source_is_a_no_op(tpl):
+    """issue 9 item 1 and 13 C4: the source is never written (and so never adopted)."""
+    type_ = "configMaps" if "fromConfigMap" in tpl else "secrets"
+    assert render({type_: [tpl]}, make_cr("web", "shop"), read_source=lambda gvr, ns, name: {"data": {}}) == []
 
 
 def test_custom_kind_scope_from_discovery():

@@ -107,12 +107,12 @@ def test_service_typed_fields_make_a_headless_service():
 def test_a_copy_that_would_land_on_its_own_source_is_skipped_never_adopted():
     source = {"type": "Opaque", "data": {"k": "dg=="}}
     children = render({"secrets": [{"fromSecret": "creds", "toNamespaces": ["shop", "team-a"]}]},
-                      make_cr("web", "shop"), read_secret=lambda ns, name: source)
+                      make_cr("web", "shop"), read_source=lambda gvr, ns, name: source)
     assert [(c.namespace, c.name) for c in children] == [("team-a", "creds")]
     assert render({"secrets": [{"fromSecret": "{{ .spec.src }}"}]}, make_cr("web", "shop", spec={"src": "creds"}),
-                  read_secret=lambda ns, name: source) == []
+                  read_source=lambda gvr, ns, name: source) == []
     renamed = render({"secrets": [{"fromSecret": "creds", "name": "creds-copy"}]}, make_cr("web", "shop"),
-                     read_secret=lambda ns, name: source)
+                     read_source=lambda gvr, ns, name: source)
     assert [(c.namespace, c.name) for c in renamed] == [("shop", "creds-copy")]
 
 

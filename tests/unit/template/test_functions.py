@@ -121,7 +121,7 @@ CASES = [
     # encoding
     ('{{ b64enc "hello" }}', "aGVsbG8="), ('{{ "hello" | toBase64 }}', "aGVsbG8="), ('{{ b64dec "aGVsbG8=" }}', "hello"),
     ('{{ fromBase64 "aGVsbG8" }}', "hello"), ('{{ b64dec "Pz8_" }}', "???"),
-    ('{{ sha256sum "abc" }}', hashlib.sha256(b"abc").hexdigest()),
+    ('{{ sha256sum "abc" }}', hashlib.sha256(b"abc").hexdigest()[:8]),
     ("{{ b64enc .spec.missing }}", ""),
     # collections
     ("{{ list 1 2 3 }}", "[1,2,3]"), ("{{ list }}", "[]"), ('{{ dict "a" 1 "b" "x" }}', '{"a":1,"b":"x"}'),

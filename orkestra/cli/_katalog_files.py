@@ -11,13 +11,17 @@ from typing import Callable, Iterable
 import click
 
 
-class NoKatalogFound(click.ClickException):
-    """Printed as the bare message on stderr, exit 1."""
+class PlainError(click.ClickException):
+    """A failure printed as the bare message on stderr (no "Error:" prefix), exit 1."""
 
     exit_code = 1
 
     def show(self, file=None) -> None:  # noqa: ANN001 - click's signature
         click.echo(self.message, err=True)
+
+
+class NoKatalogFound(PlainError):
+    """No -f and neither katalog.yaml nor komposer.yaml in the directory."""
 
 
 def katalog_files_option(func: Callable) -> Callable:

@@ -97,7 +97,7 @@ def test_ork_run_in_cluster_mode_with_the_bundle_service_account(bundle_namespac
     assert lease["spec"]["holderIdentity"].startswith("orkestra-runtime-7d9f-abcde")
 
     kubectl("apply", "-n", namespace, "-f", str(EXAMPLE / "cr.yaml"))
-    deployment = wait_for(lambda: json.loads(kubectl("get", "deployment", "hello-deployment", "-n", namespace,
+    deployment = wait_for(lambda: json.loads(kubectl("get", "deployment", "hello-deployment", "-n", namespace, "--show-managed-fields",
                                                      "-o", "json", check=False).stdout or "{}"),
                           "the Deployment of the Website")
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27"

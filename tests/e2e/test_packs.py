@@ -128,11 +128,14 @@ def check_block(block: dict, kubectl: Kubectl, ork: OrkProcess) -> None:
         eventually(lambda: metric_problem(ork, series), "metric", ork)
 
 
-def run_step(step: dict, kubectl: Kubectl, ork: OrkProcess) -> None:
+def run_step(step: dict, directory: Path, kubectl: Kubectl, ork: OrkProcess) -> None:
+    """Run the step's kubectl command (file arguments are the example's, as in its README), then
+    wait for what the step expects."""
     wanted_error = step.get("fails_with")
+    args = [str(directory / a) if (directory / a).is_file() else a for a in step["kubectl"]]
 
     def attempt() -> str | None:
-        proc = kubectl(*step["kubectl"], check=False)
+        proc = kubectl(*args, check=False)
         if wanted_error is None:
             if proc.returncode != 0:
                 return f"kubectl failed: {proc.stderr.strip()}"
@@ -227,7 +230,7 @@ def test_pack_example(name, tmp_path, ork_runtime, kubectl, kube):  # noqa: F811
         check_block(expect, kubectl, ork)
         check_logs(expect, ork)
         for step in expect.get("steps", []):
-            run_step(step, kubectl, ork)
+            run_step(step, directory, kubectl, ork)
         assert ork.alive(), "ork run exited"
     finally:
         clean_up(directory, kubectl, kube, ork)

@@ -74,7 +74,7 @@ def test_every_katalog_key_the_loader_accepts_is_in_the_reference():
 
 
 def test_the_reference_pages_link_to_each_other_and_exist():
-    for page in ("getting-started.md", "cli.md", "katalog.md", "deploying.md", "operating.md"):
+    for page in ("getting-started.md", "cli.md", "katalog.md", "deploying.md", "operating.md", "packs.md"):
         text = (DOCS / page).read_text()
         for target in re.findall(r"\]\(([a-z-]+\.md)(?:#[^)]*)?\)", text):
             assert (DOCS / target).is_file(), f"{page} links to missing {target}"

@@ -88,3 +88,8 @@ def test_custom_kinds_use_the_pack_group_and_an_open_schema(unpacked):
                     assert version["subresources"] == {"status": {}}
                     assert props["spec"]["x-kubernetes-preserve-unknown-fields"] is True
                     assert props["status"]["x-kubernetes-preserve-unknown-fields"] is True
+
+
+def test_every_expect_key_is_documented():
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "packs.md").read_text()
+    assert {key for key in EXPECT_KEYS if f"| `{key}` |" not in doc} == set()

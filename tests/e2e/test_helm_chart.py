@@ -198,3 +198,12 @@ def test_chart_and_bundle_are_accepted_by_the_api_server(helm, profile, kubectl,
     finally:
         kubectl("delete", "-n", namespace, "-f", str(chart), "--ignore-not-found", "--wait=false", check=False)
         kubectl("delete", "-f", str(bundle), "--ignore-not-found", "--wait=false", check=False)
+
+
+def test_notes_remind_of_the_bundle_and_print_the_port_forwards(helm):
+    out = helm("install", "orkestra", str(CHART), "-n", "shop", "--dry-run=client", "-f", values("all-on")).stdout
+    notes = out[out.index("NOTES:"):]
+    assert "ork generate bundle -f katalog.yaml -n shop -o bundle.yaml" in notes
+    assert "kubectl port-forward svc/orkestra-runtime 8080:8080 -n shop" in notes
+    assert "kubectl port-forward svc/orkestra-gateway 8090:8080 -n shop" in notes
+    assert "kubectl port-forward svc/orkestra-cc 8081:8081 -n shop" in notes

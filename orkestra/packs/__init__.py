@@ -4,7 +4,8 @@
 An example is a directory of plain files (README.md, katalog.yaml, crd.yaml, cr.yaml,
 expect.yaml, and hooks/ or katalogs/ when it uses them). Nothing here touches the network or a
 cluster: unpacking is a copy out of the package data, checked for existing files first so a
-refused run writes nothing.
+refused run writes nothing. expect.yaml stays in the package: it is the pack test's fixture, not
+part of what a user gets (docs/cli.md#ork-init lists what `ork init` writes).
 """
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ from orkestra.errors import OrkestraError
 DEFAULT_PACK = "beginner"
 DEFAULT_EXAMPLE = "hello-website"
 # What `ork init` with neither DIR nor --pack writes into the current directory.
-STARTER_FILES = ("katalog.yaml", "crd.yaml", "cr.yaml", "README.md")
+STARTER_FILES = ("README.md", "katalog.yaml", "crd.yaml", "cr.yaml")
+# Package files `ork init` never unpacks.
+NOT_UNPACKED = ("expect.yaml",)
 
 
 class PackError(OrkestraError):
@@ -58,8 +61,13 @@ def example_files(pack: str, example: str) -> list[str]:
             else:
                 out.append(rel)
 
-    walk(_root().joinpath(pack, example), "")
+    walk(example_dir(pack, example), "")
     return sorted(out)
+
+
+def example_dir(pack: str, example: str) -> Traversable:
+    """An example's directory inside the package (expect.yaml is read from here)."""
+    return _root().joinpath(pack, example)
 
 
 def resolve(name: str) -> list[tuple[str, str]]:
@@ -79,9 +87,14 @@ class PlannedFile:
 
 
 def plan(pack: str, example: str, target_dir: Path, *, only: tuple[str, ...] = ()) -> list[PlannedFile]:
-    """The copies that unpack one example into `target_dir` (all its files, or just `only`)."""
-    base = _root().joinpath(pack, example)
-    names = [n for n in example_files(pack, example) if not only or n in only]
+    """The copies that unpack one example into `target_dir` (its files, or just `only`).
+
+    Ordered as `ork init` lists them: the starter files first, then the rest by name.
+    """
+    base = example_dir(pack, example)
+    names = [n for n in example_files(pack, example)
+             if n not in NOT_UNPACKED and (not only or n in only)]
+    names.sort(key=lambda n: (STARTER_FILES.index(n) if n in STARTER_FILES else len(STARTER_FILES), n))
     return [PlannedFile(base.joinpath(*n.split("/")), target_dir / n) for n in names]
 
 

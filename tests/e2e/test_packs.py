@@ -212,7 +212,7 @@ def test_pack_example(name, tmp_path, ork_runtime, kubectl, kube):  # noqa: F811
     assert unpacked.returncode == 0, unpacked.stderr
     validated = subprocess.run([_ORK, "validate"], cwd=directory, capture_output=True, text=True)
     assert validated.returncode == 0 and "warning" not in validated.stdout.lower(), validated.stdout
-    expect = yaml.safe_load((directory / "expect.yaml").read_text())
+    expect = yaml.safe_load(packs.example_dir(*name.split("/")).joinpath("expect.yaml").read_text())
 
     kubectl("apply", "-f", str(directory / "crd.yaml"))
     for crd in crd_names(directory):

@@ -122,9 +122,9 @@ def test_the_installed_wheel_runs_ork_without_writing_anything(installed, tmp_pa
     # The README's path for a new user: a pack from the package data, then an offline validate.
     init = ork("init", "demo", "--pack", "beginner", cwd=tmp_path)
     assert init.returncode == 0, init.stderr
-    validate = ork("validate", cwd=tmp_path / "demo" / "hello-website")
+    validate = ork("validate", cwd=tmp_path / "demo")     # the literal command: every example
     assert validate.returncode == 0, validate.stdout + validate.stderr
-    assert "1 CRD: 1 valid, 0 invalid" in validate.stdout
+    assert validate.stdout.splitlines()[-1] == "3 examples: 3 valid, 0 invalid"
 
     hooks = ork("init", "sr", "--pack", "resilience/safe-reconcile", cwd=tmp_path)
     assert hooks.returncode == 0, hooks.stderr

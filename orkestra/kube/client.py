@@ -19,7 +19,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -313,9 +313,14 @@ class WatchStream:
         self.close()
 
 
-def service_account_dir() -> str:
-    """The directory of the mounted ServiceAccount files (ORK_SERVICE_ACCOUNT_DIR, else the standard path)."""
-    return os.environ.get("ORK_SERVICE_ACCOUNT_DIR") or SERVICE_ACCOUNT_DIR
+def service_account_dir(env: Mapping[str, str] | None = None) -> str:
+    """The directory of the mounted ServiceAccount files (ORK_SERVICE_ACCOUNT_DIR, else the standard path).
+
+    The one place that knows it: the client's in-cluster config, the process's own namespace
+    (`orkestra.config`) and the webhooks' in-cluster check all read their file from here.
+    """
+    env = os.environ if env is None else env
+    return env.get("ORK_SERVICE_ACCOUNT_DIR") or SERVICE_ACCOUNT_DIR
 
 
 def retry_after_seconds(header: str | None, default: float = 1.0) -> float:

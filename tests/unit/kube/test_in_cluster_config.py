@@ -55,3 +55,8 @@ def test_missing_service_host_is_a_clear_error(pod, monkeypatch):
         KubeClient.from_config()
     assert str(err.value).startswith("cannot load in-cluster configuration: ")
     assert "sa-token-123" not in str(err.value)
+
+
+def test_service_account_dir_reads_a_given_environment():
+    assert service_account_dir({"ORK_SERVICE_ACCOUNT_DIR": "/mnt/sa"}) == "/mnt/sa"
+    assert service_account_dir({"ORK_SERVICE_ACCOUNT_DIR": ""}) == SERVICE_ACCOUNT_DIR

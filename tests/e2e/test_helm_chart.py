@@ -162,12 +162,31 @@ def test_every_switch_on_renders_gateway_cert_manager_monitoring_and_network_pol
     (["runtime.replicas=3"], "additional properties 'replicas' not allowed"),
     (["controlCenter.auth.existingSecret="], "controlCenter: set controlCenter.auth.existingSecret"),
     (["networkPolicy.enabled=true"], "networkPolicy.enabled needs networkPolicy.apiServerCIDRs"),
+    (["runtime.securityContext.readOnlyRootFileSystem=true"],     # a typo must not drop the setting
+     "at '/runtime/securityContext': additional properties 'readOnlyRootFileSystem' not allowed"),
+    (["controlCenter.podSecurityContext.seccompProfile.type=Bogus"], "at '/controlCenter/podSecurityContext"),
 ])
 def test_the_chart_refuses_invalid_combinations(helm, sets, message):
     args = [arg for s in sets for arg in ("--set", s)]
     proc = helm("template", "orkestra", str(CHART), "-f", values("defaults"), *args, check=False)
     assert proc.returncode != 0
     assert message in proc.stderr
+
+
+def test_http_from_keeps_the_release_pods_on_the_http_port(helm):
+    """httpFrom narrows the HTTP port, but the Control Center (runtime API) and the runtime (gateway)
+    must still reach it; the webhook port stays the API server's alone."""
+    docs = render(helm, "-f", values("all-on"), "--set", "networkPolicy.httpFrom[0].namespaceSelector.matchLabels.team=obs")
+    ingress = by_kind_name(docs)[("NetworkPolicy", "orkestra-webhooks")]["spec"]["ingress"]
+    assert ingress[1]["ports"] == [{"port": "http", "protocol": "TCP"}]
+    assert ingress[1]["from"] == [
+        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "orkestra", "app.kubernetes.io/instance": "orkestra"}}},
+        {"namespaceSelector": {"matchLabels": {"team": "obs"}}}]
+    assert all("podSelector" not in peer for peer in ingress[0]["from"])
+    cc_labels = by_kind_name(docs)[("Deployment", "orkestra-cc")]["spec"]["template"]["metadata"]["labels"]
+    assert ingress[1]["from"][0]["podSelector"]["matchLabels"].items() <= cc_labels.items()
+    default = by_kind_name(render(helm, "-f", values("all-on")))[("NetworkPolicy", "orkestra-webhooks")]
+    assert "from" not in default["spec"]["ingress"][1]      # no httpFrom: any source, as before
 
 
 @pytest.mark.parametrize("profile", PROFILES)

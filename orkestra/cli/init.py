@@ -58,9 +58,12 @@ def init(directory: Path | None, pack: str | None, list_: bool, force: bool) -> 
         names = ", ".join(str(f.target.relative_to(target)) for f in files)
         click.echo(f"Created {_shown(target).rstrip('/')}/ ({names})" if str(target) != "." else f"Created {names}")
     if len(groups) > 1:     # a whole pack: check every example, then run the one you pick
-        click.echo(f"Next: cd {_shown(groups[0][0].parent)} && ork validate, "
-                   "then cd into an example and follow its README.md")
-        return
-    first = groups[0][0]
-    cd = "" if str(first) == "." else f"cd {_shown(first)} && "
-    click.echo(f"Next: {cd}kubectl apply -f crd.yaml && ork run")
+        click.echo(f"Next: {_cd(groups[0][0].parent)}ork validate, then cd into an example and follow its README.md")
+    else:
+        click.echo(f"Next: {_cd(groups[0][0])}kubectl apply -f crd.yaml && ork run")
+
+
+def _cd(target: Path) -> str:
+    """The `cd <dir> && ` that starts the Next line ("" when it is the current directory)."""
+    shown = _shown(target)
+    return "" if shown == "." else f"cd {shown} && "

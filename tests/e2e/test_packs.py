@@ -185,13 +185,17 @@ def crd_names(directory: Path) -> list[str]:
 
 
 def clean_up(directory: Path, kubectl: Kubectl, kube: Any, ork: OrkProcess) -> None:
-    """Delete the CRs while ork run still handles their finalizers, then stop it and drop the rest."""
+    """Delete the CRs while ork run still handles their finalizers, then stop it and drop the rest.
+
+    A file whose delete is refused (deletion protection) is not waited for: it cannot go while
+    ork runs, and the finalizer pass below removes it once ork has stopped.
+    """
     cr_files = [str(f) for f in sorted(directory.glob("*cr.yaml"))]
-    for f in cr_files:
-        kubectl("delete", "-f", f, "--ignore-not-found", "--wait=false", check=False)
+    deleting = [f for f in cr_files
+                if kubectl("delete", "-f", f, "--ignore-not-found", "--wait=false", check=False).returncode == 0]
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and any(
-            kubectl("get", "-f", f, "--ignore-not-found", "-o", "name", check=False).stdout.strip() for f in cr_files):
+            kubectl("get", "-f", f, "--ignore-not-found", "-o", "name", check=False).stdout.strip() for f in deleting):
         time.sleep(0.5)
     ork.stop(timeout=30)
     drop_webhook_configurations(kube)

@@ -88,3 +88,11 @@ def test_force_overwrites(tmp_path, monkeypatch):
     result = run("--force")
     assert result.exit_code == 0, result.output
     assert "kind: Katalog" in (tmp_path / "katalog.yaml").read_text()
+
+
+def test_a_pack_into_the_current_directory_needs_no_cd(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run(".", "--pack", "beginner")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "secret-copy" / "katalog.yaml").is_file()
+    assert result.output.splitlines()[-1] == "Next: ork validate, then cd into an example and follow its README.md"

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from orkestra import packs
 from orkestra.cli.init import init
+from orkestra.cli.main import cli
 from orkestra.katalog.loader import load_report
 
 EXAMPLES = [f"{p.name}/{e}" for p in packs.index() for e in p.examples]
@@ -93,3 +94,22 @@ def test_custom_kinds_use_the_pack_group_and_an_open_schema(unpacked):
 def test_every_expect_key_is_documented():
     doc = (Path(__file__).resolve().parents[3] / "docs" / "packs.md").read_text()
     assert {key for key in EXPECT_KEYS if f"| `{key}` |" not in doc} == set()
+
+
+def test_the_offline_claims_of_packs_md_hold(unpacked, monkeypatch):
+    """What docs/packs.md promises without a cluster: hooks' managedResources reach the RBAC, the
+    dependencies form three levels, and the Komposer's override reaches the merged Katalog."""
+    from orkestra.katalog.rbac import entry_rules
+
+    hooks = load_report([str(unpacked / "advanced" / "hooks" / "katalog.yaml")], env={})
+    assert any(r.resource == "configmaps" and "create" in r.verbs for r in entry_rules(hooks.entries["backup"]))
+
+    monkeypatch.chdir(unpacked / "advanced" / "dependencies")
+    graph = CliRunner().invoke(cli, ["template", "--graph"])
+    assert graph.exit_code == 0, graph.output
+    assert [line.split()[:3] for line in graph.output.splitlines() if line.startswith("level")] == [
+        ["level", "0", "tenant"], ["level", "1", "database"], ["level", "2", "application"]]
+
+    komposer = load_report([str(unpacked / "intermediate" / "komposer-basic" / "katalog.yaml")], env={})
+    assert set(komposer.entries) == {"website", "cache"}
+    assert komposer.entries["cache"].box.workers == 4 and komposer.entries["website"].box.workers == 3

@@ -13,7 +13,7 @@ ORK    := $(VENV)/bin/ork
 STAMP  := $(VENV)/.installed
 BENCH_OUT := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/orkestra/bench
 
-.PHONY: setup controlplane test test-unit e2e e2e-kind demo demo-down lint bench image helm-lint
+.PHONY: setup controlplane helm test test-unit e2e e2e-kind demo demo-down lint bench image helm-lint
 
 setup: $(STAMP)
 
@@ -28,13 +28,18 @@ $(STAMP): setup.cfg pyproject.toml
 controlplane: setup
 	$(PY) -m orkestra.testing.build
 
-test: setup controlplane
+# helm, compiled once per machine from its Go module into ~/.cache/orkestra/helm/ (cold: several
+# minutes; afterwards: a quick check). The chart tests (tests/e2e/test_helm_chart.py) use it.
+helm: setup
+	$(PY) -m orkestra.testing.build --helm
+
+test: setup controlplane helm
 	$(PYTEST) tests/unit tests/e2e
 
 test-unit: setup
 	$(PYTEST) tests/unit
 
-e2e: setup controlplane
+e2e: setup controlplane helm
 	$(PYTEST) tests/e2e
 
 # The same e2e suite against a kind cluster (pytest-kind). Needs Docker, and pytest-kind
@@ -70,6 +75,6 @@ image:
 	@command -v docker >/dev/null || { echo "image needs Docker; this machine has none" >&2; exit 1; }
 	docker build -t orkestra:dev .
 
-helm-lint:
-	@command -v helm >/dev/null || { echo "helm-lint needs helm on PATH" >&2; exit 1; }
-	helm lint deploy/helm/orkestra
+helm-lint: helm
+	for f in deploy/helm/orkestra/ci/*-values.yaml; do \
+	  "$$($(PY) -m orkestra.testing.build --helm)" lint --strict deploy/helm/orkestra -f $$f || exit 1; done

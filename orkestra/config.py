@@ -19,12 +19,12 @@ from typing import Any, Callable, Mapping
 
 from orkestra.durations import DurationError, parse_duration
 from orkestra.errors import OrkestraError
+from orkestra.kube.client import service_account_dir
 
 LOG_LEVELS = ("debug", "info", "warn", "error")
 LOG_FORMATS = ("json", "text")
 LEASE_TIMINGS = ("leader election: LEASE_DURATION must be greater than RENEW_DEADLINE, and "
                  "RENEW_DEADLINE greater than 1.2 × RETRY_PERIOD")
-_SA_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 _TRUE = ("true", "1", "yes")
 _FALSE = ("false", "0", "no")
 
@@ -95,7 +95,7 @@ class Settings:
             "conversion_window": p.integer("CONVERSION_WINDOW", 1000, minimum=1),
             "log_level": p.choice("LOG_LEVEL", "info", LOG_LEVELS),
             "log_format": p.choice("LOG_FORMAT", "json", LOG_FORMATS),
-            "namespace": env.get("NAMESPACE") or env.get("ORK_NAMESPACE") or _own_namespace(),
+            "namespace": env.get("NAMESPACE") or env.get("ORK_NAMESPACE") or _own_namespace(env),
             "watch_namespace": p.text("WATCH_NAMESPACE", ""),
             "service_name": p.text("ORK_SERVICE_NAME", "orkestra"),
             "gateway_endpoint": p.text("ORK_GATEWAY_ENDPOINT", ""),
@@ -124,9 +124,10 @@ def default_identity() -> str:
     return f"{socket.gethostname()}_{secrets.token_hex(4)}"
 
 
-def _own_namespace() -> str:
+def _own_namespace(env: Mapping[str, str]) -> str:
+    """The pod's namespace from the mounted ServiceAccount, else "default" (outside a pod)."""
     try:
-        with open(_SA_NAMESPACE_FILE, encoding="utf-8") as f:
+        with open(os.path.join(service_account_dir(env), "namespace"), encoding="utf-8") as f:
             return f.read().strip() or "default"
     except OSError:
         return "default"

@@ -2,6 +2,8 @@
 
 `-f/--file` may be repeated and may hold a comma-separated list of paths or http(s) URLs.
 Without it: `./katalog.yaml`, else `./komposer.yaml`, else a clear failure with exit 1.
+`ork validate` alone also accepts an unpacked pack: a directory whose immediate subdirectories
+hold the Katalogs (docs/cli.md#ork-validate).
 """
 from __future__ import annotations
 
@@ -11,13 +13,17 @@ from typing import Callable, Iterable
 import click
 
 
-class NoKatalogFound(click.ClickException):
-    """Printed as the bare message on stderr, exit 1."""
+class PlainError(click.ClickException):
+    """A failure printed as the bare message on stderr (no "Error:" prefix), exit 1."""
 
     exit_code = 1
 
     def show(self, file=None) -> None:  # noqa: ANN001 - click's signature
         click.echo(self.message, err=True)
+
+
+class NoKatalogFound(PlainError):
+    """No -f and neither katalog.yaml nor komposer.yaml in the directory."""
 
 
 def katalog_files_option(func: Callable) -> Callable:
@@ -33,7 +39,29 @@ def resolve_katalog_files(values: Iterable[str], cwd: str | None = None) -> list
     if files:
         return files
     cwd = cwd or os.getcwd()
-    for name in ("katalog.yaml", "komposer.yaml"):
-        if os.path.isfile(os.path.join(cwd, name)):
-            return [name] if os.path.samefile(cwd, os.getcwd()) else [os.path.join(cwd, name)]
+    name = _katalog_in(cwd)
+    if name is not None:
+        return [name] if os.path.samefile(cwd, os.getcwd()) else [os.path.join(cwd, name)]
     raise NoKatalogFound(f"no Katalog found: pass -f or create katalog.yaml or komposer.yaml in {cwd}")
+
+
+def _katalog_in(directory: str) -> str | None:
+    """The default Katalog file name present in `directory` (katalog.yaml first), or None."""
+    for name in ("katalog.yaml", "komposer.yaml"):
+        if os.path.isfile(os.path.join(directory, name)):
+            return name
+    return None
+
+
+def subdirectory_katalogs(cwd: str) -> list[str]:
+    """An unpacked pack: when `cwd` holds no Katalog, `<subdir>/<file>` for each immediate
+    subdirectory that holds one, sorted by name; otherwise (or when none does) an empty list."""
+    if _katalog_in(cwd) is not None:
+        return []
+    found = []
+    for sub in sorted(os.listdir(cwd)):
+        path = os.path.join(cwd, sub)
+        name = _katalog_in(path) if os.path.isdir(path) else None
+        if name is not None:
+            found.append(os.path.join(sub, name))
+    return found

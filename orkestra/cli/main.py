@@ -18,6 +18,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "validate": ("orkestra.cli.validate", "validate", "Check a Katalog offline; exit 0 only when it has no error."),
     "template": ("orkestra.cli.template", "template", "Print the merged Katalog in canonical form with every default."),
     "generate": ("orkestra.cli.generate", "generate", "Generate the RBAC bundle and/or the Katalog ConfigMap."),
+    "init": ("orkestra.cli.init", "init", "Unpack a starter pack of example operators (no cluster, no network)."),
     "gate": ("orkestra.cli.gate", "gate", "Offline admission check of CR files against a Katalog's rules."),
     "status": ("orkestra.cli.status", "status", "Show the health of a running Orkestra runtime."),
     "events": ("orkestra.cli.events", "events", "Show the Kubernetes Events of a CRD's CRs."),

@@ -13,7 +13,7 @@ from typing import Mapping
 
 import click
 
-from orkestra.cli._katalog_files import katalog_files_option, resolve_katalog_files
+from orkestra.cli._katalog_files import katalog_files_option, resolve_katalog_files, subdirectory_katalogs
 from orkestra.katalog.issues import KatalogIssue
 from orkestra.katalog.loader import LoadReport, load_report
 from orkestra.katalog.model import CrdEntry, Katalog
@@ -183,8 +183,29 @@ def format_report(report: LoadReport, *, full: bool = False, color: bool = False
 @katalog_files_option
 @click.option("--full", is_flag=True, help="Add permissions, the startup order and the component roles.")
 def validate(files: tuple[str, ...], full: bool) -> None:
-    """Check a Katalog offline; exit 0 only when it has no error."""
-    paths = resolve_katalog_files(files)
-    report = load_report(paths)
+    """Check a Katalog offline; exit 0 only when it has no error.
+
+    Run with no -f in an unpacked pack (no Katalog here, one in each example directory), it
+    checks every example's Katalog in turn.
+    """
+    examples = [] if files else subdirectory_katalogs(os.getcwd())
+    if examples:
+        sys.exit(_validate_each(examples, full=full))
+    report = load_report(resolve_katalog_files(files))
     click.echo(format_report(report, full=full, color=use_color()), nl=False)
     sys.exit(0 if report.ok else 1)
+
+
+def _validate_each(paths: list[str], *, full: bool) -> int:
+    """One report per example directory under a header line, then a count; 1 if any failed."""
+    failed = []
+    for path in paths:
+        example = os.path.dirname(path)
+        click.echo(f"=== {example}/")
+        report = load_report([path])
+        click.echo(format_report(report, full=full, color=use_color()))
+        if not report.ok:
+            failed.append(example)
+    summary = f"{_plural(len(paths), 'example')}: {len(paths) - len(failed)} valid, {len(failed)} invalid"
+    click.echo(summary + (f" ({', '.join(failed)})" if failed else ""))
+    return 1 if failed else 0

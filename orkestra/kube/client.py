@@ -19,13 +19,14 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import urllib3
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
+from kubernetes.config.incluster_config import InClusterConfigLoader
 
 from orkestra import __version__
 from orkestra.errors import OrkestraError
@@ -42,7 +43,9 @@ RETRY_AFTER_CAP = 30.0
 MAX_THROTTLED_ATTEMPTS = 10
 LIST_PAGE_SIZE = 500
 _POOL_SIZE = 64  # informers hold one connection each for their watch; workers share the rest
-_SA_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+# Where Kubernetes mounts a pod's ServiceAccount (token, ca.crt, namespace). ORK_SERVICE_ACCOUNT_DIR
+# points elsewhere: for tests that simulate the mount, and for unusual mounts (docs/operating.md).
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 PATCH_TYPES = {
     "merge": "application/merge-patch+json",
@@ -83,11 +86,14 @@ class KubeClient:
         """
         cfg = k8s_client.Configuration()
         default_file = os.path.expanduser("~/.kube/config")
+        account = service_account_dir()
         use_in_cluster = (kubeconfig is None and not os.environ.get("KUBECONFIG")
-                          and not os.path.exists(default_file) and os.path.exists(_SA_TOKEN))
+                          and not os.path.exists(default_file) and os.path.exists(os.path.join(account, "token")))
         try:
             if use_in_cluster:
-                k8s_config.load_incluster_config(client_configuration=cfg)
+                # KUBERNETES_SERVICE_HOST/PORT name the API server; the token is re-read as it rotates.
+                InClusterConfigLoader(token_filename=os.path.join(account, "token"),
+                                      cert_filename=os.path.join(account, "ca.crt")).load_and_set(cfg)
             else:
                 k8s_config.load_kube_config(config_file=kubeconfig, context=context,
                                             client_configuration=cfg, persist_config=False)
@@ -305,6 +311,16 @@ class WatchStream:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def service_account_dir(env: Mapping[str, str] | None = None) -> str:
+    """The directory of the mounted ServiceAccount files (ORK_SERVICE_ACCOUNT_DIR, else the standard path).
+
+    The one place that knows it: the client's in-cluster config, the process's own namespace
+    (`orkestra.config`) and the webhooks' in-cluster check all read their file from here.
+    """
+    env = os.environ if env is None else env
+    return env.get("ORK_SERVICE_ACCOUNT_DIR") or SERVICE_ACCOUNT_DIR
 
 
 def retry_after_seconds(header: str | None, default: float = 1.0) -> float:

@@ -16,6 +16,9 @@ makes concurrent callers wait for one build instead of running two. Progress goe
 with a heartbeat while the compiler is silent, so nobody mistakes a long build for a hang.
 
 Run it as `python -m orkestra.testing.build [--version 1.37.2] [--force]`.
+
+`--helm` builds `helm` the same way (`go install helm.sh/helm/v4/cmd/helm@v<version>`, one Go
+module, no wrapper needed) into `<cache>/helm/v<version>/helm`, for the chart tests.
 """
 from __future__ import annotations
 
@@ -34,12 +37,14 @@ from pathlib import Path
 from orkestra.testing import gomod
 from orkestra.testing.errors import BuildError
 from orkestra.testing.locking import exclusive_lock
-from orkestra.testing.paths import binaries_dir
+from orkestra.testing.paths import binaries_dir, cache_root
 
 KUBERNETES_VERSION = "1.37.2"
 KUBERNETES_COMMANDS = ("kube-apiserver", "kube-controller-manager")
 ETCD = "etcd"
 BINARIES = (ETCD, *KUBERNETES_COMMANDS)
+HELM_VERSION = "4.3.2"
+HELM_MODULE = "helm.sh/helm/v4"
 HEARTBEAT_SECONDS = 30.0
 _TAIL_LINES = 25
 
@@ -173,6 +178,61 @@ def _go_build(go: str, args: list[str], cwd: Path, env: dict[str, str], progress
                      _tail(text))
 
 
+def helm_path(version: str = HELM_VERSION, env: Mapping[str, str] | None = None) -> Path:
+    """Where the `helm` binary for `version` lives: beside the control plane, under the cache root."""
+    return cache_root(env) / "helm" / f"v{version}" / "helm"
+
+
+def helm_ok(path: Path, version: str) -> bool:
+    """True when `path` runs and `helm version --short` names `version`."""
+    if not os.access(path, os.X_OK):
+        return False
+    try:
+        out = subprocess.run([str(path), "version", "--short"], capture_output=True, text=True, timeout=30,
+                             env={**os.environ, "HELM_CACHE_HOME": tempfile.gettempdir()})
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return out.returncode == 0 and f"v{version}" in out.stdout
+
+
+def ensure_helm(version: str = HELM_VERSION, *, force: bool = False, progress: Progress = stderr_progress,
+                env: Mapping[str, str] | None = None) -> Path:
+    """Return the path of a working `helm` for `version`, compiling it from its Go module if needed."""
+    env = dict(os.environ if env is None else env)
+    path = helm_path(version, env)
+    if not force and helm_ok(path, version):
+        return path
+    with exclusive_lock(path.parent.parent / f"v{version}.lock", on_wait=progress):
+        if not force and helm_ok(path, version):  # built by whoever held the lock
+            return path
+        _build_helm(version, path, progress, env)
+    if not helm_ok(path, version):
+        raise BuildError(f"{path} does not run `version` after the build; delete {path.parent} and "
+                         f"run `python -m orkestra.testing.build --helm` again")
+    return path
+
+
+def _build_helm(version: str, path: Path, progress: Progress, env: dict[str, str]) -> None:
+    go = shutil.which("go", path=env.get("PATH"))
+    if go is None:
+        raise BuildError("`go` is not on PATH: helm is compiled from its Go module; "
+                         "install Go 1.26 or newer (https://go.dev/doc/install) and put its bin/ on PATH")
+    started = time.monotonic()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    progress(f"building helm v{version} into {path.parent} (cold: downloads Go modules and compiles "
+             f"for a few minutes; warm: well under a minute)")
+    scratch = Path(tempfile.mkdtemp(prefix="out.", dir=path.parent))
+    try:
+        build_env = {**env, "CGO_ENABLED": "0", "GOBIN": str(scratch), "GOFLAGS": "", "GOWORK": "off"}
+        ldflags = f"-X {HELM_MODULE}/internal/version.version=v{version}"
+        _go_build(go, ["install", "-ldflags", ldflags, f"{HELM_MODULE}/cmd/helm@v{version}"],
+                  scratch, build_env, progress, what="helm")
+        os.replace(scratch / "helm", path)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    progress(f"built helm in {time.monotonic() - started:.0f}s")
+
+
 def _tail(text: str, lines: int = _TAIL_LINES) -> str:
     return "\n".join(text.rstrip().splitlines()[-lines:])
 
@@ -182,13 +242,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m orkestra.testing.build", description=main.__doc__)
     parser.add_argument("--version", default=KUBERNETES_VERSION, help="Kubernetes version (default %(default)s)")
     parser.add_argument("--force", action="store_true", help="rebuild even if the binaries are there")
+    parser.add_argument("--helm", action="store_true",
+                        help=f"build (or check) helm v{HELM_VERSION} instead of the control plane")
     args = parser.parse_args(argv)
     try:
-        bin_dir = ensure_binaries(args.version, force=args.force)
+        built = (ensure_helm(force=args.force) if args.helm
+                 else ensure_binaries(args.version, force=args.force))
     except (BuildError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    print(bin_dir)
+    print(built)
     return 0
 
 

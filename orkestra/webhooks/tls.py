@@ -27,17 +27,17 @@ import shutil
 import ssl
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from orkestra.gvk import GVR
+from orkestra.kube.client import service_account_dir
 from orkestra.webhooks import certs
 from orkestra.webhooks.certs import ServingNames, TlsBundle
 from orkestra.webhooks.plan import PROTECTION_LABEL
 
 log = logging.getLogger("orkestra.webhooks")
 
-SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 SUPPLIED_CHECK_PERIOD = 60.0
 RENEW_CHECK_PERIOD = 12 * 3600.0
 SECRETS = GVR("", "v1", "secrets")
@@ -48,8 +48,9 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def in_cluster(token_file: str = SERVICE_ACCOUNT_TOKEN) -> bool:
-    return os.path.exists(token_file)
+def in_cluster(env: Mapping[str, str] | None = None) -> bool:
+    """Whether a ServiceAccount token is mounted (the directory is the client's, see kube.client)."""
+    return os.path.exists(os.path.join(service_account_dir(env), "token"))
 
 
 class TlsSource(Protocol):

@@ -123,13 +123,17 @@ def _decode(body: bytes) -> Any:
 @pytest.fixture
 def ork_runtime(control_plane, tmp_path_factory) -> Iterator[Callable[..., OrkProcess]]:
     """Factory: `ork_runtime(katalog_path_or_dict, *, env=None, port=None, leader_election=False,
-    server="gunicorn", extra_args=(), wait=True) -> OrkProcess`."""
+    server="gunicorn", extra_args=(), wait=True, kubeconfig=True) -> OrkProcess`.
+
+    `kubeconfig=False` passes no `--kubeconfig`: the process then finds its API server the way a
+    pod does (the caller's `env` provides the ServiceAccount files and KUBERNETES_SERVICE_*)."""
     started: list[OrkProcess] = []
     workdir = tmp_path_factory.mktemp("ork-run")
 
     def start(katalog: str | os.PathLike | Mapping, *, env: Mapping[str, str] | None = None,
               port: int | None = None, leader_election: bool = False, server: str = "gunicorn",
-              extra_args: tuple[str, ...] | list[str] = (), wait: bool = True) -> OrkProcess:
+              extra_args: tuple[str, ...] | list[str] = (), wait: bool = True,
+              kubeconfig: bool = True) -> OrkProcess:
         n = len(started)
         if isinstance(katalog, Mapping):
             path = workdir / f"katalog-{n}.yaml"
@@ -148,8 +152,8 @@ def ork_runtime(control_plane, tmp_path_factory) -> Iterator[Callable[..., OrkPr
         })
         proc_env.update(env or {})
         log_path = workdir / f"ork-run-{n}.log"
-        cmd = [_ORK, "run", "-f", str(path), "--kubeconfig", str(control_plane.kubeconfig),
-               "--server", server, *extra_args]
+        cluster = ["--kubeconfig", str(control_plane.kubeconfig)] if kubeconfig else []
+        cmd = [_ORK, "run", "-f", str(path), *cluster, "--server", server, *extra_args]
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=proc_env,
                                     cwd=str(workdir), start_new_session=True)

@@ -231,3 +231,68 @@ def test_a_secret_copy_onto_its_own_source_fails_with_file_and_line(tmp_path):
     assert result.exit_code == 1
     assert (f"error: {path}:11:15: spec.crds.website.operatorBox.onReconcile.secrets[0]: this copy would be "
             "written onto its own source Secret") in result.output
+
+
+def _unpack_beginner(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert run("init", "demo", "--pack", "beginner").exit_code == 0
+    monkeypatch.chdir(tmp_path / "demo")
+    return tmp_path / "demo"
+
+
+def test_an_unpacked_pack_validates_every_example_under_a_header(tmp_path, monkeypatch):
+    _unpack_beginner(tmp_path, monkeypatch)
+    result = run("validate")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    headers = [i for i, line in enumerate(lines) if line.startswith("=== ")]
+    assert [lines[i] for i in headers] == ["=== hello-website/", "=== secret-copy/", "=== website-with-service/"]
+    for i in headers:   # each header is followed by the usual report of that example's Katalog
+        example = lines[i][4:]
+        assert lines[i + 1].startswith(f"Validating {example}katalog.yaml (Katalog ")
+    assert lines.count("─" * 60) == 3
+    assert lines[-1] == "3 examples: 3 valid, 0 invalid"
+
+
+def test_an_unpacked_pack_exits_1_when_one_example_fails_and_still_checks_the_others(tmp_path, monkeypatch):
+    demo = _unpack_beginner(tmp_path, monkeypatch)
+    (demo / "secret-copy" / "katalog.yaml").write_text(HEAD + "spec: {crds: {x: {apiTypes: {kind: 3}}}}\n")
+    result = run("validate")
+    assert result.exit_code == 1
+    assert "=== website-with-service/" in result.output   # the failure does not stop the loop
+    assert "✗ x" in result.output
+    assert result.output.splitlines()[-1] == "3 examples: 2 valid, 1 invalid (secret-copy)"
+
+
+def test_a_katalog_in_the_directory_wins_over_its_subdirectories(tmp_path, monkeypatch):
+    demo = _unpack_beginner(tmp_path, monkeypatch)
+    (demo / "katalog.yaml").write_bytes((demo / "hello-website" / "katalog.yaml").read_bytes())
+    result = run("validate")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Validating katalog.yaml (Katalog ")
+    assert "===" not in result.output
+
+
+def test_no_katalog_here_or_one_level_down_is_still_an_error(tmp_path, monkeypatch):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "deeper" / "a").mkdir(parents=True)
+    (tmp_path / "deeper" / "a" / "katalog.yaml").write_text(HEAD)   # two levels down: not an unpacked pack
+    (tmp_path / "notes.txt").write_text("x")
+    monkeypatch.chdir(tmp_path)
+    result = run("validate")
+    assert result.exit_code == 1
+    assert result.output == f"no Katalog found: pass -f or create katalog.yaml or komposer.yaml in {tmp_path}\n"
+
+
+def test_subdirectory_katalogs_prefers_katalog_yaml_and_skips_files(tmp_path):
+    from orkestra.cli._katalog_files import subdirectory_katalogs
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "komposer.yaml").write_text("x")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "komposer.yaml").write_text("x")
+    (tmp_path / "a" / "katalog.yaml").write_text("x")
+    (tmp_path / "c").mkdir()
+    (tmp_path / "katalog.yaml.d").write_text("x")
+    assert subdirectory_katalogs(str(tmp_path)) == ["a/katalog.yaml", "b/komposer.yaml"]
+    (tmp_path / "komposer.yaml").write_text("x")
+    assert subdirectory_katalogs(str(tmp_path)) == []

@@ -69,3 +69,12 @@ def test_duration_variables_accept_bare_seconds():
     assert (s.drain_timeout, s.crd_check_interval, s.watch_stall_timeout, s.webhook_resync) == (45, 3, 120, 60)
     with pytest.raises(ConfigError):
         Settings.from_env({"CRD_CHECK_INTERVAL": "0"})
+
+
+def test_own_namespace_comes_from_the_service_account_dir(tmp_path):
+    """Without NAMESPACE, the pod's namespace file under ORK_SERVICE_ACCOUNT_DIR (kube.client's seam)."""
+    env = {"ORK_SERVICE_ACCOUNT_DIR": str(tmp_path)}
+    assert Settings.from_env(env).namespace == "default"      # no file: outside a pod
+    (tmp_path / "namespace").write_text("orkestra-system\n")
+    assert Settings.from_env(env).namespace == "orkestra-system"
+    assert Settings.from_env({**env, "NAMESPACE": "ops"}).namespace == "ops"

@@ -184,3 +184,13 @@ def test_make_source_names_follow_the_settings():
     src = make_source(WebhookSettings(namespace="ns", webhook_url="https://hooks.local:1"), service="svc",
                       cluster=False)
     assert "hooks.local" in src.names.dns and "svc.ns.svc" in src.names.dns
+
+
+def test_in_cluster_looks_for_the_token_in_the_service_account_dir(tmp_path):
+    """The same directory as the client's in-cluster config (ORK_SERVICE_ACCOUNT_DIR), not a fixed path."""
+    from orkestra.webhooks.tls import in_cluster
+    env = {"ORK_SERVICE_ACCOUNT_DIR": str(tmp_path)}
+    assert in_cluster(env) is False
+    (tmp_path / "token").write_text("t")
+    assert in_cluster(env) is True
+    assert in_cluster({"ORK_SERVICE_ACCOUNT_DIR": str(tmp_path / "elsewhere")}) is False

@@ -1,0 +1,62 @@
+"""In-cluster configuration as a pod gets it: the mounted ServiceAccount files and
+KUBERNETES_SERVICE_HOST/PORT (the mount is simulated in a temp dir via ORK_SERVICE_ACCOUNT_DIR)."""
+import datetime as dt
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from orkestra.kube.client import SERVICE_ACCOUNT_DIR, KubeClient, KubeConfigError, service_account_dir
+
+
+def ca_pem() -> bytes:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "test-ca")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
+            .sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+@pytest.fixture
+def pod(tmp_path, monkeypatch):
+    account = tmp_path / "serviceaccount"
+    account.mkdir()
+    (account / "token").write_text("sa-token-123")
+    (account / "ca.crt").write_bytes(ca_pem())
+    (account / "namespace").write_text("orkestra-system")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))          # no ~/.kube/config
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.setenv("ORK_SERVICE_ACCOUNT_DIR", str(account))
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
+    return account
+
+
+def test_the_standard_mount_is_the_default(monkeypatch):
+    monkeypatch.delenv("ORK_SERVICE_ACCOUNT_DIR", raising=False)
+    assert service_account_dir() == SERVICE_ACCOUNT_DIR == "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+def test_without_a_kubeconfig_the_mounted_service_account_is_used(pod):
+    kube = KubeClient.from_config()
+    assert kube.server == "https://10.96.0.1:443"
+    assert not kube.is_loopback
+    cfg = kube.api_client.configuration
+    assert cfg.get_api_key_with_prefix("BearerToken") == "bearer sa-token-123"
+    assert cfg.ssl_ca_cert == str(pod / "ca.crt")
+
+
+def test_missing_service_host_is_a_clear_error(pod, monkeypatch):
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST")
+    with pytest.raises(KubeConfigError) as err:
+        KubeClient.from_config()
+    assert str(err.value).startswith("cannot load in-cluster configuration: ")
+    assert "sa-token-123" not in str(err.value)
+
+
+def test_service_account_dir_reads_a_given_environment():
+    assert service_account_dir({"ORK_SERVICE_ACCOUNT_DIR": "/mnt/sa"}) == "/mnt/sa"
+    assert service_account_dir({"ORK_SERVICE_ACCOUNT_DIR": ""}) == SERVICE_ACCOUNT_DIR

@@ -10,6 +10,7 @@ their Pods never run.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import subprocess
@@ -160,7 +161,6 @@ def test_every_switch_on_renders_gateway_cert_manager_monitoring_and_network_pol
     (["gateway.enabled=true", "runtime.webhooks.conversion=true"], "at '/runtime/webhooks/conversion': value must be false"),
     (["runtime.leaderElection.enabled=false"], "at '/runtime/leaderElection/enabled': value must be true"),
     (["runtime.replicas=3"], "additional properties 'replicas' not allowed"),
-    (["controlCenter.auth.existingSecret="], "controlCenter: set controlCenter.auth.existingSecret"),
     (["networkPolicy.enabled=true"], "networkPolicy.enabled needs networkPolicy.apiServerCIDRs"),
     (["runtime.securityContext.readOnlyRootFileSystem=true"],     # a typo must not drop the setting
      "at '/runtime/securityContext': additional properties 'readOnlyRootFileSystem' not allowed"),
@@ -226,3 +226,19 @@ def test_notes_remind_of_the_bundle_and_print_the_port_forwards(helm):
     assert "kubectl port-forward svc/orkestra-runtime 8080:8080 -n shop" in notes
     assert "kubectl port-forward svc/orkestra-gateway 8090:8080 -n shop" in notes
     assert "kubectl port-forward svc/orkestra-cc 8081:8081 -n shop" in notes
+
+
+def test_without_an_auth_secret_the_chart_generates_credentials_never_a_default(helm):
+    """No default password off loopback: with no existingSecret the chart makes <release>-cc-auth with a
+    random password (kept across upgrades through lookup), and the Control Center reads it from there."""
+    first = by_kind_name(render(helm, "-f", values("defaults")))
+    second = by_kind_name(render(helm, "-f", values("defaults")))
+    secret = first[("Secret", "orkestra-cc-auth")]
+    password = base64.b64decode(secret["data"]["password"]).decode()
+    assert len(password) == 24 and password != base64.b64decode(second[("Secret", "orkestra-cc-auth")]["data"]["password"]).decode()
+    assert base64.b64decode(secret["data"]["username"]) == b"admin" and len(secret["data"]["sessionSecret"]) > 40
+    env = env_of(first[("Deployment", "orkestra-cc")])
+    assert env["ADMIN_PASSWORD"] == {"secretKeyRef": {"name": "orkestra-cc-auth", "key": "password"}}
+    given = by_kind_name(render(helm, "-f", values("defaults"), "--set", "controlCenter.auth.existingSecret=mine"))
+    assert ("Secret", "orkestra-cc-auth") not in given
+    assert env_of(given[("Deployment", "orkestra-cc")])["ADMIN_PASSWORD"]["secretKeyRef"]["name"] == "mine"

@@ -41,6 +41,27 @@ def created_by_this_apply(obj: dict) -> bool:
                for e in entries)
 
 
+def made_for(obj: dict, child: DesiredChild) -> bool:
+    """Is the live `obj` found under `child`'s name the child Orkestra made for this CR and phase?
+
+    Its owner-uid label must be the CR's, and an onDelete child must come from the same onDelete
+    entry: a finished onCreate Job named like the cleanup Job is not the cleanup Job (issue 9
+    item 3). Children of the normal flow only need the owner, because entries of one type are
+    identified by position and inserting an entry must not orphan a create-only child."""
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    wanted = (child.manifest.get("metadata") or {}).get("labels") or {}
+    if labels.get(LABEL_OWNER_UID) != wanted.get(LABEL_OWNER_UID):
+        return False
+    on_delete = [t.startswith("onDelete.") for t in (labels.get(LABEL_TEMPLATE) or "", child.template_id)]
+    return on_delete[0] == on_delete[1] and (not on_delete[1] or labels.get(LABEL_TEMPLATE) == child.template_id)
+
+
+def is_label_tracked(manifest: dict) -> bool:
+    """A child without an ownerReference is found by its owner-uid label only (§7.5)."""
+    meta = manifest.get("metadata") or {}
+    return not meta.get("ownerReferences") and LABEL_OWNER_UID in (meta.get("labels") or {})
+
+
 def _identity(kind: str, namespace: str | None, name: str) -> tuple:
     return kind, namespace or None, name
 
@@ -61,6 +82,7 @@ class ChildWriter:
         self.produced: list[dict] = []
         self.changes: list[tuple[str, str]] = []       # (verb, ref)
         self.failures: list[tuple[str, str]] = []      # (ref, reason)
+        self.tracked_gvrs: list = []                   # GVRs of label-tracked children written
         self._log_extra = {"crd": crd, "key": key}
 
     def children(self) -> dict:
@@ -69,6 +91,10 @@ class ChildWriter:
 
     def _cached(self, child: DesiredChild) -> dict | None:
         return self._cached_by_id.get(_identity(child.kind, child.namespace, child.name))
+
+    def _track(self, child: DesiredChild) -> None:
+        if is_label_tracked(child.manifest) and child.gvr not in self.tracked_gvrs:
+            self.tracked_gvrs.append(child.gvr)
 
     def _record(self, obj: dict) -> None:
         ident = _obj_identity(obj)
@@ -99,6 +125,7 @@ class ChildWriter:
         if before is not None and self._applied.get(ident) == (digest, before["metadata"].get("resourceVersion")):
             self._record(before)
             return before
+        self._track(child)
         obj = self._kube.apply(child.gvr, child.manifest, child.namespace, force=self._force)
         self._applied[ident] = (digest, obj["metadata"].get("resourceVersion"))
         if before is None:
@@ -113,6 +140,7 @@ class ChildWriter:
         try:
             existing = self._cached(child) or self._kube.get(child.gvr, child.name, child.namespace)
             if existing is None:
+                self._track(child)
                 try:
                     existing = self._kube.create(child.gvr, child.manifest, child.namespace)
                     self.changes.append(("created", child.ref))
@@ -122,6 +150,10 @@ class ChildWriter:
                     existing = self._kube.get(child.gvr, child.name, child.namespace)
         except ApiError as err:
             self._fail(child.ref, err)
+            return None
+        if existing is not None and not made_for(existing, child):
+            self.failures.append((child.ref, "exists and was not made by this entry for this CR; "
+                                             "Orkestra does not take it over"))
             return None
         if existing is not None:
             self._record(existing)

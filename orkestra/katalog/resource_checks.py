@@ -28,6 +28,9 @@ def check_resources(ctx: CheckContext, key: str, entry: dict, api: ApiTypes | No
     box = entry.get("operatorBox", {})
     base = ("spec", "crds", key, "operatorBox")
     check_templates(ctx, entry.get("labels"), ("spec", "crds", key, "labels"))
+    # Default names used by onCreate/onReconcile entries: an onDelete entry of the same type with
+    # the default name would find that child (a finished onCreate Job) instead of its own.
+    normal_flow: dict[tuple[str, str], str] = {}
     for phase in PHASES:
         types = box.get(phase) or {}
         for type_name in TEMPLATE_TYPES:
@@ -42,6 +45,11 @@ def check_resources(ctx: CheckContext, key: str, entry: dict, api: ApiTypes | No
                     if default in unnamed:
                         ctx.sink.error(at, f"name is required when more than one {type_name} entry is declared")
                     unnamed.add(default)
+                    if phase != "onDelete":
+                        normal_flow.setdefault((type_name, default), f"{phase}.{type_name}[{i}]")
+                    elif (type_name, default) in normal_flow:
+                        ctx.sink.error(at, f"name is required: {normal_flow[type_name, default]} already uses "
+                                           f"the default {type_name} name, and onDelete must not reuse its child")
                 _check_entry_fields(ctx, phase, type_name, tpl, at)
                 if api is not None and not api.namespaced and "namespace" not in tpl and _namespaced_child(type_name, tpl):
                     ctx.sink.error(at, f"namespace is required for {type_name} when the CR is cluster-scoped")
@@ -62,7 +70,7 @@ def _namespaced_child(type_name: str, tpl: dict) -> bool:
 
 def _check_entry_fields(ctx: CheckContext, phase: str, type_name: str, tpl: dict, at: tuple) -> None:
     sink = ctx.sink
-    for req in REQUIRED_FIELDS.get(type_name, ()):
+    for req in () if tpl.get("action") == "delete" else REQUIRED_FIELDS.get(type_name, ()):
         if tpl.get(req) in (None, ""):
             sink.error(at, f'missing required field "{req}" for {type_name}')
     if type_name == "services" and "port" not in tpl and "ports" not in tpl:

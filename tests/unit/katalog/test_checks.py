@@ -414,3 +414,32 @@ w:
     assert [m.split(": ")[0] for m in messages(r.errors)] == \
         ["spec.crds.w.operatorBox.onReconcile.configMaps[0].forEach.field"]
     assert 'bad field path "spec.a["' in messages(r.errors)[0]
+
+
+def test_an_ondelete_entry_may_not_reuse_a_default_name_of_the_normal_flow(report):
+    """Issue 9 item 3: the onDelete Job would otherwise find the finished onCreate Job `<cr>-job`."""
+    r = report(crds(f"""
+w:
+  {WEBSITE}
+  operatorBox:
+    onCreate:
+      jobs: [{{image: migrate, command: [create-database]}}]
+    onDelete:
+      jobs: [{{image: migrate, command: [drop-database]}}]
+      configMaps: [{{data: {{a: b}}}}]
+"""))
+    assert messages(r.errors) == [
+        "spec.crds.w.operatorBox.onDelete.jobs[0]: name is required: onCreate.jobs[0] already uses the default "
+        "jobs name, and onDelete must not reuse its child"]
+
+
+def test_a_delete_action_needs_a_name_but_no_image(report):
+    """Issue 9 item 4: `action: delete` deletes by name; the fields of a Job to create are not needed."""
+    r = report(crds(f"""
+w:
+  {WEBSITE}
+  operatorBox:
+    onDelete:
+      jobs: [{{action: delete, name: "{{{{ .metadata.name }}}}-migrate"}}]
+"""))
+    assert r.ok, messages(r.errors)

@@ -174,6 +174,16 @@ class DeletionFlow:
         self._check_failures(cr, key, writer)
         return self._remove_finalizers(cr, key)
 
+    def release(self, key: str) -> ReconcileResult:
+        """The object is not in this CRD's cache but may still exist: it left the entry's selector
+        or namespace, so Orkestra no longer manages it and removes the finalizers it added, or the
+        object could never be deleted (issue 9 item 10). No write when it holds none."""
+        namespace, _, name = key.rpartition("/")
+        obj = self.kube.get(self.plan.gvr, name, namespace or None)
+        if obj is None:
+            return ReconcileResult()
+        return self._remove_finalizers(obj, key)
+
     # --- step 2 ------------------------------------------------------------------------------------
     def _templates(self, cr: dict, key: str, writer: ChildWriter) -> tuple[dict, list[DesiredChild]]:
         jobs: list[DesiredChild] = []

@@ -165,7 +165,7 @@ class DeclarativeReconciler:
     def reconcile(self, key: str, cancelled: threading.Event) -> ReconcileResult:
         cached = self.runtime.cached(key)
         if cached is None:
-            return ReconcileResult()
+            return self.deletion.release(key)
         cr = copy.deepcopy(cached)
         meta = cr["metadata"]
         if meta.get("deletionTimestamp"):
@@ -200,6 +200,9 @@ class DeclarativeReconciler:
         if writer.changes or generation_newer:
             self.event(cr, "Normal", "Reconciled", messages.reconciled(generation, writer.changes))
         return ReconcileResult(requeue_after=hook_ctx.requeue if hook_ctx else None)
+
+    def holds_finalizers(self, obj: dict) -> bool:
+        return bool(crmeta.finalizers_to_remove(obj, self.deletion.plan.finalizers))
 
     def forget(self, key: str) -> None:
         self.applied.forget(key)

@@ -16,8 +16,11 @@ from orkestra.hooks.loader import HookSet
 from orkestra.katalog.model import HookSpec
 from orkestra.katalog import builtins
 from orkestra.kube.errors import ApiError
+from orkestra.reconcile.deletion import DeletionFlow, DeletionPlan, job_state, parse_gvr
 from orkestra.reconcile.errors import ReconcileError
 from orkestra.reconcile.reconciler import DeclarativeReconciler
+from orkestra.reconcile.runtime import ReconcileResult
+from orkestra.reconcile.writer import ChildWriter
 from tests.unit.reconcile.api_double import ApiDouble
 from tests.unit.reconcile.factory import make_entry, make_katalog
 
@@ -80,8 +83,9 @@ class DoubleRuntime:
         """From now on the cache answers the object as it is now (a lagging informer)."""
         self._frozen[key] = self._live(key)
 
-    def thaw(self, key: str) -> None:
-        self._frozen.pop(key, None)
+    def hide(self, key: str) -> None:
+        """The object left the informer (its labels no longer match the entry's selector)."""
+        self._frozen[key] = None
 
     def _live(self, key: str) -> dict | None:
         ns, _, name = key.rpartition("/")
@@ -188,6 +192,21 @@ def test_only_the_finalizers_orkestra_added_are_removed():
     world.delete_cr()
     world.reconcile()
     assert world.cr()["metadata"]["finalizers"] == ["example.io/other"]
+
+
+def test_an_object_that_left_the_selector_gets_orkestra_finalizers_removed():
+    world = World(make_entry(finalizers=["example.io/cleanup"]))
+    world.create_cr(finalizers=["other.io/keep"])
+    world.reconcile()
+    assert world.rec.holds_finalizers(world.cr())
+    world.runtime.hide(KEY)
+    world.reconcile()                       # the box queues the key once more on the DELETED event
+    assert world.cr()["metadata"]["finalizers"] == ["other.io/keep"]
+    assert "orkestra.io/finalizers" not in world.cr()["metadata"].get("annotations", {})
+    assert not world.rec.holds_finalizers(world.cr())
+    world.api.clear_calls()
+    world.reconcile()
+    assert world.api.writes == []           # nothing left to release: no write
 
 
 # --- item 4: action: delete is not waited on --------------------------------------------------------
@@ -359,3 +378,94 @@ def test_repeated_conflicts_back_off():
     world.api.fail("patch", WS, status=409, message="the object has been modified", times=100)
     delays = [world.reconcile().requeue_after for _ in range(4)]
     assert all(d is not None for d in delays) and delays == sorted(delays) and delays[-1] > delays[0]
+
+
+# --- the flow on its own: a DeletionHost is all it needs ----------------------------------------------
+class Host:
+    """The smallest `DeletionHost`: no templates, no hook, nothing tracked by the Katalog."""
+
+    def __init__(self, api: ApiDouble, tracked=()) -> None:
+        self.api = api
+        self.events: list[str] = []
+        self.tracked = list(tracked)
+        self._once: set = set()
+
+    def once(self, reason, key, marker):
+        new = (reason, key, marker) not in self._once
+        self._once.add((reason, key, marker))
+        return new
+
+    def event(self, cr, type_, reason, message):
+        self.events.append(reason)
+
+    def set_ready(self, cr, key, *, ok, reason, message, hook_status=None):
+        return cr
+
+    def new_writer(self, cr, key):
+        return ChildWriter(self.api, force=True, cached_children=[])
+
+    def render(self, tpl, cr, writer):
+        raise AssertionError("no templates in this plan")
+
+    def run_delete_hook(self, cr, key, cancelled, writer):
+        return None
+
+    def tracked_gvrs(self):
+        return self.tracked
+
+
+def flow(api: ApiDouble, host: Host, finalizers=(FINALIZER,)) -> DeletionFlow:
+    plan = DeletionPlan(gvr=WS, templates=[], finalizers=list(finalizers), delete_timeout=None, hooks_first=False,
+                        has_hook=False)
+    return DeletionFlow(host, api, plan, clock=Clock())
+
+
+def deleting_cr(api: ApiDouble, finalizers: list[str], **meta) -> dict:
+    api.seed(WS, {"apiVersion": "demo.orkestra.io/v1alpha1", "kind": "Website",
+                  "metadata": {"name": "site", "namespace": "ns", "finalizers": finalizers, **meta}})
+    api.delete(WS, "site", "ns")
+    api.clear_calls()
+    return api.object(WS, "site", "ns")
+
+
+def test_a_cr_without_orkestra_finalizers_is_never_written():
+    api = ApiDouble()
+    host = Host(api)
+    cr = deleting_cr(api, ["other.io/keep"])
+    assert flow(api, host).run(cr, KEY, threading.Event()) == ReconcileResult()
+    assert api.writes == [] and host.events == []
+
+
+def test_the_flow_deletes_recorded_label_tracked_children_and_keeps_foreign_ones():
+    api = ApiDouble()
+    host = Host(api)
+    cr = deleting_cr(api, [FINALIZER, "other.io/keep"],
+                     annotations={"orkestra.io/child-resources": "rbac.authorization.k8s.io/v1/clusterroles"})
+    uid = cr["metadata"]["uid"]
+    for name, owner in (("mine", uid), ("foreign", "someone-else")):
+        api.seed(CLUSTERROLES, {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                                "metadata": {"name": name, "labels": {"orkestra.io/owner-uid": owner}}})
+    api.clear_calls()
+    flow(api, host).run(cr, KEY, threading.Event())
+    assert api.object(CLUSTERROLES, "mine") is None
+    assert not api.touched(CLUSTERROLES, "foreign")
+    assert api.object(WS, "site", "ns")["metadata"]["finalizers"] == ["other.io/keep"]
+    assert host.events == ["Deleting", "FinalizerRemoved"]
+
+
+def test_parse_gvr_reads_the_record_format():
+    assert parse_gvr("v1/configmaps") == CMS
+    assert parse_gvr("rbac.authorization.k8s.io/v1/clusterroles") == CLUSTERROLES
+    assert parse_gvr("nonsense") is None
+    assert [parse_gvr(str(g)) for g in (CMS, CLUSTERROLES)] == [CMS, CLUSTERROLES]
+
+
+@pytest.mark.parametrize("conditions, state", [
+    ([], "running"),
+    ([{"type": "Complete", "status": "True"}], "succeeded"),
+    ([{"type": "SuccessCriteriaMet", "status": "True"}, {"type": "Failed", "status": "False"}], "succeeded"),
+    ([{"type": "Failed", "status": "True"}], "failed"),
+    ([{"type": "Complete", "status": "False"}], "running"),
+])
+def test_job_state(conditions, state):
+    assert job_state({"status": {"conditions": conditions}}) == state

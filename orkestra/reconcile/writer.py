@@ -82,7 +82,7 @@ class ChildWriter:
         self.produced: list[dict] = []
         self.changes: list[tuple[str, str]] = []       # (verb, ref)
         self.failures: list[tuple[str, str]] = []      # (ref, reason)
-        self.tracked_gvrs: list = []                   # GVRs of label-tracked children written
+        self.tracked_gvrs: list = []                   # GVRs of label-tracked children declared
         self._log_extra = {"crd": crd, "key": key}
 
     def children(self) -> dict:
@@ -119,13 +119,13 @@ class ChildWriter:
 
     def apply_now(self, child: DesiredChild) -> dict:
         """Server-side apply `child`, raising `ApiError` instead of collecting it (hook `ctx.apply`)."""
+        self._track(child)
         before = self._cached(child)
         ident = _identity(child.kind, child.namespace, child.name)
         digest = manifest_digest(child.manifest)
         if before is not None and self._applied.get(ident) == (digest, before["metadata"].get("resourceVersion")):
             self._record(before)
             return before
-        self._track(child)
         obj = self._kube.apply(child.gvr, child.manifest, child.namespace, force=self._force)
         self._applied[ident] = (digest, obj["metadata"].get("resourceVersion"))
         if before is None:
@@ -137,10 +137,10 @@ class ChildWriter:
         return obj
 
     def _create(self, child: DesiredChild) -> dict | None:
+        self._track(child)
         try:
             existing = self._cached(child) or self._kube.get(child.gvr, child.name, child.namespace)
             if existing is None:
-                self._track(child)
                 try:
                     existing = self._kube.create(child.gvr, child.manifest, child.namespace)
                     self.changes.append(("created", child.ref))

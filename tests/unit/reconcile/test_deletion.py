@@ -19,8 +19,9 @@ from orkestra.kube.errors import ApiError
 from orkestra.reconcile.deletion import DeletionFlow, DeletionPlan, job_state, parse_gvr
 from orkestra.reconcile.errors import ReconcileError
 from orkestra.reconcile.reconciler import DeclarativeReconciler
+from orkestra.reconcile.render import DesiredChild
 from orkestra.reconcile.runtime import ReconcileResult
-from orkestra.reconcile.writer import ChildWriter
+from orkestra.reconcile.writer import ChildWriter, made_for
 from tests.unit.reconcile.api_double import ApiDouble
 from tests.unit.reconcile.factory import make_entry, make_katalog
 
@@ -469,3 +470,25 @@ def test_parse_gvr_reads_the_record_format():
 ])
 def test_job_state(conditions, state):
     assert job_state({"status": {"conditions": conditions}}) == state
+
+
+# --- writer.made_for: which live object is the child (item 3) ----------------------------------------
+def desired(template_id: str, owner: str = "uid-1") -> DesiredChild:
+    manifest = {"metadata": {"name": "site-job", "namespace": "ns",
+                             "labels": {"orkestra.io/owner-uid": owner, "orkestra.io/template": template_id}}}
+    return DesiredChild(template_id=template_id, type="jobs", gvr=JOBS, kind="Job", namespaced=True, name="site-job",
+                        namespace="ns", manifest=manifest, mode="create", label_tracked=False)
+
+
+@pytest.mark.parametrize("live_template, live_owner, template_id, ours", [
+    ("onDelete.jobs.0", "uid-1", "onDelete.jobs.0", True),
+    ("onCreate.jobs.0", "uid-1", "onDelete.jobs.0", False),     # the finished onCreate Job
+    ("onDelete.jobs.1", "uid-1", "onDelete.jobs.0", False),
+    ("onDelete.jobs.0", "uid-2", "onDelete.jobs.0", False),     # another CR's
+    ("onCreate.secrets.0", "uid-1", "onCreate.secrets.1", True),  # an entry inserted above: still ours
+    ("onCreate.secrets.0", "uid-1", "onReconcile.secrets.0", True),
+    (None, None, "onCreate.secrets.0", False),                    # a user's object
+])
+def test_made_for(live_template, live_owner, template_id, ours):
+    labels = {k: v for k, v in (("orkestra.io/template", live_template), ("orkestra.io/owner-uid", live_owner)) if v}
+    assert made_for({"metadata": {"labels": labels}}, desired(template_id)) is ours

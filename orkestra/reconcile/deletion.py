@@ -198,15 +198,16 @@ class DeletionFlow:
 
     def _ensure_job(self, cr: dict, child: DesiredChild, writer: ChildWriter) -> dict:
         """Create the onDelete Job unless this deletion already created it; record it at once."""
-        done = crmeta.recorded(cr, crmeta.DELETE_JOBS_ANNOTATION)
-        if _job_key(child) in done:
+        job_key = _job_key(child)
+        if job_key in crmeta.recorded(cr, crmeta.DELETE_JOBS_ANNOTATION):
             return cr
         if writer.write(child) is None:
             return cr
 
         def record(fresh: dict) -> list[dict]:
-            done = crmeta.recorded(fresh, crmeta.DELETE_JOBS_ANNOTATION)
-            return crmeta.record_ops(fresh, crmeta.DELETE_JOBS_ANNOTATION, done + [_job_key(child)])
+            created = crmeta.recorded(fresh, crmeta.DELETE_JOBS_ANNOTATION)
+            return [] if job_key in created else crmeta.record_ops(fresh, crmeta.DELETE_JOBS_ANNOTATION,
+                                                                   created + [job_key])
 
         return patch_cr(self.kube, self.plan.gvr, cr, record) or cr
 

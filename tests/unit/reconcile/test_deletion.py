@@ -284,6 +284,29 @@ def test_delete_timeout_ends_the_flow_even_when_ondelete_writes_fail():
     assert "DeleteTimeout" in world.runtime.recorder.reasons()
 
 
+def test_delete_timeout_also_ends_a_failing_or_waiting_on_delete_hook():
+    def on_delete(ctx, obj):
+        if obj["metadata"].get("labels", {}).get("mode") == "raise":
+            raise RuntimeError("external API down")
+        ctx.requeue_after(30)
+
+    for mode in ("raise", "wait"):
+        spec, hookset = hooks(on_delete=on_delete)
+        world = World(make_entry(hooks=spec, delete_timeout=60), hooks=hookset)
+        world.create_cr(labels={"mode": mode})
+        world.reconcile()
+        world.delete_cr()
+        if mode == "raise":
+            with pytest.raises(RuntimeError):
+                world.reconcile()
+        else:
+            assert world.reconcile().requeue_after == 30
+        world.clock.advance(61)
+        world.reconcile()
+        assert world.cr() is None, mode
+        assert world.runtime.recorder.reasons().count("DeleteTimeout") == 1
+
+
 # --- item 13: on_delete can wait and report status ---------------------------------------------------
 def test_on_delete_can_ask_to_wait_and_set_status():
     calls = []

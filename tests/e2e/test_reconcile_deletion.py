@@ -6,11 +6,13 @@ import time
 import uuid
 
 import pytest
+import yaml
 
 from orkestra.gvk import GVR
 from orkestra.reconcile import crmeta
 from orkestra.reconcile.errors import ReconcileError
 from orkestra.reconcile.naming import cut_name
+from tests.e2e.ork_runtime import E2E_GROUP, crd_entry, crd_manifest, katalog_doc, new_kind, ork_runtime  # noqa: F401
 from tests.e2e.test_reconcile_direct import CLUSTERROLES, GROUP, crd_kind, harness, wait_until  # noqa: F401
 
 NAMESPACES = GVR("", "v1", "namespaces")
@@ -129,3 +131,29 @@ def _reconciles(h, name: str) -> bool:
     except ReconcileError:
         return False
     return True
+
+
+def test_a_cr_that_leaves_the_selector_in_ork_run_is_released_and_deletes(ork_runtime, apply_crd, kube, namespace,
+                                                                           tmp_path):
+    """Item 10 in a real `ork run`: the informer sees DELETED when the label no longer matches;
+    Orkestra then removes its finalizers, so deleting the CR later does not hang."""
+    kind, plural = new_kind("Governed")
+    apply_crd(crd_manifest(kind, plural))
+    entry = crd_entry(kind, plural)
+    entry["operatorBox"]["finalizers"] = ["example.io/cleanup"]
+    entry["labelSelector"] = {"governed": "true"}
+    path = tmp_path / "katalog.yaml"
+    path.write_text(yaml.safe_dump(katalog_doc("release", {"governed": entry}), sort_keys=False))
+    ork_runtime(path)
+    gvr = GVR(E2E_GROUP, "v1", plural)
+    kube.create(gvr, {"apiVersion": f"{E2E_GROUP}/v1", "kind": kind,
+                      "metadata": {"name": "web", "labels": {"governed": "true"}, "finalizers": ["other.io/keep"]},
+                      "spec": {}}, namespace)
+    wait_until(lambda: FINALIZER in (kube.get(gvr, "web", namespace)["metadata"].get("finalizers") or []),
+               message="Orkestra to add its finalizer")
+    kube.patch(gvr, "web", {"metadata": {"labels": {"governed": None}}}, namespace)
+    wait_until(lambda: kube.get(gvr, "web", namespace)["metadata"].get("finalizers") == ["other.io/keep"],
+               message="Orkestra to release its finalizers")
+    kube.delete(gvr, "web", namespace)
+    kube.patch(gvr, "web", {"metadata": {"finalizers": None}}, namespace)     # the other controller's turn
+    wait_until(lambda: kube.get(gvr, "web", namespace) is None, message="the CR to go")

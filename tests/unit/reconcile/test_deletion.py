@@ -347,6 +347,19 @@ def test_label_tracked_children_of_a_removed_entry_are_deleted_with_the_cr():
     assert world.cr() is None
 
 
+def test_the_records_cost_no_write_once_made():
+    world = World(make_entry(finalizers=["example.io/x"], templates={"onReconcile": {"clusterRoles": [{"rules": []}]}}),
+                  informer_gvrs=[CLUSTERROLES])
+    world.create_cr()
+    world.reconcile()
+    annotations = world.cr()["metadata"]["annotations"]
+    assert annotations["orkestra.io/finalizers"] == "orkestra.io/finalizer,example.io/x"
+    assert annotations["orkestra.io/child-resources"] == "rbac.authorization.k8s.io/v1/clusterroles"
+    world.api.clear_calls()
+    world.reconcile()
+    assert world.api.writes == []
+
+
 def test_label_tracked_objects_a_hook_applied_are_deleted_with_the_cr():
     def on_reconcile(ctx, obj):
         ctx.apply({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",

@@ -24,7 +24,6 @@ The flow talks to its reconciler through `DeletionHost` only, so the dependency 
 """
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,7 +41,6 @@ from orkestra.reconcile.render import DesiredChild, TemplateEntry
 from orkestra.reconcile.runtime import ReconcileResult
 from orkestra.reconcile.writer import ChildWriter, made_for
 
-log = logging.getLogger("orkestra.reconcile")
 JOB_POLL_SECONDS = 5.0
 CONFLICT_RETRY_SECONDS = 0.05     # first retry after a changed CR; doubles per consecutive conflict
 CONFLICT_RETRY_CAP = 5.0

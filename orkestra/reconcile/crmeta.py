@@ -17,7 +17,8 @@ KATALOG_ANNOTATION = "orkestra.io/katalog"
 # Records Orkestra keeps on the CR itself, so that a later Katalog (or process) still knows what to undo.
 FINALIZERS_ANNOTATION = "orkestra.io/finalizers"            # the finalizers Orkestra added
 CHILD_RESOURCES_ANNOTATION = "orkestra.io/child-resources"  # GVRs of label-tracked children it wrote
-DELETE_JOBS_ANNOTATION = "orkestra.io/delete-jobs"          # onDelete Jobs it created (ns/name)
+DELETE_JOBS_ANNOTATION = "orkestra.io/delete-jobs"          # onDelete Jobs it created (ns/name=uid|succeeded)
+RECORD_ANNOTATIONS = (FINALIZERS_ANNOTATION, CHILD_RESOURCES_ANNOTATION, DELETE_JOBS_ANNOTATION)
 
 
 def namespace_allowed(namespace: str | None, allowed: list[str], restricted: list[str]) -> bool:
@@ -82,14 +83,13 @@ def finalizers_to_remove(cr: dict, wanted: list[str]) -> list[str]:
 
 
 def remove_finalizers_patch(cr: dict, ours: list[str]) -> tuple[list[dict], list[str]]:
-    """JSON patch ops removing `ours` (keeping the others) and the record of them, and the names
-    removed; to be sent guarded by the resourceVersion of `cr`."""
+    """JSON patch ops removing `ours` (keeping the others) and every record annotation (Orkestra
+    is done with the CR, so it takes back all it added), and the names removed; ([], []) when
+    there is nothing of Orkestra's left. To be sent guarded by the resourceVersion of `cr`."""
     present = list(cr["metadata"].get("finalizers") or [])
     removed = [f for f in present if f in ours]
-    if not removed:
-        return [], []
     ops = [{"op": "replace", "path": "/metadata/finalizers", "value": [f for f in present if f not in ours]}]
-    return ops + record_ops(cr, FINALIZERS_ANNOTATION, []), removed
+    return (ops if removed else []) + [op for a in RECORD_ANNOTATIONS for op in record_ops(cr, a, [])], removed
 
 
 def metadata_patch(cr: dict, *, labels: dict[str, str], protection: dict, katalog_name: str | None) -> dict | None:

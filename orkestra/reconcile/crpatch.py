@@ -15,6 +15,7 @@ from typing import Protocol
 from orkestra.errors import OrkestraError
 from orkestra.gvk import GVR
 from orkestra.kube.errors import ApiError
+from orkestra.reconcile import crmeta
 
 BuildOps = Callable[[dict], list[dict]]
 
@@ -63,3 +64,18 @@ def patch_cr(kube: CrApi, gvr: GVR, cr: dict, build: BuildOps) -> dict | None:
                 raise
             cr = fresh
     raise CrChanged(f"{gvr.resource} {name}: changed while Orkestra was updating it; trying again")
+
+
+def release(kube: CrApi, gvr: GVR, cr: dict, declared: list[str]) -> list[str]:
+    """Remove Orkestra's finalizers from `cr` (its own, `declared`, and every one it recorded
+    adding) and its record annotations, keeping everyone else's; returns the finalizers removed.
+    Raises like `patch_cr`."""
+    removed: list[str] = []
+
+    def build(fresh: dict) -> list[dict]:
+        ops, names = crmeta.remove_finalizers_patch(fresh, crmeta.finalizers_to_remove(fresh, declared))
+        removed[:] = names
+        return ops
+
+    patch_cr(kube, gvr, cr, build)
+    return removed

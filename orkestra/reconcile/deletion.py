@@ -8,8 +8,11 @@ remove Orkestra's finalizers with a patch guarded by the resourceVersion.
 
 What makes it safe to repeat:
 
-* every onDelete Job Orkestra creates is recorded on the CR (`orkestra.io/delete-jobs`) right
-  after it is created, so a Job that finished and vanished (TTL, step 4) is never run again;
+* every onDelete Job Orkestra creates is recorded on the CR (`orkestra.io/delete-jobs`, as
+  `ns/name=<uid>`) right after it is created, and marked `ns/name=succeeded` once it is seen
+  succeeded, so a Job that vanished (TTL, step 4) is never run again. A recorded Job that
+  vanished before it was seen succeeded may have failed: it counts as not succeeded, like a
+  failed Job (`DeleteError`, keep waiting until `deleteTimeout`);
 * a Job found under the cleanup Job's name that another entry made is refused, never waited on;
 * an `action: delete` entry is deleted, not waited on;
 * `deleteTimeout` bounds everything before step 4: failed writes, failing hooks and pending Jobs
@@ -34,7 +37,7 @@ from orkestra.durations import format_duration
 from orkestra.gvk import GVR
 from orkestra.kube.errors import ApiError
 from orkestra.reconcile import crmeta, messages
-from orkestra.reconcile.crpatch import CrApi, CrChanged, patch_cr
+from orkestra.reconcile.crpatch import CrApi, CrChanged, patch_cr, release
 from orkestra.reconcile.errors import ApplyFailed, ReconcileError
 from orkestra.reconcile.naming import LABEL_OWNER_UID
 from orkestra.reconcile.render import DesiredChild, TemplateEntry
@@ -115,6 +118,25 @@ def _job_key(child: DesiredChild) -> str:
     return f"{child.namespace}/{child.name}" if child.namespace else child.name
 
 
+JOB_SUCCEEDED = "succeeded"
+
+
+def job_records(cr: dict) -> dict[str, str]:
+    """The onDelete Jobs this deletion created: `ns/name` -> the Job's uid, or `succeeded`."""
+    return dict(item.partition("=")[::2] for item in crmeta.recorded(cr, crmeta.DELETE_JOBS_ANNOTATION))
+
+
+def _record_job(job_key: str, state: str) -> Callable[[dict], list[dict]]:
+    """Patch ops (for `patch_cr`) setting the record of `job_key` to `state`; none when it says so."""
+    def build(fresh: dict) -> list[dict]:
+        records = job_records(fresh)
+        if records.get(job_key) == state:
+            return []
+        records[job_key] = state
+        return crmeta.record_ops(fresh, crmeta.DELETE_JOBS_ANNOTATION, [f"{k}={v}" for k, v in records.items()])
+    return build
+
+
 def parse_gvr(text: str) -> GVR | None:
     """`apps/v1/deployments` or `v1/configmaps` (the record format) to a GVR."""
     parts = text.split("/")
@@ -140,6 +162,18 @@ class DeletionFlow:
             self._conflicts.pop(key, None)
 
     def run(self, cached: dict, key: str, cancelled: threading.Event) -> ReconcileResult:
+        try:
+            return self._run(cached, key, cancelled)
+        except CrChanged:       # a record or the finalizers: the CR kept changing under the patch
+            return self._changed(key)
+
+    def _changed(self, key: str) -> ReconcileResult:
+        """Requeue soon, backing off while the CR keeps changing; not a failure (§10.3 step 5)."""
+        with self._lock:
+            count = self._conflicts[key] = self._conflicts.get(key, 0) + 1
+        return ReconcileResult(requeue_after=min(CONFLICT_RETRY_SECONDS * 2 ** (count - 1), CONFLICT_RETRY_CAP))
+
+    def _run(self, cached: dict, key: str, cancelled: threading.Event) -> ReconcileResult:
         meta = cached["metadata"]
         cr = self.kube.get(self.plan.gvr, meta["name"], meta.get("namespace"))
         if cr is None or not cr["metadata"].get("deletionTimestamp"):
@@ -164,7 +198,7 @@ class DeletionFlow:
         self._check_failures(cr, key, writer)
         if outcome is not None and outcome.requeue_after and not self._timed_out(cr, key, ["the on_delete hook"]):
             return ReconcileResult(requeue_after=outcome.requeue_after)
-        pending = self._pending_jobs(cr, key, jobs, writer)
+        cr, pending = self._pending_jobs(cr, key, jobs, writer)
         self._check_failures(cr, key, writer)
         if pending and not self._timed_out(cr, key, pending):
             return ReconcileResult(requeue_after=JOB_POLL_SECONDS)
@@ -180,7 +214,10 @@ class DeletionFlow:
         obj = self.kube.get(self.plan.gvr, name, namespace or None)
         if obj is None:
             return ReconcileResult()
-        return self._remove_finalizers(obj, key)
+        try:
+            return self._remove_finalizers(obj, key)
+        except CrChanged:
+            return self._changed(key)
 
     # --- step 2 ------------------------------------------------------------------------------------
     def _templates(self, cr: dict, key: str, writer: ChildWriter) -> tuple[dict, list[DesiredChild]]:
@@ -195,19 +232,15 @@ class DeletionFlow:
         return cr, jobs
 
     def _ensure_job(self, cr: dict, child: DesiredChild, writer: ChildWriter) -> dict:
-        """Create the onDelete Job unless this deletion already created it; record it at once."""
+        """Create the onDelete Job unless this deletion already created it; record it (with its
+        uid) at once."""
         job_key = _job_key(child)
-        if job_key in crmeta.recorded(cr, crmeta.DELETE_JOBS_ANNOTATION):
+        if job_key in job_records(cr):
             return cr
-        if writer.write(child) is None:
+        live = writer.write(child)
+        if live is None:
             return cr
-
-        def record(fresh: dict) -> list[dict]:
-            created = crmeta.recorded(fresh, crmeta.DELETE_JOBS_ANNOTATION)
-            return [] if job_key in created else crmeta.record_ops(fresh, crmeta.DELETE_JOBS_ANNOTATION,
-                                                                   created + [job_key])
-
-        return patch_cr(self.kube, self.plan.gvr, cr, record) or cr
+        return patch_cr(self.kube, self.plan.gvr, cr, _record_job(job_key, live["metadata"]["uid"])) or cr
 
     def _hook(self, cr: dict, key: str, cancelled: threading.Event, writer: ChildWriter) -> HookOutcome | None:
         try:
@@ -222,22 +255,40 @@ class DeletionFlow:
             raise ApplyFailed(messages.apply_failed(writer.failures))
 
     # --- step 3 ------------------------------------------------------------------------------------
-    def _pending_jobs(self, cr: dict, key: str, jobs: list[DesiredChild], writer: ChildWriter) -> list[str]:
+    def _pending_jobs(self, cr: dict, key: str, jobs: list[DesiredChild],
+                      writer: ChildWriter) -> tuple[dict, list[str]]:
+        """The onDelete Jobs not yet seen succeeded; a success seen now is recorded on the CR."""
         pending = []
         for job in jobs:
+            job_key = _job_key(job)
+            recorded = job_records(cr).get(job_key)
+            if recorded == JOB_SUCCEEDED:
+                continue
+            if recorded is None:
+                pending.append(job.ref)     # not created: its write failed (reported by _check_failures)
+                continue
+            failures = len(writer.failures)
             live = writer.fresh(job)
-            if live is None:
-                continue        # created by this deletion and gone since (TTL, or deleted): finished
+            if len(writer.failures) > failures:
+                continue        # the read failed: reported by _check_failures
+            if live is None or live["metadata"].get("uid") != recorded:
+                # Created by this deletion, gone before it was seen succeeded (or replaced): it may
+                # have failed, and running it again could repeat a cleanup that did succeed.
+                pending.append(job.ref)
+                if self.host.once(f"DeleteError {job.ref}", key, f"vanished {recorded}"):
+                    self.host.event(cr, "Warning", "DeleteError", messages.delete_job_vanished(job.ref))
+                continue
             if not made_for(live, job):
                 writer.failures.append((job.ref, "exists and was not made by this onDelete entry"))
                 continue
             state = job_state(live)
             if state == "succeeded":
+                cr = patch_cr(self.kube, self.plan.gvr, cr, _record_job(job_key, JOB_SUCCEEDED)) or cr
                 continue
             pending.append(job.ref)
             if state == "failed" and self.host.once(f"DeleteError {job.ref}", key, live["metadata"].get("uid")):
                 self.host.event(cr, "Warning", "DeleteError", messages.delete_job_failed(job.ref))
-        return pending
+        return cr, pending
 
     def _timed_out(self, cr: dict, key: str, skipped: list[str]) -> bool:
         """True when `deleteTimeout` has passed; reports `DeleteTimeout` once per CR."""
@@ -277,21 +328,10 @@ class DeletionFlow:
 
     # --- step 5 ------------------------------------------------------------------------------------
     def _remove_finalizers(self, cr: dict, key: str) -> ReconcileResult:
-        removed: list[str] = []
-
-        def build(fresh: dict) -> list[dict]:
-            ops, names = crmeta.remove_finalizers_patch(fresh, crmeta.finalizers_to_remove(fresh, self.plan.finalizers))
-            removed[:] = names
-            return ops
-
         try:
-            patch_cr(self.kube, self.plan.gvr, cr, build)
-        except CrChanged:
-            with self._lock:
-                count = self._conflicts[key] = self._conflicts.get(key, 0) + 1
-            return ReconcileResult(requeue_after=min(CONFLICT_RETRY_SECONDS * 2 ** (count - 1), CONFLICT_RETRY_CAP))
+            removed = release(self.kube, self.plan.gvr, cr, self.plan.finalizers)
         except ApiError as err:
-            raise ReconcileError(f"removing finalizers {', '.join(removed)}: {err.message or err}") from None
+            raise ReconcileError(f"removing Orkestra's finalizers: {err.message or err}") from None
         self.forget(key)
         if removed:
             self.host.event(cr, "Normal", "FinalizerRemoved", messages.finalizers("removed", removed))

@@ -48,6 +48,19 @@ def test_remove_finalizers_keeps_others_and_drops_the_record():
     assert remove_finalizers_patch(make_cr(finalizers=["other"]), ["orkestra.io/finalizer"]) == ([], [])
 
 
+def test_remove_finalizers_drops_every_record_orkestra_keeps():
+    cr = make_cr(finalizers=["orkestra.io/finalizer"],
+                 annotations={"orkestra.io/child-resources": "v1/configmaps", "orkestra.io/delete-jobs": "ns/j=succeeded",
+                              "user/note": "kept"})
+    ops, removed = remove_finalizers_patch(cr, ["orkestra.io/finalizer"])
+    assert ops == [{"op": "replace", "path": "/metadata/finalizers", "value": []},
+                   {"op": "remove", "path": "/metadata/annotations/orkestra.io~1child-resources"},
+                   {"op": "remove", "path": "/metadata/annotations/orkestra.io~1delete-jobs"}]
+    assert removed == ["orkestra.io/finalizer"]
+    cr["metadata"]["finalizers"] = []          # someone removed the finalizer by hand: the records still go
+    assert remove_finalizers_patch(cr, ["orkestra.io/finalizer"]) == (ops[1:], [])
+
+
 def test_metadata_patch_labels_and_katalog_annotation():
     cr = make_cr(labels={"team": "a"})
     patch = metadata_patch(cr, labels={"team": "a", "tier": "web"}, protection={"enabled": False},

@@ -239,19 +239,47 @@ def test_a_finished_oncreate_job_is_never_taken_for_the_ondelete_job():
 
 
 # --- item 5: an onDelete Job runs exactly once --------------------------------------------------------
-def test_an_ondelete_job_removed_by_its_ttl_is_not_created_again():
-    world = World(make_entry(templates={"onDelete": {"jobs": [job("drop", ttlSecondsAfterFinished=0)]}}),
-                  informer_gvrs=[JOBS])
+def test_an_ondelete_job_seen_succeeded_then_removed_by_its_ttl_is_not_created_again():
+    jobs = [job("drop", name="site-drop", ttlSecondsAfterFinished=0), job("notify", name="site-notify")]
+    world = World(make_entry(templates={"onDelete": {"jobs": jobs}}), informer_gvrs=[JOBS])
     world.create_cr()
     world.reconcile()
     world.delete_cr()
     assert world.reconcile().requeue_after == 5.0
-    world.finish_job("site-job")
+    uids = {n: world.api.object(JOBS, n, "ns")["metadata"]["uid"] for n in ("site-drop", "site-notify")}
+    assert world.cr()["metadata"]["annotations"]["orkestra.io/delete-jobs"] == \
+        f"ns/site-drop={uids['site-drop']},ns/site-notify={uids['site-notify']}"
+    world.finish_job("site-drop")
+    assert world.reconcile().requeue_after == 5.0          # site-notify still runs; site-drop seen succeeded
+    assert world.cr()["metadata"]["annotations"]["orkestra.io/delete-jobs"] == \
+        f"ns/site-drop=succeeded,ns/site-notify={uids['site-notify']}"
+    world.api.delete(JOBS, "site-drop", "ns")               # then the TTL controller removes it
+    world.finish_job("site-notify")
+    world.reconcile()
+    assert len(world.job_creates()) == 2
+    assert world.cr() is None
+    assert "DeleteError" not in world.runtime.recorder.reasons()
+
+
+def test_an_ondelete_job_that_failed_and_vanished_is_not_counted_as_success():
+    world = World(make_entry(templates={"onDelete": {"jobs": [job("drop", ttlSecondsAfterFinished=0)]}},
+                             delete_timeout=600),
+                  informer_gvrs=[JOBS])
+    world.create_cr()
+    world.reconcile()
+    world.delete_cr()
+    world.reconcile()
+    world.finish_job("site-job", "Failed")
     world.api.delete(JOBS, "site-job", "ns")        # the TTL controller was faster than the next poll
     world.clock.advance(5)
-    world.reconcile()
+    assert world.reconcile().requeue_after == 5.0   # never seen succeeded: still waiting, not run again
+    assert world.reconcile().requeue_after == 5.0
+    assert FINALIZER in world.cr()["metadata"]["finalizers"]
     assert len(world.job_creates()) == 1
-    assert world.cr() is None
+    assert world.runtime.recorder.reasons().count("DeleteError") == 1
+    world.clock.advance(600)
+    world.reconcile()                               # deleteTimeout ends the wait (runtime.md §10.3 step 3)
+    assert world.cr() is None and "DeleteTimeout" in world.runtime.recorder.reasons()
 
 
 def test_an_ondelete_job_is_not_run_again_when_the_finalizer_patch_is_retried():
@@ -261,8 +289,16 @@ def test_an_ondelete_job_is_not_run_again_when_the_finalizer_patch_is_retried():
     world.delete_cr()
     world.reconcile()
     world.finish_job("site-job")
-    world.api.fail("patch", WS, status=409, message="the object has been modified", times=3)
+    conflicts = [409, 409]
+
+    def finalizer_patch_loses_a_race(verb, gvr, old, new):
+        if gvr == WS and old and FINALIZER not in (new["metadata"].get("finalizers") or []) and conflicts:
+            raise ApiError(status=conflicts.pop(), reason="Conflict", verb=verb, resource="websites",
+                           message="the object has been modified")
+
+    world.api.add_admission(finalizer_patch_loses_a_race)
     world.reconcile()                     # step 4 deleted the finished Job; the finalizer patch lost a race
+    assert FINALIZER in world.cr()["metadata"]["finalizers"]
     assert world.api.object(JOBS, "site-job", "ns") is None
     world.reconcile()
     assert len(world.job_creates()) == 1

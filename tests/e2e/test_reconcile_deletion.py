@@ -157,3 +157,34 @@ def test_a_cr_that_leaves_the_selector_in_ork_run_is_released_and_deletes(ork_ru
     kube.delete(gvr, "web", namespace)
     kube.patch(gvr, "web", {"metadata": {"finalizers": None}}, namespace)     # the other controller's turn
     wait_until(lambda: kube.get(gvr, "web", namespace) is None, message="the CR to go")
+
+
+def test_the_crs_of_an_entry_disabled_in_ork_run_are_released_and_delete(ork_runtime, apply_crd, kube, namespace,
+                                                                          tmp_path):
+    """Item 10, disabled entry: a CR that got Orkestra's finalizers while its entry was enabled
+    and is then deleted would stay Terminating for ever once the entry is disabled; the next
+    leader releases it, keeping another controller's finalizer."""
+    kind, plural = new_kind("Retired")
+    apply_crd(crd_manifest(kind, plural))
+    entry = crd_entry(kind, plural)
+    entry["operatorBox"]["finalizers"] = ["example.io/cleanup"]
+    path = tmp_path / "katalog.yaml"
+    path.write_text(yaml.safe_dump(katalog_doc("retire", {"retired": entry}), sort_keys=False))
+    first = ork_runtime(path)
+    gvr = GVR(E2E_GROUP, "v1", plural)
+    kube.create(gvr, {"apiVersion": f"{E2E_GROUP}/v1", "kind": kind,
+                      "metadata": {"name": "old", "finalizers": ["other.io/keep"]}, "spec": {}}, namespace)
+    wait_until(lambda: "example.io/cleanup" in (kube.get(gvr, "old", namespace)["metadata"].get("finalizers") or []),
+               message="Orkestra to add its finalizers")
+    first.stop()
+    kube.delete(gvr, "old", namespace)                  # nobody runs its deletion flow any more
+    entry["enabled"] = False
+    path.write_text(yaml.safe_dump(katalog_doc("retire", {"retired": entry}), sort_keys=False))
+    ork_runtime(path)
+    wait_until(lambda: kube.get(gvr, "old", namespace)["metadata"].get("finalizers") == ["other.io/keep"],
+               message="the leader to release Orkestra's finalizers")
+    meta = kube.get(gvr, "old", namespace)["metadata"]
+    assert not any(k.startswith("orkestra.io/") and k != crmeta.KATALOG_ANNOTATION
+                   for k in meta.get("annotations") or {})
+    kube.patch(gvr, "old", {"metadata": {"finalizers": None}}, namespace)     # the other controller's turn
+    wait_until(lambda: kube.get(gvr, "old", namespace) is None, message="the CR to go")

@@ -206,13 +206,14 @@ class DeletionFlow:
         self._check_failures(cr, key, writer)
         return self._remove_finalizers(cr, key)
 
-    def release(self, key: str) -> ReconcileResult:
+    def release(self, key: str, *, keep: Callable[[dict], bool]) -> ReconcileResult:
         """The object is not in this CRD's cache but may still exist: it left the entry's selector
         or namespace, so Orkestra no longer manages it and removes the finalizers it added, or the
-        object could never be deleted (issue 9 item 10). No write when it holds none."""
+        object could never be deleted (issue 9 item 10). No write when it holds none, or when
+        `keep(obj)` says another entry may manage it now."""
         namespace, _, name = key.rpartition("/")
         obj = self.kube.get(self.plan.gvr, name, namespace or None)
-        if obj is None:
+        if obj is None or keep(obj):
             return ReconcileResult()
         try:
             return self._remove_finalizers(obj, key)

@@ -165,7 +165,7 @@ class DeclarativeReconciler:
     def reconcile(self, key: str, cancelled: threading.Event) -> ReconcileResult:
         cached = self.runtime.cached(key)
         if cached is None:
-            return self.deletion.release(key)
+            return self.deletion.release(key, keep=self._in_another_entry)
         cr = copy.deepcopy(cached)
         meta = cr["metadata"]
         if meta.get("deletionTimestamp"):
@@ -200,6 +200,18 @@ class DeclarativeReconciler:
         if writer.changes or generation_newer:
             self.event(cr, "Normal", "Reconciled", messages.reconciled(generation, writer.changes))
         return ReconcileResult(requeue_after=hook_ctx.requeue if hook_ctx else None)
+
+    def _in_another_entry(self, obj: dict) -> bool:
+        """May another enabled entry of the same kind manage `obj` now? Entries of one kind differ
+        by scope only, and share `orkestra.io/finalizer`: an object that moved from this entry's
+        selector into another's keeps its finalizers. A field selector is not evaluated here, so
+        an entry that has one is assumed to match."""
+        meta = obj["metadata"]
+        labels = meta.get("labels") or {}
+        return any(e.key != self.entry.key and e.api.gvr == self.entry.api.gvr
+                   and e.namespace in ("", meta.get("namespace"))
+                   and all(labels.get(k) == v for k, v in e.label_selector.items())
+                   for e in self.katalog.enabled)
 
     def holds_finalizers(self, obj: dict) -> bool:
         return bool(crmeta.finalizers_to_remove(obj, self.deletion.plan.finalizers))

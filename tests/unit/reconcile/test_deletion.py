@@ -210,6 +210,20 @@ def test_an_object_that_left_the_selector_gets_orkestra_finalizers_removed():
     assert world.api.writes == []           # nothing left to release: no write
 
 
+def test_an_object_that_moved_into_another_entrys_selector_keeps_the_shared_finalizer():
+    import dataclasses
+    web = dataclasses.replace(make_entry("web"), label_selector={"tier": "web"})
+    db = dataclasses.replace(make_entry("db", finalizers=["example.io/backup"]), label_selector={"tier": "db"})
+    world = World(web)
+    world.create_cr(labels={"tier": "db"}, finalizers=[FINALIZER, "example.io/backup"])   # db's CR now
+    world.rec = DeclarativeReconciler(web, katalog=make_katalog(web, db), runtime=world.runtime, clock=world.clock)
+    world.runtime.hide(KEY)                   # it left web's selector (and entered db's)
+    world.api.clear_calls()
+    assert world.reconcile() == ReconcileResult()
+    assert world.api.writes == []
+    assert world.cr()["metadata"]["finalizers"] == [FINALIZER, "example.io/backup"]
+
+
 # --- item 4: action: delete is not waited on --------------------------------------------------------
 def test_an_ondelete_delete_action_is_not_waited_on():
     entry = make_entry(templates={"onDelete": {"jobs": [{"action": "delete", "name": "{{ .metadata.name }}-migrate"}]}})

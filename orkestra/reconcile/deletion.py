@@ -304,17 +304,19 @@ class DeletionFlow:
         return True
 
     # --- step 4 ------------------------------------------------------------------------------------
-    def _tracked_gvrs(self, cr: dict) -> list[GVR]:
+    def _tracked_gvrs(self, cr: dict, writer: ChildWriter) -> list[GVR]:
+        """The current Katalog's, the recorded ones, and those written in this pass (`on_delete`'s
+        `ctx.apply` of a kind declared nowhere)."""
         gvrs = list(self.host.tracked_gvrs())
-        for text in crmeta.recorded(cr, crmeta.CHILD_RESOURCES_ANNOTATION):
-            gvr = parse_gvr(text)
+        recorded = [parse_gvr(text) for text in crmeta.recorded(cr, crmeta.CHILD_RESOURCES_ANNOTATION)]
+        for gvr in [*recorded, *writer.tracked_gvrs]:
             if gvr is not None and gvr not in gvrs:
                 gvrs.append(gvr)
         return gvrs
 
     def _delete_tracked(self, cr: dict, key: str, writer: ChildWriter) -> None:
         uid = cr["metadata"]["uid"]
-        for gvr in self._tracked_gvrs(cr):
+        for gvr in self._tracked_gvrs(cr, writer):
             try:
                 items, _ = self.kube.list(gvr, label_selector=f"{LABEL_OWNER_UID}={uid}")
             except ApiError as err:

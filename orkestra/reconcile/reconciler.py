@@ -122,7 +122,7 @@ class DeclarativeReconciler:
                                         resolve_kind=self.resolve_kind))
         return crmeta.wanted_finalizers(self.entry.box.finalizers) if needs else []
 
-    def tracked_gvrs(self) -> list:
+    def tracked_gvrs(self) -> list[GVR]:
         """Where the deletion flow looks: child informers, template kinds and hook managedResources."""
         gvrs = list(self.runtime.child_informer_gvrs())
         for gvr in tracked_gvrs(self.templates + self.delete_templates, self.resolve_kind) + self._managed_gvrs():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+from orkestra.gvk import GVR
 from orkestra.kube.errors import ApiError
 from orkestra.reconcile.applied import manifest_digest
 from orkestra.reconcile.children import children_context
@@ -82,7 +83,7 @@ class ChildWriter:
         self.produced: list[dict] = []
         self.changes: list[tuple[str, str]] = []       # (verb, ref)
         self.failures: list[tuple[str, str]] = []      # (ref, reason)
-        self.tracked_gvrs: list = []                   # GVRs of label-tracked children declared
+        self.tracked_gvrs: list[GVR] = []              # GVRs of label-tracked children declared
         self._log_extra = {"crd": crd, "key": key}
 
     def children(self) -> dict:

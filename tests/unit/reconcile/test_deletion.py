@@ -427,6 +427,22 @@ def test_label_tracked_objects_a_hook_applied_are_deleted_with_the_cr():
     assert world.api.object(CLUSTERROLES, "site-reader") is None
 
 
+def test_label_tracked_objects_on_delete_applied_are_deleted_with_the_cr():
+    def on_delete(ctx, obj):
+        ctx.apply({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                   "metadata": {"name": "site-drain"}, "rules": []})
+
+    spec, hookset = hooks(on_delete=on_delete)
+    world = World(make_entry(hooks=spec), hooks=hookset)
+    world.create_cr()
+    world.reconcile()
+    world.delete_cr()
+    world.reconcile()
+    assert world.api.writes_to(CLUSTERROLES, "site-drain")          # applied, then deleted by step 4
+    assert world.api.object(CLUSTERROLES, "site-drain") is None
+    assert world.cr() is None
+
+
 # --- item 21: a refusal is not a race ---------------------------------------------------------------
 def refuse_finalizer_removal(verb, gvr, old, new):
     if gvr == WS and old and FINALIZER in (old["metadata"].get("finalizers") or []) \

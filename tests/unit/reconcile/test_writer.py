@@ -120,3 +120,19 @@ def test_prune_deletes_only_stale_children_of_the_template():
                                                          cached("foreign", uid="v")])
     w.prune("onReconcile.configMaps.0", "u", [child("keep")], CM, "ConfigMap")
     assert kube.calls == [("delete", "stale")] and w.changes == [("deleted", "ConfigMap ns/stale")]
+
+
+def test_a_create_only_child_found_by_name_that_is_not_ours_is_refused_not_taken():
+    """Issue 9 item 3: an object found under the child's name that another owner made is never
+    taken as the child (it would be counted in `.children` and waited on)."""
+    ours = {"kind": "ConfigMap", "metadata": {"name": "ours", "namespace": "ns",
+                                              "labels": {"orkestra.io/owner-uid": "u"}}}
+    users = {"kind": "ConfigMap", "metadata": {"name": "users", "namespace": "ns"}}
+    kube = RecordingKube(existing={"ours": ours, "users": users})
+    w = ChildWriter(kube, force=True, cached_children=[])
+    assert w.write(child("users", mode="create")) is None
+    assert w.failures == [("ConfigMap ns/users", "exists and was not made by this entry for this CR; "
+                                                 "Orkestra does not take it over")]
+    assert w.write(child("ours", mode="create")) is ours
+    assert [o["metadata"]["name"] for o in w.produced] == ["ours"]
+    assert ("create", "users") not in kube.calls

@@ -31,7 +31,9 @@ class ListApi(CrApi, Protocol):
 
 
 class Recorder(Protocol):
-    def event(self, obj: dict, type_: str, reason: str, message: str) -> None: ...
+    """`orkestra.kube.EventRecorder`: never raises."""
+
+    def event(self, obj: dict, type_: str, reason: str, message: str, /) -> None: ...
 
 
 def entries_to_release(katalog: Katalog) -> list[CrdEntry]:

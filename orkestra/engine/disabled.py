@@ -56,8 +56,9 @@ def release_entry(entry: CrdEntry, kube: ListApi, recorder: Recorder, *, watch_n
     many CRs had finalizers removed. Never raises: a failure is logged, and the next leader tries
     again."""
     gvr = entry.api.gvr
+    namespace = (entry.namespace or watch_namespace or None) if entry.api.namespaced else None
     try:
-        items, _ = kube.list(gvr, namespace=entry.namespace or watch_namespace or None,
+        items, _ = kube.list(gvr, namespace=namespace,
                              label_selector=selector_string(entry.label_selector),
                              field_selector=selector_string(entry.field_selector))
     except ApiError as err:

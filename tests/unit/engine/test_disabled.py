@@ -67,6 +67,19 @@ def test_only_the_entry_scope_is_listed():
     assert api.object(WS, "theirs", "ns")["metadata"]["finalizers"] == [FINALIZER]
 
 
+def test_watch_namespace_scopes_namespaced_kinds_only():
+    api = ApiDouble()
+    seed(api, "inside", [FINALIZER])
+    api.seed(WS, {"metadata": {"name": "elsewhere", "namespace": "other", "finalizers": [FINALIZER]}})
+    release_entry(disabled(), api, Events(), watch_namespace="ns")
+    assert not api.object(WS, "inside", "ns")["metadata"].get("finalizers")
+    assert api.object(WS, "elsewhere", "other")["metadata"]["finalizers"] == [FINALIZER]
+    cluster = disabled(api=dataclasses.replace(make_entry().api, namespaced=False))
+    api.seed(WS, {"metadata": {"name": "global", "finalizers": [FINALIZER]}})
+    release_entry(cluster, api, Events(), watch_namespace="ns")      # WATCH_NAMESPACE does not apply
+    assert not api.object(WS, "global")["metadata"].get("finalizers")
+
+
 def test_a_cr_changed_after_the_list_keeps_the_other_controllers_finalizer():
     api = ApiDouble()
     seed(api, "site", [FINALIZER])

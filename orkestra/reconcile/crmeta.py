@@ -15,7 +15,7 @@ from orkestra.katalog.model import FINALIZER
 PROTECTION_LABEL = "orkestra.io/deletion-protection"
 KATALOG_ANNOTATION = "orkestra.io/katalog"
 # Records Orkestra keeps on the CR itself, so that a later Katalog (or process) still knows what to undo.
-FINALIZERS_ANNOTATION = "orkestra.io/finalizers"            # the finalizers Orkestra added
+FINALIZERS_ANNOTATION = "orkestra.io/finalizers"            # the declared finalizers Orkestra added
 CHILD_RESOURCES_ANNOTATION = "orkestra.io/child-resources"  # GVRs of label-tracked children it wrote
 DELETE_JOBS_ANNOTATION = "orkestra.io/delete-jobs"          # onDelete Jobs it created (ns/name=uid|succeeded)
 RECORD_ANNOTATIONS = (FINALIZERS_ANNOTATION, CHILD_RESOURCES_ANNOTATION, DELETE_JOBS_ANNOTATION)
@@ -62,17 +62,19 @@ def record_ops(cr: dict, annotation: str, items: list[str]) -> list[dict]:
 
 
 def add_finalizers_patch(cr: dict, wanted: list[str]) -> tuple[list[dict], list[str]]:
-    """JSON patch ops adding the missing finalizers and recording them in `FINALIZERS_ANNOTATION`,
-    and the names added. The ops write the whole list, so they must be sent guarded by the
-    resourceVersion of `cr` (`orkestra.reconcile.crpatch`): another controller's finalizer added
-    since `cr` was read is then never overwritten."""
+    """JSON patch ops adding the missing finalizers and recording the declared ones among them in
+    `FINALIZERS_ANNOTATION` (`FINALIZER` is always Orkestra's, so a CR with only that one gets no
+    annotation), and the names added. The ops write the whole list, so they must be sent guarded
+    by the resourceVersion of `cr` (`orkestra.reconcile.crpatch`): another controller's finalizer
+    added since `cr` was read is then never overwritten."""
     present = list(cr["metadata"].get("finalizers") or [])
     missing = [f for f in wanted if f not in present]
     if not missing:
         return [], []
     mine = recorded(cr, FINALIZERS_ANNOTATION)
+    new = [f for f in missing if f != FINALIZER and f not in mine]
     ops = [{"op": "add", "path": "/metadata/finalizers", "value": present + missing}]
-    return ops + record_ops(cr, FINALIZERS_ANNOTATION, mine + [f for f in missing if f not in mine]), missing
+    return ops + (record_ops(cr, FINALIZERS_ANNOTATION, mine + new) if new else []), missing
 
 
 def finalizers_to_remove(cr: dict, wanted: list[str]) -> list[str]:

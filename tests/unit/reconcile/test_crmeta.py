@@ -22,14 +22,17 @@ def test_add_finalizers_patch_writes_the_whole_list_and_records_what_it_added():
     ops, added = add_finalizers_patch(cr, ["orkestra.io/finalizer", "a/x"])
     assert ops == [{"op": "add", "path": "/metadata/finalizers", "value": ["orkestra.io/finalizer", "a/x"]},
                    {"op": "add", "path": "/metadata/annotations",
-                    "value": {"orkestra.io/finalizers": "orkestra.io/finalizer,a/x"}}]
+                    "value": {"orkestra.io/finalizers": "a/x"}}]
     cr["metadata"].update(finalizers=["other", "a/x"], annotations={"orkestra.io/finalizers": "a/x"})
-    ops, added = add_finalizers_patch(cr, ["orkestra.io/finalizer", "a/x"])
-    assert ops == [{"op": "add", "path": "/metadata/finalizers", "value": ["other", "a/x", "orkestra.io/finalizer"]},
-                   {"op": "add", "path": "/metadata/annotations/orkestra.io~1finalizers",
-                    "value": "a/x,orkestra.io/finalizer"}]
-    assert added == ["orkestra.io/finalizer"]
-    cr["metadata"]["finalizers"].append("orkestra.io/finalizer")
+    ops, added = add_finalizers_patch(cr, ["orkestra.io/finalizer", "a/x", "b/y"])
+    assert ops == [{"op": "add", "path": "/metadata/finalizers",
+                    "value": ["other", "a/x", "orkestra.io/finalizer", "b/y"]},
+                   {"op": "add", "path": "/metadata/annotations/orkestra.io~1finalizers", "value": "a/x,b/y"}]
+    assert added == ["orkestra.io/finalizer", "b/y"]
+    # Orkestra's own finalizer alone needs no record: a CR with nothing declared gets no annotation
+    ops, _ = add_finalizers_patch(make_cr(), ["orkestra.io/finalizer"])
+    assert ops == [{"op": "add", "path": "/metadata/finalizers", "value": ["orkestra.io/finalizer"]}]
+    cr["metadata"]["finalizers"] += ["orkestra.io/finalizer", "b/y"]
     assert add_finalizers_patch(cr, ["orkestra.io/finalizer"]) == ([], [])
 
 

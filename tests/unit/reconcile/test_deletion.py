@@ -403,7 +403,7 @@ def test_the_records_cost_no_write_once_made():
     world.create_cr()
     world.reconcile()
     annotations = world.cr()["metadata"]["annotations"]
-    assert annotations["orkestra.io/finalizers"] == "orkestra.io/finalizer,example.io/x"
+    assert annotations["orkestra.io/finalizers"] == "example.io/x"
     assert annotations["orkestra.io/child-resources"] == "rbac.authorization.k8s.io/v1/clusterroles"
     world.api.clear_calls()
     world.reconcile()

@@ -68,6 +68,9 @@ def _namespaced_child(type_name: str, tpl: dict) -> bool:
     return type_name not in CLUSTER_SCOPED_TYPES
 
 
+ONDELETE_MIN_TTL = 60     # seconds; onDelete Jobs are polled every 5 s, behind a possibly busy queue
+
+
 def _check_entry_fields(ctx: CheckContext, phase: str, type_name: str, tpl: dict, at: tuple) -> None:
     sink = ctx.sink
     for req in () if tpl.get("action") == "delete" else REQUIRED_FIELDS.get(type_name, ()):
@@ -88,6 +91,12 @@ def _check_entry_fields(ctx: CheckContext, phase: str, type_name: str, tpl: dict
             sink.error(at + ("labels", label), f'"{label}" is a reserved label set by Orkestra')
     if type_name == "jobs" and (phase == "onReconcile" or tpl.get("reconcile")):
         sink.warn(at, "jobs are create-only: re-applying them on reconcile has no update effect")
+    ttl = tpl.get("ttlSecondsAfterFinished")
+    if type_name == "jobs" and phase == "onDelete" and type(ttl) is int and ttl < ONDELETE_MIN_TTL:
+        # A Job removed before Orkestra saw it succeed counts as failed (docs/finalizers.md).
+        sink.warn(at + ("ttlSecondsAfterFinished",),
+                  f"below {ONDELETE_MIN_TTL}: the Job may be removed before Orkestra sees it succeed, "
+                  "and the deletion then waits for deleteTimeout")
     if type_name == "custom" and "plural" not in tpl and isinstance(tpl.get("kind"), str):
         if builtins.plural_is_guessed(tpl.get("apiVersion") if isinstance(tpl.get("apiVersion"), str) else None,
                                       tpl["kind"]):

@@ -443,3 +443,22 @@ w:
       jobs: [{{action: delete, name: "{{{{ .metadata.name }}}}-migrate"}}]
 """))
     assert r.ok, messages(r.errors)
+
+
+def test_an_ondelete_job_with_a_short_ttl_is_warned_about(report):
+    """An onDelete Job removed before Orkestra saw it succeed is not counted as a success
+    (docs/finalizers.md): a TTL under a minute makes that likely."""
+    r = report(crds(f"""
+w:
+  {WEBSITE}
+  operatorBox:
+    onCreate:
+      jobs: [{{image: x, ttlSecondsAfterFinished: 0}}]
+    onDelete:
+      jobs: [{{image: x, name: a, ttlSecondsAfterFinished: 0}}, {{image: x, name: b, ttlSecondsAfterFinished: 600}},
+             {{image: x, name: c}}]
+"""))
+    assert r.ok, messages(r.errors)
+    assert messages(r.warnings) == [
+        "spec.crds.w.operatorBox.onDelete.jobs[0].ttlSecondsAfterFinished: below 60: the Job may be removed "
+        "before Orkestra sees it succeed, and the deletion then waits for deleteTimeout"]

@@ -252,6 +252,8 @@ class OperatorBox:
             queue.forget(key)
         if reconciler is not None:
             reconciler.forget(key)
+            if reconciler.holds_finalizers(obj):
+                self.enqueue(key)    # it left the selector, not the cluster: release its finalizers
 
     # ------------------------------------------------------------------ gauges and snapshots
     def resource_count(self) -> int:

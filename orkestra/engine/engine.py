@@ -8,7 +8,9 @@ rest happens on the `ork-activator` supervisor thread, which beats once a second
 1. until the API server has answered `/version`, retry with backoff (`/startup` stays 503);
 2. then start informers for every served CRD (every replica: warm caches), and leader election
    (`ork-leader`) — or become leader at once without a Lease;
-3. on every beat: the workers' watchdog, idle-healthy promotion and gauges; an activation pass
+3. on becoming leader, once: release the CRs of disabled entries from Orkestra's finalizers
+   (`engine.disabled`, on its own thread);
+4. on every beat: the workers' watchdog, idle-healthy promotion and gauges; an activation pass
    every `CRD_CHECK_INTERVAL`, at once after a health change, and every beat while a CRD waits
    for its informer to sync; `gc.freeze()` once everything has synced.
 
@@ -33,6 +35,7 @@ from orkestra.engine import filters
 from orkestra.engine.activation import Activator
 from orkestra.engine.box import OperatorBox
 from orkestra.engine.children import resolve_child_gvrs
+from orkestra.engine.disabled import entries_to_release, release_entry
 from orkestra.engine.health import dependency_satisfied, katalog_health, PENDING
 from orkestra.errors import OrkestraError
 from orkestra.gvk import GVR
@@ -234,7 +237,15 @@ class Engine:
             self.activator.leadership_gained()
         for cb in self._leadership_callbacks:
             _safe_call(cb, True)
+        disabled = entries_to_release(self.katalog)
+        if disabled:
+            self._spawn("ork-release-disabled", lambda: self._release_disabled(disabled))
         self._wake.set()
+
+    def _release_disabled(self, entries: list[CrdEntry]) -> None:
+        """Free the CRs of disabled entries from Orkestra's finalizers (docs/finalizers.md)."""
+        for entry in entries:
+            release_entry(entry, self.kube, self.recorder, watch_namespace=self.settings.watch_namespace)
 
     def _lost_leadership(self) -> None:
         """Stop handing out work at once, give in-flight calls 5 s, then end the worker (exit 1)."""

@@ -87,6 +87,14 @@ def _crd_rules(entries: list[CrdEntry]) -> list[Rule]:
     return rules
 
 
+def _release_rules(katalog: Katalog) -> list[Rule]:
+    """Disabled entries: the leader lists their CRs and patches Orkestra's finalizers off them
+    (`get` re-reads a CR after a conflict); docs/finalizers.md."""
+    return [Rule(e.api.group, e.api.plural, ("get", "list", "patch"),
+                 reason="releases Orkestra's finalizers from the CRs of a disabled entry")
+            for e in katalog.crds.values() if not e.enabled]
+
+
 def _template_types(entries: list[CrdEntry]) -> set[str]:
     return {t for e in entries for phase in PHASES for t in e.template_types(phase)}
 
@@ -181,7 +189,7 @@ def derive(katalog: Katalog, component: str, *, namespace: str = "orkestra-syste
     steps = [
         [Rule("coordination.k8s.io", "leases", ("get", "list", "watch", "create", "update"), reason="leader election")],
         [Rule("", "events", ("list", "create", "patch"), reason="Kubernetes events")],
-        _crd_rules(entries), _child_rules(entries), _managed_rules(entries),
+        _crd_rules(entries) + _release_rules(katalog), _child_rules(entries), _managed_rules(entries),
     ]
     if webhooks_declared(katalog):
         steps += _webhook_steps(katalog, namespace=namespace, tls_secret=tls_secret)

@@ -24,6 +24,9 @@ def check_resources(ctx: CheckContext, key: str, entry: dict, api: ApiTypes | No
     base = ("spec", "crds", key, "operatorBox")
     check_templates(ctx, entry.get("labels"), ("spec", "crds", key, "labels"))
     _check_label_fight(ctx, key, entry)
+    # Default names used by onCreate/onReconcile entries: an onDelete entry of the same type with
+    # the default name would find that child (a finished onCreate Job) instead of its own.
+    normal_flow: dict[tuple[str, str], str] = {}
     for phase in PHASES:
         types = box.get(phase) or {}
         for type_name in TEMPLATE_TYPES:
@@ -38,6 +41,11 @@ def check_resources(ctx: CheckContext, key: str, entry: dict, api: ApiTypes | No
                     if default in unnamed:
                         ctx.sink.error(at, f"name is required when more than one {type_name} entry is declared")
                     unnamed.add(default)
+                    if phase != "onDelete":
+                        normal_flow.setdefault((type_name, default), f"{phase}.{type_name}[{i}]")
+                    elif (type_name, default) in normal_flow:
+                        ctx.sink.error(at, f"name is required: {normal_flow[type_name, default]} already uses "
+                                           f"the default {type_name} name, and onDelete must not reuse its child")
                 _check_entry_fields(ctx, phase, type_name, tpl, at)
                 if api is not None and not api.namespaced and "namespace" not in tpl and _namespaced_child(type_name, tpl):
                     ctx.sink.error(at, f"namespace is required for {type_name} when the CR is cluster-scoped")
@@ -98,9 +106,12 @@ def _namespaced_child(type_name: str, tpl: dict) -> bool:
     return TEMPLATE_KINDS[type_name].namespaced
 
 
+ONDELETE_MIN_TTL = 60     # seconds; onDelete Jobs are polled every 5 s, behind a possibly busy queue
+
+
 def _check_entry_fields(ctx: CheckContext, phase: str, type_name: str, tpl: dict, at: tuple) -> None:
     sink = ctx.sink
-    for req in TEMPLATE_KINDS[type_name].required:
+    for req in () if tpl.get("action") == "delete" else TEMPLATE_KINDS[type_name].required:
         if tpl.get(req) in (None, ""):
             sink.error(at, f'missing required field "{req}" for {type_name}')
     if type_name == "services" and "port" not in tpl and "ports" not in tpl:
@@ -130,6 +141,12 @@ def _check_entry_fields(ctx: CheckContext, phase: str, type_name: str, tpl: dict
             sink.error(at + ("labels", label), f'"{label}" is a reserved label set by Orkestra')
     if type_name == "jobs" and (phase == "onReconcile" or tpl.get("reconcile")):
         sink.warn(at, "jobs are create-only: re-applying them on reconcile has no update effect")
+    ttl = tpl.get("ttlSecondsAfterFinished")
+    if type_name == "jobs" and phase == "onDelete" and type(ttl) is int and ttl < ONDELETE_MIN_TTL:
+        # A Job removed before Orkestra saw it succeed counts as failed (docs/finalizers.md).
+        sink.warn(at + ("ttlSecondsAfterFinished",),
+                  f"below {ONDELETE_MIN_TTL}: the Job may be removed before Orkestra sees it succeed, "
+                  "and the deletion then waits for deleteTimeout")
     if type_name == "custom" and "plural" not in tpl and isinstance(tpl.get("kind"), str):
         if builtins.plural_is_guessed(tpl.get("apiVersion") if isinstance(tpl.get("apiVersion"), str) else None,
                                       tpl["kind"]):

@@ -1,6 +1,7 @@
 """What the reconciler writes on the CR itself, as pure functions (runtime.md §10.1 steps 3–5, §10.3 step 5).
 
-Namespace rules, the finalizer JSON patches (add; remove guarded by a resourceVersion test),
+Namespace rules, the finalizer JSON patches (add and remove, both sent guarded by a resourceVersion
+test), the record annotations (what Orkestra added, so that it can remove it later),
 and the metadata merge patch: the entry's rendered `labels`, the deletion-protection label with
 its per-object opt-out (webhooks.md §6.1), and the `orkestra.io/katalog` annotation on CRs of
 custom kinds. Each returns None when the CR already matches, so no write is sent.
@@ -13,6 +14,11 @@ from orkestra.katalog.model import FINALIZER
 
 PROTECTION_LABEL = "orkestra.io/deletion-protection"
 KATALOG_ANNOTATION = "orkestra.io/katalog"
+# Records Orkestra keeps on the CR itself, so that a later Katalog (or process) still knows what to undo.
+FINALIZERS_ANNOTATION = "orkestra.io/finalizers"            # the declared finalizers Orkestra added
+CHILD_RESOURCES_ANNOTATION = "orkestra.io/child-resources"  # GVRs of label-tracked children it wrote
+DELETE_JOBS_ANNOTATION = "orkestra.io/delete-jobs"          # onDelete Jobs it created (ns/name=uid|succeeded)
+RECORD_ANNOTATIONS = (FINALIZERS_ANNOTATION, CHILD_RESOURCES_ANNOTATION, DELETE_JOBS_ANNOTATION)
 
 
 def namespace_allowed(namespace: str | None, allowed: list[str], restricted: list[str]) -> bool:
@@ -31,25 +37,61 @@ def wanted_finalizers(declared: list[str]) -> list[str]:
     return out
 
 
+def recorded(cr: dict, annotation: str) -> list[str]:
+    """The comma-separated list Orkestra keeps in one of its record annotations."""
+    text = ((cr["metadata"].get("annotations") or {}).get(annotation) or "")
+    return [item for item in (part.strip() for part in text.split(",")) if item]
+
+
+def _pointer(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def record_ops(cr: dict, annotation: str, items: list[str]) -> list[dict]:
+    """JSON patch ops setting the record `annotation` to `items` (removing it when empty); [] when
+    it already says that."""
+    annotations = cr["metadata"].get("annotations")
+    value = ",".join(items)
+    if recorded(cr, annotation) == items and (items or annotation not in (annotations or {})):
+        return []
+    if not items:
+        return [{"op": "remove", "path": f"/metadata/annotations/{_pointer(annotation)}"}]
+    if annotations is None:
+        return [{"op": "add", "path": "/metadata/annotations", "value": {annotation: value}}]
+    return [{"op": "add", "path": f"/metadata/annotations/{_pointer(annotation)}", "value": value}]
+
+
 def add_finalizers_patch(cr: dict, wanted: list[str]) -> tuple[list[dict], list[str]]:
-    """JSON patch ops adding the missing finalizers, and the names added."""
+    """JSON patch ops adding the missing finalizers and recording the declared ones among them in
+    `FINALIZERS_ANNOTATION` (`FINALIZER` is always Orkestra's, so a CR with only that one gets no
+    annotation), and the names added. The ops write the whole list, so they must be sent guarded
+    by the resourceVersion of `cr` (`orkestra.reconcile.crpatch`): another controller's finalizer
+    added since `cr` was read is then never overwritten."""
     present = list(cr["metadata"].get("finalizers") or [])
     missing = [f for f in wanted if f not in present]
     if not missing:
         return [], []
-    if "finalizers" not in cr["metadata"]:
-        return [{"op": "add", "path": "/metadata/finalizers", "value": missing}], missing
-    return [{"op": "add", "path": "/metadata/finalizers/-", "value": f} for f in missing], missing
+    mine = recorded(cr, FINALIZERS_ANNOTATION)
+    new = [f for f in missing if f != FINALIZER and f not in mine]
+    ops = [{"op": "add", "path": "/metadata/finalizers", "value": present + missing}]
+    return ops + (record_ops(cr, FINALIZERS_ANNOTATION, mine + new) if new else []), missing
+
+
+def finalizers_to_remove(cr: dict, wanted: list[str]) -> list[str]:
+    """Orkestra's finalizers on `cr`: its own, the ones the current Katalog declares, and every one
+    it recorded adding (a declaration dropped from the Katalog since is still Orkestra's)."""
+    ours = set(wanted) | set(recorded(cr, FINALIZERS_ANNOTATION)) | {FINALIZER}
+    return [f for f in cr["metadata"].get("finalizers") or [] if f in ours]
 
 
 def remove_finalizers_patch(cr: dict, ours: list[str]) -> tuple[list[dict], list[str]]:
-    """JSON patch removing `ours` (keeping others), guarded by a test of the resourceVersion."""
+    """JSON patch ops removing `ours` (keeping the others) and every record annotation (Orkestra
+    is done with the CR, so it takes back all it added), and the names removed; ([], []) when
+    there is nothing of Orkestra's left. To be sent guarded by the resourceVersion of `cr`."""
     present = list(cr["metadata"].get("finalizers") or [])
     removed = [f for f in present if f in ours]
-    if not removed:
-        return [], []
-    return [{"op": "test", "path": "/metadata/resourceVersion", "value": cr["metadata"]["resourceVersion"]},
-            {"op": "replace", "path": "/metadata/finalizers", "value": [f for f in present if f not in ours]}], removed
+    ops = [{"op": "replace", "path": "/metadata/finalizers", "value": [f for f in present if f not in ours]}]
+    return (ops if removed else []) + [op for a in RECORD_ANNOTATIONS for op in record_ops(cr, a, [])], removed
 
 
 def metadata_patch(cr: dict, *, labels: dict[str, str], protection: dict, katalog_name: str | None) -> dict | None:

@@ -68,5 +68,10 @@ def delete_job_failed(ref: str) -> str:
     return f"onDelete {ref} failed; still waiting for it to succeed"
 
 
+def delete_job_vanished(ref: str) -> str:
+    return (f"onDelete {ref} was removed before Orkestra saw it succeed; it is not run again, "
+            "and the deletion waits for deleteTimeout")
+
+
 def delete_timeout(timeout_text: str, refs: list[str]) -> str:
     return truncate(f"deleteTimeout {timeout_text} passed; continuing without {', '.join(refs)}")

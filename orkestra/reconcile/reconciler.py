@@ -25,11 +25,12 @@ from orkestra.katalog.model import CrdEntry, Katalog
 from orkestra.kube.errors import ApiError
 from orkestra.reconcile import crmeta, messages
 from orkestra.reconcile.applied import AppliedRecords
-from orkestra.reconcile.deletion import DeletionFlow
+from orkestra.reconcile.crpatch import patch_cr
+from orkestra.reconcile.deletion import DeletionFlow, DeletionPlan, HookOutcome
 from orkestra.reconcile.errors import ApplyFailed, ReconcileError, ValidationDenied
 from orkestra.reconcile.kinds import text_map
-from orkestra.reconcile.render import (DesiredChild, compile_entries, may_label_track, render_entry, render_value,
-                                       tracked_gvrs)
+from orkestra.reconcile.render import (DesiredChild, TemplateEntry, compile_entries, may_label_track,
+                                       render_entry, render_value, tracked_gvrs)
 from orkestra.reconcile.rules import compute_mutation, evaluate_validation
 from orkestra.reconcile.runtime import ReconcileResult, ReconcileRuntime
 from orkestra.reconcile.status import StatusField, compute_status, evaluate_fields, status_patch
@@ -69,7 +70,11 @@ class DeclarativeReconciler:
         self._succeeded: dict[str, tuple[str, int | None]] = {}   # key -> (uid, generation), kinds without status
         self._writes_status: bool | None = None
         self.applied = AppliedRecords()
-        self.deletion = DeletionFlow(self)
+        self.deletion = DeletionFlow(self, runtime.kube, DeletionPlan(
+            gvr=entry.api.gvr, templates=self.delete_templates,
+            finalizers=crmeta.wanted_finalizers(entry.box.finalizers), delete_timeout=entry.box.delete_timeout,
+            hooks_first=bool(hooks and hooks.run_first), has_hook=bool(hooks and hooks.has_on_delete)),
+            clock=self.clock)
 
     # --- small helpers -------------------------------------------------------------------------
     @property
@@ -118,7 +123,7 @@ class DeclarativeReconciler:
                                         resolve_kind=self.resolve_kind))
         return crmeta.wanted_finalizers(self.entry.box.finalizers) if needs else []
 
-    def label_tracked_gvrs(self) -> list:
+    def tracked_gvrs(self) -> list[GVR]:
         """Where the deletion flow looks: child informers, template kinds and hook managedResources."""
         gvrs = list(self.runtime.child_informer_gvrs())
         for gvr in tracked_gvrs(self.templates + self.delete_templates, self.resolve_kind) + self._managed_gvrs():
@@ -146,6 +151,18 @@ class DeclarativeReconciler:
             if self.once(f"OwnerConflict {conflict.ref}", key, cr["metadata"].get("generation")):
                 self.event(cr, "Warning", "OwnerConflict", str(conflict))
 
+    def render(self, tpl: TemplateEntry, cr: dict, writer: ChildWriter) -> list[DesiredChild]:
+        return render_entry(tpl, cr, children=writer.children(), resolve_kind=self.resolve_kind,
+                            read_source=self.read_source)
+
+    def run_delete_hook(self, cr: dict, key: str, cancelled: threading.Event,
+                        writer: ChildWriter) -> HookOutcome | None:
+        if self.hooks is None or not self.hooks.has_on_delete:
+            return None
+        ctx = self.hook_context(cr, key, cancelled, writer)
+        self.hooks.callbacks["on_delete"](ctx, copy.deepcopy(cr))
+        return HookOutcome(requeue_after=ctx.requeue, status=dict(ctx.status))
+
     def new_writer(self, cr: dict, key: str) -> ChildWriter:
         return ChildWriter(self.runtime.kube, force=self.entry.force_conflict,
                            cached_children=self.runtime.children(cr["metadata"]["uid"]),
@@ -155,7 +172,7 @@ class DeclarativeReconciler:
     def reconcile(self, key: str, cancelled: threading.Event) -> ReconcileResult:
         cached = self.runtime.cached(key)
         if cached is None:
-            return ReconcileResult()
+            return self.deletion.release(key, keep=self._in_another_entry)
         cr = cached        # read-only from here on: only a hook gets a copy (runtime.md §1)
         meta = cr["metadata"]
         if meta.get("deletionTimestamp"):
@@ -182,6 +199,7 @@ class DeclarativeReconciler:
                 hook_ctx = self._run_hooks(cr, key, cancelled, writer, hook_calls)
         finally:        # also when a hook raised after its ctx.apply met a conflict
             self.report_conflicts(cr, key, writer)
+        cr = self._record_tracked_gvrs(cr, writer)
         if writer.failures:
             raise ApplyFailed(messages.apply_failed(writer.failures))
         generation = meta.get("generation")
@@ -193,8 +211,24 @@ class DeclarativeReconciler:
             self.event(cr, "Normal", "Reconciled", messages.reconciled(generation, writer.changes))
         return ReconcileResult(requeue_after=hook_ctx.requeue if hook_ctx else None)
 
+    def _in_another_entry(self, obj: dict) -> bool:
+        """May another enabled entry of the same kind manage `obj` now? Entries of one kind differ
+        by scope only, and share `orkestra.io/finalizer`: an object that moved from this entry's
+        selector into another's keeps its finalizers. A field selector is not evaluated here, so
+        an entry that has one is assumed to match."""
+        meta = obj["metadata"]
+        labels = meta.get("labels") or {}
+        return any(e.key != self.entry.key and e.api.gvr == self.entry.api.gvr
+                   and e.namespace in ("", meta.get("namespace"))
+                   and all(labels.get(k) == v for k, v in e.label_selector.items())
+                   for e in self.katalog.enabled)
+
+    def holds_finalizers(self, obj: dict) -> bool:
+        return bool(crmeta.finalizers_to_remove(obj, self.deletion.plan.finalizers))
+
     def forget(self, key: str) -> None:
         self.applied.forget(key)
+        self.deletion.forget(key)
         with self._lock:
             self._succeeded.pop(key, None)
             for k in [k for k in self._once if k[1] == key]:
@@ -236,13 +270,34 @@ class DeclarativeReconciler:
         return self.add_finalizers(cr, wanted) if wanted else cr
 
     def add_finalizers(self, cr: dict, wanted: list[str]) -> dict:
-        ops, added = crmeta.add_finalizers_patch(cr, wanted)
-        if not ops:
+        """Add the missing ones, guarded by the resourceVersion so that a stale copy never drops
+        another controller's finalizer, and record them on the CR for their later removal."""
+        added: list[str] = []
+
+        def build(fresh: dict) -> list[dict]:
+            ops, names = crmeta.add_finalizers_patch(fresh, wanted)
+            added[:] = names
+            return ops
+
+        patched = patch_cr(self.runtime.kube, self.entry.api.gvr, cr, build)
+        if patched is None:
+            raise ReconcileError("the CR was deleted while Orkestra added its finalizers")
+        if added:
+            self.event(patched, "Normal", "FinalizerAdded", messages.finalizers("added", added))
+        return patched
+
+    def _record_tracked_gvrs(self, cr: dict, writer: ChildWriter) -> dict:
+        """Record on the CR every GVR that now holds a label-tracked child of it, so that the
+        deletion flow finds them whatever the Katalog says by then (issue 9 item 12)."""
+        new = [str(g) for g in writer.tracked_gvrs]
+        if not new or all(g in crmeta.recorded(cr, crmeta.CHILD_RESOURCES_ANNOTATION) for g in new):
             return cr
-        meta = cr["metadata"]
-        cr = self.runtime.kube.patch(self.entry.api.gvr, meta["name"], ops, meta.get("namespace"), patch_type="json")
-        self.event(cr, "Normal", "FinalizerAdded", messages.finalizers("added", added))
-        return cr
+
+        def build(fresh: dict) -> list[dict]:
+            have = crmeta.recorded(fresh, crmeta.CHILD_RESOURCES_ANNOTATION)
+            return crmeta.record_ops(fresh, crmeta.CHILD_RESOURCES_ANNOTATION, have + [g for g in new if g not in have])
+
+        return patch_cr(self.runtime.kube, self.entry.api.gvr, cr, build) or cr
 
     def _patch_metadata(self, cr: dict, key: str) -> dict:
         labels = text_map(render_value(self.entry.labels, cr, {}, f"spec.crds.{self.crd}.labels"))
@@ -356,11 +411,13 @@ class DeclarativeReconciler:
         return self.runtime.kube.patch(self.entry.api.gvr, meta["name"], patch, meta.get("namespace"),
                                        patch_type="merge", subresource="status")
 
-    def set_ready(self, cr: dict, key: str, *, ok: bool, reason: str, message: str) -> dict:
-        """Ready condition (and conditional fields) outside the normal flow; best effort. Returns the CR."""
+    def set_ready(self, cr: dict, key: str, *, ok: bool, reason: str, message: str,
+                  hook_status: dict | None = None) -> dict:
+        """Ready condition (and conditional fields, and hook status) outside the normal flow; best
+        effort. Returns the CR."""
         try:
             return self._write_status(cr, key, ok=ok, reason=reason, message=message,
-                                      writer=self.new_writer(cr, key), hook_status={})
+                                      writer=self.new_writer(cr, key), hook_status=hook_status or {})
         except ApiError as err:
             log.warning("could not write the Ready condition: %s", err, extra=self._extra(key))
             return cr

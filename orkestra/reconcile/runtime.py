@@ -53,5 +53,10 @@ class Reconciler(Protocol):
     def forget(self, key: str) -> None:
         """The CR is gone from the cache: drop what is remembered about it."""
 
+    def holds_finalizers(self, obj: dict) -> bool:
+        """`obj` (the last state the informer saw) carries finalizers Orkestra added. When such an
+        object leaves the cache it has left the entry's selector, not the cluster: the box then
+        queues its key once more, and that reconcile removes them."""
+
     def report_failure(self, key: str, error: BaseException, reason: str) -> None:
         """Best effort: write Ready False with `reason` and the error string. Never raises."""

@@ -91,6 +91,27 @@ def _check_owner(child: DesiredChild, existing: dict | None, *, cached: bool) ->
                                        "rename the template's object or remove the existing one")
 
 
+def made_for(obj: dict, child: DesiredChild) -> bool:
+    """Is the live `obj` found under `child`'s name the child Orkestra made for this CR and phase?
+
+    Its owner-uid label must be the CR's, and an onDelete child must come from the same onDelete
+    entry: a finished onCreate Job named like the cleanup Job is not the cleanup Job (issue 9
+    item 3). Children of the normal flow only need the owner, because entries of one type are
+    identified by position and inserting an entry must not orphan a create-only child."""
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    wanted = (child.manifest.get("metadata") or {}).get("labels") or {}
+    if labels.get(LABEL_OWNER_UID) != wanted.get(LABEL_OWNER_UID):
+        return False
+    on_delete = [t.startswith("onDelete.") for t in (labels.get(LABEL_TEMPLATE) or "", child.template_id)]
+    return on_delete[0] == on_delete[1] and (not on_delete[1] or labels.get(LABEL_TEMPLATE) == child.template_id)
+
+
+def is_label_tracked(manifest: dict) -> bool:
+    """A child without an ownerReference is found by its owner-uid label only (§7.5)."""
+    meta = manifest.get("metadata") or {}
+    return not meta.get("ownerReferences") and LABEL_OWNER_UID in (meta.get("labels") or {})
+
+
 def _identity(kind: str, namespace: str | None, name: str) -> tuple:
     return kind, namespace or None, name
 
@@ -112,6 +133,7 @@ class ChildWriter:
         self.changes: list[tuple[str, str]] = []       # (verb, ref)
         self.failures: list[tuple[str, str]] = []      # (ref, reason)
         self.conflicts: list[OwnerConflict] = []        # children another owner controls (not written)
+        self.tracked_gvrs: list[GVR] = []              # GVRs of label-tracked children declared
         self._log_extra = {"crd": crd, "key": key}
 
     def children(self) -> dict:
@@ -120,6 +142,10 @@ class ChildWriter:
 
     def _cached(self, child: DesiredChild) -> dict | None:
         return self._cached_by_id.get(_identity(child.kind, child.namespace, child.name))
+
+    def _track(self, child: DesiredChild) -> None:
+        if is_label_tracked(child.manifest) and child.gvr not in self.tracked_gvrs:
+            self.tracked_gvrs.append(child.gvr)
 
     def _record(self, obj: dict) -> None:
         ident = _obj_identity(obj)
@@ -147,6 +173,7 @@ class ChildWriter:
 
         A child that is not in this CR's cache is read first; an existing object this CR does not
         control raises `OwnerConflict` (also kept in `conflicts`) and nothing is written."""
+        self._track(child)
         before = self._cached(child)
         self._guard(child, before if before is not None else self._kube.get(child.gvr, child.name, child.namespace),
                     cached=before is not None)
@@ -173,7 +200,9 @@ class ChildWriter:
             raise
 
     def _create(self, child: DesiredChild) -> dict | None:
-        """Create `child` when absent (create-only entries); an existing object must be this CR's."""
+        """Create `child` when absent (create-only entries); an existing object must be this CR's, and
+        an onDelete child must come from the same onDelete entry (`made_for`)."""
+        self._track(child)
         cached = self._cached(child)
         existing = cached if cached is not None else self._kube.get(child.gvr, child.name, child.namespace)
         if existing is None:
@@ -187,6 +216,10 @@ class ChildWriter:
                     raise
                 cached, existing = None, self._kube.get(child.gvr, child.name, child.namespace)
         self._guard(child, existing, cached=cached is not None)
+        if existing is not None and child.template_id.startswith("onDelete.") and not made_for(existing, child):
+            self.failures.append((child.ref, "exists and was not made by this entry for this CR; "
+                                             "Orkestra does not take it over"))
+            return None
         if existing is not None:
             self._record(existing)
         return existing

@@ -76,6 +76,9 @@ class FakeReconciler:
     def forget(self, key):
         self.forgotten.append(key)
 
+    def holds_finalizers(self, obj):
+        return bool(obj["metadata"].get("finalizers"))
+
 
 class Env:
     kube = discovery = recorder = None
@@ -167,6 +170,19 @@ def test_update_filter_and_delete_forget():
     box.set_warnings("ns/a", "validation", [{"field": "spec.x", "message": "m"}])
     on_delete(cr("a"))
     assert env.reconciler.forgotten == ["ns/a"] and box.active_warnings() == []
+    box.stop(timeout=2)
+
+
+def test_an_object_that_leaves_the_selector_holding_finalizers_is_queued_once_more():
+    """Issue 9 item 10: its DELETED event is the only chance to release Orkestra's finalizers."""
+    box, env = make_box(workers=1)
+    box.watch()
+    _, _, on_delete, _ = env.factory.informer_obj.handlers[0]
+    box.activate()
+    on_delete(cr("plain"))
+    on_delete(cr("held", finalizers=["orkestra.io/finalizer"]))
+    wait_until(lambda: env.reconciler.calls == ["ns/held"])
+    assert env.reconciler.forgotten == ["ns/plain", "ns/held"]
     box.stop(timeout=2)
 
 

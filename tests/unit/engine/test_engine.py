@@ -316,3 +316,21 @@ def test_a_child_event_racing_an_unwatch_does_not_fail_the_informer_handler():
     engine.boxes = {"website": box}
     engine._child_event({"metadata": {"labels": {"orkestra.io/owner-uid": "u1", "orkestra.io/crd": "website"}}})
     assert box.enqueued == ["ns/site-a"]
+
+
+def test_becoming_leader_releases_the_crs_of_disabled_entries_once():
+    import dataclasses
+    import threading
+
+    from tests.unit.reconcile.api_double import ApiDouble
+    old = dataclasses.replace(make_entry("old", kind="Old", group="old.io"), enabled=False)
+    engine = make_engine(make_entry("website"), old)
+    assert list(engine.boxes) == ["website"]
+    api = ApiDouble()
+    api.seed(old.api.gvr, {"apiVersion": "old.io/v1", "kind": "Old",
+                           "metadata": {"name": "o", "namespace": "ns", "finalizers": ["orkestra.io/finalizer"]}})
+    done = threading.Event()
+    engine.kube, engine.recorder = api, type("R", (), {"event": lambda self, *a: done.set()})()
+    engine._became_leader()
+    assert done.wait(5)
+    assert not api.object(old.api.gvr, "o", "ns")["metadata"].get("finalizers")

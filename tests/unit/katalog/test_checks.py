@@ -491,3 +491,51 @@ w:
     assert got == ['spec.crds.w.mutation.rules[0].field: this override replaces metadata.labels, which holds the '
                    'entry labels ("tier", "team"): the two would rewrite them on every reconcile; override single '
                    'labels (metadata.labels.<key>) that the entry does not set'], got
+
+
+def test_an_ondelete_entry_may_not_reuse_a_default_name_of_the_normal_flow(report):
+    """Issue 9 item 3: the onDelete Job would otherwise find the finished onCreate Job `<cr>-job`."""
+    r = report(crds(f"""
+w:
+  {WEBSITE}
+  operatorBox:
+    onCreate:
+      jobs: [{{image: migrate, command: [create-database]}}]
+    onDelete:
+      jobs: [{{image: migrate, command: [drop-database]}}]
+      configMaps: [{{data: {{a: b}}}}]
+"""))
+    assert messages(r.errors) == [
+        "spec.crds.w.operatorBox.onDelete.jobs[0]: name is required: onCreate.jobs[0] already uses the default "
+        "jobs name, and onDelete must not reuse its child"]
+
+
+def test_a_delete_action_needs_a_name_but_no_image(report):
+    """Issue 9 item 4: `action: delete` deletes by name; the fields of a Job to create are not needed."""
+    r = report(crds(f"""
+w:
+  {WEBSITE}
+  operatorBox:
+    onDelete:
+      jobs: [{{action: delete, name: "{{{{ .metadata.name }}}}-migrate"}}]
+"""))
+    assert r.ok, messages(r.errors)
+
+
+def test_an_ondelete_job_with_a_short_ttl_is_warned_about(report):
+    """An onDelete Job removed before Orkestra saw it succeed is not counted as a success
+    (docs/finalizers.md): a TTL under a minute makes that likely."""
+    r = report(crds(f"""
+w:
+  {WEBSITE}
+  operatorBox:
+    onCreate:
+      jobs: [{{image: x, ttlSecondsAfterFinished: 0}}]
+    onDelete:
+      jobs: [{{image: x, name: a, ttlSecondsAfterFinished: 0}}, {{image: x, name: b, ttlSecondsAfterFinished: 600}},
+             {{image: x, name: c}}]
+"""))
+    assert r.ok, messages(r.errors)
+    assert messages(r.warnings) == [
+        "spec.crds.w.operatorBox.onDelete.jobs[0].ttlSecondsAfterFinished: below 60: the Job may be removed "
+        "before Orkestra sees it succeed, and the deletion then waits for deleteTimeout"]

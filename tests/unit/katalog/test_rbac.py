@@ -134,3 +134,16 @@ def test_protected_custom_child_crds_are_in_the_crd_rule(report):
     assert crd_rules == [("cs.d.io", "fooz.x.io")]
     k = load(report, CM + "      deletionProtection: {protectCRD: false}\n" + child, SECURITY)
     assert not any(r == "customresourcedefinitions" for _, r, _, _ in rules_of(k, "gateway"))
+
+
+def test_a_disabled_entry_gets_only_get_list_patch_on_its_kind(report):
+    """The leader releases Orkestra's finalizers from a disabled entry's CRs (docs/finalizers.md):
+    nothing for its templates, status, hooks or children."""
+    k = load(report, CM + "      operatorBox: {onReconcile: {configMaps: [{data: {a: b}}]}}\n"
+             "    old:\n      enabled: false\n      apiTypes: {group: old.io, version: v1, kind: O, plural: os}\n"
+             "      operatorBox: {onReconcile: {secrets: [{data: {a: b}}]}, finalizers: [old.io/x]}\n")
+    got = rules_of(k)
+    assert ("old.io", "os", "get list patch", ()) in got
+    assert [r for _, r, _, _ in got if r.startswith("os") or r == "secrets"] == ["os"]
+    reasons = {r.resource: r.reason for r in derive(k, "runtime")}
+    assert "disabled" in reasons["os"]

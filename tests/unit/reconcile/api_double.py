@@ -16,8 +16,10 @@ What it models, as the API server does:
   to the main resource keeps the stored `status`; a write to `status` changes only `status`.
 * JSON patch (RFC 6902): add, remove, replace, move, copy, test, JSON pointers with `~0`/`~1`,
   `-` for appending, all-or-nothing. A failed op (a `test` that does not match, a missing path)
-  is a 422 `Invalid` whose message starts with `jsonpatch`; a patch that changes
-  `metadata.resourceVersion` to a stale value is a 409 Conflict.
+  is a 422 `Invalid` whose message starts with `jsonpatch` (the real server says only "the server
+  rejected our request due to an error in our request", so code must not parse either text); a
+  patch that changes `metadata.resourceVersion` to a stale value is a 409 Conflict.
+  tests/e2e/test_api_double_parity.py checks these answers against the local API server.
 * merge patch (RFC 7386): objects merge recursively, `null` deletes a member, anything else
   (lists included) replaces.
 * server-side apply, simplified: the applied configuration is merged into the live object (maps

@@ -1,5 +1,5 @@
-from orkestra.reconcile.crmeta import (add_finalizers_patch, metadata_patch, namespace_allowed,
-                                       remove_finalizers_patch, wanted_finalizers)
+from orkestra.reconcile.crmeta import (add_finalizers_patch, finalizers_to_remove, metadata_patch,
+                                       namespace_allowed, remove_finalizers_patch, wanted_finalizers)
 from tests.unit.reconcile.factory import make_cr
 
 ON = {"enabled": True, "protectCRD": True, "protectCRs": True, "strictMode": False}
@@ -17,25 +17,51 @@ def test_wanted_finalizers_orkestra_first_no_duplicates():
     assert wanted_finalizers(["a/x", "orkestra.io/finalizer"]) == ["orkestra.io/finalizer", "a/x"]
 
 
-def test_add_finalizers_patch_creates_or_appends():
+def test_add_finalizers_patch_writes_the_whole_list_and_records_what_it_added():
     cr = make_cr()
     ops, added = add_finalizers_patch(cr, ["orkestra.io/finalizer", "a/x"])
-    assert ops == [{"op": "add", "path": "/metadata/finalizers", "value": ["orkestra.io/finalizer", "a/x"]}]
-    cr["metadata"]["finalizers"] = ["other", "a/x"]
-    ops, added = add_finalizers_patch(cr, ["orkestra.io/finalizer", "a/x"])
-    assert ops == [{"op": "add", "path": "/metadata/finalizers/-", "value": "orkestra.io/finalizer"}]
-    assert added == ["orkestra.io/finalizer"]
-    cr["metadata"]["finalizers"].append("orkestra.io/finalizer")
+    assert ops == [{"op": "add", "path": "/metadata/finalizers", "value": ["orkestra.io/finalizer", "a/x"]},
+                   {"op": "add", "path": "/metadata/annotations",
+                    "value": {"orkestra.io/finalizers": "a/x"}}]
+    cr["metadata"].update(finalizers=["other", "a/x"], annotations={"orkestra.io/finalizers": "a/x"})
+    ops, added = add_finalizers_patch(cr, ["orkestra.io/finalizer", "a/x", "b/y"])
+    assert ops == [{"op": "add", "path": "/metadata/finalizers",
+                    "value": ["other", "a/x", "orkestra.io/finalizer", "b/y"]},
+                   {"op": "add", "path": "/metadata/annotations/orkestra.io~1finalizers", "value": "a/x,b/y"}]
+    assert added == ["orkestra.io/finalizer", "b/y"]
+    # Orkestra's own finalizer alone needs no record: a CR with nothing declared gets no annotation
+    ops, _ = add_finalizers_patch(make_cr(), ["orkestra.io/finalizer"])
+    assert ops == [{"op": "add", "path": "/metadata/finalizers", "value": ["orkestra.io/finalizer"]}]
+    cr["metadata"]["finalizers"] += ["orkestra.io/finalizer", "b/y"]
     assert add_finalizers_patch(cr, ["orkestra.io/finalizer"]) == ([], [])
 
 
-def test_remove_finalizers_is_guarded_and_keeps_others():
-    cr = make_cr(finalizers=["other", "orkestra.io/finalizer", "a/x"], resourceVersion="77")
+def test_finalizers_to_remove_include_the_recorded_ones_only():
+    cr = make_cr(finalizers=["user/x", "orkestra.io/finalizer", "old/declared"],
+                 annotations={"orkestra.io/finalizers": "orkestra.io/finalizer,old/declared"})
+    assert finalizers_to_remove(cr, ["orkestra.io/finalizer"]) == ["orkestra.io/finalizer", "old/declared"]
+
+
+def test_remove_finalizers_keeps_others_and_drops_the_record():
+    cr = make_cr(finalizers=["other", "orkestra.io/finalizer", "a/x"], annotations={"orkestra.io/finalizers": "a/x"})
     ops, removed = remove_finalizers_patch(cr, ["orkestra.io/finalizer", "a/x"])
-    assert ops[0] == {"op": "test", "path": "/metadata/resourceVersion", "value": "77"}
-    assert ops[1] == {"op": "replace", "path": "/metadata/finalizers", "value": ["other"]}
+    assert ops == [{"op": "replace", "path": "/metadata/finalizers", "value": ["other"]},
+                   {"op": "remove", "path": "/metadata/annotations/orkestra.io~1finalizers"}]
     assert removed == ["orkestra.io/finalizer", "a/x"]
     assert remove_finalizers_patch(make_cr(finalizers=["other"]), ["orkestra.io/finalizer"]) == ([], [])
+
+
+def test_remove_finalizers_drops_every_record_orkestra_keeps():
+    cr = make_cr(finalizers=["orkestra.io/finalizer"],
+                 annotations={"orkestra.io/child-resources": "v1/configmaps", "orkestra.io/delete-jobs": "ns/j=succeeded",
+                              "user/note": "kept"})
+    ops, removed = remove_finalizers_patch(cr, ["orkestra.io/finalizer"])
+    assert ops == [{"op": "replace", "path": "/metadata/finalizers", "value": []},
+                   {"op": "remove", "path": "/metadata/annotations/orkestra.io~1child-resources"},
+                   {"op": "remove", "path": "/metadata/annotations/orkestra.io~1delete-jobs"}]
+    assert removed == ["orkestra.io/finalizer"]
+    cr["metadata"]["finalizers"] = []          # someone removed the finalizer by hand: the records still go
+    assert remove_finalizers_patch(cr, ["orkestra.io/finalizer"]) == (ops[1:], [])
 
 
 def test_metadata_patch_labels_and_katalog_annotation():

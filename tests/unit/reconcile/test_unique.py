@@ -4,6 +4,8 @@ from tests.unit.reconcile.factory import make_cr, make_entry, make_katalog
 
 
 class CacheOnly:
+    kube = None   # never called: unique checks read the cache only
+
     def __init__(self, crs):
         self.crs = crs
 

@@ -230,3 +230,20 @@ def test_a_cached_child_is_trusted_unless_another_controller_has_it():
     cached = existing("c", labels={"orkestra.io/owner-uid": "u"})
     w = ChildWriter(kube, force=True, cached_children=[cached])
     assert w.write(child("c")) is not None and kube.calls == [("apply", "c", True)]
+
+
+def test_a_create_only_child_found_by_name_that_is_not_ours_is_refused_not_taken():
+    """Issue 9 item 3: an object found under the child's name that another owner made is never
+    taken as the child (it would be counted in `.children` and waited on)."""
+    ours = {"kind": "ConfigMap", "metadata": {"name": "ours", "namespace": "ns",
+                                              "ownerReferences": [{"uid": "u", "controller": True}],
+                                              "labels": {"orkestra.io/owner-uid": "u"}}}
+    users = {"kind": "ConfigMap", "metadata": {"name": "users", "namespace": "ns"}}
+    kube = RecordingKube(existing={"ours": ours, "users": users})
+    w = ChildWriter(kube, force=True, cached_children=[])
+    assert w.write(child("users", mode="create")) is None
+    [(ref, reason)] = w.failures
+    assert ref == "ConfigMap ns/users" and "never adopts an object it did not create" in reason
+    assert w.write(child("ours", mode="create")) is ours
+    assert [o["metadata"]["name"] for o in w.produced] == ["ours"]
+    assert ("create", "users") not in kube.calls

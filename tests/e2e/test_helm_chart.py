@@ -93,7 +93,7 @@ def test_defaults_render_the_runtime_as_documented(helm):
     objects = by_kind_name(render(helm, "-f", values("defaults")))
     assert set(objects) == {("Deployment", "orkestra-runtime"), ("Service", "orkestra-runtime"),
                             ("PodDisruptionBudget", "orkestra-runtime"), ("Deployment", "orkestra-cc"),
-                            ("Service", "orkestra-cc")}
+                            ("Service", "orkestra-cc"), ("Secret", "orkestra-cc-auth")}
     runtime = objects[("Deployment", "orkestra-runtime")]
     assert runtime["spec"]["replicas"] == 2
     assert runtime["spec"]["strategy"]["rollingUpdate"] == {"maxUnavailable": 0, "maxSurge": 1}

@@ -184,6 +184,11 @@ def crd_names(directory: Path) -> list[str]:
             if d["kind"] == "CustomResourceDefinition"]
 
 
+LEFTOVER_KINDS = ("configmaps,secrets,services,deployments,statefulsets,jobs,cronjobs,persistentvolumeclaims,"
+                  "serviceaccounts,ingresses,networkpolicies,roles,rolebindings,clusterroles,clusterrolebindings,"
+                  "namespaces")
+
+
 def clean_up(directory: Path, kubectl: Kubectl, kube: Any, ork: OrkProcess) -> None:
     """Delete the CRs while ork run still handles their finalizers, then stop it and drop the rest.
 
@@ -207,6 +212,10 @@ def clean_up(directory: Path, kubectl: Kubectl, kube: Any, ork: OrkProcess) -> N
         kubectl("delete", "-f", str(f), "--ignore-not-found", "--wait=false", check=False)
     for name in crd_names(directory):
         kubectl("wait", "--for=delete", f"crd/{name}", "--timeout=30s", check=False)
+    # Children whose owner is gone wait for the garbage collector, which can lag well behind; the
+    # next example must not meet them (Orkestra rightly refuses a child another CR controls).
+    kubectl("delete", LEFTOVER_KINDS, "-A", "-l", "app.kubernetes.io/managed-by=orkestra", "--wait=true",
+            "--timeout=60s", check=False)
 
 
 @pytest.mark.parametrize("name", EXAMPLES)

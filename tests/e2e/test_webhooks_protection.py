@@ -59,7 +59,8 @@ def test_protection_under_ork_run(namespace, apply_crd, webhook_cleanup, ork_run
     assert [w["name"] for w in config["webhooks"]] == ["protect.crds.orkestra.orkspace.io",
                                                       "protect.resources.orkestra.orkspace.io"]
     assert all(w["failurePolicy"] == "Fail" for w in config["webhooks"])
-    assert labels_of(kube, NAMESPACES, namespace).get(LABEL) == "true"   # Orkestra labels its own namespace
+    # Orkestra labels its own namespace (a separate write after the configuration: wait for it)
+    eventually(lambda: labels_of(kube, NAMESPACES, namespace).get(LABEL) == "true", what="the namespace label")
 
     # the generated serving certificate is the one the caBundle's CA signed
     ca = x509.load_pem_x509_certificates(base64.b64decode(config["webhooks"][0]["clientConfig"]["caBundle"]))[0]

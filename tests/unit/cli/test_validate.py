@@ -126,12 +126,14 @@ def test_full_adds_permissions_startup_order_and_roles():
     assert "    permissions:\n      platform.example.io  applications  " in out
     assert "startup order\n  1  tenant\n  2  database       ← tenant [started]\n" \
            "  3  application    ← database [healthy] · tenant [started]\n" in out
-    assert "runtime (ServiceAccount orkestra)\n  coordination.k8s.io" in out
+    assert "runtime (ServiceAccount orkestra)\n  core                       events" in out
+    assert "runtime (Role orkestra in orkestra-system)\n  coordination.k8s.io  leases" in out
     assert "← leader election" in out
     assert "gateway (ServiceAccount orkestra-gateway)\n  (no permissions: the Katalog declares no webhook feature)" in out
     assert "control center (ServiceAccount orkestra-cc)\n  (no permissions: reads the runtime HTTP API)" in out
     out = run("validate", "-f", "examples/guarded-services.yaml", "--full").output
-    assert "  core                          secrets [orkestra-webhook-tls]" in out
+    assert "gateway (Role orkestra-gateway in orkestra-system)\n  core  secrets  " in out
+    assert "  core  secrets [orkestra-webhook-tls]" in out
     assert "← provisions and rotates the webhook certificate" in out
 
 

@@ -214,3 +214,15 @@ def test_a_disabled_entry_prints_the_warnings_the_summary_counts(tmp_path):
     out = run("validate", "-f", str(path)).output
     assert "○ parked (disabled)\n    kind: ConfigMap\n    warning: " in out
     assert out.endswith("1 CRD: 1 valid, 0 invalid (1 built-in, 0 custom) · 1 warning\n")
+
+
+def test_regex_re2_cannot_run_is_an_error_with_file_and_line(tmp_path):
+    """Issue 16 item 5: patterns run on RE2; one it refuses names file:line and the reason."""
+    path = tmp_path / "k.yaml"
+    path.write_text(HEAD + "spec:\n  crds:\n    web:\n      apiTypes: {group: d.io, version: v1, kind: W, plural: ws}\n"
+                    "      validation:\n        rules:\n          - field: spec.name\n"
+                    "            regex: '^(\\w+)-\\1$'\n            message: twice\n")
+    result = run("validate", "-f", str(path))
+    assert result.exit_code == 1
+    assert (f'{path}:11:13: spec.crds.web.validation.rules[0].regex: invalid regex "^(\\w+)-\\1$": '
+            f'invalid escape sequence at "\\1" (RE2 syntax: no backreferences or lookarounds)') in result.output

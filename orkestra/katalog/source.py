@@ -115,6 +115,26 @@ else:  # pragma: no cover - PyYAML without libyaml
         source_name = ""
 
 
+def _flatten_counted(loader: _MarkedLoader, node: yaml.MappingNode) -> None:
+    """PyYAML's merge-key flattening, with the pairs it adds counted against MAX_NODES.
+
+    Merge keys copy pairs without aliases, so `check_shape` (which runs after construction) comes
+    too late: `<<: [*a, *a]` chains double per line on PyYAML <= 6.0.3, and even with 6.0.4's
+    de-duplication a chain of `{<<: *prev, kN: 1}` lines grows quadratically (70 KB took 19 s).
+    Nested merges call back into this function, so every flattened map is counted once.
+    """
+    before = len(node.value)
+    yaml.constructor.SafeConstructor.flatten_mapping(loader, node)
+    loader.merged_pairs += max(0, len(node.value) - before)
+    if loader.merged_pairs > MAX_NODES:
+        raise SourceError(f"merge keys (<<) expand the document to more than {MAX_NODES} entries",
+                          _mark(loader, node))
+
+
+_MarkedLoader.merged_pairs = 0
+_MarkedLoader.flatten_mapping = _flatten_counted  # type: ignore[method-assign]
+
+
 def _construct_map(loader: _MarkedLoader, node: yaml.MappingNode):
     data = MarkedMap()
     data.mark = _mark(loader, node)

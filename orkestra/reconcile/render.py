@@ -18,7 +18,7 @@ from orkestra.katalog.model import PHASES, TEMPLATE_TYPES, CrdEntry
 from orkestra.reconcile.errors import RenderError
 from orkestra.reconcile.kinds import CONTROL_KEYS, INT_OR_STRING, KINDS, BuildContext, KindSpec, as_text
 from orkestra.reconcile.naming import default_name, stamp_identity
-from orkestra.template import TemplateEvalError, compile_template
+from orkestra.template import TemplateEvalError, compile_template, is_template
 
 ResolveKind = Callable[[str, str], "tuple[GVR, bool] | None"]   # (apiVersion, kind) -> (gvr, namespaced)
 ReadSecret = Callable[[str, str], "dict | None"]                # (namespace, name) -> Secret
@@ -268,10 +268,31 @@ def _copied_secret(tpl: TemplateEntry, fields: dict, cr_ns: str | None, read_sec
     src_ns = str(fields.get("fromNamespace") or cr_ns or "")
     if not src_ns:
         raise RenderError(f"{tpl.path}.fromNamespace: required when the CR is cluster-scoped")
+    _guard_copy_source(tpl, fields, src_ns, cr_ns)
     source = read_secret(src_ns, str(fields["fromSecret"]))
     if source is None:
         raise RenderError(f"{tpl.path}.fromSecret: Secret {src_ns}/{fields['fromSecret']} not found")
     return {"copiedType": source.get("type") or "Opaque", "copiedData": dict(source.get("data") or {})}
+
+
+def _guard_copy_source(tpl: TemplateEntry, fields: dict, src_ns: str, cr_ns: str | None) -> None:
+    """A copy source built from CR data stays inside the CR's own namespace (docs/security.md).
+
+    The runtime can read Secrets its CR authors cannot: a `fromNamespace`/`fromSecret` templated
+    from the CR would let them copy any Secret into a namespace they read. Sources in other
+    namespaces must be named literally in the Katalog, where its author chose them.
+    """
+    from_cr = [key for key in ("fromSecret", "fromNamespace") if is_template(str(tpl.raw.get(key) or ""))]
+    if not from_cr:
+        return
+    if src_ns != cr_ns:
+        raise RenderError(f"{tpl.path}.fromNamespace: the copy source is built from the CR ({', '.join(from_cr)}), "
+                          f"so it must be in the CR's own namespace, not {src_ns!r}; name sources in other "
+                          f"namespaces literally in the Katalog")
+    targets = [str(n) for n in fields.get("toNamespaces") or []]
+    if any(t != cr_ns for t in targets):
+        raise RenderError(f"{tpl.path}.toNamespaces: a Secret copied from a source built from the CR "
+                          f"({', '.join(from_cr)}) stays in the CR's own namespace")
 
 
 def may_label_track(entries: list[TemplateEntry], *, cr_namespaced: bool,

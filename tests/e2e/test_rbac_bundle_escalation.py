@@ -125,7 +125,17 @@ def test_bundle_grants_no_escalation_path(example: Path, kubectl, applied_bundle
     kinds = [(verb, e.api.group, e.api.plural) for e in katalog.enabled for verb in ("list", "watch", "patch")]
     missing_kinds = [k for k in kinds if not _custom_allowed(kubectl, runtime, *k)]
     assert missing_kinds == [], f"{example.name}: the runtime lacks {missing_kinds}"
+    # the requests the runtime really sends: single-object lists/watches by field selector
+    lease = kubectl("get", "leases", "-n", ns, "--field-selector=metadata.name=orkestra-konductor",
+                    f"--as={runtime}", check=False)
+    assert lease.returncode == 0, lease.stderr
+    assert "forbidden" in kubectl("get", "leases", "-n", "kube-system", f"--as={runtime}", check=False).stderr.lower()
     if webhooks_declared(katalog):
+        own = kubectl("get", "validatingwebhookconfigurations", "--field-selector=metadata.name=orkestra-validation",
+                      f"--as={runtime}", check=False)
+        assert own.returncode == 0, own.stderr
+        every = kubectl("get", "validatingwebhookconfigurations", f"--as={runtime}", check=False)
+        assert "forbidden" in every.stderr.lower()
         gateway_missing = [" ".join(a) for a in (("get", "secrets/orkestra-webhook-tls", "-n", ns),
                                                  ("create", "validatingwebhookconfigurations"))
                            if _can_i(kubectl, gateway, a) != "yes"]

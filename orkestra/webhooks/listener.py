@@ -10,7 +10,8 @@ Keep-alive: werkzeug's handler always answers `Connection: close`, because it ca
 whether the application drained the request body. This handler reads the whole body itself
 (requests carry a Content-Length up to MAX_BODY) and hands the application an in-memory
 copy, so the connection is always at a request boundary and may stay open; chunked or oversized
-bodies still close it. A connection idle for 30 s is closed by the socket timeout. TCP_NODELAY
+bodies still close it. An idle keep-alive connection is closed after READ_DEADLINE (the wait
+for the next request counts towards it), or by the 30 s socket timeout if that is shorter. TCP_NODELAY
 is set so that a response written as two TLS records is not held back by Nagle's algorithm.
 `service_actions` (called by the accept loop every poll interval) drives the TLS refresh timer.
 
@@ -200,6 +201,11 @@ class _Limited:
             start_response("503 Service Unavailable", [("Content-Type", "application/json"), ("Retry-After", "1")])
             return [b'{"error":"webhook server busy"}']
         try:
-            return list(self.app(environ, start_response))
+            body = self.app(environ, start_response)
+            try:
+                return list(body)
+            finally:
+                if hasattr(body, "close"):
+                    body.close()
         finally:
             self._slots.release()

@@ -69,6 +69,11 @@ def _check_entry_fields(ctx: CheckContext, phase: str, type_name: str, tpl: dict
         sink.error(at, 'missing required field "port" for services (or declare ports)')
     if type_name == "secrets" and "data" in tpl and "fromSecret" in tpl:
         sink.error(at, "set data or fromSecret, not both")
+    if type_name == "secrets" and "fromSecret" in tpl:
+        from_cr = [k for k in ("fromSecret", "fromNamespace") if "{{" in str(tpl.get(k) or "")]
+        if from_cr:
+            sink.warn(at + (from_cr[-1],), "a copy source built from the CR is confined to the CR's own "
+                      "namespace (fromNamespace and toNamespaces); name sources in other namespaces literally")
     if "reconcile" in tpl and phase != "onCreate":
         sink.error(at + ("reconcile",), "reconcile is only valid in onCreate")
     if "action" in tpl and phase != "onDelete":

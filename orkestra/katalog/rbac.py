@@ -167,23 +167,34 @@ def webhook_rules(katalog: Katalog, *, namespace: str) -> list[Rule]:
     return _merge(_webhook_steps(katalog, namespace=namespace))
 
 
-def _configuration_rules() -> list[Rule]:
+def _configuration_rules(katalog: Katalog) -> list[Rule]:
     """Webhook configurations: every verb but `create` is restricted to Orkestra's own names.
 
     Kubernetes cannot restrict `create` by name (the name is not known when the request is
-    authorised), so `create` stays unrestricted; it cannot touch existing configurations.
+    authorised), and a new configuration can intercept writes cluster-wide (a mutating one can
+    rewrite any Pod), so `create` is granted only for the kinds of configuration the Katalog
+    needs: mutating ones only when some entry has mutation rules.
     """
+    needed = {"validatingwebhookconfigurations": _validates(katalog),
+              "mutatingwebhookconfigurations": any((e.mutation or {}).get("rules") for e in katalog.enabled)}
     rules = []
     for resource, names in WEBHOOK_CONFIGURATIONS.items():
-        rules.append(Rule(ADMISSION_GROUP, resource, ("create",),
-                          reason="registers its webhook configurations (create cannot be restricted by name)"))
+        if needed[resource]:
+            rules.append(Rule(ADMISSION_GROUP, resource, ("create",),
+                              reason="registers its webhook configurations (create cannot be restricted by name)"))
         rules.append(Rule(ADMISSION_GROUP, resource, ("get", "list", "watch", "update", "patch", "delete"), names,
                           reason="keeps its own webhook configurations in shape"))
     return rules
 
 
+def _validates(katalog: Katalog) -> bool:
+    """Validation rules or a protection block: something registers a validating configuration."""
+    return (any((e.validation or {}).get("rules") for e in katalog.enabled)
+            or "deletionProtection" in katalog.security or "namespaceProtection" in katalog.security)
+
+
 def _webhook_steps(katalog: Katalog, *, namespace: str) -> list[list[Rule]]:
-    steps: list[list[Rule]] = [_configuration_rules()]
+    steps: list[list[Rule]] = [_configuration_rules(katalog)]
     protect = deletion_protection(katalog)
     crds = sorted({e.api.crd_name for e in katalog.enabled
                    if not e.api.builtin and e.conversion and e.conversion.get("updateCRD", True)}

@@ -29,7 +29,7 @@ def _child_types(katalog: Katalog) -> set[str]:
     return {t for e in katalog.enabled for phase in PHASES for t in e.template_types(phase)}
 
 
-def _escalations(katalog: Katalog) -> list[tuple[str, ...]]:
+def _escalations(katalog: Katalog, namespace: str) -> list[tuple[str, ...]]:
     """`can-i` arguments that must answer no for this Katalog's bundle."""
     paths = [
         ("create", "serviceaccounts/token", "-n", "kube-system"),
@@ -42,7 +42,21 @@ def _escalations(katalog: Katalog) -> list[tuple[str, ...]]:
         ("delete", f"mutatingwebhookconfigurations/{FOREIGN}"),
         ("create", "pods", "-n", "default"),
         ("create", "pods", "-n", "kube-system"),
+        ("create", "pods/exec", "-n", "kube-system"),
+        ("get", "nodes/proxy"),
+        ("create", "nodes/proxy"),
+        ("impersonate", "users"),
+        ("impersonate", "groups"),
+        ("impersonate", "serviceaccounts", "-n", "kube-system"),
+        ("create", "serviceaccounts/token", "-n", namespace),
+        ("create", "customresourcedefinitions.apiextensions.k8s.io"),
+        ("update", f"customresourcedefinitions.apiextensions.k8s.io/{FOREIGN}.example.io"),
+        ("patch", f"customresourcedefinitions.apiextensions.k8s.io/{FOREIGN}.example.io"),
+        ("delete", f"customresourcedefinitions.apiextensions.k8s.io/{FOREIGN}.example.io"),
     ]
+    for resource, registered in _registers(katalog).items():   # a new configuration sees every write it selects
+        if not registered:
+            paths.append(("create", resource))
     types = _child_types(katalog)
     if not types & RBAC_CHILDREN:
         paths += [("bind", "clusterroles"), ("escalate", "clusterroles"), ("bind", "roles", "-n", "default"),
@@ -53,6 +67,13 @@ def _escalations(katalog: Katalog) -> list[tuple[str, ...]]:
                   ("get", "secrets/orkestra-webhook-tls", "-n", "kube-system"),
                   ("update", "secrets/orkestra-webhook-tls", "-n", "kube-system")]
     return paths
+
+
+def _registers(katalog: Katalog) -> dict[str, bool]:
+    """Which kinds of webhook configuration the Katalog makes the runtime create."""
+    return {"validatingwebhookconfigurations": any((e.validation or {}).get("rules") for e in katalog.enabled)
+            or bool({"deletionProtection", "namespaceProtection"} & set(katalog.security)),
+            "mutatingwebhookconfigurations": any((e.mutation or {}).get("rules") for e in katalog.enabled)}
 
 
 def _needs(katalog: Katalog, namespace: str) -> list[tuple[str, ...]]:
@@ -68,8 +89,8 @@ def _needs(katalog: Katalog, namespace: str) -> list[tuple[str, ...]]:
         if plural:
             needed.append(("create", plural, "-A"))
     if webhooks_declared(katalog):
-        needed += [("create", "validatingwebhookconfigurations"),
-                   ("update", "validatingwebhookconfigurations/orkestra-validation"),
+        needed += [("create", r) for r, registered in _registers(katalog).items() if registered]
+        needed += [("update", "validatingwebhookconfigurations/orkestra-validation"),
                    ("delete", "mutatingwebhookconfigurations/orkestra-mutation"),
                    ("create", "secrets", "-n", namespace),
                    ("get", "secrets/orkestra-webhook-tls", "-n", namespace),
@@ -117,7 +138,7 @@ def test_bundle_grants_no_escalation_path(example: Path, kubectl, applied_bundle
     katalog = load_katalog([str(example)])
     ns = applied_bundle(example)
     runtime, gateway = (f"system:serviceaccount:{ns}:orkestra", f"system:serviceaccount:{ns}:orkestra-gateway")
-    granted = [(sa.rsplit(":", 1)[1], " ".join(args)) for sa in (runtime, gateway) for args in _escalations(katalog)
+    granted = [(sa.rsplit(":", 1)[1], " ".join(args)) for sa in (runtime, gateway) for args in _escalations(katalog, ns)
                if _can_i(kubectl, sa, args) != "no"]
     assert granted == [], f"{example.name}: escalation paths answered yes: {granted}"
     missing = [" ".join(args) for args in _needs(katalog, ns) if _can_i(kubectl, runtime, args) != "yes"]
@@ -136,7 +157,7 @@ def test_bundle_grants_no_escalation_path(example: Path, kubectl, applied_bundle
         assert own.returncode == 0, own.stderr
         every = kubectl("get", "validatingwebhookconfigurations", f"--as={runtime}", check=False)
         assert "forbidden" in every.stderr.lower()
-        gateway_missing = [" ".join(a) for a in (("get", "secrets/orkestra-webhook-tls", "-n", ns),
-                                                 ("create", "validatingwebhookconfigurations"))
-                           if _can_i(kubectl, gateway, a) != "yes"]
+        gateway_needs = [("get", "secrets/orkestra-webhook-tls", "-n", ns)]
+        gateway_needs += [("create", r) for r, registered in _registers(katalog).items() if registered]
+        gateway_missing = [" ".join(a) for a in gateway_needs if _can_i(kubectl, gateway, a) != "yes"]
         assert gateway_missing == [], gateway_missing

@@ -82,7 +82,6 @@ def test_webhook_rules_and_self_role(report):
     gateway = rules_of(k, "gateway", namespace="ops")
     validating = ("orkestra-deletion-protection", "orkestra-namespace-protection", "orkestra-validation")
     assert gateway == [
-        ("admissionregistration.k8s.io", "mutatingwebhookconfigurations", "create", ()),
         ("admissionregistration.k8s.io", "mutatingwebhookconfigurations", "get list watch update patch delete",
          ("orkestra-mutation",)),
         ("admissionregistration.k8s.io", "validatingwebhookconfigurations", "create", ()),
@@ -101,7 +100,7 @@ def test_webhook_rules_and_self_role(report):
 
 def test_protection_block_with_enabled_false_still_declares_webhooks(report):
     k = load(report, CM, "security:\n  namespaceProtection: {enabled: false}\n")
-    assert [r for _, r, _, _ in rules_of(k, "gateway")] == ["mutatingwebhookconfigurations"] * 2 + [
+    assert [r for _, r, _, _ in rules_of(k, "gateway")] == ["mutatingwebhookconfigurations"] + [
         "validatingwebhookconfigurations"] * 2
     assert [r.resource for r in namespace_rules(k, "gateway")] == ["secrets", "secrets"]
     assert self_rules(k) == []
@@ -132,7 +131,7 @@ def test_runtime_keeps_step_order_when_webhook_rules_follow(report):
     k = load(report, CM + "      validation: {rules: [{field: spec.h, exists: true, message: m}]}\n")
     got = [(g, r) for g, r, _, _ in rules_of(k)]
     assert got[0] == ("", "events")
-    assert got[-4:] == [("admissionregistration.k8s.io", "mutatingwebhookconfigurations")] * 2 + [
+    assert got[-3:] == [("admissionregistration.k8s.io", "mutatingwebhookconfigurations")] + [
         ("admissionregistration.k8s.io", "validatingwebhookconfigurations")] * 2
 
 
@@ -170,3 +169,17 @@ def test_restricted_names_match_what_the_runtime_uses():
     for name, (kind, _) in CONFIGURATIONS.items():
         by_resource["mutatingwebhookconfigurations" if kind == MUTATING_KIND else "validatingwebhookconfigurations"].add(name)
     assert {r: set(n) for r, n in WEBHOOK_CONFIGURATIONS.items()} == by_resource
+
+
+def test_webhook_configuration_create_only_for_the_kinds_the_katalog_registers(report):
+    """Issue 16 item 3: an unrestricted `create` on mutating configurations lets a token holder
+    register a webhook that rewrites every Pod; grant it only when some entry has mutation rules."""
+    def creates(k):
+        return sorted(r for _, r, verbs, _ in rules_of(k, "gateway") if verbs == "create")
+    validating = load(report, CM + "      validation: {rules: [{field: spec.h, exists: true, message: m}]}\n")
+    assert creates(validating) == ["validatingwebhookconfigurations"]
+    mutating = load(report, CM + "      mutation: {rules: [{field: spec.h, default: x}]}\n")
+    assert creates(mutating) == ["mutatingwebhookconfigurations"]
+    conversion_only = load(report, CM + "      conversion: {storageVersion: v1}\n")
+    assert creates(conversion_only) == []
+    assert len(rules_of(conversion_only, "gateway")) == 3   # the by-name rules stay: stale ones are removed

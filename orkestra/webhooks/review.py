@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-# The API server accepts request bodies up to 3 MiB; an AdmissionReview wraps such an object (and,
-# for UPDATE, the old one, which was itself stored under etcd's smaller limit) in a small envelope.
-MAX_BODY = 3 * 1024 * 1024 + 512 * 1024
+# The API server accepts request bodies up to 3 MiB, and an UPDATE's AdmissionReview carries two
+# objects (`object` and `oldObject`), re-encoded as JSON (often larger than the protobuf or YAML
+# the client sent): room for two 3 MiB objects and the envelope, so real traffic never gets a 413.
+MAX_BODY = 7 * 1024 * 1024
 TOO_LARGE = f"request body too large (limit {MAX_BODY} bytes)"
 ADMISSION_API = ("admission.k8s.io/v1", "AdmissionReview")
 CONVERSION_API = ("apiextensions.k8s.io/v1", "ConversionReview")

@@ -94,7 +94,7 @@ def test_hostile_inputs_do_not_stall_ork_run(namespace, apply_crd, webhook_clean
 
         with _tls(ork.webhook_port) as conn:                          # item 9: oversized body -> 413
             conn.sendall(f"POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                         f"Content-Length: {5 * 1024 * 1024}\r\n\r\n".encode())
+                         f"Content-Length: {MAX_BODY + 1}\r\n\r\n".encode())
             head = b""
             while chunk := conn.recv(4096):                           # the answer closes the connection
                 head += chunk

@@ -289,9 +289,11 @@ def _guard_copy_source(tpl: TemplateEntry, fields: dict, src_ns: str, cr_ns: str
         raise RenderError(f"{tpl.path}.fromNamespace: the copy source is built from the CR ({', '.join(from_cr)}), "
                           f"so it must be in the CR's own namespace, not {src_ns!r}; name sources in other "
                           f"namespaces literally in the Katalog")
-    targets = [str(n) for n in fields.get("toNamespaces") or []]
+    key, targets = "toNamespaces", [str(n) for n in fields.get("toNamespaces") or []]
+    if not targets:   # without toNamespaces the copy goes to the entry's `namespace`
+        key, targets = "namespace", [str(fields.get("namespace") or cr_ns or "")]
     if any(t != cr_ns for t in targets):
-        raise RenderError(f"{tpl.path}.toNamespaces: a Secret copied from a source built from the CR "
+        raise RenderError(f"{tpl.path}.{key}: a Secret copied from a source built from the CR "
                           f"({', '.join(from_cr)}) stays in the CR's own namespace")
 
 

@@ -229,6 +229,16 @@ def test_a_copy_source_built_from_the_cr_stays_in_the_crs_namespace():
                read_secret=read)
 
 
+@pytest.mark.parametrize("namespace", ["public", "{{ .spec.target }}"])
+def test_a_copy_from_a_source_built_from_the_cr_cannot_go_to_another_namespace(namespace):
+    """Without toNamespaces the copy lands in the entry's `namespace`: it must be the CR's own too."""
+    read, reads = _reading()
+    cr = make_cr("web", "shop", spec={"secret": "app-db", "target": "public"})
+    with pytest.raises(RenderError, match=r"\.namespace: a Secret copied from a source built from the CR"):
+        render({"secrets": [{"fromSecret": "{{ .spec.secret }}", "namespace": namespace}]}, cr, read_secret=read)
+    assert reads == []
+
+
 def test_literal_sources_in_other_namespaces_still_copy():
     read, reads = _reading()
     render({"secrets": [{"fromSecret": "wildcard", "fromNamespace": "certs"}]}, make_cr("web", "shop"),

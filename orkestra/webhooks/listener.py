@@ -17,8 +17,9 @@ is set so that a response written as two TLS records is not held back by Nagle's
 
 Limits (docs/security.md): anyone who reaches the port can open connections, so at most
 MAX_CONNECTIONS are served at once (more are closed on accept), at most MAX_IN_FLIGHT requests
-run the application at once (others wait up to BUSY_WAIT, then get a 503), and each request
-must arrive in full (TLS handshake, headers, body) within READ_DEADLINE: the socket timeout
+run the application at once, only one of them with a body over LARGE_BODY (others wait up to
+BUSY_WAIT, then get a 503), and each request must arrive in full (TLS handshake, headers, body)
+within READ_DEADLINE: the socket timeout
 alone restarts with every byte, so a client dripping one byte at a time would hold its thread
 for ever. The accept loop's poll shuts down connections past their deadline.
 """
@@ -44,6 +45,7 @@ IDLE_TIMEOUT = 30.0
 READ_DEADLINE = 10.0
 MAX_CONNECTIONS = 32
 MAX_IN_FLIGHT = 4
+LARGE_BODY = MAX_BODY // 4   # bodies above this parse one at a time: JSON can take ~25x its size in memory
 BUSY_WAIT = 4.0     # below the 5 s webhook timeout the configurations register
 
 
@@ -190,16 +192,25 @@ class HttpsServer(ThreadedWSGIServer):
 
 
 class _Limited:
-    """WSGI wrapper: at most MAX_IN_FLIGHT requests in the application; a 503 after BUSY_WAIT."""
+    """WSGI wrapper: at most MAX_IN_FLIGHT requests in the application, of which at most one has a
+    body over LARGE_BODY (parsing seven MiB of `[[],[],…]` takes ~160 MiB); a 503 after BUSY_WAIT."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
         self._slots = threading.BoundedSemaphore(MAX_IN_FLIGHT)
+        self._large = threading.BoundedSemaphore(1)
 
     def __call__(self, environ: dict, start_response: Callable[..., Any]) -> Any:
-        if not self._slots.acquire(timeout=BUSY_WAIT):
-            start_response("503 Service Unavailable", [("Content-Type", "application/json"), ("Retry-After", "1")])
-            return [b'{"error":"webhook server busy"}']
+        deadline = time.monotonic() + BUSY_WAIT
+        held = []
+        large = _content_length(environ) > LARGE_BODY
+        for slots in ((self._slots, self._large) if large else (self._slots,)):
+            if not slots.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                for taken in held:
+                    taken.release()
+                start_response("503 Service Unavailable", [("Content-Type", "application/json"), ("Retry-After", "1")])
+                return [b'{"error":"webhook server busy"}']
+            held.append(slots)
         try:
             body = self.app(environ, start_response)
             try:
@@ -208,4 +219,12 @@ class _Limited:
                 if hasattr(body, "close"):
                     body.close()
         finally:
-            self._slots.release()
+            for taken in held:
+                taken.release()
+
+
+def _content_length(environ: dict) -> int:
+    try:
+        return int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from orkestra.webhooks import certs
+from orkestra.webhooks import listener
 from orkestra.webhooks.listener import HttpsServer
 from orkestra.webhooks.review import MAX_BODY
 from orkestra.webhooks.app import WebhookState, create_webhook_app
@@ -123,3 +124,38 @@ def test_connections_over_the_limit_are_closed_and_the_listener_recovers(server)
         s.close()
     time.sleep(0.3)
     assert _answers(server)
+
+
+def test_large_bodies_are_evaluated_one_at_a_time(monkeypatch):
+    """Parsing a 7 MiB body can take ~160 MiB: only one large body is in the application at once
+    (the next waits, then gets 503), while small reviews keep their slots."""
+    monkeypatch.setattr(listener, "BUSY_WAIT", 0.3)
+    release, entered = threading.Event(), []
+
+    def app(environ, start_response):
+        entered.append(environ["CONTENT_LENGTH"])
+        release.wait(5)
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    limited = listener._Limited(app)
+    statuses: list[str] = []
+
+    def call(length: int) -> None:
+        body = limited({"CONTENT_LENGTH": str(length)}, lambda status, headers: statuses.append(status))
+        statuses.append(b"".join(body).decode())
+
+    big = threading.Thread(target=call, args=(listener.LARGE_BODY + 1,))
+    big.start()
+    while not entered:
+        time.sleep(0.01)
+    call(listener.LARGE_BODY + 1)                       # a second large body: busy
+    assert statuses == ["503 Service Unavailable", '{"error":"webhook server busy"}']
+    small = threading.Thread(target=call, args=(1000,))
+    small.start()
+    time.sleep(0.1)
+    assert entered == [str(listener.LARGE_BODY + 1), "1000"]   # a small one still gets in
+    release.set()
+    big.join(5)
+    small.join(5)
+    assert statuses.count("200 OK") == 2

@@ -17,6 +17,7 @@ import click
 from orkestra.testing import KUBERNETES_VERSION, ControlPlaneError, LocalControlPlane
 from orkestra.testing import processes
 from orkestra.testing import state as local_state
+from orkestra.testing.files import private_dir, write_private
 from orkestra.testing.locking import exclusive_lock
 from orkestra.testing.paths import local_dir
 
@@ -59,6 +60,7 @@ def local() -> None:
 def up(timeout: float) -> None:
     """Start the local control plane in the background and print the KUBECONFIG line."""
     kubeconfig, state_file, cluster = _paths()
+    private_dir(kubeconfig.parent)
     with exclusive_lock(kubeconfig.parent / "up.lock",
                         on_wait=lambda why: click.echo(f"[controlplane] {why}", err=True)):
         state = _load(state_file)
@@ -74,8 +76,7 @@ def up(timeout: float) -> None:
             cp.start()
         except ControlPlaneError as err:
             _fail(err)
-        shutil.copyfile(cp.kubeconfig, kubeconfig)
-        kubeconfig.chmod(0o600)
+        write_private(kubeconfig, cp.kubeconfig.read_bytes())
         local_state.save(state_file, local_state.LocalState.of(cp, version=KUBERNETES_VERSION, kubeconfig=kubeconfig))
     click.echo(f"export KUBECONFIG={kubeconfig}")
 

@@ -17,7 +17,9 @@ from orkestra.cli._katalog_files import katalog_files_option, resolve_katalog_fi
 from orkestra.katalog.issues import KatalogIssue
 from orkestra.katalog.loader import LoadReport, load_report
 from orkestra.katalog.model import CrdEntry, Katalog
-from orkestra.katalog.rbac import Rule, default_namespace, derive, entry_rules, self_rules, tls_secret_name
+from orkestra.katalog.rbac import (
+    Rule, default_namespace, derive, entry_rules, namespace_rules, self_rules, tls_secret_name,
+)
 
 ICONS = {"ok": ("✓", "green"), "warn": ("⚠", "yellow"), "error": ("✗", "red"), "off": ("○", None)}
 RULE_LINE = "─" * 60
@@ -132,14 +134,19 @@ def _full_tail(katalog: Katalog, env: Mapping[str, str]) -> list[str]:
         lines.append(line.rstrip())
     lines.append("")
     lines.append("runtime (ServiceAccount orkestra)")
-    lines += _table(derive(katalog, "runtime", namespace=ns, tls_secret=tls), "  ", reasons=True)
-    own = self_rules(katalog)
-    if own:
-        lines.append(f"runtime (Role orkestra-self in {ns})")
-        lines += _table(own, "  ", reasons=True)
+    lines += _table(derive(katalog, "runtime", namespace=ns), "  ", reasons=True)
+    for role, rules in (("orkestra", namespace_rules(katalog, "runtime", tls_secret=tls)),
+                        ("orkestra-self", self_rules(katalog))):
+        if rules:
+            lines.append(f"runtime (Role {role} in {ns})")
+            lines += _table(rules, "  ", reasons=True)
     lines.append("gateway (ServiceAccount orkestra-gateway)")
-    gateway = derive(katalog, "gateway", namespace=ns, tls_secret=tls)
+    gateway = derive(katalog, "gateway", namespace=ns)
     lines += _table(gateway, "  ", reasons=True) or ["  (no permissions: the Katalog declares no webhook feature)"]
+    gateway_local = namespace_rules(katalog, "gateway", tls_secret=tls)
+    if gateway_local:
+        lines.append(f"gateway (Role orkestra-gateway in {ns})")
+        lines += _table(gateway_local, "  ", reasons=True)
     lines.append("control center (ServiceAccount orkestra-cc)")
     lines.append("  (no permissions: reads the runtime HTTP API)")
     return lines

@@ -13,10 +13,10 @@ number that does not parse) is found here, once, at load; the predicate itself n
 from __future__ import annotations
 
 import operator as op
-import re
 from collections.abc import Callable
 from typing import Any
 
+from orkestra.conditions.regex import compile_search
 from orkestra.conditions.values import UNPARSEABLE, is_empty, parse_typed, stringify, type_of
 
 Test = Callable[[Any, str], bool]      # (raw value, string form) -> holds
@@ -95,11 +95,8 @@ def build_test(name: str, value: Any, value_type: str | None) -> Test:
             raise ValueError(f'"{expected}" is not a type (expected one of {", ".join(TYPE_NAMES)})')
         return lambda raw, text: type_of(raw) == expected
     if name == "regex":
-        try:
-            pattern = re.compile(stringify(value))
-        except re.error as exc:
-            raise ValueError(f'invalid regex "{stringify(value)}": {exc}') from None
-        return lambda raw, text: pattern.search(text) is not None
+        search = compile_search(stringify(value))
+        return lambda raw, text: search(text)
     negated = name.startswith("not")
     base = name[3].lower() + name[4:] if negated else name
     if base in _STRING_TESTS:

@@ -17,10 +17,13 @@ from orkestra.katalog.crdfile import expand_crd_files
 from orkestra.katalog.issues import IssueSink
 from orkestra.katalog.legacy import normalise
 from orkestra.katalog.schema import is_deferred
-from orkestra.katalog.source import (MarkedMap, SourceError, is_url, join_location, key_mark, parse_yaml, plain,
-                                     read_source)
+from orkestra.katalog.source import (
+    MarkedMap, SourceError, is_loopback, is_url, join_location, key_mark, origin, parse_yaml, plain, read_source,
+    redact_url,
+)
 
 LITERAL_CREDENTIALS = ("token", "password", "username")
+CREDENTIAL_PREFIX = "ORK_REGISTRY_"
 
 
 @dataclass
@@ -37,22 +40,23 @@ class Composed:
 def read_document(location: str, sink: IssueSink, *, headers: Mapping[str, str] | None = None,
                   missing: str | None = None, at: tuple = ()) -> dict | None:
     """Parse and normalise one file. `missing` is the message prefix for a file that is not there."""
+    shown = redact_url(location)
     try:
         text = read_source(location, headers=headers)
-        doc = parse_yaml(text, location)
+        doc = parse_yaml(text, shown)
     except SourceError as exc:
         if missing is not None and exc.message.startswith(("file not found", "HTTP 404")):
-            sink.error(at, f"{missing}: {location}")
+            sink.error(at, f"{missing}: {shown}")
         elif missing is not None and exc.message == "empty file":
-            sink.error(at, f"empty pattern file: {location}")
+            sink.error(at, f"empty pattern file: {shown}")
         elif at:
-            sink.error(at, f"{location}: {exc.message}", mark=exc.mark)
+            sink.error(at, f"{shown}: {exc.message}", mark=exc.mark)
         else:
-            sink.error((), exc.message, with_path=False, mark=exc.mark, file=location)
+            sink.error((), exc.message, with_path=False, mark=exc.mark, file=shown)
         return None
     if not isinstance(doc, dict):
         sink.error((), f"the document must be a map, got {type(doc).__name__}", with_path=False,
-                   mark=getattr(doc, "mark", None), file=location)
+                   mark=getattr(doc, "mark", None), file=shown)
         return None
     return doc
 
@@ -146,34 +150,62 @@ def _registry_location(item: dict, i: int, komposer: str, env: Mapping[str, str]
         sink.error(at, "ORK_REGISTRY is not set and the entry has no url")
         return None, {}
     version = item.get("version") or "latest"
-    headers: dict[str, str] = {}
-    auth = item.get("auth")
-    if isinstance(auth, dict):
-        literal = [k for k in LITERAL_CREDENTIALS if k in auth]
-        if literal:
-            sink.error(at + ("auth", literal[0]), "literal credentials are not allowed; name an environment variable (fromEnv, usernameFromEnv, passwordFromEnv)")
-            return None, {}
-        if auth.get("type") == "bearer":
-            token = env.get(str(auth.get("fromEnv", "")))
-            if not token:
-                sink.error(at + ("auth",), f'environment variable "{auth.get("fromEnv", "")}" is not set')
-                return None, {}
-            headers["Authorization"] = f"Bearer {token}"
-        elif auth.get("type") == "basic":
-            user = env.get(str(auth.get("usernameFromEnv", "")))
-            password = env.get(str(auth.get("passwordFromEnv", "")))
-            if user is None or password is None:
-                var = auth.get("usernameFromEnv") if user is None else auth.get("passwordFromEnv")
-                sink.error(at + ("auth",), f'environment variable "{var or ""}" is not set')
-                return None, {}
-            headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-        else:
-            sink.error(at + ("auth", "type"), f'invalid value "{auth.get("type")}" (allowed: bearer, basic)')
-            return None, {}
     suffix = f"katalogs/{item['name']}/{version}/katalog.yaml"
-    if is_url(base):
-        return base.rstrip("/") + "/" + suffix, headers
-    return os.path.join(join_location(komposer, base), suffix), headers
+    location = base.rstrip("/") + "/" + suffix if is_url(base) else os.path.join(join_location(komposer, base), suffix)
+    auth = item.get("auth")
+    if not isinstance(auth, dict):
+        return location, {}
+    header = _authorization(auth, at, env, sink)
+    if header is None or not _may_receive_credentials(location, at, env, sink):
+        return None, {}
+    return location, {"Authorization": header}
+
+
+def _authorization(auth: dict, at: tuple, env: Mapping[str, str], sink: IssueSink) -> str | None:
+    """The Authorization header from `ORK_REGISTRY_*` variables, or None after reporting why not."""
+    literal = [k for k in LITERAL_CREDENTIALS if k in auth]
+    if literal:
+        sink.error(at + ("auth", literal[0]), "literal credentials are not allowed; name an environment variable (fromEnv, usernameFromEnv, passwordFromEnv)")
+        return None
+    kind = auth.get("type")
+    keys = {"bearer": ("fromEnv",), "basic": ("usernameFromEnv", "passwordFromEnv")}.get(str(kind))
+    if keys is None:
+        sink.error(at + ("auth", "type"), f'invalid value "{kind}" (allowed: bearer, basic)')
+        return None
+    values = []
+    for key in keys:
+        var = str(auth.get(key, ""))
+        if not var.startswith(CREDENTIAL_PREFIX):
+            sink.error(at + ("auth", key), f'"{var}" is not allowed: registry credentials are read only from '
+                                          f'{CREDENTIAL_PREFIX}* variables')
+            return None
+        if env.get(var) is None or (kind == "bearer" and not env.get(var)):
+            sink.error(at + ("auth",), f'environment variable "{var}" is not set')
+            return None
+        values.append(env[var])
+    if kind == "bearer":
+        return f"Bearer {values[0]}"
+    return "Basic " + base64.b64encode(f"{values[0]}:{values[1]}".encode()).decode()
+
+
+def _may_receive_credentials(location: str, at: tuple, env: Mapping[str, str], sink: IssueSink) -> bool:
+    """Credentials go only to the ORK_REGISTRY host, over https (plain http on loopback only)."""
+    if not is_url(location):
+        return True   # a directory registry: nothing is sent
+    configured = env.get("ORK_REGISTRY") or ""
+    try:
+        target, home = origin(location), origin(configured) if is_url(configured) else None
+    except ValueError:
+        sink.error(at + ("url",), f"invalid URL: {redact_url(location)}")
+        return False
+    if home is None or target[1:] != home[1:]:
+        sink.error(at + ("auth",), f"credentials are sent only to the ORK_REGISTRY host; "
+                                   f"{redact_url(location)} is not on it")
+        return False
+    if target[0] != "https" and not is_loopback(target[1]):
+        sink.error(at + ("auth",), f"credentials are sent only over https, not to {redact_url(location)}")
+        return False
+    return True
 
 
 def _imported(location: str, sink: IssueSink, composed: Composed, at: tuple, missing: str,

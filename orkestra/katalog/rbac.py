@@ -1,5 +1,9 @@
 """RBAC derivation (cli.md §6) and the generated bundle documents (cli.md §5). Pure functions.
 
+Nothing here may open a path to cluster-admin (docs/security.md): rules about Orkestra's own
+objects (the webhook TLS Secret, the leader Lease) go into a Role in Orkestra's namespace, and the
+webhook-configuration rules name their objects wherever Kubernetes allows it.
+
 Rules are produced step by step in the order the spec fixes; inside a step they are sorted by
 group then resource, verbs are printed in one canonical order, and rules with the same group,
 resource and resource names are merged into the first. Each rule may carry a `reason` that
@@ -25,6 +29,15 @@ COMPONENT_ALIASES = {"runtime": "runtime", "run": "runtime", "gateway": "gateway
                      "cc": "cc", "controlcenter": "cc", "control-center": "cc"}
 SERVICE_ACCOUNTS = {"runtime": "orkestra", "gateway": "orkestra-gateway", "cc": "orkestra-cc"}
 DEFAULT_TLS_SECRET = "orkestra-webhook-tls"
+# Fixed object names the rules are restricted to; tests check that they match the names the
+# engine and the webhook controller use (this layer cannot import them).
+LEADER_LEASE = "orkestra-konductor"
+WEBHOOK_CONFIGURATIONS = {
+    "validatingwebhookconfigurations": ("orkestra-deletion-protection", "orkestra-namespace-protection",
+                                        "orkestra-validation"),
+    "mutatingwebhookconfigurations": ("orkestra-mutation",),
+}
+ADMISSION_GROUP = "admissionregistration.k8s.io"
 RBAC_GROUP = "rbac.authorization.k8s.io"
 
 
@@ -148,18 +161,39 @@ def webhooks_declared(katalog: Katalog) -> bool:
     return "deletionProtection" in katalog.security or "namespaceProtection" in katalog.security
 
 
-def webhook_rules(katalog: Katalog, *, namespace: str, tls_secret: str = DEFAULT_TLS_SECRET) -> list[Rule]:
-    """The W rules of cli.md §6."""
-    return _merge(_webhook_steps(katalog, namespace=namespace, tls_secret=tls_secret))
+def webhook_rules(katalog: Katalog, *, namespace: str) -> list[Rule]:
+    """The cluster-wide W rules of cli.md §6 (the TLS Secret rules are in `namespace_rules`)."""
+    return _merge(_webhook_steps(katalog, namespace=namespace))
 
 
-def _webhook_steps(katalog: Katalog, *, namespace: str, tls_secret: str) -> list[list[Rule]]:
-    steps: list[list[Rule]] = [
-        [Rule("admissionregistration.k8s.io", r, DEFAULT_VERBS, reason="registers and removes webhook configurations")
-         for r in ("validatingwebhookconfigurations", "mutatingwebhookconfigurations")],
-        [Rule("", "secrets", ("create",), reason="creates the webhook certificate Secret")],
-        [Rule("", "secrets", ("get", "update"), (tls_secret,), reason="provisions and rotates the webhook certificate")],
-    ]
+def _configuration_rules(katalog: Katalog) -> list[Rule]:
+    """Webhook configurations: every verb but `create` is restricted to Orkestra's own names.
+
+    Kubernetes cannot restrict `create` by name (the name is not known when the request is
+    authorised), and a new configuration can intercept writes cluster-wide (a mutating one can
+    rewrite any Pod), so `create` is granted only for the kinds of configuration the Katalog
+    needs: mutating ones only when some entry has mutation rules.
+    """
+    needed = {"validatingwebhookconfigurations": _validates(katalog),
+              "mutatingwebhookconfigurations": any((e.mutation or {}).get("rules") for e in katalog.enabled)}
+    rules = []
+    for resource, names in WEBHOOK_CONFIGURATIONS.items():
+        if needed[resource]:
+            rules.append(Rule(ADMISSION_GROUP, resource, ("create",),
+                              reason="registers its webhook configurations (create cannot be restricted by name)"))
+        rules.append(Rule(ADMISSION_GROUP, resource, ("get", "list", "watch", "update", "patch", "delete"), names,
+                          reason="keeps its own webhook configurations in shape"))
+    return rules
+
+
+def _validates(katalog: Katalog) -> bool:
+    """Validation rules or a protection block: something registers a validating configuration."""
+    return (any((e.validation or {}).get("rules") for e in katalog.enabled)
+            or "deletionProtection" in katalog.security or "namespaceProtection" in katalog.security)
+
+
+def _webhook_steps(katalog: Katalog, *, namespace: str) -> list[list[Rule]]:
+    steps: list[list[Rule]] = [_configuration_rules(katalog)]
     protect = deletion_protection(katalog)
     crds = sorted({e.api.crd_name for e in katalog.enabled
                    if not e.api.builtin and e.conversion and e.conversion.get("updateCRD", True)}
@@ -176,23 +210,40 @@ def _webhook_steps(katalog: Katalog, *, namespace: str, tls_secret: str) -> list
     return steps
 
 
-def derive(katalog: Katalog, component: str, *, namespace: str = "orkestra-system",
-           tls_secret: str = DEFAULT_TLS_SECRET) -> list[Rule]:
+def derive(katalog: Katalog, component: str, *, namespace: str = "orkestra-system") -> list[Rule]:
     """The ClusterRole rules of one component: `runtime`, `gateway` or `cc`."""
     if component == "cc":
         return []
     if component == "gateway":
-        return webhook_rules(katalog, namespace=namespace, tls_secret=tls_secret) if webhooks_declared(katalog) else []
+        return webhook_rules(katalog, namespace=namespace) if webhooks_declared(katalog) else []
     if component != "runtime":
         raise ValueError(f"unknown component {component!r}")
     entries = katalog.enabled
     steps = [
-        [Rule("coordination.k8s.io", "leases", ("get", "list", "watch", "create", "update"), reason="leader election")],
         [Rule("", "events", ("list", "create", "patch"), reason="Kubernetes events")],
         _crd_rules(entries) + _release_rules(katalog), _child_rules(entries), _managed_rules(entries),
     ]
     if webhooks_declared(katalog):
-        steps += _webhook_steps(katalog, namespace=namespace, tls_secret=tls_secret)
+        steps += _webhook_steps(katalog, namespace=namespace)
+    return _merge(steps)
+
+
+def namespace_rules(katalog: Katalog, component: str, *, tls_secret: str = DEFAULT_TLS_SECRET) -> list[Rule]:
+    """The Role rules of one component in Orkestra's own namespace: its Lease and TLS Secret.
+
+    In a ClusterRole these rules would hold in every namespace (a Secret of that name in
+    kube-system, the control plane's leader Leases); `create` cannot be restricted by name, so
+    the namespace is what confines it.
+    """
+    steps: list[list[Rule]] = []
+    if component == "runtime":
+        steps.append([Rule("coordination.k8s.io", "leases", ("create",), reason="leader election"),
+                      Rule("coordination.k8s.io", "leases", ("get", "list", "watch", "update"), (LEADER_LEASE,),
+                           reason="leader election")])
+    if component in ("runtime", "gateway") and webhooks_declared(katalog):
+        steps.append([Rule("", "secrets", ("create",), reason="creates the webhook certificate Secret"),
+                      Rule("", "secrets", ("get", "update"), (tls_secret,),
+                           reason="provisions and rotates the webhook certificate")])
     return _merge(steps)
 
 
@@ -226,7 +277,11 @@ def _meta(katalog: Katalog, name: str, namespace: str | None = None) -> dict:
 
 def rbac_documents(katalog: Katalog, *, namespace: str, components: Iterable[str],
                    tls_secret: str = DEFAULT_TLS_SECRET) -> list[dict]:
-    """Namespace, ServiceAccounts, ClusterRoles, ClusterRoleBindings and the self Role (cli.md §5)."""
+    """Namespace, ServiceAccounts, ClusterRoles and their bindings, then the Roles in `namespace`.
+
+    Each component with namespaced rules gets a Role of its own name (its Lease, its TLS
+    Secret); the runtime's `orkestra-self` Role follows (deletion protection).
+    """
     chosen = [c for c in COMPONENTS if c in set(components)]
     docs: list[dict] = [{"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(katalog, namespace)}]
     for c in chosen:
@@ -234,11 +289,17 @@ def rbac_documents(katalog: Katalog, *, namespace: str, components: Iterable[str
                      "metadata": _meta(katalog, SERVICE_ACCOUNTS[c], namespace)})
     with_roles = [c for c in chosen if c in ("runtime", "gateway")]
     for c in with_roles:
-        rules = derive(katalog, c, namespace=namespace, tls_secret=tls_secret)
+        rules = derive(katalog, c, namespace=namespace)
         docs.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
                      "metadata": _meta(katalog, SERVICE_ACCOUNTS[c]), "rules": [r.to_k8s() for r in rules]})
     for c in with_roles:
         docs.append(_binding(katalog, "ClusterRoleBinding", "ClusterRole", SERVICE_ACCOUNTS[c], namespace, None))
+    local = {c: namespace_rules(katalog, c, tls_secret=tls_secret) for c in with_roles}
+    for c in (c for c in with_roles if local[c]):
+        docs.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                     "metadata": _meta(katalog, SERVICE_ACCOUNTS[c], namespace),
+                     "rules": [r.to_k8s() for r in local[c]]})
+        docs.append(_binding(katalog, "RoleBinding", "Role", SERVICE_ACCOUNTS[c], namespace, namespace))
     own = self_rules(katalog)
     if "runtime" in chosen and own:
         docs.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",

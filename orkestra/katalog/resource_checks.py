@@ -130,6 +130,10 @@ def _check_entry_fields(ctx: CheckContext, phase: str, type_name: str, tpl: dict
     for key in ("fromNamespace", "toNamespaces") if copy_key and copy_key not in tpl else ():
         if key in tpl:
             sink.error(at + (key,), f"only used with {copy_key} (the copy form); without it nothing is copied")
+    if copy_key and copy_key in tpl:
+        if "{{" in str(tpl.get("fromNamespace") or ""):
+            sink.warn(at + ("fromNamespace",), "a copy source built from the CR is confined to the CR's own "
+                      "namespace (fromNamespace and toNamespaces); name sources in other namespaces literally")
     if "reconcile" in tpl and phase != "onCreate":
         sink.error(at + ("reconcile",), "reconcile is only valid in onCreate")
     if "action" in tpl and phase != "onDelete":

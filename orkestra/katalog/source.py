@@ -9,6 +9,8 @@ hostile input into a clear error instead of a hang or a RecursionError.
 """
 from __future__ import annotations
 
+import http.client
+import ipaddress
 import os
 import urllib.error
 import urllib.parse
@@ -75,18 +77,64 @@ def join_location(base: str, relative: str) -> str:
     return os.path.normpath(os.path.join(os.path.dirname(base) or ".", relative))
 
 
+def redact_url(location: str) -> str:
+    """`location` without `user:password@`: URLs reach messages, logs and tracebacks."""
+    if not is_url(location):
+        return location
+    parts = urllib.parse.urlsplit(location)
+    if "@" not in parts.netloc:
+        return location
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of a URL, the unit credentials are bound to. Raises ValueError."""
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _CredentialsStayHome(urllib.request.HTTPRedirectHandler):
+    """Redirects keep `Authorization` only to the same scheme, host and port (urllib copies it)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and origin(newurl) != origin(req.full_url):
+            new.headers = {k: v for k, v in new.headers.items() if k.lower() != "authorization"}
+        return new
+
+
+_OPENER = urllib.request.build_opener(_CredentialsStayHome())
+
+
 def read_source(location: str, *, headers: Mapping[str, str] | None = None) -> str:
-    """The text of a local file or an http(s) URL (10 s timeout). Raises SourceError."""
+    """The text of a local file or an http(s) URL (10 s timeout). Raises SourceError.
+
+    Messages name the URL without userinfo; a URL with userinfo is refused (credentials come
+    from `auth.*FromEnv`, docs/security.md).
+    """
     if is_url(location):
+        shown = redact_url(location)
+        if shown != location:
+            raise SourceError(f"credentials in a URL are not allowed (use auth.usernameFromEnv/passwordFromEnv "
+                              f"with ORK_REGISTRY_* variables): {shown}")
         request = urllib.request.Request(location, headers=dict(headers or {}))
         try:
-            with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as response:  # noqa: S310
+            with _OPENER.open(request, timeout=HTTP_TIMEOUT) as response:
                 data = response.read(MAX_BYTES + 1)
         except urllib.error.HTTPError as exc:
-            raise SourceError(f"HTTP {exc.code} fetching {location}") from None
-        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise SourceError(f"HTTP {exc.code} fetching {shown}") from None
+        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise SourceError(f"cannot fetch {location}: {reason}") from None
+            raise SourceError(f"cannot fetch {shown}: {reason}") from None
     else:
         path = Path(location)
         if not path.is_file():
@@ -124,6 +172,26 @@ if getattr(yaml, "__with_libyaml__", False):
 else:  # pragma: no cover - PyYAML without libyaml
     class _MarkedLoader(yaml.SafeLoader):  # type: ignore[no-redef]
         source_name = ""
+
+
+def _flatten_counted(loader: _MarkedLoader, node: yaml.MappingNode) -> None:
+    """PyYAML's merge-key flattening, with the pairs it adds counted against MAX_NODES.
+
+    Merge keys copy pairs without aliases, so `check_shape` (which runs after construction) comes
+    too late: `<<: [*a, *a]` chains double per line on PyYAML <= 6.0.3, and even with 6.0.4's
+    de-duplication a chain of `{<<: *prev, kN: 1}` lines grows quadratically (70 KB took 19 s).
+    Nested merges call back into this function, so every flattened map is counted once.
+    """
+    before = len(node.value)
+    yaml.constructor.SafeConstructor.flatten_mapping(loader, node)
+    loader.merged_pairs += max(0, len(node.value) - before)
+    if loader.merged_pairs > MAX_NODES:
+        raise SourceError(f"merge keys (<<) expand the document to more than {MAX_NODES} entries",
+                          _mark(loader, node))
+
+
+_MarkedLoader.merged_pairs = 0
+_MarkedLoader.flatten_mapping = _flatten_counted  # type: ignore[method-assign]
 
 
 def _construct_map(loader: _MarkedLoader, node: yaml.MappingNode):

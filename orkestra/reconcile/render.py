@@ -21,7 +21,7 @@ from orkestra.reconcile.errors import RenderError
 from orkestra.reconcile.kinds import (CONTROL_KEYS, INT_OR_STRING, KINDS, SELECTOR_FIELDS, BuildContext, KindSpec,
                                       text_map)
 from orkestra.reconcile.naming import default_name, stamp_identity
-from orkestra.template import TemplateEvalError, compile_template
+from orkestra.template import TemplateEvalError, compile_template, is_template
 
 ResolveKind = Callable[[str, str], "tuple[GVR, bool] | None"]   # (apiVersion, kind) -> (gvr, namespaced)
 ReadSource = Callable[[GVR, str, str], "dict | None"]           # (resource, namespace, name) -> object
@@ -291,6 +291,7 @@ def _source_namespace(tpl: TemplateEntry, fields: dict, cr_ns: str | None) -> st
     src_ns = str(fields.get("fromNamespace") or cr_ns or "")
     if not src_ns:
         raise RenderError(f"{tpl.path}.fromNamespace: required when the CR is cluster-scoped")
+    _guard_copy_source(tpl, fields, src_ns, cr_ns)
     return src_ns
 
 
@@ -302,6 +303,36 @@ def _copied(tpl: TemplateEntry, copy_key: str, src_ns: str, src_name: str, read_
         raise RenderError(f"{tpl.path}.{copy_key}: {kind} {src_ns}/{src_name} not found")
     return {"copiedType": source.get("type") or "Opaque", "copiedData": dict(source.get("data") or {}),
             "copiedBinaryData": dict(source.get("binaryData") or {})}
+
+
+def _guard_copy_source(tpl: TemplateEntry, fields: dict, src_ns: str, cr_ns: str | None) -> None:
+    """A copy source built from CR data stays inside the CR's own namespace (docs/security.md).
+
+    The runtime can read Secrets its CR authors cannot: a `fromNamespace`/`fromSecret` templated
+    from the CR would let them copy any Secret into a namespace they read. Sources in other
+    namespaces must be named literally in the Katalog, where its author chose them; so must the
+    namespaces such a copy goes to (a target built from the CR stays in the CR's namespace).
+    """
+    from_cr = [key for key in (COPY_SOURCES[tpl.type], "fromNamespace") if is_template(str(tpl.raw.get(key) or ""))]
+    if not from_cr:
+        return
+    if src_ns != cr_ns:
+        raise RenderError(f"{tpl.path}.fromNamespace: the copy source is built from the CR ({', '.join(from_cr)}), "
+                          f"so it must be in the CR's own namespace, not {src_ns!r}; name sources in other "
+                          f"namespaces literally in the Katalog")
+    key = "toNamespaces" if tpl.raw.get("toNamespaces") else "namespace"
+    raw_targets = tpl.raw.get(key)
+    raw_targets = raw_targets if isinstance(raw_targets, list) else [raw_targets]
+    if key == "toNamespaces":
+        targets = [str(n) for n in fields.get("toNamespaces") or []]
+    else:   # without toNamespaces the copy goes to the entry's `namespace`
+        targets = [str(fields.get("namespace") or cr_ns or "")]
+    built = [t for raw, t in zip(raw_targets, targets) if is_template(str(raw or ""))] if key == "toNamespaces" \
+        else (targets if is_template(str(raw_targets[0] or "")) else [])
+    if any(t != cr_ns for t in built):
+        raise RenderError(f"{tpl.path}.{key}: a {tpl.spec.kind} copied from a source built from the CR "
+                          f"({', '.join(from_cr)}) goes only to namespaces named literally in the Katalog or "
+                          "to the CR's own namespace")
 
 
 def may_label_track(entries: list[TemplateEntry], *, cr_namespaced: bool,

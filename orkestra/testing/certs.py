@@ -70,7 +70,7 @@ def make_ca(common_name: str, *, now: datetime.datetime | None = None) -> KeyPai
     return KeyPair(cert.public_bytes(serialization.Encoding.PEM), _key_pem(key))
 
 
-def _leaf(ca: KeyPair, subject: x509.Name, usage: x509.ObjectIdentifier,
+def _leaf(ca: KeyPair, subject: x509.Name, usages: list[x509.ObjectIdentifier],
           sans: list[x509.GeneralName], now: datetime.datetime | None) -> KeyPair:
     now = now or datetime.datetime.now(datetime.timezone.utc)
     ca_cert = x509.load_pem_x509_certificate(ca.cert_pem)
@@ -82,7 +82,7 @@ def _leaf(ca: KeyPair, subject: x509.Name, usage: x509.ObjectIdentifier,
                                             content_commitment=False, data_encipherment=False,
                                             key_agreement=False, key_cert_sign=False, crl_sign=False,
                                             encipher_only=False, decipher_only=False), critical=True)
-               .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+               .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
                               critical=False))
     if sans:
@@ -92,21 +92,24 @@ def _leaf(ca: KeyPair, subject: x509.Name, usage: x509.ObjectIdentifier,
 
 
 def make_serving_cert(ca: KeyPair, *, hosts: tuple[str, ...] = ("localhost", "127.0.0.1"),
-                      now: datetime.datetime | None = None) -> KeyPair:
-    """A TLS server certificate for `hosts` (DNS names or IP addresses), signed by `ca`."""
+                      client_too: bool = False, now: datetime.datetime | None = None) -> KeyPair:
+    """A TLS server certificate for `hosts` (DNS names or IP addresses), signed by `ca`.
+
+    `client_too` adds client authentication (etcd presents the same certificate to its peers)."""
     sans: list[x509.GeneralName] = []
     for host in hosts:
         try:
             sans.append(x509.IPAddress(ipaddress.ip_address(host)))
         except ValueError:
             sans.append(x509.DNSName(host))
-    return _leaf(ca, _name(hosts[0]), ExtendedKeyUsageOID.SERVER_AUTH, sans, now)
+    usages = [ExtendedKeyUsageOID.SERVER_AUTH] + ([ExtendedKeyUsageOID.CLIENT_AUTH] if client_too else [])
+    return _leaf(ca, _name(hosts[0]), usages, sans, now)
 
 
 def make_client_cert(ca: KeyPair, user: str, groups: tuple[str, ...] = (), *,
                      now: datetime.datetime | None = None) -> KeyPair:
     """A client certificate: kube-apiserver reads the user from CN and the groups from O."""
-    return _leaf(ca, _name(user, groups), ExtendedKeyUsageOID.CLIENT_AUTH, [], now)
+    return _leaf(ca, _name(user, groups), [ExtendedKeyUsageOID.CLIENT_AUTH], [], now)
 
 
 def make_client_csr(user: str, groups: tuple[str, ...] = ()) -> tuple[bytes, bytes]:

@@ -40,6 +40,7 @@ from pathlib import Path
 from orkestra.testing import certs, flags, processes
 from orkestra.testing.build import KUBERNETES_VERSION, BINARIES, ensure_binaries, stderr_progress
 from orkestra.testing.errors import ControlPlaneError
+from orkestra.testing.files import private_dir, write_private
 from orkestra.testing.kubeconfig import client_kubeconfig
 from orkestra.testing.ports import LOOPBACK, free_ports, port_in_use
 
@@ -88,9 +89,10 @@ def probe_readyz(server: str, context: ssl.SSLContext, timeout: float = 2.0) -> 
         return False, str(getattr(err, "reason", err))
 
 
-def probe_etcd(url: str, timeout: float = 2.0) -> bool:
+def probe_etcd(url: str, context: ssl.SSLContext | None = None, timeout: float = 2.0) -> bool:
+    """etcd's /health; `context` carries the CA and the client certificate etcd requires."""
     try:
-        with urllib.request.urlopen(f"{url}/health", timeout=timeout) as resp:
+        with urllib.request.urlopen(f"{url}/health", timeout=timeout, context=context) as resp:
             return json.loads(resp.read()).get("health") == "true"
     except (urllib.error.URLError, OSError, ValueError):
         return False
@@ -143,7 +145,7 @@ class LocalControlPlane:
         bin_dir = self._binaries()
         self._check_requested_ports()
         root = Path(tempfile.mkdtemp(prefix="orkestra-cp-")) if self._root_arg is None else self._root_arg
-        root.mkdir(parents=True, exist_ok=True)
+        private_dir(root)
         self._layout = layout = self._choose_ports(bin_dir, root)
         self._write_certs(layout)
         if not self._detached:
@@ -186,12 +188,10 @@ class LocalControlPlane:
         if self._client_ca is None:
             raise ControlPlaneError("add_user needs a started local control plane")
         pair = certs.make_client_cert(self._client_ca, name, tuple(groups))
-        path = self.layout.root / "users" / f"{name}.kubeconfig"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(client_kubeconfig(server=self.server, ca_pem=self.layout.cert("serving-ca.crt").read_bytes(),
-                                          user=name, cert_pem=pair.cert_pem, key_pem=pair.key_pem))
-        path.chmod(0o600)
-        return path
+        path = private_dir(self.layout.root / "users") / f"{name}.kubeconfig"
+        return write_private(path, client_kubeconfig(server=self.server,
+                                                     ca_pem=self.layout.cert("serving-ca.crt").read_bytes(),
+                                                     user=name, cert_pem=pair.cert_pem, key_pem=pair.key_pem))
 
     def __enter__(self) -> LocalControlPlane:
         return self.start()
@@ -224,26 +224,28 @@ class LocalControlPlane:
                             apiserver_port=self._apiserver_port or apiserver)
 
     def _write_certs(self, layout: flags.Layout) -> None:
-        layout.certs.mkdir(parents=True, exist_ok=True)
+        private_dir(layout.certs)
         serving_ca = certs.make_ca("orkestra-local-serving-ca")
         serving = certs.make_serving_cert(serving_ca)
         self._client_ca = client_ca = certs.make_ca("orkestra-local-client-ca")
         admin = certs.make_client_cert(client_ca, "admin", ("system:masters",))
         sa = certs.make_service_account_keys()
+        etcd_ca = certs.make_ca("orkestra-local-etcd-ca")
+        etcd = certs.make_serving_cert(etcd_ca, client_too=True)
+        etcd_client = certs.make_client_cert(etcd_ca, "kube-apiserver-etcd-client")
         files = {
             "serving-ca.crt": serving_ca.cert_pem, "serving.crt": serving.cert_pem, "serving.key": serving.key_pem,
             "client-ca.crt": client_ca.cert_pem, "client-ca.key": client_ca.key_pem,
             "admin.crt": admin.cert_pem, "admin.key": admin.key_pem,
             "sa.pub": sa.public_pem, "sa.key": sa.private_pem,
+            "etcd-ca.crt": etcd_ca.cert_pem, "etcd.crt": etcd.cert_pem, "etcd.key": etcd.key_pem,
+            "apiserver-etcd-client.crt": etcd_client.cert_pem, "apiserver-etcd-client.key": etcd_client.key_pem,
         }
         for name, data in files.items():
-            path = layout.cert(name)
-            path.write_bytes(data)
-            path.chmod(0o600)
-        layout.kubeconfig.write_text(client_kubeconfig(server=layout.server, ca_pem=serving_ca.cert_pem,
-                                                       user="admin", cert_pem=admin.cert_pem,
-                                                       key_pem=admin.key_pem))
-        layout.kubeconfig.chmod(0o600)
+            write_private(layout.cert(name), data)
+        write_private(layout.kubeconfig, client_kubeconfig(server=layout.server, ca_pem=serving_ca.cert_pem,
+                                                           user="admin", cert_pem=admin.cert_pem,
+                                                           key_pem=admin.key_pem))
 
     def _spawn(self, name: str, command: list[str]) -> tuple[processes.Component, subprocess.Popen]:
         started = processes.spawn(name, command, self.layout.logs / f"{name}.log", detached=self._detached)
@@ -269,7 +271,9 @@ class LocalControlPlane:
     def _start_etcd(self, layout: flags.Layout) -> None:
         self._progress(f"starting etcd on {layout.etcd_url}")
         etcd = self._spawn("etcd", flags.etcd_command(layout))
-        self._wait(etcd, lambda: probe_etcd(layout.etcd_url), ETCD_TIMEOUT, "healthy")
+        context = admin_ssl_context(layout.cert("etcd-ca.crt"), layout.cert("apiserver-etcd-client.crt"),
+                                    layout.cert("apiserver-etcd-client.key"))
+        self._wait(etcd, lambda: probe_etcd(layout.etcd_url, context), ETCD_TIMEOUT, "healthy")
 
     def _start_apiserver(self, layout: flags.Layout) -> None:
         self._progress(f"starting kube-apiserver on {layout.server} (waiting for /readyz)")

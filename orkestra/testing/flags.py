@@ -8,6 +8,10 @@ garbage collection (ownerReference cascades), namespace deletion, the default Se
 in each namespace, and the `kube-apiserver-client` CSR signer (with the client CA), so test users
 can be had through the CertificateSigningRequest API as on any cluster (`orkestra.testing.users`).
 
+etcd serves clients and its peer port over TLS and requires a client certificate from its own
+CA (`etcd-ca.crt`): plain HTTP on loopback let any local user read every Secret and write
+around RBAC. Only kube-apiserver holds a client certificate (`apiserver-etcd-client.*`).
+
 `--advertise-address` is a trap: since 1.36 kube-apiserver rejects 127.0.0.1 there while the
 endpoint reconciler is on. It is left unset when the machine has a default route (the address is
 then only written into the `kubernetes` Endpoints object); without one, the endpoint reconciler is
@@ -53,7 +57,7 @@ class Layout:
 
     @property
     def etcd_url(self) -> str:
-        return f"http://{LOOPBACK}:{self.etcd_client_port}"
+        return f"https://{LOOPBACK}:{self.etcd_client_port}"
 
     @property
     def server(self) -> str:
@@ -64,7 +68,8 @@ class Layout:
 
 
 def etcd_command(layout: Layout) -> list[str]:
-    peer = f"http://{LOOPBACK}:{layout.etcd_peer_port}"
+    peer = f"https://{LOOPBACK}:{layout.etcd_peer_port}"
+    tls = (layout.cert("etcd-ca.crt"), layout.cert("etcd.crt"), layout.cert("etcd.key"))
     return [
         str(layout.bin_dir / "etcd"),
         "--name=default",
@@ -74,6 +79,10 @@ def etcd_command(layout: Layout) -> list[str]:
         f"--listen-peer-urls={peer}",
         f"--initial-advertise-peer-urls={peer}",
         f"--initial-cluster=default={peer}",
+        f"--trusted-ca-file={tls[0]}", f"--cert-file={tls[1]}", f"--key-file={tls[2]}",
+        "--client-cert-auth=true",
+        f"--peer-trusted-ca-file={tls[0]}", f"--peer-cert-file={tls[1]}", f"--peer-key-file={tls[2]}",
+        "--peer-client-cert-auth=true",
         "--unsafe-no-fsync=true",
         "--log-level=warn",
     ]
@@ -83,6 +92,9 @@ def apiserver_command(layout: Layout, *, has_default_route: bool) -> list[str]:
     command = [
         str(layout.bin_dir / "kube-apiserver"),
         f"--etcd-servers={layout.etcd_url}",
+        f"--etcd-cafile={layout.cert('etcd-ca.crt')}",
+        f"--etcd-certfile={layout.cert('apiserver-etcd-client.crt')}",
+        f"--etcd-keyfile={layout.cert('apiserver-etcd-client.key')}",
         f"--bind-address={LOOPBACK}",
         f"--secure-port={layout.apiserver_port}",
         f"--cert-dir={layout.certs}",

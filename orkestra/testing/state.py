@@ -15,6 +15,7 @@ from pathlib import Path
 from orkestra.testing import processes
 from orkestra.testing.controlplane import LocalControlPlane, admin_ssl_context, probe_readyz
 from orkestra.testing.errors import ControlPlaneError
+from orkestra.testing.files import write_private
 
 
 @dataclass(frozen=True)
@@ -81,5 +82,5 @@ def load(path: Path) -> LocalState | None:
 
 def save(path: Path, state: LocalState) -> None:
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(state.to_json())
+    write_private(tmp, state.to_json())
     tmp.replace(path)

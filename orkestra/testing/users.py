@@ -17,6 +17,7 @@ import kubernetes
 
 from orkestra.testing import certs
 from orkestra.testing.errors import ControlPlaneError
+from orkestra.testing.files import private_dir, write_private
 from orkestra.testing.kubeconfig import client_kubeconfig, read_cluster
 
 SIGNER = "kubernetes.io/kube-apiserver-client"
@@ -49,8 +50,6 @@ def csr_user_kubeconfig(admin_kubeconfig: Path, name: str, groups: tuple[str, ..
     finally:
         api.close()
     server, ca_pem = read_cluster(admin_kubeconfig)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(client_kubeconfig(server=server, ca_pem=ca_pem, user=name,
-                                     cert_pem=base64.b64decode(cert), key_pem=key_pem))
-    out.chmod(0o600)
-    return out
+    private_dir(out.parent)
+    return write_private(out, client_kubeconfig(server=server, ca_pem=ca_pem, user=name,
+                                                cert_pem=base64.b64decode(cert), key_pem=key_pem))

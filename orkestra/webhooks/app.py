@@ -26,7 +26,7 @@ from orkestra.webhooks.admission import AdmissionResult, CacheLookup
 from orkestra.webhooks.conversion import Converter, build_converters, convert_review
 from orkestra.webhooks.plan import WebhookPlan, build_plan
 from orkestra.webhooks.review import (
-    ADMISSION_API, CONVERSION_API, MAX_BODY, BadRequest, check_envelope, parse_admission, parse_conversion,
+    ADMISSION_API, CONVERSION_API, MAX_BODY, TOO_LARGE, BadRequest, check_envelope, parse_admission, parse_conversion,
     parse_json,
 )
 from orkestra.webhooks.stats import WebhookStats
@@ -61,7 +61,8 @@ def _read_review() -> dict:
     try:
         body = request.get_data(cache=False)
     except HTTPException as e:
-        raise BadRequest(400, "request body too large" if e.code == 413 else "could not read the request body") from None
+        raise (BadRequest(413, TOO_LARGE) if e.code == 413
+               else BadRequest(400, "could not read the request body")) from None
     return parse_json(body)
 
 

@@ -8,11 +8,20 @@ runs in the connection's own thread (not in the accept loop).
 
 Keep-alive: werkzeug's handler always answers `Connection: close`, because it cannot know
 whether the application drained the request body. This handler reads the whole body itself
-(requests carry a Content-Length up to the 16 MiB limit) and hands the application an in-memory
+(requests carry a Content-Length up to MAX_BODY) and hands the application an in-memory
 copy, so the connection is always at a request boundary and may stay open; chunked or oversized
-bodies still close it. A connection idle for 30 s is closed by the socket timeout. TCP_NODELAY
+bodies still close it. An idle keep-alive connection is closed after READ_DEADLINE (the wait
+for the next request counts towards it), or by the 30 s socket timeout if that is shorter. TCP_NODELAY
 is set so that a response written as two TLS records is not held back by Nagle's algorithm.
 `service_actions` (called by the accept loop every poll interval) drives the TLS refresh timer.
+
+Limits (docs/security.md): anyone who reaches the port can open connections, so at most
+MAX_CONNECTIONS are served at once (more are closed on accept), at most MAX_IN_FLIGHT requests
+run the application at once, only one of them with a body over LARGE_BODY (others wait up to
+BUSY_WAIT, then get a 503), and each request must arrive in full (TLS handshake, headers, body)
+within READ_DEADLINE: the socket timeout
+alone restarts with every byte, so a client dripping one byte at a time would hold its thread
+for ever. The accept loop's poll shuts down connections past their deadline.
 """
 from __future__ import annotations
 
@@ -33,6 +42,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("orkestra.webhooks")
 IDLE_TIMEOUT = 30.0
+READ_DEADLINE = 10.0
+MAX_CONNECTIONS = 32
+MAX_IN_FLIGHT = 4
+LARGE_BODY = MAX_BODY // 4   # bodies above this parse one at a time: JSON can take ~25x its size in memory
+BUSY_WAIT = 4.0     # below the 5 s webhook timeout the configurations register
 
 
 class _Handler(WSGIRequestHandler):
@@ -40,6 +54,13 @@ class _Handler(WSGIRequestHandler):
     timeout = IDLE_TIMEOUT
     _reusable = False
     _stream: Any = None
+
+    def handle_one_request(self) -> None:
+        self.server.arm(self.connection)        # type: ignore[attr-defined]
+        try:
+            super().handle_one_request()
+        finally:
+            self.server.disarm(self.connection)  # type: ignore[attr-defined]
 
     def make_environ(self) -> dict[str, Any]:
         environ = super().make_environ()
@@ -51,6 +72,7 @@ class _Handler(WSGIRequestHandler):
         if not 0 <= length <= MAX_BODY:
             return environ                      # the app rejects it unread; the connection closes
         body = self.rfile.read(length) if length else b""
+        self.server.disarm(self.connection)      # type: ignore[attr-defined]  # read in full: in time
         environ["wsgi.input"] = io.BytesIO(body)
         self._reusable = len(body) == length
         if self._reusable:
@@ -84,6 +106,7 @@ class HttpsServer(ThreadedWSGIServer):
     daemon_threads = True
 
     def __init__(self, host: str, port: int, app: Any, tls: TlsManager, *, idle_timeout: float = IDLE_TIMEOUT,
+                 read_deadline: float = READ_DEADLINE, max_connections: int = MAX_CONNECTIONS,
                  clock: Callable[[], float] = time.monotonic) -> None:
         handler = _Handler if idle_timeout == IDLE_TIMEOUT else type("_Handler", (_Handler,), {"timeout": idle_timeout})
         # bind here: werkzeug turns a bind failure into sys.exit(1); we want an OSError to report
@@ -92,12 +115,51 @@ class HttpsServer(ThreadedWSGIServer):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind(get_sockaddr(host, port, family))
             sock.listen(self.request_queue_size)
-            super().__init__(host, port, app, handler=handler, fd=sock.fileno())   # werkzeug keeps a dup
+            super().__init__(host, port, _Limited(app), handler=handler, fd=sock.fileno())   # werkzeug keeps a dup
         self.server_port = self.socket.getsockname()[1]
         self.tls = tls   # the runner sets `ssl_context` once TLS has started (marks the server as https)
         self._clock = clock
         self._next_refresh = clock() + tls.source.period
         self._refreshing = threading.Event()
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self._max_connections, self._read_deadline = max_connections, read_deadline
+        self._deadlines: dict[Any, float] = {}
+        self._deadlines_lock = threading.Lock()
+
+    def arm(self, conn: Any) -> None:
+        with self._deadlines_lock:
+            self._deadlines[conn] = self._clock() + self._read_deadline
+
+    def disarm(self, conn: Any) -> None:
+        with self._deadlines_lock:
+            self._deadlines.pop(conn, None)
+
+    def _cut_late_readers(self) -> None:
+        now = self._clock()
+        with self._deadlines_lock:
+            late = [c for c, t in self._deadlines.items() if t <= now]
+            for conn in late:
+                del self._deadlines[conn]
+        for conn in late:
+            log.debug("webhook request not received in time: connection closed")
+            try:
+                conn.shutdown(socket.SHUT_RDWR)   # wakes the handler's blocked read
+            except OSError:
+                pass
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            log.warning("webhook connection refused: too many open connections",
+                        extra={"limit": self._max_connections})
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
     def get_request(self) -> tuple[socket.socket, Any]:
         conn, addr = self.socket.accept()
@@ -111,6 +173,7 @@ class HttpsServer(ThreadedWSGIServer):
 
         The refresh may call the API server (the TLS Secret), so it runs on a short-lived thread
         and never stalls accepting connections; at most one runs at a time."""
+        self._cut_late_readers()
         now = self._clock()
         if now < self._next_refresh or self._refreshing.is_set():
             return
@@ -126,3 +189,42 @@ class HttpsServer(ThreadedWSGIServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         log.debug("webhook connection dropped", extra={"client": str(client_address[0])})
+
+
+class _Limited:
+    """WSGI wrapper: at most MAX_IN_FLIGHT requests in the application, of which at most one has a
+    body over LARGE_BODY (parsing seven MiB of `[[],[],…]` takes ~160 MiB); a 503 after BUSY_WAIT."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._slots = threading.BoundedSemaphore(MAX_IN_FLIGHT)
+        self._large = threading.BoundedSemaphore(1)
+
+    def __call__(self, environ: dict, start_response: Callable[..., Any]) -> Any:
+        deadline = time.monotonic() + BUSY_WAIT
+        held = []
+        large = _content_length(environ) > LARGE_BODY
+        for slots in ((self._slots, self._large) if large else (self._slots,)):
+            if not slots.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                for taken in held:
+                    taken.release()
+                start_response("503 Service Unavailable", [("Content-Type", "application/json"), ("Retry-After", "1")])
+                return [b'{"error":"webhook server busy"}']
+            held.append(slots)
+        try:
+            body = self.app(environ, start_response)
+            try:
+                return list(body)
+            finally:
+                if hasattr(body, "close"):
+                    body.close()
+        finally:
+            for taken in held:
+                taken.release()
+
+
+def _content_length(environ: dict) -> int:
+    try:
+        return int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0

@@ -12,7 +12,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-MAX_BODY = 16 * 1024 * 1024
+# The API server accepts request bodies up to 3 MiB, and an UPDATE's AdmissionReview carries two
+# objects (`object` and `oldObject`), re-encoded as JSON (often larger than the protobuf or YAML
+# the client sent): room for two 3 MiB objects and the envelope, so real traffic never gets a 413.
+MAX_BODY = 7 * 1024 * 1024
+TOO_LARGE = f"request body too large (limit {MAX_BODY} bytes)"
 ADMISSION_API = ("admission.k8s.io/v1", "AdmissionReview")
 CONVERSION_API = ("apiextensions.k8s.io/v1", "ConversionReview")
 OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT")
@@ -38,12 +42,12 @@ def check_envelope(method: str, mimetype: str, length: int | None) -> None:
     if mimetype.lower() != "application/json":
         raise BadRequest(400, "content type must be application/json")
     if length is not None and length > MAX_BODY:
-        raise BadRequest(400, "request body too large")
+        raise BadRequest(413, TOO_LARGE)
 
 
 def parse_json(body: bytes) -> dict:
     if len(body) > MAX_BODY:
-        raise BadRequest(400, "request body too large")
+        raise BadRequest(413, TOO_LARGE)
     try:
         doc = json.loads(body, parse_constant=_reject_constant)
     except json.JSONDecodeError as e:

@@ -31,7 +31,7 @@ def test_bundle_without_deployments_has_no_apps_rule(tmp_path):
     docs = docs_of(result.stdout)
     assert [d["kind"] for d in docs] == ["Namespace", "ServiceAccount", "ServiceAccount", "ServiceAccount",
                                          "ClusterRole", "ClusterRole", "ClusterRoleBinding", "ClusterRoleBinding",
-                                         "ConfigMap"]
+                                         "Role", "RoleBinding", "ConfigMap"]
     assert docs[0]["metadata"]["name"] == "orkestra-system"
     rules = cluster_role(docs)["rules"]
     assert not any("apps" in r["apiGroups"] for r in rules)

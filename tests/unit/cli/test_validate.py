@@ -126,12 +126,14 @@ def test_full_adds_permissions_startup_order_and_roles():
     assert "    permissions:\n      platform.example.io  applications  " in out
     assert "startup order\n  1  tenant\n  2  database       ← tenant [started]\n" \
            "  3  application    ← database [healthy] · tenant [started]\n" in out
-    assert "runtime (ServiceAccount orkestra)\n  coordination.k8s.io" in out
+    assert "runtime (ServiceAccount orkestra)\n  core                       events" in out
+    assert "runtime (Role orkestra in orkestra-system)\n  coordination.k8s.io  leases" in out
     assert "← leader election" in out
     assert "gateway (ServiceAccount orkestra-gateway)\n  (no permissions: the Katalog declares no webhook feature)" in out
     assert "control center (ServiceAccount orkestra-cc)\n  (no permissions: reads the runtime HTTP API)" in out
     out = run("validate", "-f", "examples/guarded-services.yaml", "--full").output
-    assert "  core                          secrets [orkestra-webhook-tls]" in out
+    assert "gateway (Role orkestra-gateway in orkestra-system)\n  core  secrets  " in out
+    assert "  core  secrets [orkestra-webhook-tls]" in out
     assert "← provisions and rotates the webhook certificate" in out
 
 
@@ -296,3 +298,15 @@ def test_subdirectory_katalogs_prefers_katalog_yaml_and_skips_files(tmp_path):
     assert subdirectory_katalogs(str(tmp_path)) == ["a/katalog.yaml", "b/komposer.yaml"]
     (tmp_path / "komposer.yaml").write_text("x")
     assert subdirectory_katalogs(str(tmp_path)) == []
+
+
+def test_regex_re2_cannot_run_is_an_error_with_file_and_line(tmp_path):
+    """Issue 16 item 5: patterns run on RE2; one it refuses names file:line and the reason."""
+    path = tmp_path / "k.yaml"
+    path.write_text(HEAD + "spec:\n  crds:\n    web:\n      apiTypes: {group: d.io, version: v1, kind: W, plural: ws}\n"
+                    "      validation:\n        rules:\n          - field: spec.name\n"
+                    "            regex: '^(\\w+)-\\1$'\n            message: twice\n")
+    result = run("validate", "-f", str(path))
+    assert result.exit_code == 1
+    assert (f'{path}:11:13: spec.crds.web.validation.rules[0].regex: invalid regex "^(\\w+)-\\1$": '
+            f'invalid escape sequence at "\\1" (RE2 syntax: no backreferences or lookarounds)') in result.output

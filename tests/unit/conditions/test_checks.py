@@ -23,7 +23,7 @@ def problems(cond) -> list[str]:
      f'{P}[0].equals: both operator and shorthand "equals" are set: use one of them'),
     ({"field": "a", "equals": 1, "prefix": "x"}, f'{P}[0].prefix: one operator per condition: both "equals" and "prefix" are set'),
     ({"field": "a", "regex": "(unclosed"},
-     f'{P}[0].regex: invalid regex "(unclosed": missing ), unterminated subpattern at position 0'),
+     f'{P}[0].regex: invalid regex "(unclosed": missing ) at "(unclosed"'),
     ({"field": "a", "between": "5"}, f'{P}[0].between: "5" must be "min,max"'),
     ({"field": "a", "between": "9,1"}, f'{P}[0].between: "9,1": min is greater than max'),
     ({"field": "a", "between": "1,x"}, f'{P}[0].between: bound "x" is not a number'),

@@ -539,3 +539,25 @@ w:
     assert messages(r.warnings) == [
         "spec.crds.w.operatorBox.onDelete.jobs[0].ttlSecondsAfterFinished: below 60: the Job may be removed "
         "before Orkestra sees it succeed, and the deletion then waits for deleteTimeout"]
+
+
+def test_a_copy_source_built_from_the_cr_is_flagged_at_load(report):
+    """Issue 16 item 12: `ork validate` says where such a copy is confined, before any reconcile fails."""
+    r = report(crds("""
+w:
+  apiTypes: {group: d.io, version: v1, kind: W, plural: ws}
+  operatorBox:
+    onReconcile:
+      secrets:
+        - fromSecret: db-admin
+          name: a
+          fromNamespace: "{{ .spec.sourceNamespace }}"
+        - fromSecret: wildcard
+          name: b
+          fromNamespace: certs
+"""))
+    assert r.ok, [str(e) for e in r.errors]
+    got = [m for m in messages(r.warnings) if "copy source" in m]
+    assert got == ["spec.crds.w.operatorBox.onReconcile.secrets[0].fromNamespace: a copy source built from the CR "
+                   "is confined to the CR's own namespace (fromNamespace and toNamespaces); name sources in "
+                   "other namespaces literally"]

@@ -98,8 +98,8 @@ def test_finalizers_union_and_komposer_cannot_import_komposer(write):
 def test_literal_credentials_are_rejected_and_env_is_required(write):
     path = write(komposer("{registry: [{name: pg, url: 'https://example.invalid', auth: {type: bearer, token: abc}}]}"))
     assert any("literal credentials are not allowed" in m for m in messages(load_report([path], env={}).errors))
-    path = write(komposer("{registry: [{name: pg, url: 'https://example.invalid', auth: {type: bearer, fromEnv: TOK}}]}"))
-    assert 'imports.registry[0].auth: environment variable "TOK" is not set' in messages(load_report([path], env={}).errors)
+    path = write(komposer("{registry: [{name: pg, url: 'https://example.invalid', auth: {type: bearer, fromEnv: ORK_REGISTRY_TOK}}]}"))
+    assert 'imports.registry[0].auth: environment variable "ORK_REGISTRY_TOK" is not set' in messages(load_report([path], env={}).errors)
 
 
 def test_errors_inside_imported_files_point_at_them(write):
@@ -126,6 +126,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802 - http.server API
         self.seen.append(self.headers.get("Authorization"))
         body = self.files.get(self.path)
+        if body is not None and body.startswith("REDIRECT "):
+            self.send_response(302)
+            self.send_header("Location", body.split(" ", 1)[1])
+            self.end_headers()
+            return
         if body is None:
             self.send_response(404)
             self.end_headers()
@@ -138,24 +143,39 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def http_registry():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+def _serve(handler: type[_Handler]):
+    handler.files, handler.seen = {}, []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    _Handler.files, _Handler.seen = {}, []
-    yield f"http://127.0.0.1:{server.server_address[1]}", _Handler
+    yield f"http://127.0.0.1:{server.server_address[1]}", handler
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def http_registry():
+    yield from _serve(_Handler)
+
+
+class _OtherHandler(_Handler):
+    files: dict[str, str] = {}
+    seen: list = []
+
+
+@pytest.fixture
+def other_host():
+    """A second server: another port is another origin, so credentials must not reach it."""
+    yield from _serve(_OtherHandler)
 
 
 def test_http_registry_and_files_with_bearer_auth(write, http_registry):
     base, handler = http_registry
     handler.files["/katalogs/cache/v1/katalog.yaml"] = katalog("cache", "cache")
     handler.files["/web.yaml"] = katalog("web", "web")
-    path = write(komposer("{registry: [{name: cache, version: v1, auth: {type: bearer, fromEnv: TOK}}], "
+    path = write(komposer("{registry: [{name: cache, version: v1, auth: {type: bearer, fromEnv: ORK_REGISTRY_TOK}}], "
                           f"files: ['{base}/web.yaml', '{base}/gone.yaml']}}"))
-    r = load_report([path], env={"ORK_REGISTRY": base, "TOK": "s3cret"})
+    r = load_report([path], env={"ORK_REGISTRY": base, "ORK_REGISTRY_TOK": "s3cret"})
     assert messages(r.errors) == [f"imports.files[1]: file not found: {base}/gone.yaml"]
     assert "Bearer s3cret" in handler.seen
     assert all("s3cret" not in str(i) for i in r.errors + r.warnings)
@@ -179,3 +199,76 @@ def test_a_registry_url_of_the_wrong_type_is_an_error_not_a_crash(write):
     r = load_report([path], env={})
     assert not r.ok
     assert any(m.startswith("imports.registry[0].url: expected a string") for m in messages(r.errors)), messages(r.errors)
+
+
+# -- issue 16 item 6: registry credentials --------------------------------------------------------
+
+def _registry_komposer(write, auth: str, url: str = "") -> str:
+    entry = f"name: cache, version: v1, auth: {auth}" + (f", url: '{url}'" if url else "")
+    return write(komposer("{registry: [{" + entry + "}]}"))
+
+
+def test_credentials_come_only_from_ork_registry_variables(write, http_registry):
+    base, handler = http_registry
+    handler.files["/katalogs/cache/v1/katalog.yaml"] = katalog("cache", "cache")
+    env = {"ORK_REGISTRY": base, "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI"}
+    path = _registry_komposer(write, "{type: basic, usernameFromEnv: AWS_ACCESS_KEY_ID, "
+                                     "passwordFromEnv: AWS_SECRET_ACCESS_KEY}")
+    r = load_report([path], env=env)
+    assert messages(r.errors) == ['imports.registry[0].auth.usernameFromEnv: "AWS_ACCESS_KEY_ID" is not allowed: '
+                                  'registry credentials are read only from ORK_REGISTRY_* variables']
+    assert handler.seen == []
+    path = _registry_komposer(write, "{type: basic, usernameFromEnv: ORK_REGISTRY_USER, "
+                                     "passwordFromEnv: ORK_REGISTRY_PASSWORD}")
+    r = load_report([path], env={"ORK_REGISTRY": base, "ORK_REGISTRY_USER": "u", "ORK_REGISTRY_PASSWORD": "p"})
+    assert r.ok, messages(r.errors)
+    assert handler.seen == ["Basic dTpw"]
+
+
+def test_credentials_go_only_to_the_ork_registry_host(write, http_registry, other_host):
+    base, _ = http_registry
+    other, other_handler = other_host
+    other_handler.files["/katalogs/cache/v1/katalog.yaml"] = katalog("cache", "cache")
+    path = _registry_komposer(write, "{type: bearer, fromEnv: ORK_REGISTRY_TOKEN}", url=other)
+    r = load_report([path], env={"ORK_REGISTRY": base, "ORK_REGISTRY_TOKEN": "s3cret"})
+    assert messages(r.errors) == [f"imports.registry[0].auth: credentials are sent only to the ORK_REGISTRY host; "
+                                  f"{other}/katalogs/cache/v1/katalog.yaml is not on it"]
+    assert other_handler.seen == []
+    r = load_report([path], env={"ORK_REGISTRY_TOKEN": "s3cret"})   # no ORK_REGISTRY: nowhere to send them
+    assert len(r.errors) == 1 and "only to the ORK_REGISTRY host" in messages(r.errors)[0]
+    assert other_handler.seen == []
+
+
+def test_credentials_are_refused_over_plain_http_off_loopback(write):
+    path = _registry_komposer(write, "{type: bearer, fromEnv: ORK_REGISTRY_TOKEN}")
+    r = load_report([path], env={"ORK_REGISTRY": "http://registry.example.invalid/", "ORK_REGISTRY_TOKEN": "s3cret"})
+    assert messages(r.errors) == ["imports.registry[0].auth: credentials are sent only over https, not to "
+                                  "http://registry.example.invalid/katalogs/cache/v1/katalog.yaml"]
+
+
+def test_a_redirect_to_another_host_drops_the_credentials(write, http_registry, other_host):
+    base, handler = http_registry
+    other, other_handler = other_host
+    handler.files["/katalogs/cache/v1/katalog.yaml"] = f"REDIRECT {other}/collect"
+    other_handler.files["/collect"] = katalog("cache", "cache")
+    path = _registry_komposer(write, "{type: bearer, fromEnv: ORK_REGISTRY_TOKEN}")
+    r = load_report([path], env={"ORK_REGISTRY": base, "ORK_REGISTRY_TOKEN": "s3cret"})
+    assert r.ok, messages(r.errors)
+    assert handler.seen == ["Bearer s3cret"] and other_handler.seen == [None]
+    handler.seen.clear()
+    handler.files["/katalogs/cache/v1/katalog.yaml"] = f"REDIRECT {base}/moved"     # same host keeps them
+    handler.files["/moved"] = katalog("cache", "cache")
+    assert load_report([path], env={"ORK_REGISTRY": base, "ORK_REGISTRY_TOKEN": "s3cret"}).ok
+    assert handler.seen == ["Bearer s3cret", "Bearer s3cret"]
+
+
+@pytest.mark.parametrize("registry", ["https://deploy:hunter2@registry.invalid/",
+                                      "https://deploy:hunter2@registry.invalid:notaport/"])
+def test_a_password_in_ork_registry_never_reaches_a_message(write, registry):
+    path = _registry_komposer(write, "{type: bearer, fromEnv: ORK_REGISTRY_TOKEN}")
+    r = load_report([path], env={"ORK_REGISTRY": registry, "ORK_REGISTRY_TOKEN": "t"})
+    assert r.errors and all("hunter2" not in str(i) and "hunter2" not in (i.file or "") for i in r.errors)
+    path = write(komposer("{registry: [{name: cache}]}"))
+    r = load_report([path], env={"ORK_REGISTRY": registry})
+    assert r.errors and all("hunter2" not in str(i) and "hunter2" not in (i.file or "") for i in r.errors)
+    assert any("credentials in a URL are not allowed" in m for m in messages(r.errors))

@@ -2,7 +2,12 @@ from __future__ import annotations
 
 import yaml
 
-from orkestra.katalog.rbac import bundle, configmap_document, derive, rbac_documents, render_stream, self_rules
+from orkestra.engine.leader import LEASE_NAME
+from orkestra.katalog.rbac import (
+    LEADER_LEASE, WEBHOOK_CONFIGURATIONS, bundle, configmap_document, derive, namespace_rules, rbac_documents,
+    render_stream, self_rules,
+)
+from orkestra.webhooks.configurations import CONFIGURATIONS, MUTATING_KIND
 
 
 def rules_of(katalog, component="runtime", **kw):
@@ -21,7 +26,6 @@ CM = "    cm:\n      apiTypes: {group: d.io, version: v1, kind: C, plural: cs}\n
 def test_runtime_rules_in_order_without_deployments(report):
     k = load(report, CM + "      operatorBox: {onReconcile: {configMaps: [{data: {a: b}}]}}\n")
     assert rules_of(k) == [
-        ("coordination.k8s.io", "leases", "get list watch create update", ()),
         ("", "events", "list create patch", ()),
         ("d.io", "cs", "get list watch update patch", ()),
         ("d.io", "cs/finalizers", "update", ()),
@@ -75,17 +79,19 @@ SECURITY = "security:\n  deletionProtection: {enabled: true}\n"
 def test_webhook_rules_and_self_role(report):
     k = load(report, CM + "      validation: {rules: [{field: spec.h, unique: true, message: m}]}\n"
              "      conversion: {storageVersion: v1}\n", SECURITY)
-    gateway = rules_of(k, "gateway", namespace="ops", tls_secret="tls")
+    gateway = rules_of(k, "gateway", namespace="ops")
+    validating = ("orkestra-deletion-protection", "orkestra-namespace-protection", "orkestra-validation")
     assert gateway == [
-        ("admissionregistration.k8s.io", "mutatingwebhookconfigurations", "get list watch create update patch delete", ()),
-        ("admissionregistration.k8s.io", "validatingwebhookconfigurations", "get list watch create update patch delete", ()),
-        ("", "secrets", "create", ()),
-        ("", "secrets", "get update", ("tls",)),
+        ("admissionregistration.k8s.io", "mutatingwebhookconfigurations", "get list watch update patch delete",
+         ("orkestra-mutation",)),
+        ("admissionregistration.k8s.io", "validatingwebhookconfigurations", "create", ()),
+        ("admissionregistration.k8s.io", "validatingwebhookconfigurations", "get list watch update patch delete",
+         validating),
         ("apiextensions.k8s.io", "customresourcedefinitions", "get list watch patch", ("cs.d.io",)),
         ("", "namespaces", "get patch", ("ops",)),
         ("d.io", "cs", "get list watch", ()),
     ]
-    runtime = rules_of(k, namespace="ops", tls_secret="tls")
+    runtime = rules_of(k, namespace="ops")
     for rule in gateway[:-1]:
         assert rule in runtime
     assert [(r.group, r.resource) for r in self_rules(k)] == [
@@ -94,8 +100,9 @@ def test_webhook_rules_and_self_role(report):
 
 def test_protection_block_with_enabled_false_still_declares_webhooks(report):
     k = load(report, CM, "security:\n  namespaceProtection: {enabled: false}\n")
-    assert [r for _, r, _, _ in rules_of(k, "gateway")] == ["mutatingwebhookconfigurations",
-                                                           "validatingwebhookconfigurations", "secrets", "secrets"]
+    assert [r for _, r, _, _ in rules_of(k, "gateway")] == ["mutatingwebhookconfigurations"] + [
+        "validatingwebhookconfigurations"] * 2
+    assert [r.resource for r in namespace_rules(k, "gateway")] == ["secrets", "secrets"]
     assert self_rules(k) == []
 
 
@@ -105,7 +112,9 @@ def test_bundle_documents_order_labels_and_determinism(report):
     assert [(d["kind"], d["metadata"]["name"]) for d in docs] == [
         ("Namespace", "ops"), ("ServiceAccount", "orkestra"), ("ServiceAccount", "orkestra-gateway"),
         ("ServiceAccount", "orkestra-cc"), ("ClusterRole", "orkestra"), ("ClusterRole", "orkestra-gateway"),
-        ("ClusterRoleBinding", "orkestra"), ("ClusterRoleBinding", "orkestra-gateway"), ("Role", "orkestra-self"),
+        ("ClusterRoleBinding", "orkestra"), ("ClusterRoleBinding", "orkestra-gateway"),
+        ("Role", "orkestra"), ("RoleBinding", "orkestra"), ("Role", "orkestra-gateway"),
+        ("RoleBinding", "orkestra-gateway"), ("Role", "orkestra-self"),
         ("RoleBinding", "orkestra-self"), ("ConfigMap", "orkestra-config")]
     for d in docs:
         assert d["metadata"]["labels"] == {"app.kubernetes.io/name": "orkestra", "app.kubernetes.io/part-of": "orkestra",
@@ -121,10 +130,9 @@ def test_bundle_documents_order_labels_and_determinism(report):
 def test_runtime_keeps_step_order_when_webhook_rules_follow(report):
     k = load(report, CM + "      validation: {rules: [{field: spec.h, exists: true, message: m}]}\n")
     got = [(g, r) for g, r, _, _ in rules_of(k)]
-    assert got[:2] == [("coordination.k8s.io", "leases"), ("", "events")]
-    assert got[-4:] == [("admissionregistration.k8s.io", "mutatingwebhookconfigurations"),
-                        ("admissionregistration.k8s.io", "validatingwebhookconfigurations"),
-                        ("", "secrets"), ("", "secrets")]
+    assert got[0] == ("", "events")
+    assert got[-3:] == [("admissionregistration.k8s.io", "mutatingwebhookconfigurations")] + [
+        ("admissionregistration.k8s.io", "validatingwebhookconfigurations")] * 2
 
 
 def test_protected_custom_child_crds_are_in_the_crd_rule(report):
@@ -147,3 +155,44 @@ def test_a_disabled_entry_gets_only_get_list_patch_on_its_kind(report):
     assert [r for _, r, _, _ in got if r.startswith("os") or r == "secrets"] == ["os"]
     reasons = {r.resource: r.reason for r in derive(k, "runtime")}
     assert "disabled" in reasons["os"]
+
+
+def test_cluster_role_never_holds_secret_or_lease_rules(report):
+    """Issue 16 item 3: a ClusterRole rule on a Secret name or on Leases holds in kube-system too."""
+    k = load(report, CM + "      validation: {rules: [{field: spec.h, exists: true, message: m}]}\n", SECURITY)
+    for component in ("runtime", "gateway"):
+        cluster = rules_of(k, component)
+        assert not any(r in ("secrets", "leases") for _, r, _, _ in cluster), cluster
+        for g, r, verbs, names in cluster:
+            if g == "admissionregistration.k8s.io" and verbs != "create":
+                assert names, (r, verbs)
+    runtime_local = [(r.resource, " ".join(r.verbs), r.resource_names) for r in namespace_rules(k, "runtime",
+                                                                                                 tls_secret="tls")]
+    assert runtime_local == [("leases", "create", ()), ("leases", "get list watch update", ("orkestra-konductor",)),
+                             ("secrets", "create", ()), ("secrets", "get update", ("tls",))]
+    roles = {d["metadata"]["name"]: d for d in rbac_documents(k, namespace="ops", components=["runtime", "gateway"])
+             if d["kind"] == "Role"}
+    assert roles["orkestra"]["metadata"]["namespace"] == "ops"
+    assert [r["resources"] for r in roles["orkestra-gateway"]["rules"]] == [["secrets"], ["secrets"]]
+
+
+def test_restricted_names_match_what_the_runtime_uses():
+    assert LEADER_LEASE == LEASE_NAME
+    by_resource = {"mutatingwebhookconfigurations": set(), "validatingwebhookconfigurations": set()}
+    for name, (kind, _) in CONFIGURATIONS.items():
+        by_resource["mutatingwebhookconfigurations" if kind == MUTATING_KIND else "validatingwebhookconfigurations"].add(name)
+    assert {r: set(n) for r, n in WEBHOOK_CONFIGURATIONS.items()} == by_resource
+
+
+def test_webhook_configuration_create_only_for_the_kinds_the_katalog_registers(report):
+    """Issue 16 item 3: an unrestricted `create` on mutating configurations lets a token holder
+    register a webhook that rewrites every Pod; grant it only when some entry has mutation rules."""
+    def creates(k):
+        return sorted(r for _, r, verbs, _ in rules_of(k, "gateway") if verbs == "create")
+    validating = load(report, CM + "      validation: {rules: [{field: spec.h, exists: true, message: m}]}\n")
+    assert creates(validating) == ["validatingwebhookconfigurations"]
+    mutating = load(report, CM + "      mutation: {rules: [{field: spec.h, default: x}]}\n")
+    assert creates(mutating) == ["mutatingwebhookconfigurations"]
+    conversion_only = load(report, CM + "      conversion: {storageVersion: v1}\n")
+    assert creates(conversion_only) == []
+    assert len(rules_of(conversion_only, "gateway")) == 3   # the by-name rules stay: stale ones are removed

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from orkestra.katalog.source import MAX_DEPTH, SourceError, locate, parse_yaml, plain, read_source
@@ -59,3 +61,39 @@ def test_read_source_errors(tmp_path):
     bad.write_bytes(b"\xff\xfe\x00")
     with pytest.raises(SourceError, match="not UTF-8"):
         read_source(str(bad))
+
+
+def _merge_chain(lines: int) -> str:
+    """Each map merges the previous one and adds a key: pairs grow quadratically with lines."""
+    return "\n".join(["a0: &a0 {k0: 1}"] + [f"a{i}: &a{i} {{<<: *a{i - 1}, k{i}: 1}}" for i in range(1, lines)]) + "\n"
+
+
+def _merge_laughs(levels: int) -> str:
+    """Billion laughs through merge keys: every level merges the previous one twice."""
+    return "\n".join(["a0: &a0 {k0: 1}"] + [f"a{i}: &a{i} {{<<: [*a{i - 1}, *a{i - 1}], k{i}: 1}}"
+                                             for i in range(1, levels)]) + "\n"
+
+
+def test_merge_key_bomb_fails_fast_with_a_clear_error():
+    """Issue 16 item 7: merged pairs are counted while composing (before: this 70 KB chain took 19 s)."""
+    start = time.monotonic()
+    with pytest.raises(SourceError) as err:
+        parse_yaml(_merge_chain(2000), "bomb.yaml")
+    elapsed = time.monotonic() - start
+    assert elapsed < 3.0, f"took {elapsed:.1f} s"
+    assert str(err.value).startswith("merge keys (<<) expand the document to more than 200000 entries")
+
+
+def test_merge_key_laughs_end_fast():
+    """Doubling merges: PyYAML >= 6.0.4 de-duplicates them; on 6.0.3 the count stops them early."""
+    start = time.monotonic()
+    try:
+        parse_yaml(_merge_laughs(40), "laughs.yaml")
+    except SourceError as err:
+        assert "merge keys (<<) expand" in str(err)
+    assert time.monotonic() - start < 3.0
+
+
+def test_ordinary_merge_keys_still_work():
+    doc = parse_yaml("base: &b {x: 1, y: 2}\nuse: {<<: *b, y: 3}\n", "m.yaml")
+    assert dict(doc["use"]) == {"x": 1, "y": 3}

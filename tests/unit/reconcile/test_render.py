@@ -230,3 +230,67 @@ def test_label_tracking_prediction_and_gvrs():
     assert not may_label_track(tpls[:1], cr_namespaced=True, resolve_kind=resolve)
     assert not may_label_track(tpls, cr_namespaced=False, resolve_kind=resolve)
     assert tracked_gvrs(tpls, resolve) == [GVR("", "v1", "configmaps"), GVR("example.io", "v1", "clusters")]
+
+
+def _reading(source=None):
+    reads = []
+
+    def read(gvr, ns, name):
+        reads.append((ns, name))
+        return source or {"type": "Opaque", "data": {"password": "czNjcmV0"}}
+    return read, reads
+
+
+@pytest.mark.parametrize("entry", [
+    {"fromSecret": "db-admin", "fromNamespace": "{{ .spec.sourceNamespace }}"},
+    {"fromSecret": "{{ .spec.secret }}", "fromNamespace": "kube-system"},
+    {"fromSecret": "{{ .spec.secret }}", "fromNamespace": "{{ .spec.sourceNamespace }}"},
+])
+def test_a_copy_source_built_from_the_cr_cannot_leave_its_namespace(entry):
+    """Issue 16 item 12: a CR author cannot have the runtime copy a Secret from another namespace."""
+    read, reads = _reading()
+    cr = make_cr("web", "shop", spec={"sourceNamespace": "kube-system", "secret": "db-admin"})
+    with pytest.raises(RenderError, match="must be in the CR's own namespace, not 'kube-system'"):
+        render({"secrets": [entry]}, cr, read_source=read)
+    assert reads == []                                   # refused before anything was read
+
+
+def test_a_copy_source_built_from_the_cr_stays_in_the_crs_namespace():
+    read, reads = _reading()
+    cr = make_cr("web", "shop", spec={"secret": "app-db"})
+    children = render({"secrets": [{"fromSecret": "{{ .spec.secret }}", "name": "copy"}]}, cr, read_source=read)
+    assert reads == [("shop", "app-db")] and [(c.name, c.namespace) for c in children] == [("copy", "shop")]
+    with pytest.raises(RenderError, match=r"toNamespaces: a Secret copied from a source built from the CR \(fromSecret\) goes only"):
+        render({"secrets": [{"fromSecret": "{{ .spec.secret }}", "toNamespaces": ["{{ .spec.secret }}"]}]}, cr,
+               read_source=read)
+
+
+def test_a_copy_from_a_source_built_from_the_cr_cannot_go_to_a_namespace_the_cr_names():
+    """Without toNamespaces the copy lands in the entry's `namespace`: built from the CR, it must be
+    the CR's own; a namespace the Katalog names literally is the Katalog author's choice."""
+    read, reads = _reading()
+    cr = make_cr("web", "shop", spec={"secret": "app-db", "target": "public"})
+    with pytest.raises(RenderError, match=r"\.namespace: a Secret copied from a source built from the CR"):
+        render({"secrets": [{"fromSecret": "{{ .spec.secret }}", "namespace": "{{ .spec.target }}"}]}, cr,
+               read_source=read)
+    assert reads == []
+    literal = render({"secrets": [{"fromSecret": "{{ .spec.secret }}", "namespace": "public"}]}, cr, read_source=read)
+    assert [(c.name, c.namespace) for c in literal] == [("app-db", "public")]
+
+
+def test_the_beginner_secret_copy_pattern_still_copies_to_literal_namespaces():
+    """A Secret entry copying each labelled Secret (its own name, its own namespace) to namespaces the
+    Katalog lists: the source is the CR's own namespace, the targets are the Katalog author's."""
+    read, reads = _reading()
+    cr = make_cr("db-credentials", "shop")
+    children = render({"secrets": [{"fromSecret": "{{ .metadata.name }}", "toNamespaces": ["team-a", "team-b"]}]},
+                      cr, read_source=read)
+    assert reads == [("shop", "db-credentials")]
+    assert [(c.name, c.namespace) for c in children] == [("db-credentials", "team-a"), ("db-credentials", "team-b")]
+
+
+def test_literal_sources_in_other_namespaces_still_copy():
+    read, reads = _reading()
+    render({"secrets": [{"fromSecret": "wildcard", "fromNamespace": "certs"}]}, make_cr("web", "shop"),
+           read_source=read)
+    assert reads == [("certs", "wildcard")]

@@ -19,16 +19,16 @@ def test_etcd_listens_on_loopback_ports_with_its_data_dir():
     command = flags.etcd_command(LAYOUT)
     assert command[0] == "/bin-dir/etcd"
     assert "--data-dir=/root-dir/etcd" in command
-    assert "--listen-client-urls=http://127.0.0.1:2001" in command
-    assert "--listen-peer-urls=http://127.0.0.1:2002" in command
-    assert "--initial-cluster=default=http://127.0.0.1:2002" in command
+    assert "--listen-client-urls=https://127.0.0.1:2001" in command
+    assert "--listen-peer-urls=https://127.0.0.1:2002" in command
+    assert "--initial-cluster=default=https://127.0.0.1:2002" in command
     assert "--unsafe-no-fsync=true" in command
 
 
 def test_apiserver_flags_follow_the_spec():
     command = flags.apiserver_command(LAYOUT, has_default_route=True)
     assert command[0] == "/bin-dir/kube-apiserver"
-    for flag in ("--etcd-servers=http://127.0.0.1:2001", "--bind-address=127.0.0.1", "--secure-port=6001",
+    for flag in ("--etcd-servers=https://127.0.0.1:2001", "--bind-address=127.0.0.1", "--secure-port=6001",
                  "--authorization-mode=RBAC", "--allow-privileged=true",
                  "--disable-admission-plugins=ServiceAccount",
                  "--enable-admission-plugins=OwnerReferencesPermissionEnforcement",

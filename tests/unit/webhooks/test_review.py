@@ -51,7 +51,7 @@ def test_content_type(client, path):
 @pytest.mark.parametrize("path", PATHS)
 def test_body_too_large(client, path):
     assert error(client.post(path, data=b" " * (MAX_BODY + 1), content_type="application/json")) == (
-        400, "request body too large")
+        413, f"request body too large (limit {MAX_BODY} bytes)")
 
 
 def test_invalid_json(client):

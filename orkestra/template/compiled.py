@@ -19,6 +19,7 @@ from functools import lru_cache
 from typing import Any
 
 from orkestra.template import functions
+from orkestra.template.budget import render_budget
 from orkestra.template.compiler import Compiler
 from orkestra.template.errors import TemplateEvalError
 from orkestra.template.nodes import Action, Text
@@ -65,11 +66,15 @@ class Template:
         if self._plain:
             return self.source
         root, frame = self._frame(data, extra)
-        if self._bare:
-            return to_text(self._value(root, frame))
-        out: list[str] = []
-        self._emit(root, frame, out)
-        return "".join(out)
+        with render_budget() as budget:
+            if self._bare:
+                return to_text(self._value(root, frame))
+            out: list[str] = []
+            if budget.out is None:
+                budget.out = out
+            self._emit(root, frame, out)
+            budget.finish()
+            return "".join(out)
 
     def render_value(self, data: Any, **extra: Any) -> Any:
         """Render with the native-type rule (module docstring); None means "omit the field"."""
@@ -79,7 +84,8 @@ class Template:
             text = self.render(data, **extra)
             return text if text != "" else None
         root, frame = self._frame(data, extra)
-        return copy_value(self._value(root, frame))
+        with render_budget():
+            return copy_value(self._value(root, frame))
 
     def _value(self, root: Any, frame: list) -> Any:
         try:

@@ -14,10 +14,12 @@ TemplateEvalError naming the function, so rendering only ever raises TemplateEva
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable, Mapping
 from functools import lru_cache, partial
 from typing import Any
 
+from orkestra.template.budget import describe, step, weigh
 from orkestra.template.errors import TemplateEvalError
 from orkestra.template.lexer import syntax_error
 from orkestra.template.nodes import (
@@ -181,6 +183,7 @@ class Compiler:
                     orelse(dot, frame, out)
                 return
             for key, elem in pairs:
+                step()
                 if key_slot is not None:
                     frame[key_slot] = key
                 if val_slot is not None:
@@ -283,8 +286,15 @@ def _chain(base: Value, fields: tuple[str, ...], on_dot: bool) -> Value:
     return chain
 
 
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
 def _failure(name: str, exc: Exception) -> TemplateEvalError:
-    return TemplateEvalError(f"error calling {name}: {exc}")
+    """A library exception as an evaluation error. Quoted text in its message is usually an
+    argument (`invalid literal for int(): 'hunter2'`), possibly Secret data, so it is replaced
+    by its size (docs/security.md)."""
+    message = _QUOTED.sub(lambda m: f"<string of {len(m.group()) - 2} characters>", str(exc))
+    return TemplateEvalError(f"error calling {name}: {message}")
 
 
 def _eager_call(name: str, fn: Callable, args: list[Value], piped: bool) -> Callable:
@@ -292,7 +302,7 @@ def _eager_call(name: str, fn: Callable, args: list[Value], piped: bool) -> Call
     if not piped and n == 0:
         def call0(dot: Any, frame: list) -> Any:
             try:
-                return fn()
+                return weigh(fn())
             except TemplateEvalError:
                 raise
             except Exception as exc:
@@ -304,7 +314,7 @@ def _eager_call(name: str, fn: Callable, args: list[Value], piped: bool) -> Call
         def call1(dot: Any, frame: list) -> Any:
             x = a(dot, frame)
             try:
-                return fn(x)
+                return weigh(fn(x))
             except TemplateEvalError:
                 raise
             except Exception as exc:
@@ -313,7 +323,7 @@ def _eager_call(name: str, fn: Callable, args: list[Value], piped: bool) -> Call
     if piped and n == 0:
         def piped1(dot: Any, frame: list, last: Any) -> Any:
             try:
-                return fn(last)
+                return weigh(fn(last))
             except TemplateEvalError:
                 raise
             except Exception as exc:
@@ -325,7 +335,7 @@ def _eager_call(name: str, fn: Callable, args: list[Value], piped: bool) -> Call
         def piped2(dot: Any, frame: list, last: Any) -> Any:
             x = a(dot, frame)
             try:
-                return fn(x, last)
+                return weigh(fn(x, last))
             except TemplateEvalError:
                 raise
             except Exception as exc:
@@ -336,7 +346,7 @@ def _eager_call(name: str, fn: Callable, args: list[Value], piped: bool) -> Call
             values = [a(dot, frame) for a in args]
             values.append(last)
             try:
-                return fn(*values)
+                return weigh(fn(*values))
             except TemplateEvalError:
                 raise
             except Exception as exc:
@@ -346,7 +356,7 @@ def _eager_call(name: str, fn: Callable, args: list[Value], piped: bool) -> Call
     def call_n(dot: Any, frame: list) -> Any:
         values = [a(dot, frame) for a in args]
         try:
-            return fn(*values)
+            return weigh(fn(*values))
         except TemplateEvalError:
             raise
         except Exception as exc:
@@ -385,7 +395,7 @@ def _iterate(value: Any) -> list[tuple[Any, Any]]:
             raise TemplateEvalError(
                 f"range over an integer is limited to {MAX_RANGE_INT} iterations, got {value}")
         return [(i, i) for i in range(value)]
-    raise TemplateEvalError(f"range can't iterate over {type_name(value)} {to_text(value)!r}")
+    raise TemplateEvalError(f"range can't iterate over {describe(value)}")
 
 
 def _show(op: Operand) -> str:

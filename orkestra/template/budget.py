@@ -1,0 +1,165 @@
+"""The evaluation budget of one render: steps, wall time and value size (docs/security.md).
+
+A template is code run against data nobody reviewed (a CR's spec, a child's status), so a render
+must end even when the template or the data is hostile: nested `range`s multiply, reassigning a
+variable in a loop doubles a string or a list on every pass, and `mul` squares big integers.
+Every render therefore carries a `Budget`: each loop iteration is a step, the deadline is checked
+every few hundred steps, and every value a library function returns (and the text written so
+far) is weighed against a size limit. Exceeding any of them raises `TemplateEvalError`, which
+fails the render like any other template error.
+
+The budget lives in a thread-local slot set by the outermost render, so library functions and
+the compiler's closures reach it without an extra argument on every hot path.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from orkestra.template.errors import TemplateEvalError
+from orkestra.template.values import describe
+
+_CHECK_EVERY = 256   # steps between deadline and output checks
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one render may spend: loop steps, seconds, characters of one text value (also summed
+    over the strings inside a list or map), elements of one list or map (nested ones included),
+    characters of output, bits of one integer."""
+
+    steps: int = 500_000
+    seconds: float = 1.0
+    value_size: int = 1 << 20
+    elements: int = 100_000
+    output_size: int = 4 << 20
+    int_bits: int = 4096
+
+
+DEFAULT_LIMITS = Limits()
+
+
+class Budget:
+    """The running account of one render (see the module docstring)."""
+
+    __slots__ = ("limits", "steps", "deadline", "clock", "out", "counted", "written")
+
+    def __init__(self, limits: Limits = DEFAULT_LIMITS, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limits = limits
+        self.clock = clock
+        self.steps = 0
+        self.deadline = clock() + limits.seconds
+        self.out: list | None = None
+        self.counted = 0
+        self.written = 0
+
+    def step(self) -> None:
+        """One loop iteration."""
+        self.steps += 1
+        if self.steps % _CHECK_EVERY == 0:
+            if self.steps > self.limits.steps:
+                raise TemplateEvalError(f"template budget exceeded: more than {self.limits.steps} loop steps")
+            if self.clock() > self.deadline:
+                raise TemplateEvalError(f"template budget exceeded: rendering took longer than {self.limits.seconds:g}s")
+            self._check_output()
+
+    def _check_output(self) -> None:
+        out = self.out
+        if out is None:
+            return
+        self.written += sum(len(part) for part in out[self.counted:])
+        self.counted = len(out)
+        if self.written > self.limits.output_size:
+            raise TemplateEvalError(f"template budget exceeded: output above {self.limits.output_size} characters")
+
+    def charge(self, size: int, what: str) -> None:
+        """Refuse to build a value of `size` before building it (`replace`, `join`)."""
+        if size > self.limits.value_size:
+            raise TemplateEvalError(f"template budget exceeded: {what} would be {size} characters "
+                                    f"(limit {self.limits.value_size})")
+
+    def weigh(self, value: Any) -> None:
+        """Raise when `value` is above the size limits; cost stops at the limit."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            if value.bit_length() > self.limits.int_bits:
+                raise TemplateEvalError(f"template budget exceeded: integer above {self.limits.int_bits} bits")
+            return
+        if isinstance(value, str):
+            if len(value) > self.limits.value_size:
+                raise TemplateEvalError(f"template budget exceeded: {describe(value)} "
+                                        f"(limit {self.limits.value_size})")
+            return
+        if isinstance(value, (list, tuple, Mapping)):
+            elements, chars = _weight(value, self.limits.elements, self.limits.value_size)
+            if elements > self.limits.elements or chars > self.limits.value_size:
+                raise TemplateEvalError(f"template budget exceeded: {describe(value)} holds more than "
+                                        f"{self.limits.elements} elements or {self.limits.value_size} characters")
+
+    def finish(self) -> None:
+        self._check_output()
+
+
+def _weight(value: Any, max_elements: int, max_chars: int) -> tuple[int, int]:
+    """(elements, characters) in `value`, counting shared parts each time they appear. The walk
+    stops as soon as either passes its limit, so a value built by doubling is refused in
+    O(limit) rather than O(2^rounds)."""
+    elements = chars = 0
+    stack = [value]
+    while stack and elements <= max_elements and chars <= max_chars:
+        v = stack.pop()
+        items = v.values() if type(v) is dict or isinstance(v, Mapping) else v
+        elements += len(items)
+        for x in items:
+            kind = type(x)
+            if kind is str:
+                chars += len(x)
+            elif kind is list or kind is dict or kind is tuple or (kind is not int and isinstance(x, (list, tuple, Mapping))):
+                stack.append(x)
+    return elements, chars
+
+
+_local = threading.local()
+
+
+def current() -> Budget | None:
+    """The budget of the render running on this thread, if any."""
+    return getattr(_local, "budget", None)
+
+
+@contextmanager
+def render_budget(limits: Limits | None = None) -> Iterator[Budget]:
+    """Open a budget for a render, or join the one already open on this thread (a render inside
+    a render shares it). `limits` applies only when this call opens the budget."""
+    active = current()
+    if active is not None:
+        yield active
+        return
+    budget = Budget(limits or DEFAULT_LIMITS)
+    _local.budget = budget
+    try:
+        yield budget
+    finally:
+        _local.budget = None
+
+
+def step() -> None:
+    budget = current()
+    if budget is not None:
+        budget.step()
+
+
+def weigh(value: Any) -> Any:
+    budget = current()
+    if budget is not None:
+        budget.weigh(value)
+    return value
+
+
+def charge(size: int, what: str) -> None:
+    budget = current()
+    if budget is not None:
+        budget.charge(size, what)

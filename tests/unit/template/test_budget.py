@@ -1,0 +1,68 @@
+"""Issue 16 items 4 and 10: every render has a budget, and errors never print a value's content."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from orkestra.template import TemplateEvalError, compile_template
+from orkestra.template.budget import Limits, render_budget
+
+SECRET = "Hunter2-SECRET"
+
+# The review's inputs (docs/security.md): each would run for minutes or allocate gigabytes.
+HOSTILE = {
+    "nested ranges": "{{range 10000}}{{range 10000}}{{range 10000}}{{end}}{{end}}{{end}}",
+    "printf doubling": '{{$s:="ab"}}{{range 40}}{{$s = printf "%s%s" $s $s}}{{end}}{{len $s}}',
+    "replace doubling": '{{$s:="ab"}}{{range 40}}{{$s = replace "a" "aa" $s}}{{end}}{{len $s}}',
+    "replace on empty": '{{$s:="ab"}}{{range 40}}{{$s = replace "" $s $s}}{{end}}{{len $s}}',
+    "list doubling": "{{$s:=list 1}}{{range 60}}{{$s = list $s $s}}{{end}}{{toJson $s | len}}",
+    "dict doubling": '{{$s:=dict "a" 1}}{{range 60}}{{$s = dict "a" $s "b" $s}}{{end}}{{toJson $s | len}}',
+    "join growth": '{{$s:=list "aaaaaaaaaaaa"}}{{range 60}}{{$s = append $s (join "" $s)}}{{end}}{{len $s}}',
+    "int squaring": "{{$s:=3}}{{range 60}}{{$s = mul $s $s}}{{end}}{{$s}}",
+    "output size": "{{range 10000}}{{range 10000}}xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx{{end}}{{end}}",
+}
+
+
+@pytest.mark.parametrize("src", HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_template_ends_in_eval_error_quickly(src: str) -> None:
+    start = time.monotonic()
+    with pytest.raises(TemplateEvalError, match="template budget exceeded"):
+        compile_template(src).render({})
+    assert time.monotonic() - start < 3.0
+
+
+def test_step_limit_counts_every_loop_iteration() -> None:
+    with render_budget(Limits(steps=1000)):
+        with pytest.raises(TemplateEvalError, match="more than 1000 loop steps"):
+            compile_template("{{range 100}}{{range 100}}{{end}}{{end}}").render({})
+
+
+def test_deadline_is_checked_inside_loops() -> None:
+    with render_budget(Limits(seconds=0.05)):
+        start = time.monotonic()
+        with pytest.raises(TemplateEvalError, match="longer than 0.05s"):
+            compile_template("{{range 10000}}{{range 10000}}{{end}}{{end}}").render({})
+        assert time.monotonic() - start < 1.0
+
+
+def test_ordinary_templates_keep_working_and_budgets_do_not_leak_between_renders() -> None:
+    t = compile_template('{{range .items}}{{.}},{{end}}{{ printf "%s-%d" .name (mul 6 7) }}')
+    for _ in range(3):   # a fresh budget each time: steps do not add up across renders
+        assert t.render({"items": list(range(5000)), "name": "web"}).endswith("web-42")
+
+
+@pytest.mark.parametrize("src", [
+    "{{ toInt .data.password }}", "{{ toFloat .data.password }}", "{{ range .data.password }}{{ end }}",
+    "{{ toBool .data.password }}", "{{ index .items .data.password }}", "{{ timeSince .data.password }}",
+    "{{ semver .data.password }}", "{{ b64dec .data.password }}", "{{ atoi .data.password }}",
+])
+def test_error_text_names_type_and_size_never_the_value(src: str) -> None:
+    data = {"data": {"password": SECRET}, "items": [1, 2]}
+    try:
+        compile_template(src).render(data)
+    except TemplateEvalError as err:
+        assert SECRET not in str(err)
+        assert "Hunter2" not in str(err)
+    except Exception as err:  # noqa: BLE001 - a syntax error for a function we lack is fine too
+        assert SECRET not in str(err)

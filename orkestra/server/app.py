@@ -14,7 +14,9 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from orkestra.server import shapes
+from orkestra.errors import OrkestraError
+from orkestra.server import exposure, shapes
+from orkestra.server.auth import Access, Authorizer, Decision
 
 log = logging.getLogger("orkestra.server")
 
@@ -161,18 +163,11 @@ def cr_list(crd: str) -> Response:
     items = engine.cached_crs(crd)
     values = None
     if "field" in args:
-        field = args["field"].strip()
-        if not field:
-            raise BadRequest("field: expected a dot path such as spec.host")
-        from orkestra.conditions import resolve_field
-        from orkestra.errors import OrkestraError
-        from orkestra.conditions.paths import parse_path
-        from orkestra.template import compile_template, is_template
         try:
-            compile_template(field) if is_template(field) else parse_path(field)   # bad input even with no CRs
-            values = {shapes._key(o): resolve_field(o, field) for o in items}
-        except (OrkestraError, ValueError) as err:   # bad path, template syntax or evaluation
+            field = exposure.check_field(entry, args["field"])
+        except (exposure.FieldRefused, OrkestraError) as err:   # refused, or a bad path
             raise BadRequest(f"field: {err}") from None
+        values = exposure.field_values(entry, items, field, shapes._key)
     namespace = args.get("namespace") or None
     return _json(shapes.cr_list(entry, items, engine.process_snapshot()["now"], namespace=namespace, values=values))
 
@@ -195,18 +190,66 @@ def cr_routes(crd: str, rest: str) -> Response:
     now = engine.process_snapshot()["now"]
     if events:
         return _json(shapes.events_body(obj, engine.events_for(obj), now))
+    obj = exposure.served_view(entry, obj)
     return _json(shapes.cr_detail(entry, obj, engine.children_for_view(crd, (obj.get("metadata") or {}).get("uid", "")), now))
 
 
+# ---------------------------------------------------------------------------- access
+_OPEN = "open"
+_SUMMARIES = ("metrics.metrics", "katalog.katalog", "katalog.crd_detail", "katalog.crd_health")
+
+
+def _required_access(summaries_open: bool) -> Access | str | None:
+    """What the current request needs: `_OPEN`, an `Access`, or None (any authenticated caller:
+    the path names no known CRD, and the view answers 404)."""
+    endpoint = request.endpoint or ""
+    if endpoint.startswith("probes.") or not endpoint:
+        return _OPEN
+    if endpoint in _SUMMARIES:
+        return _OPEN if summaries_open else Access("get", path=request.path)
+    if endpoint in ("katalog.katalog_raw", "katalog.katalog_enriched"):
+        return Access("get", path=request.path)
+    args = request.view_args or {}
+    entry = _engine().katalog.crds.get(args.get("crd", ""))
+    if entry is None:
+        return None
+    api = entry.api
+    if endpoint == "katalog.cr_list":
+        return Access("list", api.group, api.plural, namespace=request.args.get("namespace", ""))
+    parts = str(args.get("rest", "")).strip("/").split("/")
+    namespace = parts[0] if api.namespaced and len(parts) > 1 else ""
+    if parts[-1] == "events" and len(parts) == (3 if api.namespaced else 2):
+        return Access("list", "", "events", namespace=namespace)
+    return Access("get", api.group, api.plural, namespace=namespace, name=parts[-1])
+
+
+def _guard(authorizer: Authorizer, summaries_open: bool) -> Response | None:
+    """`before_request`: None lets the request through, a Response ends it (401/403/503)."""
+    access = _required_access(summaries_open)
+    if access == _OPEN:
+        return None
+    decision, message = authorizer.decide(request.headers.get("Authorization"), access)
+    if decision is Decision.ALLOWED:
+        return None
+    resp = _json({"error": message}, decision.value)
+    if decision is Decision.UNAUTHENTICATED:
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="orkestra"'
+    return resp
+
+
 # ---------------------------------------------------------------------------- factory
-def create_app(engine: Any) -> Flask:
-    """The runtime (or gateway) HTTP app for `engine`."""
+def create_app(engine: Any, *, authorizer: Authorizer | None = None, summaries_open: bool = False) -> Flask:
+    """The runtime (or gateway) HTTP app for `engine`. With an `authorizer`, every route but the
+    probes (and, with `summaries_open`, `/metrics` and the `/katalog` summaries) needs a bearer
+    token allowed by Kubernetes (`orkestra.server.auth`)."""
     app = Flask("orkestra.server")
     app.config["ENGINE"] = engine
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.url_map.strict_slashes = False
     for bp in (probes, metrics_bp, katalog_bp):
         app.register_blueprint(bp)
+    if authorizer is not None:
+        app.before_request(lambda: _guard(authorizer, summaries_open))
 
     @app.errorhandler(BadRequest)
     def _bad(err: BadRequest) -> Response:

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,7 +99,10 @@ class Budget:
                                         f"{self.limits.elements} elements or {self.limits.value_size} characters")
 
     def finish(self) -> None:
-        self._check_output()
+        """The last output check. Without loops the output is bounded by the template's own
+        size times the value limit, so only renders that looped pay for it."""
+        if self.steps:
+            self._check_output()
 
 
 def _weight(value: Any, max_elements: int, max_chars: int) -> tuple[int, int]:
@@ -130,36 +132,37 @@ def current() -> Budget | None:
     return getattr(_local, "budget", None)
 
 
-@contextmanager
-def render_budget(limits: Limits | None = None) -> Iterator[Budget]:
-    """Open a budget for a render, or join the one already open on this thread (a render inside
-    a render shares it). `limits` applies only when this call opens the budget."""
-    active = current()
+def open_budget(limits: Limits | None = None) -> tuple[Budget, bool]:
+    """(the thread's budget, whether this call opened it). A render inside a render joins the
+    open budget, and `limits` applies only when this call opens one; pair an opening with
+    `close_budget`."""
+    active = getattr(_local, "budget", None)
     if active is not None:
-        yield active
-        return
-    budget = Budget(limits or DEFAULT_LIMITS)
-    _local.budget = budget
-    try:
-        yield budget
-    finally:
-        _local.budget = None
+        return active, False
+    budget = _local.budget = Budget(limits or DEFAULT_LIMITS)
+    return budget, True
 
 
-def step() -> None:
-    budget = current()
-    if budget is not None:
-        budget.step()
+def close_budget() -> None:
+    _local.budget = None
+
+
+_SMALL = 4096   # shorter strings (and 64-bit ints) skip the budget lookup: the hot path
 
 
 def weigh(value: Any) -> Any:
-    budget = current()
+    """`value`, once checked against the size limits of the running render."""
+    kind = type(value)
+    if (kind is str and len(value) < _SMALL) or value is None or kind is bool or kind is float \
+            or (kind is int and -(1 << 63) <= value < 1 << 63):
+        return value
+    budget = getattr(_local, "budget", None)
     if budget is not None:
         budget.weigh(value)
     return value
 
 
 def charge(size: int, what: str) -> None:
-    budget = current()
+    budget = getattr(_local, "budget", None)
     if budget is not None:
         budget.charge(size, what)

@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Any
 
 from orkestra.template import functions
-from orkestra.template.budget import render_budget
+from orkestra.template.budget import close_budget, open_budget
 from orkestra.template.compiler import Compiler
 from orkestra.template.errors import TemplateEvalError
 from orkestra.template.nodes import Action, Text
@@ -66,15 +66,19 @@ class Template:
         if self._plain:
             return self.source
         root, frame = self._frame(data, extra)
-        with render_budget() as budget:
+        budget, opened = open_budget()
+        try:
             if self._bare:
                 return to_text(self._value(root, frame))
             out: list[str] = []
-            if budget.out is None:
+            if opened:
                 budget.out = out
             self._emit(root, frame, out)
             budget.finish()
             return "".join(out)
+        finally:
+            if opened:
+                close_budget()
 
     def render_value(self, data: Any, **extra: Any) -> Any:
         """Render with the native-type rule (module docstring); None means "omit the field"."""
@@ -84,8 +88,12 @@ class Template:
             text = self.render(data, **extra)
             return text if text != "" else None
         root, frame = self._frame(data, extra)
-        with render_budget():
+        _, opened = open_budget()
+        try:
             return copy_value(self._value(root, frame))
+        finally:
+            if opened:
+                close_budget()
 
     def _value(self, root: Any, frame: list) -> Any:
         try:

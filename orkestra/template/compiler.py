@@ -19,14 +19,14 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache, partial
 from typing import Any
 
-from orkestra.template.budget import describe, step, weigh
+from orkestra.template.budget import current, weigh
 from orkestra.template.errors import TemplateEvalError
 from orkestra.template.lexer import syntax_error
 from orkestra.template.nodes import (
     Action, Break, Chain, Command, Continue, Dot, FuncName, If, Literal, Node, Operand, Pipeline,
     Range, SubPipeline, Text, Variable, With,
 )
-from orkestra.template.values import to_text, truthy, type_name
+from orkestra.template.values import describe, to_text, truthy, type_name
 
 _TEXT, _PRINT, _EMIT = 0, 1, 2  # part kinds of a node sequence
 MAX_RANGE_INT = 10_000  # `range N` (Go 1.22) with N from CR data must not stall a reconcile
@@ -182,8 +182,10 @@ class Compiler:
                 if orelse is not None:
                     orelse(dot, frame, out)
                 return
+            budget = current()
             for key, elem in pairs:
-                step()
+                if budget is not None:
+                    budget.step()
                 if key_slot is not None:
                     frame[key_slot] = key
                 if val_slot is not None:

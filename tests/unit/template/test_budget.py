@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 
 import pytest
 
 from orkestra.template import TemplateEvalError, compile_template
-from orkestra.template.budget import Limits, render_budget
+from orkestra.template.budget import Limits, close_budget, open_budget
 
 SECRET = "Hunter2-SECRET"
 
@@ -32,14 +33,24 @@ def test_hostile_template_ends_in_eval_error_quickly(src: str) -> None:
     assert time.monotonic() - start < 3.0
 
 
+@contextmanager
+def limits(value: Limits):
+    _, opened = open_budget(value)
+    assert opened
+    try:
+        yield
+    finally:
+        close_budget()
+
+
 def test_step_limit_counts_every_loop_iteration() -> None:
-    with render_budget(Limits(steps=1000)):
+    with limits(Limits(steps=1000)):
         with pytest.raises(TemplateEvalError, match="more than 1000 loop steps"):
             compile_template("{{range 100}}{{range 100}}{{end}}{{end}}").render({})
 
 
 def test_deadline_is_checked_inside_loops() -> None:
-    with render_budget(Limits(seconds=0.05)):
+    with limits(Limits(seconds=0.05)):
         start = time.monotonic()
         with pytest.raises(TemplateEvalError, match="longer than 0.05s"):
             compile_template("{{range 10000}}{{range 10000}}{{end}}{{end}}").render({})

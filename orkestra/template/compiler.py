@@ -14,7 +14,6 @@ TemplateEvalError naming the function, so rendering only ever raises TemplateEva
 from __future__ import annotations
 
 import inspect
-import re
 from collections.abc import Callable, Mapping
 from functools import lru_cache, partial
 from typing import Any
@@ -26,7 +25,7 @@ from orkestra.template.nodes import (
     Action, Break, Chain, Command, Continue, Dot, FuncName, If, Literal, Node, Operand, Pipeline,
     Range, SubPipeline, Text, Variable, With,
 )
-from orkestra.template.values import describe, to_text, truthy, type_name
+from orkestra.template.values import describe, to_text, truthy, type_name, without_values
 
 _TEXT, _PRINT, _EMIT = 0, 1, 2  # part kinds of a node sequence
 MAX_RANGE_INT = 10_000  # `range N` (Go 1.22) with N from CR data must not stall a reconcile
@@ -288,15 +287,10 @@ def _chain(base: Value, fields: tuple[str, ...], on_dot: bool) -> Value:
     return chain
 
 
-_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
-
-
 def _failure(name: str, exc: Exception) -> TemplateEvalError:
-    """A library exception as an evaluation error. Quoted text in its message is usually an
-    argument (`invalid literal for int(): 'hunter2'`), possibly Secret data, so it is replaced
-    by its size (docs/security.md)."""
-    message = _QUOTED.sub(lambda m: f"<string of {len(m.group()) - 2} characters>", str(exc))
-    return TemplateEvalError(f"error calling {name}: {message}")
+    """A library exception as an evaluation error, its quoted parts (usually the argument that
+    failed) replaced by their size (docs/security.md)."""
+    return TemplateEvalError(f"error calling {name}: {without_values(str(exc))}")
 
 
 def _eager_call(name: str, fn: Callable, args: list[Value], piped: bool) -> Callable:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -155,6 +156,15 @@ def describe(value: Any) -> str:
     if isinstance(value, (list, tuple, Mapping)):
         return f"{type_name(value)} of {len(value)} elements"
     return type_name(value)
+
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
+def without_values(message: str) -> str:
+    """A library or parser message with its quoted parts (`invalid version 'hunter2'`) replaced
+    by their size: they are usually the value that failed, possibly Secret data."""
+    return _QUOTED.sub(lambda m: f"<string of {len(m.group()) - 2} characters>", message)
 
 
 def as_int(v: Any, fn: str) -> int:

@@ -14,7 +14,7 @@ from typing import Any
 
 from orkestra.durations import DurationError, format_duration, parse_duration
 from orkestra.template.errors import TemplateEvalError
-from orkestra.template.values import as_str, describe, is_number, type_name, whole
+from orkestra.template.values import as_str, describe, is_number, type_name, whole, without_values
 
 
 def rfc3339(t: datetime) -> str:
@@ -52,7 +52,7 @@ def parse_seconds(d: Any, fn: str) -> float:
     try:
         return parse_duration(as_str(d), bare_seconds=True)
     except DurationError as exc:
-        raise TemplateEvalError(f"{fn}: {exc}") from None
+        raise TemplateEvalError(f"{fn}: {without_values(str(exc))}") from None
 
 
 def build(now: Callable[[], datetime]) -> dict[str, Callable[..., Any]]:

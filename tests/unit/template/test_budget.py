@@ -66,14 +66,11 @@ def test_ordinary_templates_keep_working_and_budgets_do_not_leak_between_renders
 @pytest.mark.parametrize("src", [
     "{{ toInt .data.password }}", "{{ toFloat .data.password }}", "{{ range .data.password }}{{ end }}",
     "{{ toBool .data.password }}", "{{ index .items .data.password }}", "{{ timeSince .data.password }}",
-    "{{ semver .data.password }}", "{{ b64dec .data.password }}", "{{ atoi .data.password }}",
+    '{{ semverCompare ">1.0" .data.password }}', "{{ b64dec .data.password }}",
+    "{{ printf .data.password }}", "{{ durationSeconds .data.password }}", "{{ fromJson .data.password }}",
 ])
 def test_error_text_names_type_and_size_never_the_value(src: str) -> None:
-    data = {"data": {"password": SECRET}, "items": [1, 2]}
-    try:
+    data = {"data": {"password": SECRET + "%s"}, "items": [1, 2]}
+    with pytest.raises(TemplateEvalError) as info:
         compile_template(src).render(data)
-    except TemplateEvalError as err:
-        assert SECRET not in str(err)
-        assert "Hunter2" not in str(err)
-    except Exception as err:  # noqa: BLE001 - a syntax error for a function we lack is fine too
-        assert SECRET not in str(err)
+    assert "Hunter2" not in str(info.value)

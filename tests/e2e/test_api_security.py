@@ -150,6 +150,7 @@ def test_template_dos_inputs_get_400_while_health_answers_and_rss_stays_bounded(
     entry["operatorBox"]["onReconcile"] = {"configMaps": [{"data": {
         "v": "{{ range .spec.n }}{{ range $.spec.n }}{{ range $.spec.n }}x{{ end }}{{ end }}{{ end }}"}}]}
     ork = ork_runtime(katalog_doc("dos", {"dos": entry}))
+    rss_before = worker_rss_mb(ork.pid)
     create_cr(kube, kind, plural, "big", namespace, {"n": 10000})
 
     nested = "{{range 10000}}{{range 10000}}{{range 10000}}{{end}}{{end}}{{end}}"
@@ -183,4 +184,5 @@ def test_template_dos_inputs_get_400_while_health_answers_and_rss_stays_bounded(
         time.sleep(0.2)
     rss = worker_rss_mb(ork.pid)
     assert rss < RSS_BOUND_MB, f"worker RSS {rss:.0f} MB"
-    print(f"worker RSS after the attack: {rss:.0f} MB; slowest /health {slowest * 1000:.0f} ms")
+    print(f"worker RSS {rss_before:.0f} MB before, {rss:.0f} MB after the attack; "
+          f"slowest /health {slowest * 1000:.0f} ms")

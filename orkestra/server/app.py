@@ -4,10 +4,13 @@
 handlers; nothing happens at import time. Views only route and validate input: the documents
 come from `orkestra.server.shapes` and the data from the engine's snapshot methods and caches.
 Input never causes a 500: unknown paths and CRDs answer 404, bad query parameters 400, and an
-unexpected error is logged and answered `{"error": "internal error"}`.
+unexpected error is logged and answered `{"error": "internal error"}`. Secret payloads never
+leave (`orkestra.server.exposure`), and with an `Authorizer` every route but the probes needs a
+bearer token Kubernetes allows for what the route shows (`orkestra.server.auth`).
 """
 from __future__ import annotations
 
+import enum
 import logging
 from typing import Any
 
@@ -195,24 +198,29 @@ def cr_routes(crd: str, rest: str) -> Response:
 
 
 # ---------------------------------------------------------------------------- access
-_OPEN = "open"
+class Need(enum.Enum):
+    """What a request needs when no single Kubernetes permission describes it."""
+
+    NOTHING = "open"              # probes (and unknown paths, which answer 404)
+    ANY_USER = "authenticated"    # a CRD route naming no known CRD: the view answers 404
+
+
 _SUMMARIES = ("metrics.metrics", "katalog.katalog", "katalog.crd_detail", "katalog.crd_health")
 
 
-def _required_access(summaries_open: bool) -> Access | str | None:
-    """What the current request needs: `_OPEN`, an `Access`, or None (any authenticated caller:
-    the path names no known CRD, and the view answers 404)."""
+def _required_access(summaries_open: bool) -> Access | Need:
+    """The Kubernetes permission the current request needs (docs/security.md has the table)."""
     endpoint = request.endpoint or ""
     if endpoint.startswith("probes.") or not endpoint:
-        return _OPEN
+        return Need.NOTHING
     if endpoint in _SUMMARIES:
-        return _OPEN if summaries_open else Access("get", path=request.path)
+        return Need.NOTHING if summaries_open else Access("get", path=request.path)
     if endpoint in ("katalog.katalog_raw", "katalog.katalog_enriched"):
         return Access("get", path=request.path)
     args = request.view_args or {}
     entry = _engine().katalog.crds.get(args.get("crd", ""))
     if entry is None:
-        return None
+        return Need.ANY_USER
     api = entry.api
     if endpoint == "katalog.cr_list":
         return Access("list", api.group, api.plural, namespace=request.args.get("namespace", ""))
@@ -226,9 +234,10 @@ def _required_access(summaries_open: bool) -> Access | str | None:
 def _guard(authorizer: Authorizer, summaries_open: bool) -> Response | None:
     """`before_request`: None lets the request through, a Response ends it (401/403/503)."""
     access = _required_access(summaries_open)
-    if access == _OPEN:
+    if access is Need.NOTHING:
         return None
-    decision, message = authorizer.decide(request.headers.get("Authorization"), access)
+    decision, message = authorizer.decide(request.headers.get("Authorization"),
+                                          None if access is Need.ANY_USER else access)
     if decision is Decision.ALLOWED:
         return None
     resp = _json({"error": message}, decision.value)

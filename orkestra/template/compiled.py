@@ -3,6 +3,8 @@
 A Katalog is compiled once at load time and its templates rendered on every reconcile, so
 `compile_template` caches by source string and a `Template` holds nothing but closures.
 `render` always returns text; `render_value` applies the native-type rule of katalog.md §9.3.
+Each render runs under a `budget.Budget` (steps, time, sizes; docs/security.md), joined by any
+render nested inside it.
 
 Native-type rule, decided here: a template is a *single action* when its only output node is one
 `{{ pipeline }}` action (not a declaration) and everything else in the string is white space or

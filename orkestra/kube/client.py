@@ -102,13 +102,7 @@ class KubeClient:
     @property
     def is_loopback(self) -> bool:
         """True when the API server is on this machine (the local control plane)."""
-        host = urlsplit(self.server).hostname or ""
-        if host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            return False
+        return is_loopback_host(urlsplit(self.server).hostname or "")
 
     # --- raw requests -------------------------------------------------------------------------
 
@@ -305,6 +299,16 @@ class WatchStream:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def is_loopback_host(host: str) -> bool:
+    """`localhost` or a loopback IP address (v4 or v6)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def retry_after_seconds(header: str | None, default: float = 1.0) -> float:

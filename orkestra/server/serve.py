@@ -13,7 +13,6 @@ shutdown, because gunicorn stops accepting connections before `worker_exit` runs
 from __future__ import annotations
 
 import gc
-import ipaddress
 import logging
 import os
 import signal
@@ -23,6 +22,7 @@ from typing import Any
 
 from orkestra.config import Settings
 from orkestra.katalog.model import Katalog
+from orkestra.kube.client import is_loopback_host
 
 log = logging.getLogger("orkestra.server")
 EXIT_ENGINE_START = 3
@@ -52,21 +52,12 @@ def https_address(katalog: Katalog, settings: Settings, mode: str) -> str | None
 
 def warn_if_open(settings: Settings) -> bool:
     """Warn (and say so) when the data routes answer anyone on a non-loopback address."""
-    if settings.api_auth != "none" or _is_loopback(settings.bind_address):
+    if settings.api_auth != "none" or is_loopback_host(settings.bind_address):
         return False
     log.warning("the HTTP API serves CR data without authentication on a non-loopback address; "
                 "set ORK_API_AUTH=kubernetes (docs/security.md) or ORK_BIND_ADDRESS=127.0.0.1",
                 extra={"http": f"{settings.bind_address}:{settings.port}"})
     return True
-
-
-def _is_loopback(address: str) -> bool:
-    if address == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
 
 
 def build_app(engine: Any, settings: Settings) -> Any:

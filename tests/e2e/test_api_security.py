@@ -3,7 +3,7 @@
 A Katalog with a built-in Secret entry (the secret-copy pattern): with ORK_API_AUTH=none no route
 answers the Secret's value in any form; with ORK_API_AUTH=kubernetes a caller needs a token that
 TokenReview accepts and a SubjectAccessReview that allows the matching access, probes stay open,
-and even an allowed caller never gets the payload. Then the review's denial-of-service inputs:
+and even an allowed caller never gets the payload; `ork status --token` works once RBAC allows. Then the review's denial-of-service inputs:
 `/health` keeps answering within 1 s, the requests get a clear 4xx, the worker's RSS stays bounded.
 """
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -127,6 +129,34 @@ def test_with_auth_kubernetes_tokens_are_reviewed(ork_runtime, namespace, kubect
         assert status != 500, path
         assert_no_payload(path, body)
     assert reader not in ork.logs() and nobody not in ork.logs(), "tokens are never logged"
+    summaries_for_reader(kubectl, namespace, ork.url, reader)
+
+
+def summaries_for_reader(kubectl, namespace: str, url: str, token: str) -> None:
+    """`ork status --token`: refused until a ClusterRole grants the non-resource URLs."""
+    ork_cli = str(Path(sys.executable).with_name("ork"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ORK_", "KUBECONFIG"))}
+    refused = subprocess.run([ork_cli, "status", "--url", url, "--token", token], capture_output=True,
+                             text=True, env=env, timeout=60)
+    assert refused.returncode == 1 and "HTTP 403 from /katalog" in refused.stderr, refused.stderr
+    name = f"{namespace}-api-reader"
+    kubectl("create", "clusterrole", name, "--verb=get", "--non-resource-url=/katalog",
+            "--non-resource-url=/katalog/*")
+    try:
+        kubectl("create", "clusterrolebinding", name, f"--clusterrole={name}",
+                f"--serviceaccount={namespace}:reader")
+        deadline = time.monotonic() + 15     # the runtime caches the earlier 403 for 5 s
+        while True:
+            shown = subprocess.run([ork_cli, "status", "--url", url, "--token", token], capture_output=True,
+                                   text=True, env=env, timeout=60)
+            if shown.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert shown.returncode == 0, shown.stderr
+        assert "Katalog   secret-copier 0.1.0" in shown.stdout and "copier" in shown.stdout
+    finally:
+        kubectl("delete", "clusterrolebinding", name, "--ignore-not-found", check=False)
+        kubectl("delete", "clusterrole", name, "--ignore-not-found", check=False)
 
 
 # --------------------------------------------------------------------------- denial of service

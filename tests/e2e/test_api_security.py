@@ -3,8 +3,9 @@
 A Katalog with a built-in Secret entry (the secret-copy pattern): with ORK_API_AUTH=none no route
 answers the Secret's value in any form; with ORK_API_AUTH=kubernetes a caller needs a token that
 TokenReview accepts and a SubjectAccessReview that allows the matching access, probes stay open,
-and even an allowed caller never gets the payload; `ork status --token` works once RBAC allows. Then the review's denial-of-service inputs:
-`/health` keeps answering within 1 s, the requests get a clear 4xx, the worker's RSS stays bounded.
+and even an allowed caller never gets the payload; `ork status --token` works once RBAC allows
+it. Then the review's denial-of-service inputs: `/health` keeps answering within 1 s, the
+requests get a clear 4xx, the worker's RSS stays bounded.
 """
 from __future__ import annotations
 

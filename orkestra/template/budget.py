@@ -108,7 +108,8 @@ class Budget:
 def _weight(value: Any, max_elements: int, max_chars: int) -> tuple[int, int]:
     """(elements, characters) in `value`, counting shared parts each time they appear. The walk
     stops as soon as either passes its limit, so a value built by doubling is refused in
-    O(limit) rather than O(2^rounds)."""
+    O(limit) rather than O(2^rounds). An integer above 64 bits counts as its decimal digits:
+    `toJson` or `printf` of a list of big integers writes them all out."""
     elements = chars = 0
     stack = [value]
     while stack and elements <= max_elements and chars <= max_chars:
@@ -119,9 +120,20 @@ def _weight(value: Any, max_elements: int, max_chars: int) -> tuple[int, int]:
             kind = type(x)
             if kind is str:
                 chars += len(x)
-            elif kind is list or kind is dict or kind is tuple or (kind is not int and isinstance(x, (list, tuple, Mapping))):
+            elif kind is int:
+                if not -_BIG <= x < _BIG:
+                    chars += _digits(x)
+            elif kind is list or kind is dict or kind is tuple or isinstance(x, (list, tuple, Mapping)):
                 stack.append(x)
     return elements, chars
+
+
+_BIG = 1 << 63
+
+
+def _digits(n: int) -> int:
+    """Decimal digits of `n`, from its bit length (log10(2) < 0.302), without converting it."""
+    return n.bit_length() * 302 // 1000 + 1
 
 
 _local = threading.local()

@@ -74,3 +74,15 @@ def test_error_text_names_type_and_size_never_the_value(src: str) -> None:
     with pytest.raises(TemplateEvalError) as info:
         compile_template(src).render(data)
     assert "Hunter2" not in str(info.value)
+
+
+def test_big_integers_inside_a_list_count_toward_its_character_limit() -> None:
+    """Review finding: 2^15 copies of a 4096-bit integer passed the element limit, and `toJson`
+    then built a 40 MB string (2 s, 99 MB RSS) before the string limit refused it."""
+    src = ("{{$b := 1}}{{range 4095}}{{$b = mul $b 2}}{{end}}{{$x := list $b $b}}"
+           "{{range 14}}{{$x = list $x $x}}{{end}}{{len (toJson $x)}}")
+    start = time.monotonic()
+    with pytest.raises(TemplateEvalError, match=r"template budget exceeded: list .*\$x = list \$x \$x"):
+        compile_template(src).render({})
+    assert time.monotonic() - start < 0.5
+    assert compile_template("{{ list (mul 4294967296 4294967296) 3 | toJson }}").render({}) == "[18446744073709551616,3]"

@@ -25,10 +25,11 @@ _SENSITIVE = ("password", "passwd", "token", "secret", "authorization", "private
               "tls.key", "credential", "cookie")
 MASK = "***"
 _NOT_SECRET = ("name", "ref", "namespace", "kind")
-# In free text: `Bearer <token>`, and `<sensitive name>=<value>` / `<sensitive name>: <value>`.
+# In free text: `Bearer <token>`, and `<sensitive name>=<value>` / `<sensitive name>: <value>`, where
+# the value may start with an auth scheme (`Authorization: Basic <credentials>`).
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/-]+=*")
 _ASSIGNED = re.compile(r"(?i)\b([\w.-]*(?:password|passwd|token|secret|authorization|credential|cookie|privatekey|private_key)"
-                       r"[\w.-]*[\"']?)(\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;]+)")
+                       r"[\w.-]*[\"']?)(\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|(?:(?:basic|bearer|digest)\s+)?[^\s,;]+)")
 
 
 def _is_sensitive(name: str) -> bool:

@@ -86,3 +86,15 @@ def test_message_text_and_string_fields_are_redacted_too():
         assert "password=***" in text and "for user bob" in text
         assert "secretName: web-tls" in text, "a Secret's name is not a secret"
         teardown_function()
+
+
+def test_an_authorization_header_is_masked_whatever_its_scheme():
+    """Review finding: `Authorization: Basic <credentials>` kept the credentials (only the word
+    after the colon was masked)."""
+    stream, _ = capture(fmt="json")
+    logging.getLogger("orkestra.test").error(
+        "fetch failed; headers: Authorization: Basic dXNlcjpodW50ZXIy, authorization=Digest abc123def")
+    text = stream.getvalue()
+    assert "dXNlcjpodW50ZXIy" not in text and "abc123def" not in text
+    assert "Authorization: ***" in text
+    teardown_function()

@@ -25,7 +25,9 @@ class FieldRefused(ValueError):
 
 
 def is_secret_entry(entry: CrdEntry) -> bool:
-    return entry.api.builtin and entry.api.group == "" and entry.api.kind == "Secret"
+    """The entry watches core Secrets, however its Katalog spells the kind: the resource
+    (`secrets` in the core group) decides, since that is what the informer lists."""
+    return entry.api.group == "" and (entry.api.plural == "secrets" or entry.api.kind == "Secret")
 
 
 def served_view(entry: CrdEntry, obj: dict) -> dict:

@@ -31,11 +31,6 @@ CACHE_ENTRIES = 4096
 REVIEW_TIMEOUT = 5.0
 
 
-class AuthMode(enum.Enum):
-    NONE = "none"
-    KUBERNETES = "kubernetes"
-
-
 class Decision(enum.Enum):
     ALLOWED = 200
     UNAUTHENTICATED = 401
@@ -106,6 +101,8 @@ class KubeReviewer:
             return kube.request("POST", path, body=body, timeout=REVIEW_TIMEOUT)
         except ApiError as err:
             raise ReviewUnavailable(f"{err.status} {err.reason}") from None
+        except ValueError:   # a 2xx answer that is not JSON: still no decision, so fail closed
+            raise ReviewUnavailable("the API server answered the review with something other than JSON") from None
 
     def token_review(self, token: str) -> User | None:
         doc = self._post("/apis/authentication.k8s.io/v1/tokenreviews",

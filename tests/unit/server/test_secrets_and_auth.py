@@ -223,3 +223,24 @@ def test_access_attributes_are_the_subject_access_review_spec():
     assert Access("list", "", "secrets", "default").attributes() == {
         "resourceAttributes": {"verb": "list", "group": "", "resource": "secrets", "namespace": "default"}}
     assert Access("get", path="/metrics").attributes() == {"nonResourceAttributes": {"path": "/metrics", "verb": "get"}}
+
+
+def test_a_known_token_whose_access_review_fails_is_refused_with_503(reviewer, clock):
+    def broken(user, access):
+        raise ReviewUnavailable("500 InternalError")
+    reviewer.access_review = broken
+    status, body = call(client_for(reviewer, clock), "/katalog/copier/cr", "good")
+    assert (status, body) == (503, {"error": "cannot check credentials: 500 InternalError"})
+
+
+def test_kube_reviewer_fails_closed_on_an_unreadable_answer(reviewer, clock):
+    """Review finding: a 2xx review answer that is not JSON raised ValueError, a 500."""
+    from orkestra.server.auth import KubeReviewer
+
+    class NotJson:
+        def request(self, *args, **kwargs):
+            raise json.JSONDecodeError("Expecting value", "<html>", 0)
+    authorizer = Authorizer(KubeReviewer(lambda: NotJson()), clock=clock)
+    client = create_app(SecretEngine(), authorizer=authorizer).test_client()
+    status, body = call(client, "/katalog/copier/cr", "any-token")
+    assert status == 503 and "other than JSON" in body["error"]

@@ -12,6 +12,7 @@ import os
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any, Callable
 
@@ -71,8 +72,17 @@ def kubeconfig_token(kubeconfig: str | None, context: str | None) -> str | None:
     return token if scheme.lower() == "bearer" and token else None
 
 
+def may_receive_kubeconfig_token(url: str) -> bool:
+    """True for https and for this machine (a port-forward): the kubeconfig's token opens the
+    whole cluster, so it never goes in clear text to whoever answers 401 on the network."""
+    from orkestra.kube.client import is_loopback_host
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme == "https" or is_loopback_host(parts.hostname or "")
+
+
 class Credentials:
-    """`--token`/$ORK_TOKEN, else (only once the runtime asks for one) the kubeconfig's token."""
+    """`--token`/$ORK_TOKEN, else (only once the runtime asks for one, and only over https or
+    to this machine) the kubeconfig's token."""
 
     def __init__(self, token: str | None, kubeconfig: str | None, context: str | None) -> None:
         self.token, self._kubeconfig, self._context = token, kubeconfig, context
@@ -82,7 +92,7 @@ class Credentials:
         try:
             return fetch(url, path, timeout, self.token)
         except Unauthorized:
-            if self._tried_kubeconfig:
+            if self._tried_kubeconfig or not may_receive_kubeconfig_token(url):
                 raise
             self._tried_kubeconfig = True
             self.token = kubeconfig_token(self._kubeconfig, self._context)

@@ -219,3 +219,23 @@ def test_without_a_token_the_kubeconfig_users_token_is_tried(guarded, tmp_path):
     result = CliRunner().invoke(status, ["--url", url, "--kubeconfig", str(kubeconfig)], env={"ORK_TOKEN": ""})
     assert result.exit_code == 0, result.output
     assert seen == [None, "Bearer right"]
+
+
+def test_the_kubeconfig_token_goes_only_over_https_or_to_this_machine(monkeypatch):
+    """Review finding: any plain-http URL that answered 401 received the kubeconfig user's token
+    (often cluster-admin)."""
+    import orkestra.cli.status as status_mod
+    sent = []
+
+    def refusing(url, path, timeout, token=None):
+        sent.append((url, token))
+        raise status_mod.Unauthorized("HTTP 401 from /katalog: a bearer token is required")
+    monkeypatch.setattr(status_mod, "fetch", refusing)
+    monkeypatch.setattr(status_mod, "kubeconfig_token", lambda kubeconfig, context: "admin-token")
+    for url, retried in (("http://10.0.0.7:8080", False), ("http://orkestra.example:8080", False),
+                         ("https://orkestra.example", True), ("http://localhost:8080", True),
+                         ("http://[::1]:8080", True)):
+        sent.clear()
+        with pytest.raises(status_mod.Unauthorized):
+            status_mod.Credentials(None, None, None).fetch(url, "/katalog", 1.0)
+        assert sent == [(url, None)] + ([(url, "admin-token")] if retried else []), url

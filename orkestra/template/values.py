@@ -158,7 +158,7 @@ def describe(value: Any) -> str:
     return type_name(value)
 
 
-_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")   # escape-aware, as repr() writes them
 
 
 def without_values(message: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 from orkestra.durations import DurationError, format_duration, parse_duration
 from orkestra.template.errors import TemplateEvalError
-from orkestra.template.values import as_str, describe, is_number, type_name, whole, without_values
+from orkestra.template.values import as_str, describe, is_number, type_name, whole
 
 
 def rfc3339(t: datetime) -> str:
@@ -51,8 +51,8 @@ def parse_seconds(d: Any, fn: str) -> float:
         return float(d)
     try:
         return parse_duration(as_str(d), bare_seconds=True)
-    except DurationError as exc:
-        raise TemplateEvalError(f"{fn}: {without_values(str(exc))}") from None
+    except DurationError:
+        raise TemplateEvalError(f'{fn}: invalid duration ({describe(d)}): expected a Go duration such as "500ms", "15s" or "1h30m"') from None
 
 
 def build(now: Callable[[], datetime]) -> dict[str, Callable[..., Any]]:

@@ -86,3 +86,20 @@ def test_big_integers_inside_a_list_count_toward_its_character_limit() -> None:
         compile_template(src).render({})
     assert time.monotonic() - start < 0.5
     assert compile_template("{{ list (mul 4294967296 4294967296) 3 | toJson }}").render({}) == "[18446744073709551616,3]"
+
+
+@pytest.mark.parametrize("value", [SECRET + "'x", "he's\"" + SECRET, "a'b'" + SECRET + "'c"])
+@pytest.mark.parametrize("src", ['{{ semverCompare ">1.0" .p }}', '{{ semverCompare .p "1.0.0" }}',
+                                 "{{ durationSeconds .p }}"])
+def test_a_value_with_both_quote_kinds_is_not_shown_either(src: str, value: str) -> None:
+    """Review finding: repr() escapes the inner quote of `he's"…`, and the unescaped pattern
+    stopped there, printing the rest of the value."""
+    with pytest.raises(TemplateEvalError) as info:
+        compile_template(src).render({"p": value})
+    assert SECRET not in str(info.value)
+
+
+def test_a_bad_duration_still_shows_the_expected_forms() -> None:
+    with pytest.raises(TemplateEvalError) as info:
+        compile_template("{{ durationSeconds .p }}").render({"p": "soon"})
+    assert 'invalid duration (string of 4 characters): expected a Go duration such as "500ms", "15s" or "1h30m"' in str(info.value)

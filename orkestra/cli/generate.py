@@ -13,7 +13,7 @@ import click
 
 from orkestra.cli._katalog_files import katalog_files_option, resolve_katalog_files
 from orkestra.cli.validate import format_report
-from orkestra.config import API_AUTH_MODES
+from orkestra.config import API_AUTH_MODES, ConfigError, api_auth_mode
 from orkestra.katalog.loader import load_report
 from orkestra.katalog.rbac import (
     COMPONENT_ALIASES, COMPONENTS, bundle, configmap_document, default_namespace, rbac_documents, render_stream,
@@ -73,10 +73,10 @@ def generate(what: str, files: tuple[str, ...], output: str | None, namespace: s
     katalog = report.katalog
     ns = namespace or default_namespace(os.environ)
     tls = tls_secret_name(os.environ)
-    mode = (api_auth or os.environ.get("ORK_API_AUTH") or "none").strip().lower()
-    if mode not in API_AUTH_MODES:
-        raise click.UsageError(f'invalid ORK_API_AUTH "{mode}": expected one of {", ".join(API_AUTH_MODES)}')
-    reviews = mode == "kubernetes"
+    try:
+        reviews = (api_auth or api_auth_mode(os.environ)) == "kubernetes"
+    except ConfigError as err:
+        raise click.UsageError(str(err)) from None
     if what == "bundle":
         docs = bundle(katalog, namespace=ns, components=components, tls_secret=tls, api_auth=reviews)
     elif what == "rbac":

@@ -124,3 +124,13 @@ def test_review_grants_only_when_the_api_auth_is_kubernetes(tmp_path):
                env={"ORK_API_AUTH": "kubernetes"}).stdout == run("generate", "bundle", "-f", str(path)).stdout
     bad = run("generate", "bundle", "-f", str(path), env={"ORK_API_AUTH": "tokens"})
     assert bad.exit_code == 2 and 'invalid ORK_API_AUTH "tokens"' in bad.stderr
+
+
+def test_generate_reads_ork_api_auth_as_the_runtime_does(tmp_path):
+    """One parser (orkestra.config) for ORK_API_AUTH: case and spaces as Settings accepts them."""
+    from orkestra.config import Settings
+    path = tmp_path / "k.yaml"
+    path.write_text(NO_DEPLOY)
+    assert Settings.from_env({"ORK_API_AUTH": " Kubernetes "}).api_auth == "kubernetes"
+    docs = docs_of(run("generate", "bundle", "-f", str(path), env={"ORK_API_AUTH": " Kubernetes "}).stdout)
+    assert cluster_role(docs)["rules"][-2:] == REVIEW_RULES

@@ -222,8 +222,9 @@ def _required_access(summaries_open: bool) -> Access | Need:
     if entry is None:
         return Need.ANY_USER
     api = entry.api
-    if endpoint == "katalog.cr_list":
-        return Access("list", api.group, api.plural, namespace=request.args.get("namespace", ""))
+    if endpoint == "katalog.cr_list":   # a cluster-scoped kind has no namespace to be allowed in
+        return Access("list", api.group, api.plural,
+                      namespace=request.args.get("namespace", "") if api.namespaced else "")
     parts = str(args.get("rest", "")).strip("/").split("/")
     namespace = parts[0] if api.namespaced and len(parts) > 1 else ""
     if parts[-1] == "events" and len(parts) == (3 if api.namespaced else 2):

@@ -244,3 +244,17 @@ def test_kube_reviewer_fails_closed_on_an_unreadable_answer(reviewer, clock):
     client = create_app(SecretEngine(), authorizer=authorizer).test_client()
     status, body = call(client, "/katalog/copier/cr", "any-token")
     assert status == 503 and "other than JSON" in body["error"]
+
+
+def test_a_cluster_scoped_kind_is_always_checked_cluster_wide(reviewer, clock):
+    """Review finding: `?namespace=` on a cluster-scoped kind asked for `list` in that namespace,
+    which a namespace Role can grant; the kind's objects are only listable cluster-wide."""
+    engine = SecretEngine()
+    nodes = make_entry("nodes", kind="Node", group="", version="v1", plural="nodes", namespaced=False)
+    engine.katalog = make_katalog(*engine.katalog.crds.values(), nodes)
+    engine.crs["nodes"] = [{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1", "uid": "n1"}}]
+    reviewer.grants.add(("system:serviceaccount:ops:reader", Access("list", "", "nodes", "default")))
+    client = create_app(engine, authorizer=Authorizer(reviewer, clock=clock)).test_client()
+    status, body = call(client, "/katalog/nodes/cr?namespace=default", "good")
+    assert status == 403 and body["error"].endswith("may not list nodes cluster-wide")
+    assert ("access", "system:serviceaccount:ops:reader", Access("list", "", "nodes")) in reviewer.calls

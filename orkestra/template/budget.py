@@ -23,6 +23,7 @@ from orkestra.template.errors import TemplateEvalError
 from orkestra.template.values import describe
 
 _CHECK_EVERY = 256   # steps between deadline and output checks
+_KNOWN = 8           # containers whose weight a render remembers
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ DEFAULT_LIMITS = Limits()
 class Budget:
     """The running account of one render (see the module docstring)."""
 
-    __slots__ = ("limits", "steps", "deadline", "clock", "out", "counted", "written")
+    __slots__ = ("limits", "steps", "deadline", "clock", "out", "counted", "written", "known")
 
     def __init__(self, limits: Limits = DEFAULT_LIMITS, clock: Callable[[], float] = time.monotonic) -> None:
         self.limits = limits
@@ -55,6 +56,9 @@ class Budget:
         self.out: list | None = None
         self.counted = 0
         self.written = 0
+        # the last few containers weighed, id → (container, elements, characters): a loop that
+        # appends to a list then pays for the new element, not for a walk of the whole list
+        self.known: dict[int, tuple[Any, int, int]] = {}
 
     def step(self) -> None:
         """One loop iteration."""
@@ -93,10 +97,27 @@ class Budget:
                                         f"(limit {self.limits.value_size})")
             return
         if isinstance(value, (list, tuple, Mapping)):
-            elements, chars = _weight(value, self.limits.elements, self.limits.value_size)
-            if elements > self.limits.elements or chars > self.limits.value_size:
-                raise TemplateEvalError(f"template budget exceeded: {describe(value)} holds more than "
-                                        f"{self.limits.elements} elements or {self.limits.value_size} characters")
+            known = self.known.get(id(value))
+            if known is not None and known[0] is value:   # template values are never changed in place
+                return
+            self._settle(value, *_weight(value, self.limits.elements, self.limits.value_size))
+
+    def grown(self, result: list, base: Any, added: Any) -> None:
+        """`result` is `base` plus the element `added` (`append`): when `base` was weighed, only
+        `added` is walked; otherwise the call site's `weigh` walks `result` as usual."""
+        known = self.known.get(id(base))
+        if known is None or known[0] is not base:
+            return
+        elements, chars = _weight((added,), self.limits.elements, self.limits.value_size)
+        self._settle(result, known[1] + elements, known[2] + chars)
+
+    def _settle(self, value: Any, elements: int, chars: int) -> None:
+        if elements > self.limits.elements or chars > self.limits.value_size:
+            raise TemplateEvalError(f"template budget exceeded: {describe(value)} holds more than "
+                                    f"{self.limits.elements} elements or {self.limits.value_size} characters")
+        if len(self.known) >= _KNOWN:
+            del self.known[next(iter(self.known))]
+        self.known[id(value)] = (value, elements, chars)
 
     def finish(self) -> None:
         """The last output check. Without loops the output is bounded by the template's own
@@ -172,6 +193,12 @@ def weigh(value: Any) -> Any:
     if budget is not None:
         budget.weigh(value)
     return value
+
+
+def grown(result: list, base: Any, added: Any) -> None:
+    budget = getattr(_local, "budget", None)
+    if budget is not None:
+        budget.grown(result, base, added)
 
 
 def charge(size: int, what: str) -> None:

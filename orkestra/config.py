@@ -23,6 +23,8 @@ from orkestra.kube.client import service_account_dir
 
 LOG_LEVELS = ("debug", "info", "warn", "error")
 LOG_FORMATS = ("json", "text")
+API_AUTH_MODES = ("none", "kubernetes")
+SUMMARY_ACCESS = ("protected", "open")
 LEASE_TIMINGS = ("leader election: LEASE_DURATION must be greater than RENEW_DEADLINE, and "
                  "RENEW_DEADLINE greater than 1.2 × RETRY_PERIOD")
 _TRUE = ("true", "1", "yes")
@@ -43,6 +45,8 @@ class Settings:
     webhook_port: int = 8443
     bind_address: str = "0.0.0.0"
     http_threads: int = 8
+    api_auth: str = "none"
+    api_auth_summaries: str = "protected"
     enable_conversion: bool = False
     enable_admission_webhook: bool = False
     tls_cert: str = ""
@@ -82,6 +86,8 @@ class Settings:
             "webhook_port": p.port("ORK_WEBHOOK_PORT", 8443),
             "bind_address": p.text("ORK_BIND_ADDRESS", "0.0.0.0"),
             "http_threads": p.integer("HTTP_THREADS", 8, minimum=1),
+            "api_auth": _api_auth(p),
+            "api_auth_summaries": p.choice("ORK_API_AUTH_SUMMARIES", "protected", SUMMARY_ACCESS),
             "enable_conversion": p.boolean("ENABLE_CONVERSION", False),
             "enable_admission_webhook": p.boolean("ENABLE_ADMISSION_WEBHOOK", False),
             "tls_cert": p.text("TLS_CERT", ""),
@@ -117,6 +123,20 @@ class Settings:
         if problems:
             raise ConfigError(problems)
         return cls(**values)
+
+
+def api_auth_mode(env: Mapping[str, str]) -> str:
+    """`ORK_API_AUTH` read exactly as `Settings.from_env` reads it, for `ork generate`, which
+    needs that one value to know whether the bundle grants the reviews."""
+    p = _Parser(env)
+    mode = _api_auth(p)
+    if p.problems:
+        raise ConfigError(p.problems)
+    return mode
+
+
+def _api_auth(p: "_Parser") -> str:
+    return p.choice("ORK_API_AUTH", "none", API_AUTH_MODES)
 
 
 def default_identity() -> str:

@@ -4,12 +4,14 @@ One JSON object per line on stdout: `time` (RFC 3339, milliseconds, UTC), `level
 `message`, then the context fields a caller passed with `extra={...}` (`crd`, `key`, `gvk`, ...).
 `LOG_FORMAT=text` prints the same record as `time level logger message k=v...` for humans.
 Redaction happens here, in the formatter, so no call site can leak a secret by accident: context
-fields whose names look sensitive are masked, and `redact()` is offered for object dumps.
+fields whose names look sensitive are masked, message text and string fields have bearer tokens
+and `password=…`-style values masked (`redact_text`), and `redact()` is offered for object dumps.
 """
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from typing import Any, TextIO
@@ -22,6 +24,12 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"messa
 _SENSITIVE = ("password", "passwd", "token", "secret", "authorization", "private", "privatekey",
               "tls.key", "credential", "cookie")
 MASK = "***"
+_NOT_SECRET = ("name", "ref", "namespace", "kind")
+# In free text: `Bearer <token>`, and `<sensitive name>=<value>` / `<sensitive name>: <value>`, where
+# the value may start with an auth scheme (`Authorization: Basic <credentials>`).
+_BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/-]+=*")
+_ASSIGNED = re.compile(r"(?i)\b([\w.-]*(?:password|passwd|token|secret|authorization|credential|cookie|privatekey|private_key)"
+                       r"[\w.-]*[\"']?)(\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|(?:(?:basic|bearer|digest)\s+)?[^\s,;]+)")
 
 
 def _is_sensitive(name: str) -> bool:
@@ -46,14 +54,31 @@ def redact(value: Any) -> Any:
     return value
 
 
+def redact_text(text: str) -> str:
+    """`text` with bearer tokens and `password=…`-style values masked: error messages quote
+    what a library saw, and that may be a credential."""
+    text = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
+    return _ASSIGNED.sub(_mask_assigned, text)
+
+
+def _mask_assigned(m: re.Match) -> str:
+    if m.group(1).lower().rstrip("\"'").endswith(_NOT_SECRET):   # `secretName: web-tls` names, not holds
+        return m.group(0)
+    return f"{m.group(1)}{m.group(2)}{MASK}"
+
+
+def _message(record: logging.LogRecord) -> str:
+    return redact_text(record.getMessage())
+
+
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in vars(record).items():
         if k in _STANDARD or k.startswith("_"):
             continue
-        out[k] = MASK if _is_sensitive(k) else redact(v)
+        out[k] = MASK if _is_sensitive(k) else redact_text(v) if isinstance(v, str) else redact(v)
     if record.exc_info and "stack" not in out:
-        out["stack"] = logging.Formatter().formatException(record.exc_info)
+        out["stack"] = redact_text(logging.Formatter().formatException(record.exc_info))
     return out
 
 
@@ -64,7 +89,7 @@ def _timestamp(created: float) -> str:
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         doc = {"time": _timestamp(record.created), "level": _NAMES.get(record.levelno, "info"),
-               "logger": record.name, "message": record.getMessage()}
+               "logger": record.name, "message": _message(record)}
         for k, v in _fields(record).items():
             doc.setdefault(k, v)
         return json.dumps(doc, default=str, ensure_ascii=False, separators=(",", ":"))
@@ -72,7 +97,7 @@ class JsonFormatter(logging.Formatter):
 
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        head = f"{_timestamp(record.created)} {_NAMES.get(record.levelno, 'info'):5} {record.name} {record.getMessage()}"
+        head = f"{_timestamp(record.created)} {_NAMES.get(record.levelno, 'info'):5} {record.name} {_message(record)}"
         parts = [f"{k}={v if isinstance(v, str) and ' ' not in v else json.dumps(v, default=str)}"
                  for k, v in _fields(record).items() if k != "stack"]
         text = " ".join([head, *parts])

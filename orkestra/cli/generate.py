@@ -13,6 +13,7 @@ import click
 
 from orkestra.cli._katalog_files import katalog_files_option, resolve_katalog_files
 from orkestra.cli.validate import format_report
+from orkestra.config import API_AUTH_MODES, ConfigError, api_auth_mode
 from orkestra.katalog.loader import load_report
 from orkestra.katalog.rbac import (
     COMPONENT_ALIASES, COMPONENTS, bundle, configmap_document, default_namespace, rbac_documents, render_stream,
@@ -56,9 +57,12 @@ def _summary(docs: list[dict]) -> str:
 @click.option("-o", "--output", type=click.Path(dir_okay=True, file_okay=True), help="File, or directory for <what>.yaml.")
 @click.option("-n", "--namespace", help="Orkestra's namespace (default $NAMESPACE, $ORK_NAMESPACE, orkestra-system).")
 @click.option("--for", "for_", metavar="LIST", help="Components: runtime (run), gateway (gw), cc (controlcenter).")
+@click.option("--api-auth", type=click.Choice(API_AUTH_MODES), default=None,
+              help="The ORK_API_AUTH the runtime will run with (default $ORK_API_AUTH, else none); "
+                   "kubernetes adds the tokenreviews/subjectaccessreviews grants.")
 @click.option("--dry-run", is_flag=True, help="Write nothing; print a summary.")
 def generate(what: str, files: tuple[str, ...], output: str | None, namespace: str | None, for_: str | None,
-             dry_run: bool) -> None:
+             api_auth: str | None, dry_run: bool) -> None:
     """Generate the RBAC bundle and/or the Katalog ConfigMap."""
     components = parse_components(for_)
     paths = resolve_katalog_files(files)
@@ -69,10 +73,14 @@ def generate(what: str, files: tuple[str, ...], output: str | None, namespace: s
     katalog = report.katalog
     ns = namespace or default_namespace(os.environ)
     tls = tls_secret_name(os.environ)
+    try:
+        reviews = (api_auth or api_auth_mode(os.environ)) == "kubernetes"
+    except ConfigError as err:
+        raise click.UsageError(str(err)) from None
     if what == "bundle":
-        docs = bundle(katalog, namespace=ns, components=components, tls_secret=tls)
+        docs = bundle(katalog, namespace=ns, components=components, tls_secret=tls, api_auth=reviews)
     elif what == "rbac":
-        docs = rbac_documents(katalog, namespace=ns, components=components, tls_secret=tls)
+        docs = rbac_documents(katalog, namespace=ns, components=components, tls_secret=tls, api_auth=reviews)
     else:
         docs = [configmap_document(katalog, namespace=ns)]
     if dry_run:

@@ -12,6 +12,7 @@ import os
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any, Callable
 
@@ -29,17 +30,75 @@ class Unreachable(Exception):
     pass
 
 
-def fetch(url: str, path: str, timeout: float) -> dict:
-    """GET `url + path` as JSON; raises `Unreachable` with the reason for anything but a 200 JSON."""
+class Unauthorized(Unreachable):
+    """The runtime wants a (different) bearer token: ORK_API_AUTH=kubernetes."""
+
+
+def fetch(url: str, path: str, timeout: float, token: str | None = None) -> dict:
+    """GET `url + path` as JSON, with `Authorization: Bearer <token>` when a token is given;
+    raises `Unreachable` (`Unauthorized` for 401/403) for anything but a 200 JSON."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        with urllib.request.urlopen(url.rstrip("/") + path, timeout=timeout) as resp:
+        with urllib.request.urlopen(urllib.request.Request(url.rstrip("/") + path, headers=headers),
+                                    timeout=timeout) as resp:
             return json.loads(resp.read())
     except urllib.error.HTTPError as err:
+        if err.code in (401, 403):
+            raise Unauthorized(f"HTTP {err.code} from {path}: {_error_text(err)}") from None
         raise Unreachable(f"HTTP {err.code} from {path}") from None
     except (urllib.error.URLError, OSError) as err:
         raise Unreachable(str(getattr(err, "reason", err))) from None
     except ValueError:
         raise Unreachable(f"{path} did not answer JSON") from None
+
+
+def _error_text(err: urllib.error.HTTPError) -> str:
+    try:
+        return str(json.loads(err.read()).get("error", ""))
+    except (ValueError, AttributeError, OSError):
+        return ""
+
+
+def kubeconfig_token(kubeconfig: str | None, context: str | None) -> str | None:
+    """The bearer token of the kubeconfig's user, if it has one (certificate users have none)."""
+    from orkestra.errors import OrkestraError
+    from orkestra.kube import KubeClient
+    try:
+        keys = KubeClient.from_config(kubeconfig, context).api_client.configuration.api_key
+        auth = keys.get("BearerToken") or keys.get("authorization") or ""
+    except OrkestraError:
+        return None
+    scheme, _, token = auth.partition(" ")
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def may_receive_kubeconfig_token(url: str) -> bool:
+    """True for https and for this machine (a port-forward): the kubeconfig's token opens the
+    whole cluster, so it never goes in clear text to whoever answers 401 on the network."""
+    from orkestra.kube.client import is_loopback_host
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme == "https" or is_loopback_host(parts.hostname or "")
+
+
+class Credentials:
+    """`--token`/$ORK_TOKEN, else (only once the runtime asks for one, and only over https or
+    to this machine) the kubeconfig's token."""
+
+    def __init__(self, token: str | None, kubeconfig: str | None, context: str | None) -> None:
+        self.token, self._kubeconfig, self._context = token, kubeconfig, context
+        self._tried_kubeconfig = bool(token)
+
+    def fetch(self, url: str, path: str, timeout: float) -> dict:
+        try:
+            return fetch(url, path, timeout, self.token)
+        except Unauthorized:
+            if self._tried_kubeconfig or not may_receive_kubeconfig_token(url):
+                raise
+            self._tried_kubeconfig = True
+            self.token = kubeconfig_token(self._kubeconfig, self._context)
+            if not self.token:
+                raise
+            return fetch(url, path, timeout, self.token)
 
 
 def _symbol(crd: dict, color: bool) -> str:
@@ -159,14 +218,14 @@ def _duration(value: str, option: str) -> float:
     return seconds
 
 
-def _render(url: str, crd: str | None, timeout: float, color: bool) -> str:
-    doc = fetch(url, "/katalog", timeout)
+def _render(creds: Credentials, url: str, crd: str | None, timeout: float, color: bool) -> str:
+    doc = creds.fetch(url, "/katalog", timeout)
     if crd is None:
         return render_summary(url, doc, color=color)
     key = resolve_crd(doc, crd)
     if key is None:
         raise click.ClickException(f'crd "{crd}" not found in katalog {doc.get("name", "")}')
-    return render_detail(fetch(url, f"/katalog/{key}", timeout))
+    return render_detail(creds.fetch(url, f"/katalog/{key}", timeout))
 
 
 @click.command("status")
@@ -175,12 +234,19 @@ def _render(url: str, crd: str | None, timeout: float, color: bool) -> str:
 @click.option("-w", "--watch", is_flag=True, help="Redraw every --interval until Ctrl-C.")
 @click.option("--interval", default="2s", show_default=True)
 @click.option("--timeout", default="5s", show_default=True)
-def status(url: str | None, crd: str | None, watch: bool, interval: str, timeout: str) -> None:
+@click.option("--token", default=None, envvar="ORK_TOKEN",
+              help="Bearer token for a runtime with ORK_API_AUTH=kubernetes (default $ORK_TOKEN, else the "
+                   "kubeconfig user's token).")
+@click.option("--kubeconfig", default=None, help="Kubeconfig whose token to send when no --token is given.")
+@click.option("--context", default=None, help="Kubeconfig context.")
+def status(url: str | None, crd: str | None, watch: bool, interval: str, timeout: str, token: str | None,
+           kubeconfig: str | None, context: str | None) -> None:
     """Show the health of a running Orkestra runtime."""
     url = (url or os.environ.get("ORK_URL") or "http://localhost:8080").rstrip("/")
     every, limit = _duration(interval, "--interval"), _duration(timeout, "--timeout")
     color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    show: Callable[[], str] = lambda: _render(url, crd, limit, color)  # noqa: E731
+    creds = Credentials(token, kubeconfig, context)
+    show: Callable[[], str] = lambda: _render(creds, url, crd, limit, color)  # noqa: E731
     try:
         if not watch:
             click.echo(show())
@@ -190,6 +256,11 @@ def status(url: str | None, crd: str | None, watch: bool, interval: str, timeout
             click.clear()
             click.echo(text)
             time.sleep(every)
+    except Unauthorized as err:
+        click.echo(f"Orkestra at {url} refused the request: {err}", err=True)
+        click.echo("hint: pass --token (or ORK_TOKEN) with a token allowed to read the runtime; "
+                   "see docs/security.md", err=True)
+        sys.exit(1)
     except Unreachable as err:
         click.echo(f"cannot reach Orkestra at {url}: {err}", err=True)
         click.echo(HINT, err=True)

@@ -210,12 +210,23 @@ def _webhook_steps(katalog: Katalog, *, namespace: str) -> list[list[Rule]]:
     return steps
 
 
-def derive(katalog: Katalog, component: str, *, namespace: str = "orkestra-system") -> list[Rule]:
+def api_auth_rules(api_auth: bool) -> list[Rule]:
+    """Reviews the HTTP API needs under `ORK_API_AUTH=kubernetes` (docs/security.md); none otherwise."""
+    if not api_auth:
+        return []
+    reason = "checks HTTP API callers (ORK_API_AUTH=kubernetes)"
+    return [Rule("authentication.k8s.io", "tokenreviews", ("create",), reason=reason),
+            Rule("authorization.k8s.io", "subjectaccessreviews", ("create",), reason=reason)]
+
+
+def derive(katalog: Katalog, component: str, *, namespace: str = "orkestra-system",
+           api_auth: bool = False) -> list[Rule]:
     """The ClusterRole rules of one component: `runtime`, `gateway` or `cc`."""
     if component == "cc":
         return []
     if component == "gateway":
-        return webhook_rules(katalog, namespace=namespace) if webhooks_declared(katalog) else []
+        steps = _webhook_steps(katalog, namespace=namespace) if webhooks_declared(katalog) else []
+        return _merge([*steps, api_auth_rules(api_auth)])
     if component != "runtime":
         raise ValueError(f"unknown component {component!r}")
     entries = katalog.enabled
@@ -225,6 +236,7 @@ def derive(katalog: Katalog, component: str, *, namespace: str = "orkestra-syste
     ]
     if webhooks_declared(katalog):
         steps += _webhook_steps(katalog, namespace=namespace)
+    steps.append(api_auth_rules(api_auth))
     return _merge(steps)
 
 
@@ -276,7 +288,7 @@ def _meta(katalog: Katalog, name: str, namespace: str | None = None) -> dict:
 
 
 def rbac_documents(katalog: Katalog, *, namespace: str, components: Iterable[str],
-                   tls_secret: str = DEFAULT_TLS_SECRET) -> list[dict]:
+                   tls_secret: str = DEFAULT_TLS_SECRET, api_auth: bool = False) -> list[dict]:
     """Namespace, ServiceAccounts, ClusterRoles and their bindings, then the Roles in `namespace`.
 
     Each component with namespaced rules gets a Role of its own name (its Lease, its TLS
@@ -289,7 +301,7 @@ def rbac_documents(katalog: Katalog, *, namespace: str, components: Iterable[str
                      "metadata": _meta(katalog, SERVICE_ACCOUNTS[c], namespace)})
     with_roles = [c for c in chosen if c in ("runtime", "gateway")]
     for c in with_roles:
-        rules = derive(katalog, c, namespace=namespace)
+        rules = derive(katalog, c, namespace=namespace, api_auth=api_auth)
         docs.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
                      "metadata": _meta(katalog, SERVICE_ACCOUNTS[c]), "rules": [r.to_k8s() for r in rules]})
     for c in with_roles:
@@ -327,9 +339,10 @@ def configmap_document(katalog: Katalog, *, namespace: str) -> dict:
 
 
 def bundle(katalog: Katalog, *, namespace: str, components: Iterable[str] = COMPONENTS,
-           tls_secret: str = DEFAULT_TLS_SECRET) -> list[dict]:
+           tls_secret: str = DEFAULT_TLS_SECRET, api_auth: bool = False) -> list[dict]:
     """Every document of `ork generate bundle`, in order: the RBAC objects, then the ConfigMap."""
-    return (rbac_documents(katalog, namespace=namespace, components=components, tls_secret=tls_secret)
+    return (rbac_documents(katalog, namespace=namespace, components=components, tls_secret=tls_secret,
+                           api_auth=api_auth)
             + [configmap_document(katalog, namespace=namespace)])
 
 

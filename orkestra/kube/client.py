@@ -108,13 +108,7 @@ class KubeClient:
     @property
     def is_loopback(self) -> bool:
         """True when the API server is on this machine (the local control plane)."""
-        host = urlsplit(self.server).hostname or ""
-        if host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            return False
+        return is_loopback_host(urlsplit(self.server).hostname or "")
 
     # --- raw requests -------------------------------------------------------------------------
 
@@ -321,6 +315,16 @@ def service_account_dir(env: Mapping[str, str] | None = None) -> str:
     """
     env = os.environ if env is None else env
     return env.get("ORK_SERVICE_ACCOUNT_DIR") or SERVICE_ACCOUNT_DIR
+
+
+def is_loopback_host(host: str) -> bool:
+    """`localhost` or a loopback IP address (v4 or v6)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def retry_after_seconds(header: str | None, default: float = 1.0) -> float:

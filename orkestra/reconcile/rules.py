@@ -35,7 +35,7 @@ from orkestra.conditions.paths import PathError, Segment, json_pointer, step
 from orkestra.conditions.values import UNPARSEABLE, parse_typed
 from orkestra.errors import OrkestraError
 from orkestra.template import Template, TemplateSyntaxError, compile_template, is_template
-from orkestra.template.values import kind_of
+from orkestra.template.values import describe, kind_of
 
 ACTIONS = ("deny", "warn")
 MUTATION_VALUE_TYPES = ("auto", "string", "int", "float", "bool")
@@ -217,6 +217,8 @@ def validate(rules: tuple[ValidationRule, ...], obj: dict, *, unique: UniqueLook
             outcome.errors.append((rule.field, _reason(exc)))
             outcome.evaluated.append(RuleResult(rule.index, rule.field, "error", _reason(exc)))
             continue
+        if value and obj.get("kind") == "Secret":   # a Secret's values are described, never quoted (docs/security.md)
+            value = describe(value)
         if holds:
             outcome.evaluated.append(RuleResult(rule.index, rule.field, "passed", message, value))
             continue

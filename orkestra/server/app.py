@@ -4,17 +4,22 @@
 handlers; nothing happens at import time. Views only route and validate input: the documents
 come from `orkestra.server.shapes` and the data from the engine's snapshot methods and caches.
 Input never causes a 500: unknown paths and CRDs answer 404, bad query parameters 400, and an
-unexpected error is logged and answered `{"error": "internal error"}`.
+unexpected error is logged and answered `{"error": "internal error"}`. Secret payloads never
+leave (`orkestra.server.exposure`), and with an `Authorizer` every route but the probes needs a
+bearer token Kubernetes allows for what the route shows (`orkestra.server.auth`).
 """
 from __future__ import annotations
 
+import enum
 import logging
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from orkestra.server import shapes
+from orkestra.errors import OrkestraError
+from orkestra.server import exposure, shapes
+from orkestra.server.auth import Access, Authorizer, Decision
 
 log = logging.getLogger("orkestra.server")
 
@@ -161,18 +166,11 @@ def cr_list(crd: str) -> Response:
     items = engine.cached_crs(crd)
     values = None
     if "field" in args:
-        field = args["field"].strip()
-        if not field:
-            raise BadRequest("field: expected a dot path such as spec.host")
-        from orkestra.conditions import resolve_field
-        from orkestra.errors import OrkestraError
-        from orkestra.conditions.paths import parse_path
-        from orkestra.template import compile_template, is_template
         try:
-            compile_template(field) if is_template(field) else parse_path(field)   # bad input even with no CRs
-            values = {shapes._key(o): resolve_field(o, field) for o in items}
-        except (OrkestraError, ValueError) as err:   # bad path, template syntax or evaluation
+            field = exposure.check_field(entry, args["field"])
+        except (exposure.FieldRefused, OrkestraError) as err:   # refused, or a bad path
             raise BadRequest(f"field: {err}") from None
+        values = exposure.field_values(entry, items, field, shapes._key)
     namespace = args.get("namespace") or None
     return _json(shapes.cr_list(entry, items, engine.process_snapshot()["now"], namespace=namespace, values=values))
 
@@ -195,18 +193,73 @@ def cr_routes(crd: str, rest: str) -> Response:
     now = engine.process_snapshot()["now"]
     if events:
         return _json(shapes.events_body(obj, engine.events_for(obj), now))
+    obj = exposure.served_view(entry, obj)
     return _json(shapes.cr_detail(entry, obj, engine.children_for_view(crd, (obj.get("metadata") or {}).get("uid", "")), now))
 
 
+# ---------------------------------------------------------------------------- access
+class Need(enum.Enum):
+    """What a request needs when no single Kubernetes permission describes it."""
+
+    NOTHING = "open"              # probes (and unknown paths, which answer 404)
+    ANY_USER = "authenticated"    # a CRD route naming no known CRD: the view answers 404
+
+
+_SUMMARIES = ("metrics.metrics", "katalog.katalog", "katalog.crd_detail", "katalog.crd_health")
+
+
+def _required_access(summaries_open: bool) -> Access | Need:
+    """The Kubernetes permission the current request needs (docs/security.md has the table)."""
+    endpoint = request.endpoint or ""
+    if endpoint.startswith("probes.") or not endpoint:
+        return Need.NOTHING
+    if endpoint in _SUMMARIES:
+        return Need.NOTHING if summaries_open else Access("get", path=request.path)
+    if endpoint in ("katalog.katalog_raw", "katalog.katalog_enriched"):
+        return Access("get", path=request.path)
+    args = request.view_args or {}
+    entry = _engine().katalog.crds.get(args.get("crd", ""))
+    if entry is None:
+        return Need.ANY_USER
+    api = entry.api
+    if endpoint == "katalog.cr_list":   # a cluster-scoped kind has no namespace to be allowed in
+        return Access("list", api.group, api.plural,
+                      namespace=request.args.get("namespace", "") if api.namespaced else "")
+    parts = str(args.get("rest", "")).strip("/").split("/")
+    namespace = parts[0] if api.namespaced and len(parts) > 1 else ""
+    if parts[-1] == "events" and len(parts) == (3 if api.namespaced else 2):
+        return Access("list", "", "events", namespace=namespace)
+    return Access("get", api.group, api.plural, namespace=namespace, name=parts[-1])
+
+
+def _guard(authorizer: Authorizer, summaries_open: bool) -> Response | None:
+    """`before_request`: None lets the request through, a Response ends it (401/403/503)."""
+    access = _required_access(summaries_open)
+    if access is Need.NOTHING:
+        return None
+    decision, message = authorizer.decide(request.headers.get("Authorization"),
+                                          None if access is Need.ANY_USER else access)
+    if decision is Decision.ALLOWED:
+        return None
+    resp = _json({"error": message}, decision.value)
+    if decision is Decision.UNAUTHENTICATED:
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="orkestra"'
+    return resp
+
+
 # ---------------------------------------------------------------------------- factory
-def create_app(engine: Any) -> Flask:
-    """The runtime (or gateway) HTTP app for `engine`."""
+def create_app(engine: Any, *, authorizer: Authorizer | None = None, summaries_open: bool = False) -> Flask:
+    """The runtime (or gateway) HTTP app for `engine`. With an `authorizer`, every route but the
+    probes (and, with `summaries_open`, `/metrics` and the `/katalog` summaries) needs a bearer
+    token allowed by Kubernetes (`orkestra.server.auth`)."""
     app = Flask("orkestra.server")
     app.config["ENGINE"] = engine
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.url_map.strict_slashes = False
     for bp in (probes, metrics_bp, katalog_bp):
         app.register_blueprint(bp)
+    if authorizer is not None:
+        app.before_request(lambda: _guard(authorizer, summaries_open))
 
     @app.errorhandler(BadRequest)
     def _bad(err: BadRequest) -> Response:

@@ -22,6 +22,7 @@ from typing import Any
 
 from orkestra.config import Settings
 from orkestra.katalog.model import Katalog
+from orkestra.kube.client import is_loopback_host
 
 log = logging.getLogger("orkestra.server")
 EXIT_ENGINE_START = 3
@@ -31,6 +32,7 @@ def serve(katalog: Katalog, settings: Settings, *, mode: str = "runtime", server
     """Run until shutdown; returns the process exit code."""
     log.info("listening", extra={"http": f"{settings.bind_address}:{settings.port}",
                                  "https": https_address(katalog, settings, mode)})
+    warn_if_open(settings)
     if server == "builtin":
         return _serve_builtin(katalog, settings, mode)
     return _serve_gunicorn(katalog, settings, mode)
@@ -46,6 +48,24 @@ def https_address(katalog: Katalog, settings: Settings, mode: str) -> str | None
     from orkestra.webhooks.switches import WebhookSettings
     plan = build_plan(katalog, WebhookSettings.from_settings(settings))
     return f"{settings.bind_address}:{settings.webhook_port}" if plan.listener_needed(gateway=mode == "gateway") else None
+
+
+def warn_if_open(settings: Settings) -> bool:
+    """Warn (and say so) when the data routes answer anyone on a non-loopback address."""
+    if settings.api_auth != "none" or is_loopback_host(settings.bind_address):
+        return False
+    log.warning("the HTTP API serves CR data without authentication on a non-loopback address; "
+                "set ORK_API_AUTH=kubernetes (docs/security.md) or ORK_BIND_ADDRESS=127.0.0.1",
+                extra={"http": f"{settings.bind_address}:{settings.port}"})
+    return True
+
+
+def build_app(engine: Any, settings: Settings) -> Any:
+    """The Flask app for `engine`, guarded as `ORK_API_AUTH` says."""
+    from orkestra.server.app import create_app
+    from orkestra.server.auth import Authorizer, KubeReviewer
+    authorizer = Authorizer(KubeReviewer(lambda: engine.kube)) if settings.api_auth == "kubernetes" else None
+    return create_app(engine, authorizer=authorizer, summaries_open=settings.api_auth_summaries == "open")
 
 
 def _start_engine(engine: Any) -> bool:
@@ -64,9 +84,8 @@ def _serve_builtin(katalog: Katalog, settings: Settings, mode: str) -> int:
 
     from orkestra.engine.engine import Engine
     from orkestra.engine.shutdown import graceful_shutdown
-    from orkestra.server.app import create_app
     engine = Engine(katalog, settings, mode=mode)
-    httpd = make_server(settings.bind_address, settings.port, create_app(engine), threaded=True)
+    httpd = make_server(settings.bind_address, settings.port, build_app(engine, settings), threaded=True)
     if not _start_engine(engine):
         httpd.server_close()
         return EXIT_ENGINE_START
@@ -136,9 +155,8 @@ def _serve_gunicorn(katalog: Katalog, settings: Settings, mode: str) -> int:
 
         def load(self) -> Any:
             from orkestra.engine.engine import Engine
-            from orkestra.server.app import create_app
             self.engine = Engine(katalog, settings, mode=mode)
-            return create_app(self.engine)
+            return build_app(self.engine, settings)
 
     # The Katalog and the imports are inherited by the worker: freeze them before the fork so the
     # worker's collector never touches (and so copies) those pages.

@@ -3,6 +3,8 @@
 A Katalog is compiled once at load time and its templates rendered on every reconcile, so
 `compile_template` caches by source string and a `Template` holds nothing but closures.
 `render` always returns text; `render_value` applies the native-type rule of katalog.md §9.3.
+Each render runs under a `budget.Budget` (steps, time, sizes; docs/security.md), joined by any
+render nested inside it.
 
 Native-type rule, decided here: a template is a *single action* when its only output node is one
 `{{ pipeline }}` action (not a declaration) and everything else in the string is white space or
@@ -19,6 +21,7 @@ from functools import lru_cache
 from typing import Any
 
 from orkestra.template import functions
+from orkestra.template.budget import close_budget, open_budget
 from orkestra.template.compiler import Compiler
 from orkestra.template.errors import TemplateEvalError
 from orkestra.template.nodes import Action, Text
@@ -65,11 +68,19 @@ class Template:
         if self._plain:
             return self.source
         root, frame = self._frame(data, extra)
-        if self._bare:
-            return to_text(self._value(root, frame))
-        out: list[str] = []
-        self._emit(root, frame, out)
-        return "".join(out)
+        budget, opened = open_budget()
+        try:
+            if self._bare:
+                return to_text(self._value(root, frame))
+            out: list[str] = []
+            if opened:
+                budget.out = out
+            self._emit(root, frame, out)
+            budget.finish()
+            return "".join(out)
+        finally:
+            if opened:
+                close_budget()
 
     def render_value(self, data: Any, **extra: Any) -> Any:
         """Render with the native-type rule (module docstring); None means "omit the field"."""
@@ -79,7 +90,12 @@ class Template:
             text = self.render(data, **extra)
             return text if text != "" else None
         root, frame = self._frame(data, extra)
-        return copy_value(self._value(root, frame))
+        _, opened = open_budget()
+        try:
+            return copy_value(self._value(root, frame))
+        finally:
+            if opened:
+                close_budget()
 
     def _value(self, root: Any, frame: list) -> Any:
         try:

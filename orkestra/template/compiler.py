@@ -18,13 +18,14 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache, partial
 from typing import Any
 
+from orkestra.template.budget import current, weigh
 from orkestra.template.errors import TemplateEvalError
 from orkestra.template.lexer import syntax_error
 from orkestra.template.nodes import (
     Action, Break, Chain, Command, Continue, Dot, FuncName, If, Literal, Node, Operand, Pipeline,
     Range, SubPipeline, Text, Variable, With,
 )
-from orkestra.template.values import to_text, truthy, type_name
+from orkestra.template.values import describe, to_text, truthy, type_name, without_values
 
 _TEXT, _PRINT, _EMIT = 0, 1, 2  # part kinds of a node sequence
 MAX_RANGE_INT = 10_000  # `range N` (Go 1.22) with N from CR data must not stall a reconcile
@@ -180,7 +181,10 @@ class Compiler:
                 if orelse is not None:
                     orelse(dot, frame, out)
                 return
+            budget = current()
             for key, elem in pairs:
+                if budget is not None:
+                    budget.step()
                 if key_slot is not None:
                     frame[key_slot] = key
                 if val_slot is not None:
@@ -284,7 +288,9 @@ def _chain(base: Value, fields: tuple[str, ...], on_dot: bool) -> Value:
 
 
 def _failure(name: str, exc: Exception) -> TemplateEvalError:
-    return TemplateEvalError(f"error calling {name}: {exc}")
+    """A library exception as an evaluation error, its quoted parts (usually the argument that
+    failed) replaced by their size (docs/security.md)."""
+    return TemplateEvalError(f"error calling {name}: {without_values(str(exc))}")
 
 
 def _eager_call(name: str, fn: Callable, args: list[Value], piped: bool) -> Callable:
@@ -292,7 +298,7 @@ def _eager_call(name: str, fn: Callable, args: list[Value], piped: bool) -> Call
     if not piped and n == 0:
         def call0(dot: Any, frame: list) -> Any:
             try:
-                return fn()
+                return weigh(fn())
             except TemplateEvalError:
                 raise
             except Exception as exc:
@@ -304,7 +310,7 @@ def _eager_call(name: str, fn: Callable, args: list[Value], piped: bool) -> Call
         def call1(dot: Any, frame: list) -> Any:
             x = a(dot, frame)
             try:
-                return fn(x)
+                return weigh(fn(x))
             except TemplateEvalError:
                 raise
             except Exception as exc:
@@ -313,7 +319,7 @@ def _eager_call(name: str, fn: Callable, args: list[Value], piped: bool) -> Call
     if piped and n == 0:
         def piped1(dot: Any, frame: list, last: Any) -> Any:
             try:
-                return fn(last)
+                return weigh(fn(last))
             except TemplateEvalError:
                 raise
             except Exception as exc:
@@ -325,7 +331,7 @@ def _eager_call(name: str, fn: Callable, args: list[Value], piped: bool) -> Call
         def piped2(dot: Any, frame: list, last: Any) -> Any:
             x = a(dot, frame)
             try:
-                return fn(x, last)
+                return weigh(fn(x, last))
             except TemplateEvalError:
                 raise
             except Exception as exc:
@@ -336,7 +342,7 @@ def _eager_call(name: str, fn: Callable, args: list[Value], piped: bool) -> Call
             values = [a(dot, frame) for a in args]
             values.append(last)
             try:
-                return fn(*values)
+                return weigh(fn(*values))
             except TemplateEvalError:
                 raise
             except Exception as exc:
@@ -346,7 +352,7 @@ def _eager_call(name: str, fn: Callable, args: list[Value], piped: bool) -> Call
     def call_n(dot: Any, frame: list) -> Any:
         values = [a(dot, frame) for a in args]
         try:
-            return fn(*values)
+            return weigh(fn(*values))
         except TemplateEvalError:
             raise
         except Exception as exc:
@@ -385,7 +391,7 @@ def _iterate(value: Any) -> list[tuple[Any, Any]]:
             raise TemplateEvalError(
                 f"range over an integer is limited to {MAX_RANGE_INT} iterations, got {value}")
         return [(i, i) for i in range(value)]
-    raise TemplateEvalError(f"range can't iterate over {type_name(value)} {to_text(value)!r}")
+    raise TemplateEvalError(f"range can't iterate over {describe(value)}")
 
 
 def _show(op: Operand) -> str:

@@ -149,11 +149,11 @@ def sprintf(fmt: Any, *args: Any) -> str:
             out.append("%")
             continue
         if (width and int(width) > MAX_WIDTH) or (prec and int(prec) > MAX_WIDTH):
-            raise TemplateEvalError(f"printf: width or precision above {MAX_WIDTH} in {fmt!r}")
+            raise TemplateEvalError(f"printf: width or precision above {MAX_WIDTH}")
         if arg_index >= len(args):
-            raise TemplateEvalError(f"printf: missing argument for %{verb} in {fmt!r}")
+            raise TemplateEvalError(f"printf: missing argument for %{verb}")
         out.append(_format_one(verb, flags, int(width) if width else None, prec, args[arg_index]))
         arg_index += 1
     if arg_index < len(args):
-        raise TemplateEvalError(f"printf: {len(args) - arg_index} extra argument(s) for {fmt!r}")
+        raise TemplateEvalError(f"printf: {len(args) - arg_index} extra argument(s) for the format")
     return "".join(out)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -147,6 +148,25 @@ def as_str(v: Any) -> str:
     return v if type(v) is str else to_text(v)
 
 
+def describe(value: Any) -> str:
+    """Type and size of a value, never its content: error messages reach CR status, Events and
+    logs, and the value may be Secret data (docs/security.md)."""
+    if isinstance(value, str):
+        return f"string of {len(value)} characters"
+    if isinstance(value, (list, tuple, Mapping)):
+        return f"{type_name(value)} of {len(value)} elements"
+    return type_name(value)
+
+
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")   # escape-aware, as repr() writes them
+
+
+def without_values(message: str) -> str:
+    """A library or parser message with its quoted parts (`invalid version 'hunter2'`) replaced
+    by their size: they are usually the value that failed, possibly Secret data."""
+    return _QUOTED.sub(lambda m: f"<string of {len(m.group()) - 2} characters>", message)
+
+
 def as_int(v: Any, fn: str) -> int:
     """Nil-safe integer argument (nil is 0; numeric strings accepted; floats truncate)."""
     return int(as_number(v, fn))
@@ -171,9 +191,9 @@ def as_number(v: Any, fn: str) -> int | float:
         try:
             f = float(s)
         except ValueError:
-            raise TemplateEvalError(f"{fn}: cannot convert {json.dumps(v)} to a number") from None
+            raise TemplateEvalError(f"{fn}: cannot convert {describe(v)} to a number") from None
         if not math.isfinite(f):
-            raise TemplateEvalError(f"{fn}: cannot convert {json.dumps(v)} to a finite number")
+            raise TemplateEvalError(f"{fn}: cannot convert {describe(v)} to a finite number")
         return f
     raise TemplateEvalError(f"{fn}: cannot convert {type_name(v)} to a number")
 

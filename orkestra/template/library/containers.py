@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from orkestra.template.budget import grown
 from orkestra.template.errors import TemplateEvalError
 from orkestra.template.values import as_list, as_map, as_str, equal, to_text
 
@@ -54,7 +55,9 @@ def last(items: Any) -> Any:
 
 
 def append(items: Any, value: Any) -> list:
-    return [*as_list(items, "append"), value]
+    result = [*as_list(items, "append"), value]
+    grown(result, items, value)   # weighs the new element only, when `items` was weighed already
+    return result
 
 
 def has(value: Any, items: Any) -> bool:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from orkestra.template.errors import TemplateEvalError
-from orkestra.template.values import as_number, is_number, kind_of, to_json, to_text, type_name
+from orkestra.template.values import as_number, describe, is_number, kind_of, to_json, to_text, type_name
 
 _TRUE = frozenset({"1", "t", "true", "yes", "y", "on"})
 _FALSE = frozenset({"0", "f", "false", "no", "n", "off", ""})
@@ -44,7 +44,7 @@ def to_bool(v: Any) -> bool:
             return True
         if word in _FALSE:
             return False
-        raise TemplateEvalError(f"toBool: cannot convert {json.dumps(v)} to a bool")
+        raise TemplateEvalError(f"toBool: cannot convert {describe(v)} to a bool")
     raise TemplateEvalError(f"toBool: cannot convert {type_name(v)} to a bool")
 
 

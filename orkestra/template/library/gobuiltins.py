@@ -14,7 +14,7 @@ from typing import Any
 
 from orkestra.template.errors import TemplateEvalError
 from orkestra.template.printf import sprint, sprintf, sprintln
-from orkestra.template.values import compare, equal, is_number, to_text, truthy, type_name
+from orkestra.template.values import compare, describe, equal, is_number, to_text, truthy, type_name
 
 
 def _lazy(lo: int) -> Callable[[Callable], Callable]:
@@ -86,7 +86,7 @@ def length(v: Any) -> int:
 
 def _position(i: Any, size: int, what: str, *, allow_end: bool = False) -> int:
     if not is_number(i) or (isinstance(i, float) and not i.is_integer()):
-        raise TemplateEvalError(f"cannot index {what} with {type_name(i)} {to_text(i)!r}")
+        raise TemplateEvalError(f"cannot index {what} with {describe(i)}")
     i = int(i)
     if i < 0 or i > size or (i == size and not allow_end):
         raise TemplateEvalError(f"index out of range: {i} (length {size})")

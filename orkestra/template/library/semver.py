@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 from orkestra.template.errors import TemplateEvalError
-from orkestra.template.values import as_str
+from orkestra.template.values import as_str, without_values
 
 _PART = r"(\d+|[xX*])"
 _PARTIAL = re.compile(rf"v?{_PART}(?:\.{_PART})?(?:\.{_PART})?(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?")
@@ -184,7 +184,7 @@ def semver_compare(constraint: Any, version: Any) -> bool:
     try:
         return satisfies(as_str(constraint), text)
     except ValueError as exc:
-        raise TemplateEvalError(f"semverCompare: {exc}") from None
+        raise TemplateEvalError(f"semverCompare: {without_values(str(exc))}") from None
 
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {"semverCompare": semver_compare}

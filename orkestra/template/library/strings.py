@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from orkestra.template.budget import charge
 from orkestra.template.printf import go_quote
 from orkestra.template.values import as_int, as_list, as_str, to_text
 
@@ -46,7 +47,11 @@ def contains(sub: Any, s: Any) -> bool:
 
 
 def replace(old: Any, new: Any, s: Any) -> str:
-    return as_str(s).replace(as_str(old), as_str(new))
+    text, before, after = as_str(s), as_str(old), as_str(new)
+    if len(after) > len(before):   # the result can grow: size it before building it
+        hits = len(text) + 1 if before == "" else text.count(before)
+        charge(len(text) + hits * (len(after) - len(before)), "replace")
+    return text.replace(before, after)
 
 
 def split(sep: Any, s: Any) -> list[str]:
@@ -59,7 +64,9 @@ def split(sep: Any, s: Any) -> list[str]:
 def join(sep: Any, items: Any) -> str:
     if isinstance(items, str):
         return items
-    return as_str(sep).join(to_text(x) for x in as_list(items, "join"))
+    separator, parts = as_str(sep), [to_text(x) for x in as_list(items, "join")]
+    charge(sum(map(len, parts)) + len(separator) * max(len(parts) - 1, 0), "join")
+    return separator.join(parts)
 
 
 def substr(start: Any, end: Any, s: Any) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 from orkestra.durations import DurationError, format_duration, parse_duration
 from orkestra.template.errors import TemplateEvalError
-from orkestra.template.values import as_str, is_number, type_name, whole
+from orkestra.template.values import as_str, describe, is_number, type_name, whole
 
 
 def rfc3339(t: datetime) -> str:
@@ -37,7 +37,7 @@ def parse_time(v: Any, fn: str) -> datetime | None:
         try:
             t = datetime.fromisoformat(v.strip())
         except ValueError:
-            raise TemplateEvalError(f"{fn}: {v!r} is not an RFC 3339 time") from None
+            raise TemplateEvalError(f"{fn}: {describe(v)} is not an RFC 3339 time") from None
     else:
         raise TemplateEvalError(f"{fn}: expected a time, got {type_name(v)}")
     return t if t.tzinfo is not None else t.replace(tzinfo=timezone.utc)
@@ -51,8 +51,8 @@ def parse_seconds(d: Any, fn: str) -> float:
         return float(d)
     try:
         return parse_duration(as_str(d), bare_seconds=True)
-    except DurationError as exc:
-        raise TemplateEvalError(f"{fn}: {exc}") from None
+    except DurationError:
+        raise TemplateEvalError(f'{fn}: invalid duration ({describe(d)}): expected a Go duration such as "500ms", "15s" or "1h30m"') from None
 
 
 def build(now: Callable[[], datetime]) -> dict[str, Callable[..., Any]]:

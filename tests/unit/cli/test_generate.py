@@ -100,3 +100,37 @@ def test_invalid_katalog_exits_1_with_the_report(tmp_path):
     result = run("generate", "bundle", "-f", str(path))
     assert result.exit_code == 1 and result.stdout == ""
     assert 'did you mean "port"' in result.stderr
+
+
+REVIEW_RULES = [{"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]},
+                {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]}]
+
+
+def test_review_grants_only_when_the_api_auth_is_kubernetes(tmp_path):
+    """Issue 16 item 2: tokenreviews/subjectaccessreviews create, for runtime and gateway, only
+    with --api-auth kubernetes (or ORK_API_AUTH=kubernetes)."""
+    path = tmp_path / "k.yaml"
+    path.write_text(NO_DEPLOY)
+    plain = docs_of(run("generate", "bundle", "-f", str(path)).stdout)
+    assert not any(r in cluster_role(plain)["rules"] for r in REVIEW_RULES)
+    for args, env in ((("--api-auth", "kubernetes"), None), ((), {"ORK_API_AUTH": "kubernetes"})):
+        result = run("generate", "bundle", "-f", str(path), *args, env=env)
+        assert result.exit_code == 0, result.stderr
+        docs = docs_of(result.stdout)
+        for name in ("orkestra", "orkestra-gateway"):
+            assert cluster_role(docs, name)["rules"][-2:] == REVIEW_RULES
+        assert cluster_role(docs)["rules"][:-2] == cluster_role(plain)["rules"], "additive only"
+    assert run("generate", "bundle", "-f", str(path), "--api-auth", "none",
+               env={"ORK_API_AUTH": "kubernetes"}).stdout == run("generate", "bundle", "-f", str(path)).stdout
+    bad = run("generate", "bundle", "-f", str(path), env={"ORK_API_AUTH": "tokens"})
+    assert bad.exit_code == 2 and 'invalid ORK_API_AUTH "tokens"' in bad.stderr
+
+
+def test_generate_reads_ork_api_auth_as_the_runtime_does(tmp_path):
+    """One parser (orkestra.config) for ORK_API_AUTH: case and spaces as Settings accepts them."""
+    from orkestra.config import Settings
+    path = tmp_path / "k.yaml"
+    path.write_text(NO_DEPLOY)
+    assert Settings.from_env({"ORK_API_AUTH": " Kubernetes "}).api_auth == "kubernetes"
+    docs = docs_of(run("generate", "bundle", "-f", str(path), env={"ORK_API_AUTH": " Kubernetes "}).stdout)
+    assert cluster_role(docs)["rules"][-2:] == REVIEW_RULES

@@ -165,3 +165,77 @@ def test_rows_follow_the_start_order():
     doc["dependencyGraph"] = {"startupOrder": ["cache", "website", "application"], "edges": []}
     lines = render_summary("http://x", doc).splitlines()
     assert [line.split()[0] for line in lines[8:11]] == ["cache", "website", "application"]
+
+
+@pytest.fixture
+def guarded():
+    """A runtime with ORK_API_AUTH=kubernetes: 401 without a token, 403 for a wrong one."""
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            auth = self.headers.get("Authorization")
+            seen.append(auth)
+            code, body = ((200, KATALOG) if auth == "Bearer right" else
+                          (401, {"error": "a bearer token is required"}) if auth is None else
+                          (403, {"error": 'user "x" may not get /katalog'}))
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(json.dumps(body).encode())
+
+        def log_message(self, *args):
+            pass
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", seen
+    httpd.shutdown()
+
+
+def test_token_is_sent_as_bearer_from_flag_or_env(guarded):
+    """Issue 16 item 2: `ork status --token` / ORK_TOKEN."""
+    url, seen = guarded
+    assert CliRunner().invoke(status, ["--url", url, "--token", "right"]).exit_code == 0
+    result = CliRunner().invoke(status, ["--url", url], env={"ORK_TOKEN": "right"})
+    assert result.exit_code == 0 and "website" in result.output
+    assert seen == ["Bearer right", "Bearer right"]
+
+
+def test_refused_token_says_so_with_a_hint(guarded):
+    url, _ = guarded
+    result = CliRunner().invoke(status, ["--url", url, "--token", "wrong"])
+    assert result.exit_code == 1 and 'HTTP 403 from /katalog: user "x" may not get /katalog' in result.output
+    assert "pass --token" in result.output
+
+
+def test_without_a_token_the_kubeconfig_users_token_is_tried(guarded, tmp_path):
+    url, seen = guarded
+    kubeconfig = tmp_path / "config"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        "clusters: [{name: k, cluster: {server: 'https://127.0.0.1:6443'}}]\n"
+        "contexts: [{name: c, context: {cluster: k, user: u}}]\n"
+        "users: [{name: u, user: {token: right}}]\n")
+    result = CliRunner().invoke(status, ["--url", url, "--kubeconfig", str(kubeconfig)], env={"ORK_TOKEN": ""})
+    assert result.exit_code == 0, result.output
+    assert seen == [None, "Bearer right"]
+
+
+def test_the_kubeconfig_token_goes_only_over_https_or_to_this_machine(monkeypatch):
+    """Review finding: any plain-http URL that answered 401 received the kubeconfig user's token
+    (often cluster-admin)."""
+    import orkestra.cli.status as status_mod
+    sent = []
+
+    def refusing(url, path, timeout, token=None):
+        sent.append((url, token))
+        raise status_mod.Unauthorized("HTTP 401 from /katalog: a bearer token is required")
+    monkeypatch.setattr(status_mod, "fetch", refusing)
+    monkeypatch.setattr(status_mod, "kubeconfig_token", lambda kubeconfig, context: "admin-token")
+    for url, retried in (("http://10.0.0.7:8080", False), ("http://orkestra.example:8080", False),
+                         ("https://orkestra.example", True), ("http://localhost:8080", True),
+                         ("http://[::1]:8080", True)):
+        sent.clear()
+        with pytest.raises(status_mod.Unauthorized):
+            status_mod.Credentials(None, None, None).fetch(url, "/katalog", 1.0)
+        assert sent == [(url, None)] + ([(url, "admin-token")] if retried else []), url

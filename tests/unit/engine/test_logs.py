@@ -71,3 +71,30 @@ def test_text_format():
     logging.getLogger("orkestra.engine").info("crd activated", extra={"crd": "website"})
     line = stream.getvalue().strip()
     assert line.endswith("info  orkestra.engine crd activated crd=website")
+
+
+def test_message_text_and_string_fields_are_redacted_too():
+    """Issue 16 item 10: redaction covers the message, not only field names."""
+    for fmt in ("json", "text"):
+        stream, _ = capture(fmt=fmt)
+        log = logging.getLogger("orkestra.test")
+        log.error("registry login failed: password=hunter2 for user bob",
+                  extra={"error": "GET /v2/: Authorization: Bearer eyJhbGciOi.payload.sig refused"})
+        log.warning('reconcile failed: {"token": "tok-123"}; secretName: web-tls')
+        text = stream.getvalue()
+        assert "hunter2" not in text and "eyJhbGciOi" not in text and "tok-123" not in text
+        assert "password=***" in text and "for user bob" in text
+        assert "secretName: web-tls" in text, "a Secret's name is not a secret"
+        teardown_function()
+
+
+def test_an_authorization_header_is_masked_whatever_its_scheme():
+    """Review finding: `Authorization: Basic <credentials>` kept the credentials (only the word
+    after the colon was masked)."""
+    stream, _ = capture(fmt="json")
+    logging.getLogger("orkestra.test").error(
+        "fetch failed; headers: Authorization: Basic dXNlcjpodW50ZXIy, authorization=Digest abc123def")
+    text = stream.getvalue()
+    assert "dXNlcjpodW50ZXIy" not in text and "abc123def" not in text
+    assert "Authorization: ***" in text
+    teardown_function()

@@ -68,6 +68,17 @@ class TestValidation:
         out = evaluate_validation([{"field": "spec.owner", "exists": True, "message": "owner required"}], app())
         assert out.denials[0].text == 'field "spec.owner": owner required'
 
+    def test_a_secrets_values_are_described_never_quoted(self):
+        """Issue 16 item 1: violation text reaches Events and /katalog; a Secret's value must not."""
+        secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"},
+                  "data": {"password": "SHVudGVyMg=="}}
+        rules = [{"field": "data.password", "regex": "^x", "message": "bad password"},
+                 {"field": "{{ .data.password | b64dec }}", "equals": "x", "message": "not x", "action": "warn"}]
+        out = evaluate_validation(rules, secret)
+        assert out.denials[0].text == 'field "data.password": bad password (got: "string of 12 characters")'
+        assert out.warnings[0].text.endswith('(got: "string of 7 characters")')
+        assert "SHVudGVyMg" not in repr(out) and "Hunter2" not in repr(out)
+
     def test_message_is_a_template(self):
         rules = [{"field": "spec.replicas", "max": 5, "message": "{{ .metadata.name }} asks for {{ .spec.replicas }} replicas"}]
         out = evaluate_validation(rules, app(replicas=9))

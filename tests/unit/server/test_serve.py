@@ -60,3 +60,34 @@ def test_listening_log_names_https_only_when_a_listener_starts():
     assert https_address(katalog, handed_over, "runtime") is None, "the gateway serves the webhooks"
     protected = dataclasses.replace(katalog, security={"deletionProtection": {"enabled": True}})
     assert https_address(protected, plain, "runtime") == "0.0.0.0:8443"
+
+
+def test_open_data_routes_on_a_non_loopback_bind_warn_at_start(caplog):
+    """Issue 16 item 2: ORK_API_AUTH=none (the default) on 0.0.0.0 logs a warning; loopback or
+    kubernetes mode does not."""
+    import logging
+
+    import pytest
+
+    from orkestra.config import ConfigError
+    from orkestra.server.serve import warn_if_open
+    with caplog.at_level(logging.WARNING, logger="orkestra.server"):
+        assert warn_if_open(Settings.from_env({})) is True
+        assert warn_if_open(Settings.from_env({"ORK_BIND_ADDRESS": "127.0.0.1"})) is False
+        assert warn_if_open(Settings.from_env({"ORK_BIND_ADDRESS": "::1"})) is False
+        assert warn_if_open(Settings.from_env({"ORK_API_AUTH": "kubernetes"})) is False
+    assert [r.getMessage() for r in caplog.records if "without authentication" in r.getMessage()] != []
+    assert len(caplog.records) == 1
+    assert Settings.from_env({"ORK_API_AUTH": "Kubernetes", "ORK_API_AUTH_SUMMARIES": "open"}).api_auth_summaries == "open"
+    with pytest.raises(ConfigError, match='invalid ORK_API_AUTH "token": expected one of none, kubernetes'):
+        Settings.from_env({"ORK_API_AUTH": "token"})
+
+
+def test_build_app_guards_data_routes_only_in_kubernetes_mode():
+    from orkestra.server.serve import build_app
+    from tests.unit.server.test_routes import FakeEngine
+    open_client = build_app(FakeEngine(), Settings()).test_client()
+    assert open_client.get("/katalog/website/cr").status_code == 200
+    guarded = build_app(FakeEngine(), Settings(api_auth="kubernetes")).test_client()
+    assert guarded.get("/katalog/website/cr").status_code == 401
+    assert guarded.get("/health").status_code == 200

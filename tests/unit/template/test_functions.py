@@ -232,12 +232,12 @@ def test_native_results(src: str, expected: object) -> None:
 
 EVAL_ERRORS = [
     ("{{ div 1 0 }}", "div: division by zero"), ("{{ mod 1 0 }}", "mod: division by zero"),
-    ('{{ toInt "abc" }}', 'toInt: cannot convert "abc" to a number'), ('{{ toFloat "x1" }}', "toFloat: cannot convert"),
+    ('{{ toInt "abc" }}', 'toInt: cannot convert string of 3 characters to a number'), ('{{ toFloat "x1" }}', "toFloat: cannot convert"),
     ('{{ toBool "maybe" }}', "toBool: cannot convert"), ('{{ fromJson "{bad" }}', "fromJson: invalid JSON"),
     ('{{ b64dec "%%%" }}', "b64dec: invalid base64"), ('{{ dict "a" }}', "dict: expected key/value pairs"),
     ('{{ keys "str" }}', "keys: expected a map, got string"), ('{{ first "str" }}', "first: expected a list"),
     ('{{ add "x" 1 }}', "add: cannot convert"), ("{{ randomHex -1 }}", "randomHex: length must be"),
-    ('{{ timeSince "yesterday" }}', "timeSince: 'yesterday' is not an RFC 3339 time"),
+    ('{{ timeSince "yesterday" }}', "timeSince: string of 9 characters is not an RFC 3339 time"),
     ('{{ durationSeconds "forever" }}', "durationSeconds: invalid duration"),
     ('{{ semverCompare ">=1.2" "one.two" }}', "semverCompare: invalid version"),
     ('{{ semverCompare ">>1.2" "1.2.0" }}', "semverCompare: invalid constraint"),

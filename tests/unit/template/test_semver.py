@@ -60,11 +60,11 @@ def test_version_ordering_follows_semver() -> None:
 
 
 @pytest.mark.parametrize("constraint,version,message", [
-    (">=1.2", "banana", "invalid version 'banana'"),
-    (">=1.2", "1.x", "invalid version '1.x'"),
+    (">=1.2", "banana", "invalid version <string of 6 characters>"),
+    (">=1.2", "1.x", "invalid version <string of 3 characters>"),
     (">>1.2", "1.2.0", "invalid constraint"),
     (">=1.2 ||", "1.2.0", "empty range"),
-    ("~banana", "1.2.0", "invalid version 'banana'"),
+    ("~banana", "1.2.0", "invalid version <string of 6 characters>"),
 ])
 def test_malformed_input_is_an_eval_error(constraint: str, version: str, message: str) -> None:
     with pytest.raises(TemplateEvalError, match=message):

@@ -169,7 +169,7 @@ def check_ranges(ctx: CheckContext, key: str, entry: dict) -> None:
 
 
 def check_rules(ctx: CheckContext, key: str, entry: dict) -> None:
-    from orkestra.reconcile.rules import check_mutation_rules, check_validation_rules
+    from orkestra.conditions.rules import check_mutation_rules, check_validation_rules
     base = ("spec", "crds", key)
     rules = (entry.get("validation") or {}).get("rules")
     if rules is not None:

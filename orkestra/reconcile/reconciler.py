@@ -29,7 +29,7 @@ from orkestra.reconcile.deletion import DeletionFlow
 from orkestra.reconcile.errors import ApplyFailed, ReconcileError, ValidationDenied
 from orkestra.reconcile.render import (compile_entries, may_label_track, render_entry, render_value,
                                        tracked_gvrs)
-from orkestra.reconcile.rules import compute_mutation, evaluate_validation
+from orkestra.conditions.rules import compute_mutation, evaluate_validation
 from orkestra.reconcile.runtime import ReconcileResult, ReconcileRuntime
 from orkestra.reconcile.status import StatusField, compute_status, evaluate_fields, status_patch
 from orkestra.reconcile.writer import ChildWriter

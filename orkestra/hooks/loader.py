@@ -51,7 +51,7 @@ def load_hooks(spec: HookSpec, *, crd: str, env: Mapping[str, str] | None = None
         raise HookLoadError(f'{where}: "{spec.function}" is not callable')
     try:
         hooks = factory()
-    except Exception as err:  # noqa: BLE001
+    except (Exception, SystemExit) as err:  # noqa: BLE001 - SystemExit would end the activator thread silently
         raise HookLoadError(f"{where}: the factory raised {type(err).__name__}: {err}") from None
     get = hooks.get if isinstance(hooks, dict) else (lambda name: getattr(hooks, name, None))
     callbacks = {name: get(name) for name in CALLBACKS if get(name) is not None}

@@ -71,3 +71,10 @@ def test_call_rules():
     assert calls_for(every, reconciled_before=True, generation_newer=False) == ["on_reconcile"]
     only_update = HookSet("m:f", False, {"on_update": print})
     assert calls_for(only_update, reconciled_before=False, generation_newer=True) == []
+
+
+def test_a_factory_calling_sys_exit_is_a_load_error_not_a_dead_thread(tmp_path):
+    """Issue 9 item 17: SystemExit from the factory used to escape and end the activator thread."""
+    write(tmp_path, "hooks_exit", "import sys\ndef factory():\n    sys.exit(3)\n")
+    with pytest.raises(HookLoadError, match=r"website: hooks hooks_exit:factory: the factory raised SystemExit: 3"):
+        load_hooks(spec(tmp_path, "hooks_exit"), crd="website", env={})

@@ -27,6 +27,7 @@ from orkestra.reconcile import crmeta, messages
 from orkestra.reconcile.applied import AppliedRecords
 from orkestra.reconcile.deletion import DeletionFlow
 from orkestra.reconcile.errors import ApplyFailed, ReconcileError, ValidationDenied
+from orkestra.reconcile.hookhost import ReconcileHookHost, render_hook_args
 from orkestra.reconcile.render import (compile_entries, may_label_track, render_entry, render_value,
                                        tracked_gvrs)
 from orkestra.conditions.rules import compute_mutation, evaluate_validation
@@ -314,7 +315,7 @@ class DeclarativeReconciler:
         return None
 
     def hook_args(self, cr: dict) -> dict:
-        return render_value(dict(self.entry.box.hooks.args), cr, {}, f"spec.crds.{self.crd}.operatorBox.reconciler.hooks.args")
+        return render_hook_args(self.entry.box.hooks.args, cr, f"spec.crds.{self.crd}.operatorBox.reconciler.hooks.args")
 
     def _run_hooks(self, cr: dict, key: str, cancelled: threading.Event, writer: ChildWriter,
                    names: list[str]) -> HookContext:
@@ -330,10 +331,10 @@ class DeclarativeReconciler:
             wanted = crmeta.wanted_finalizers(self.entry.box.finalizers)
             state["cr"] = self.add_finalizers(state["cr"], wanted)
 
+        host = ReconcileHookHost(cr=cr, crd=self.crd, writer=writer, resolve_kind=self.resolve_kind,
+                                 ensure_finalizer=ensure_finalizer, emit=lambda t, r, m: self.event(cr, t, r, m))
         return HookContext(crd=self.crd, gvk=self.entry.api.gvk, key=key, args=self.hook_args(cr),
-                           cancelled=cancelled, cr=cr, kube=self.runtime.kube, resolve_kind=self.resolve_kind,
-                           writer=writer, ensure_finalizer=ensure_finalizer,
-                           emit=lambda t, r, m: self.event(cr, t, r, m))
+                           cancelled=cancelled, cr=cr, kube=self.runtime.kube, host=host)
 
     def _write_status(self, cr: dict, key: str, *, ok: bool, reason: str, message: str, writer: ChildWriter,
                       hook_status: dict) -> dict:

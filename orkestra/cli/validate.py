@@ -182,9 +182,11 @@ def format_report(report: LoadReport, *, full: bool = False, color: bool = False
 @click.command("validate")
 @katalog_files_option
 @click.option("--full", is_flag=True, help="Add permissions, the startup order and the component roles.")
-def validate(files: tuple[str, ...], full: bool) -> None:
+@click.option("--exec-hooks", is_flag=True,
+              help="Import (run) hook modules to check them; by default they are only read, never executed.")
+def validate(files: tuple[str, ...], full: bool, exec_hooks: bool) -> None:
     """Check a Katalog offline; exit 0 only when it has no error."""
     paths = resolve_katalog_files(files)
-    report = load_report(paths)
+    report = load_report(paths, exec_hooks=exec_hooks)
     click.echo(format_report(report, full=full, color=use_color()), nl=False)
     sys.exit(0 if report.ok else 1)

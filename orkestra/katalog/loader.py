@@ -16,12 +16,13 @@ from orkestra.katalog import builtins, checks, cross_checks, resource_checks
 from orkestra.katalog.build import build_entry, enrich_entry, enrich_security
 from orkestra.katalog.defaults import DefaultsError, KatalogDefaults
 from orkestra.katalog.deps import start_order
+from orkestra.katalog.hookcheck import hook_base_dir
 from orkestra.katalog.imports import Composed, compose, merge_files, read_document
 from orkestra.katalog.issues import IssueSink, KatalogErrors, KatalogIssue
 from orkestra.katalog.legacy import normalise
 from orkestra.katalog.model import CrdEntry, Katalog
 from orkestra.katalog.schema import check_schema
-from orkestra.katalog.source import MarkedMap, is_url, plain
+from orkestra.katalog.source import MarkedMap, plain
 
 
 @dataclass
@@ -92,8 +93,9 @@ def _group(api: dict) -> str | None:
     return group if isinstance(group, str) else None
 
 
-def load_report(paths: list[str], env: Mapping[str, str] | None = None) -> LoadReport:
-    """Run the whole pipeline; never raises for bad input."""
+def load_report(paths: list[str], env: Mapping[str, str] | None = None, *, exec_hooks: bool = False) -> LoadReport:
+    """Run the whole pipeline; never raises for bad input. Hook modules are located and their
+    source inspected, never executed, unless `exec_hooks` (then imported, factories still not called)."""
     env = os.environ if env is None else env
     report = LoadReport(files=list(paths))
     sink = IssueSink(default_file=paths[0] if paths else "")
@@ -118,9 +120,8 @@ def load_report(paths: list[str], env: Mapping[str, str] | None = None) -> LoadR
                            and isinstance(e["apiTypes"].get("kind"), str)
                            and builtins.lookup(e["apiTypes"]["kind"], _group(e["apiTypes"])) is not None}
     schema_bad = sink.shape_errors
-    hook_dirs = {k: (os.path.dirname(os.path.abspath(s)) if not is_url(s) else os.getcwd())
-                 for k, s in composed.crd_sources.items()}
-    ctx = checks.CheckContext(sink=sink, env=env, hook_dirs=hook_dirs)
+    hook_dirs = {k: hook_base_dir(s) for k, s in composed.crd_sources.items()}
+    ctx = checks.CheckContext(sink=sink, env=env, hook_dirs=hook_dirs, exec_hooks=exec_hooks)
     checks.check_top(doc, ctx)
     for key in report.crd_keys:
         checks.check_names(ctx, key)

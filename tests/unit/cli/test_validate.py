@@ -212,3 +212,24 @@ def test_a_disabled_entry_prints_the_warnings_the_summary_counts(tmp_path):
     out = run("validate", "-f", str(path)).output
     assert "○ parked (disabled)\n    kind: ConfigMap\n    warning: " in out
     assert out.endswith("1 CRD: 1 valid, 0 invalid (1 built-in, 0 custom) · 1 warning\n")
+
+
+def test_hook_modules_run_only_with_exec_hooks(tmp_path):
+    """Issue 16 item 8: `ork validate` on an untrusted Katalog must not run its Python."""
+    marker = tmp_path / "ran"
+    (tmp_path / "cli_exec_hooks.py").write_text(f"open({str(marker)!r}, 'w').write('x')\n"
+                                                "def factory():\n    return {'on_delete': print}\n")
+    path = tmp_path / "k.yaml"
+    path.write_text(HEAD + textwrap.dedent("""\
+        spec:
+          crds:
+            w:
+              apiTypes: {group: a.io, version: v1, kind: A, plural: as}
+              operatorBox: {reconciler: {hooks: {module: cli_exec_hooks, function: factory}}}
+        """))
+    result = run("validate", "-f", str(path))
+    assert result.exit_code == 0 and "    hooks: cli_exec_hooks:factory (on_delete)\n" in result.output
+    assert not marker.exists()
+    result = run("validate", "-f", str(path), "--exec-hooks")
+    assert result.exit_code == 0, result.output
+    assert marker.exists()

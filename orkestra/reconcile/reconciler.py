@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from orkestra.conditions import resolve_field
+from orkestra.conditions.rules import compute_mutation, evaluate_validation
 from orkestra.gvk import GVR, api_version_of
 from orkestra.hooks.context import HookContext
 from orkestra.hooks.loader import HookSet, calls_for
@@ -30,7 +31,6 @@ from orkestra.reconcile.errors import ApplyFailed, ReconcileError, ValidationDen
 from orkestra.reconcile.hookhost import ReconcileHookHost, render_hook_args
 from orkestra.reconcile.render import (compile_entries, may_label_track, render_entry, render_value,
                                        tracked_gvrs)
-from orkestra.conditions.rules import compute_mutation, evaluate_validation
 from orkestra.reconcile.runtime import ReconcileResult, ReconcileRuntime
 from orkestra.reconcile.status import StatusField, compute_status, evaluate_fields, status_patch
 from orkestra.reconcile.writer import ChildWriter

@@ -611,8 +611,8 @@ def test_model_on_delete_jobs_run_exactly_once_xfail_until_i9_delete():
     run_state_machine_as_test(machine("job_once"), settings=KNOWN)
 
 
-@pytest.mark.xfail(strict=False, raises=Violation, reason="issue 9 item 12, fixed on branches i9-render (prune) and i9-delete (deletion)")
-def test_model_nothing_is_left_behind_xfail_until_i9_render_and_i9_delete():
+@pytest.mark.xfail(strict=False, raises=Violation, reason="issue 9 item 12, expected on branch i9-delete")
+def test_model_nothing_is_left_behind_xfail_until_i9_delete():
     run_state_machine_as_test(machine("no_leftovers"), settings=KNOWN)
 
 
@@ -687,6 +687,8 @@ def test_replay_a_label_tracked_child_of_a_removed_entry_goes_with_its_cr_xfail_
            ("toggle_cluster_role_entry",), ("delete_cr", Draws("web")))
 
 
-@pytest.mark.xfail(strict=False, raises=Violation, reason="issue 9 item 12, fixed on branch i9-render")
-def test_replay_the_child_of_a_removed_entry_is_pruned_xfail_until_i9_render():
+@pytest.mark.xfail(strict=False, raises=Violation,
+                   reason="issue 9 item 12 (prune the children of removed entries): still failing on main after the "
+                          "i9-render merge; expected on branch i9-delete (per-CR record of what was written)")
+def test_replay_the_child_of_a_removed_entry_is_pruned_xfail_until_i9_delete():
     replay("no_leftovers", ("create_cr", Draws("web"), "v1", "on"), ("remove_configmap_entry", Draws(0)))

@@ -77,9 +77,10 @@ def _find_in(module: str, directory: str) -> importlib.machinery.ModuleSpec | No
     return _descend(_PathFinder.find_spec(top, [directory]), rest)
 
 
-def _find_installed(module: str, cwd: str) -> importlib.machinery.ModuleSpec | None:
+def _find_installed(module: str, cwd: str) -> HookLocation | None:
     """Like `importlib.util.find_spec` over `sys.meta_path`, but with the current directory left
-    out of `sys.path` (it is searched last) and without importing parent packages."""
+    out of `sys.path` (it is searched last) and without importing parent packages. A dotted name
+    below a plain module (`os.path`) only exists once that module ran: found, not inspectable."""
     path = [p for p in sys.path if p and os.path.abspath(p) != cwd]
     top, *rest = module.split(".")
     for finder in sys.meta_path:
@@ -88,8 +89,12 @@ def _find_installed(module: str, cwd: str) -> importlib.machinery.ModuleSpec | N
         else:
             find_spec = getattr(finder, "find_spec", None)
             spec = find_spec(top, None) if find_spec is not None else None
-        if spec is not None:
-            return _descend(spec, rest)
+        if spec is None:
+            continue
+        if rest and spec.submodule_search_locations is None:
+            return HookLocation(module, None, None)
+        spec = _descend(spec, rest)
+        return None if spec is None else HookLocation(module, None, spec.origin if spec.has_location else None)
     return None
 
 
@@ -100,9 +105,9 @@ def locate_hook(module: str, *, base_dir: str, env: Mapping[str, str]) -> HookLo
         if spec is not None:
             return HookLocation(module, directory, spec.origin if spec.has_location else None)
     cwd = os.path.abspath(os.getcwd())
-    spec = _find_installed(module, cwd)
-    if spec is not None:
-        return HookLocation(module, None, spec.origin if spec.has_location else None)
+    installed = _find_installed(module, cwd)
+    if installed is not None:
+        return installed
     spec = _find_in(module, cwd)
     if spec is not None:
         return HookLocation(module, cwd, spec.origin if spec.has_location else None)

@@ -119,3 +119,12 @@ def test_a_factory_calling_sys_exit_is_a_load_error_not_a_dead_thread(tmp_path):
     write(tmp_path, "hooks_exit", "import sys\ndef factory():\n    sys.exit(3)\n")
     with pytest.raises(HookLoadError, match=r"website: hooks hooks_exit:factory: the factory raised SystemExit: 3"):
         load_hooks(spec(tmp_path, "hooks_exit"), crd="website", env={})
+
+
+def test_installed_modules_are_found_without_importing_them(tmp_path):
+    """Installed packages are located with the finders (a submodule of a package statically; a
+    name that only exists once its parent module ran, like os.path, is found but not inspected)."""
+    assert locate_hook("email.utils", base_dir=str(tmp_path), env={}).origin.endswith("email/utils.py")
+    assert locate_hook("email.no_such_module", base_dir=str(tmp_path), env={}) is None
+    os_path = locate_hook("os.path", base_dir=str(tmp_path), env={})
+    assert os_path.directory is None and os_path.origin is None and os_path.import_name == "os.path"

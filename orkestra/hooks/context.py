@@ -103,9 +103,20 @@ class HookContext:
         return gvr, namespace
 
     def apply(self, obj: dict) -> dict:
-        """Server-side apply `obj` with standard labels and ownership; returns the live object."""
+        """Server-side apply `obj` with standard labels and ownership; returns the live object.
+
+        An incomplete object is the hook author's mistake: it fails the reconcile with a message
+        saying what is missing, not with a `KeyError` panic from deep inside the write."""
+        if not isinstance(obj, dict):
+            raise HookRequestError(f"ctx.apply: the object must be a map, not {type(obj).__name__}")
         manifest = copy.deepcopy(obj)
         meta = manifest.setdefault("metadata", {})
+        missing = [field for field, value in (("apiVersion", manifest.get("apiVersion")),
+                                              ("kind", manifest.get("kind")),
+                                              ("metadata.name", meta.get("name") if isinstance(meta, dict) else None))
+                   if not isinstance(value, str) or not value]
+        if missing:
+            raise HookRequestError(f"ctx.apply: the object needs {', '.join(missing)}")
         gvr, namespace = self._kind("apply", manifest["apiVersion"], manifest["kind"], meta.get("name"),
                                     meta.get("namespace"))
         if namespace is None:

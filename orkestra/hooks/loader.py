@@ -1,9 +1,9 @@
 """Loading a CRD's Python hooks (katalog.md §16): import, call the factory once, collect the callbacks.
 
-The module is imported with the documented search order in front of `sys.path`: the directory
-of the Katalog file that declared the hook, the current directory, then `ORK_HOOKS_PATH`. The
-additions are removed again afterwards, so one CRD's hook directory never shadows another's
-imports. Every failure is a `HookLoadError` whose message names the CRD and the hook reference.
+The module is found and imported by `orkestra.katalog.hookcheck` (docs/hooks.md): the Katalog
+file's directory, `ORK_HOOKS_PATH`, the installed packages, the current directory last, under a
+name unique to the directory it came from. Every failure is a `HookLoadError` whose message
+names the CRD and the hook reference.
 """
 from __future__ import annotations
 

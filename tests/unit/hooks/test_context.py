@@ -149,3 +149,18 @@ def _attempt(fn):
         return fn()
     except Exception as err:  # noqa: BLE001 - the test inspects it
         return err
+
+
+@pytest.mark.parametrize("obj, problem", [
+    ({"kind": "ConfigMap", "metadata": {"name": "cm"}}, "apiVersion"),
+    ({"apiVersion": "v1", "metadata": {"name": "cm"}}, "kind"),
+    ({"apiVersion": "v1", "kind": "ConfigMap", "data": {}}, "metadata.name"),
+    ({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": ""}}, "metadata.name"),
+    ("not a map", "a map"),
+])
+def test_apply_of_an_incomplete_object_is_a_request_error_not_a_panic(obj, problem):
+    kube = ApplyingKube()
+    ctx = context(kube, [])
+    with pytest.raises(HookRequestError, match=problem):
+        ctx.apply(obj)
+    assert kube.applied == []

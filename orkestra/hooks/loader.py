@@ -7,6 +7,7 @@ names the CRD and the hook reference.
 """
 from __future__ import annotations
 
+import inspect
 import os
 from dataclasses import dataclass
 from typing import Callable, Mapping
@@ -58,6 +59,9 @@ def load_hooks(spec: HookSpec, *, crd: str, env: Mapping[str, str] | None = None
     for name, fn in callbacks.items():
         if not callable(fn):
             raise HookLoadError(f"{where}: {name} is not callable")
+        if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
+            # called synchronously, it would only return a coroutine: the body would never run
+            raise HookLoadError(f"{where}: {name} is an async function; hook callbacks are plain functions")
     if not callbacks:
         raise HookLoadError(f"{where}: the factory returned none of {', '.join(CALLBACKS)}")
     return HookSet(ref=spec.ref, run_first=spec.run_hooks_first, callbacks=callbacks)

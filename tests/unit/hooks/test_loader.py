@@ -128,3 +128,14 @@ def test_installed_modules_are_found_without_importing_them(tmp_path):
     assert locate_hook("email.no_such_module", base_dir=str(tmp_path), env={}) is None
     os_path = locate_hook("os.path", base_dir=str(tmp_path), env={})
     assert os_path.directory is None and os_path.origin is None and os_path.import_name == "os.path"
+
+
+def test_an_async_callback_is_a_load_error_instead_of_a_hook_that_never_runs(tmp_path):
+    """Second reading of katalog.md §16: callbacks are called synchronously and must return None.
+    An `async def` callback only returned an un-awaited coroutine, so its body never ran while
+    every reconcile reported success."""
+    write(tmp_path, "hooks_async", "class H:\n    async def on_reconcile(self, ctx, obj):\n        ctx.apply({})\n"
+          "def factory():\n    return H()\n")
+    with pytest.raises(HookLoadError, match=r"website: hooks hooks_async:factory: on_reconcile is an async "
+                                            r"function; hook callbacks are plain functions"):
+        load_hooks(spec(tmp_path, "hooks_async"), crd="website", env={})

@@ -175,13 +175,25 @@ _LITERALS = (ast.Constant, ast.List, ast.Dict, ast.Tuple, ast.Set, ast.JoinedStr
              ast.DictComp, ast.SetComp)
 
 
-def _class_callbacks(node: ast.ClassDef, classes: dict[str, ast.ClassDef], seen: set[str]) -> set[str]:
-    found = {s.name for s in node.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))} & set(CALLBACKS)
+def _with_bases(node: ast.ClassDef, classes: dict[str, ast.ClassDef], seen: set[str]) -> list[ast.ClassDef]:
+    """`node` and the module-level classes it derives from."""
+    out = [node]
     for base in node.bases:
         if isinstance(base, ast.Name) and base.id in classes and base.id not in seen:
             seen.add(base.id)
-            found |= _class_callbacks(classes[base.id], classes, seen)
-    return found
+            out += _with_bases(classes[base.id], classes, seen)
+    return out
+
+
+def _class_callbacks(nodes: list[ast.ClassDef]) -> set[str]:
+    return {s.name for n in nodes for s in n.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))} & set(CALLBACKS)
+
+
+def _async_callbacks(nodes: list[ast.AST]) -> list[str]:
+    """Callback names defined with `async def` in `nodes`: called as plain functions, they would
+    only return a coroutine, so their body would never run."""
+    found = {sub.name for n in nodes for sub in ast.walk(n) if isinstance(sub, ast.AsyncFunctionDef)}
+    return [n for n in CALLBACKS if n in found]
 
 
 def _names_in(node: ast.AST) -> set[str]:
@@ -219,15 +231,22 @@ def inspect_hook_source(source: str, filename: str, module: str,
     node = bindings[function]
     if isinstance(node, _LITERALS):
         return ("function", f'"{module}.{function}" is not callable'), []
+    scope: list[ast.AST] = []
     if isinstance(node, ast.ClassDef):
-        found = _class_callbacks(node, classes, {node.name})
+        reached = _with_bases(node, classes, {node.name})
+        found, scope = _class_callbacks(reached), list(reached)
     elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         names = _names_in(node)
-        found = names & set(CALLBACKS)
+        found, scope = names & set(CALLBACKS), [node]
         for name in names & set(classes):
-            found |= _class_callbacks(classes[name], classes, {name})
+            reached = _with_bases(classes[name], classes, {name})
+            found |= _class_callbacks(reached)
+            scope += reached
     else:
         found = set()                      # imported or computed: known only by running it
+    for name in _async_callbacks(scope):
+        return ("function", f'"{module}.{function}": {name} is an async function; '
+                            "hook callbacks are plain functions"), []
     return None, [n for n in CALLBACKS if n in found]
 
 

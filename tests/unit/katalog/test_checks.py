@@ -445,3 +445,17 @@ w:
     assert [m.split(": ")[0] for m in messages(r.errors)] == \
         ["spec.crds.w.operatorBox.onReconcile.configMaps[0].forEach.field"]
     assert 'bad field path "spec.a["' in messages(r.errors)[0]
+
+
+def test_static_inspection_reports_async_callbacks(report, tmp_path):
+    """An `async def` callback never runs (hooks are called as plain functions): `ork validate`
+    says so from the source, without importing it, for a class and for a factory's closures."""
+    (tmp_path / "async_cls_mod.py").write_text("class Base:\n    async def on_delete(self, ctx, obj): pass\n"
+                                               "class Hooks(Base):\n    def on_reconcile(self, ctx, obj): pass\n")
+    (tmp_path / "async_fn_mod.py").write_text("def factory():\n    async def on_create(ctx, obj): pass\n"
+                                              "    return {'on_create': on_create}\n")
+    for module, function, name in (("async_cls_mod", "Hooks", "on_delete"), ("async_fn_mod", "factory", "on_create")):
+        r = report(crds(f"w:\n  {WEBSITE}\n  operatorBox: {{reconciler: {{hooks: {{module: {module}, function: {function}}}}}}}"))
+        assert [e.message for e in r.errors] == [f'spec.crds.w.operatorBox.reconciler.hooks.function: '
+                                                 f'"{module}.{function}": {name} is an async function; '
+                                                 "hook callbacks are plain functions"]

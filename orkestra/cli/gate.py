@@ -3,7 +3,7 @@
 For each YAML document of `--cr`, the command finds the Katalog entries the `/validate` webhook
 would use (same GVK, same namespace and label selector; or the entry named by `--crd`), previews
 the mutation rules and evaluates the validation rules on the mutated object with the very code
-the webhooks and the reconciler use (`orkestra.reconcile.rules`). There is no cluster, so
+the webhooks and the reconciler use (`orkestra.conditions.rules`). There is no cluster, so
 `unique` rules are listed as skipped and not counted.
 
 Everything that can be wrong with the input (Katalog, CR file, unknown kind, rules that do not
@@ -24,7 +24,7 @@ import yaml
 from orkestra.cli._katalog_files import katalog_files_option
 from orkestra.conditions import MISSING, stringify
 from orkestra.katalog.model import CrdEntry, Katalog
-from orkestra.reconcile.rules import (
+from orkestra.conditions.rules import (
     AppliedChange, MutationError, MutationRule, RuleError, RuleResult, ValidationRule,
     compile_mutation, compile_validation, mutate, validate,
 )

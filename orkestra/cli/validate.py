@@ -189,7 +189,9 @@ def format_report(report: LoadReport, *, full: bool = False, color: bool = False
 @click.command("validate")
 @katalog_files_option
 @click.option("--full", is_flag=True, help="Add permissions, the startup order and the component roles.")
-def validate(files: tuple[str, ...], full: bool) -> None:
+@click.option("--exec-hooks", is_flag=True,
+              help="Import (run) hook modules to check them; by default they are only read, never executed.")
+def validate(files: tuple[str, ...], full: bool, exec_hooks: bool) -> None:
     """Check a Katalog offline; exit 0 only when it has no error.
 
     Run with no -f in an unpacked pack (no Katalog here, one in each example directory), it
@@ -197,19 +199,19 @@ def validate(files: tuple[str, ...], full: bool) -> None:
     """
     examples = [] if files else subdirectory_katalogs(os.getcwd())
     if examples:
-        sys.exit(_validate_each(examples, full=full))
-    report = load_report(resolve_katalog_files(files))
+        sys.exit(_validate_each(examples, full=full, exec_hooks=exec_hooks))
+    report = load_report(resolve_katalog_files(files), exec_hooks=exec_hooks)
     click.echo(format_report(report, full=full, color=use_color()), nl=False)
     sys.exit(0 if report.ok else 1)
 
 
-def _validate_each(paths: list[str], *, full: bool) -> int:
+def _validate_each(paths: list[str], *, full: bool, exec_hooks: bool) -> int:
     """One report per example directory under a header line, then a count; 1 if any failed."""
     failed = []
     for path in paths:
         example = os.path.dirname(path)
         click.echo(f"=== {example}/")
-        report = load_report([path])
+        report = load_report([path], exec_hooks=exec_hooks)
         click.echo(format_report(report, full=full, color=use_color()))
         if not report.ok:
             failed.append(example)

@@ -4,7 +4,7 @@ A path is written the way users read YAML: dots between keys (`spec.image`), lis
 bare number or in brackets (`spec.items.0.name`, `spec.items[0].name`), and keys that contain
 dots in quoted brackets (`metadata.labels["app.kubernetes.io/name"]`). A path is parsed once
 (memoised) into a tuple of `Segment`s; the same segments serve condition lookups here and the
-JSON Pointers of mutation patches (`orkestra.reconcile.rules`), so both read a path identically.
+JSON Pointers of mutation patches (`orkestra.conditions.rules`), so both read a path identically.
 
 A segment remembers whether it was written as a quoted key: a quoted `["0"]` is always a map
 key, while a bare `0` or `[0]` indexes a list and names the key `"0"` in a map.

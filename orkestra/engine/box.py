@@ -183,10 +183,13 @@ class OperatorBox:
         self.update_gauges()
 
     def shut_down_queue(self) -> None:
-        """Stop handing out keys (§11 step 2, §9 lost leadership); in-flight calls go on."""
-        queue = self.queue
+        """Stop handing out keys (§11 step 2, §9 lost leadership); in-flight calls go on, with
+        their `cancelled` set so a cooperative hook can finish early."""
+        queue, pool = self.queue, self.pool
         if queue is not None:
             queue.shut_down()
+        if pool is not None:
+            pool.cancel_in_flight()
 
     def drain(self, timeout: float) -> bool:
         """Wait up to `timeout` for in-flight reconciles after `shut_down_queue`."""

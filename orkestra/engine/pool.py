@@ -53,6 +53,7 @@ class WorkerPool:
         self._lock = threading.Lock()
         self._workers: list[_Worker] = []
         self._replacements = 0
+        self._cancelling = False     # set by cancel_in_flight: a call that starts later is cancelled too
 
     def start(self) -> None:
         for _ in range(self.size):
@@ -75,6 +76,8 @@ class WorkerPool:
             with self._lock:
                 worker.state, worker.key, worker.cancelled = PROCESSING, key, cancelled
                 worker.since, worker.since_wall = self._clock(), self._wall()
+                if self._cancelling:
+                    cancelled.set()
             try:
                 outcome = self._handle(key, cancelled)
                 if outcome.ok:
@@ -93,6 +96,15 @@ class WorkerPool:
                 return
         with self._lock:
             worker.state = STOPPED
+
+    def cancel_in_flight(self) -> None:
+        """Set `cancelled` on every running call (shutdown, lost leadership): hooks that poll
+        `ctx.cancelled` stop early instead of running past the drain budget."""
+        with self._lock:
+            self._cancelling = True
+            for w in self._workers:
+                if w.state in (PROCESSING, STUCK):
+                    w.cancelled.set()
 
     def check_timeouts(self) -> None:
         """Watchdog tick: mark calls older than `timeout` stuck and replace their threads."""

@@ -1,12 +1,13 @@
 """Loading a CRD's Python hooks (katalog.md §16): import, call the factory once, collect the callbacks.
 
-The module is imported with the documented search order in front of `sys.path`: the directory
-of the Katalog file that declared the hook, the current directory, then `ORK_HOOKS_PATH`. The
-additions are removed again afterwards, so one CRD's hook directory never shadows another's
-imports. Every failure is a `HookLoadError` whose message names the CRD and the hook reference.
+The module is found and imported by `orkestra.katalog.hookcheck` (docs/hooks.md): the Katalog
+file's directory, `ORK_HOOKS_PATH`, the installed packages, the current directory last, under a
+name unique to the directory it came from. Every failure is a `HookLoadError` whose message
+names the CRD and the hook reference.
 """
 from __future__ import annotations
 
+import inspect
 import os
 from dataclasses import dataclass
 from typing import Callable, Mapping
@@ -51,13 +52,16 @@ def load_hooks(spec: HookSpec, *, crd: str, env: Mapping[str, str] | None = None
         raise HookLoadError(f'{where}: "{spec.function}" is not callable')
     try:
         hooks = factory()
-    except Exception as err:  # noqa: BLE001
+    except (Exception, SystemExit) as err:  # noqa: BLE001 - SystemExit would end the activator thread silently
         raise HookLoadError(f"{where}: the factory raised {type(err).__name__}: {err}") from None
     get = hooks.get if isinstance(hooks, dict) else (lambda name: getattr(hooks, name, None))
     callbacks = {name: get(name) for name in CALLBACKS if get(name) is not None}
     for name, fn in callbacks.items():
         if not callable(fn):
             raise HookLoadError(f"{where}: {name} is not callable")
+        if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
+            # called synchronously, it would only return a coroutine: the body would never run
+            raise HookLoadError(f"{where}: {name} is an async function; hook callbacks are plain functions")
     if not callbacks:
         raise HookLoadError(f"{where}: the factory returned none of {', '.join(CALLBACKS)}")
     return HookSet(ref=spec.ref, run_first=spec.run_hooks_first, callbacks=callbacks)

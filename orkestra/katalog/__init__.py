@@ -1,8 +1,8 @@
 """The Katalog language: loading, validation, enrichment, imports, dependencies and RBAC derivation.
 
 Public API: `load_katalog(paths, env=None) -> Katalog` (raises `KatalogErrors`) and
-`load_report(paths, env=None) -> LoadReport` for `ork validate`. Importing this package is cheap:
-the loader is imported on first use.
+`load_report(paths, env=None, *, exec_hooks=False) -> LoadReport` for `ork validate`. Importing
+this package is cheap: the loader is imported on first use.
 """
 from __future__ import annotations
 

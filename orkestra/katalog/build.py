@@ -6,14 +6,14 @@ from it, so the two can never disagree about a default. Environment defaults com
 """
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from orkestra.durations import format_duration, parse_duration
 from orkestra.katalog.defaults import KatalogDefaults
 from orkestra.katalog.deps import parse_depends_on
+from orkestra.katalog.hookcheck import hook_base_dir
 from orkestra.katalog.model import PHASES, TEMPLATE_TYPES, ApiTypes, CrdEntry, HookSpec, OperatorBoxSpec, QueueSettings
-from orkestra.katalog.source import is_url, plain
+from orkestra.katalog.source import plain
 
 
 def _seconds(value: Any) -> float:
@@ -110,8 +110,8 @@ def build_entry(key: str, enriched: dict, api: ApiTypes, *, configured_workers: 
     hooks = None
     if "hooks" in rec:
         h = rec["hooks"]
-        base_dir = os.path.dirname(os.path.abspath(source)) if source and not is_url(source) else os.getcwd()
-        hooks = HookSpec(h["module"], h["function"], h["runHooksFirst"], tuple(h["managedResources"]), h["args"], base_dir)
+        hooks = HookSpec(h["module"], h["function"], h["runHooksFirst"], tuple(h["managedResources"]), h["args"],
+                         hook_base_dir(source))
     deps = parse_depends_on(enriched["dependsOn"])[0]
     finalizers = list(spec_finalizers) + [f for f in box["finalizers"] if f not in spec_finalizers]
     templates = {phase: {t: box[phase][t] for t in TEMPLATE_TYPES if box[phase].get(t)} for phase in PHASES}

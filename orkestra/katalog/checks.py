@@ -38,6 +38,7 @@ class CheckContext:
     hook_dirs: dict[str, str]                      # CRD key -> directory of its source file
     apis: dict[str, ApiTypes] = field(default_factory=dict)
     hook_callbacks: dict[str, list[str]] = field(default_factory=dict)
+    exec_hooks: bool = False                        # import hook modules (ork validate --exec-hooks)
 
 
 def _duration(ctx: CheckContext, at: tuple, value: Any, *, allow_zero: bool, what: str) -> float | None:
@@ -177,7 +178,7 @@ def check_ranges(ctx: CheckContext, key: str, entry: dict) -> None:
 
 
 def check_rules(ctx: CheckContext, key: str, entry: dict) -> None:
-    from orkestra.reconcile.rules import check_mutation_rules, check_validation_rules
+    from orkestra.conditions.rules import check_mutation_rules, check_validation_rules
     base = ("spec", "crds", key)
     rules = (entry.get("validation") or {}).get("rules")
     if rules is not None:
@@ -228,7 +229,8 @@ def check_hooks(ctx: CheckContext, key: str, entry: dict) -> None:
     if "/" in module or not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_]\w*)*", module):
         ctx.sink.error(at + ("module",), 'hooks.module must be a Python module path like "pkg.mod"', with_path=False)
         return
-    problem, found = check_hook(module, hooks["function"], base_dir=ctx.hook_dirs.get(key, "."), env=ctx.env)
+    problem, found = check_hook(module, hooks["function"], base_dir=ctx.hook_dirs.get(key, ""), env=ctx.env,
+                                execute=ctx.exec_hooks)
     if problem:
         ctx.sink.error(at + (problem[0],), problem[1])
     ctx.hook_callbacks[key] = found

@@ -18,12 +18,13 @@ from orkestra.katalog.children import fill_declared_plurals
 from orkestra.katalog.crdfile import expand_crd_files
 from orkestra.katalog.defaults import DefaultsError, KatalogDefaults
 from orkestra.katalog.deps import start_order
+from orkestra.katalog.hookcheck import hook_base_dir
 from orkestra.katalog.imports import Composed, compose, merge_files, read_document
 from orkestra.katalog.issues import IssueSink, KatalogErrors, KatalogIssue
 from orkestra.katalog.legacy import normalise
 from orkestra.katalog.model import CrdEntry, Katalog
 from orkestra.katalog.schema import check_schema
-from orkestra.katalog.source import MarkedMap, is_url, plain
+from orkestra.katalog.source import MarkedMap, plain
 
 
 @dataclass
@@ -95,8 +96,9 @@ def _group(api: dict) -> str | None:
     return group if isinstance(group, str) else None
 
 
-def load_report(paths: list[str], env: Mapping[str, str] | None = None) -> LoadReport:
-    """Run the whole pipeline; never raises for bad input."""
+def load_report(paths: list[str], env: Mapping[str, str] | None = None, *, exec_hooks: bool = False) -> LoadReport:
+    """Run the whole pipeline; never raises for bad input. Hook modules are located and their
+    source inspected, never executed, unless `exec_hooks` (then imported, factories still not called)."""
     env = os.environ if env is None else env
     report = LoadReport(files=list(paths))
     sink = IssueSink(default_file=paths[0] if paths else "")
@@ -122,9 +124,8 @@ def load_report(paths: list[str], env: Mapping[str, str] | None = None) -> LoadR
                            and builtins.lookup(e["apiTypes"]["kind"], _group(e["apiTypes"])) is not None}
     schema_bad = sink.shape_errors
     fill_declared_plurals(crds)
-    hook_dirs = {k: (os.path.dirname(os.path.abspath(s)) if not is_url(s) else os.getcwd())
-                 for k, s in composed.crd_sources.items()}
-    ctx = checks.CheckContext(sink=sink, env=env, hook_dirs=hook_dirs)
+    hook_dirs = {k: hook_base_dir(s) for k, s in composed.crd_sources.items()}
+    ctx = checks.CheckContext(sink=sink, env=env, hook_dirs=hook_dirs, exec_hooks=exec_hooks)
     checks.check_top(doc, ctx)
     for key in report.crd_keys:
         checks.check_names(ctx, key)

@@ -79,7 +79,7 @@ class HookSpec:
     run_hooks_first: bool
     managed_resources: tuple[dict, ...]   # [{apiVersion?, kind, plural?}] as written
     args: dict                            # string values are templates
-    base_dir: str                         # directory of the Katalog file that declared the hook
+    base_dir: str                         # directory of the Katalog file that declared the hook ("" for a URL)
 
     @property
     def ref(self) -> str:

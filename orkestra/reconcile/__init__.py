@@ -2,7 +2,7 @@
 
 Public surface for the engine: `build_reconciler(entry, katalog=…, runtime=…)`, the
 `ReconcileRuntime` protocol an operator box implements, and `ReconcileResult`. The pure parts
-(`render`, `kinds`, `naming`, `status`, `crmeta`, `messages`, `rules`) are importable on their own;
+(`render`, `kinds`, `naming`, `status`, `crmeta`, `messages`) are importable on their own;
 the pipeline (`reconciler`, `deletion`, `writer`) is imported only when a reconciler is built.
 """
 from __future__ import annotations

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from orkestra.conditions import resolve_field
+from orkestra.conditions.rules import compute_mutation, evaluate_validation
 from orkestra.gvk import GVR, api_version_of
 from orkestra.hooks.context import HookContext
 from orkestra.hooks.loader import HookSet, calls_for
@@ -28,10 +29,10 @@ from orkestra.reconcile.applied import AppliedRecords
 from orkestra.reconcile.crpatch import patch_cr
 from orkestra.reconcile.deletion import DeletionFlow, DeletionPlan, HookOutcome
 from orkestra.reconcile.errors import ApplyFailed, ReconcileError, ValidationDenied
+from orkestra.reconcile.hookhost import ReconcileHookHost, render_hook_args
 from orkestra.reconcile.kinds import text_map
 from orkestra.reconcile.render import (DesiredChild, TemplateEntry, compile_entries, may_label_track,
                                        render_entry, render_value, tracked_gvrs)
-from orkestra.reconcile.rules import compute_mutation, evaluate_validation
 from orkestra.reconcile.runtime import ReconcileResult, ReconcileRuntime
 from orkestra.reconcile.status import StatusField, compute_status, evaluate_fields, status_patch
 from orkestra.reconcile.writer import ChildWriter
@@ -372,7 +373,7 @@ class DeclarativeReconciler:
         writer.prune(cr["metadata"]["uid"], pruned, declared)
 
     def hook_args(self, cr: dict) -> dict:
-        return render_value(dict(self.entry.box.hooks.args), cr, {}, f"spec.crds.{self.crd}.operatorBox.reconciler.hooks.args")
+        return render_hook_args(self.entry.box.hooks.args, cr, f"spec.crds.{self.crd}.operatorBox.reconciler.hooks.args")
 
     def _run_hooks(self, cr: dict, key: str, cancelled: threading.Event, writer: ChildWriter,
                    names: list[str]) -> HookContext:
@@ -388,10 +389,10 @@ class DeclarativeReconciler:
             wanted = crmeta.wanted_finalizers(self.entry.box.finalizers)
             state["cr"] = self.add_finalizers(state["cr"], wanted)
 
+        host = ReconcileHookHost(cr=cr, crd=self.crd, writer=writer, resolve_kind=self.resolve_kind,
+                                 ensure_finalizer=ensure_finalizer, emit=lambda t, r, m: self.event(cr, t, r, m))
         return HookContext(crd=self.crd, gvk=self.entry.api.gvk, key=key, args=self.hook_args(cr),
-                           cancelled=cancelled, cr=cr, kube=self.runtime.kube, resolve_kind=self.resolve_kind,
-                           writer=writer, ensure_finalizer=ensure_finalizer,
-                           emit=lambda t, r, m: self.event(cr, t, r, m))
+                           cancelled=cancelled, cr=cr, kube=self.runtime.kube, host=host)
 
     def _write_status(self, cr: dict, key: str, *, ok: bool, reason: str, message: str, writer: ChildWriter,
                       hook_status: dict) -> dict:

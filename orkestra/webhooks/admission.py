@@ -1,6 +1,6 @@
 """`/validate` and `/mutate`: AdmissionReview decisions from the Katalog's rules (webhooks.md §5).
 
-The rules themselves are evaluated by `orkestra.reconcile.rules` (the same code the reconciler
+The rules themselves are evaluated by `orkestra.conditions.rules` (the same code the reconciler
 and `ork gate` use); this module only decides *which* entries apply to a request, feeds them
 the right object (`oldObject` on DELETE, the in-memory mutated object before validation), and
 turns the outcomes into AdmissionReview responses with the spec's message formats. Both
@@ -21,7 +21,7 @@ from orkestra.conditions import resolve_field
 from orkestra.errors import OrkestraError
 from orkestra.gvk import GVK
 from orkestra.katalog.model import CrdEntry
-from orkestra.reconcile.rules import compute_mutation, evaluate_validation
+from orkestra.conditions.rules import compute_mutation, evaluate_validation
 from orkestra.webhooks.plan import WebhookPlan
 from orkestra.webhooks.stats import WebhookStats
 

@@ -8,6 +8,7 @@ set_status, requeue_after, children, cancelled, and delete.
 """
 from __future__ import annotations
 
+import sys
 import threading
 
 from orkestra.gvk import GVR
@@ -67,8 +68,8 @@ def test_hook_call_rules_and_context(harness, tmp_path):
                     args={"region": '{{ .spec.region | default "eu-west-1" }}', "replicas": 2},
                     base_dir=str(tmp_path))
     h = harness(templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}}]}}, hooks=spec)
-    import importlib
-    calls = importlib.import_module(module).CALLS
+    hooks_object = h.rec.hooks.callbacks["on_create"].__self__    # imported under a name of its own
+    calls = sys.modules[type(hooks_object).__module__].CALLS
 
     cr = h.create("hooked", {})
     result = h.reconcile("hooked")

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -111,6 +112,38 @@ def test_builtin_server_drains_in_flight_reconciles_on_sigterm(ork_runtime, appl
     messages = [line.get("message") for line in ork.log_lines()]
     assert messages.index("shutting down") < messages.index("slow reconcile finished") < \
         messages.index("shutdown complete"), "the in-flight reconcile finished before shutdown completed"
+
+
+POLLING_HOOK = '''
+def make_hooks():
+    def on_reconcile(ctx, obj):
+        ctx.log.info("polling reconcile started")
+        if ctx.cancelled.wait(60):               # what katalog.md §16 tells long hooks to do
+            ctx.log.info("polling reconcile saw cancelled")
+    return {"on_reconcile": on_reconcile}
+'''
+
+
+def test_sigterm_sets_ctx_cancelled_for_in_flight_hooks(ork_runtime, apply_crd, kube, namespace, tmp_path):
+    """Issue 9 item 22: a hook polling ctx.cancelled used to run past the whole drain budget."""
+    kind, plural = new_kind("Polling")
+    apply_crd(crd_manifest(kind, plural))
+    (tmp_path / "polling_hook.py").write_text(POLLING_HOOK)
+    path = tmp_path / "katalog.yaml"
+    path.write_text(yaml.safe_dump(katalog_doc("polling", {"polling": crd_entry(
+        kind, plural, config_map=False, hooks={"module": "polling_hook", "function": "make_hooks"})})))
+    ork = ork_runtime(path, server="builtin", env={"WATCH_NAMESPACE": namespace, "DRAIN_TIMEOUT": "20s"})
+    ork.wait_for(lambda: ork.get("/ready")[0] == 200, message="ready")
+    create_cr(kube, kind, plural, "poll", namespace)
+    ork.wait_for(lambda: any(line.get("message") == "polling reconcile started" for line in ork.log_lines()),
+                 message="a reconcile in flight")
+    started = time.monotonic()
+    ork.proc.send_signal(signal.SIGTERM)
+    assert ork.proc.wait(timeout=60) == 0
+    assert time.monotonic() - started < 10, "shutdown waited for the drain budget instead of cancelling"
+    messages = [line.get("message") for line in ork.log_lines()]
+    assert messages.index("shutting down") < messages.index("polling reconcile saw cancelled") < \
+        messages.index("shutdown complete")
 
 
 def test_unreachable_api_server_is_not_fatal(tmp_path):

@@ -310,3 +310,24 @@ def test_regex_re2_cannot_run_is_an_error_with_file_and_line(tmp_path):
     assert result.exit_code == 1
     assert (f'{path}:11:13: spec.crds.web.validation.rules[0].regex: invalid regex "^(\\w+)-\\1$": '
             f'invalid escape sequence at "\\1" (RE2 syntax: no backreferences or lookarounds)') in result.output
+
+
+def test_hook_modules_run_only_with_exec_hooks(tmp_path):
+    """Issue 16 item 8: `ork validate` on an untrusted Katalog must not run its Python."""
+    marker = tmp_path / "ran"
+    (tmp_path / "cli_exec_hooks.py").write_text(f"open({str(marker)!r}, 'w').write('x')\n"
+                                                "def factory():\n    return {'on_delete': print}\n")
+    path = tmp_path / "k.yaml"
+    path.write_text(HEAD + textwrap.dedent("""\
+        spec:
+          crds:
+            w:
+              apiTypes: {group: a.io, version: v1, kind: A, plural: as}
+              operatorBox: {reconciler: {hooks: {module: cli_exec_hooks, function: factory}}}
+        """))
+    result = run("validate", "-f", str(path))
+    assert result.exit_code == 0 and "    hooks: cli_exec_hooks:factory (on_delete)\n" in result.output
+    assert not marker.exists()
+    result = run("validate", "-f", str(path), "--exec-hooks")
+    assert result.exit_code == 0, result.output
+    assert marker.exists()

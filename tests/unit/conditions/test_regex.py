@@ -8,7 +8,7 @@ import textwrap
 import pytest
 
 from orkestra.conditions.regex import MAX_INPUT, compile_search
-from orkestra.reconcile.rules import evaluate_validation
+from orkestra.conditions.rules import evaluate_validation
 
 REDOS = "^([a-z0-9]+-?)+$"
 EVIL = "a" * 40 + "!"          # 41 characters: hours with a backtracking engine
@@ -18,7 +18,7 @@ def test_redos_pattern_answers_at_once_in_a_child_process():
     """In a child so that a backtracking engine (which holds the GIL) cannot hang the test run."""
     code = textwrap.dedent(f"""
         import time
-        from orkestra.reconcile.rules import evaluate_validation
+        from orkestra.conditions.rules import evaluate_validation
         rule = {{"field": "spec.image", "regex": {REDOS!r}, "message": "bad image"}}
         start = time.monotonic()
         out = evaluate_validation([rule], {{"spec": {{"image": {EVIL!r}}}}})

@@ -279,3 +279,32 @@ def test_views_and_informer_events_tolerate_a_concurrent_stop():
     box._on_delete(cr("a"))
     box.queue = RateLimitingQueue("website", timer=env.timer)
     box.shut_down_queue()
+
+
+class WaitingReconciler(FakeReconciler):
+    """A reconcile that polls `cancelled` the way katalog.md §16 tells hooks to."""
+
+    def __init__(self):
+        super().__init__()
+        self.started = threading.Event()
+        self.saw_cancel = []
+
+    def reconcile(self, key, cancelled):
+        self.started.set()
+        self.saw_cancel.append(cancelled.wait(5.0))
+        return ReconcileResult()
+
+
+def test_shutting_down_the_queue_sets_cancelled_on_in_flight_reconciles():
+    """Issue 9 item 22: shutdown (§11) and lost leadership (§9) both go through shut_down_queue;
+    a hook polling ctx.cancelled must see it set instead of running past the drain budget."""
+    box, env = make_box(workers=1)
+    env.reconciler = WaitingReconciler()
+    box.watch()
+    env.factory.informer_obj.store.items["ns/a"] = cr("a")
+    box.activate()
+    assert env.reconciler.started.wait(3.0)
+    started = time.monotonic()
+    box.shut_down_queue()
+    assert box.drain(3.0)
+    assert env.reconciler.saw_cancel == [True] and time.monotonic() - started < 2.0

@@ -1,8 +1,10 @@
 """Hook loading and call rules (katalog.md §16)."""
+import sys
+
 import pytest
 
 from orkestra.hooks.loader import HookLoadError, HookSet, calls_for, load_hooks
-from orkestra.katalog.hookcheck import hook_search_path
+from orkestra.katalog.hookcheck import hook_search_path, locate_hook
 from orkestra.katalog.model import HookSpec
 
 
@@ -21,8 +23,8 @@ def test_loads_from_the_katalog_directory_and_calls_the_factory_once(tmp_path):
           "def factory():\n    CALLS.append(1)\n    return H()\n")
     hooks = load_hooks(spec(tmp_path, "hooks_once"), crd="website", env={})
     assert list(hooks.callbacks) == ["on_reconcile"]
-    import hooks_once
-    assert hooks_once.CALLS == [1]
+    module = sys.modules[type(hooks.callbacks["on_reconcile"].__self__).__module__]
+    assert module.CALLS == [1] and module.__file__ == str(tmp_path / "hooks_once.py")
 
 
 def test_dict_factory_result(tmp_path):
@@ -40,8 +42,47 @@ def test_ork_hooks_path_is_searched(tmp_path):
 
 
 def test_search_path_order(tmp_path, monkeypatch):
+    """Issue 16 item 8: the current directory is no longer searched second (see the test below)."""
     monkeypatch.chdir(tmp_path)
-    assert hook_search_path(str(tmp_path / "k"), {"ORK_HOOKS_PATH": "/a:/b"}) == [str(tmp_path / "k"), str(tmp_path), "/a", "/b"]
+    assert hook_search_path(str(tmp_path / "k"), {"ORK_HOOKS_PATH": "/a:/b"}) == [str(tmp_path / "k"), "/a", "/b"]
+
+
+def test_the_current_directory_comes_after_ork_hooks_path_and_installed_packages(tmp_path, monkeypatch):
+    """Issue 16 item 8: a stray hooks file in the working directory used to win over
+    ORK_HOOKS_PATH and over installed packages; now it is only the last resort."""
+    katalog_dir, trusted, cwd = (tmp_path / d for d in ("katalog", "trusted", "cwd"))
+    for d in (katalog_dir, trusted, cwd):
+        d.mkdir()
+    write(trusted, "hooks_shadow", "def factory():\n    return {'on_reconcile': print}\n")
+    write(cwd, "hooks_shadow", "raise RuntimeError('the working directory copy ran')\n")
+    write(cwd, "json", "raise RuntimeError('the working directory json ran')\n")
+    write(cwd, "hooks_cwd_only", "def factory():\n    return {'on_create': print}\n")
+    monkeypatch.chdir(cwd)
+    monkeypatch.syspath_prepend(str(cwd))          # also when the cwd is on sys.path (python -m, pytest)
+    env = {"ORK_HOOKS_PATH": str(trusted)}
+    assert "on_reconcile" in load_hooks(spec(katalog_dir, "hooks_shadow"), crd="w", env=env).callbacks
+    assert locate_hook("json", base_dir=str(katalog_dir), env=env).directory is None   # the installed one
+    assert "on_create" in load_hooks(spec(katalog_dir, "hooks_cwd_only"), crd="w", env=env).callbacks
+
+
+def test_two_katalogs_shipping_the_same_module_name_each_run_their_own(tmp_path):
+    """Issue 9 item 7: the second CRD got the first one's module out of sys.modules."""
+    for name in ("postgres", "redis"):
+        (tmp_path / name / "pkg").mkdir(parents=True)
+        write(tmp_path / name, "hooks_shared", f"def factory():\n    return {{'on_reconcile': lambda c, o: '{name}'}}\n")
+        write(tmp_path / name / "pkg", "__init__", "")
+        write(tmp_path / name / "pkg", "impl", f"from . import helper\ndef factory():\n"
+              f"    return {{'on_create': lambda c, o: helper.NAME}}\n")
+        write(tmp_path / name / "pkg", "helper", f"NAME = '{name}'\n")
+    postgres = load_hooks(spec(tmp_path / "postgres", "hooks_shared"), crd="postgres", env={})
+    redis = load_hooks(spec(tmp_path / "redis", "hooks_shared"), crd="redis", env={})
+    assert postgres.callbacks["on_reconcile"](None, {}) == "postgres"
+    assert redis.callbacks["on_reconcile"](None, {}) == "redis"
+    postgres = load_hooks(spec(tmp_path / "postgres", "pkg.impl"), crd="postgres", env={})
+    redis = load_hooks(spec(tmp_path / "redis", "pkg.impl"), crd="redis", env={})
+    assert (postgres.callbacks["on_create"](None, {}), redis.callbacks["on_create"](None, {})) == ("postgres", "redis")
+    again = load_hooks(spec(tmp_path / "redis", "hooks_shared"), crd="redis-two", env={})
+    assert again.callbacks["on_reconcile"](None, {}) == "redis"
 
 
 def test_import_failure_is_a_clear_error(tmp_path):
@@ -71,3 +112,30 @@ def test_call_rules():
     assert calls_for(every, reconciled_before=True, generation_newer=False) == ["on_reconcile"]
     only_update = HookSet("m:f", False, {"on_update": print})
     assert calls_for(only_update, reconciled_before=False, generation_newer=True) == []
+
+
+def test_a_factory_calling_sys_exit_is_a_load_error_not_a_dead_thread(tmp_path):
+    """Issue 9 item 17: SystemExit from the factory used to escape and end the activator thread."""
+    write(tmp_path, "hooks_exit", "import sys\ndef factory():\n    sys.exit(3)\n")
+    with pytest.raises(HookLoadError, match=r"website: hooks hooks_exit:factory: the factory raised SystemExit: 3"):
+        load_hooks(spec(tmp_path, "hooks_exit"), crd="website", env={})
+
+
+def test_installed_modules_are_found_without_importing_them(tmp_path):
+    """Installed packages are located with the finders (a submodule of a package statically; a
+    name that only exists once its parent module ran, like os.path, is found but not inspected)."""
+    assert locate_hook("email.utils", base_dir=str(tmp_path), env={}).origin.endswith("email/utils.py")
+    assert locate_hook("email.no_such_module", base_dir=str(tmp_path), env={}) is None
+    os_path = locate_hook("os.path", base_dir=str(tmp_path), env={})
+    assert os_path.directory is None and os_path.origin is None and os_path.import_name == "os.path"
+
+
+def test_an_async_callback_is_a_load_error_instead_of_a_hook_that_never_runs(tmp_path):
+    """Second reading of katalog.md §16: callbacks are called synchronously and must return None.
+    An `async def` callback only returned an un-awaited coroutine, so its body never ran while
+    every reconcile reported success."""
+    write(tmp_path, "hooks_async", "class H:\n    async def on_reconcile(self, ctx, obj):\n        ctx.apply({})\n"
+          "def factory():\n    return H()\n")
+    with pytest.raises(HookLoadError, match=r"website: hooks hooks_async:factory: on_reconcile is an async "
+                                            r"function; hook callbacks are plain functions"):
+        load_hooks(spec(tmp_path, "hooks_async"), crd="website", env={})

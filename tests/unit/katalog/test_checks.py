@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.katalog.conftest import messages
+from tests.unit.katalog.conftest import HEAD, messages
+from orkestra.katalog.loader import load_report
+import textwrap
 
 WEBSITE = "apiTypes: {group: demo.io, version: v1, kind: Website, plural: websites}"
 
@@ -301,27 +303,6 @@ def test_security_exclusivity_and_enums(report):
     assert 'security.namespaceProtection.failurePolicy: invalid value "Maybe" (allowed: Ignore, Fail)' in got
 
 
-def test_hooks_are_imported_but_not_called(report, tmp_path):
-    (tmp_path / "myhooks.py").write_text(
-        "CALLED = []\n"
-        "def factory():\n    CALLED.append(1)\n    def on_create(ctx, obj): pass\n"
-        "    def on_reconcile(ctx, obj): pass\n    return {'on_create': on_create, 'on_reconcile': on_reconcile}\n"
-        "NOT_CALLABLE = 3\n")
-    r = report(crds(f"w:\n  {WEBSITE}\n  operatorBox: {{reconciler: {{hooks: {{module: myhooks, function: factory}}}}}}"))
-    assert r.ok, [str(e) for e in r.errors]
-    assert r.hook_callbacks["w"] == ["on_create", "on_reconcile"]
-    import myhooks  # type: ignore[import-not-found]
-    assert myhooks.CALLED == []
-    hook = r.katalog.crds["w"].box.hooks
-    assert hook.ref == "myhooks:factory" and hook.base_dir == str(tmp_path)
-    for fn, text in (("missing", 'module "myhooks" has no attribute "missing"'),
-                     ("NOT_CALLABLE", '"myhooks.NOT_CALLABLE" is not callable')):
-        r = report(crds(f"w:\n  {WEBSITE}\n  operatorBox: {{reconciler: {{hooks: {{module: myhooks, function: {fn}}}}}}}"))
-        assert messages(r.errors) == [f"spec.crds.w.operatorBox.reconciler.hooks.function: {text}"]
-    r = report(crds(f"w:\n  {WEBSITE}\n  operatorBox: {{reconciler: {{hooks: {{module: github.com/x/y, function: f}}}}}}"))
-    assert messages(r.errors) == ['hooks.module must be a Python module path like "pkg.mod"']
-    r = report(crds(f"w:\n  {WEBSITE}\n  operatorBox: {{reconciler: {{hooks: {{module: no_such_hooks_mod, function: f}}}}}}"))
-    assert messages(r.errors)[0].startswith('spec.crds.w.operatorBox.reconciler.hooks.module: cannot import "no_such_hooks_mod"')
 
 
 def test_hooks_path_from_environment(report, tmp_path):
@@ -561,3 +542,68 @@ w:
     assert got == ["spec.crds.w.operatorBox.onReconcile.secrets[0].fromNamespace: a copy source built from the CR "
                    "is confined to the CR's own namespace (fromNamespace and toNamespaces); name sources in "
                    "other namespaces literally"]
+
+
+def test_hooks_are_inspected_without_running_any_hook_code(report, tmp_path):
+    """Issue 16 item 8: loading a Katalog used to import (execute) the hook module."""
+    ran = tmp_path / "module-ran"
+    (tmp_path / "myhooks.py").write_text(
+        f"open({str(ran)!r}, 'a').write('imported\\n')\n"
+        "def factory():\n    open(" + repr(str(ran)) + ", 'a').write('factory\\n')\n    def on_create(ctx, obj): pass\n"
+        "    def on_reconcile(ctx, obj): pass\n    return {'on_create': on_create, 'on_reconcile': on_reconcile}\n"
+        "NOT_CALLABLE = 3\n")
+    r = report(crds(f"w:\n  {WEBSITE}\n  operatorBox: {{reconciler: {{hooks: {{module: myhooks, function: factory}}}}}}"))
+    assert r.ok, [str(e) for e in r.errors]
+    assert r.hook_callbacks["w"] == ["on_create", "on_reconcile"]
+    assert not ran.exists()
+    hook = r.katalog.crds["w"].box.hooks
+    assert hook.ref == "myhooks:factory" and hook.base_dir == str(tmp_path)
+    for fn, text in (("missing", 'module "myhooks" has no attribute "missing"'),
+                     ("NOT_CALLABLE", '"myhooks.NOT_CALLABLE" is not callable')):
+        r = report(crds(f"w:\n  {WEBSITE}\n  operatorBox: {{reconciler: {{hooks: {{module: myhooks, function: {fn}}}}}}}"))
+        assert messages(r.errors) == [f"spec.crds.w.operatorBox.reconciler.hooks.function: {text}"]
+    r = report(crds(f"w:\n  {WEBSITE}\n  operatorBox: {{reconciler: {{hooks: {{module: github.com/x/y, function: f}}}}}}"))
+    assert messages(r.errors) == ['hooks.module must be a Python module path like "pkg.mod"']
+    r = report(crds(f"w:\n  {WEBSITE}\n  operatorBox: {{reconciler: {{hooks: {{module: no_such_hooks_mod, function: f}}}}}}"))
+    assert messages(r.errors)[0].startswith('spec.crds.w.operatorBox.reconciler.hooks.module: cannot import "no_such_hooks_mod"')
+    assert not ran.exists()
+
+
+def test_exec_hooks_imports_the_module_but_never_calls_the_factory(tmp_path, write):
+    ran = tmp_path / "module-ran"
+    (tmp_path / "exechooks_mod.py").write_text(
+        f"open({str(ran)!r}, 'a').write('imported\\n')\n"
+        "def factory():\n    open(" + repr(str(ran)) + ", 'a').write('factory\\n')\n    return {'on_delete': print}\n")
+    text = HEAD + textwrap.dedent(crds(f"w:\n  {WEBSITE}\n  operatorBox: {{reconciler: {{hooks: {{module: exechooks_mod, function: factory}}}}}}"))
+    path = write(text)
+    assert load_report([path], env={}, exec_hooks=True).ok
+    assert ran.read_text() == "imported\n"
+    (tmp_path / "failing_mod.py").write_text("def factory():\n    return {}\nraise SystemExit(4)\n")
+    path = write(text.replace("exechooks_mod", "failing_mod"))
+    assert load_report([path], env={}).ok                       # read only: nothing ran
+    r = load_report([path], env={}, exec_hooks=True)
+    assert messages(r.errors) == ['spec.crds.w.operatorBox.reconciler.hooks.module: importing "failing_mod" failed: SystemExit: 4']
+
+
+def test_static_inspection_reports_syntax_errors_and_tolerates_dynamic_modules(report, tmp_path):
+    (tmp_path / "syntax_mod.py").write_text("def factory(:\n")
+    r = report(crds(f"w:\n  {WEBSITE}\n  operatorBox: {{reconciler: {{hooks: {{module: syntax_mod, function: factory}}}}}}"))
+    assert len(r.errors) == 1 and "syntax_mod\" has a syntax error at" in r.errors[0].message
+    (tmp_path / "star_mod.py").write_text("from os.path import *\ntry:\n    from json import loads as factory2\nexcept ImportError:\n    pass\n")
+    for fn in ("anything", "factory2"):
+        r = report(crds(f"w:\n  {WEBSITE}\n  operatorBox: {{reconciler: {{hooks: {{module: star_mod, function: {fn}}}}}}}"))
+        assert r.ok and r.hook_callbacks["w"] == []
+
+
+def test_static_inspection_reports_async_callbacks(report, tmp_path):
+    """An `async def` callback never runs (hooks are called as plain functions): `ork validate`
+    says so from the source, without importing it, for a class and for a factory's closures."""
+    (tmp_path / "async_cls_mod.py").write_text("class Base:\n    async def on_delete(self, ctx, obj): pass\n"
+                                               "class Hooks(Base):\n    def on_reconcile(self, ctx, obj): pass\n")
+    (tmp_path / "async_fn_mod.py").write_text("def factory():\n    async def on_create(ctx, obj): pass\n"
+                                              "    return {'on_create': on_create}\n")
+    for module, function, name in (("async_cls_mod", "Hooks", "on_delete"), ("async_fn_mod", "factory", "on_create")):
+        r = report(crds(f"w:\n  {WEBSITE}\n  operatorBox: {{reconciler: {{hooks: {{module: {module}, function: {function}}}}}}}"))
+        assert [e.message for e in r.errors] == [f'spec.crds.w.operatorBox.reconciler.hooks.function: '
+                                                 f'"{module}.{function}": {name} is an async function; '
+                                                 "hook callbacks are plain functions"]

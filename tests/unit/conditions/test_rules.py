@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from orkestra.conditions import MISSING
-from orkestra.reconcile.rules import (
+from orkestra.conditions.rules import (
     MutationError, RuleError, check_mutation_rules, check_validation_rules, compile_mutation,
     compile_validation, compute_mutation, evaluate_validation, validate,
 )

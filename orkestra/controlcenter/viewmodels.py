@@ -204,10 +204,16 @@ def crd_detail(tracker: RuntimeTracker, crd: str, series: Series, now: float) ->
 
 
 # ---------------------------------------------------------------------------- live views
+def runtime_ref(tracker: RuntimeTracker) -> dict:
+    """The runtime as the live views name it (breadcrumbs)."""
+    name = tracker.data.katalog.get("name", "") if tracker.data else ""
+    return {"id": tracker.rid, "url": tracker.url, "status": tracker.status.value, "katalogName": name or tracker.rid}
+
+
 def resources(tracker: RuntimeTracker, crd: str, body: dict | None, error: str) -> dict:
     """View 4, the CR table (filters are applied in the browser)."""
     items = [i for i in (body or {}).get("items") or [] if isinstance(i, dict)]
-    return {"runtime": {"id": tracker.rid, "url": tracker.url, "status": tracker.status.value}, "crd": crd,
+    return {"runtime": runtime_ref(tracker), "crd": crd,
             "gvk": (body or {}).get("gvk", ""), "total": len(items), "error": error,
             "namespaces": sorted({str(i.get("namespace") or "") for i in items} - {""}),
             "items": [{"namespace": str(i.get("namespace") or ""), "name": str(i.get("name") or ""),
@@ -250,7 +256,7 @@ def cr_detail(tracker: RuntimeTracker, crd: str, body: dict | None, events: dict
     cr = body or {}
     status = cr.get("status") if isinstance(cr.get("status"), dict) else {}
     children = cr.get("children") if isinstance(cr.get("children"), dict) else {}
-    return {"runtime": {"id": tracker.rid, "url": tracker.url, "status": tracker.status.value}, "crd": crd,
+    return {"runtime": runtime_ref(tracker), "crd": crd,
             "error": error, "name": str(cr.get("name") or ""), "namespace": str(cr.get("namespace") or ""),
             "uid": cr.get("uid", ""), "phase": str(cr.get("phase") or ""), "ready": str(cr.get("ready") or "Unknown"),
             "readyReason": str(cr.get("readyReason") or ""), "readyMessage": str(cr.get("readyMessage") or ""),

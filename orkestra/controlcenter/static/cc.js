@@ -51,10 +51,19 @@
         return resp.json();
       })
       .then(function (body) {
-        var kept = keepState();
-        region.innerHTML = body.regions.main;
-        restoreState(kept);
-        applyFilters();
+        if (body.regions.main !== region.innerHTML) {
+          var kept = keepState();
+          var focused = document.activeElement && document.activeElement.id;
+          var caret = focused && document.activeElement.selectionStart;
+          region.innerHTML = body.regions.main;
+          restoreState(kept);
+          applyFilters();
+          var again = focused && document.getElementById(focused);
+          if (again) {
+            again.focus();
+            if (typeof caret === "number" && again.setSelectionRange) { again.setSelectionRange(caret, caret); }
+          }
+        }
         var count = Number(document.body.getAttribute("data-refreshes") || "0") + 1;
         document.body.setAttribute("data-refreshes", String(count));
       })

@@ -128,7 +128,8 @@ def create_app(settings: CCSettings, *, poller: Poller, live: LiveReader, thrott
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException) -> Response:
-        message = "not found" if err.code == 404 else (err.description or err.name)
+        default = err.description == type(err).description     # werkzeug's generic sentence
+        message = ("not found" if err.code == 404 else err.name.lower()) if default else str(err.description)
         return error_response(err.code or 500, message)
 
     @app.errorhandler(Exception)

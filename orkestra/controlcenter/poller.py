@@ -104,6 +104,7 @@ class Poller:
             return tracker, None, f"internal error: {type(err).__name__}"
 
     def poll_once(self) -> None:
+        started = time.monotonic()
         results = list(self._pool.map(self._poll_one, self._trackers))
         with self._cycle_done:
             now = self._clock()
@@ -115,6 +116,8 @@ class Poller:
             self._cycles += 1
             self.updated = now
             self._cycle_done.notify_all()
+        log.debug("poll cycle", extra={"seconds": round(time.monotonic() - started, 4), "runtimes": len(results),
+                                       "offline": sum(data is None for _, data, _ in results)})
 
     def _remember(self, rid: str, data: RuntimeData) -> None:
         names = set()

@@ -19,10 +19,8 @@ def sparkline(values: list[float], *, label: str, width: int = 160, height: int 
               percent: bool = False) -> Markup:
     """A small line with its area, the last point marked; `label` is the accessible title."""
     if len(values) < 2:
-        return Markup(f'<svg class="spark spark-empty" viewBox="0 0 {width} {height}" preserveAspectRatio="xMinYMid meet" role="img" '
-                      f'aria-label="{escape(label)}: not enough data yet"><title>{escape(label)}: not enough '
-                      f'data yet</title><line x1="0" y1="{height - 2}" x2="{width}" y2="{height - 2}"/>'
-                      f'<text x="0" y="{height - 8}">collecting…</text></svg>')
+        return Markup(f'<span class="spark spark-empty" role="img" aria-label="{escape(label)}: not enough data yet">'
+                      f'collecting data…</span>')
     top = max(values) or 1.0
     step = width / (len(values) - 1)
     points = [(i * step, height - 2 - (v / top) * (height - 6)) for i, v in enumerate(values)]

@@ -91,6 +91,7 @@ def test_login_both_katalogs_and_drill_down_to_a_cr(ork_runtime, ork_control, ap
     stats = text(browser, ".stats")
     assert "2\nKatalogs" in stats and "3\nCRDs" in stats, stats
     screenshot(browser, screenshot_dir, "control-center")
+    screenshot(browser, screenshot_dir, "control-center-1920", width=1920)
 
     # Control Panel: CRD cards, health cards, the dependency graph and sparklines
     click(browser, By.LINK_TEXT, "shop", within=_runtime(shop_id))
@@ -99,7 +100,7 @@ def test_login_both_katalogs_and_drill_down_to_a_cr(ork_runtime, ork_control, ap
     assert count(browser, "svg.depgraph path.edge") == 1
     assert attr(browser, '[data-crd="website"]', "data-state") == "healthy"
     assert "needs cache" in text(browser, '[data-crd="website"]')
-    assert count(browser, '[data-crd="website"] svg.spark') == 3
+    assert count(browser, '[data-crd="website"] .spark') == 3
     # some work for the sparklines while we drill down
     kube.patch(GVR(E2E_GROUP, "v1", shop["website"][1]), "site-a",
                {"metadata": {"labels": {"team": "web", "tier": "frontend"}}}, namespace)
@@ -118,6 +119,17 @@ def test_login_both_katalogs_and_drill_down_to_a_cr(ork_runtime, ork_control, ap
     wait_until(lambda: browser.find_elements(By.LINK_TEXT, "site-a"), message="CR table")
     assert namespace in text(browser, "tr[data-search]") and "Ready" in text(browser, "tr[data-search]")
     screenshot(browser, screenshot_dir, "resources")
+    # the client-side filter; it survives the live re-renders of the table
+    visible = "return Array.from(document.querySelectorAll('tr[data-search]')).filter(r => !r.hidden).length"
+    wait_until(lambda: browser.execute_script(visible) == 5, message="five website CRs listed")
+    browser.find_element(By.ID, "text-filter").send_keys("extra-1")
+    wait_until(lambda: browser.execute_script(visible) == 1, message="filtered to one row")
+    time.sleep(2.5)     # at least two live updates
+    assert browser.execute_script(visible) == 1
+    assert browser.execute_script("return document.getElementById('text-filter').value") == "extra-1"
+    browser.execute_script("const f = document.getElementById('text-filter'); f.value = '';"
+                           "f.dispatchEvent(new Event('input', {bubbles: true}))")
+    wait_until(lambda: browser.execute_script(visible) == 5, message="filter cleared")
 
     # CR Detail: children grouped by kind and recent Events
     click(browser, By.LINK_TEXT, "site-a")
@@ -188,6 +200,8 @@ def test_failing_hook_degrades_live_and_a_stopped_runtime_goes_offline_and_back(
     assert browser.execute_script("return typeof window.__xss") == "undefined"
     assert count(browser, 'main img[src="x"], main script') == 0
     browser.get(cc.url + f"/k/{rid}")
+    wait_until(lambda: count(browser, f"{card} svg.spark polyline") == 3, timeout=20, interval=0.5,
+               message="the website sparklines drawn")
     screenshot(browser, screenshot_dir, "control-panel-degraded")
 
     # the runtime stops: offline, last snapshot kept; it comes back by itself

@@ -24,7 +24,8 @@ def test_a_sparkline_scales_to_its_peak_and_marks_the_last_point():
 
 def test_a_sparkline_without_enough_data_says_so():
     markup = sparkline([3], label="queue depth")
-    assert "spark-empty" in markup and "not enough data yet" in markup and "polyline" not in markup
+    assert "spark-empty" in markup and "not enough data yet" in markup and "collecting data" in markup
+    assert "<svg" not in markup
 
 
 def test_percent_sparklines_caption_in_percent():

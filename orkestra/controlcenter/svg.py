@@ -17,7 +17,7 @@ def _num(value: float) -> str:
 
 def sparkline(values: list[float], *, label: str, width: int = 160, height: int = 32,
               percent: bool = False) -> Markup:
-    """A small line with its area, the last point marked; `label` is the accessible title."""
+    """A small line over its shaded area, scaled to its peak; `label` is the accessible title."""
     if len(values) < 2:
         return Markup(f'<span class="spark spark-empty" role="img" aria-label="{escape(label)}: not enough data yet">'
                       f'collecting data…</span>')
@@ -28,13 +28,11 @@ def sparkline(values: list[float], *, label: str, width: int = 160, height: int 
     last = values[-1] * 100 if percent else values[-1]
     title = f"{label}: now {_num(last)}{'%' if percent else ''}, peak {_num(top * 100 if percent else top)}" \
             f"{'%' if percent else ''}"
-    x, y = points[-1]
     return Markup(
         f'<svg class="spark" viewBox="0 0 {width} {height}" preserveAspectRatio="none" role="img" '
         f'aria-label="{escape(title)}"><title>{escape(title)}</title>'
         f'<polygon class="spark-area" points="0,{height} {line} {width},{height}"/>'
-        f'<polyline class="spark-line" points="{line}"/>'
-        f'<circle class="spark-dot" cx="{_num(x)}" cy="{_num(y)}" r="2.5"/></svg>')
+        f'<polyline class="spark-line" points="{line}"/></svg>')
 
 
 def bar(fraction: float, level: str, *, label: str) -> Markup:

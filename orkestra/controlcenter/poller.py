@@ -148,20 +148,23 @@ class Poller:
 
     # ------------------------------------------------------------------ thread
     def run(self) -> None:
-        while not self._stop.is_set():
-            started = time.monotonic()
-            self.poll_once()
-            self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+        try:
+            while not self._stop.is_set():
+                started = time.monotonic()
+                self.poll_once()
+                self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+        finally:
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run, name="cc-poller", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
+        """Ends the loop after the cycle in progress and wakes every waiting stream."""
         self._stop.set()
         with self._cycle_done:
             self._cycle_done.notify_all()
-        self._pool.shutdown(wait=False, cancel_futures=True)
 
     @property
     def alive(self) -> bool:

@@ -1,0 +1,57 @@
+"""Reading a runtime over HTTP (a canned runtime on loopback) and the live views' micro-cache."""
+from __future__ import annotations
+
+import pytest
+
+from orkestra.controlcenter.fetch import FetchError, HttpFetcher
+from orkestra.controlcenter.livecache import LiveReader
+from orkestra.testing.fake_runtime import FakeRuntime
+from tests.unit.controlcenter.fakes import Clock, FakeFetcher
+
+
+@pytest.fixture
+def runtime():
+    fake = FakeRuntime({"/katalog": (200, {"name": "k"}), "/katalog/web/health": (503, {"state": "degraded"})}).start()
+    yield fake
+    fake.stop()
+
+
+def test_json_answers_503_bodies_included_and_errors_as_fetch_errors(runtime):
+    fetcher = HttpFetcher()
+    assert fetcher.get_json(runtime.url + "/katalog") == (200, {"name": "k"})
+    assert fetcher.get_json(runtime.url + "/katalog/web/health") == (503, {"state": "degraded"})
+    assert fetcher.get_json(runtime.url + "/nope") == (404, {"error": "not found"})
+    path, headers = runtime.requests[0]
+    assert headers["Connection"] == "close" and "Authorization" not in headers
+    runtime.stop()
+    with pytest.raises(FetchError, match="Connection refused"):
+        fetcher.get_json(runtime.url + "/katalog", timeout=1)
+
+
+def test_the_bearer_token_is_read_from_its_file_on_every_request(runtime, tmp_path):
+    token = tmp_path / "token"
+    token.write_text("first-token\n")
+    fetcher = HttpFetcher(token_file=token)
+    fetcher.get_json(runtime.url + "/katalog")
+    token.write_text("rotated-token")
+    fetcher.get_json(runtime.url + "/katalog")
+    assert [h["Authorization"] for _, h in runtime.requests] == ["Bearer first-token", "Bearer rotated-token"]
+    token.unlink()
+    with pytest.raises(FetchError, match="cannot read the token file"):
+        fetcher.get_json(runtime.url + "/katalog")
+
+
+def test_the_micro_cache_serves_two_seconds_and_stays_bounded():
+    clock = Clock(0)
+    fetcher = FakeFetcher({f"http://a/{i}": (200, {"i": i}) for i in range(10)})
+    live = LiveReader(fetcher, clock=clock, ttl=2.0, max_entries=3)
+    assert live.get_json("http://a/0") == (200, {"i": 0})
+    clock.advance(1.9)
+    live.get_json("http://a/0")
+    assert fetcher.calls == ["http://a/0"]
+    clock.advance(0.2)
+    live.get_json("http://a/0")
+    assert fetcher.calls == ["http://a/0", "http://a/0"]
+    for i in range(10):
+        live.get_json(f"http://a/{i}")
+    assert len(live._entries) == 3

@@ -4,7 +4,8 @@ What it measures, on a real `ork control` process (gunicorn, one gthread worker)
 
 1. the poll cycle time: every cycle reads `/katalog`, then each CRD's detail and health, from all
    runtimes (8 in parallel); read from the Control Center's own debug log line `poll cycle`;
-2. its RSS (arbiter + worker, psutil) once the 30-minute history has been filling for a while;
+2. its RSS (arbiter + worker, psutil) after the cycles, and the memory a full 30-minute history
+   of that many CRDs takes (built in this process, since a run does not last 30 minutes);
 3. how long the CRD Detail page (and, beside it, the Control Panel of 20 CRDs and the Control
    Center overview) takes to answer, measured by a client on the same host.
 
@@ -62,6 +63,23 @@ def free_port() -> int:
 def rss(pid: int) -> int:
     proc = psutil.Process(pid)
     return sum(p.memory_info().rss for p in [proc, *proc.children(recursive=True)])
+
+
+def full_history_mb(runtimes: int, crds: int) -> float:
+    """Memory of a History holding the whole 30-minute window for every CRD (measured in this
+    process with tracemalloc, because a bench run does not last 30 minutes)."""
+    import tracemalloc
+
+    from orkestra.controlcenter.history import SPACING, WINDOW, History, Sample
+    tracemalloc.start()
+    history = History()
+    for step in range(int(WINDOW / SPACING) + 1):
+        for r in range(runtimes):
+            for c in range(crds):
+                history.add(f"runtime-{r}", f"crd-{c}", Sample(step * SPACING, 1000 + step * 7, step, step % 13))
+    size = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    return round(size / MB, 1)
 
 
 def cycle_times(log: Path) -> list[float]:
@@ -140,6 +158,7 @@ def main() -> None:
             "poll_cycle_ms": {"median": round(statistics.median(cycles) * 1000, 1),
                               "max": round(max(cycles) * 1000, 1), "cycles": len(cycles)},
             "rss_mb": round(rss(proc.pid) / MB, 1),
+            "full_30min_history_mb": full_history_mb(args.runtimes, args.crds),
             "pages": pages,
         }
         print(json.dumps(result, indent=2))

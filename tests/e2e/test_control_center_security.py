@@ -16,7 +16,7 @@ from selenium.webdriver.common.by import By
 
 from orkestra.testing.fake_runtime import FakeRuntime
 from tests.e2e.control_center import (PASSWORD, USER, Session, browser, browser_login, control_command,  # noqa: F401
-                                      control_env, count, ork_control, screenshot_dir, text, wait_until)
+                                      control_env, count, ork_control, text, wait_until)
 
 REFUSAL = ("refusing to start: default credentials on non-loopback address 0.0.0.0:{port} — "
            "set ADMIN_USERNAME and ADMIN_PASSWORD, or pass --insecure")

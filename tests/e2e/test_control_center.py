@@ -83,6 +83,10 @@ def test_login_both_katalogs_and_drill_down_to_a_cr(ork_runtime, ork_control, ap
     shop_id, billing_id = _rid(shop_rt.url), _rid(billing_rt.url)
 
     # log in: the form posts with its CSRF token and lands on the Control Center
+    browser.delete_all_cookies()
+    browser.get(cc.url + "/")
+    assert browser.current_url == cc.url + "/login?next=/"
+    screenshot(browser, screenshot_dir, "login")
     browser_login(browser, cc.url)
     wait_until(lambda: browser.current_url == cc.url + "/", message="redirect to / after login")
     wait_until(lambda: attr(browser, _runtime(shop_id), "data-status") == "online"
@@ -157,6 +161,9 @@ def test_login_both_katalogs_and_drill_down_to_a_cr(ork_runtime, ork_control, ap
     # the second Katalog drills down the same way
     browser.get(cc.url + f"/k/{billing_id}")
     assert attr(browser, '[data-crd="invoice"]', "data-state") == "healthy"
+    # and nothing on any page needed what the Content-Security-Policy forbids
+    blocked = [e["message"] for e in browser.get_log("browser") if "Content Security Policy" in e["message"]]
+    assert not blocked, blocked
 
 
 def test_failing_hook_degrades_live_and_a_stopped_runtime_goes_offline_and_back(

@@ -51,3 +51,13 @@ def test_the_token_file_defaults_to_the_service_account_token_only_when_it_exist
     assert _settings(token_file=str(explicit)).token_file == explicit
     expected = SERVICE_ACCOUNT_TOKEN if SERVICE_ACCOUNT_TOKEN.is_file() else None
     assert _settings().token_file == expected
+
+
+def test_gunicorn_runs_one_gthread_worker_with_32_threads_and_ipv6_binds_are_bracketed():
+    from orkestra.controlcenter.serve import build, gunicorn_settings
+    conf = gunicorn_settings(_settings("::1"))
+    assert (conf["workers"], conf["worker_class"], conf["threads"]) == (1, "gthread", 32)
+    assert conf["bind"] == ["[::1]:8081"] and conf["preload_app"] is False
+    app, poller = build(_settings())
+    assert poller.interval == 10 and not poller.alive, "the poller starts in the worker, not at build time"
+    assert app.config["CC_POLLER"] is poller

@@ -69,7 +69,9 @@ def _live(tracker: RuntimeTracker, path: str) -> tuple[dict | None, str]:
     if status != 200:
         message = body.get("error") if isinstance(body, dict) else None
         return None, f"HTTP {status}: {message or 'unexpected answer'}"
-    return (body if isinstance(body, dict) else None), ""
+    if not isinstance(body, dict):
+        return None, "the runtime did not answer a JSON object"
+    return body, ""
 
 
 def _known_crd(tracker: RuntimeTracker, crd: str) -> None:

@@ -191,8 +191,9 @@ def test_failing_hook_degrades_live_and_a_stopped_runtime_goes_offline_and_back(
     degraded_at = time.monotonic()
     wait_until(lambda: attr(browser, card, "data-state") == "degraded", timeout=10, interval=0.05,
                message="website degraded in the browser")
-    # one refresh is 1s: the next poll cycle, its SSE event and the region fetch
-    assert time.monotonic() - degraded_at < 3.0
+    # within one refresh (1s): the next poll cycle, its SSE event and the region fetch; the
+    # bound leaves room for a loaded CI machine, a reload-based page would need a manual reload
+    assert time.monotonic() - degraded_at < 4.0
     assert browser.execute_script("return window.__samePage") == "yes", "the page was reloaded"
     assert int(attr(browser, "body", "data-refreshes")) > 0
     assert count(browser, "svg.depgraph g.node.state-degraded") == 1

@@ -184,13 +184,28 @@ def screenshot(driver: Any, directory: Path, name: str, *, width: int = 1366) ->
     """A full-page PNG of the current page, laid out at `width` CSS pixels (below 600: as a phone)."""
     metrics = {"deviceScaleFactor": 1, "mobile": width < 600}
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": width, "height": 800, **metrics})
-    height = int(driver.execute_script("return document.documentElement.scrollHeight"))
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": width, "height": min(height, 6000), **metrics})
-    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
-    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    try:
+        height = int(driver.execute_script("return document.documentElement.scrollHeight"))
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                               {"width": width, "height": min(height, 6000), **metrics})
+        shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     path = directory / f"{name}.png"
     path.write_bytes(base64.b64decode(shot["data"]))
     return path
+
+
+def horizontal_overflow(driver: Any, width: int) -> int:
+    """How many CSS pixels the current page is wider than a `width`-wide window (0: it fits)."""
+    driver.set_window_size(width, 900)
+    try:
+        inner, overflow = driver.execute_script(
+            "return [window.innerWidth, document.documentElement.scrollWidth - document.documentElement.clientWidth]")
+        assert inner == width, f"the window could not be made {width} px wide (it is {inner})"
+        return max(0, int(overflow))
+    finally:
+        driver.set_window_size(1366, 900)
 
 
 def browser_login(driver: Any, base: str, *, username: str = USER, password: str = PASSWORD) -> None:

@@ -16,8 +16,9 @@ import yaml
 from selenium.webdriver.common.by import By
 
 from orkestra.gvk import GVR
-from tests.e2e.control_center import (attr, browser, browser_login, click, count, ork_control,  # noqa: F401
-                                      screenshot, screenshot_dir, text, texts, wait_until)
+from tests.e2e.control_center import (attr, browser, browser_login, click, count,  # noqa: F401
+                                      horizontal_overflow, ork_control, screenshot, screenshot_dir, text, texts,
+                                      wait_until)
 from tests.e2e.ork_runtime import (E2E_GROUP, create_cr, crd_entry, crd_manifest, free_port, katalog_doc,  # noqa: F401
                                    new_kind, ork_runtime)
 
@@ -148,6 +149,7 @@ def test_login_both_katalogs_and_drill_down_to_a_cr(ork_runtime, ork_control, ap
     assert "ConfigMap" in text(browser, 'section[aria-label="Children"]')
     assert "team=web" in text(browser, ".tags-labels")
     screenshot(browser, screenshot_dir, "cr-detail")
+    cr_detail_url = browser.current_url
 
     # back up: by now the 30-minute history has a few samples, so the sparklines draw lines
     browser.get(crd_detail_url)
@@ -157,6 +159,13 @@ def test_login_both_katalogs_and_drill_down_to_a_cr(ork_runtime, ork_control, ap
     browser.get(cc.url + f"/k/{shop_id}")
     screenshot(browser, screenshot_dir, "control-panel")
     screenshot(browser, screenshot_dir, "control-panel-phone", width=390)
+
+    # every view fits a phone-width and a laptop screen: wide tables scroll inside their card
+    for url in (cc.url + "/", cc.url + f"/k/{shop_id}", crd_detail_url, crd_detail_url + "/cr", cr_detail_url):
+        browser.get(url)
+        for width in (390, 1366):
+            assert horizontal_overflow(browser, width) == 0, (url, width)
+    screenshot(browser, screenshot_dir, "cr-detail-phone", width=390)
 
     # the second Katalog drills down the same way
     browser.get(cc.url + f"/k/{billing_id}")

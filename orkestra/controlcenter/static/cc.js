@@ -79,10 +79,23 @@
     if (ev.target && ev.target.classList.contains("filters")) { ev.preventDefault(); }
   });
 
-  if (region && window.EventSource) {
-    var stream = new EventSource("/api/stream");
+  // The stream is closed when the page is left: a browser keeps few connections per host (six
+  // over HTTP/1.1), and streams of pages kept in the back/forward cache would use them up.
+  var stream = null;
+  function connect() {
+    if (!region || !window.EventSource || stream) { return; }
+    stream = new EventSource("/api/stream");
     stream.addEventListener("update", refresh);
     stream.addEventListener("open", function () { document.body.setAttribute("data-live", "on"); });
     stream.addEventListener("error", function () { document.body.setAttribute("data-live", "off"); });
   }
+  function disconnect() {
+    if (stream) { stream.close(); stream = null; }
+  }
+  window.addEventListener("pagehide", disconnect);
+  window.addEventListener("pageshow", function (ev) {
+    if (ev.persisted) { refresh(); }
+    connect();
+  });
+  connect();
 }());

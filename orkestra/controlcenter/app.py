@@ -60,7 +60,7 @@ def csrf_token() -> str:
     return token
 
 
-def render(view: str, model: dict, status: int = 200) -> Response:
+def render(view: str, model: dict) -> Response:
     """The view `model` as JSON when asked (`?regions=1` adds the page's live region rendered as
     HTML, for the live-update script), otherwise as the HTML page around that region."""
     region = f"regions/{view}.html"
@@ -71,7 +71,6 @@ def render(view: str, model: dict, status: int = 200) -> Response:
         resp = jsonify(body)
     else:
         resp = Response(render_template("page.html", m=model, region=region, view=view))
-    resp.status_code = status
     return resp
 
 

@@ -169,6 +169,13 @@ def test_unknown_runtimes_and_crds_are_404(client):
     assert client.get("/k/nope", headers={"Accept": "application/json"}).json == {"error": 'no runtime "nope"'}
 
 
+def test_a_cluster_scoped_cr_is_addressed_by_name_alone(env, client):
+    env.fetcher.docs[f"{URL}/katalog/website/cr/global-site"] = (200, {"name": "global-site", "ready": "True"})
+    model = client.get(f"/k/{RID}/crd/website/cr/global-site", headers={"Accept": "application/json"}).json
+    assert model["name"] == "global-site" and model["namespace"] == "" and model["error"] == ""
+    assert f"{URL}/katalog/website/cr/global-site/events" in env.fetcher.calls
+
+
 def test_a_live_view_shows_the_runtime_error(env, client):
     page = client.get(f"/k/{RID}/crd/website/cr/default/gone")
     assert page.status_code == 200 and "Could not read this resource" in page.text and "Connection refused" in page.text

@@ -59,35 +59,51 @@ class LoginThrottle:
         self._locked_until: dict[str, float] = {}
         self._lock = threading.Lock()
 
+    def _wait(self, address: str, now: float) -> int:
+        until = self._locked_until.get(address)
+        if until is None:
+            return 0
+        if until - now <= 0:
+            del self._locked_until[address]
+            return 0
+        return max(1, int(until - now + 0.999))
+
     def retry_after(self, address: str) -> int:
         """Seconds until `address` may try again; 0 when it is not locked out."""
         with self._lock:
-            until = self._locked_until.get(address)
-            if until is None:
-                return 0
-            left = until - self._clock()
-            if left <= 0:
-                del self._locked_until[address]
-                return 0
-            return max(1, int(left + 0.999))
+            return self._wait(address, self._clock())
 
-    def failed(self, address: str) -> None:
+    def begin(self, address: str) -> int:
+        """Admit one login attempt from `address`: 0 to go ahead, else the seconds to wait.
+
+        The attempt is counted as a failure before its password is even checked (`succeeded`
+        takes it back), in the same lock as the lockout check: concurrent attempts from one
+        address therefore get five guesses in all, not one per thread of the server.
+        """
         now = self._clock()
         with self._lock:
-            times = self._failures.pop(address, None) or deque()
-            times.append(now)
-            while times and now - times[0] > self._window:
-                times.popleft()
-            if len(times) >= self._max:
-                self._locked_until[address] = now + self._lockout
-                times.clear()
-            else:
-                self._failures[address] = times
-            while len(self._failures) > self._max_tracked:
-                self._failures.popitem(last=False)
-            if len(self._locked_until) > self._max_tracked:
-                self._locked_until = {a: t for a, t in self._locked_until.items() if t > now}
+            wait = self._wait(address, now)
+            if not wait:
+                self._count_failure(address, now)
+            return wait
+
+    def _count_failure(self, address: str, now: float) -> None:
+        times = self._failures.pop(address, None) or deque()
+        times.append(now)
+        while times and now - times[0] > self._window:
+            times.popleft()
+        if len(times) >= self._max:
+            self._locked_until[address] = now + self._lockout
+            times.clear()
+        else:
+            self._failures[address] = times
+        while len(self._failures) > self._max_tracked:
+            self._failures.popitem(last=False)
+        if len(self._locked_until) > self._max_tracked:
+            self._locked_until = {a: t for a, t in self._locked_until.items() if t > now}
 
     def succeeded(self, address: str) -> None:
+        """The attempt admitted by `begin` was right: forget the failures of `address`."""
         with self._lock:
             self._failures.pop(address, None)
+            self._locked_until.pop(address, None)

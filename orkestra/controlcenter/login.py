@@ -31,7 +31,7 @@ def login() -> Response:
     settings: CCSettings = current_app.config["CC_SETTINGS"]
     throttle: LoginThrottle = current_app.config["CC_THROTTLE"]
     address = request.remote_addr or "unknown"
-    wait = throttle.retry_after(address)
+    wait = throttle.begin(address)
     if wait:
         resp = _form(429, "Too many failed logins. Try again later.")
         resp.headers["Retry-After"] = str(wait)
@@ -39,7 +39,6 @@ def login() -> Response:
     if not credentials_match(request.form.get("username", ""), request.form.get("password", ""),
                              expected_user=settings.username, expected_password=settings.password):
         current_app.config["CC_SLEEP"](FAILURE_DELAY)
-        throttle.failed(address)
         return _form(401, "Wrong username or password.")
     throttle.succeeded(address)
     session.clear()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
 
 import pytest
 
@@ -94,6 +96,30 @@ def test_wrong_password_is_rejected_after_a_delay_and_five_failures_lock_out(env
     locked = _login(c, password="pw")     # even the right password while locked out
     assert locked.status_code == 429 and locked.headers["Retry-After"] == "300"
     assert c.get("/").status_code == 302, "no session was created"
+
+
+def test_concurrent_wrong_logins_from_one_address_get_five_guesses_in_all(env):
+    """Twelve guesses sent at once all wait out their 0.5 s delay together: the lockout must
+    still count them, so only five are checked and the others get 429."""
+    release = threading.Event()
+    waiting = []
+    env.app.config["CC_SLEEP"] = lambda seconds: (waiting.append(seconds), release.wait(5))
+    forms = []
+    for _ in range(12):
+        c = env.app.test_client()
+        forms.append((c, {"csrf_token": _csrf(c), "username": "admin", "password": "guess", "next": "/"}))
+    codes: list[int] = []
+    threads = [threading.Thread(target=lambda c=c, f=f: codes.append(c.post("/login", data=f).status_code))
+               for c, f in forms]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 5
+    while len(waiting) + codes.count(429) < 12 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    release.set()
+    for t in threads:
+        t.join(5)
+    assert sorted(codes) == [401] * 5 + [429] * 7
 
 
 def test_every_post_needs_the_csrf_token_login_included(env):

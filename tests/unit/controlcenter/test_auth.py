@@ -11,10 +11,10 @@ def test_five_failures_in_five_minutes_lock_the_address_out_for_five_minutes():
     clock = Clock(0)
     throttle = LoginThrottle(clock=clock)
     for _ in range(4):
-        throttle.failed("10.0.0.1")
+        throttle.begin("10.0.0.1")
         clock.advance(10)
     assert throttle.retry_after("10.0.0.1") == 0
-    throttle.failed("10.0.0.1")
+    throttle.begin("10.0.0.1")
     assert throttle.retry_after("10.0.0.1") == 300
     assert throttle.retry_after("10.0.0.2") == 0, "other addresses are not affected"
     clock.advance(299.5)
@@ -27,25 +27,25 @@ def test_failures_older_than_the_window_do_not_count():
     clock = Clock(0)
     throttle = LoginThrottle(clock=clock)
     for _ in range(4):
-        throttle.failed("a")
+        throttle.begin("a")
     clock.advance(301)
-    throttle.failed("a")
+    throttle.begin("a")
     assert throttle.retry_after("a") == 0
 
 
 def test_a_success_clears_the_failures():
     throttle = LoginThrottle(clock=Clock(0))
     for _ in range(4):
-        throttle.failed("a")
+        throttle.begin("a")
     throttle.succeeded("a")
-    throttle.failed("a")
+    throttle.begin("a")
     assert throttle.retry_after("a") == 0
 
 
 def test_the_throttle_tracks_a_bounded_number_of_addresses():
     throttle = LoginThrottle(clock=Clock(0), max_tracked=100)
     for i in range(1000):
-        throttle.failed(f"10.0.{i // 256}.{i % 256}")
+        throttle.begin(f"10.0.{i // 256}.{i % 256}")
     assert len(throttle._failures) == 100
 
 

@@ -4,6 +4,8 @@
 `HttpFetcher` uses the standard library: every request is a fresh connection
 (`Connection: close`), which is also what lets retries land on another replica behind a Service.
 The token file is re-read on every request because Kubernetes rotates projected tokens.
+Redirects are not followed and only http(s) URLs are read: the token must never travel to a
+host named by an answer (a `Location`, a `gatewayEndpoint`) rather than by the operator.
 """
 from __future__ import annotations
 
@@ -27,9 +29,15 @@ class Fetcher(Protocol):
         """(HTTP status, decoded JSON body); raises FetchError when unreachable or not JSON."""
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None     # the 3xx is then raised as an HTTPError, shown as "HTTP 302 from …"
+
+
 class HttpFetcher:
     def __init__(self, *, token_file: Path | None = None) -> None:
         self._token_file = token_file
+        self._opener = urllib.request.build_opener(_NoRedirects)
 
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": "application/json", "Connection": "close", "User-Agent": "orkestra-control-center"}
@@ -43,9 +51,11 @@ class HttpFetcher:
         return headers
 
     def get_json(self, url: str, *, timeout: float = DEFAULT_TIMEOUT) -> tuple[int, Any]:
+        if not url.startswith(("http://", "https://")):
+            raise FetchError(f"{url}: not an http(s) URL")
         req = urllib.request.Request(url, headers=self._headers())
         try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
+            with self._opener.open(req, timeout=timeout) as resp:
                 return resp.status, _decode(resp.read(MAX_BODY + 1), url)
         except urllib.error.HTTPError as err:
             # 503 carries a meaningful body (a degraded CRD's health); other errors may not be JSON

@@ -1,6 +1,9 @@
 """Reading a runtime over HTTP (a canned runtime on loopback) and the live views' micro-cache."""
 from __future__ import annotations
 
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 
 from orkestra.controlcenter.fetch import FetchError, HttpFetcher
@@ -39,6 +42,35 @@ def test_the_bearer_token_is_read_from_its_file_on_every_request(runtime, tmp_pa
     token.unlink()
     with pytest.raises(FetchError, match="cannot read the token file"):
         fetcher.get_json(runtime.url + "/katalog")
+
+
+def test_redirects_are_not_followed_and_only_http_urls_are_read(runtime, tmp_path):
+    """A runtime (or whatever answers at its URL) must not be able to send the bearer token on
+    to another host with a redirect, nor make the Control Center read a local file."""
+    class Redirect(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            self.send_response(302)
+            self.send_header("Location", runtime.url + "/katalog")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    token = tmp_path / "token"
+    token.write_text("secret-token")
+    try:
+        with pytest.raises(FetchError, match="HTTP 302 from"):
+            HttpFetcher(token_file=token).get_json(f"http://127.0.0.1:{server.server_port}/katalog")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert runtime.requests == [], "the redirect target was never asked"
+    (tmp_path / "katalog").write_text('{"name": "from a file"}')
+    with pytest.raises(FetchError, match="not an http"):
+        HttpFetcher().get_json(f"file://{tmp_path}/katalog")
 
 
 def test_the_micro_cache_serves_two_seconds_and_stays_bounded():

@@ -75,6 +75,8 @@ def _live(tracker: RuntimeTracker, path: str) -> tuple[dict | None, str]:
 
 
 def _known_crd(tracker: RuntimeTracker, crd: str) -> None:
+    if crd in (".", ".."):
+        abort(404, f'"{crd}" is not a CRD name')
     if tracker.data is not None and not any(c.get("name") == crd for c in tracker.data.katalog.get("crds", [])):
         abort(404, f'runtime "{tracker.rid}" has no CRD "{crd}"')
 
@@ -92,7 +94,7 @@ def cr_detail(rid: str, crd: str, ref: str) -> Response:
     tracker = _tracker(rid)
     _known_crd(tracker, crd)
     parts = ref.strip("/").split("/")
-    if len(parts) not in (1, 2) or not all(parts):
+    if len(parts) not in (1, 2) or not all(p not in ("", ".", "..") for p in parts):
         abort(404, "expected /cr/<namespace>/<name> or /cr/<name>")
     path = f"/katalog/{quote(crd, safe='')}/cr/" + "/".join(quote(p, safe="") for p in parts)
     body, error = _live(tracker, path)

@@ -195,6 +195,15 @@ def test_unknown_runtimes_and_crds_are_404(client):
     assert client.get("/k/nope", headers={"Accept": "application/json"}).json == {"error": 'no runtime "nope"'}
 
 
+def test_dot_segments_never_reach_the_runtime(env, client):
+    """`..` is no Kubernetes name; passed on, it would walk the runtime's API outside the CR."""
+    env.fetcher.calls.clear()
+    for path in ("/website/cr/../..", "/website/cr/..%2F..", "/website/cr/default/.", "/%2E%2E/cr"):
+        resp = client.get(f"/k/{RID}/crd{path}", headers={"Accept": "application/json"})
+        assert resp.status_code == 404, path
+    assert env.fetcher.calls == []
+
+
 def test_a_cluster_scoped_cr_is_addressed_by_name_alone(env, client):
     env.fetcher.docs[f"{URL}/katalog/website/cr/global-site"] = (200, {"name": "global-site", "ready": "True"})
     model = client.get(f"/k/{RID}/crd/website/cr/global-site", headers={"Accept": "application/json"}).json

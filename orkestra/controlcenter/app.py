@@ -9,6 +9,7 @@ probes needs a session. Templates are Jinja with autoescaping, so runtime data i
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from datetime import timedelta
 from typing import Callable
@@ -18,7 +19,7 @@ from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 
 from orkestra.controlcenter import svg
-from orkestra.controlcenter.auth import LoginThrottle, csrf_valid, new_csrf_token
+from orkestra.controlcenter.auth import MAX_DELAYED, LoginThrottle, csrf_valid, new_csrf_token
 from orkestra.controlcenter.livecache import LiveReader
 from orkestra.controlcenter.poller import Poller
 from orkestra.controlcenter.settings import CCSettings
@@ -84,7 +85,8 @@ def error_response(status: int, message: str) -> Response:
 
 
 def create_app(settings: CCSettings, *, poller: Poller, live: LiveReader, throttle: LoginThrottle | None = None,
-               sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time) -> Flask:
+               sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time,
+               max_delayed: int = MAX_DELAYED) -> Flask:
     from orkestra.controlcenter.api import StreamSlots, api
     from orkestra.controlcenter.login import login_bp
     from orkestra.controlcenter.pages import pages
@@ -94,7 +96,8 @@ def create_app(settings: CCSettings, *, poller: Poller, live: LiveReader, thrott
         SECRET_KEY=settings.session_secret, SESSION_COOKIE_NAME="orkcc_session", SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_PATH="/", PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
         CC_SETTINGS=settings, CC_POLLER=poller, CC_LIVE=live, CC_THROTTLE=throttle or LoginThrottle(),
-        CC_SLEEP=sleep, CC_CLOCK=clock, CC_STREAM_SLOTS=StreamSlots(), MAX_CONTENT_LENGTH=64 * 1024)
+        CC_SLEEP=sleep, CC_DELAYS=threading.BoundedSemaphore(max_delayed), CC_CLOCK=clock,
+        CC_STREAM_SLOTS=StreamSlots(), MAX_CONTENT_LENGTH=64 * 1024)
     app.session_interface = CCSessionInterface(settings.cookie_secure)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.url_map.strict_slashes = False

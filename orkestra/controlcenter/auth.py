@@ -2,7 +2,8 @@
 
 * Five failed logins from one client address within 5 minutes lock that address out for
   5 minutes; the throttle keeps a bounded number of addresses, so a flood of addresses cannot
-  grow it without limit. (The 0.5 s delay per failure is applied by the login view.)
+  grow it without limit. (The 0.5 s delay per failure is applied by the login view, to at
+  most `MAX_DELAYED` failures at once: each delay holds one of the server's threads.)
 * Credentials are compared in constant time.
 * After login, only a local path (`/k/x`, never `//host` or `https://host`) is followed.
 """
@@ -21,6 +22,7 @@ WINDOW = 300.0
 LOCKOUT = 300.0
 MAX_TRACKED = 10_000
 FAILURE_DELAY = 0.5
+MAX_DELAYED = 4      # failed logins waiting out their delay at once; 32 threads, 24 kept by streams
 
 
 def credentials_match(username: str, password: str, *, expected_user: str, expected_password: str) -> bool:

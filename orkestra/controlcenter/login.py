@@ -2,10 +2,14 @@
 
 A failed login is delayed by 0.5 s and counted against the client address; the fifth failure
 within 5 minutes locks the address out for 5 minutes (429 with Retry-After), correct
-credentials included. A successful login starts a fresh session (new CSRF token) and follows
-`next` only when it is a local path. Neither the username nor the password is ever logged.
+credentials included. A delay holds a server thread, so at most four failures wait at once:
+a failure beyond that is answered 429 with `Retry-After: 1` straight away, and the pages keep
+their threads during a guessing attack spread over many addresses. A successful login starts
+a fresh session (new CSRF token) and follows `next` only when it is a local path. Neither the username nor the password is ever logged.
 """
 from __future__ import annotations
+
+import threading
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, session
 
@@ -21,6 +25,12 @@ def _form(status: int = 200, error: str = "") -> Response:
     return resp
 
 
+def _too_many(error: str, retry_after: int) -> Response:
+    resp = _form(429, error)
+    resp.headers["Retry-After"] = str(retry_after)
+    return resp
+
+
 @login_bp.get("/login")
 def login_form() -> Response:
     return _form()
@@ -33,12 +43,16 @@ def login() -> Response:
     address = request.remote_addr or "unknown"
     wait = throttle.begin(address)
     if wait:
-        resp = _form(429, "Too many failed logins. Try again later.")
-        resp.headers["Retry-After"] = str(wait)
-        return resp
+        return _too_many("Too many failed logins. Try again later.", wait)
     if not credentials_match(request.form.get("username", ""), request.form.get("password", ""),
                              expected_user=settings.username, expected_password=settings.password):
-        current_app.config["CC_SLEEP"](FAILURE_DELAY)
+        delays: threading.BoundedSemaphore = current_app.config["CC_DELAYS"]
+        if not delays.acquire(blocking=False):
+            return _too_many("Too many login attempts at once. Try again in a moment.", 1)
+        try:
+            current_app.config["CC_SLEEP"](FAILURE_DELAY)
+        finally:
+            delays.release()
         return _form(401, "Wrong username or password.")
     throttle.succeeded(address)
     session.clear()

@@ -103,10 +103,11 @@ def test_concurrent_wrong_logins_from_one_address_get_five_guesses_in_all(env):
     still count them, so only five are checked and the others get 429."""
     release = threading.Event()
     waiting = []
-    env.app.config["CC_SLEEP"] = lambda seconds: (waiting.append(seconds), release.wait(5))
+    app = create_app(env.settings, poller=env.poller, live=LiveReader(env.fetcher), max_delayed=12,
+                     sleep=lambda seconds: (waiting.append(seconds), release.wait(5)))
     forms = []
     for _ in range(12):
-        c = env.app.test_client()
+        c = app.test_client()
         forms.append((c, {"csrf_token": _csrf(c), "username": "admin", "password": "guess", "next": "/"}))
     codes: list[int] = []
     threads = [threading.Thread(target=lambda c=c, f=f: codes.append(c.post("/login", data=f).status_code))
@@ -120,6 +121,36 @@ def test_concurrent_wrong_logins_from_one_address_get_five_guesses_in_all(env):
     for t in threads:
         t.join(5)
     assert sorted(codes) == [401] * 5 + [429] * 7
+
+
+def test_at_most_four_failed_logins_hold_a_thread_for_their_delay(env):
+    """Failures from many addresses at once: four wait out their delay, the others are answered
+    429 with Retry-After: 1 at once, so guessing cannot take every thread from the pages."""
+    release = threading.Event()
+    waiting = []
+    app = create_app(env.settings, poller=env.poller, live=LiveReader(env.fetcher),
+                     sleep=lambda seconds: (waiting.append(seconds), release.wait(5)))
+    answers: list[tuple[int, str | None]] = []
+
+    def guess(i: int) -> None:
+        c = app.test_client()
+        resp = c.post("/login", data={"csrf_token": _csrf(c), "username": "admin", "password": "guess"},
+                      environ_base={"REMOTE_ADDR": f"10.0.0.{i}"})
+        answers.append((resp.status_code, resp.headers.get("Retry-After")))
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(7)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 5
+    while len(answers) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(waiting) == 4 and sorted(answers) == [(429, "1")] * 3
+    release.set()
+    for t in threads:
+        t.join(5)
+    assert sorted(answers) == [(401, None)] * 4 + [(429, "1")] * 3
+    c = app.test_client()
+    assert _login(c, password="pw").status_code == 302, "the delay slots were given back"
 
 
 def test_every_post_needs_the_csrf_token_login_included(env):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any, Protocol
 
 DEFAULT_TIMEOUT = 5.0
 MAX_BODY = 32 * 1024 * 1024   # a runtime document larger than this is refused, not buffered
+CHUNK = 64 * 1024
 
 
 class FetchError(Exception):
@@ -56,16 +58,30 @@ class HttpFetcher:
         req = urllib.request.Request(url, headers=self._headers())
         try:
             with self._opener.open(req, timeout=timeout) as resp:
-                return resp.status, _decode(resp.read(MAX_BODY + 1), url)
+                return resp.status, _decode(_read(resp, url, time.monotonic() + timeout), url)
         except urllib.error.HTTPError as err:
             # 503 carries a meaningful body (a degraded CRD's health); other errors may not be JSON
             try:
-                return err.code, _decode(err.read(MAX_BODY + 1), url)
+                return err.code, _decode(_read(err, url, time.monotonic() + timeout), url)
             except FetchError:
                 raise FetchError(f"HTTP {err.code} from {url}") from None
         except (urllib.error.URLError, OSError, socket.timeout) as err:
             reason = getattr(err, "reason", err)
             raise FetchError(f"{url}: {reason}") from None
+
+
+def _read(resp: Any, url: str, deadline: float) -> bytes:
+    """The body, within `deadline`: the socket timeout alone bounds each read, not the whole
+    answer, and a runtime trickling bytes would otherwise hold the poll cycle for ever."""
+    body = bytearray()
+    while len(body) <= MAX_BODY:
+        if time.monotonic() > deadline:
+            raise FetchError(f"{url}: the answer did not arrive in time")
+        chunk = resp.read1(CHUNK)
+        if not chunk:
+            break
+        body += chunk
+    return bytes(body)
 
 
 def _decode(body: bytes, url: str) -> Any:

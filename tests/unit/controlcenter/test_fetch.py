@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -71,6 +72,34 @@ def test_redirects_are_not_followed_and_only_http_urls_are_read(runtime, tmp_pat
     (tmp_path / "katalog").write_text('{"name": "from a file"}')
     with pytest.raises(FetchError, match="not an http"):
         HttpFetcher().get_json(f"file://{tmp_path}/katalog")
+
+
+def test_an_answer_that_trickles_in_is_cut_off_at_the_timeout():
+    """Each byte comes well within the socket timeout; the whole answer would take 6 s."""
+    class Trickle(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            self.send_response(200)
+            self.send_header("Content-Length", "60")
+            self.end_headers()
+            for _ in range(60):
+                self.wfile.write(b" ")
+                self.wfile.flush()
+                time.sleep(0.1)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(FetchError, match="did not arrive in time"):
+            HttpFetcher().get_json(f"http://127.0.0.1:{server.server_port}/katalog", timeout=1)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert time.monotonic() - started < 3
 
 
 def test_the_micro_cache_serves_two_seconds_and_stays_bounded():

@@ -2,7 +2,10 @@
 
 One thread in the gunicorn worker runs `Poller.run`. A cycle reads each runtime (8 at a time,
 5 s per request): `/katalog`, then `/katalog/{crd}/health` and `/katalog/{crd}` per CRD, retried
-up to 3 times on fresh connections when a follower answered for a leader. The outcome goes to
+up to 3 times on fresh connections when a follower answered for a leader. One runtime's read
+has a budget of three request timeouts (or one interval, if longer): a runtime that answers
+slowly, CRD after CRD, is shown offline rather than holding back the cycle of all the others.
+The outcome goes to
 that runtime's `RuntimeTracker` (the online / starting / offline rules) and to the `History`.
 After each cycle the waiting live-update streams are woken (`wait_for_cycle`).
 
@@ -37,6 +40,7 @@ class Poller:
                  history: History | None = None) -> None:
         self.interval, self._fetcher, self._clock, self._timeout = interval, fetcher, clock, timeout
         self.history = history or History()
+        self._budget = max(interval, 3 * timeout)
         self._trackers = [RuntimeTracker(rid, url, interval) for rid, url in zip(runtime_ids(urls), urls)]
         self._lock = threading.Lock()
         self._cycle_done = threading.Condition(self._lock)
@@ -47,29 +51,32 @@ class Poller:
         self._pool = ThreadPoolExecutor(max_workers=PARALLEL, thread_name_prefix="cc-poll")
 
     # ------------------------------------------------------------------ reading a runtime
-    def _get(self, url: str, ok: tuple[int, ...] = (200,)) -> Any:
-        status, body = self._fetcher.get_json(url, timeout=self._timeout)
+    def _get(self, url: str, deadline: float, ok: tuple[int, ...] = (200,)) -> Any:
+        left = deadline - self._clock()
+        if left <= 0:
+            raise FetchError(f"{url}: not read, the runtime took longer than {self._budget:g}s to answer")
+        status, body = self._fetcher.get_json(url, timeout=min(self._timeout, left))
         if status not in ok:
             raise FetchError(f"HTTP {status} from {url}")
         return body
 
-    def _crd_documents(self, base: str, crd: str, leader: bool) -> tuple[dict, dict]:
+    def _crd_documents(self, base: str, crd: str, leader: bool, deadline: float) -> tuple[dict, dict]:
         path = f"{base}/katalog/{quote(crd, safe='')}"
         health: dict = {}
         detail: dict = {}
         for _ in range(LEADER_ATTEMPTS):
-            health = _as_dict(self._get(f"{path}/health", ok=(200, 503, 404)))
-            detail = _as_dict(self._get(path, ok=(200, 404)))
+            health = _as_dict(self._get(f"{path}/health", deadline, ok=(200, 503, 404)))
+            detail = _as_dict(self._get(path, deadline, ok=(200, 404)))
             if not leader or health.get("isKonductor", True):
                 break
         return detail, health
 
-    def _gateway_blocks(self, gateway: str, crd: str, detail: dict) -> None:
+    def _gateway_blocks(self, gateway: str, crd: str, detail: dict, deadline: float) -> None:
         """Fill the admission/conversion/protection blocks a runtime leaves to its gateway."""
         if not any(not (detail.get(block) or {}).get(flag) for block, flag in GATEWAY_BLOCKS.items()):
             return
         try:
-            remote = _as_dict(self._get(f"{gateway.rstrip('/')}/katalog/{quote(crd, safe='')}"))
+            remote = _as_dict(self._get(f"{gateway.rstrip('/')}/katalog/{quote(crd, safe='')}", deadline))
         except FetchError as err:
             log.debug("gateway stats unavailable", extra={"crd": crd, "error": str(err)})
             return
@@ -79,7 +86,8 @@ class Poller:
 
     def read(self, url: str) -> RuntimeData:
         """One complete read of the runtime at `url`; raises FetchError."""
-        katalog = _as_dict(self._get(f"{url}/katalog"))
+        deadline = self._clock() + self._budget
+        katalog = _as_dict(self._get(f"{url}/katalog", deadline))
         crds = katalog.get("crds")
         if not isinstance(crds, list) or not all(isinstance(c, dict) and isinstance(c.get("name"), str) for c in crds):
             raise FetchError(f"{url}/katalog: not an Orkestra Katalog document")
@@ -88,9 +96,9 @@ class Poller:
         health: dict[str, dict] = {}
         gateway = katalog.get("gatewayEndpoint") or ""
         for crd in [c["name"] for c in crds[:MAX_CRDS]]:
-            details[crd], health[crd] = self._crd_documents(url, crd, leader)
+            details[crd], health[crd] = self._crd_documents(url, crd, leader, deadline)
             if gateway and details[crd]:
-                self._gateway_blocks(gateway, crd, details[crd])
+                self._gateway_blocks(gateway, crd, details[crd], deadline)
         return RuntimeData(katalog=katalog, details=details, health=health, leader=leader, fetched_at=self._clock())
 
     # ------------------------------------------------------------------ cycles

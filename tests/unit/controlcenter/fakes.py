@@ -24,9 +24,11 @@ class FakeFetcher:
     def __init__(self, docs: dict[str, Any] | None = None) -> None:
         self.docs: dict[str, Any] = dict(docs or {})
         self.calls: list[str] = []
+        self.timeouts: list[float] = []
 
     def get_json(self, url: str, *, timeout: float = 5.0) -> tuple[int, Any]:
         self.calls.append(url)
+        self.timeouts.append(timeout)
         value = self.docs.get(url)
         if value is None:
             raise FetchError(f"{url}: [Errno 111] Connection refused")

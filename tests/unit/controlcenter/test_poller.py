@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from orkestra.controlcenter.poller import Poller
 from orkestra.controlcenter.tracker import RuntimeStatus
@@ -105,3 +106,31 @@ def test_wait_for_cycle_wakes_up_after_the_next_cycle():
     waiter.join(timeout=5)
     assert seen == [1]
     assert poller.wait_for_cycle(1, timeout=0.01) == 1    # nothing new: returns at the timeout
+
+
+def test_a_runtime_slower_than_its_budget_is_cut_off_and_shown_offline():
+    """Every request of `slow` answers in 4 s, inside the 5 s timeout; its whole read may take
+    15 s (three timeouts, the interval being shorter), so it is cut off after four requests."""
+    clock = Clock()
+    slow = "http://slow:8080"
+    docs = {**samples.documents(A), **samples.documents(slow)}
+
+    def after_4s(answer):
+        def respond():
+            clock.advance(4)
+            return answer
+        return respond
+
+    for url in list(docs):
+        if url.startswith(slow):
+            docs[url] = after_4s(docs[url])
+    fetcher = FakeFetcher(docs)
+    poller = Poller((A, slow), interval=10, fetcher=fetcher, clock=clock)
+    poller._pool = ThreadPoolExecutor(max_workers=1)    # one at a time: the shared clock stays exact
+    poller.poll_once()
+    by_id = {t.rid: t for t in poller.trackers()}
+    assert by_id["a-8080"].status is RuntimeStatus.ONLINE
+    late = by_id["slow-8080"]
+    assert late.status is RuntimeStatus.OFFLINE and "took longer than 15s" in late.last_error
+    assert sum(u.startswith(slow) for u in fetcher.calls) == 4
+    assert min(fetcher.timeouts) == 3.0, "the last request may only use what is left of the budget"

@@ -22,6 +22,7 @@ from typing import Any, Callable
 from urllib.parse import quote
 
 from orkestra.controlcenter.fetch import DEFAULT_TIMEOUT, FetchError, Fetcher
+from orkestra.controlcenter.fields import as_dict, as_int
 from orkestra.controlcenter.history import History, Sample
 from orkestra.controlcenter.tracker import RuntimeData, RuntimeTracker, runtime_ids
 
@@ -65,36 +66,36 @@ class Poller:
         health: dict = {}
         detail: dict = {}
         for _ in range(LEADER_ATTEMPTS):
-            health = _as_dict(self._get(f"{path}/health", deadline, ok=(200, 503, 404)))
-            detail = _as_dict(self._get(path, deadline, ok=(200, 404)))
+            health = as_dict(self._get(f"{path}/health", deadline, ok=(200, 503, 404)))
+            detail = as_dict(self._get(path, deadline, ok=(200, 404)))
             if not leader or health.get("isKonductor", True):
                 break
         return detail, health
 
     def _gateway_blocks(self, gateway: str, crd: str, detail: dict, deadline: float) -> None:
         """Fill the admission/conversion/protection blocks a runtime leaves to its gateway."""
-        if not any(not (detail.get(block) or {}).get(flag) for block, flag in GATEWAY_BLOCKS.items()):
+        if not any(not as_dict(detail.get(block)).get(flag) for block, flag in GATEWAY_BLOCKS.items()):
             return
         try:
-            remote = _as_dict(self._get(f"{gateway.rstrip('/')}/katalog/{quote(crd, safe='')}", deadline))
+            remote = as_dict(self._get(f"{gateway.rstrip('/')}/katalog/{quote(crd, safe='')}", deadline))
         except FetchError as err:
             log.debug("gateway stats unavailable", extra={"crd": crd, "error": str(err)})
             return
         for block, flag in GATEWAY_BLOCKS.items():
-            if not (detail.get(block) or {}).get(flag) and isinstance(remote.get(block), dict):
+            if not as_dict(detail.get(block)).get(flag) and isinstance(remote.get(block), dict):
                 detail[block] = remote[block]
 
     def read(self, url: str) -> RuntimeData:
         """One complete read of the runtime at `url`; raises FetchError."""
         deadline = self._clock() + self._budget
-        katalog = _as_dict(self._get(f"{url}/katalog", deadline))
+        katalog = as_dict(self._get(f"{url}/katalog", deadline))
         crds = katalog.get("crds")
         if not isinstance(crds, list) or not all(isinstance(c, dict) and isinstance(c.get("name"), str) for c in crds):
             raise FetchError(f"{url}/katalog: not an Orkestra Katalog document")
         leader = katalog.get("isKonductor") is True
         details: dict[str, dict] = {}
         health: dict[str, dict] = {}
-        gateway = katalog.get("gatewayEndpoint") or ""
+        gateway = katalog.get("gatewayEndpoint") if isinstance(katalog.get("gatewayEndpoint"), str) else ""
         for crd in [c["name"] for c in crds[:MAX_CRDS]]:
             details[crd], health[crd] = self._crd_documents(url, crd, leader, deadline)
             if gateway and details[crd]:
@@ -131,8 +132,9 @@ class Poller:
         names = set()
         for crd in data.katalog["crds"][:MAX_CRDS]:
             names.add(crd["name"])
-            self.history.add(rid, crd["name"], Sample(data.fetched_at, _int(crd.get("totalReconciles")),
-                                                      _int(crd.get("failedReconciles")), _int(crd.get("queueDepth"))))
+            self.history.add(rid, crd["name"], Sample(
+                data.fetched_at, as_int(crd.get("totalReconciles")), as_int(crd.get("failedReconciles")),
+                as_int(crd.get("queueDepth"))))
         self.history.forget(rid, names)
 
     # ------------------------------------------------------------------ readers
@@ -182,10 +184,3 @@ class Poller:
     def stopping(self) -> bool:
         return self._stop.is_set()
 
-
-def _as_dict(body: Any) -> dict:
-    return body if isinstance(body, dict) else {}
-
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0

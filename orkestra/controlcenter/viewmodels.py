@@ -3,12 +3,15 @@
 Each view renders one of these dicts, and answers it as JSON for `Accept: application/json`.
 Inputs are the poller's `RuntimeTracker` copies, the `History` series and, for the live views,
 the runtime's own documents; nothing here does I/O, so every number and label is unit-tested.
+Fields of runtime documents are read through `fields`, so one of an unexpected type shows as
+empty rather than failing the page.
 """
 from __future__ import annotations
 
 import time
 from typing import Any
 
+from orkestra.controlcenter.fields import as_dict, as_int, as_list, as_text
 from orkestra.controlcenter.history import Series
 from orkestra.controlcenter.tracker import RuntimeStatus, RuntimeTracker
 from orkestra.durations import human_age
@@ -18,9 +21,9 @@ WORKERS_SHOWN = 10
 MAX_STATUS_ROWS = 400
 
 
-def short_number(n: float | int | None) -> str:
+def short_number(n: Any) -> str:
     """`950`, `15.2K`, `1.3M`."""
-    n = n or 0
+    n = n if isinstance(n, (int, float)) and not isinstance(n, bool) else 0
     for size, suffix in ((1_000_000_000, "G"), (1_000_000, "M"), (1_000, "K")):
         if abs(n) >= size:
             return f"{n / size:.1f}".rstrip("0").rstrip(".") + suffix
@@ -32,7 +35,8 @@ def rfc3339(epoch: float | None) -> str | None:
 
 
 def percent(rate: Any) -> str:
-    return f"{float(rate or 0) * 100:.1f}%"
+    rate = rate if isinstance(rate, (int, float)) and not isinstance(rate, bool) else 0
+    return f"{rate * 100:.1f}%"
 
 
 def first_line(text: Any, limit: int = 200) -> str:
@@ -42,8 +46,7 @@ def first_line(text: Any, limit: int = 200) -> str:
 
 def queue_pressure(depth: Any, max_depth: Any) -> dict:
     """Depth against the limit: blue below 50 %, amber to 80 %, red above; no bar when unlimited."""
-    depth = int(depth or 0)
-    limit = int(max_depth or 0)
+    depth, limit = as_int(depth), as_int(max_depth)
     if limit <= 0:
         return {"depth": depth, "maxDepth": 0, "fraction": None, "level": "level-none", "label": str(depth)}
     fraction = depth / limit
@@ -62,11 +65,11 @@ def katalog_summary(tracker: RuntimeTracker) -> dict | None:
         return None
     k = tracker.data.katalog
     crds = _crds(tracker)
-    return {"name": k.get("name", ""), "version": k.get("version", ""),
-            "healthy": bool(k.get("healthy")) and tracker.status is not RuntimeStatus.OFFLINE,
+    return {"name": as_text(k.get("name")), "version": as_text(k.get("version")),
+            "healthy": k.get("healthy") is True and tracker.status is not RuntimeStatus.OFFLINE,
             "totalCRDs": len(crds), "healthyCRDs": sum(c.get("state") == "healthy" for c in crds),
-            "totalWorkers": sum(int(c.get("workersActive") or 0) for c in crds),
-            "totalResources": sum(int(c.get("resourceCount") or 0) for c in crds)}
+            "totalWorkers": sum(as_int(c.get("workersActive")) for c in crds),
+            "totalResources": sum(as_int(c.get("resourceCount")) for c in crds)}
 
 
 def _stats(trackers: list[RuntimeTracker]) -> dict:
@@ -97,13 +100,13 @@ def runtime_card(tracker: RuntimeTracker, now: float) -> dict:
     }
     if tracker.data is not None:
         k = tracker.data.katalog
-        counts = k.get("statusCounts") or {}
+        counts = as_dict(k.get("statusCounts"))
         card["katalog"].update({
-            "description": k.get("description", ""), "degradedReason": k.get("degradedReason", ""),
-            "orkReady": bool(k.get("OrkReady")), "leader": k.get("leader", ""), "identity": k.get("identity", ""),
-            "isKonductor": bool(k.get("isKonductor")), "uptime": k.get("uptime", ""),
-            "orkestraVersion": k.get("orkestraVersion", ""),
-            "statusCounts": {s: int(counts.get(s) or 0) for s in STATES}})
+            "description": as_text(k.get("description")), "degradedReason": as_text(k.get("degradedReason")),
+            "orkReady": k.get("OrkReady") is True, "leader": as_text(k.get("leader")),
+            "identity": as_text(k.get("identity")), "isKonductor": k.get("isKonductor") is True,
+            "uptime": as_text(k.get("uptime")), "orkestraVersion": as_text(k.get("orkestraVersion")),
+            "statusCounts": {s: as_int(counts.get(s)) for s in STATES}})
     return card
 
 
@@ -116,16 +119,20 @@ def overview(trackers: list[RuntimeTracker], updated: float | None, now: float) 
 # ---------------------------------------------------------------------------- control panel
 def crd_card(crd: dict, series: Series) -> dict:
     """One CRD on the Control Panel."""
-    return {"name": crd.get("name", ""), "kind": crd.get("kind", ""),
-            "groupVersion": "/".join(p for p in (crd.get("group"), crd.get("version")) if p),
-            "scope": crd.get("scope", "Namespaced"), "enabled": crd.get("enabled", True),
-            "state": crd.get("state", "not started"), "dependsOn": list(crd.get("dependsOn") or []),
-            "workers": int(crd.get("workers") or 0), "workersActive": int(crd.get("workersActive") or 0),
+    return {"name": as_text(crd.get("name")), "kind": as_text(crd.get("kind")),
+            "groupVersion": "/".join(p for p in (as_text(crd.get("group")), as_text(crd.get("version"))) if p),
+            "scope": as_text(crd.get("scope")) or "Namespaced", "enabled": crd.get("enabled", True) is not False,
+            "state": _state(crd.get("state")), "dependsOn": [as_text(d) for d in as_list(crd.get("dependsOn"))],
+            "workers": as_int(crd.get("workers")), "workersActive": as_int(crd.get("workersActive")),
             "queue": queue_pressure(crd.get("queueDepth"), crd.get("maxQueueDepth")),
             "resources": short_number(crd.get("resourceCount")), "totalReconciles": short_number(crd.get("totalReconciles")),
-            "errorRate": percent(crd.get("errorRate")), "consecutiveFails": int(crd.get("consecutiveFails") or 0),
-            "failureThreshold": int(crd.get("failureThreshold") or 0), "uptime": crd.get("uptime") or "",
-            "lastError": first_line(crd.get("lastError")), "history": series.as_json()}
+            "errorRate": percent(crd.get("errorRate")), "consecutiveFails": as_int(crd.get("consecutiveFails")),
+            "failureThreshold": as_int(crd.get("failureThreshold")), "uptime": as_text(crd.get("uptime")),
+            "lastError": first_line(as_text(crd.get("lastError"))), "history": series.as_json()}
+
+
+def _state(value: Any) -> str:
+    return value if isinstance(value, str) and value else "not started"
 
 
 def health_cards(crds: list[dict]) -> list[dict]:
@@ -142,25 +149,25 @@ def control_panel(tracker: RuntimeTracker, series: dict[str, Series], now: float
     k = tracker.data.katalog
     all_crds = k.get("crds", [])
     crds = _crds(tracker)
-    graph = k.get("dependencyGraph") or {}
-    order = [n for n in graph.get("startupOrder") or [] if isinstance(n, str)]
+    graph = as_dict(k.get("dependencyGraph"))
+    order = list(dict.fromkeys(n for n in as_list(graph.get("startupOrder")) if isinstance(n, str)))
     order += [c["name"] for c in all_crds if c["name"] not in order]
     return {"runtime": card,
             "health": health_cards(crds),
-            "metrics": {"crds": len(crds), "workers": short_number(sum(int(c.get("workersActive") or 0) for c in crds)),
-                        "resources": short_number(sum(int(c.get("resourceCount") or 0) for c in crds))},
+            "metrics": {"crds": len(crds), "workers": short_number(sum(as_int(c.get("workersActive")) for c in crds)),
+                        "resources": short_number(sum(as_int(c.get("resourceCount")) for c in crds))},
             "crds": [crd_card(c, series.get(c["name"]) or Series([], [], [], 0)) for c in
                      sorted(all_crds, key=lambda c: order.index(c["name"]))],
             "graph": {"order": order,
-                      "edges": [[e.get("from"), e.get("to")] for e in graph.get("edges") or []
+                      "edges": [[e.get("from"), e.get("to")] for e in as_list(graph.get("edges"))
                                 if isinstance(e, dict) and isinstance(e.get("from"), str) and isinstance(e.get("to"), str)],
-                      "states": {c["name"]: c.get("state", "not started") for c in all_crds}}}
+                      "states": {c["name"]: _state(c.get("state")) for c in all_crds}}}
 
 
 # ---------------------------------------------------------------------------- CRD detail
 def _worker(w: dict) -> dict:
-    return {"id": w.get("id"), "state": w.get("state", "idle"), "key": w.get("key", ""), "since": w.get("since") or "",
-            "stuck": w.get("state") == "stuck"}
+    return {"id": as_int(w.get("id")), "state": as_text(w.get("state")) or "idle", "key": as_text(w.get("key")),
+            "since": as_text(w.get("since")), "stuck": w.get("state") == "stuck"}
 
 
 def crd_detail(tracker: RuntimeTracker, crd: str, series: Series, now: float) -> dict | None:
@@ -172,35 +179,50 @@ def crd_detail(tracker: RuntimeTracker, crd: str, series: Series, now: float) ->
         return None
     detail = tracker.data.details.get(crd) or {}
     health = tracker.data.health.get(crd) or {}
-    workers = [_worker(w) for w in (detail.get("workers") or {}).get("states") or [] if isinstance(w, dict)]
-    reconcile = detail.get("reconcile") or {}
-    queue = detail.get("queue") or {}
+    pool = as_dict(detail.get("workers"))
+    workers = [_worker(w) for w in as_list(pool.get("states")) if isinstance(w, dict)]
+    reconcile = as_dict(detail.get("reconcile"))
+    queue = as_dict(detail.get("queue"))
     return {
         "runtime": runtime_card(tracker, now), "crd": crd_card(summary, series),
-        "description": detail.get("description", ""), "gvk": detail.get("gvk", ""), "gvr": detail.get("gvr", ""),
+        "description": as_text(detail.get("description")), "gvk": as_text(detail.get("gvk")),
+        "gvr": as_text(detail.get("gvr")),
         "workers": {"total": len(workers), "shown": workers[:WORKERS_SHOWN], "rest": workers[WORKERS_SHOWN:],
-                    "configured": (detail.get("workers") or {}).get("configured"),
-                    "source": (detail.get("workers") or {}).get("source", ""),
+                    "configured": as_int(pool.get("configured")), "source": as_text(pool.get("source")),
                     "stuck": sum(w["stuck"] for w in workers)},
         "queue": {**queue_pressure(queue.get("depth", summary.get("queueDepth")), queue.get("maxDepth", summary.get("maxQueueDepth"))),
-                  "onLimit": queue.get("onLimit", ""), "dropped": queue.get("dropped", 0),
-                  "limitReached": queue.get("limitReached", 0)},
-        "health": {"state": summary.get("state", ""), "startedAt": health.get("startedAt") or summary.get("startedAt") or "",
-                   "uptime": summary.get("uptime", ""), "lastReconcile": reconcile.get("lastReconcile") or "",
-                   "consecutiveFails": int(reconcile.get("consecutiveFails") or summary.get("consecutiveFails") or 0),
-                   "failureThreshold": int(queue.get("failureThreshold") or summary.get("failureThreshold") or 0),
+                  "onLimit": as_text(queue.get("onLimit")), "dropped": as_int(queue.get("dropped")),
+                  "limitReached": as_int(queue.get("limitReached"))},
+        "health": {"state": _state(summary.get("state")),
+                   "startedAt": as_text(health.get("startedAt")) or as_text(summary.get("startedAt")),
+                   "uptime": as_text(summary.get("uptime")), "lastReconcile": as_text(reconcile.get("lastReconcile")),
+                   "consecutiveFails": as_int(reconcile.get("consecutiveFails"))
+                   or as_int(summary.get("consecutiveFails")),
+                   "failureThreshold": as_int(queue.get("failureThreshold")) or as_int(summary.get("failureThreshold")),
                    "total": short_number(reconcile.get("total")), "failed": short_number(reconcile.get("failed")),
-                   "errorRate": percent(reconcile.get("errorRate")), "avgDurationMs": reconcile.get("avgDurationMs"),
-                   "lastError": str(reconcile.get("lastError") or ""), "lastErrorAt": reconcile.get("lastErrorAt") or "",
-                   "lastErrorStack": str(reconcile.get("lastErrorStack") or "")},
-        "dependencies": [d for d in detail.get("dependencies") or [] if isinstance(d, dict)],
-        "warnings": [w for w in detail.get("activeWarnings") or [] if isinstance(w, dict)],
-        "reconciler": detail.get("reconciler") or {}, "resync": detail.get("resync", ""),
-        "timeout": detail.get("timeout", ""), "rbac": [r for r in detail.get("rbac") or [] if isinstance(r, dict)],
-        "stats": {block: detail.get(block) or {} for block in
+                   "errorRate": percent(reconcile.get("errorRate")),
+                   "avgDurationMs": reconcile.get("avgDurationMs") if as_text(reconcile.get("avgDurationMs")) else None,
+                   "lastError": as_text(reconcile.get("lastError")),
+                   "lastErrorAt": as_text(reconcile.get("lastErrorAt")),
+                   "lastErrorStack": as_text(reconcile.get("lastErrorStack"))},
+        "dependencies": [d for d in as_list(detail.get("dependencies")) if isinstance(d, dict)],
+        "warnings": [w for w in as_list(detail.get("activeWarnings")) if isinstance(w, dict)],
+        "reconciler": _reconciler(detail.get("reconciler")), "resync": as_text(detail.get("resync")),
+        "timeout": as_text(detail.get("timeout")),
+        "rbac": [_rule(r) for r in as_list(detail.get("rbac")) if isinstance(r, dict)],
+        "stats": {block: as_dict(detail.get(block)) for block in
                   ("admission", "conversion", "deletionProtection", "namespaceProtection")},
         "history": series.as_json(),
     }
+
+
+def _rule(rule: dict) -> dict:
+    return {key: [as_text(v) for v in as_list(rule.get(key))] for key in ("apiGroups", "resources", "verbs")}
+
+
+def _reconciler(value: Any) -> dict:
+    rc = as_dict(value)
+    return {**rc, "templates": as_dict(rc.get("templates"))}
 
 
 # ---------------------------------------------------------------------------- live views

@@ -286,3 +286,50 @@ def test_the_stream_sends_an_update_after_each_cycle(env):
     data = json.loads(update.split("data: ", 1)[1])
     assert data["runtimes"] == {RID: "online"} and data["updated"].endswith("Z")
     stream.close()
+
+
+def _every_field(doc: dict, value, keep: tuple[str, ...] = ()) -> dict:
+    return {k: (v if k in keep else value) for k, v in doc.items()}
+
+
+@pytest.mark.parametrize("value", ["x", [1], {"a": 1}, 1.5, True, None])
+def test_a_runtime_field_of_an_unexpected_type_does_not_fail_any_page(value):
+    """Another runtime version, or a bug, sends a field of another type: every page still answers
+    (that field shows empty), in particular `/` and `/api/snapshot` for the other runtimes."""
+    katalog = samples.katalog()
+    katalog = _every_field(katalog, value, keep=("crds",))
+    katalog["crds"] = [_every_field(c, value, keep=("name",)) for c in katalog["crds"]]
+    docs = {f"{URL}/katalog": (200, katalog)}
+    nested = {"workers": {"states": [_every_field({"id": 0, "state": "stuck", "key": "k", "since": "s"}, value)],
+                          "configured": value, "source": value},
+              "reconciler": {"templates": value, "finalizers": value, "hooks": value, "type": value},
+              "dependencies": [_every_field({"name": "", "condition": "", "state": "", "satisfied": ""}, value)],
+              "rbac": [_every_field({"apiGroups": "", "resources": "", "verbs": ""}, value)],
+              "activeWarnings": [_every_field(dict.fromkeys(("key", "source", "field", "message", "since")), value)],
+              "queue": _every_field(samples.detail("x")["queue"], value),
+              "reconcile": _every_field(samples.detail("x")["reconcile"], value)}
+    for name in ("cache", "website"):
+        docs[f"{URL}/katalog/{name}"] = (200, {**_every_field(samples.detail(name), value), **nested})
+        docs[f"{URL}/katalog/{name}/health"] = (200, _every_field(samples.health(name), value))
+    cr = _every_field({"name": "", "namespace": "", "phase": "", "ready": "", "readyReason": "", "age": "",
+                       "generation": 0, "observedGeneration": 0, "labels": {}, "status": {}, "children": {}}, value)
+    docs[f"{URL}/katalog/website/cr"] = (200, {"items": [cr], "gvk": value})
+    docs[f"{URL}/katalog/website/cr/default/a"] = (200, {**cr, "status": {"conditions": [_every_field(
+        {"type": "", "status": "", "reason": "", "message": "", "lastTransitionTime": ""}, value)]},
+        "children": {"ConfigMap": [_every_field({"name": "", "ready": "", "replicas": 0, "age": ""}, value)]}})
+    docs[f"{URL}/katalog/website/cr/default/a/events"] = (200, {"events": [_every_field(
+        {"type": "", "reason": "", "message": "", "count": 0, "age": ""}, value)]})
+    fetcher, clock = FakeFetcher(docs), Clock()
+    poller = Poller((URL,), interval=10, fetcher=fetcher, clock=clock)
+    settings = build_settings(host="127.0.0.1", port=8081, urls=URL, refresh=10, insecure=False, token_file=None,
+                              log_level="info", env={"ADMIN_USERNAME": "admin", "ADMIN_PASSWORD": "pw"})
+    app = create_app(settings, poller=poller, live=LiveReader(fetcher), sleep=lambda _: None, clock=clock)
+    poller.poll_once()
+    clock.advance(10)
+    poller.poll_once()
+    c = app.test_client()
+    _login(c)
+    for path in ("/", "/api/snapshot", f"/k/{RID}", f"/k/{RID}/crd/website", f"/k/{RID}/crd/website/cr",
+                 f"/k/{RID}/crd/website/cr/default/a"):
+        for accept in ("text/html", "application/json"):
+            assert c.get(path, headers={"Accept": accept}).status_code == 200, (path, accept)

@@ -88,6 +88,11 @@ def _decode(body: bytes, url: str) -> Any:
     if len(body) > MAX_BODY:
         raise FetchError(f"{url}: answer larger than {MAX_BODY // (1024 * 1024)} MiB")
     try:
-        return json.loads(body)
+        return json.loads(body, parse_constant=_not_json)
     except ValueError:
         raise FetchError(f"{url}: the answer is not JSON") from None
+
+
+def _not_json(constant: str) -> Any:
+    # NaN and Infinity are not JSON; passed on, they would make the view models' JSON unreadable
+    raise ValueError(f"{constant} is not JSON")

@@ -5,11 +5,19 @@ through these, such a field shows as empty instead of failing a page or a poll.
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 
+def as_number(value: Any) -> float | int:
+    """A finite number, else 0 (JSON as Python reads it may hold NaN and Infinity)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return 0
+    return value if math.isfinite(value) else 0
+
+
 def as_int(value: Any) -> int:
-    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+    return int(as_number(value))
 
 
 def as_dict(value: Any) -> dict:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from orkestra.controlcenter.fields import as_dict, as_int, as_list, as_text
+from orkestra.controlcenter.fields import as_dict, as_int, as_list, as_number, as_text
 from orkestra.controlcenter.history import Series
 from orkestra.controlcenter.tracker import RuntimeStatus, RuntimeTracker
 from orkestra.durations import human_age
@@ -23,7 +23,7 @@ MAX_STATUS_ROWS = 400
 
 def short_number(n: Any) -> str:
     """`950`, `15.2K`, `1.3M`."""
-    n = n if isinstance(n, (int, float)) and not isinstance(n, bool) else 0
+    n = as_number(n)
     for size, suffix in ((1_000_000_000, "G"), (1_000_000, "M"), (1_000, "K")):
         if abs(n) >= size:
             return f"{n / size:.1f}".rstrip("0").rstrip(".") + suffix
@@ -35,8 +35,7 @@ def rfc3339(epoch: float | None) -> str | None:
 
 
 def percent(rate: Any) -> str:
-    rate = rate if isinstance(rate, (int, float)) and not isinstance(rate, bool) else 0
-    return f"{rate * 100:.1f}%"
+    return f"{as_number(rate) * 100:.1f}%"
 
 
 def first_line(text: Any, limit: int = 200) -> str:

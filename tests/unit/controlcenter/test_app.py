@@ -292,7 +292,7 @@ def _every_field(doc: dict, value, keep: tuple[str, ...] = ()) -> dict:
     return {k: (v if k in keep else value) for k, v in doc.items()}
 
 
-@pytest.mark.parametrize("value", ["x", [1], {"a": 1}, 1.5, True, None])
+@pytest.mark.parametrize("value", ["x", [1], {"a": 1}, 1.5, True, None, float("nan"), float("inf")])
 def test_a_runtime_field_of_an_unexpected_type_does_not_fail_any_page(value):
     """Another runtime version, or a bug, sends a field of another type: every page still answers
     (that field shows empty), in particular `/` and `/api/snapshot` for the other runtimes."""

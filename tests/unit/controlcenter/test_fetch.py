@@ -20,6 +20,16 @@ def runtime():
     fake.stop()
 
 
+def test_nan_and_infinity_are_not_json():
+    """Python's json module reads them; a browser's JSON.parse would not read them back."""
+    fake = FakeRuntime({"/katalog": (200, {"errorRate": float("nan")})}).start()   # json.dumps writes NaN
+    try:
+        with pytest.raises(FetchError, match="not JSON"):
+            HttpFetcher().get_json(fake.url + "/katalog")
+    finally:
+        fake.stop()
+
+
 def test_json_answers_503_bodies_included_and_errors_as_fetch_errors(runtime):
     fetcher = HttpFetcher()
     assert fetcher.get_json(runtime.url + "/katalog") == (200, {"name": "k"})

@@ -13,9 +13,20 @@ ORK    := $(VENV)/bin/ork
 STAMP  := $(VENV)/.installed
 BENCH_OUT := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/orkestra/bench
 
-.PHONY: setup controlplane helm test test-unit e2e e2e-kind demo demo-down lint bench image helm-lint
+.PHONY: setup browser controlplane helm test test-unit e2e e2e-kind demo demo-down lint bench image helm-lint
 
-setup: $(STAMP)
+setup: $(STAMP) browser
+
+# The Control Center's browser tests drive Debian's headless Chromium through its chromedriver
+# (Selenium is pointed at both paths; nothing is downloaded from a browser vendor). Installed with
+# apt when missing, which needs root and apt-get; otherwise say what to install.
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing chromium and chromium-driver (browser tests)"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; \
+	else echo "browser tests need /usr/bin/chromium and /usr/bin/chromedriver:" \
+	  "run 'apt-get install chromium chromium-driver' as root (Debian/Ubuntu)" >&2; fi
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -22,6 +22,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "gate": ("orkestra.cli.gate", "gate", "Offline admission check of CR files against a Katalog's rules."),
     "status": ("orkestra.cli.status", "status", "Show the health of a running Orkestra runtime."),
     "events": ("orkestra.cli.events", "events", "Show the Kubernetes Events of a CRD's CRs."),
+    "control": ("orkestra.cli.control", "control", "Start the Control Center, a web UI over one or more runtimes."),
     "local": ("orkestra.cli.local", "local", "Run a local Kubernetes control plane for development and tests."),
     "version": ("orkestra.cli.version", "version", "Print the Orkestra, Python and Kubernetes client versions."),
 }

@@ -1,4 +1,4 @@
-"""Benchmark: how long leadership takes to move between two `ork run` replicas (runtime.md §9).
+"""Benchmark: how long leadership takes to move between two `ork run` replicas (docs/runtime.md §9).
 
 For each round, replica A becomes leader, replica B joins as a follower, then A is stopped:
 

@@ -1,4 +1,4 @@
-"""Process settings from the environment (runtime.md §15), parsed and checked once.
+"""Process settings from the environment (docs/runtime.md §15), parsed and checked once.
 
 `ork run` and `ork gateway` call `Settings.from_env()` before anything starts, so a bad value
 stops startup with `invalid <VAR> "<value>": <expected>` instead of failing later inside the
@@ -78,7 +78,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
-        """Parse every variable of runtime.md §15; raise `ConfigError` listing each bad value."""
+        """Parse every variable of docs/runtime.md §15; raise `ConfigError` listing each bad value."""
         env = os.environ if env is None else env
         p = _Parser(env)
         values: dict[str, Any] = {

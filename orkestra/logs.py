@@ -1,4 +1,4 @@
-"""Structured logging for every Orkestra process (runtime.md §14).
+"""Structured logging for every Orkestra process (docs/runtime.md §14).
 
 One JSON object per line on stdout: `time` (RFC 3339, milliseconds, UTC), `level`, `logger`,
 `message`, then the context fields a caller passed with `extra={...}` (`crd`, `key`, `gvk`, ...).

@@ -1,4 +1,4 @@
-"""Every Prometheus family Orkestra exports (runtime.md §13), defined once.
+"""Every Prometheus family Orkestra exports (docs/runtime.md §13), defined once.
 
 One process, one registry: prometheus_client's default registry, which already carries the
 `process_*` and `python_*` collectors. Families are created at import, but importing this module

@@ -1,4 +1,4 @@
-"""Katalog selection shared by every command that reads one (cli.md §0).
+"""Katalog selection shared by every command that reads one (docs/cli.md#conventions).
 
 `-f/--file` may be repeated and may hold a comma-separated list of paths or http(s) URLs.
 Without it: `./katalog.yaml`, else `./komposer.yaml`, else a clear failure with exit 1.

@@ -1,4 +1,4 @@
-"""`ork control` (cli.md §8): start the Control Center under gunicorn.
+"""`ork control` (docs/cli.md#ork-control): start the Control Center under gunicorn.
 
 Every refusal happens here, before gunicorn starts: a bad `--refresh` or `--urls` is a usage
 error (exit 2), default credentials on a non-loopback address exit 1 with the documented

@@ -1,4 +1,4 @@
-"""`ork events CRD [NAME]` (cli.md §10): the Kubernetes Events of a CRD's objects, as a table.
+"""`ork events CRD [NAME]` (docs/cli.md#ork-events): the Kubernetes Events of a CRD's objects, as a table.
 
 The Kind comes from the Katalog entry `CRD` (`-f`, else ./katalog.yaml or ./komposer.yaml);
 without a Katalog, `CRD` is taken as the Kind. The API call is one list with a field selector;

@@ -1,4 +1,4 @@
-"""`ork gate`: the offline admission check of cli.md §11.
+"""`ork gate`: the offline admission check of docs/cli.md#ork-gate.
 
 For each YAML document of `--cr`, the command finds the Katalog entries the `/validate` webhook
 would use (same GVK, same namespace and label selector; or the entry named by `--crd`), previews

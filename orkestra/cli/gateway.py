@@ -1,6 +1,6 @@
-"""`ork gateway` (cli.md §2): the webhook server, the webhook controller and the HTTP API, alone.
+"""`ork gateway` (docs/cli.md#ork-gateway): the webhook server, the webhook controller and the HTTP API, alone.
 
-Gateway-only mode: no reconcilers and no leader election (runtime.md §1). The HTTPS listener
+Gateway-only mode: no reconcilers and no leader election (docs/runtime.md §1). The HTTPS listener
 always starts and every replica registers the webhooks. Like `ork run`, every check (the
 environment, the webhook switches, the Katalog) happens before the server starts, so a
 mistake exits 1 with a readable message; then `orkestra.server.serve(..., mode="gateway")`

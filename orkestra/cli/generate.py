@@ -1,4 +1,4 @@
-"""`ork generate bundle|rbac|configmap` (cli.md §5): deployable objects derived from a Katalog.
+"""`ork generate bundle|rbac|configmap` (docs/cli.md#ork-generate): deployable objects derived from a Katalog.
 
 The Katalog must be valid. Output is deterministic byte for byte (fixed document order, fixed
 key order, no timestamps), so a bundle diffs cleanly in Git. `--dry-run` writes nothing and

@@ -2,7 +2,7 @@
 
 `up` starts etcd, kube-apiserver and kube-controller-manager detached (their own session, so
 they outlive the command), writes the admin kubeconfig to `<cache>/orkestra/local/kubeconfig`
-and the PIDs, ports and data directory to `state.json` beside it (cli.md §14). The other
+and the PIDs, ports and data directory to `state.json` beside it (docs/cli.md#ork-local). The other
 subcommands read that file, so they work from any shell. A lock makes two concurrent `up`s
 start one control plane, not two.
 """

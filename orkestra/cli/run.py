@@ -1,4 +1,4 @@
-"""`ork run` (cli.md §1): validate everything, then hand the process to the HTTP server.
+"""`ork run` (docs/cli.md#ork-run): validate everything, then hand the process to the HTTP server.
 
 Order matters: the environment and the Katalog are checked *before* gunicorn starts, so a mistake
 exits 1 with a readable report instead of a crash-looping worker. Only then does `serve()` make
@@ -30,7 +30,7 @@ def _fail(lines: list[str]) -> None:
 
 
 def print_load_errors(report: object) -> None:
-    """The `ork validate` report (cli.md §3 layout) on stderr."""
+    """The `ork validate` report (docs/cli.md#ork-validate layout) on stderr."""
     from orkestra.cli.validate import format_report, use_color
     click.echo(format_report(report, color=use_color()), err=True)  # type: ignore[arg-type]
 

@@ -1,4 +1,4 @@
-"""`ork status` (cli.md §9): the runtime's `/katalog` as a terminal table.
+"""`ork status` (docs/cli.md#ork-status): the runtime's `/katalog` as a terminal table.
 
 Rendering is pure (`render_summary`, `render_detail` take the decoded JSON and return text), so
 the layout is unit-tested without a server; the command only fetches, prints and, with
@@ -113,7 +113,7 @@ def _err_pct(crd: dict) -> str:
     return f"{crd.get('errorRate', 0) * 100:.1f}%" if crd.get("totalReconciles") else "-"
 
 
-# Minimum cell widths of the summary table, as in the cli.md §9 sample (STATE fits "✗ not started"
+# Minimum cell widths of the summary table, as in the docs/cli.md#ork-status sample (STATE fits "✗ not started"
 # less its symbol, QUEUE "12/100", ERR% "21.4%"), so columns hold still while `--watch` redraws.
 _MIN_WIDTHS = (0, 11, 0, 6, 0, 0, 0, 5, 0, 0)
 
@@ -130,7 +130,7 @@ def _table(rows: list[list[str]], plain_widths: list[list[int]], min_widths: tup
 
 def render_summary(url: str, doc: dict, *, color: bool = False) -> str:
     crds = [c for c in doc.get("crds", []) if c.get("enabled", True)]
-    # rows in start order, as in the cli.md §9 sample (dependencies before their dependents)
+    # rows in start order, as in the docs/cli.md#ork-status sample (dependencies before their dependents)
     order = {key: i for i, key in enumerate((doc.get("dependencyGraph") or {}).get("startupOrder") or [])}
     crds.sort(key=lambda c: order.get(c.get("name", ""), len(order)))
     healthy = doc.get("healthy")

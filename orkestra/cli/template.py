@@ -1,4 +1,4 @@
-"""`ork template [-f FILE]... [--yaml | --json | --graph]` (cli.md §4).
+"""`ork template [-f FILE]... [--yaml | --json | --graph]` (docs/cli.md#ork-template).
 
 Prints the merged, validated Katalog in canonical form with every default filled in (the same
 document as `/katalog/enriched`), or its dependency levels. With errors it prints the validate

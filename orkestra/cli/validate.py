@@ -1,4 +1,4 @@
-"""`ork validate [-f FILE]... [--full]` (cli.md §3): the load pipeline with no cluster, as a report.
+"""`ork validate [-f FILE]... [--full]` (docs/cli.md#ork-validate): the load pipeline with no cluster, as a report.
 
 `format_report` is the one renderer of a `LoadReport`; `ork template`, `ork generate` and
 `ork run` print it on errors. Layout: a header, one block per file with errors that belong to no
@@ -154,7 +154,7 @@ def _full_tail(katalog: Katalog, env: Mapping[str, str]) -> list[str]:
 
 def format_report(report: LoadReport, *, full: bool = False, color: bool = False,
                   env: Mapping[str, str] | None = None) -> str:
-    """The cli.md §3 layout of a load report."""
+    """The docs/cli.md#ork-validate layout of a load report."""
     env = os.environ if env is None else env
     head = f"Validating {', '.join(report.files)}"
     if report.kind in ("Katalog", "Komposer") and report.name:

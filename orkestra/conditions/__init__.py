@@ -1,4 +1,4 @@
-"""The condition language of katalog.md §8: `when` / `anyOf` lists, used by resource templates,
+"""The condition language of docs/katalog.md#conditions: `when` / `anyOf` lists, used by resource templates,
 status fields, validation rules and mutation rules.
 
 Conditions are compiled once at load (`compile_conditions`, `compile_condition`) and then

@@ -1,4 +1,4 @@
-"""Compiling `when` / `anyOf` lists (katalog.md §8) into objects that evaluate fast and never guess.
+"""Compiling `when` / `anyOf` lists (docs/katalog.md#conditions) into objects that evaluate fast and never guess.
 
 A condition is parsed once, at load, into a `FieldCondition` or a `WindowCondition`. Parsing
 collects every problem of a condition as `(key, message)` pairs instead of stopping at the

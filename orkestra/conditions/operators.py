@@ -1,4 +1,4 @@
-"""The field-condition operators of katalog.md §8, as one table.
+"""The field-condition operators of docs/katalog.md#conditions, as one table.
 
 `OPERATORS` names every `operator:` value; `SHORTHANDS` maps every shorthand key to the operator
 it stands for. `build_test` turns an operator, its expected value and the optional `valueType`

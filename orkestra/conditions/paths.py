@@ -1,4 +1,4 @@
-"""Field paths of katalog.md §8: parsing a `field` into segments and looking it up in an object.
+"""Field paths of docs/katalog.md#conditions: parsing a `field` into segments and looking it up in an object.
 
 A path is written the way users read YAML: dots between keys (`spec.image`), list indexes as a
 bare number or in brackets (`spec.items.0.name`, `spec.items[0].name`), and keys that contain

@@ -1,8 +1,8 @@
-"""Validation (katalog.md §11) and mutation (§12) rules, as pure functions of a CR.
+"""Validation (docs/katalog.md#validation) and mutation (§12) rules, as pure functions of a CR.
 
 The same evaluation serves three callers: the reconciler (which turns denials into a
 `ValidationDenied` failure and applies the mutation patch), the admission webhooks (which turn
-them into AdmissionReview answers, webhooks.md §5) and `ork gate` (which prints every rule).
+them into AdmissionReview answers, docs/webhooks.md §5) and `ork gate` (which prints every rule).
 So nothing here does I/O or decides what a result means for a request: it returns values.
 
 Rules are compiled once (`compile_validation`, `compile_mutation`); the convenience entry points

@@ -1,4 +1,4 @@
-"""Turning raw CR values into what conditions compare (katalog.md §8).
+"""Turning raw CR values into what conditions compare (docs/katalog.md#conditions).
 
 Conditions compare strings unless told otherwise, so every raw value has exactly one string
 form: absent and null are `""`, whole floats lose their `.0`, booleans are lower-case, lists and

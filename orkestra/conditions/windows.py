@@ -1,4 +1,4 @@
-"""Time conditions of katalog.md §8: `time` windows, `dayOfWeek` and `cron` windows.
+"""Time conditions of docs/katalog.md#conditions: `time` windows, `dayOfWeek` and `cron` windows.
 
 Each window is parsed once at load into a small frozen object whose `contains(local)` answers
 for one local datetime; the caller (`orkestra.conditions.compiler`) converts the injected

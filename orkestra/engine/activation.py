@@ -1,4 +1,4 @@
-"""CRD activation and presence (runtime.md §8): the activation pass and what it decides.
+"""CRD activation and presence (docs/runtime.md §8): the activation pass and what it decides.
 
 `decide()` is the pure rule for one CRD, applied in start order: a running CRD whose kind vanished
 is stopped and degraded (missing); a kind not served stays `not started`; unmet dependencies mean

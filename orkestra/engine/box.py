@@ -1,4 +1,4 @@
-"""One CRD's isolated operator stack (runtime.md §5): the `OperatorBox`.
+"""One CRD's isolated operator stack (docs/runtime.md §5): the `OperatorBox`.
 
 A box owns, for its CRD: the informer handle (from the shared factory), its own rate-limited
 queue, a `WorkerPool`, the reconciler and the `CrdHealth`. Boxes share nothing mutable except

@@ -1,4 +1,4 @@
-"""Which child kinds a CRD entry can produce (runtime.md §4.4): one child informer per GVR.
+"""Which child kinds a CRD entry can produce (docs/runtime.md §4.4): one child informer per GVR.
 
 Template types map to fixed kinds through the Katalog's per-type table; `custom` templates and
 hook `managedResources` name their kinds and are resolved through discovery (or the built-in

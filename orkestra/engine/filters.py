@@ -1,4 +1,4 @@
-"""Pure decisions on informer events (runtime.md §4.4, §4.5): which CR updates need a reconcile,
+"""Pure decisions on informer events (docs/runtime.md §4.4, §4.5): which CR updates need a reconcile,
 and which owner a child belongs to. No state, no I/O. (Object keys and the `uid` index are the
 informer store's: `orkestra.informers.store`.)"""
 from __future__ import annotations

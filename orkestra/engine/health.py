@@ -1,4 +1,4 @@
-"""Per-CRD health (runtime.md §7): a small state machine with no I/O.
+"""Per-CRD health (docs/runtime.md §7): a small state machine with no I/O.
 
 The engine feeds it facts (activation, reconcile results, the CRD vanishing, an informer
 forbidden, the queue going idle) and reads back one of five states. The state is *derived* from
@@ -197,7 +197,7 @@ def katalog_health(states: list[str]) -> tuple[bool, str]:
 
 def dependency_satisfied(condition: str, state: str) -> bool:
     """A `started` dependency is met by a started or healthy CRD, a `healthy` one only by a
-    healthy CRD (katalog.md §5)."""
+    healthy CRD (docs/katalog.md#dependson)."""
     if condition == "healthy":
         return state == HEALTHY
     return state in (STARTED, HEALTHY)

@@ -1,4 +1,4 @@
-"""Leader election on a `coordination.k8s.io/v1` Lease with client-go semantics (runtime.md §9).
+"""Leader election on a `coordination.k8s.io/v1` Lease with client-go semantics (docs/runtime.md §9).
 
 Written from the protocol, not on top of the Python client's leaderelection module:
 

@@ -1,4 +1,4 @@
-"""A CRD's worker threads and their watchdog (runtime.md §5, §6).
+"""A CRD's worker threads and their watchdog (docs/runtime.md §5, §6).
 
 Each worker runs the §5 loop: take a key from the CRD's queue, run the (never-raising) handler,
 then forget / requeue-after / rate-limit the key and mark it done. The queue guarantees a key is

@@ -1,4 +1,4 @@
-"""`safe_reconcile`: the one place where a reconcile's failure is contained (runtime.md §6).
+"""`safe_reconcile`: the one place where a reconcile's failure is contained (docs/runtime.md §6).
 
 Whatever the reconciler or a user hook does (raise, `sys.exit()`, return garbage) the worker gets
 an `Outcome` back and goes on. The two kinds of failure are told apart here: an `OrkestraError` is
@@ -7,7 +7,7 @@ an `Outcome` back and goes on. The two kinds of failure are told apart here: an 
 failure in the CRD's health, the reconcile metrics and a Warning event on the CR.
 
 The Ready=False status write is the reconciler's (`report_failure`, best effort): it owns the
-status layout of katalog.md §10. This module never writes to the API server itself.
+status layout of docs/katalog.md#status. This module never writes to the API server itself.
 """
 from __future__ import annotations
 

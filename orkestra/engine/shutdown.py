@@ -1,4 +1,4 @@
-"""Graceful shutdown (runtime.md §11), run by gunicorn's `worker_exit` or on SIGTERM/SIGINT.
+"""Graceful shutdown (docs/runtime.md §11), run by gunicorn's `worker_exit` or on SIGTERM/SIGINT.
 
 The order matters: `/ready` drops first so load balancers stop sending traffic; then each CRD's
 queue is shut down and its in-flight reconciles are awaited in *reverse start order*, all CRDs

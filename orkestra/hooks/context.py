@@ -1,4 +1,4 @@
-"""`orkestra.hooks.HookContext`: what a hook callback receives besides the CR (katalog.md §16).
+"""`orkestra.hooks.HookContext`: what a hook callback receives besides the CR (docs/katalog.md#hooks).
 
 One context per callback call. The context resolves kinds, defaults namespaces and words errors
 for the hook author; the writing itself is done by a `HookHost` that the reconciler supplies, so

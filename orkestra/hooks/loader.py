@@ -1,4 +1,4 @@
-"""Loading a CRD's Python hooks (katalog.md §16): import, call the factory once, collect the callbacks.
+"""Loading a CRD's Python hooks (docs/katalog.md#hooks): import, call the factory once, collect the callbacks.
 
 The module is found and imported by `orkestra.katalog.hookcheck` (docs/hooks.md): the Katalog
 file's directory, `ORK_HOOKS_PATH`, the installed packages, the current directory last, under a

@@ -1,4 +1,4 @@
-"""Informers modeled on client-go (runtime.md §4): `reflector` (list+watch into a store),
+"""Informers modeled on client-go (docs/runtime.md §4): `reflector` (list+watch into a store),
 `store` (thread-safe cache with indexers), `shared` (handlers, resync), `factory` (one informer
 per key, reference counted)."""
 from orkestra.informers.factory import SharedInformerFactory

@@ -1,4 +1,4 @@
-"""`Backoff`: 800 ms doubling with jitter up to 30 s (runtime.md §4.1 step 5), reset on success.
+"""`Backoff`: 800 ms doubling with jitter up to 30 s (docs/runtime.md §4.1 step 5), reset on success.
 
 The random source is injectable so tests can pin the jitter.
 """

@@ -1,7 +1,7 @@
 """`SharedInformerFactory`: one informer per (GVR, namespace, labelSelector, fieldSelector).
 
 Every consumer asking for the same key shares one informer, one store and one watch connection
-(runtime.md §4.4). Informers are reference counted: `informer()` takes a reference, `release()`
+(docs/runtime.md §4.4). Informers are reference counted: `informer()` takes a reference, `release()`
 gives it back, and the last release stops the informer. `WATCH_NAMESPACE` (the factory's
 `watch_namespace`) restricts every namespaced informer that does not name its own namespace.
 """

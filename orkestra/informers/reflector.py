@@ -1,4 +1,4 @@
-"""`Reflector`: keeps a `Store` equal to the API server's view of one resource (runtime.md §4.1).
+"""`Reflector`: keeps a `Store` equal to the API server's view of one resource (docs/runtime.md §4.1).
 
 One thread (`ork-informer-<resource>`) runs LIST then WATCH for ever:
 

@@ -1,4 +1,4 @@
-"""The built-in kind registry (katalog.md §4): what Orkestra knows offline about Kubernetes kinds.
+"""The built-in kind registry (docs/katalog.md#apitypes): what Orkestra knows offline about Kubernetes kinds.
 
 A built-in entry needs only `kind`; group, version, plural and scope come from here. The same
 table resolves `custom` template kinds and hook `managedResources` for offline RBAC derivation.

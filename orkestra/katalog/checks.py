@@ -1,4 +1,4 @@
-"""Per-entry semantic load-time checks (katalog.md §18 steps 5–10, 12, 14–16) and the helpers
+"""Per-entry semantic load-time checks (docs/cli.md#ork-validate steps 5–10, 12, 14–16) and the helpers
 every check module shares (`CheckContext`, template and condition compilation).
 
 The schema has already guaranteed shapes, so these checks only see entries whose types are right.

@@ -1,7 +1,7 @@
 """Offline facts about an entry's `custom` child kinds, shared by RBAC derivation and the webhooks.
 
-Both need the same answer to "which CRDs does deletion protection cover" (webhooks.md §6.1,
-cli.md §6): the entry's own CRD and the CRDs of its `custom` children, when `protectCRD` is on.
+Both need the same answer to "which CRDs does deletion protection cover" (docs/webhooks.md §6.1,
+docs/deploying.md#the-bundle-rbac-and-the-katalog-configmap): the entry's own CRD and the CRDs of its `custom` children, when `protectCRD` is on.
 Kinds resolve offline: explicit `plural`, else the Katalog's own `apiTypes` for that kind
 (`fill_declared_plurals`, at load time), else the built-in registry, else lowercase kind + `s`.
 """

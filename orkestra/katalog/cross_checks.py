@@ -1,4 +1,4 @@
-"""Checks across CRD entries (katalog.md §4, §5, §13): duplicate watches, dependsOn names and
+"""Checks across CRD entries (docs/katalog.md#apitypes, §5, §13): duplicate watches, dependsOn names and
 cycles, conversion groups. They read the `ApiTypes` resolved by the per-entry checks.
 """
 from __future__ import annotations

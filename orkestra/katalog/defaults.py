@@ -1,4 +1,4 @@
-"""Environment defaults for CRD entries (runtime.md §13): DEFAULT_WORKERS, DEFAULT_RESYNC,
+"""Environment defaults for CRD entries (docs/runtime.md §13): DEFAULT_WORKERS, DEFAULT_RESYNC,
 QUEUE_DEPTH, FAILURE_THRESHOLD, RECONCILE_TIMEOUT.
 
 Parsed in one place so the loader and the engine agree on values and on the error text

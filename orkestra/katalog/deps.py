@@ -1,4 +1,4 @@
-"""dependsOn (katalog.md §5): the three input forms, cycle detection and the start order.
+"""dependsOn (docs/katalog.md#dependson): the three input forms, cycle detection and the start order.
 
 Pure functions over `{key: [Dependency]}` so the engine, `ork validate --full` and
 `ork template --graph` share one definition of cycles, levels and ordering.

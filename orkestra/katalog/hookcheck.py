@@ -1,4 +1,4 @@
-"""Finding, inspecting and importing a CRD's hook module (docs/hooks.md, katalog.md §16).
+"""Finding, inspecting and importing a CRD's hook module (docs/hooks.md, docs/katalog.md#hooks).
 
 Search order: the directory of the Katalog file that declared the hook, the `ORK_HOOKS_PATH`
 entries, the installed packages (`sys.path`), and the current directory last. Putting the current

@@ -1,4 +1,4 @@
-"""Komposer imports and multi-file merging (katalog.md §14).
+"""Komposer imports and multi-file merging (docs/katalog.md#komposer-and-imports).
 
 Resolution order: registry entries, then files, then the Komposer's own `spec.crds` overrides,
 deep-merged onto imported entries (maps merge; lists and scalars replace). Several `-f` files

@@ -1,6 +1,6 @@
 """Load problems as values: one `KatalogIssue` per error, collected into `KatalogErrors`.
 
-Loading never stops at the first problem (katalog.md §1): every stage appends to an `IssueSink`,
+Loading never stops at the first problem (docs/katalog.md#reading-rules): every stage appends to an `IssueSink`,
 which locates each problem in the source through the node marks (`orkestra.katalog.source`) and
 remembers which CRD entry it belongs to, so `ork validate` can group errors per entry.
 """

@@ -1,4 +1,4 @@
-"""The labels Orkestra puts on every child (katalog.md §7.5), named once for every layer.
+"""The labels Orkestra puts on every child (docs/katalog.md#ownership-and-labels), named once for every layer.
 
 The reconciler stamps them, the informers index children by the owner uid, the engine maps a
 child event back to its CR, and the Katalog checks reject templates that set them.

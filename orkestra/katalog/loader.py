@@ -1,4 +1,4 @@
-"""The Katalog load pipeline (katalog.md §18) and its two entry points.
+"""The Katalog load pipeline (docs/cli.md#ork-validate) and its two entry points.
 
 `load_report(paths)` runs every step and always returns: the per-entry models that are valid,
 every error and warning located in the source, and the Katalog model when nothing is wrong (for

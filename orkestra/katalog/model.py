@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from orkestra.gvk import GVK, GVR
 
-# Resource template types, in the fixed processing order of katalog.md §7.1.
+# Resource template types, in the fixed processing order of docs/katalog.md#keys-of-every-entry.
 TEMPLATE_TYPES: tuple[str, ...] = (
     "namespaces", "serviceAccounts", "roles", "clusterRoles", "roleBindings", "clusterRoleBindings",
     "configMaps", "secrets", "persistentVolumeClaims", "services", "deployments", "statefulSets",
@@ -153,7 +153,7 @@ class Katalog:
     security: dict                         # canonical security block, {} when absent
     finalizers: list[str]                  # spec.finalizers
     crds: dict[str, CrdEntry]              # by CRD key, alphabetical
-    start_order: list[str]                 # enabled keys, katalog.md §5 (Kahn, alphabetical ties)
+    start_order: list[str]                 # enabled keys, docs/katalog.md#dependson (Kahn, alphabetical ties)
     sources: list[str]                     # files read, in order
     raw: dict = field(default_factory=dict)        # merged document as written (`/katalog/raw`)
     canonical: dict = field(default_factory=dict)  # canonical form, defaults not filled (bundle ConfigMap)

@@ -1,4 +1,4 @@
-"""RBAC derivation (cli.md §6) and the generated bundle documents (cli.md §5). Pure functions.
+"""RBAC derivation (docs/deploying.md#the-bundle-rbac-and-the-katalog-configmap) and the generated bundle documents (docs/cli.md#ork-generate). Pure functions.
 
 Nothing here may open a path to cluster-admin (docs/security.md): rules about Orkestra's own
 objects (the webhook TLS Secret, the leader Lease) go into a Role in Orkestra's namespace, and the
@@ -162,7 +162,7 @@ def webhooks_declared(katalog: Katalog) -> bool:
 
 
 def webhook_rules(katalog: Katalog, *, namespace: str) -> list[Rule]:
-    """The cluster-wide W rules of cli.md §6 (the TLS Secret rules are in `namespace_rules`)."""
+    """The cluster-wide W rules of docs/deploying.md#the-bundle-rbac-and-the-katalog-configmap (the TLS Secret rules are in `namespace_rules`)."""
     return _merge(_webhook_steps(katalog, namespace=namespace))
 
 

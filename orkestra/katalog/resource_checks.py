@@ -1,4 +1,4 @@
-"""Resource template checks (katalog.md §7, §18 step 11): required fields, default-name collisions,
+"""Resource template checks (docs/katalog.md#resource-templates, §18 step 11): required fields, default-name collisions,
 reserved labels, phase-specific keys and the template warnings of step 16.
 
 Runs per entry on schema-valid input; templates and condition lists are compiled through the

@@ -28,7 +28,7 @@ STR_MAP: dict = {"type": "object", "additionalProperties": {"type": "string"}}
 STR_LIST: dict = {"type": "array", "items": STR}
 TEMPLATE_VALUE: dict = {"type": ["string", "integer", "number", "boolean"]}
 
-# Keys of features deferred past v1 (README "Later"): rejected wherever they appear.
+# Keys of features deferred past v1 (docs/katalog-legacy.md lists them): rejected wherever they appear.
 DEFERRED_KEYS = frozenset({
     "motif", "motifs", "profiles", "notes", "external", "preReconcile", "gates", "enqueueGate",
     "reconcileGate", "autoscale", "autoscalerWorkers", "rollBackOnError", "normalize", "enrich",

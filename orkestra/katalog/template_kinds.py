@@ -1,4 +1,4 @@
-"""The one table of facts about each resource template type (katalog.md §7.2–7.3).
+"""The one table of facts about each resource template type (docs/katalog.md#keys-per-type–7.3).
 
 A row says which Kubernetes kind a type writes, its default-name suffix and the fields it
 requires; group, version, plural and scope come from the built-in kind registry. The load

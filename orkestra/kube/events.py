@@ -1,4 +1,4 @@
-"""`EventRecorder`: core/v1 Events on the object a reconcile was about (runtime.md §10.4).
+"""`EventRecorder`: core/v1 Events on the object a reconcile was about (docs/runtime.md §10.4).
 
 Events are a courtesy to the user, never a reason to fail: `event()` never raises. Three rules
 keep them from flooding the API server:

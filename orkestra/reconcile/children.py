@@ -1,4 +1,4 @@
-"""The `.children` template context (katalog.md §9.2), built from the objects a reconcile knows.
+"""The `.children` template context (docs/katalog.md#templates), built from the objects a reconcile knows.
 
 `.children.<lowercase kind>` is the first child of that kind in declaration order,
 `.children.all.<lowercase kind>` every child of that kind, `.children.byName.<name>` one child

@@ -1,9 +1,9 @@
-"""What the reconciler writes on the CR itself, as pure functions (runtime.md §10.1 steps 3–5, §10.3 step 5).
+"""What the reconciler writes on the CR itself, as pure functions (docs/runtime.md §10.1 steps 3–5, §10.3 step 5).
 
 Namespace rules, the finalizer JSON patches (add and remove, both sent guarded by a resourceVersion
 test), the record annotations (what Orkestra added, so that it can remove it later),
 and the metadata merge patch: the entry's rendered `labels`, the deletion-protection label with
-its per-object opt-out (webhooks.md §6.1), and the `orkestra.io/katalog` annotation on CRs of
+its per-object opt-out (docs/webhooks.md §6.1), and the `orkestra.io/katalog` annotation on CRs of
 custom kinds. Each returns None when the CR already matches, so no write is sent.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ RECORD_ANNOTATIONS = (FINALIZERS_ANNOTATION, CHILD_RESOURCES_ANNOTATION, DELETE_
 
 
 def namespace_allowed(namespace: str | None, allowed: list[str], restricted: list[str]) -> bool:
-    """katalog.md §15.3: glob rules; cluster-scoped CRs are never restricted."""
+    """docs/katalog.md#namespace-protection: glob rules; cluster-scoped CRs are never restricted."""
     if not namespace:
         return True
     if allowed and not any(fnmatchcase(namespace, p) for p in allowed):

@@ -1,4 +1,4 @@
-"""JSON patches of the CR's own metadata guarded by its resourceVersion (runtime.md §2, §10.3 step 5).
+"""JSON patches of the CR's own metadata guarded by its resourceVersion (docs/runtime.md §2, §10.3 step 5).
 
 Finalizer lists and Orkestra's record annotations are written whole, so a write computed from a
 stale copy would undo someone else's change. Every such patch therefore starts with a `test` of

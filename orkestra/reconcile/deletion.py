@@ -1,4 +1,4 @@
-"""The deletion flow of runtime.md §10.3, run while a CR carries a `deletionTimestamp`.
+"""The deletion flow of docs/runtime.md §10.3, run while a CR carries a `deletionTimestamp`.
 
 Each pass repeats the whole flow on a fresh read of the CR (the informer cache can lag behind
 Orkestra's own records): announce (`Deleting` once, Ready False), onDelete templates and the

@@ -16,7 +16,7 @@ class ReconcileError(OrkestraError):
 
 
 class ValidationDenied(ReconcileError):
-    """Deny rules fired on the CR (katalog.md §11.2). The message is `validation denied: …`."""
+    """Deny rules fired on the CR (docs/katalog.md#validation). The message is `validation denied: …`."""
 
     reason = "ValidationDenied"
 

@@ -1,4 +1,4 @@
-"""The reconcile side of a hook call (katalog.md §16): the `HookHost` a `HookContext` writes
+"""The reconcile side of a hook call (docs/katalog.md#hooks): the `HookHost` a `HookContext` writes
 through, and the hook `args` rendered for one CR.
 
 `orkestra.hooks` defines the context and the `HookHost` protocol and imports nothing from here;

@@ -1,4 +1,4 @@
-"""How each of the 17 resource template types builds its object (katalog.md §7.2–7.3).
+"""How each of the 17 resource template types builds its object (docs/katalog.md#keys-per-type–7.3).
 
 One row per type adds to the type's facts (kind, suffix, required fields: the Katalog layer's
 `TEMPLATE_KINDS`) which fields are integers, booleans or strings, and a small `build` function
@@ -84,7 +84,7 @@ def workload_selector(ctx: BuildContext) -> dict[str, str]:
 
 
 def as_text(value) -> str:
-    """A rendered value in a string field, printed as katalog.md §9.1 says (maps and lists as JSON)."""
+    """A rendered value in a string field, printed as docs/katalog.md#templates says (maps and lists as JSON)."""
     return to_text(value)
 
 

@@ -1,4 +1,4 @@
-"""Event reasons and the exact message formats of runtime.md §10 and katalog.md §11–12.
+"""Event reasons and the exact message formats of docs/runtime.md §10 and docs/katalog.md#validation–12.
 
 Kept in one place so the reconciler, the deletion flow and the tests agree on every string.
 """

@@ -1,4 +1,4 @@
-"""Child identity: default names, the 63-character cut, standard labels and ownership (katalog.md §7.2, §7.5).
+"""Child identity: default names, the 63-character cut, standard labels and ownership (docs/katalog.md#keys-per-type, §7.5).
 
 Pure functions of the CR and the CRD key, shared by the template renderer and by hook
 `ctx.apply`, so that a child has the same labels and owner whichever path wrote it.

@@ -1,4 +1,4 @@
-"""The generic reconciler: runtime.md §10.1 for one CRD, one key at a time.
+"""The generic reconciler: docs/runtime.md §10.1 for one CRD, one key at a time.
 
 `DeclarativeReconciler.reconcile` reads the CR from the cache and walks the pipeline in order:
 deletion flow (delegated to `orkestra.reconcile.deletion`), namespace rules, finalizers, CR
@@ -174,7 +174,7 @@ class DeclarativeReconciler:
         cached = self.runtime.cached(key)
         if cached is None:
             return self.deletion.release(key, keep=self._in_another_entry)
-        cr = cached        # read-only from here on: only a hook gets a copy (runtime.md §1)
+        cr = cached        # read-only from here on: only a hook gets a copy (docs/runtime.md §1)
         meta = cr["metadata"]
         if meta.get("deletionTimestamp"):
             return self.deletion.run(cr, key, cancelled)
@@ -351,7 +351,7 @@ class DeclarativeReconciler:
             self.event(cr, "Warning", "ValidationWarning", messages.validation_warning(texts))
 
     def _run_templates(self, cr: dict, writer: ChildWriter, cancelled: threading.Event) -> None:
-        """Render and write every entry, then prune once (katalog.md §7.2).
+        """Render and write every entry, then prune once (docs/katalog.md#keys-per-type).
 
         Pruning waits for the last entry and spares every identity any entry rendered in this
         reconcile, so an entry inserted above another of the same type (which shifts the

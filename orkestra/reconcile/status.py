@@ -1,4 +1,4 @@
-"""Status computation (katalog.md §10, runtime.md §10.2): pure functions from the current status,
+"""Status computation (docs/katalog.md#status, docs/runtime.md §10.2): pure functions from the current status,
 the reconcile outcome and the declared fields to the new status, plus the merge patch between them.
 
 The Ready condition keeps its `lastTransitionTime` unless its `status` flips; other condition

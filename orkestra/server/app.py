@@ -1,4 +1,4 @@
-"""The runtime HTTP API (runtime.md §12): a Flask application factory over one engine.
+"""The runtime HTTP API (docs/runtime.md §12): a Flask application factory over one engine.
 
 `create_app(engine)` registers three blueprints (probes, metrics, katalog) and JSON error
 handlers; nothing happens at import time. Views only route and validate input: the documents
@@ -126,7 +126,7 @@ def _entry(key: str, route: str):
     if entry is None:
         raise BadRequest(f'crd "{key}" not found in katalog', 404)
     endpoints = entry.endpoints or {}
-    # katalog.md §3: info removes /katalog/{crd}, health its /health, enabled every /katalog/{crd}/... route
+    # docs/katalog.md#crd-entry: info removes /katalog/{crd}, health its /health, enabled every /katalog/{crd}/... route
     if endpoints.get("enabled") is False or (route == "info" and endpoints.get("info") is False) \
             or (route == "health" and endpoints.get("health") is False):
         raise BadRequest("not found", 404)

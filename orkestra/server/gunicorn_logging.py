@@ -1,5 +1,5 @@
 """gunicorn's logger class, printing the same JSON (or text) lines as the rest of Orkestra on
-stdout (runtime.md §1, §14). The access log is only configured at `LOG_LEVEL=debug`."""
+stdout (docs/runtime.md §1, §14). The access log is only configured at `LOG_LEVEL=debug`."""
 from __future__ import annotations
 
 import logging

@@ -2,7 +2,7 @@
 
 `serve(katalog, settings, mode=..., server=...)` is shared by `ork run` and `ork gateway`. Under
 gunicorn the calling process becomes the arbiter; the engine is created in the single worker
-(`load`, then `post_worker_init` starts it) and shut down by `worker_exit` (runtime.md §1, §11).
+(`load`, then `post_worker_init` starts it) and shut down by `worker_exit` (docs/runtime.md §1, §11).
 The Katalog model is built before the fork and inherited. A fatal engine start error ends the
 worker with code 3, which gunicorn treats as a boot error: the arbiter halts and exits 3 too.
 
@@ -40,7 +40,7 @@ def serve(katalog: Katalog, settings: Settings, *, mode: str = "runtime", server
 
 def https_address(katalog: Katalog, settings: Settings, mode: str) -> str | None:
     """Where the HTTPS webhook listener will listen, or None when this process starts none: the
-    same rule the engine applies (webhooks.md §1: conversion switch, a protection feature or
+    same rule the engine applies (docs/webhooks.md §1: conversion switch, a protection feature or
     gateway mode; none in `ork run` when ORK_GATEWAY_ENDPOINT hands webhooks to a gateway)."""
     if settings.gateway_endpoint and mode != "gateway":
         return None
@@ -117,7 +117,7 @@ def _worker_exit(server: Any, worker: Any) -> None:
 
 
 def gunicorn_settings(settings: Settings) -> dict[str, Any]:
-    """The fixed gunicorn configuration of runtime.md §1."""
+    """The fixed gunicorn configuration of docs/runtime.md §1."""
     return {
         "bind": [f"{settings.bind_address}:{settings.port}"],
         "workers": 1,

@@ -1,4 +1,4 @@
-"""The JSON bodies of the runtime HTTP API (runtime.md §12), as pure functions.
+"""The JSON bodies of the runtime HTTP API (docs/runtime.md §12), as pure functions.
 
 Inputs are the Katalog model and the plain snapshots the engine hands out
 (`process_snapshot()`, `crd_snapshot(key)`, cached CR dicts); outputs are the exact documents of
@@ -115,7 +115,7 @@ def namespaces_of(crs_by_crd: dict[str, list[dict]]) -> dict[str, list[str]]:
 
 # ---------------------------------------------------------------------------- /katalog/{crd}
 def _rbac(entry: CrdEntry) -> list[dict]:
-    """The permissions this entry needs (cli.md §6), derived by the Katalog layer."""
+    """The permissions this entry needs (docs/deploying.md#the-bundle-rbac-and-the-katalog-configmap), derived by the Katalog layer."""
     from orkestra.katalog.rbac import entry_rules
     return [rule.to_k8s() for rule in entry_rules(entry)]
 

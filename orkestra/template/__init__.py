@@ -2,7 +2,7 @@
 
 Public surface (docs/architecture.md, "orkestra.template"):
 `compile_template(src) -> Template` (memoised; raises TemplateSyntaxError), `Template.render`,
-`Template.render_value` (the native-type rule of katalog.md §9.3), `is_template`, `FUNCTIONS`
+`Template.render_value` (the native-type rule of docs/katalog.md#templates), `is_template`, `FUNCTIONS`
 and the two error types. Time functions read `orkestra.template.functions.CLOCK`.
 
 Pipeline: `lexer` (tokens) → `parser` (AST with resolved variable slots) → `compiler`

@@ -2,7 +2,7 @@
 
 A Katalog is compiled once at load time and its templates rendered on every reconcile, so
 `compile_template` caches by source string and a `Template` holds nothing but closures.
-`render` always returns text; `render_value` applies the native-type rule of katalog.md §9.3.
+`render` always returns text; `render_value` applies the native-type rule of docs/katalog.md#templates.
 Each render runs under a `budget.Budget` (steps, time, sizes; docs/security.md), joined by any
 render nested inside it.
 

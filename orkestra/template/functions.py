@@ -1,6 +1,6 @@
 """The function table (`FUNCTIONS`) and the clock hook (`CLOCK`) of the template engine.
 
-`FUNCTIONS` merges the Go built-ins and every group of the v1 library (katalog.md §9.4); the
+`FUNCTIONS` merges the Go built-ins and every group of the v1 library (docs/katalog.md#templates); the
 compiler binds names against it at compile time, so an unknown name is a load error.
 
 `CLOCK` is a zero-argument callable returning an aware UTC datetime. Time functions call it on

@@ -1,7 +1,7 @@
 """Go-flavoured value semantics shared by the evaluator and the function library.
 
 Template data is JSON-like (dicts, lists, str, int, float, bool, None), so every rule here is a
-small function over those types: Go truthiness, the printing rules of katalog.md §9.1, the
+small function over those types: Go truthiness, the printing rules of docs/katalog.md#templates, the
 equality and ordering of Go's `eq`/`lt` (numeric across int/float, nil equal to `""` and `0`),
 and the nil-safe coercions the library uses (nil acts as `""`, `0` or empty). Python's `bool` is
 an `int` subclass, so every numeric check here excludes it explicitly: `eq true 1` is false in Go.

@@ -1,4 +1,4 @@
-"""A local Kubernetes control plane for tests, demos and Katalog authors (testing.md).
+"""A local Kubernetes control plane for tests, demos and Katalog authors (docs/architecture.md).
 
 `LocalControlPlane` starts etcd, kube-apiserver and kube-controller-manager on loopback and writes
 an admin kubeconfig; `ensure_binaries` builds or reuses the cached binaries. The e2e fixtures and

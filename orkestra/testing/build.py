@@ -1,7 +1,7 @@
 """Build kube-apiserver, kube-controller-manager and etcd from Go modules, once per machine.
 
 No package registry this project can reach ships a kube-apiserver binary, but the Go module
-proxy serves Kubernetes' source, so the control plane is compiled here (testing.md). The work:
+proxy serves Kubernetes' source, so the control plane is compiled here (docs/architecture.md). The work:
 
 1. `go mod download -json k8s.io/kubernetes@v<version>` to read Kubernetes' own go.mod;
 2. write the wrapper module (`orkestra.testing.gomod`) into `<cache>/v<version>/src/`;

@@ -1,6 +1,6 @@
 """Command lines for etcd, kube-apiserver and kube-controller-manager (pure).
 
-The flags follow testing.md and what controller-runtime's envtest does: every listener on
+The flags follow docs/architecture.md and what controller-runtime's envtest does: every listener on
 127.0.0.1 and a free port, RBAC authorization, a separate client CA, OwnerReferencesPermission-
 Enforcement on (as on stricter clusters) and the ServiceAccount admission plugin off (no token
 controller is needed to create Pods). The controller manager runs only what the tests need:

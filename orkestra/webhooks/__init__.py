@@ -2,7 +2,7 @@
 
 The public surface is small: `attach(engine)` (called by the engine at start), the Flask app
 factory `create_webhook_app`, and `check_switches(settings)` (the start-up rule of
-webhooks.md §1, used by `ork run` and `ork gateway`). Nothing is imported or started until
+docs/webhooks.md §1, used by `ork run` and `ork gateway`). Nothing is imported or started until
 used, so importing this package stays cheap for the offline commands.
 """
 from __future__ import annotations

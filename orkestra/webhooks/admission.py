@@ -1,4 +1,4 @@
-"""`/validate` and `/mutate`: AdmissionReview decisions from the Katalog's rules (webhooks.md §5).
+"""`/validate` and `/mutate`: AdmissionReview decisions from the Katalog's rules (docs/webhooks.md §5).
 
 The rules themselves are evaluated by `orkestra.conditions.rules` (the same code the reconciler
 and `ork gate` use); this module only decides *which* entries apply to a request, feeds them
@@ -63,7 +63,7 @@ def request_gvk(request: dict) -> GVK:
 
 
 def entry_matches(entry: CrdEntry, namespace: str, obj: dict | None) -> bool:
-    """Namespace and label selector of the entry against the object (webhooks.md §5)."""
+    """Namespace and label selector of the entry against the object (docs/webhooks.md §5)."""
     if entry.api.namespaced and entry.namespace and namespace != entry.namespace:
         return False
     labels = _meta(obj).get("labels") or {}

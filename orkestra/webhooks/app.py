@@ -2,7 +2,7 @@
 
 `create_webhook_app` registers only the paths the plan serves (others answer 404). Every view
 runs the same envelope: strict request checks (`review`), the pure handler, serialisation, and
-the stats/metrics recording with the time spent from parsing to serialising (webhooks.md §8).
+the stats/metrics recording with the time spent from parsing to serialising (docs/webhooks.md §8).
 Malformed input becomes a 400/405 JSON error; an exception inside a handler on a well-formed
 review is logged with its traceback and answered 200 (allowed with a warning, or a conversion
 `Failure`), so no request content can produce a 500.

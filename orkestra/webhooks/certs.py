@@ -1,4 +1,4 @@
-"""Generated webhook certificates (webhooks.md §2), with the `cryptography` package.
+"""Generated webhook certificates (docs/webhooks.md §2), with the `cryptography` package.
 
 Pure functions over PEM bytes: make a CA and a serving certificate with the spec's key type,
 lifetimes, extensions and SANs; and decide whether existing material can be reused (it parses,
@@ -42,7 +42,7 @@ class ServingNames:
 
 
 def required_names(service: str, namespace: str, webhook_url: str = "") -> ServingNames:
-    """The SANs of webhooks.md §2, plus the host of ORK_WEBHOOK_URL when set."""
+    """The SANs of docs/webhooks.md §2, plus the host of ORK_WEBHOOK_URL when set."""
     dns = [service, f"{service}.{namespace}", f"{service}.{namespace}.svc",
            f"{service}.{namespace}.svc.cluster.local", "localhost"]
     ips = ["127.0.0.1"]

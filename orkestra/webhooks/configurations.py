@@ -1,4 +1,4 @@
-"""The webhook objects the cluster should hold, as plain dicts (webhooks.md §3, §6, §7).
+"""The webhook objects the cluster should hold, as plain dicts (docs/webhooks.md §3, §6, §7).
 
 Pure: `desired_configurations(plan, target, ca_bundle)` gives the four configurations by name
 (None = must not exist), `conversion_patch` the CRD `spec.conversion` merge patch. The
@@ -60,7 +60,7 @@ def _entry_rule(entry: CrdEntry, operations: list[str]) -> dict:
 
 
 def _operations(entry: CrdEntry, kind: str) -> list[str]:
-    """`webhooks.operations` (default CREATE, UPDATE); mutation never covers DELETE (katalog.md §11.4)."""
+    """`webhooks.operations` (default CREATE, UPDATE); mutation never covers DELETE (docs/katalog.md#admission-switches)."""
     ops = list(entry.webhooks.get("operations") or ["CREATE", "UPDATE"])
     return [op for op in ops if op != "DELETE"] if kind == "mutate" else ops
 

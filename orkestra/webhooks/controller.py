@@ -1,4 +1,4 @@
-"""The webhook controller: keeps the cluster's webhook objects equal to the plan (webhooks.md §3).
+"""The webhook controller: keeps the cluster's webhook objects equal to the plan (docs/webhooks.md §3).
 
 One pass (`reconcile_once`) GETs each of the four configurations and compares it with
 `configurations.desired_configurations` (create, update, or delete an unwanted labelled one),

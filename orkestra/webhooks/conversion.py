@@ -1,9 +1,9 @@
-"""`/convert`: ConversionReview handling with the algorithm of katalog.md §13.
+"""`/convert`: ConversionReview handling with the algorithm of docs/katalog.md#conversion.
 
 Each conversion group's path specs are compiled once (`Converter`): template leaves become
 compiled templates, everything else stays as written, so converting an object is one walk of
 a small tree. `convert_review` converts every object of a review; the first failure turns the
-whole answer into `Failure` with `"<ns>/<name>: <reason>"` (webhooks.md §4). Per-object latency
+whole answer into `Failure` with `"<ns>/<name>: <reason>"` (docs/webhooks.md §4). Per-object latency
 and outcome go to the stats and to the conversion metrics.
 """
 from __future__ import annotations

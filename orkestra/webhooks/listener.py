@@ -1,6 +1,6 @@
 """The HTTPS server: werkzeug's ThreadedWSGIServer with per-connection TLS.
 
-gunicorn cannot mix plain HTTP and TLS binds (README decision 13), so the webhook port is a
+gunicorn cannot mix plain HTTP and TLS binds (docs/webhooks.md §1), so the webhook port is a
 werkzeug server in a thread named `ork-https` inside the engine's process. Instead of wrapping
 the listening socket once, each accepted connection is wrapped with the TLS manager's *current*
 context, so a reloaded certificate serves new connections without a restart. The handshake

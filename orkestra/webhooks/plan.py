@@ -1,8 +1,8 @@
 """What the Katalog and the switches ask of the webhook layer, computed once.
 
 `build_plan(katalog, settings)` is a pure function: it decides which paths are served
-(webhooks.md §1), which entries each admission path covers, the conversion groups
-(katalog.md §13), the protected CRD set and labelled resource kinds (webhooks.md §6.1) and the
+(docs/webhooks.md §1), which entries each admission path covers, the conversion groups
+(docs/katalog.md#conversion), the protected CRD set and labelled resource kinds (docs/webhooks.md §6.1) and the
 namespace-protection entries (§7). The handlers, the configuration builder and the runtime all
 read this one plan, so "is this feature on for this entry" is answered in one place.
 """
@@ -21,7 +21,7 @@ DEFAULT_SERVICE_NAME = "orkestra"
 CRD_GVR = GVR("apiextensions.k8s.io", "v1", "customresourcedefinitions")
 _ADMISSIONREGISTRATION = "admissionregistration.k8s.io"
 
-# webhooks.md §6.1: built-in kinds the protect.resources entry always covers (GVR, namespaced).
+# docs/webhooks.md §6.1: built-in kinds the protect.resources entry always covers (GVR, namespaced).
 PROTECTED_BUILTINS: tuple[tuple[GVR, bool], ...] = (
     (GVR("", "v1", "configmaps"), True),
     (GVR("", "v1", "secrets"), True),
@@ -126,7 +126,7 @@ class WebhookPlan:
         return out
 
     def listener_needed(self, *, gateway: bool) -> bool:
-        """webhooks.md §1: conversion switch, a protection feature, or gateway mode."""
+        """docs/webhooks.md §1: conversion switch, a protection feature, or gateway mode."""
         return gateway or self.conversion_switch or self.deletion is not None or self.namespace is not None
 
     def conversion_group_of(self, entry: CrdEntry) -> ConversionGroup | None:

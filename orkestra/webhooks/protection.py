@@ -1,4 +1,4 @@
-"""`/deletion-protection` and `/namespace-protection` decisions (webhooks.md §6 and §7).
+"""`/deletion-protection` and `/namespace-protection` decisions (docs/webhooks.md §6 and §7).
 
 Pure functions of the plan and the validated AdmissionReview request. The API server's
 `objectSelector` already narrows what reaches these paths; the handlers still check the

@@ -1,4 +1,4 @@
-"""Strict parsing of webhook request bodies (webhooks.md §9).
+"""Strict parsing of webhook request bodies (docs/webhooks.md §9).
 
 Everything a request can get wrong is checked here, before any handler sees the review, and
 reported as a `BadRequest` (HTTP status + message). The handlers may then rely on the shapes

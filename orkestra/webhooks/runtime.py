@@ -1,12 +1,12 @@
 """Wiring the webhook layer into a running engine: `attach(engine) -> WebhookRuntime | None`.
 
-`attach` decides, from the plan and webhooks.md §1/§3, whether this process serves webhooks
+`attach` decides, from the plan and docs/webhooks.md §1/§3, whether this process serves webhooks
 (the HTTPS listener on `ork-https`) and whether it registers them (the webhook controller on
 `ork-webhook-ctl`: on the leader in runtime mode, on every replica in gateway mode). It returns
 at once: the port is bound synchronously (so a busy port fails start-up), while TLS material
 that needs the API server (the in-cluster Secret) is loaded on the listener thread before it
 starts accepting. `WebhookRuntime.describe_crd` / `describe_katalog` give the `/katalog` blocks
-of webhooks.md §8.
+of docs/webhooks.md §8.
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ class WebhookStartError(OrkestraError):
 
 
 def client_target(settings: WebhookSettings, service: str, *, loopback: bool, cluster: bool) -> ClientTarget | None:
-    """webhooks.md §3 clientConfig: ORK_WEBHOOK_URL (defaulted on a loopback API server), else the
+    """docs/webhooks.md §3 clientConfig: ORK_WEBHOOK_URL (defaulted on a loopback API server), else the
     Service in a cluster, else None (served but not registered)."""
     url = settings.webhook_url or (f"https://127.0.0.1:{settings.port}" if loopback else "")
     if url:
@@ -118,7 +118,7 @@ class WebhookRuntime:
         if self.tls is not None:
             self.tls.close()
 
-    # ------------------------------------------------------------------ views (webhooks.md §8)
+    # ------------------------------------------------------------------ views (docs/webhooks.md §8)
     def describe_crd(self, key: str) -> dict:
         plan = self.plan
         entry = plan.entries.get(key)
@@ -193,7 +193,7 @@ def _cache_lookup(engine: Any):
 
 
 def attach(engine: Any) -> WebhookRuntime | None:
-    """Start what webhooks.md §1/§3 require for this engine; None when nothing is needed."""
+    """Start what docs/webhooks.md §1/§3 require for this engine; None when nothing is needed."""
     settings = WebhookSettings.from_settings(engine.settings)
     gateway = engine.mode == "gateway"
     if settings.gateway_endpoint and not gateway:

@@ -1,4 +1,4 @@
-"""Webhook statistics of one process (webhooks.md §8).
+"""Webhook statistics of one process (docs/webhooks.md §8).
 
 Counters run forever; latencies live in ring buffers of `CONVERSION_WINDOW` samples, per CRD
 and per webhook (admission), per conversion group (conversion). `summarise` is the one place

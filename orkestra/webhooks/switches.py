@@ -1,6 +1,6 @@
 """The webhook switches: what the environment turns on, and the start-up checks on it.
 
-`check_switches` is the one place that knows the start-up rules of webhooks.md §1 and §2
+`check_switches` is the one place that knows the start-up rules of docs/webhooks.md §1 and §2
 (`ork run` and `ork gateway` both call it before anything starts). `WebhookSettings` is the
 webhook layer's view of `orkestra.config.Settings`: every other module of this package reads
 these few typed fields, so the attribute names of the engine's settings object are read in
@@ -40,7 +40,7 @@ class WebhookSettings:
         """Read the engine's `orkestra.config.Settings` (already parsed and validated).
 
         `Settings.service_name` defaults to `orkestra`, so that value counts as "unset" here:
-        `security.serviceName` then wins (webhooks.md §2 order ORK_SERVICE_NAME > serviceName).
+        `security.serviceName` then wins (docs/webhooks.md §2 order ORK_SERVICE_NAME > serviceName).
         """
         service = str(getattr(settings, "service_name", "") or "")
         return cls(
@@ -62,7 +62,7 @@ class WebhookSettings:
 
 
 def check_switches(settings: Any) -> str | None:
-    """The start-up error of webhooks.md §1/§2 for these settings, or None when they are fine.
+    """The start-up error of docs/webhooks.md §1/§2 for these settings, or None when they are fine.
 
     Accepts `orkestra.config.Settings` or a `WebhookSettings`. The caller prints the message on
     stderr, logs it at error level and exits 1.

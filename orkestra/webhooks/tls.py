@@ -1,6 +1,6 @@
 """Serving TLS for the webhook listener: where the material comes from, and hot reload.
 
-Three sources (webhooks.md §2) share one small interface, `load() -> TlsBundle | None` (None =
+Three sources (docs/webhooks.md §2) share one small interface, `load() -> TlsBundle | None` (None =
 unchanged since the last call):
 
 * `SuppliedSource` reads `TLS_CERT`/`TLS_KEY` (and the caBundle file) and reports a change
@@ -261,7 +261,7 @@ class TlsManager:
 
 def make_source(settings: Any, *, service: str, kube: Any = None, cluster: bool | None = None,
                 clock: Clock = utc_now) -> TlsSource:
-    """The source webhooks.md §2 prescribes for these settings (`WebhookSettings`)."""
+    """The source docs/webhooks.md §2 prescribes for these settings (`WebhookSettings`)."""
     if settings.tls_cert:
         return SuppliedSource(settings.tls_cert, settings.tls_key, settings.tls_ca)
     names = certs.required_names(service, settings.namespace, settings.webhook_url)

@@ -1,4 +1,4 @@
-"""Work queues with client-go semantics (runtime.md §3), one concept per module:
+"""Work queues with client-go semantics (docs/runtime.md §3), one concept per module:
 `queue` (dedup, dirty/processing), `delaying` (add_after on the shared `timer`), `rate_limiters`,
 `depth_limit`, `rate_limiting` (the queue a CRD uses) and `metrics` (Prometheus hooks)."""
 from orkestra.workqueue.delaying import DelayingQueue

@@ -1,4 +1,4 @@
-"""`DelayingQueue`: a `Queue` plus `add_after` (runtime.md §3.2).
+"""`DelayingQueue`: a `Queue` plus `add_after` (docs/runtime.md §3.2).
 
 Waiting items live in `_waiting` (item -> ready time); the deadline itself is scheduled on the
 shared `Timer`, so a hundred queues cost no extra threads. When the same item is added again

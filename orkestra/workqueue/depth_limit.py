@@ -1,4 +1,4 @@
-"""`DepthLimit`: what happens when an informer event meets a full queue (runtime.md §3.5).
+"""`DepthLimit`: what happens when an informer event meets a full queue (docs/runtime.md §3.5).
 
 The queue decides under its lock whether an offered item is added; this class holds the policy
 (`warn` adds anyway, `drop` refuses) and everything said about it afterwards: the log line (for

@@ -1,4 +1,4 @@
-"""`Queue`: the basic work queue (runtime.md §3.1), client-go's semantics with Python names.
+"""`Queue`: the basic work queue (docs/runtime.md §3.1), client-go's semantics with Python names.
 
 Three structures under one lock:
 * `_queue` — the order in which items are handed out;

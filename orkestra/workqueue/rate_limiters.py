@@ -1,4 +1,4 @@
-"""Rate limiters (runtime.md §3.3): how long a failed item waits before its retry.
+"""Rate limiters (docs/runtime.md §3.3): how long a failed item waits before its retry.
 
 * `ItemExponentialLimiter` — per item, `base × 2^failures` capped at `max_delay`
   (5 ms … 1000 s); each `when(item)` counts one more failure until `forget(item)`.

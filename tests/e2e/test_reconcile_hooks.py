@@ -1,4 +1,4 @@
-"""Python hooks on a real API server, driven directly (katalog.md §16).
+"""Python hooks on a real API server, driven directly (docs/katalog.md#hooks).
 
 A hook module written next to the test's Katalog directory records its calls; the test checks
 the call rules (on_create, then on_update on a new generation, on_reconcile every time, on_delete

@@ -1,4 +1,4 @@
-"""`ork run` start-up contract (cli.md §1, runtime.md §1, §11): everything is checked before the
+"""`ork run` start-up contract (docs/cli.md#ork-run, docs/runtime.md §1, §11): everything is checked before the
 server starts, errors are readable lines with exit 1, a fatal engine start inside the gunicorn
 worker ends `ork run` with exit 3, an unreachable API server is retried (not fatal), and SIGTERM under
 `--server builtin` drains in-flight reconciles (with /ready 503 meanwhile) and exits 0."""
@@ -105,7 +105,7 @@ def test_builtin_server_drains_in_flight_reconciles_on_sigterm(ork_runtime, appl
     ork.wait_for(lambda: any(line.get("message") == "slow reconcile started" for line in ork.log_lines()),
                  message="a reconcile in flight")
     ork.proc.send_signal(signal.SIGTERM)
-    # the builtin server keeps answering while the in-flight reconcile drains (runtime.md §11)
+    # the builtin server keeps answering while the in-flight reconcile drains (docs/runtime.md §11)
     ork.wait_for(lambda: ork.get("/ready")[0] == 503, timeout=5, interval=0.05, message="/ready 503 at once")
     assert ork.get("/health")[0] == 200, "still healthy while draining"
     assert ork.proc.wait(timeout=60) == 0
@@ -118,7 +118,7 @@ POLLING_HOOK = '''
 def make_hooks():
     def on_reconcile(ctx, obj):
         ctx.log.info("polling reconcile started")
-        if ctx.cancelled.wait(60):               # what katalog.md §16 tells long hooks to do
+        if ctx.cancelled.wait(60):               # what docs/katalog.md#hooks tells long hooks to do
             ctx.log.info("polling reconcile saw cancelled")
     return {"on_reconcile": on_reconcile}
 '''

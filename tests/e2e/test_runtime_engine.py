@@ -1,4 +1,4 @@
-"""The runtime core in a real `ork run` against the real API server (runtime.md §5–8, §12).
+"""The runtime core in a real `ork run` against the real API server (docs/runtime.md §5–8, §12).
 
 * three CRDs in one process, each with its own informer, queue and workers, and per-CRD health;
   a hook that raises on every reconcile degrades only its CRD;

@@ -1,4 +1,4 @@
-"""Leader election between two real `ork run` replicas (runtime.md §9).
+"""Leader election between two real `ork run` replicas (docs/runtime.md §9).
 
 Only the leader reconciles; followers keep warm caches, report `pending` and are ready. SIGKILL of
 the leader hands over once the lease runs out (bounded by lease + retry); SIGTERM releases the

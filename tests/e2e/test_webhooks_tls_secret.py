@@ -1,4 +1,4 @@
-"""The in-cluster TLS Secret (webhooks.md §2) against the real API server: creation, reuse by a
+"""The in-cluster TLS Secret (docs/webhooks.md §2) against the real API server: creation, reuse by a
 second replica, the 409 race between replicas, and rotation with the previous CA kept."""
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """`unique` at admission under `ork gateway`: the gateway runs an informer for CRDs with unique
-rules, and /validate checks the value against it (webhooks.md §5)."""
+rules, and /validate checks the value against it (docs/webhooks.md §5)."""
 from __future__ import annotations
 
 import json

@@ -4,7 +4,7 @@ printf println.
 `and` and `or` short-circuit as in Go ≥ 1.18: they are marked `lazy`, receive thunks, and return
 the deciding operand itself (not a bool). `eq` takes several right-hand values. Comparisons are
 numeric across int/float, and nil equals `""` and `0` (values.equal/compare). Two deliberate
-deviations make these nil-safe in the spirit of katalog.md §9.4: `len nil` is 0 and `index nil …`
+deviations make these nil-safe in the spirit of docs/katalog.md#templates: `len nil` is 0 and `index nil …`
 is nil. `len` of a string counts characters, not UTF-8 bytes.
 """
 from __future__ import annotations

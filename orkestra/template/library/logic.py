@@ -1,7 +1,7 @@
 """Defaults and logic: default coalesce ternary empty notEmpty required fail.
 
 Emptiness is Go truthiness (nil, false, 0, and empty strings, lists and maps are empty), so
-`default "x" 0` gives "x" as in Sprig. `required` uses the same emptiness, as katalog.md §9.4
+`default "x" 0` gives "x" as in Sprig. `required` uses the same emptiness, as docs/katalog.md#templates
 says ("error when empty"): a field that may legitimately be 0 or false wants `default`, not
 `required`.
 """

@@ -1,6 +1,6 @@
 """Kubernetes name functions: `truncateName n s` and `dnsLabel s`.
 
-`truncate_name` is the single implementation of the default-name rule of katalog.md §7.2 (a name
+`truncate_name` is the single implementation of the default-name rule of docs/katalog.md#keys-per-type (a name
 longer than the limit is cut to limit-6 characters, then `-` and the first 5 hex digits of the
 SHA-256 of the full name), so the reconciler's default names and the template function agree.
 """

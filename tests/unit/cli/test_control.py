@@ -1,4 +1,4 @@
-"""`ork control` refusals happen before gunicorn starts (cli.md §8)."""
+"""`ork control` refusals happen before gunicorn starts (docs/cli.md#ork-control)."""
 from __future__ import annotations
 
 from click.testing import CliRunner

@@ -1,4 +1,4 @@
-"""`ork events` table (cli.md §10): pure formatting, sorting, tail and selector."""
+"""`ork events` table (docs/cli.md#ork-events): pure formatting, sorting, tail and selector."""
 from datetime import datetime, timezone
 
 from click.testing import CliRunner
@@ -14,7 +14,7 @@ def ev(reason, message, ts, *, type_="Normal", name="site-a", namespace="default
 
 
 def test_table_matches_the_spec_layout():
-    # Column layout of cli.md §10; ages use the project's human_age (two units: `6m1s`).
+    # Column layout of docs/cli.md#ork-events; ages use the project's human_age (two units: `6m1s`).
     table = render_table([
         ev("Reconciled", "reconciled generation 1: created Deployment default/site-a-deployment", "2026-03-01T11:54:00Z"),
         ev("FinalizerAdded", "added finalizer orkestra.io/finalizer", "2026-03-01T11:53:59Z"),

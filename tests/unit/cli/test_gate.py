@@ -1,4 +1,4 @@
-"""`ork gate` (cli.md §11): output layout, exit codes, entry matching, offline `unique`."""
+"""`ork gate` (docs/cli.md#ork-gate): output layout, exit codes, entry matching, offline `unique`."""
 import textwrap
 
 import pytest

@@ -127,9 +127,7 @@ def test_bad_interval_is_a_usage_error():
 
 
 def test_summary_matches_the_spec_sample_exactly():
-    """cli.md §9: the sample output, character for character."""
-    import pathlib
-    spec = pathlib.Path("/work/shared/spec/cli.md")
+    """docs/cli.md#ork-status: the sample output, character for character."""
     doc = json.loads(json.dumps(KATALOG))
     doc.update(identity="orkestra-runtime-5d8f-xk2p9", leader="orkestra-runtime-5d8f-xk2p9", total=3)
     doc["crds"] = doc["crds"][:3]
@@ -152,13 +150,11 @@ def test_summary_matches_the_spec_sample_exactly():
         "",
         "Legend: ● healthy  ⚠ failing below threshold  ✗ degraded  ◌ pending  · started  ○ not started",
     ]
-    if spec.exists():
-        assert "\n".join(want) in spec.read_text(), "the sample in cli.md changed"
     assert render_summary("http://localhost:8080", doc).splitlines() == want
 
 
 def test_rows_follow_the_start_order():
-    """cli.md §9 sample lists cache, website, application: dependencies first, not A-Z (the
+    """docs/cli.md#ork-status sample lists cache, website, application: dependencies first, not A-Z (the
     /katalog `crds` list is keyed alphabetically)."""
     doc = json.loads(json.dumps(KATALOG))
     doc["crds"] = sorted(doc["crds"], key=lambda c: c["name"])

@@ -200,7 +200,7 @@ def test_multi_line_messages_are_indented():
 
 
 def test_an_error_without_a_line_carries_the_file_prefix(tmp_path):
-    """katalog.md §1: when no line is known, the prefix is just `file:`."""
+    """docs/katalog.md#reading-rules: when no line is known, the prefix is just `file:`."""
     from orkestra.cli.validate import _issue_line
     from orkestra.katalog.issues import KatalogIssue
     issue = KatalogIssue("k.yaml", None, None, "", "empty file", None)

@@ -1,4 +1,4 @@
-"""Load-time checks of condition lists: every problem, with its key path (katalog.md §18 step 10)."""
+"""Load-time checks of condition lists: every problem, with its key path (docs/cli.md#ork-validate step 10)."""
 import pytest
 
 from orkestra.conditions import ConditionError, check_condition_list, compile_condition

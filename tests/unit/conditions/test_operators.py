@@ -1,4 +1,4 @@
-"""Every operator and shorthand of the katalog.md §8 table, valueType and negate."""
+"""Every operator and shorthand of the docs/katalog.md#conditions table, valueType and negate."""
 import pytest
 
 from orkestra.conditions import ConditionError, compile_condition, compile_conditions

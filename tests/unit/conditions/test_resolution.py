@@ -1,4 +1,4 @@
-"""Field paths and value resolution (katalog.md §8)."""
+"""Field paths and value resolution (docs/katalog.md#conditions)."""
 import pytest
 
 from orkestra.conditions import MISSING, PathError, lookup, parse_path, resolve_field

@@ -1,4 +1,4 @@
-"""Validation (katalog.md §11) and mutation (§12) rule evaluation."""
+"""Validation (docs/katalog.md#validation) and mutation (§12) rule evaluation."""
 import copy
 
 import pytest
@@ -10,7 +10,7 @@ from orkestra.conditions.rules import (
     compile_validation, compute_mutation, evaluate_validation, validate,
 )
 
-# katalog.md §19.3
+# docs/packs.md
 VALIDATION = [
     {"field": "spec.image", "prefix": "registry.internal/", "message": "images must come from registry.internal/"},
     {"field": "spec.replicas", "between": "1,20", "message": "replicas must be between 1 and 20"},

@@ -1,4 +1,4 @@
-"""Time, day-of-week and cron conditions with an injected clock (katalog.md §8)."""
+"""Time, day-of-week and cron conditions with an injected clock (docs/katalog.md#conditions)."""
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 

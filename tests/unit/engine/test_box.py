@@ -282,7 +282,7 @@ def test_views_and_informer_events_tolerate_a_concurrent_stop():
 
 
 class WaitingReconciler(FakeReconciler):
-    """A reconcile that polls `cancelled` the way katalog.md §16 tells hooks to."""
+    """A reconcile that polls `cancelled` the way docs/katalog.md#hooks tells hooks to."""
 
     def __init__(self):
         super().__init__()

@@ -110,7 +110,7 @@ def test_reactivation_keeps_counters_and_goes_through_started():
 
 
 def test_a_recreated_crd_that_was_degraded_goes_through_started_to_healthy():
-    """runtime.md §8 step 2: counters are kept, the state goes through started then healthy
+    """docs/runtime.md §8 step 2: counters are kept, the state goes through started then healthy
     (the CRs went with the deleted CRD, so no reconcile will ever succeed to end the streak)."""
     h, _ = make(threshold=3)
     h.mark_started()

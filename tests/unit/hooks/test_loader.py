@@ -1,4 +1,4 @@
-"""Hook loading and call rules (katalog.md §16)."""
+"""Hook loading and call rules (docs/katalog.md#hooks)."""
 import sys
 
 import pytest
@@ -131,7 +131,7 @@ def test_installed_modules_are_found_without_importing_them(tmp_path):
 
 
 def test_an_async_callback_is_a_load_error_instead_of_a_hook_that_never_runs(tmp_path):
-    """Second reading of katalog.md §16: callbacks are called synchronously and must return None.
+    """Second reading of docs/katalog.md#hooks: callbacks are called synchronously and must return None.
     An `async def` callback only returned an un-awaited coroutine, so its body never ran while
     every reconcile reported success."""
     write(tmp_path, "hooks_async", "class H:\n    async def on_reconcile(self, ctx, obj):\n        ctx.apply({})\n"

@@ -33,7 +33,7 @@ ns:
 
 
 def test_builtin_plural_comes_from_the_registry_even_when_given(report):
-    """katalog.md §4: explicit values win, but the plural still comes from the registry."""
+    """docs/katalog.md#apitypes: explicit values win, but the plural still comes from the registry."""
     r = report(crds("deploy:\n  apiTypes: {kind: Deployment, version: v2, plural: foo}\n  labelSelector: {a: b}"))
     assert r.ok, [str(e) for e in r.errors]
     api = r.katalog.crds["deploy"].api
@@ -359,7 +359,7 @@ def test_hook_callbacks_of_a_factory_returning_a_module_level_class(report, tmp_
 
 
 def test_plural_warning_honours_the_group_of_api_version(report):
-    """cli.md §6 step 4/5: a kind that is built-in only in another group gets the guessed plural and a warning."""
+    """docs/deploying.md#the-bundle-rbac-and-the-katalog-configmap step 4/5: a kind that is built-in only in another group gets the guessed plural and a warning."""
     r = report(crds("""
 w:
   apiTypes: {group: demo.io, version: v1, kind: Website, plural: websites}

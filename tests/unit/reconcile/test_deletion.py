@@ -1,4 +1,4 @@
-"""The deletion flow and the finalizers (runtime.md §10.3, katalog.md §7.1), driven through the real
+"""The deletion flow and the finalizers (docs/runtime.md §10.3, docs/katalog.md#keys-of-every-entry), driven through the real
 `DeclarativeReconciler` against the API double with a fake clock.
 
 `DoubleRuntime` stands in for the operator box: its cache is the double's store, except for
@@ -292,7 +292,7 @@ def test_an_ondelete_job_that_failed_and_vanished_is_not_counted_as_success():
     assert len(world.job_creates()) == 1
     assert world.runtime.recorder.reasons().count("DeleteError") == 1
     world.clock.advance(600)
-    world.reconcile()                               # deleteTimeout ends the wait (runtime.md §10.3 step 3)
+    world.reconcile()                               # deleteTimeout ends the wait (docs/runtime.md §10.3 step 3)
     assert world.cr() is None and "DeleteTimeout" in world.runtime.recorder.reasons()
 
 

@@ -1,4 +1,4 @@
-"""Every example Katalog (katalog.md §19) renders its children and status fields for a sample CR."""
+"""Every example Katalog (docs/packs.md) renders its children and status fields for a sample CR."""
 from pathlib import Path
 
 import pytest

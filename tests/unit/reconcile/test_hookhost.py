@@ -1,4 +1,4 @@
-"""The reconcile side of hooks: `args` as katalog.md §16 passes them."""
+"""The reconcile side of hooks: `args` as docs/katalog.md#hooks passes them."""
 from types import SimpleNamespace
 
 from orkestra.katalog.model import HookSpec

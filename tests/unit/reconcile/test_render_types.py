@@ -1,4 +1,4 @@
-"""Rendered values reach the manifest with the types Kubernetes expects (katalog.md §7.3, §9.1, §9.3):
+"""Rendered values reach the manifest with the types Kubernetes expects (docs/katalog.md#keys-per-type, §9.1, §9.3):
 printing of maps/lists/booleans in string fields, typed string fields, required fields, explicit
 empty selectors, the typed Service fields, and a copied Secret that would land on its own source."""
 import base64

@@ -1,4 +1,4 @@
-"""Pure status computation (katalog.md §10, runtime.md §10.2)."""
+"""Pure status computation (docs/katalog.md#status, docs/runtime.md §10.2)."""
 from orkestra.reconcile.status import (StatusField, compute_status, evaluate_fields, merge_diff,
                                        ready_condition, status_patch)
 

@@ -1,4 +1,4 @@
-"""`unique` at reconcile time (katalog.md §11.2): against the cache, ignoring the CR itself; the oldest wins."""
+"""`unique` at reconcile time (docs/katalog.md#validation): against the cache, ignoring the CR itself; the oldest wins."""
 from orkestra.reconcile.reconciler import DeclarativeReconciler
 from tests.unit.reconcile.factory import make_cr, make_entry, make_katalog
 

@@ -187,7 +187,7 @@ def test_endpoint_switches_remove_routes(client):
 
 
 def test_info_false_removes_only_the_detail_route(client, engine):
-    """katalog.md §3: `info: false` removes /katalog/{crd}; the CR routes stay; `enabled: false`
+    """docs/katalog.md#crd-entry: `info: false` removes /katalog/{crd}; the CR routes stay; `enabled: false`
     removes every /katalog/{crd}/... route."""
     engine.crs["secretive"] = [site("s1")]
     status, body = get(client, "/katalog/secretive/cr")

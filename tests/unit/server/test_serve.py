@@ -44,8 +44,8 @@ def test_fatal_engine_start_ends_the_worker_with_code_3():
 
 
 def test_listening_log_names_https_only_when_a_listener_starts():
-    """The `listening` line (cli.md §1) says where HTTPS listens, by the engine's own rule
-    (webhooks.md §1): conversion switch, a protection feature or gateway mode."""
+    """The `listening` line (docs/cli.md#ork-run) says where HTTPS listens, by the engine's own rule
+    (docs/webhooks.md §1): conversion switch, a protection feature or gateway mode."""
     import dataclasses
 
     from orkestra.server.serve import https_address

@@ -1,4 +1,4 @@
-"""Every function of katalog.md §9.4 (Go built-ins and the v1 library), table-driven.
+"""Every function of docs/katalog.md#templates (Go built-ins and the v1 library), table-driven.
 
 Each case is (template, expected text) rendered against DATA; the value-last argument order is
 exercised both as a call and in pipeline form.

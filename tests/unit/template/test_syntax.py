@@ -1,4 +1,4 @@
-"""Every syntax form of katalog.md §9.1, rendered against one CR (table-driven)."""
+"""Every syntax form of docs/katalog.md#templates, rendered against one CR (table-driven)."""
 from __future__ import annotations
 
 import pytest

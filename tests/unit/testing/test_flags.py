@@ -1,4 +1,4 @@
-"""Command lines of the three components (testing.md's flag list)."""
+"""Command lines of the three components (docs/architecture.md's flag list)."""
 from pathlib import Path
 
 from orkestra.testing import flags

@@ -188,7 +188,7 @@ def test_paths_without_rules_are_not_registered(tmp_path):
 
 def test_an_entry_is_evaluated_only_for_its_own_operations(katalog):
     # service-app registers DELETE; team-app (same kind) keeps the default [CREATE, UPDATE], so the
-    # DELETE that service-app's webhook sends must not run team-app's rules (katalog.md §11.4)
+    # DELETE that service-app's webhook sends must not run team-app's rules (docs/katalog.md#admission-switches)
     client, state = make(katalog, synced())
     old = obj("t", "team-a", labels={"team": "t", "owner": "team"}, image="registry.internal/x", replicas=1)
     r = answer(client, "/validate", admission("DELETE", None, old))

@@ -239,7 +239,7 @@ spec:
 
 
 def test_mutation_entry_never_widens_operations_beyond_webhooks_operations(tmp_path):
-    # katalog.md §11.4: mutation does not apply to DELETE; an entry limited to DELETE gets no
+    # docs/katalog.md#admission-switches: mutation does not apply to DELETE; an entry limited to DELETE gets no
     # mutating webhook at all (it must not be registered for CREATE/UPDATE it did not ask for)
     plan = build_plan(load(tmp_path, DELETE_ONLY), WebhookSettings(enable_conversion=True, enable_admission=True))
     d = desired_configurations(plan, TARGET, CA)
@@ -273,7 +273,7 @@ spec:
 
 
 def test_custom_child_crds_are_protected_only_through_an_entry_with_protect_crd(tmp_path):
-    # webhooks.md §6.1: the CRDs of entries with protectCRD, "plus the CRDs of custom child kinds
+    # docs/webhooks.md §6.1: the CRDs of entries with protectCRD, "plus the CRDs of custom child kinds
     # declared in those entries": an entry with protectCRD: false protects neither
     plan = build_plan(load(tmp_path, CHILD_CRDS), WebhookSettings())
     assert set(plan.deletion.protected_crds) == {"monitoreds.apps.example.io", "servicemonitors.monitoring.coreos.com"}

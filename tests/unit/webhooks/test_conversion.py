@@ -1,4 +1,4 @@
-"""/convert: katalog.md §13 algorithm, Failure answers, stats per group and direction."""
+"""/convert: docs/katalog.md#conversion algorithm, Failure answers, stats per group and direction."""
 from __future__ import annotations
 
 import itertools

@@ -1,4 +1,4 @@
-"""`ork gateway` start-up checks (cli.md §2, webhooks.md §1/§2): exit 1 with the exact message."""
+"""`ork gateway` start-up checks (docs/cli.md#ork-gateway, docs/webhooks.md §1/§2): exit 1 with the exact message."""
 from __future__ import annotations
 
 from click.testing import CliRunner

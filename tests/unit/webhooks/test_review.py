@@ -1,4 +1,4 @@
-"""Malformed requests (webhooks.md §9): exact statuses and messages, never a 500."""
+"""Malformed requests (docs/webhooks.md §9): exact statuses and messages, never a 500."""
 from __future__ import annotations
 
 import json

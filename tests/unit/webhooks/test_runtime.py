@@ -1,4 +1,4 @@
-"""`attach(engine)`: when the listener and the controller start (webhooks.md §1, §3), and the
+"""`attach(engine)`: when the listener and the controller start (docs/webhooks.md §1, §3), and the
 `/katalog` blocks of §8 — against a stand-in engine (no cluster)."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The statistics formulas of webhooks.md §8."""
+"""The statistics formulas of docs/webhooks.md §8."""
 from __future__ import annotations
 
 from orkestra.webhooks.stats import WebhookStats, percentile, summarise

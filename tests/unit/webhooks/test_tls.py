@@ -1,4 +1,4 @@
-"""Certificates, TLS sources and the TLS manager (webhooks.md §2)."""
+"""Certificates, TLS sources and the TLS manager (docs/webhooks.md §2)."""
 from __future__ import annotations
 
 import datetime as dt

@@ -6,12 +6,12 @@ docs/control-center.md: default credentials are accepted on a loopback bind only
 """
 from __future__ import annotations
 
-import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
+from orkestra.netaddr import is_loopback_host
 
 DEFAULT_USERNAME = "orkestra"
 DEFAULT_PASSWORD = "orkestra"
@@ -49,19 +49,10 @@ class CCSettings:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
-def is_loopback(host: str) -> bool:
-    """True for `localhost`, 127.0.0.0/8 and ::1."""
-    if host.strip().lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
 
 def startup_refusal(settings: CCSettings) -> str | None:
     """The message `ork control` exits 1 with, or None when it may start."""
-    if settings.default_credentials and not is_loopback(settings.host) and not settings.insecure:
+    if settings.default_credentials and not is_loopback_host(settings.host) and not settings.insecure:
         return (f"refusing to start: default credentials on non-loopback address {settings.bind} — "
                 f"set ADMIN_USERNAME and ADMIN_PASSWORD, or pass --insecure")
     return None

@@ -18,9 +18,10 @@ from orkestra.katalog.issues import IssueSink
 from orkestra.katalog.legacy import normalise
 from orkestra.katalog.schema import is_deferred
 from orkestra.katalog.source import (
-    MarkedMap, SourceError, is_loopback, is_url, join_location, key_mark, origin, parse_yaml, plain, read_source,
+    MarkedMap, SourceError, is_url, join_location, key_mark, origin, parse_yaml, plain, read_source,
     redact_url,
 )
+from orkestra.netaddr import is_loopback_host
 
 LITERAL_CREDENTIALS = ("token", "password", "username")
 CREDENTIAL_PREFIX = "ORK_REGISTRY_"
@@ -202,7 +203,7 @@ def _may_receive_credentials(location: str, at: tuple, env: Mapping[str, str], s
         sink.error(at + ("auth",), f"credentials are sent only to the ORK_REGISTRY host; "
                                    f"{redact_url(location)} is not on it")
         return False
-    if target[0] != "https" and not is_loopback(target[1]):
+    if target[0] != "https" and not is_loopback_host(target[1]):
         sink.error(at + ("auth",), f"credentials are sent only over https, not to {redact_url(location)}")
         return False
     return True

@@ -10,7 +10,6 @@ hostile input into a clear error instead of a hang or a RecursionError.
 from __future__ import annotations
 
 import http.client
-import ipaddress
 import os
 import urllib.error
 import urllib.parse
@@ -92,14 +91,6 @@ def origin(url: str) -> tuple[str, str, int | None]:
     parts = urllib.parse.urlsplit(url)
     return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
 
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class _CredentialsStayHome(urllib.request.HTTPRedirectHandler):

@@ -13,7 +13,6 @@ decide how to retry (informers and the leader elector back off, reconcile fails 
 """
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import os
@@ -33,6 +32,7 @@ from orkestra.errors import OrkestraError
 from orkestra.gvk import GVR
 from orkestra.kube.errors import ApiError
 from orkestra.kube.paths import describe, resource_path
+from orkestra.netaddr import is_loopback_host
 
 log = logging.getLogger("orkestra.kube")
 
@@ -316,15 +316,6 @@ def service_account_dir(env: Mapping[str, str] | None = None) -> str:
     env = os.environ if env is None else env
     return env.get("ORK_SERVICE_ACCOUNT_DIR") or SERVICE_ACCOUNT_DIR
 
-
-def is_loopback_host(host: str) -> bool:
-    """`localhost` or a loopback IP address (v4 or v6)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def retry_after_seconds(header: str | None, default: float = 1.0) -> float:

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from orkestra.controlcenter.settings import (SERVICE_ACCOUNT_TOKEN, SettingsError, build_settings, is_loopback,
+from orkestra.controlcenter.settings import (SERVICE_ACCOUNT_TOKEN, SettingsError, build_settings,
                                              startup_refusal)
+from orkestra.netaddr import is_loopback_host
 
 
 def _settings(host: str = "127.0.0.1", *, env: dict | None = None, insecure: bool = False, urls: str = "http://a:8080",
@@ -17,7 +18,7 @@ def _settings(host: str = "127.0.0.1", *, env: dict | None = None, insecure: boo
                                             ("localhost", True), ("0.0.0.0", False), ("10.0.0.5", False),
                                             ("::", False), ("example.com", False)])
 def test_loopback_addresses(host, loopback):
-    assert is_loopback(host) is loopback
+    assert is_loopback_host(host) is loopback
 
 
 def test_default_credentials_are_refused_on_a_non_loopback_bind_unless_insecure():

@@ -231,13 +231,16 @@ def reader_rules(katalog: Katalog, api_auth: bool) -> list[Rule]:
     `/katalog`, `/katalog/<crd>` and `/katalog/<crd>/health` (named one by one, so the raw and
     enriched Katalog stay closed), `list` and `get` on the entries' kinds (the Resources page
     lists cluster-wide) and `list events` (a CR's events). Every entry of the Katalog counts,
-    enabled or not, as `/katalog` lists them all.
+    enabled or not, as `/katalog` lists them all, except a Secret entry: `list secrets` would let
+    the Control Center's token read every Secret's payload straight from the API server, so its
+    Resources pages stay forbidden unless granted by hand.
     """
     if not api_auth:
         return []
     reason = "the Control Center reads the runtime HTTP API (ORK_API_AUTH=kubernetes)"
     paths = ["/katalog"] + [f"/katalog/{name}{tail}" for name in katalog.crds for tail in ("", "/health")]
-    kinds = [Rule(e.api.group, e.api.plural, ("get", "list"), reason=reason) for e in katalog.crds.values()]
+    kinds = [Rule(e.api.group, e.api.plural, ("get", "list"), reason=reason) for e in katalog.crds.values()
+             if (e.api.group, e.api.plural) != ("", "secrets")]
     return _merge([[Rule("", "", ("get",), reason=reason, urls=tuple(paths))],
                    [Rule("", "events", ("list",), reason=reason)], kinds])
 

@@ -130,13 +130,16 @@ def test_bundle_documents_order_labels_and_determinism(report):
 def test_control_center_reads_only_with_api_auth(report):
     """The `cc` ServiceAccount gets exactly the reviews its reads ask for under
     ORK_API_AUTH=kubernetes: the summary paths by name (not /katalog/raw or /katalog/enriched),
-    get/list on every entry's kind (a disabled one too: /katalog lists it) and list events."""
+    get/list on every entry's kind (a disabled one too: /katalog lists it) but Secrets, and
+    list events."""
     other = "    old:\n      enabled: false\n      apiTypes: {group: e.io, version: v1, kind: O, plural: os}\n"
-    k = load(report, CM + other)
+    secret = "    pw:\n      apiTypes: {kind: Secret}\n"
+    k = load(report, CM + other + secret)
     assert derive(k, "cc") == [] and rbac_documents(k, namespace="ops", components=["cc"])[-1]["kind"] == "ServiceAccount"
     rules = [r.to_k8s() for r in derive(k, "cc", api_auth=True)]
     assert rules == [
-        {"nonResourceURLs": ["/katalog", "/katalog/cm", "/katalog/cm/health", "/katalog/old", "/katalog/old/health"],
+        {"nonResourceURLs": ["/katalog", "/katalog/cm", "/katalog/cm/health", "/katalog/old", "/katalog/old/health",
+                             "/katalog/pw", "/katalog/pw/health"],
          "verbs": ["get"]},
         {"apiGroups": [""], "resources": ["events"], "verbs": ["list"]},
         {"apiGroups": ["d.io"], "resources": ["cs"], "verbs": ["get", "list"]},

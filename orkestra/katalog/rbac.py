@@ -11,7 +11,7 @@ resource and resource names are merged into the first. Each rule may carry a `re
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Mapping
 
 import yaml
@@ -52,13 +52,18 @@ def tls_secret_name(env: Mapping[str, str]) -> str:
 
 @dataclass(frozen=True)
 class Rule:
+    """A resource rule, or (`urls` set, group and resource empty) a non-resource URL rule."""
+
     group: str
     resource: str
     verbs: tuple[str, ...]
     resource_names: tuple[str, ...] = ()
     reason: str = ""
+    urls: tuple[str, ...] = ()
 
     def to_k8s(self) -> dict:
+        if self.urls:
+            return {"nonResourceURLs": list(self.urls), "verbs": list(self.verbs)}
         out: dict = {"apiGroups": [self.group], "resources": [self.resource]}
         if self.resource_names:
             out["resourceNames"] = list(self.resource_names)
@@ -77,14 +82,13 @@ def _merge(steps: Iterable[list[Rule]]) -> list[Rule]:
     index: dict[tuple, int] = {}
     for step in steps:
         for rule in sorted(step, key=lambda r: (r.group, r.resource)):
-            ident = (rule.group, rule.resource, rule.resource_names)
+            ident = (rule.group, rule.resource, rule.resource_names, rule.urls)
             if ident in index:
                 old = out[index[ident]]
-                out[index[ident]] = Rule(old.group, old.resource, _ordered(old.verbs + rule.verbs),
-                                         old.resource_names, old.reason)
+                out[index[ident]] = replace(old, verbs=_ordered(old.verbs + rule.verbs))
             else:
                 index[ident] = len(out)
-                out.append(Rule(rule.group, rule.resource, _ordered(rule.verbs), rule.resource_names, rule.reason))
+                out.append(replace(rule, verbs=_ordered(rule.verbs)))
     return out
 
 
@@ -219,11 +223,33 @@ def api_auth_rules(api_auth: bool) -> list[Rule]:
             Rule("authorization.k8s.io", "subjectaccessreviews", ("create",), reason=reason)]
 
 
+def reader_rules(katalog: Katalog, api_auth: bool) -> list[Rule]:
+    """What the Control Center reads from runtimes and gateways under `ORK_API_AUTH=kubernetes`
+    (docs/security.md); none otherwise, since it then sends no token worth granting.
+
+    Each rule is the SubjectAccessReview one of its reads asks for: `get` on the summary paths
+    `/katalog`, `/katalog/<crd>` and `/katalog/<crd>/health` (named one by one, so the raw and
+    enriched Katalog stay closed), `list` and `get` on the entries' kinds (the Resources page
+    lists cluster-wide) and `list events` (a CR's events). Every entry of the Katalog counts,
+    enabled or not, as `/katalog` lists them all, except a Secret entry: `list secrets` would let
+    the Control Center's token read every Secret's payload straight from the API server, so its
+    Resources pages stay forbidden unless granted by hand.
+    """
+    if not api_auth:
+        return []
+    reason = "the Control Center reads the runtime HTTP API (ORK_API_AUTH=kubernetes)"
+    paths = ["/katalog"] + [f"/katalog/{name}{tail}" for name in katalog.crds for tail in ("", "/health")]
+    kinds = [Rule(e.api.group, e.api.plural, ("get", "list"), reason=reason) for e in katalog.crds.values()
+             if (e.api.group, e.api.plural) != ("", "secrets")]
+    return _merge([[Rule("", "", ("get",), reason=reason, urls=tuple(paths))],
+                   [Rule("", "events", ("list",), reason=reason)], kinds])
+
+
 def derive(katalog: Katalog, component: str, *, namespace: str = "orkestra-system",
            api_auth: bool = False) -> list[Rule]:
     """The ClusterRole rules of one component: `runtime`, `gateway` or `cc`."""
     if component == "cc":
-        return []
+        return reader_rules(katalog, api_auth)
     if component == "gateway":
         steps = _webhook_steps(katalog, namespace=namespace) if webhooks_declared(katalog) else []
         return _merge([*steps, api_auth_rules(api_auth)])
@@ -300,11 +326,13 @@ def rbac_documents(katalog: Katalog, *, namespace: str, components: Iterable[str
         docs.append({"apiVersion": "v1", "kind": "ServiceAccount",
                      "metadata": _meta(katalog, SERVICE_ACCOUNTS[c], namespace)})
     with_roles = [c for c in chosen if c in ("runtime", "gateway")]
-    for c in with_roles:
-        rules = derive(katalog, c, namespace=namespace, api_auth=api_auth)
+    cluster = {c: derive(katalog, c, namespace=namespace, api_auth=api_auth) for c in chosen}
+    # the runtime and gateway always get their ClusterRole; the Control Center only with api auth
+    cluster_roles = [c for c in chosen if c in with_roles or cluster[c]]
+    for c in cluster_roles:
         docs.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-                     "metadata": _meta(katalog, SERVICE_ACCOUNTS[c]), "rules": [r.to_k8s() for r in rules]})
-    for c in with_roles:
+                     "metadata": _meta(katalog, SERVICE_ACCOUNTS[c]), "rules": [r.to_k8s() for r in cluster[c]]})
+    for c in cluster_roles:
         docs.append(_binding(katalog, "ClusterRoleBinding", "ClusterRole", SERVICE_ACCOUNTS[c], namespace, None))
     local = {c: namespace_rules(katalog, c, tls_secret=tls_secret) for c in with_roles}
     for c in (c for c in with_roles if local[c]):

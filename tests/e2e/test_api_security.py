@@ -32,6 +32,7 @@ FIELDS = ["data.password", "data", "stringData", ".", ".data", 'data["password"]
           "metadata.annotations", 'metadata.annotations["kubectl.kubernetes.io/last-applied-configuration"]',
           "{{ .data.password | b64dec }}", "{{ .data.password }}", "{{ toJson . }}", "{{ . }}"]
 RSS_BOUND_MB = 250
+ORK_CLI = str(Path(sys.executable).with_name("ork"))
 
 
 def secret_katalog(namespace: str) -> dict:
@@ -135,9 +136,8 @@ def test_with_auth_kubernetes_tokens_are_reviewed(ork_runtime, namespace, kubect
 
 def summaries_for_reader(kubectl, namespace: str, url: str, token: str) -> None:
     """`ork status --token`: refused until a ClusterRole grants the non-resource URLs."""
-    ork_cli = str(Path(sys.executable).with_name("ork"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ORK_", "KUBECONFIG"))}
-    refused = subprocess.run([ork_cli, "status", "--url", url, "--token", token], capture_output=True,
+    env = cli_env()
+    refused = subprocess.run([ORK_CLI, "status", "--url", url, "--token", token], capture_output=True,
                              text=True, env=env, timeout=60)
     assert refused.returncode == 1 and "HTTP 403 from /katalog" in refused.stderr, refused.stderr
     name = f"{namespace}-api-reader"
@@ -148,7 +148,7 @@ def summaries_for_reader(kubectl, namespace: str, url: str, token: str) -> None:
                 f"--serviceaccount={namespace}:reader")
         deadline = time.monotonic() + 15     # the runtime caches the earlier 403 for 5 s
         while True:
-            shown = subprocess.run([ork_cli, "status", "--url", url, "--token", token], capture_output=True,
+            shown = subprocess.run([ORK_CLI, "status", "--url", url, "--token", token], capture_output=True,
                                    text=True, env=env, timeout=60)
             if shown.returncode == 0 or time.monotonic() > deadline:
                 break
@@ -158,6 +158,52 @@ def summaries_for_reader(kubectl, namespace: str, url: str, token: str) -> None:
     finally:
         kubectl("delete", "clusterrolebinding", name, "--ignore-not-found", check=False)
         kubectl("delete", "clusterrole", name, "--ignore-not-found", check=False)
+
+
+def cli_env() -> dict[str, str]:
+    """The environment for `ork` commands: nothing of the test runner's ORK_* or kubeconfig."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("ORK_", "KUBECONFIG"))}
+
+
+def test_the_bundles_control_center_role_reads_what_ork_control_reads(ork_runtime, namespace, kubectl,  # noqa: F811
+                                                                       apply_crd, kube, tmp_path):
+    """Issue 16 item 2: `ork generate rbac --for cc --api-auth kubernetes` gives the Control
+    Center's ServiceAccount what its reads need (200, and a full Poller read with its token);
+    a ServiceAccount without the role gets 403, and the raw Katalog stays closed to the CC."""
+    from orkestra.controlcenter.fetch import HttpFetcher
+    from orkestra.controlcenter.poller import Poller
+
+    kind, plural = new_kind("Watched")
+    apply_crd(crd_manifest(kind, plural))
+    katalog = tmp_path / "katalog.yaml"
+    katalog.write_text(yaml.safe_dump(katalog_doc("watched", {"watched": crd_entry(kind, plural)})))
+    generated = subprocess.run([ORK_CLI, "generate", "rbac", "-f", str(katalog), "-n", namespace, "--for", "cc",
+                                "--api-auth", "kubernetes"], capture_output=True, text=True, env=cli_env(), timeout=60)
+    assert generated.returncode == 0, generated.stderr
+    kinds = [(d["kind"], d["metadata"]["name"]) for d in yaml.safe_load_all(generated.stdout) if d]
+    assert ("ClusterRole", "orkestra-cc") in kinds and ("ClusterRoleBinding", "orkestra-cc") in kinds
+    try:
+        kubectl("apply", "-f", "-", input=generated.stdout)
+        cc_token = kubectl("create", "token", "orkestra-cc", "-n", namespace).stdout.strip()
+        nobody = service_account_token(kubectl, namespace, "nobody", list_secrets=False)
+        create_cr(kube, kind, plural, "w1", namespace, {"value": "a"})
+        ork = ork_runtime(katalog, env={"ORK_API_AUTH": "kubernetes"})
+        reads = ["/katalog", "/katalog/watched", "/katalog/watched/health", "/katalog/watched/cr",
+                 f"/katalog/watched/cr/{namespace}/w1", f"/katalog/watched/cr/{namespace}/w1/events"]
+        ork.wait_for(lambda: get(ork.url + reads[3], cc_token)[0] == 200, message="the CC allowed to list the CRs")
+        for path in reads:
+            status, body = get(ork.url + path, cc_token)
+            assert status == 200, (path, body)
+            assert get(ork.url + path, nobody)[0] == 403, path
+        assert "w1" in get(ork.url + reads[3], cc_token)[1]
+        for closed in ("/katalog/raw", "/katalog/enriched", "/metrics"):
+            assert get(ork.url + closed, cc_token)[0] == 403, closed
+        token_file = tmp_path / "token"
+        token_file.write_text(cc_token)
+        data = Poller((ork.url,), interval=5, fetcher=HttpFetcher(token_file=token_file)).read(ork.url)
+        assert [c["name"] for c in data.katalog["crds"]] == ["watched"] and data.details["watched"]
+    finally:
+        kubectl("delete", "clusterrolebinding,clusterrole", "orkestra-cc", "--ignore-not-found", check=False)
 
 
 # --------------------------------------------------------------------------- denial of service

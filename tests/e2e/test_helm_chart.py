@@ -108,6 +108,7 @@ def test_defaults_render_the_runtime_as_documented(helm):
     assert env["POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
     assert env["ORK_SERVICE_NAME"] == "orkestra-runtime"
     assert "ORK_GATEWAY_ENDPOINT" not in env and "TLS_CERT" not in env
+    assert env["ORK_API_AUTH"] == "kubernetes", "the HTTP API checks tokens unless told otherwise"
     assert [container[p]["httpGet"]["path"] for p in ("startupProbe", "livenessProbe", "readinessProbe")] == \
         ["/startup", "/health", "/ready"]
     assert pod["serviceAccountName"] == "orkestra"
@@ -144,6 +145,7 @@ def test_every_switch_on_renders_gateway_cert_manager_monitoring_and_network_pol
     assert env_of(gateway)["ENABLE_ADMISSION_WEBHOOK"] == "true"
     assert gateway["spec"]["template"]["spec"]["containers"][0]["args"][0] == "gateway"
     assert "LEADER_ELECTION" not in env_of(gateway)
+    assert env_of(gateway)["ORK_API_AUTH"] == env_of(runtime)["ORK_API_AUTH"] == "kubernetes"
     inline = yaml.safe_load(Path(values("all-on")).read_text())["runtime"]["katalog"]["inline"]
     annotations = runtime["spec"]["template"]["metadata"]["annotations"]
     assert annotations["checksum/katalog"] == hashlib.sha256(inline.encode()).hexdigest()
@@ -152,6 +154,21 @@ def test_every_switch_on_renders_gateway_cert_manager_monitoring_and_network_pol
     policy = objects[("NetworkPolicy", "orkestra-webhooks")]["spec"]["ingress"]
     assert policy[0] == {"ports": [{"port": "webhook", "protocol": "TCP"}],
                          "from": [{"ipBlock": {"cidr": "10.96.0.1/32"}}, {"ipBlock": {"cidr": "172.18.0.2/32"}}]}
+    assert objects[("ServiceMonitor", "orkestra")]["spec"]["endpoints"] == [
+        {"port": "http", "path": "/metrics", "interval": "30s",
+         "bearerTokenFile": "/var/run/secrets/kubernetes.io/serviceaccount/token"}]
+
+
+def test_api_auth_none_is_set_per_component_and_scrapes_without_a_token(helm):
+    """Issue 16 item 2: `config.apiAuth` sets ORK_API_AUTH on each server; the ServiceMonitor sends
+    Prometheus's token only while some enabled server checks tokens."""
+    objects = by_kind_name(render(helm, "-f", values("all-on"), "--set", "runtime.config.apiAuth=none"))
+    assert env_of(objects[("Deployment", "orkestra-runtime")])["ORK_API_AUTH"] == "none"
+    assert env_of(objects[("Deployment", "orkestra-gateway")])["ORK_API_AUTH"] == "kubernetes"
+    assert "bearerTokenFile" in objects[("ServiceMonitor", "orkestra")]["spec"]["endpoints"][0]
+    objects = by_kind_name(render(helm, "-f", values("all-on"), "--set", "runtime.config.apiAuth=none",
+                                  "--set", "gateway.config.apiAuth=none"))
+    assert env_of(objects[("Deployment", "orkestra-gateway")])["ORK_API_AUTH"] == "none"
     assert objects[("ServiceMonitor", "orkestra")]["spec"]["endpoints"] == [
         {"port": "http", "path": "/metrics", "interval": "30s"}]
 
@@ -165,6 +182,8 @@ def test_every_switch_on_renders_gateway_cert_manager_monitoring_and_network_pol
     (["runtime.securityContext.readOnlyRootFileSystem=true"],     # a typo must not drop the setting
      "at '/runtime/securityContext': additional properties 'readOnlyRootFileSystem' not allowed"),
     (["controlCenter.podSecurityContext.seccompProfile.type=Bogus"], "at '/controlCenter/podSecurityContext"),
+    (["runtime.config.apiAuth=token"], "at '/runtime/config/apiAuth': value must be one of 'none', 'kubernetes'"),
+    (["gateway.config.apiAuth=None"], "at '/gateway/config/apiAuth': value must be one of 'none', 'kubernetes'"),
 ])
 def test_the_chart_refuses_invalid_combinations(helm, sets, message):
     args = [arg for s in sets for arg in ("--set", s)]
@@ -194,7 +213,8 @@ def test_chart_and_bundle_are_accepted_by_the_api_server(helm, profile, kubectl,
     namespace = f"ork-chart-{uuid.uuid4().hex[:6]}"
     katalog = Path(packs.__file__).parent / "beginner" / "hello-website" / "katalog.yaml"
     bundle = tmp_path / "bundle.yaml"
-    subprocess.run([_ORK, "generate", "bundle", "-f", str(katalog), "-n", namespace, "-o", str(bundle)], check=True)
+    subprocess.run([_ORK, "generate", "bundle", "-f", str(katalog), "-n", namespace, "--api-auth", "kubernetes",
+                    "-o", str(bundle)], check=True)     # as NOTES.txt says for the default apiAuth
     docs = render(helm, "-f", values(profile), namespace=namespace)
     applicable = [d for d in docs if d["apiVersion"] not in NOT_SERVED_HERE]
     skipped = {d["apiVersion"] for d in docs} - {d["apiVersion"] for d in applicable}
@@ -214,6 +234,8 @@ def test_chart_and_bundle_are_accepted_by_the_api_server(helm, profile, kubectl,
             assert live["spec"]["template"]["spec"]["serviceAccountName"] in ("orkestra", "orkestra-gateway", "orkestra-cc")
         accounts = kubectl("get", "serviceaccounts", "-n", namespace, "-o", "name").stdout.split()
         assert {"serviceaccount/orkestra", "serviceaccount/orkestra-cc"} <= set(accounts)
+        allowed = kubectl("auth", "can-i", "get", "/katalog", f"--as=system:serviceaccount:{namespace}:orkestra-cc")
+        assert allowed.stdout.strip() == "yes", "the Control Center may read the runtime's API"
     finally:
         kubectl("delete", "-n", namespace, "-f", str(chart), "--ignore-not-found", "--wait=false", check=False)
         kubectl("delete", "-f", str(bundle), "--ignore-not-found", "--wait=false", check=False)
@@ -222,10 +244,20 @@ def test_chart_and_bundle_are_accepted_by_the_api_server(helm, profile, kubectl,
 def test_notes_remind_of_the_bundle_and_print_the_port_forwards(helm):
     out = helm("install", "orkestra", str(CHART), "-n", "shop", "--dry-run=client", "-f", values("all-on")).stdout
     notes = out[out.index("NOTES:"):]
-    assert "ork generate bundle -f katalog.yaml -n shop -o bundle.yaml" in notes
+    assert "ork generate bundle -f katalog.yaml -n shop --api-auth kubernetes -o bundle.yaml" in notes
     assert "kubectl port-forward svc/orkestra-runtime 8080:8080 -n shop" in notes
     assert "kubectl port-forward svc/orkestra-gateway 8090:8080 -n shop" in notes
     assert "kubectl port-forward svc/orkestra-cc 8081:8081 -n shop" in notes
+
+
+@pytest.mark.parametrize("sets, mode", [((), "kubernetes"), (("runtime.config.apiAuth=none",), "none"),
+                                        (("runtime.config.apiAuth=none", "gateway.enabled=true"), "kubernetes")])
+def test_notes_ask_for_the_bundle_with_the_charts_api_auth(helm, sets, mode):
+    args = [arg for s in sets for arg in ("--set", s)]
+    out = helm("install", "orkestra", str(CHART), "-n", "shop", "--dry-run=client", "-f", values("defaults"), *args).stdout
+    notes = out[out.index("NOTES:"):]
+    assert f"ork generate bundle -f katalog.yaml -n shop --api-auth {mode} -o bundle.yaml" in notes
+    assert ("must be generated with\n--api-auth kubernetes" in notes) == (mode == "kubernetes")
 
 
 def test_without_an_auth_secret_the_chart_generates_credentials_never_a_default(helm):

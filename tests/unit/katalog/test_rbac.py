@@ -127,6 +127,35 @@ def test_bundle_documents_order_labels_and_determinism(report):
     assert [d["kind"] for d in only_cc] == ["Namespace", "ServiceAccount"]
 
 
+def test_control_center_reads_only_with_api_auth(report):
+    """The `cc` ServiceAccount gets exactly the reviews its reads ask for under
+    ORK_API_AUTH=kubernetes: the summary paths by name (not /katalog/raw or /katalog/enriched),
+    get/list on every entry's kind (a disabled one too: /katalog lists it) but Secrets, and
+    list events."""
+    other = "    old:\n      enabled: false\n      apiTypes: {group: e.io, version: v1, kind: O, plural: os}\n"
+    secret = "    pw:\n      apiTypes: {kind: Secret}\n"
+    k = load(report, CM + other + secret)
+    assert derive(k, "cc") == [] and rbac_documents(k, namespace="ops", components=["cc"])[-1]["kind"] == "ServiceAccount"
+    rules = [r.to_k8s() for r in derive(k, "cc", api_auth=True)]
+    assert rules == [
+        {"nonResourceURLs": ["/katalog", "/katalog/cm", "/katalog/cm/health", "/katalog/old", "/katalog/old/health",
+                             "/katalog/pw", "/katalog/pw/health"],
+         "verbs": ["get"]},
+        {"apiGroups": [""], "resources": ["events"], "verbs": ["list"]},
+        {"apiGroups": ["d.io"], "resources": ["cs"], "verbs": ["get", "list"]},
+        {"apiGroups": ["e.io"], "resources": ["os"], "verbs": ["get", "list"]},
+    ]
+    docs = rbac_documents(k, namespace="ops", components=["cc"], api_auth=True)
+    assert [(d["kind"], d["metadata"]["name"]) for d in docs] == [
+        ("Namespace", "ops"), ("ServiceAccount", "orkestra-cc"), ("ClusterRole", "orkestra-cc"),
+        ("ClusterRoleBinding", "orkestra-cc")]
+    assert docs[2]["rules"] == rules
+    assert docs[3]["subjects"] == [{"kind": "ServiceAccount", "name": "orkestra-cc", "namespace": "ops"}]
+    everything = rbac_documents(k, namespace="ops", components=["runtime", "gateway", "cc"], api_auth=True)
+    assert [d["metadata"]["name"] for d in everything if d["kind"] == "ClusterRole"] == [
+        "orkestra", "orkestra-gateway", "orkestra-cc"]
+
+
 def test_runtime_keeps_step_order_when_webhook_rules_follow(report):
     k = load(report, CM + "      validation: {rules: [{field: spec.h, exists: true, message: m}]}\n")
     got = [(g, r) for g, r, _, _ in rules_of(k)]

@@ -114,3 +114,11 @@ affinity:
 checksum/katalog: {{ .inline | sha256sum }}
 {{- end }}
 {{- end -}}
+
+{{- /* "kubernetes" when an enabled runtime or gateway checks bearer tokens (ORK_API_AUTH), else
+       "none": the --api-auth the bundle must be generated with, and whether scrapers need a token. */}}
+{{- define "orkestra.apiAuth" -}}
+{{- $runtime := and .Values.runtime.enabled (eq .Values.runtime.config.apiAuth "kubernetes") }}
+{{- $gateway := and .Values.gateway.enabled (eq .Values.gateway.config.apiAuth "kubernetes") }}
+{{- ternary "kubernetes" "none" (or $runtime $gateway) }}
+{{- end }}

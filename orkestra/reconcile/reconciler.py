@@ -31,6 +31,8 @@ from orkestra.reconcile.deletion import DeletionFlow, DeletionPlan, HookOutcome
 from orkestra.reconcile.errors import ApplyFailed, ReconcileError, ValidationDenied
 from orkestra.reconcile.hookhost import ReconcileHookHost, render_hook_args
 from orkestra.reconcile.kinds import text_map
+from orkestra.reconcile.naming import LABEL_OWNER_UID
+from orkestra.reconcile.prune import PrunePlan, identity, object_identity
 from orkestra.reconcile.render import (DesiredChild, TemplateEntry, compile_entries, may_label_track,
                                        render_entry, render_value, tracked_gvrs)
 from orkestra.reconcile.runtime import ReconcileResult, ReconcileRuntime
@@ -288,8 +290,9 @@ class DeclarativeReconciler:
         return patched
 
     def _record_tracked_gvrs(self, cr: dict, writer: ChildWriter) -> dict:
-        """Record on the CR every GVR that now holds a label-tracked child of it, so that the
-        deletion flow finds them whatever the Katalog says by then (issue 9 item 12)."""
+        """Record on the CR every GVR that now holds a label-tracked child of it, or a child pruned
+        once its entry goes, so that the deletion flow and pruning find them whatever the Katalog
+        says by then (issue 9 item 12)."""
         new = [str(g) for g in writer.tracked_gvrs]
         if not new or all(g in crmeta.recorded(cr, crmeta.CHILD_RESOURCES_ANNOTATION) for g in new):
             return cr
@@ -351,13 +354,12 @@ class DeclarativeReconciler:
             self.event(cr, "Warning", "ValidationWarning", messages.validation_warning(texts))
 
     def _run_templates(self, cr: dict, writer: ChildWriter, cancelled: threading.Event) -> None:
-        """Render and write every entry, then prune once (katalog.md §7.2).
+        """Render and write every entry, then prune once (katalog.md §7.2, `orkestra.reconcile.prune`).
 
         Pruning waits for the last entry and spares every identity any entry rendered in this
         reconcile, so an entry inserted above another of the same type (which shifts the
         positional template ids) never deletes a child that is still declared."""
         declared: list[DesiredChild] = []
-        pruned: dict[str, tuple[str, GVR]] = {}
         for tpl in self.templates:
             if cancelled.is_set():
                 raise ReconcileError("reconcile cancelled (timeout or shutdown)")
@@ -366,11 +368,34 @@ class DeclarativeReconciler:
             for child in children:
                 writer.write(child)
             declared += children
-            if tpl.desired_state:
-                kind_gvr = (children[0].kind, children[0].gvr) if children else tpl.static_gvr(self.resolve_kind)
-                if kind_gvr is not None:
-                    pruned[tpl.id] = kind_gvr
-        writer.prune(cr["metadata"]["uid"], pruned, declared)
+        plan = PrunePlan(owner_uid=cr["metadata"]["uid"],
+                         desired_ids=frozenset(t.id for t in self.templates if t.desired_state),
+                         entry_ids=frozenset(t.id for t in self.templates),
+                         declared=frozenset(identity(c.kind, c.namespace, c.name) for c in declared))
+        writer.prune(plan, self._prune_candidates(cr, writer))
+
+    def _prune_candidates(self, cr: dict, writer: ChildWriter) -> list[tuple[GVR, dict]]:
+        """Every child of `cr` pruning may look at, with its GVR: the cached ones (child informers,
+        owner index), and the label-tracked ones in GVRs recorded on the CR that no child informer
+        watches any more (the Katalog stopped writing that kind), listed by owner-uid label."""
+        out: list[tuple[GVR, dict]] = []
+        for obj in writer.cached:
+            resolved = self.resolve_kind(obj.get("apiVersion", ""), obj.get("kind", ""))
+            if resolved is not None:
+                out.append((resolved[0], obj))
+        informed = set(self.runtime.child_informer_gvrs())
+        for gvr in crmeta.recorded_gvrs(cr):
+            if gvr in informed:
+                continue
+            try:
+                items, _ = self.runtime.kube.list(gvr, label_selector=f"{LABEL_OWNER_UID}={cr['metadata']['uid']}")
+            except ApiError as err:
+                if err.status != 404:
+                    writer.failures.append((f"label-tracked {gvr.resource}", f"listing them to prune: {err.message or err}"))
+                continue
+            seen = {object_identity(obj) for _, obj in out}
+            out += [(gvr, obj) for obj in items if object_identity(obj) not in seen]
+        return out
 
     def hook_args(self, cr: dict) -> dict:
         return render_hook_args(self.entry.box.hooks.args, cr, f"spec.crds.{self.crd}.operatorBox.reconciler.hooks.args")

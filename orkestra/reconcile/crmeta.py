@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from fnmatch import fnmatchcase
 
+from orkestra.gvk import GVR
 from orkestra.katalog.model import FINALIZER
 
 PROTECTION_LABEL = "orkestra.io/deletion-protection"
 KATALOG_ANNOTATION = "orkestra.io/katalog"
 # Records Orkestra keeps on the CR itself, so that a later Katalog (or process) still knows what to undo.
 FINALIZERS_ANNOTATION = "orkestra.io/finalizers"            # the declared finalizers Orkestra added
-CHILD_RESOURCES_ANNOTATION = "orkestra.io/child-resources"  # GVRs of label-tracked children it wrote
+CHILD_RESOURCES_ANNOTATION = "orkestra.io/child-resources"  # GVRs of label-tracked or prunable children it wrote
 DELETE_JOBS_ANNOTATION = "orkestra.io/delete-jobs"          # onDelete Jobs it created (ns/name=uid|succeeded)
 RECORD_ANNOTATIONS = (FINALIZERS_ANNOTATION, CHILD_RESOURCES_ANNOTATION, DELETE_JOBS_ANNOTATION)
 
@@ -41,6 +42,21 @@ def recorded(cr: dict, annotation: str) -> list[str]:
     """The comma-separated list Orkestra keeps in one of its record annotations."""
     text = ((cr["metadata"].get("annotations") or {}).get(annotation) or "")
     return [item for item in (part.strip() for part in text.split(",")) if item]
+
+
+def parse_gvr(text: str) -> GVR | None:
+    """`apps/v1/deployments` or `v1/configmaps` (the record format) to a GVR."""
+    parts = text.split("/")
+    if len(parts) == 2:
+        return GVR("", parts[0], parts[1])
+    if len(parts) == 3:
+        return GVR(*parts)
+    return None
+
+
+def recorded_gvrs(cr: dict) -> list[GVR]:
+    """The GVRs recorded in `orkestra.io/child-resources` (unreadable items skipped)."""
+    return [gvr for gvr in map(parse_gvr, recorded(cr, CHILD_RESOURCES_ANNOTATION)) if gvr is not None]
 
 
 def _pointer(key: str) -> str:

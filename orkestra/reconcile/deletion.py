@@ -140,16 +140,6 @@ def _record_job(job_key: str, state: str) -> Callable[[dict], list[dict]]:
     return build
 
 
-def parse_gvr(text: str) -> GVR | None:
-    """`apps/v1/deployments` or `v1/configmaps` (the record format) to a GVR."""
-    parts = text.split("/")
-    if len(parts) == 2:
-        return GVR("", parts[0], parts[1])
-    if len(parts) == 3:
-        return GVR(*parts)
-    return None
-
-
 class DeletionFlow:
     def __init__(self, host: DeletionHost, kube: DeletionApi, plan: DeletionPlan, *,
                  clock: Callable[[], datetime]) -> None:
@@ -314,9 +304,8 @@ class DeletionFlow:
         """The current Katalog's, the recorded ones, and those written in this pass (`on_delete`'s
         `ctx.apply` of a kind declared nowhere)."""
         gvrs = list(self.host.tracked_gvrs())
-        recorded = [parse_gvr(text) for text in crmeta.recorded(cr, crmeta.CHILD_RESOURCES_ANNOTATION)]
-        for gvr in [*recorded, *writer.tracked_gvrs]:
-            if gvr is not None and gvr not in gvrs:
+        for gvr in [*crmeta.recorded_gvrs(cr), *writer.tracked_gvrs]:
+            if gvr not in gvrs:
                 gvrs.append(gvr)
         return gvrs
 

@@ -31,6 +31,8 @@ from orkestra.reconcile.deletion import DeletionFlow, DeletionPlan, HookOutcome
 from orkestra.reconcile.errors import ApplyFailed, ReconcileError, ValidationDenied
 from orkestra.reconcile.hookhost import ReconcileHookHost, render_hook_args
 from orkestra.reconcile.kinds import text_map
+from orkestra.reconcile.naming import LABEL_OWNER_UID
+from orkestra.reconcile.prune import PrunePlan, identity, object_identity
 from orkestra.reconcile.render import (DesiredChild, TemplateEntry, compile_entries, may_label_track,
                                        render_entry, render_value, tracked_gvrs)
 from orkestra.reconcile.runtime import ReconcileResult, ReconcileRuntime
@@ -190,17 +192,18 @@ class DeclarativeReconciler:
         meta = cr["metadata"]
         writer = self.new_writer(cr, key)
         hook_ctx: HookContext | None = None
+        emptied: list[GVR] = []
         hook_calls = calls_for(self.hooks, reconciled_before=reconciled_before,
                                generation_newer=generation_newer) if self.hooks is not None else []
         try:
             if self.hooks is not None and self.hooks.run_first:
                 hook_ctx = self._run_hooks(cr, key, cancelled, writer, hook_calls)
-            self._run_templates(cr, writer, cancelled)
+            emptied = self._run_templates(cr, writer, cancelled)
             if self.hooks is not None and not self.hooks.run_first:
                 hook_ctx = self._run_hooks(cr, key, cancelled, writer, hook_calls)
         finally:        # also when a hook raised after its ctx.apply met a conflict
             self.report_conflicts(cr, key, writer)
-        cr = self._record_tracked_gvrs(cr, writer)
+        cr = self._record_tracked_gvrs(cr, writer, emptied)
         if writer.failures:
             raise ApplyFailed(messages.apply_failed(writer.failures))
         generation = meta.get("generation")
@@ -287,16 +290,21 @@ class DeclarativeReconciler:
             self.event(patched, "Normal", "FinalizerAdded", messages.finalizers("added", added))
         return patched
 
-    def _record_tracked_gvrs(self, cr: dict, writer: ChildWriter) -> dict:
-        """Record on the CR every GVR that now holds a label-tracked child of it, so that the
-        deletion flow finds them whatever the Katalog says by then (issue 9 item 12)."""
+    def _record_tracked_gvrs(self, cr: dict, writer: ChildWriter, emptied: list[GVR]) -> dict:
+        """Record on the CR every GVR that now holds a label-tracked child of it, or a child pruned
+        once its entry goes, so that the deletion flow and pruning find them whatever the Katalog
+        says by then (issue 9 item 12). A recorded GVR that pruning `emptied` (no child of this CR
+        left there, none written in this pass) is dropped, so it is not listed on every reconcile."""
         new = [str(g) for g in writer.tracked_gvrs]
-        if not new or all(g in crmeta.recorded(cr, crmeta.CHILD_RESOURCES_ANNOTATION) for g in new):
+        gone = {str(g) for g in emptied if g not in writer.tracked_gvrs}
+        have = crmeta.recorded(cr, crmeta.CHILD_RESOURCES_ANNOTATION)
+        if all(g in have for g in new) and not gone & set(have):
             return cr
 
         def build(fresh: dict) -> list[dict]:
             have = crmeta.recorded(fresh, crmeta.CHILD_RESOURCES_ANNOTATION)
-            return crmeta.record_ops(fresh, crmeta.CHILD_RESOURCES_ANNOTATION, have + [g for g in new if g not in have])
+            kept = [g for g in have if g not in gone]
+            return crmeta.record_ops(fresh, crmeta.CHILD_RESOURCES_ANNOTATION, kept + [g for g in new if g not in kept])
 
         return patch_cr(self.runtime.kube, self.entry.api.gvr, cr, build) or cr
 
@@ -350,14 +358,14 @@ class DeclarativeReconciler:
         if texts and self.once("ValidationWarning", key, cr["metadata"].get("generation")):
             self.event(cr, "Warning", "ValidationWarning", messages.validation_warning(texts))
 
-    def _run_templates(self, cr: dict, writer: ChildWriter, cancelled: threading.Event) -> None:
-        """Render and write every entry, then prune once (docs/katalog.md#keys-per-type).
+    def _run_templates(self, cr: dict, writer: ChildWriter, cancelled: threading.Event) -> list[GVR]:
+        """Render and write every entry, then prune once (docs/katalog.md#keys-per-type, `orkestra.reconcile.prune`).
 
         Pruning waits for the last entry and spares every identity any entry rendered in this
         reconcile, so an entry inserted above another of the same type (which shifts the
-        positional template ids) never deletes a child that is still declared."""
+        positional template ids) never deletes a child that is still declared. Returns the
+        recorded GVRs that pruning left without a child of this CR."""
         declared: list[DesiredChild] = []
-        pruned: dict[str, tuple[str, GVR]] = {}
         for tpl in self.templates:
             if cancelled.is_set():
                 raise ReconcileError("reconcile cancelled (timeout or shutdown)")
@@ -366,11 +374,39 @@ class DeclarativeReconciler:
             for child in children:
                 writer.write(child)
             declared += children
-            if tpl.desired_state:
-                kind_gvr = (children[0].kind, children[0].gvr) if children else tpl.static_gvr(self.resolve_kind)
-                if kind_gvr is not None:
-                    pruned[tpl.id] = kind_gvr
-        writer.prune(cr["metadata"]["uid"], pruned, declared)
+        plan = PrunePlan(owner_uid=cr["metadata"]["uid"],
+                         desired_ids=frozenset(t.id for t in self.templates if t.desired_state),
+                         entry_ids=frozenset(t.id for t in self.templates),
+                         declared=frozenset(identity(c.kind, c.namespace, c.name) for c in declared))
+        listed = self._list_uninformed(cr, writer)
+        candidates = [(gvr, obj) for gvr, items in listed.items() for obj in items]
+        seen = {object_identity(obj) for _, obj in candidates}
+        for obj in writer.cached:
+            resolved = self.resolve_kind(obj.get("apiVersion", ""), obj.get("kind", "")) if plan.prunes(obj) else None
+            if resolved is not None and object_identity(obj) not in seen:
+                candidates.append((resolved[0], obj))
+        failed = len(writer.failures)
+        writer.prune(plan, candidates)
+        if len(writer.failures) > failed:
+            return []
+        return [gvr for gvr, items in listed.items() if all(plan.prunes(obj) for obj in items)]
+
+    def _list_uninformed(self, cr: dict, writer: ChildWriter) -> dict[GVR, list[dict]]:
+        """This CR's children in the GVRs recorded on it that no child informer watches any more
+        (the Katalog stopped writing that kind), listed by owner-uid label."""
+        out: dict[GVR, list[dict]] = {}
+        informed = set(self.runtime.child_informer_gvrs())
+        for gvr in crmeta.recorded_gvrs(cr):
+            if gvr in informed:
+                continue
+            try:
+                out[gvr] = self.runtime.kube.list(gvr, label_selector=f"{LABEL_OWNER_UID}={cr['metadata']['uid']}")[0]
+            except ApiError as err:
+                if err.status == 404:       # no longer served: nothing of this CR is left there
+                    out[gvr] = []
+                else:
+                    writer.failures.append((f"{gvr.resource} of this CR", f"listing them to prune: {err.message or err}"))
+        return out
 
     def hook_args(self, cr: dict) -> dict:
         return render_hook_args(self.entry.box.hooks.args, cr, f"spec.crds.{self.crd}.operatorBox.reconciler.hooks.args")

@@ -23,6 +23,7 @@ from orkestra.reconcile.applied import manifest_digest
 from orkestra.reconcile.children import children_context
 from orkestra.reconcile.errors import OwnerConflict
 from orkestra.reconcile.naming import LABEL_OWNER_UID, LABEL_TEMPLATE
+from orkestra.reconcile.prune import PrunePlan, identity, object_identity, pruned_when_removed
 from orkestra.reconcile.render import DesiredChild
 
 log = logging.getLogger("orkestra.reconcile")
@@ -112,15 +113,6 @@ def is_label_tracked(manifest: dict) -> bool:
     return not meta.get("ownerReferences") and LABEL_OWNER_UID in (meta.get("labels") or {})
 
 
-def _identity(kind: str, namespace: str | None, name: str) -> tuple:
-    return kind, namespace or None, name
-
-
-def _obj_identity(obj: dict) -> tuple:
-    meta = obj.get("metadata") or {}
-    return _identity(obj.get("kind", ""), meta.get("namespace"), meta.get("name"))
-
-
 class ChildWriter:
     def __init__(self, kube, *, force: bool, cached_children: list[dict], applied: dict | None = None,
                  crd: str = "", key: str = "") -> None:
@@ -128,12 +120,12 @@ class ChildWriter:
         self._applied = {} if applied is None else applied
         self._force = force
         self.cached = list(cached_children)
-        self._cached_by_id = {_obj_identity(o): o for o in self.cached}
+        self._cached_by_id = {object_identity(o): o for o in self.cached}
         self.produced: list[dict] = []
         self.changes: list[tuple[str, str]] = []       # (verb, ref)
         self.failures: list[tuple[str, str]] = []      # (ref, reason)
         self.conflicts: list[OwnerConflict] = []        # children another owner controls (not written)
-        self.tracked_gvrs: list[GVR] = []              # GVRs of label-tracked children declared
+        self.tracked_gvrs: list[GVR] = []              # GVRs to record on the CR (`_track`)
         self._log_extra = {"crd": crd, "key": key}
 
     def children(self) -> dict:
@@ -141,15 +133,18 @@ class ChildWriter:
         return children_context(self.produced, self.cached)
 
     def _cached(self, child: DesiredChild) -> dict | None:
-        return self._cached_by_id.get(_identity(child.kind, child.namespace, child.name))
+        return self._cached_by_id.get(identity(child.kind, child.namespace, child.name))
 
     def _track(self, child: DesiredChild) -> None:
-        if is_label_tracked(child.manifest) and child.gvr not in self.tracked_gvrs:
+        """Note the GVR of a child that only a record on the CR finds once the Katalog stops writing
+        its kind: a label-tracked one (for the deletion flow) or one pruned when its entry goes."""
+        if ((is_label_tracked(child.manifest) or pruned_when_removed(child.template_id))
+                and child.gvr not in self.tracked_gvrs):
             self.tracked_gvrs.append(child.gvr)
 
     def _record(self, obj: dict) -> None:
-        ident = _obj_identity(obj)
-        self.produced = [o for o in self.produced if _obj_identity(o) != ident] + [obj]
+        ident = object_identity(obj)
+        self.produced = [o for o in self.produced if object_identity(o) != ident] + [obj]
 
     def _fail(self, ref: str, err: ApiError) -> None:
         log.debug("child write failed: %s: %s", ref, err, extra=self._log_extra)
@@ -177,7 +172,7 @@ class ChildWriter:
         before = self._cached(child)
         self._guard(child, before if before is not None else self._kube.get(child.gvr, child.name, child.namespace),
                     cached=before is not None)
-        ident = _identity(child.kind, child.namespace, child.name)
+        ident = identity(child.kind, child.namespace, child.name)
         digest = manifest_digest(child.manifest)
         if before is not None and self._applied.get(ident) == (digest, before["metadata"].get("resourceVersion")):
             self._record(before)
@@ -240,14 +235,9 @@ class ChildWriter:
         except ApiError as err:
             self._fail(ref, err)
 
-    def prune(self, owner_uid: str, templates: dict[str, tuple[str, GVR]], declared: list[DesiredChild]) -> None:
-        """Delete cached children of the desired-state `templates` (id -> (kind, GVR)) that no entry
-        declared in this reconcile (`declared`: every child rendered, whichever entry rendered it)."""
-        wanted = {_identity(c.kind, c.namespace, c.name) for c in declared}
-        for obj in self.cached:
-            labels = (obj.get("metadata") or {}).get("labels") or {}
-            found = templates.get(labels.get(LABEL_TEMPLATE, ""))
-            if (found is not None and obj.get("kind") == found[0] and labels.get(LABEL_OWNER_UID) == owner_uid
-                    and _obj_identity(obj) not in wanted):
+    def prune(self, plan: PrunePlan, candidates: list[tuple[GVR, dict]]) -> None:
+        """Delete the `candidates` (GVR, live object) that `plan` prunes (orkestra.reconcile.prune)."""
+        for gvr, obj in candidates:
+            if plan.prunes(obj):
                 meta = obj["metadata"]
-                self.delete(found[1], found[0], meta["name"], meta.get("namespace"))
+                self.delete(gvr, obj.get("kind") or gvr.resource, meta["name"], meta.get("namespace"))

@@ -7,7 +7,8 @@ import pytest
 
 from orkestra.gvk import GVR
 from orkestra.reconcile.errors import ApplyFailed
-from tests.e2e.test_reconcile_direct import CONFIGMAPS, DEPLOYMENTS, SERVICES, crd_kind, harness  # noqa: F401
+from orkestra.reconcile.naming import cut_name
+from tests.e2e.test_reconcile_direct import CLUSTERROLES, CONFIGMAPS, DEPLOYMENTS, SERVICES, crd_kind, harness  # noqa: F401
 
 PVCS = GVR("", "v1", "persistentvolumeclaims")
 NETPOLS = GVR("networking.k8s.io", "v1", "networkpolicies")
@@ -118,3 +119,54 @@ def test_a_users_own_configmap_with_the_rendered_name_is_never_adopted(harness):
     assert sorted(e["message"].split(":")[0] for e in conflicts) == [f"ConfigMap {h.ns}/site-config",
                                                                      f"ConfigMap {h.ns}/site-seed"]
     assert all(e["type"] == "Warning" and e.get("count", 1) == 1 for e in conflicts)
+
+
+def test_the_children_of_removed_entries_are_pruned_and_nothing_else(harness):
+    """Issue 9 item 12: while the CR lives, removing entries prunes their children, found through the
+    cache (a ConfigMap entry left) and through the GVRs recorded on the CR (no entry of the kind left:
+    the owned ConfigMap, the label-tracked ClusterRole). A user's ConfigMaps with similar names, one
+    labelled for another owner and an object a hook wrote (no template label) stay untouched."""
+    v1 = harness(templates={"onReconcile": {
+        "configMaps": [{"name": "{{ .metadata.name }}-a", "data": {"k": "a"}},
+                       {"name": "{{ .metadata.name }}-b", "data": {"k": "b"}}],
+        "clusterRoles": [{"rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}]}],
+        "services": [{"port": 80}]}})
+    cr = v1.create("site", {})
+    uid = cr["metadata"]["uid"]
+
+    def configmap(name: str, labels: dict | None) -> dict:
+        meta = {"name": name, **({"labels": labels} if labels else {})}
+        return v1.kube.create(CONFIGMAPS, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta,
+                                           "data": {"mine": "yes"}}, v1.ns)
+
+    kept = [configmap("site-b-user", None), configmap("site-b2", None),
+            configmap("site-other", {"orkestra.io/owner-uid": "another-uid", "orkestra.io/template": "onReconcile.configMaps.1"}),
+            configmap("site-from-hook", {"orkestra.io/owner-uid": uid, "app.kubernetes.io/managed-by": "orkestra"})]
+    v1.reconcile("site")
+    role = cut_name(f"{v1.ns}-site-clusterrole")
+    assert v1.kube.get(CLUSTERROLES, role) is not None
+    site_a = v1.kube.get(CONFIGMAPS, "site-a", v1.ns)
+    assert v1.kube.get(CONFIGMAPS, "site-b", v1.ns)["metadata"]["labels"]["orkestra.io/template"] == \
+        "onReconcile.configMaps.1"
+
+    v2 = harness(templates={"onReconcile": {"configMaps": [{"name": "{{ .metadata.name }}-a", "data": {"k": "a"}}],
+                                            "services": [{"port": 80}]}})
+    v2.reconcile("site")
+    assert v2.kube.get(CONFIGMAPS, "site-b", v2.ns) is None
+    assert v2.kube.get(CLUSTERROLES, role) is None
+    assert v2.kube.get(CONFIGMAPS, "site-a", v2.ns)["metadata"]["uid"] == site_a["metadata"]["uid"]
+    reconciled = [e["message"] for e in v2.events("site") if e["reason"] == "Reconciled"]
+    assert any(f"ConfigMap {v2.ns}/site-b" in m and "ClusterRole" in m for m in reconciled), reconciled
+
+    v3 = harness(templates={"onReconcile": {"services": [{"port": 80}]}})
+    v3.reconcile("site")
+    assert v3.kube.get(CONFIGMAPS, "site-a", v3.ns) is None
+    assert v3.kube.get(SERVICES, "site-svc", v3.ns) is not None
+    for before in kept:
+        live = v3.kube.get(CONFIGMAPS, before["metadata"]["name"], v3.ns)
+        assert live["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+    v3.reconcile("site")            # settled: nothing left to prune, no error
+    assert v3.kube.get(CONFIGMAPS, "site-from-hook", v3.ns) is not None
+    v3.kube.delete(v3.entry.api.gvr, "site", v3.ns)       # v1 added the finalizer: let the deletion flow end it
+    v3.reconcile("site")
+    assert v3.cr("site") is None

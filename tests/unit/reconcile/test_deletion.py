@@ -16,7 +16,8 @@ from orkestra.hooks.loader import HookSet
 from orkestra.katalog.model import HookSpec
 from orkestra.katalog import builtins
 from orkestra.kube.errors import ApiError
-from orkestra.reconcile.deletion import DeletionFlow, DeletionPlan, job_state, parse_gvr
+from orkestra.reconcile.crmeta import parse_gvr
+from orkestra.reconcile.deletion import DeletionFlow, DeletionPlan, job_state
 from orkestra.reconcile.errors import ReconcileError
 from orkestra.reconcile.reconciler import DeclarativeReconciler
 from orkestra.reconcile.render import DesiredChild

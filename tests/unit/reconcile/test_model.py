@@ -9,7 +9,7 @@ from a fresh or a stale cache, and `settle` (everything runs until quiet). The t
 parts of the cluster the double does not: garbage collection of owned children, Jobs finishing,
 the informer cache (possibly stale) and the engine's `forget`.
 
-Invariants (names used in the failure messages and in the xfail markers):
+Invariants (names used in the failure messages):
 
 * `foreign_objects`: no object Orkestra did not create is ever written to or deleted.
 * `foreign_finalizers`: another controller's finalizer on a CR is never removed by Orkestra.
@@ -34,7 +34,6 @@ import threading
 from collections import Counter
 from datetime import datetime, timezone
 
-import pytest
 from hypothesis import HealthCheck, Phase, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
 
@@ -576,46 +575,45 @@ def machine(*checks: str) -> type[ReconcileModel]:
 # Bounded and reproducible for CI: each test runs in well under a minute, and `derandomize`
 # makes every run draw the same examples (a random seed let a deliberately broken deletion
 # flow pass some runs), without an example database that would differ between machines.
+# A failure is reported unshrunk (shrinking one costs minutes): to get the shortest sequence, run
+# the failing test locally with `Phase.shrink` added, then add it below as a replay.
 CI = settings(max_examples=40, stateful_step_count=25, deadline=None, derandomize=True, database=None,
+              phases=[Phase.explicit, Phase.reuse, Phase.generate],
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-# Known failures are not shrunk in CI (shrinking a failure costs minutes); the notes of branch
-# i9-hooks record the shortest sequences found.
-KNOWN = settings(CI, phases=[Phase.explicit, Phase.reuse, Phase.generate])
 
 
 def test_model_objects_orkestra_did_not_create_are_never_touched():
     run_state_machine_as_test(machine("foreign_objects"), settings=CI)
 
 
-# --- invariants that fail on this branch; the fixes are on other branches ---------------------------
-@pytest.mark.xfail(strict=False, raises=Violation, reason="issue 9 item 2, fixed on branch i9-render")
-def test_model_rendered_children_are_never_deleted_xfail_until_i9_render():
-    run_state_machine_as_test(machine("rendered_kept"), settings=KNOWN)
+def test_model_rendered_children_are_never_deleted():
+    """Issue 9 item 2."""
+    run_state_machine_as_test(machine("rendered_kept"), settings=CI)
 
 
-@pytest.mark.xfail(strict=False, raises=Violation, reason="issue 9 item 19, fixed on branch i9-render")
-def test_model_settled_reconciles_write_nothing_xfail_until_i9_render():
-    run_state_machine_as_test(machine("idle_quiet"), settings=KNOWN)
+def test_model_settled_reconciles_write_nothing():
+    """Issue 9 item 19."""
+    run_state_machine_as_test(machine("idle_quiet"), settings=CI)
 
 
-@pytest.mark.xfail(strict=False, raises=Violation, reason="issue 9 item 11, fixed on branch i9-delete")
-def test_model_other_controllers_finalizers_are_kept_xfail_until_i9_delete():
-    run_state_machine_as_test(machine("foreign_finalizers"), settings=KNOWN)
+def test_model_other_controllers_finalizers_are_kept():
+    """Issue 9 item 11."""
+    run_state_machine_as_test(machine("foreign_finalizers"), settings=CI)
 
 
-@pytest.mark.xfail(strict=False, raises=Violation, reason="issue 9 item 10, fixed on branch i9-delete")
-def test_model_every_deletion_completes_xfail_until_i9_delete():
-    run_state_machine_as_test(machine("deletion_completes"), settings=KNOWN)
+def test_model_every_deletion_completes():
+    """Issue 9 item 10."""
+    run_state_machine_as_test(machine("deletion_completes"), settings=CI)
 
 
-@pytest.mark.xfail(strict=False, raises=Violation, reason="issue 9 items 3 and 5, fixed on branch i9-delete")
-def test_model_on_delete_jobs_run_exactly_once_xfail_until_i9_delete():
-    run_state_machine_as_test(machine("job_once"), settings=KNOWN)
+def test_model_on_delete_jobs_run_exactly_once():
+    """Issue 9 items 3 and 5."""
+    run_state_machine_as_test(machine("job_once"), settings=CI)
 
 
-@pytest.mark.xfail(strict=False, raises=Violation, reason="issue 9 item 12, expected on branch i9-delete")
-def test_model_nothing_is_left_behind_xfail_until_i9_delete():
-    run_state_machine_as_test(machine("no_leftovers"), settings=KNOWN)
+def test_model_nothing_is_left_behind():
+    """Issue 9 item 12."""
+    run_state_machine_as_test(machine("no_leftovers"), settings=CI)
 
 
 # --- the shortest sequences found, replayed deterministically -----------------------------------------
@@ -649,48 +647,46 @@ def test_replay_a_quiet_history_keeps_every_invariant():
                ("delete_cr", Draws("web")))
 
 
-@pytest.mark.xfail(strict=False, raises=Violation, reason="issue 9 item 11, fixed on branch i9-delete")
-def test_replay_finalizer_added_from_a_stale_cache_keeps_other_finalizers_xfail_until_i9_delete():
+def test_replay_finalizer_added_from_a_stale_cache_keeps_other_finalizers():
+    """Issue 9 item 11."""
     replay("foreign_finalizers", ("toggle_declared_finalizer",), ("create_cr", Draws("web"), "v1", "on"),
            ("other_controller_adds_its_finalizer", Draws("web")), ("reconcile_from_a_stale_cache", Draws("web")))
 
 
-@pytest.mark.xfail(strict=False, raises=Violation, reason="issue 9 item 2, fixed on branch i9-render")
-def test_replay_inserting_an_entry_above_keeps_the_existing_child_xfail_until_i9_render():
+def test_replay_inserting_an_entry_above_keeps_the_existing_child():
+    """Issue 9 item 2."""
     replay("rendered_kept", ("create_cr", Draws("web"), "v1", "on"), ("insert_configmap_entry", Draws("b", 0), False))
 
 
-@pytest.mark.xfail(strict=False, raises=Violation, reason="issue 9 item 19, fixed on branch i9-render")
-def test_replay_a_status_field_rendering_nil_is_not_patched_every_time_xfail_until_i9_render():
+def test_replay_a_status_field_rendering_nil_is_not_patched_every_time():
+    """Issue 9 item 19."""
     replay("idle_quiet", ("create_cr", Draws("web"), "v1", "on"))
 
 
-@pytest.mark.xfail(strict=False, raises=Violation, reason="issue 9 item 10, fixed on branch i9-delete")
-def test_replay_a_declared_finalizer_dropped_from_the_katalog_is_still_removed_xfail_until_i9_delete():
+def test_replay_a_declared_finalizer_dropped_from_the_katalog_is_still_removed():
+    """Issue 9 item 10."""
     replay("deletion_completes", ("toggle_declared_finalizer",), ("create_cr", Draws("web"), "v1", "on"),
            ("toggle_declared_finalizer",), ("delete_cr", Draws("web")))
 
 
-@pytest.mark.xfail(strict=False, raises=Violation, reason="issue 9 item 3, fixed on branch i9-delete")
-def test_replay_the_on_create_job_is_not_taken_for_the_cleanup_job_xfail_until_i9_delete():
+def test_replay_the_on_create_job_is_not_taken_for_the_cleanup_job():
+    """Issue 9 item 3."""
     replay("job_once", ("toggle_delete_job",), ("toggle_create_job",), ("create_cr", Draws("web"), "v1", "on"),
            ("jobs_finish",), ("delete_cr", Draws("web")))
 
 
-@pytest.mark.xfail(strict=False, raises=Violation, reason="issue 9 item 5, fixed on branch i9-delete")
-def test_replay_a_cleanup_job_that_vanished_is_not_run_again_xfail_until_i9_delete():
+def test_replay_a_cleanup_job_that_vanished_is_not_run_again():
+    """Issue 9 item 5."""
     replay("job_once", ("toggle_delete_job",), ("create_cr", Draws("web"), "v1", "on"), ("delete_cr", Draws("web")),
            ("jobs_finish_and_vanish_at_once",))
 
 
-@pytest.mark.xfail(strict=False, raises=Violation, reason="issue 9 item 12, fixed on branch i9-delete")
-def test_replay_a_label_tracked_child_of_a_removed_entry_goes_with_its_cr_xfail_until_i9_delete():
+def test_replay_a_label_tracked_child_of_a_removed_entry_goes_with_its_cr():
+    """Issue 9 item 12."""
     replay("no_leftovers", ("toggle_cluster_role_entry",), ("create_cr", Draws("web"), "v1", "on"),
            ("toggle_cluster_role_entry",), ("delete_cr", Draws("web")))
 
 
-@pytest.mark.xfail(strict=False, raises=Violation,
-                   reason="issue 9 item 12 (prune the children of removed entries): still failing on main after the "
-                          "i9-render merge; expected on branch i9-delete (per-CR record of what was written)")
-def test_replay_the_child_of_a_removed_entry_is_pruned_xfail_until_i9_delete():
+def test_replay_the_child_of_a_removed_entry_is_pruned():
+    """Issue 9 item 12: the CR lives on, its only ConfigMap entry is removed."""
     replay("no_leftovers", ("create_cr", Draws("web"), "v1", "on"), ("remove_configmap_entry", Draws(0)))

@@ -156,6 +156,43 @@ def test_a_child_no_entry_declares_any_more_is_still_pruned_once_at_the_end():
     assert "deleted ConfigMap default/site-eu" in s.runtime.recorder.events[-1][2]
 
 
+# --- item 12: children of removed entries ------------------------------------------------------------
+SERVICES = GVR("", "v1", "services")
+CONFIG = {"name": "{{ .metadata.name }}-config", "data": {"a": "b"}}
+
+
+def recorded(s: Setup) -> list[str]:
+    annotations = s.api.object(WEBSITES, "site", "default")["metadata"].get("annotations") or {}
+    return sorted((annotations.get("orkestra.io/child-resources") or "").split(","))
+
+
+def test_the_record_of_a_kind_no_entry_writes_is_dropped_once_its_children_are_pruned():
+    v1 = Setup(templates={"onReconcile": {"configMaps": [CONFIG], "services": [{"port": 80}]}})
+    v1.create()
+    v1.settle()
+    assert recorded(v1) == ["v1/configmaps", "v1/services"]
+    v2 = v1.with_katalog(templates={"onReconcile": {"services": [{"port": 80}]}})
+    v2.reconcile()
+    assert v2.api.object(CONFIGMAPS, "site-config", "default") is None
+    assert recorded(v2) == ["v1/services"]
+    v2.api.clear_calls()
+    v2.reconcile()
+    assert [c for c in v2.api.calls if c.gvr == CONFIGMAPS and c.verb == "list"] == []
+
+
+def test_a_refused_list_of_a_recorded_kind_fails_the_reconcile_and_keeps_the_record():
+    v1 = Setup(templates={"onReconcile": {"configMaps": [CONFIG], "services": [{"port": 80}]}})
+    v1.create()
+    v1.settle()
+    v2 = v1.with_katalog(templates={"onReconcile": {"services": [{"port": 80}]}})
+    v2.api.fail("list", CONFIGMAPS, status=403, message="configmaps is forbidden")
+    with pytest.raises(ApplyFailed, match="configmaps of this CR: listing them to prune: configmaps is forbidden"):
+        v2.reconcile()
+    assert recorded(v2) == ["v1/configmaps", "v1/services"]
+    v2.reconcile()
+    assert recorded(v2) == ["v1/services"]
+
+
 # --- item 23: another controller's child --------------------------------------------------------------
 def test_a_child_owned_by_another_cr_is_reported_and_never_written():
     s = Setup(templates={"onReconcile": {"configMaps": [{"name": "shared", "data": {"by": "{{ .metadata.name }}"}}]}})

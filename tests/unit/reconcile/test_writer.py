@@ -1,6 +1,7 @@
 """ChildWriter decisions against a recording stand-in for KubeClient (the wire itself is e2e-tested)."""
 from orkestra.gvk import GVR
 from orkestra.kube.errors import ApiError
+from orkestra.reconcile.prune import PrunePlan, identity
 from orkestra.reconcile.render import DesiredChild
 from orkestra.reconcile.writer import ChildWriter
 
@@ -125,28 +126,31 @@ def test_failures_are_collected_not_raised():
     assert w.failures == [("ConfigMap ns/a", "apply failed"), ("ConfigMap ns/b", "apply failed")]
 
 
-def test_prune_deletes_only_stale_children_of_the_template():
-    def cached(name, template="onReconcile.configMaps.0", uid="u"):
-        return {"kind": "ConfigMap", "metadata": {"name": name, "namespace": "ns",
-                                                  "labels": {"orkestra.io/template": template,
-                                                             "orkestra.io/owner-uid": uid}}}
+def _cached(name, template="onReconcile.configMaps.0", uid="u"):
+    return {"kind": "ConfigMap", "metadata": {"name": name, "namespace": "ns",
+                                              "labels": {"orkestra.io/template": template, "orkestra.io/owner-uid": uid}}}
+
+
+def _plan(desired, entries, declared):
+    return PrunePlan(owner_uid="u", desired_ids=frozenset(desired), entry_ids=frozenset(entries),
+                     declared=frozenset(identity(c.kind, c.namespace, c.name) for c in declared))
+
+
+def test_prune_deletes_only_the_candidates_the_plan_prunes():
     kube = RecordingKube()
-    w = ChildWriter(kube, force=True, cached_children=[cached("keep"), cached("stale"), cached("other", "x.y.1"),
-                                                         cached("foreign", uid="v")])
-    w.prune("u", {"onReconcile.configMaps.0": ("ConfigMap", CM)}, [child("keep")])
+    w = ChildWriter(kube, force=True, cached_children=[])
+    candidates = [(CM, _cached("keep")), (CM, _cached("stale")), (CM, _cached("other", "x.y.1")),
+                  (CM, _cached("foreign", uid="v"))]
+    w.prune(_plan({"onReconcile.configMaps.0"}, {"onReconcile.configMaps.0"}, [child("keep")]), candidates)
     assert kube.calls == [("delete", "stale")] and w.changes == [("deleted", "ConfigMap ns/stale")]
 
 
 def test_prune_spares_a_child_that_another_entry_declared_in_this_reconcile():
     """Issue 9 item 2: `site-data` was made by entry 0; after an insert above it, entry 1 declares it."""
-    def cached(name, template):
-        return {"kind": "ConfigMap", "metadata": {"name": name, "namespace": "ns",
-                                                  "labels": {"orkestra.io/template": template,
-                                                             "orkestra.io/owner-uid": "u"}}}
     kube = RecordingKube()
-    w = ChildWriter(kube, force=True, cached_children=[cached("data", "onReconcile.configMaps.0")])
-    templates = {"onReconcile.configMaps.0": ("ConfigMap", CM), "onReconcile.configMaps.1": ("ConfigMap", CM)}
-    w.prune("u", templates, [child("wal"), child("data")])
+    w = ChildWriter(kube, force=True, cached_children=[])
+    ids = {"onReconcile.configMaps.0", "onReconcile.configMaps.1"}
+    w.prune(_plan(ids, ids, [child("wal"), child("data")]), [(CM, _cached("data", "onReconcile.configMaps.0"))])
     assert kube.calls == [] and w.changes == []
 
 

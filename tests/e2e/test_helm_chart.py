@@ -205,6 +205,9 @@ def test_the_service_monitor_scrapes_only_the_servers_with_metrics(helm):
     (["controlCenter.podSecurityContext.seccompProfile.type=Bogus"], "at '/controlCenter/podSecurityContext"),
     (["runtime.config.apiAuth=token"], "at '/runtime/config/apiAuth': value must be one of 'none', 'kubernetes'"),
     (["gateway.config.apiAuth=None"], "at '/gateway/config/apiAuth': value must be one of 'none', 'kubernetes'"),
+    # a null would render ORK_API_AUTH="", which the servers read as none: an open API nobody asked for
+    (["runtime.config.apiAuth=null"], "at '/runtime/config': missing property 'apiAuth'"),
+    (["gateway.enabled=true", "gateway.config.apiAuth=null"], "at '/gateway/config': missing property 'apiAuth'"),
 ])
 def test_the_chart_refuses_invalid_combinations(helm, sets, message):
     args = [arg for s in sets for arg in ("--set", s)]

@@ -14,6 +14,7 @@ from typing import Mapping
 import click
 
 from orkestra.cli._katalog_files import katalog_files_option, resolve_katalog_files, subdirectory_katalogs
+from orkestra.config import ConfigError, api_auth_mode
 from orkestra.katalog.issues import KatalogIssue
 from orkestra.katalog.loader import LoadReport, load_report
 from orkestra.katalog.model import CrdEntry, Katalog
@@ -64,6 +65,9 @@ def _deps_text(entry: CrdEntry, sep: str) -> str:
 def _table(rules: list[Rule], indent: str, *, reasons: bool) -> list[str]:
     rows = []
     for r in rules:
+        if r.urls:   # a non-resource URL rule: one row per path
+            rows += [("url", url, " ".join(r.verbs), r.reason) for url in r.urls]
+            continue
         resource = r.resource + (f" [{', '.join(r.resource_names)}]" if r.resource_names else "")
         rows.append((r.group or "core", resource, " ".join(r.verbs), r.reason))
     gw = max((len(g) for g, *_ in rows), default=0)
@@ -122,8 +126,17 @@ def _entry_block(report: LoadReport, key: str, *, full: bool, color: bool) -> li
     return lines
 
 
+def _api_auth(env: Mapping[str, str]) -> bool:
+    """Whether the roles include the API-auth grants: `ORK_API_AUTH`, read as `ork generate` reads
+    it without --api-auth. An invalid value counts as none here; `ork run` and `ork generate` refuse it."""
+    try:
+        return api_auth_mode(env) == "kubernetes"
+    except ConfigError:
+        return False
+
+
 def _full_tail(katalog: Katalog, env: Mapping[str, str]) -> list[str]:
-    ns, tls = default_namespace(env), tls_secret_name(env)
+    ns, tls, api_auth = default_namespace(env), tls_secret_name(env), _api_auth(env)
     lines = ["startup order"]
     width = max((len(k) for k in katalog.start_order), default=0)
     for i, key in enumerate(katalog.start_order, 1):
@@ -134,21 +147,22 @@ def _full_tail(katalog: Katalog, env: Mapping[str, str]) -> list[str]:
         lines.append(line.rstrip())
     lines.append("")
     lines.append("runtime (ServiceAccount orkestra)")
-    lines += _table(derive(katalog, "runtime", namespace=ns), "  ", reasons=True)
+    lines += _table(derive(katalog, "runtime", namespace=ns, api_auth=api_auth), "  ", reasons=True)
     for role, rules in (("orkestra", namespace_rules(katalog, "runtime", tls_secret=tls)),
                         ("orkestra-self", self_rules(katalog))):
         if rules:
             lines.append(f"runtime (Role {role} in {ns})")
             lines += _table(rules, "  ", reasons=True)
     lines.append("gateway (ServiceAccount orkestra-gateway)")
-    gateway = derive(katalog, "gateway", namespace=ns)
+    gateway = derive(katalog, "gateway", namespace=ns, api_auth=api_auth)
     lines += _table(gateway, "  ", reasons=True) or ["  (no permissions: the Katalog declares no webhook feature)"]
     gateway_local = namespace_rules(katalog, "gateway", tls_secret=tls)
     if gateway_local:
         lines.append(f"gateway (Role orkestra-gateway in {ns})")
         lines += _table(gateway_local, "  ", reasons=True)
     lines.append("control center (ServiceAccount orkestra-cc)")
-    lines.append("  (no permissions: reads the runtime HTTP API)")
+    lines += _table(derive(katalog, "cc", api_auth=api_auth), "  ", reasons=True) or \
+        ["  (no permissions with ORK_API_AUTH=none: the runtime HTTP API it reads checks no token)"]
     return lines
 
 

@@ -173,6 +173,27 @@ def test_api_auth_none_is_set_per_component_and_scrapes_without_a_token(helm):
         {"port": "http", "path": "/metrics", "interval": "30s"}]
 
 
+def selects(selector: dict, labels: dict) -> bool:
+    """A label selector's `matchLabels` and `In`/`NotIn` expressions, as the API server reads them."""
+    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    for expr in selector.get("matchExpressions", []):
+        inside = labels.get(expr["key"]) in expr["values"]
+        if inside != (expr["operator"] == "In"):
+            return False
+    return True
+
+
+def test_the_service_monitor_scrapes_only_the_servers_with_metrics(helm):
+    """Prometheus's token goes only to the runtime and the gateway, which serve /metrics; the
+    Control Center's Service also has a port named http but no /metrics, and no use for the token."""
+    objects = by_kind_name(render(helm, "-f", values("all-on")))
+    selector = objects[("ServiceMonitor", "orkestra")]["spec"]["selector"]
+    chosen = {name for (kind, name), obj in objects.items()
+              if kind == "Service" and selects(selector, obj["metadata"]["labels"])}
+    assert chosen == {"orkestra-runtime", "orkestra-gateway"}
+
+
 @pytest.mark.parametrize("sets, message", [
     (["runtime.webhooks.admission=true"], "at '/runtime/webhooks/conversion': value must be true"),
     (["gateway.enabled=true", "runtime.webhooks.conversion=true"], "at '/runtime/webhooks/conversion': value must be false"),
@@ -184,6 +205,9 @@ def test_api_auth_none_is_set_per_component_and_scrapes_without_a_token(helm):
     (["controlCenter.podSecurityContext.seccompProfile.type=Bogus"], "at '/controlCenter/podSecurityContext"),
     (["runtime.config.apiAuth=token"], "at '/runtime/config/apiAuth': value must be one of 'none', 'kubernetes'"),
     (["gateway.config.apiAuth=None"], "at '/gateway/config/apiAuth': value must be one of 'none', 'kubernetes'"),
+    # a null would render ORK_API_AUTH="", which the servers read as none: an open API nobody asked for
+    (["runtime.config.apiAuth=null"], "at '/runtime/config': missing property 'apiAuth'"),
+    (["gateway.enabled=true", "gateway.config.apiAuth=null"], "at '/gateway/config': missing property 'apiAuth'"),
 ])
 def test_the_chart_refuses_invalid_combinations(helm, sets, message):
     args = [arg for s in sets for arg in ("--set", s)]

@@ -130,11 +130,31 @@ def test_full_adds_permissions_startup_order_and_roles():
     assert "runtime (Role orkestra in orkestra-system)\n  coordination.k8s.io  leases" in out
     assert "← leader election" in out
     assert "gateway (ServiceAccount orkestra-gateway)\n  (no permissions: the Katalog declares no webhook feature)" in out
-    assert "control center (ServiceAccount orkestra-cc)\n  (no permissions: reads the runtime HTTP API)" in out
+    assert "control center (ServiceAccount orkestra-cc)\n  (no permissions with ORK_API_AUTH=none: " \
+           "the runtime HTTP API it reads checks no token)" in out
+    assert "tokenreviews" not in out
     out = run("validate", "-f", "examples/guarded-services.yaml", "--full").output
     assert "gateway (Role orkestra-gateway in orkestra-system)\n  core  secrets  " in out
     assert "  core  secrets [orkestra-webhook-tls]" in out
     assert "← provisions and rotates the webhook certificate" in out
+
+
+def test_full_shows_the_roles_ork_generate_writes_under_api_auth():
+    """With ORK_API_AUTH=kubernetes (what `ork generate` reads when --api-auth is absent), --full
+    prints the token-review grants and the Control Center's ClusterRole, URL by URL, instead of
+    claiming the Control Center needs nothing."""
+    out = run("validate", "-f", "examples/tenant-stack.yaml", "--full", env={"ORK_API_AUTH": "kubernetes"}).output
+    runtime = out[out.index("runtime (ServiceAccount orkestra)"):out.index("gateway (ServiceAccount")]
+    assert [line.split()[:3] for line in runtime.splitlines() if "reviews" in line] == [
+        ["authentication.k8s.io", "tokenreviews", "create"], ["authorization.k8s.io", "subjectaccessreviews", "create"]]
+    cc = out[out.index("control center (ServiceAccount orkestra-cc)"):out.index("─" * 10)].splitlines()[1:]
+    assert "no permissions" not in "\n".join(cc)
+    urls = [line.split()[1] for line in cc if line.split()[:1] == ["url"]]
+    assert urls == ["/katalog", "/katalog/application", "/katalog/application/health", "/katalog/database",
+                    "/katalog/database/health", "/katalog/tenant", "/katalog/tenant/health"]
+    assert all(line.split()[2] == "get" for line in cc if line.split()[:1] == ["url"])
+    assert any(line.split()[:4] == ["core", "events", "list", "←"] for line in cc)
+    assert sum(line.split()[2:4] == ["get", "list"] for line in cc) == 3    # one per entry's kind
 
 
 def test_no_colour_when_not_a_terminal():

@@ -128,11 +128,12 @@ def test_failures_are_collected_not_raised():
 
 def _cached(name, template="onReconcile.configMaps.0", uid="u"):
     return {"kind": "ConfigMap", "metadata": {"name": name, "namespace": "ns",
-                                              "labels": {"orkestra.io/template": template, "orkestra.io/owner-uid": uid}}}
+                                              "labels": {"orkestra.io/template": template, "orkestra.io/owner-uid": uid,
+                                                         "orkestra.io/crd": "website"}}}
 
 
 def _plan(desired, entries, declared):
-    return PrunePlan(owner_uid="u", desired_ids=frozenset(desired), entry_ids=frozenset(entries),
+    return PrunePlan(owner_uid="u", crd_key="website", desired_ids=frozenset(desired), entry_ids=frozenset(entries),
                      declared=frozenset(identity(c.kind, c.namespace, c.name) for c in declared))
 
 

@@ -2,7 +2,10 @@
 
 Pruning runs once, after every entry rendered. A child is pruned when all of these hold:
 
-* its `orkestra.io/owner-uid` label names this CR (Orkestra never deletes what it did not create);
+* its `orkestra.io/owner-uid` label names this CR (Orkestra never deletes what it did not create)
+  and its `orkestra.io/crd` label names this entry: another entry of the same kind may select the
+  same CR (overlapping `labelSelector`s), and its children are its own, not removed ones of this
+  entry; a CR that moved to another entry keeps the first entry's children until it is deleted;
 * its `orkestra.io/template` label is set: objects a hook wrote through `ctx.apply` carry none and
   are the hook's to delete (they still go with the CR);
 * no entry rendered its identity (kind, namespace, name) in this reconcile, so an entry inserted
@@ -19,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from orkestra.reconcile.kinds import KINDS
-from orkestra.reconcile.naming import LABEL_OWNER_UID, LABEL_TEMPLATE
+from orkestra.reconcile.naming import LABEL_CRD, LABEL_OWNER_UID, LABEL_TEMPLATE
 
 
 def identity(kind: str, namespace: str | None, name: str) -> tuple:
@@ -42,6 +45,7 @@ def pruned_when_removed(template_id: str) -> bool:
 @dataclass(frozen=True)
 class PrunePlan:
     owner_uid: str
+    crd_key: str                    # the entry reconciling: only its children are pruned
     desired_ids: frozenset[str]     # ids of the current desired-state entries
     entry_ids: frozenset[str]       # ids of every current onCreate and onReconcile entry
     declared: frozenset[tuple]      # identities rendered in this reconcile, by any entry
@@ -49,7 +53,8 @@ class PrunePlan:
     def prunes(self, obj: dict) -> bool:
         labels = (obj.get("metadata") or {}).get("labels") or {}
         template_id = labels.get(LABEL_TEMPLATE) or ""
-        if labels.get(LABEL_OWNER_UID) != self.owner_uid or not template_id:
+        if (labels.get(LABEL_OWNER_UID) != self.owner_uid or labels.get(LABEL_CRD) != self.crd_key
+                or not template_id):
             return False
         if object_identity(obj) in self.declared:
             return False

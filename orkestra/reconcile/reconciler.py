@@ -374,7 +374,7 @@ class DeclarativeReconciler:
             for child in children:
                 writer.write(child)
             declared += children
-        plan = PrunePlan(owner_uid=cr["metadata"]["uid"],
+        plan = PrunePlan(owner_uid=cr["metadata"]["uid"], crd_key=self.crd,
                          desired_ids=frozenset(t.id for t in self.templates if t.desired_state),
                          entry_ids=frozenset(t.id for t in self.templates),
                          declared=frozenset(identity(c.kind, c.namespace, c.name) for c in declared))

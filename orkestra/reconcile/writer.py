@@ -227,12 +227,17 @@ class ChildWriter:
             self._fail(child.ref, err)
             return None
 
-    def delete(self, gvr, kind: str, name: str, namespace: str | None) -> None:
+    def delete(self, gvr, kind: str, name: str, namespace: str | None, *, uid: str | None = None) -> None:
+        """Delete a child; with `uid`, only that very object: an object created since under the
+        same name (a stale cache still shows the old one) is not this CR's and stays."""
         ref = f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"
         try:
-            if self._kube.delete(gvr, name, namespace):
+            if self._kube.delete(gvr, name, namespace, preconditions={"uid": uid} if uid else None):
                 self.changes.append(("deleted", ref))
         except ApiError as err:
+            if uid and err.status == 409:       # the uid precondition failed: another object now
+                log.debug("not deleted, replaced since: %s", ref, extra=self._log_extra)
+                return
             self._fail(ref, err)
 
     def prune(self, plan: PrunePlan, candidates: list[tuple[GVR, dict]]) -> None:
@@ -240,4 +245,5 @@ class ChildWriter:
         for gvr, obj in candidates:
             if plan.prunes(obj):
                 meta = obj["metadata"]
-                self.delete(gvr, obj.get("kind") or gvr.resource, meta["name"], meta.get("namespace"))
+                self.delete(gvr, obj.get("kind") or gvr.resource, meta["name"], meta.get("namespace"),
+                            uid=meta.get("uid"))

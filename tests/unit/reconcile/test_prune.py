@@ -5,14 +5,14 @@ ENTRIES = frozenset({"onReconcile.configMaps.0", "onCreate.secrets.0", "onReconc
 DESIRED = frozenset({"onReconcile.configMaps.0", "onReconcile.clusterRoles.0"})
 
 
-def obj(name, template, uid="u", kind="ConfigMap"):
-    labels = {"orkestra.io/owner-uid": uid}
+def obj(name, template, uid="u", kind="ConfigMap", crd="website"):
+    labels = {"orkestra.io/owner-uid": uid, "orkestra.io/crd": crd}
     if template is not None:
         labels["orkestra.io/template"] = template
     return {"kind": kind, "metadata": {"name": name, "namespace": "ns", "labels": labels}}
 
 
-PLAN = PrunePlan(owner_uid="u", desired_ids=DESIRED, entry_ids=ENTRIES,
+PLAN = PrunePlan(owner_uid="u", crd_key="website", desired_ids=DESIRED, entry_ids=ENTRIES,
                  declared=frozenset({("ConfigMap", "ns", "web-a"), ("ConfigMap", "ns", "web-b")}))
 
 
@@ -40,3 +40,10 @@ def test_objects_of_hooks_users_and_other_crs_are_never_pruned():
     assert not PLAN.prunes(obj("web-hook", ""))
     assert not PLAN.prunes(obj("web-c", "onReconcile.configMaps.3", uid="v"))
     assert not PLAN.prunes({"kind": "ConfigMap", "metadata": {"name": "web-c", "namespace": "ns"}})
+
+
+def test_children_another_entry_of_the_same_kind_wrote_are_never_pruned():
+    """Two entries of one kind may select the same CR: each prunes only children labelled with its key."""
+    assert not PLAN.prunes(obj("web-gold", "onReconcile.configMaps.0", crd="website-gold"))   # a current id here
+    assert not PLAN.prunes(obj("web-gold", "onReconcile.configMaps.3", crd="website-gold"))   # a "removed" id here
+    assert not PLAN.prunes(obj("web-old", "onReconcile.configMaps.0", crd=None))

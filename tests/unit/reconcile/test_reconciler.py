@@ -193,6 +193,21 @@ def test_a_refused_list_of_a_recorded_kind_fails_the_reconcile_and_keeps_the_rec
     assert recorded(v2) == ["v1/services"]
 
 
+def test_an_entry_of_the_same_kind_that_also_selects_the_cr_never_prunes_the_other_entrys_children():
+    """Overlapping selectors (or a CR that moved between entries): the other entry's children stay."""
+    web = Setup(templates={"onReconcile": {"configMaps": [{"name": "{{ .metadata.name }}-a", "data": {"a": "b"}}]}})
+    web.create()
+    web.settle()
+    gold = Setup(web.api, key="website-gold", templates={"onReconcile": {"configMaps": [
+        {"name": "{{ .metadata.name }}-gold", "data": {"a": "b"}}], "services": [{"port": 80}]}})
+    gold.settle()
+    web.settle()
+    assert web.api.object(CONFIGMAPS, "site-a", "default") is not None
+    assert web.api.object(CONFIGMAPS, "site-gold", "default") is not None
+    assert web.api.object(SERVICES, "site-svc", "default") is not None
+    assert [c for c in web.api.writes if c.verb == "delete"] == []
+
+
 # --- item 23: another controller's child --------------------------------------------------------------
 def test_a_child_owned_by_another_cr_is_reported_and_never_written():
     s = Setup(templates={"onReconcile": {"configMaps": [{"name": "shared", "data": {"by": "{{ .metadata.name }}"}}]}})

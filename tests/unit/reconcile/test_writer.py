@@ -4,6 +4,7 @@ from orkestra.kube.errors import ApiError
 from orkestra.reconcile.prune import PrunePlan, identity
 from orkestra.reconcile.render import DesiredChild
 from orkestra.reconcile.writer import ChildWriter
+from tests.unit.reconcile.api_double import ApiDouble
 
 CM = GVR("", "v1", "configmaps")
 
@@ -35,7 +36,7 @@ class RecordingKube:
             raise self._err("create", self.fail["create"])
         return {**obj, "metadata": {**obj["metadata"], "resourceVersion": "1"}}
 
-    def delete(self, gvr, name, namespace=None):
+    def delete(self, gvr, name, namespace=None, preconditions=None):
         self.calls.append(("delete", name))
         return True
 
@@ -128,11 +129,12 @@ def test_failures_are_collected_not_raised():
 
 def _cached(name, template="onReconcile.configMaps.0", uid="u"):
     return {"kind": "ConfigMap", "metadata": {"name": name, "namespace": "ns",
-                                              "labels": {"orkestra.io/template": template, "orkestra.io/owner-uid": uid}}}
+                                              "labels": {"orkestra.io/template": template, "orkestra.io/owner-uid": uid,
+                                                         "orkestra.io/crd": "website"}}}
 
 
 def _plan(desired, entries, declared):
-    return PrunePlan(owner_uid="u", desired_ids=frozenset(desired), entry_ids=frozenset(entries),
+    return PrunePlan(owner_uid="u", crd_key="website", desired_ids=frozenset(desired), entry_ids=frozenset(entries),
                      declared=frozenset(identity(c.kind, c.namespace, c.name) for c in declared))
 
 
@@ -152,6 +154,18 @@ def test_prune_spares_a_child_that_another_entry_declared_in_this_reconcile():
     ids = {"onReconcile.configMaps.0", "onReconcile.configMaps.1"}
     w.prune(_plan(ids, ids, [child("wal"), child("data")]), [(CM, _cached("data", "onReconcile.configMaps.0"))])
     assert kube.calls == [] and w.changes == []
+
+
+def test_prune_never_deletes_an_object_that_replaced_the_cached_child():
+    """A stale cache still shows the pruned child; the object under that name now is a user's."""
+    api = ApiDouble()
+    users = api.seed(CM, {"kind": "ConfigMap", "metadata": {"name": "stale", "namespace": "ns"}})
+    cached = _cached("stale")
+    cached["metadata"]["uid"] = "uid-of-the-child-orkestra-made"
+    w = ChildWriter(api, force=True, cached_children=[])
+    w.prune(_plan({"onReconcile.configMaps.0"}, {"onReconcile.configMaps.0"}, []), [(CM, cached)])
+    assert api.object(CM, "stale", "ns")["metadata"]["uid"] == users["metadata"]["uid"]
+    assert w.failures == [] and w.changes == []
 
 
 def test_a_child_controlled_by_another_owner_is_never_written():

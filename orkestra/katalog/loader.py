@@ -3,8 +3,9 @@
 `load_report(paths)` runs every step and always returns: the per-entry models that are valid,
 every error and warning located in the source, and the Katalog model when nothing is wrong (for
 `ork validate`). `load_katalog(paths)` returns the model or raises `KatalogErrors` (for
-everything else). Stages: read + parse with marks → legacy normalisation → imports and `-f`
-merge → strict schema (once per document) → semantic checks → enrichment and model.
+everything else). Stages, one function each: read + parse with marks, legacy normalisation,
+imports and `-f` merge (`_read`) → strict schema, once per document (`_schema`) → semantic checks
+(`_check`) → enrichment of the entries without errors (`_enrich`) → the model (`_model`).
 """
 from __future__ import annotations
 
@@ -102,31 +103,70 @@ def load_report(paths: list[str], env: Mapping[str, str] | None = None, *, exec_
     env = os.environ if env is None else env
     report = LoadReport(files=list(paths))
     sink = IssueSink(default_file=paths[0] if paths else "")
-    try:
-        defaults = KatalogDefaults.from_env(env)
-    except DefaultsError as exc:
-        sink.error((), str(exc), with_path=False)
-        defaults = KatalogDefaults()
+    defaults = _defaults(env, sink)
     composed = _read(paths, env, sink)
     if composed is None:
         report.errors, report.warnings = sink.errors, sink.warnings
         return report
-    doc = composed.doc
-    report.kind = doc.get("kind") if isinstance(doc.get("kind"), str) else ""
-    meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
-    report.name = meta.get("name") if isinstance(meta.get("name"), str) else ""
+    _describe(report, composed.doc)
     _schema(composed, sink)
-    spec = doc.get("spec") if isinstance(doc.get("spec"), dict) else {}
-    crds = spec.get("crds") if isinstance(spec.get("crds"), dict) else {}
+    crds = _crds(composed.doc)
+    _list_entries(report, crds)
+    ctx = _check(report, composed, crds, env, sink, exec_hooks)
+    shared = _shared(composed.doc, sink.shape_errors)
+    _enrich(report, composed, crds, ctx, shared, defaults, sink)
+    report.errors, report.warnings = sink.errors, sink.warnings
+    if not report.errors:
+        report.katalog = _model(report, composed, shared, sink)
+    return report
+
+
+def _defaults(env: Mapping[str, str], sink: IssueSink) -> KatalogDefaults:
+    """The per-CRD defaults from the environment; a bad value is an error and the built-ins apply."""
+    try:
+        return KatalogDefaults.from_env(env)
+    except DefaultsError as exc:
+        sink.error((), str(exc), with_path=False)
+        return KatalogDefaults()
+
+
+def _describe(report: LoadReport, doc: dict) -> None:
+    """The document's kind and name, for the report header, whatever else is wrong."""
+    report.kind = doc.get("kind") if isinstance(doc.get("kind"), str) else ""
+    meta = _metadata(doc)
+    report.name = meta.get("name") if isinstance(meta.get("name"), str) else ""
+
+
+def _metadata(doc: dict) -> dict:
+    return doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+
+
+def _spec(doc: dict) -> dict:
+    return doc.get("spec") if isinstance(doc.get("spec"), dict) else {}
+
+
+def _crds(doc: dict) -> dict:
+    spec = _spec(doc)
+    return spec.get("crds") if isinstance(spec.get("crds"), dict) else {}
+
+
+def _list_entries(report: LoadReport, crds: dict) -> None:
+    """Every declared key, and which of them name a built-in kind (read before any check)."""
     report.crd_keys = sorted(crds)
     report.builtin_keys = {k for k, e in crds.items() if isinstance(e, dict) and isinstance(e.get("apiTypes"), dict)
                            and isinstance(e["apiTypes"].get("kind"), str)
                            and builtins.lookup(e["apiTypes"]["kind"], _group(e["apiTypes"])) is not None}
+
+
+def _check(report: LoadReport, composed: Composed, crds: dict, env: Mapping[str, str], sink: IssueSink,
+           exec_hooks: bool) -> checks.CheckContext:
+    """The semantic checks: the top level, each entry whose shape passed the schema, then the
+    checks across entries. Returns the context holding each entry's resolved API."""
     schema_bad = sink.shape_errors
     fill_declared_plurals(crds)
     hook_dirs = {k: hook_base_dir(s) for k, s in composed.crd_sources.items()}
     ctx = checks.CheckContext(sink=sink, env=env, hook_dirs=hook_dirs, exec_hooks=exec_hooks)
-    checks.check_top(doc, ctx)
+    checks.check_top(composed.doc, ctx)
     for key in report.crd_keys:
         checks.check_names(ctx, key)
         entry = crds[key]
@@ -144,26 +184,43 @@ def load_report(paths: list[str], env: Mapping[str, str] | None = None, *, exec_
     cross_checks.check_dependencies(ctx, crds)
     cross_checks.check_conversion_groups(ctx, crds)
     report.hook_callbacks = ctx.hook_callbacks
+    return ctx
 
-    security = enrich_security(doc.get("security") if None not in schema_bad else None)
-    spec_finalizers = list(spec.get("finalizers") or []) if None not in schema_bad else []
+
+@dataclass
+class _Shared:
+    """What every entry inherits from the top level (empty when the top level is malformed)."""
+    security: dict
+    finalizers: list
+
+
+def _shared(doc: dict, schema_bad: set[str | None]) -> _Shared:
+    top_ok = None not in schema_bad
+    return _Shared(security=enrich_security(doc.get("security") if top_ok else None),
+                   finalizers=list(_spec(doc).get("finalizers") or []) if top_ok else [])
+
+
+def _enrich(report: LoadReport, composed: Composed, crds: dict, ctx: checks.CheckContext, shared: _Shared,
+            defaults: KatalogDefaults, sink: IssueSink) -> None:
+    """Enrich and model each entry that has no error and a resolved API."""
     failed = {i.crd for i in sink.errors}
-    enriched_crds: dict[str, dict] = {}
     for key in report.crd_keys:
         if key in failed or key not in ctx.apis:
             continue
         entry = crds[key]
-        enriched = enrich_entry(entry, ctx.apis[key], security, defaults)
-        enriched_crds[key] = enriched
+        enriched = enrich_entry(entry, ctx.apis[key], shared.security, defaults)
+        report.enriched[key] = enriched
         workers_set = "workers" in entry.get("operatorBox", {}).get("reconciler", {})
         report.entries[key] = build_entry(key, enriched, ctx.apis[key], configured_workers=workers_set,
-                                          spec_finalizers=spec_finalizers, source=composed.crd_sources.get(key, ""),
+                                          spec_finalizers=shared.finalizers,
+                                          source=composed.crd_sources.get(key, ""),
                                           crd_file=entry.get("crdFile", ""))
-    report.enriched = enriched_crds
-    report.errors, report.warnings = sink.errors, sink.warnings
-    if report.errors:
-        return report
-    canonical = plain(doc)
+
+
+def _model(report: LoadReport, composed: Composed, shared: _Shared, sink: IssueSink) -> Katalog:
+    """The Katalog of an error-free load, with its canonical and enriched documents."""
+    meta = _metadata(composed.doc)
+    canonical = plain(composed.doc)
     canonical.pop("imports", None)
     for entry in canonical["spec"]["crds"].values():
         entry.pop("crdFile", None)   # apiTypes and namespaced hold what it said: the output stands alone
@@ -172,18 +229,17 @@ def load_report(paths: list[str], env: Mapping[str, str] | None = None, *, exec_
         "metadata": {"name": meta["name"], "description": meta.get("description", ""),
                      "version": str(meta.get("version", "")), "author": meta.get("author", ""),
                      "tags": plain(meta.get("tags", []))},
-        **({"security": security} if security else {}),
-        "spec": {"finalizers": spec_finalizers, "crds": enriched_crds},
+        **({"security": shared.security} if shared.security else {}),
+        "spec": {"finalizers": shared.finalizers, "crds": report.enriched},
     }
     graph = {k: [d.name for d in e.depends_on] for k, e in report.entries.items() if e.enabled}
-    report.katalog = Katalog(
+    return Katalog(
         name=meta["name"], version=str(meta.get("version", "")), description=meta.get("description", ""),
         author=meta.get("author", ""), tags=list(meta.get("tags", [])), kind=canonical["kind"],
-        security=security, finalizers=spec_finalizers, crds=dict(sorted(report.entries.items())),
+        security=shared.security, finalizers=shared.finalizers, crds=dict(sorted(report.entries.items())),
         start_order=start_order(graph), sources=composed.files, raw=composed.raw or canonical,
         canonical=canonical, enriched=enriched_doc, warnings=[str(w) for w in sink.warnings],
     )
-    return report
 
 
 def load_katalog(paths: list[str], *, env: Mapping[str, str] | None = None) -> Katalog:

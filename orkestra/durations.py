@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import re
 
+from orkestra.errors import OrkestraError
+
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 _PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 
 
-class DurationError(ValueError):
-    pass
+class DurationError(OrkestraError, ValueError):
+    """A malformed duration: an expected, user-explainable failure (still a `ValueError` for
+    callers that treat it as one)."""
 
 
 def parse_duration(text: str | int | float, *, bare_seconds: bool = False) -> float:

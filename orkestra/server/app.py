@@ -17,17 +17,11 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from orkestra.errors import OrkestraError
+from orkestra.errors import BadRequest, OrkestraError
 from orkestra.server import exposure, shapes
 from orkestra.server.auth import Access, Authorizer, Decision
 
 log = logging.getLogger("orkestra.server")
-
-
-class BadRequest(Exception):
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.status = status
 
 
 def _engine() -> Any:

@@ -2,7 +2,8 @@
 
 Compile-time problems (syntax, unknown functions, wrong argument counts, undefined variables)
 are Katalog load errors, so `TemplateSyntaxError` carries only the message and the position
-inside the template; the Katalog loader prefixes the field path. Render-time problems
+inside the template; the Katalog loader prefixes the field path (it is an `OrkestraError`, and
+still a `ValueError` for older callers). Render-time problems
 (`required`, `fail`, division by zero, bad conversions, a field on a non-map) fail one reconcile,
 so `TemplateEvalError` is an `OrkestraError` (an expected failure, never a panic).
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 from orkestra.errors import OrkestraError
 
 
-class TemplateSyntaxError(ValueError):
+class TemplateSyntaxError(OrkestraError, ValueError):
     """A template that cannot be compiled. `str()` is `<reason> (line L, column C)`."""
 
     def __init__(self, reason: str, line: int = 0, col: int = 0) -> None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from orkestra.errors import BadRequest
+
 # The API server accepts request bodies up to 3 MiB, and an UPDATE's AdmissionReview carries two
 # objects (`object` and `oldObject`), re-encoded as JSON (often larger than the protobuf or YAML
 # the client sent): room for two 3 MiB objects and the envelope, so real traffic never gets a 413.
@@ -22,15 +24,6 @@ CONVERSION_API = ("apiextensions.k8s.io/v1", "ConversionReview")
 OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT")
 
 
-class BadRequest(Exception):
-    """A malformed request: answered with `status` and `{"error": message}`."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
@@ -38,38 +31,38 @@ def _reject_constant(name: str) -> Any:
 def check_envelope(method: str, mimetype: str, length: int | None) -> None:
     """Method, content type and declared size, checked before the body is read."""
     if method != "POST":
-        raise BadRequest(405, "method not allowed")
+        raise BadRequest("method not allowed", 405)
     if mimetype.lower() != "application/json":
-        raise BadRequest(400, "content type must be application/json")
+        raise BadRequest("content type must be application/json")
     if length is not None and length > MAX_BODY:
-        raise BadRequest(413, TOO_LARGE)
+        raise BadRequest(TOO_LARGE, 413)
 
 
 def parse_json(body: bytes) -> dict:
     if len(body) > MAX_BODY:
-        raise BadRequest(413, TOO_LARGE)
+        raise BadRequest(TOO_LARGE, 413)
     try:
         doc = json.loads(body, parse_constant=_reject_constant)
     except json.JSONDecodeError as e:
-        raise BadRequest(400, f"invalid JSON: {e.msg}: line {e.lineno} column {e.colno}") from None
+        raise BadRequest(f"invalid JSON: {e.msg}: line {e.lineno} column {e.colno}") from None
     except (ValueError, RecursionError) as e:  # bad UTF-8, NaN/Infinity, absurd nesting
-        raise BadRequest(400, f"invalid JSON: {e}") from None
+        raise BadRequest(f"invalid JSON: {e}") from None
     if not isinstance(doc, dict):
-        raise BadRequest(400, "invalid JSON: the body must be an object")
+        raise BadRequest("invalid JSON: the body must be an object")
     return doc
 
 
 def _check_type(doc: dict, expected: tuple[str, str]) -> dict:
     api, kind = doc.get("apiVersion"), doc.get("kind")
     if (api, kind) != expected:
-        raise BadRequest(400, f"expected {expected[0]} {expected[1]}, got {_show(api)} {_show(kind)}")
+        raise BadRequest(f"expected {expected[0]} {expected[1]}, got {_show(api)} {_show(kind)}")
     what = expected[1]
     request = doc.get("request")
     if not isinstance(request, dict):
-        raise BadRequest(400, f"invalid {what}: missing request")
+        raise BadRequest(f"invalid {what}: missing request")
     uid = request.get("uid")
     if not isinstance(uid, str) or not uid:
-        raise BadRequest(400, f"invalid {what}: missing request.uid")
+        raise BadRequest(f"invalid {what}: missing request.uid")
     return request
 
 
@@ -85,27 +78,27 @@ def parse_admission(doc: dict) -> dict:
     bad = "invalid AdmissionReview: "
     kind = request.get("kind")
     if not (isinstance(kind, dict) and all(isinstance(kind.get(k), str) for k in ("group", "version", "kind"))):
-        raise BadRequest(400, bad + "request.kind must be an object with string group, version and kind")
+        raise BadRequest(bad + "request.kind must be an object with string group, version and kind")
     op = request.get("operation")
     if op not in OPERATIONS:
-        raise BadRequest(400, bad + "request.operation must be one of " + ", ".join(OPERATIONS))
+        raise BadRequest(bad + "request.operation must be one of " + ", ".join(OPERATIONS))
     for key in ("namespace", "name"):
         if request.get(key) is not None and not isinstance(request.get(key), str):
-            raise BadRequest(400, bad + f"request.{key} must be a string")
+            raise BadRequest(bad + f"request.{key} must be a string")
     resource = request.get("resource")
     if resource is not None and not (isinstance(resource, dict)
                                      and all(isinstance(resource.get(k, ""), str)
                                              for k in ("group", "version", "resource"))):
-        raise BadRequest(400, bad + "request.resource must be an object with string group, version and resource")
+        raise BadRequest(bad + "request.resource must be an object with string group, version and resource")
     if request.get("dryRun") is not None and not isinstance(request.get("dryRun"), bool):
-        raise BadRequest(400, bad + "request.dryRun must be a boolean")
+        raise BadRequest(bad + "request.dryRun must be a boolean")
     obj, old = request.get("object"), request.get("oldObject")
     if not (isinstance(obj, dict) or (obj is None and op == "DELETE")):
-        raise BadRequest(400, bad + "request.object must be an object")
+        raise BadRequest(bad + "request.object must be an object")
     if op in ("UPDATE", "DELETE") and not isinstance(old, dict):
-        raise BadRequest(400, bad + "request.oldObject must be an object")
+        raise BadRequest(bad + "request.oldObject must be an object")
     if old is not None and not isinstance(old, dict):
-        raise BadRequest(400, bad + "request.oldObject must be an object")
+        raise BadRequest(bad + "request.oldObject must be an object")
     for name, value in (("object", obj), ("oldObject", old)):
         if isinstance(value, dict):
             _check_metadata(value, f"request.{name}")
@@ -118,14 +111,14 @@ def _check_metadata(obj: dict, path: str) -> None:
         return
     bad = "invalid AdmissionReview: "
     if not isinstance(meta, dict):
-        raise BadRequest(400, bad + f"{path}.metadata must be an object")
+        raise BadRequest(bad + f"{path}.metadata must be an object")
     for key in ("labels", "annotations"):
         value = meta.get(key)
         if value is not None and not (isinstance(value, dict) and all(isinstance(v, str) for v in value.values())):
-            raise BadRequest(400, bad + f"{path}.metadata.{key} must map strings to strings")
+            raise BadRequest(bad + f"{path}.metadata.{key} must map strings to strings")
     for key in ("name", "namespace", "uid", "deletionTimestamp", "creationTimestamp"):
         if meta.get(key) is not None and not isinstance(meta.get(key), str):
-            raise BadRequest(400, bad + f"{path}.metadata.{key} must be a string")
+            raise BadRequest(bad + f"{path}.metadata.{key} must be a string")
 
 
 def parse_conversion(doc: dict) -> dict:
@@ -134,16 +127,16 @@ def parse_conversion(doc: dict) -> dict:
     bad = "invalid ConversionReview: "
     desired = request.get("desiredAPIVersion")
     if not isinstance(desired, str) or not desired:
-        raise BadRequest(400, bad + "missing request.desiredAPIVersion")
+        raise BadRequest(bad + "missing request.desiredAPIVersion")
     objects = request.get("objects")
     if not isinstance(objects, list):
-        raise BadRequest(400, bad + "request.objects must be a list")
+        raise BadRequest(bad + "request.objects must be a list")
     for i, obj in enumerate(objects):
         if not isinstance(obj, dict):
-            raise BadRequest(400, bad + f"request.objects[{i}] must be an object")
+            raise BadRequest(bad + f"request.objects[{i}] must be an object")
         if not isinstance(obj.get("apiVersion"), str) or not isinstance(obj.get("kind"), str):
-            raise BadRequest(400, bad + f"request.objects[{i}] must have string apiVersion and kind")
+            raise BadRequest(bad + f"request.objects[{i}] must have string apiVersion and kind")
         meta = obj.get("metadata")
         if meta is not None and not isinstance(meta, dict):
-            raise BadRequest(400, bad + f"request.objects[{i}].metadata must be an object")
+            raise BadRequest(bad + f"request.objects[{i}].metadata must be an object")
     return request

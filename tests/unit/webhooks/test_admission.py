@@ -196,3 +196,22 @@ def test_an_entry_is_evaluated_only_for_its_own_operations(katalog):
     assert state.stats.counters("admission:team-app") == {}
     r = answer(client, "/validate", admission("CREATE", old))
     assert r["allowed"] is False and "team apps need an owner" in r["status"]["message"]
+
+
+def test_apps_in_one_process_keep_their_own_paths_and_state(katalog):
+    # The views and the blueprint are module-level: each app must still route only its own
+    # plan's paths and record into its own WebhookState, whatever order the apps were built in.
+    full, full_state = make(katalog)
+    bare_state = WebhookState.build(katalog, WebhookSettings())
+    bare = create_webhook_app(katalog, bare_state).test_client()
+    again, again_state = make(katalog)
+    review = admission("CREATE", obj(image="docker.io/x"))
+    assert post(bare, "/validate", review).status_code == 404
+    assert post(full, "/validate", review).status_code == 200
+    assert post(bare, "/mutate", review).status_code == 404
+    assert full_state.stats.counters("admission:service-app") == {"validationTotal": 1, "validationDenied": 1}
+    assert again_state.stats.counters("admission:service-app") == {}
+    assert bare_state.stats.counters("admission:service-app") == {}
+    assert post(again, "/validate", review).status_code == 200
+    assert again_state.stats.counters("admission:service-app")["validationTotal"] == 1
+    assert full_state.stats.counters("admission:service-app")["validationTotal"] == 1

@@ -7,10 +7,10 @@ holds one of the 32 threads; `/api/stream` admits at most 24 of them.
 """
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from orkestra.controlcenter.settings import CCSettings
+from orkestra.gunicorn_run import base_settings, run
 
 THREADS = 32
 
@@ -37,38 +37,15 @@ def _worker_exit(server: Any, worker: Any) -> None:
 
 
 def gunicorn_settings(settings: CCSettings) -> dict[str, Any]:
-    return {
-        "bind": [settings.bind], "workers": 1, "worker_class": "gthread", "threads": THREADS,
-        "timeout": 60, "graceful_timeout": 3, "keepalive": 5,
-        "worker_tmp_dir": "/dev/shm" if os.path.isdir("/dev/shm") else None,
-        "preload_app": False, "logger_class": "orkestra.server.gunicorn_logging.JsonGunicornLogger",
-        "accesslog": "-" if settings.log_level == "debug" else None,
-        "loglevel": "debug" if settings.log_level == "debug" else "info",
-        "post_worker_init": _post_worker_init, "worker_exit": _worker_exit,
-        "proc_name": "orkestra-control-center", "control_socket_disable": True,
-    }
+    return {**base_settings(bind=settings.bind, threads=THREADS, graceful_timeout=3, log_level=settings.log_level),
+            "post_worker_init": _post_worker_init, "worker_exit": _worker_exit,
+            "proc_name": "orkestra-control-center"}
 
 
 def serve(settings: CCSettings) -> int:
     """Run until SIGTERM/SIGINT; returns the exit code."""
-    from gunicorn.app.base import BaseApplication
+    def load(application: Any) -> Any:
+        app, application.poller = build(settings)
+        return app
 
-    class ControlCenterApplication(BaseApplication):
-        def __init__(self) -> None:
-            self.poller: Any = None
-            super().__init__()
-
-        def load_config(self) -> None:
-            for key, value in gunicorn_settings(settings).items():
-                if value is not None:
-                    self.cfg.set(key, value)
-
-        def load(self) -> Any:
-            app, self.poller = build(settings)
-            return app
-
-    try:
-        ControlCenterApplication().run()
-    except SystemExit as exc:
-        return int(exc.code or 0) if isinstance(exc.code, int) else 1
-    return 0
+    return run(gunicorn_settings(settings), load)

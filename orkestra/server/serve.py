@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import signal
 import sys
 import threading
 from typing import Any
 
 from orkestra.config import Settings
+from orkestra.gunicorn_run import base_settings, run
 from orkestra.katalog.model import Katalog
 from orkestra.kube.client import is_loopback_host
 
@@ -118,52 +118,20 @@ def _worker_exit(server: Any, worker: Any) -> None:
 
 def gunicorn_settings(settings: Settings) -> dict[str, Any]:
     """The fixed gunicorn configuration of docs/runtime.md §1."""
-    return {
-        "bind": [f"{settings.bind_address}:{settings.port}"],
-        "workers": 1,
-        "worker_class": "gthread",
-        "threads": settings.http_threads,
-        "timeout": 60,
-        "graceful_timeout": int(settings.drain_timeout) + 15,
-        "keepalive": 5,
-        "worker_tmp_dir": "/dev/shm" if os.path.isdir("/dev/shm") else None,
-        "preload_app": False,
-        "logger_class": "orkestra.server.gunicorn_logging.JsonGunicornLogger",
-        "accesslog": "-" if settings.log_level == "debug" else None,
-        "loglevel": "debug" if settings.log_level == "debug" else "info",
-        "post_worker_init": _post_worker_init,
-        "worker_exit": _worker_exit,
-        "proc_name": "orkestra",
-        "control_socket_disable": True,   # no shared ~/.gunicorn socket: replicas may share a host
-    }
+    return {**base_settings(bind=f"{settings.bind_address}:{settings.port}", threads=settings.http_threads,
+                           graceful_timeout=int(settings.drain_timeout) + 15, log_level=settings.log_level),
+            "post_worker_init": _post_worker_init, "worker_exit": _worker_exit, "proc_name": "orkestra"}
 
 
 def _serve_gunicorn(katalog: Katalog, settings: Settings, mode: str) -> int:
-    from gunicorn.app.base import BaseApplication
-
-    class OrkestraApplication(BaseApplication):
-        """gunicorn application whose `load` (in the worker) builds the engine and its app."""
-
-        def __init__(self) -> None:
-            self.engine: Any = None
-            super().__init__()
-
-        def load_config(self) -> None:
-            for key, value in gunicorn_settings(settings).items():
-                if value is not None:
-                    self.cfg.set(key, value)
-
-        def load(self) -> Any:
-            from orkestra.engine.engine import Engine
-            self.engine = Engine(katalog, settings, mode=mode)
-            return build_app(self.engine, settings)
+    def load(application: Any) -> Any:
+        """In the worker: build the engine (kept on the application for the worker hooks) and its app."""
+        from orkestra.engine.engine import Engine
+        application.engine = Engine(katalog, settings, mode=mode)
+        return build_app(application.engine, settings)
 
     # The Katalog and the imports are inherited by the worker: freeze them before the fork so the
     # worker's collector never touches (and so copies) those pages.
     gc.collect()
     gc.freeze()
-    try:
-        OrkestraApplication().run()
-    except SystemExit as exc:
-        return int(exc.code or 0) if isinstance(exc.code, int) else 1
-    return 0
+    return run(gunicorn_settings(settings), load)

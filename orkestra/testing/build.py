@@ -80,23 +80,36 @@ def ensure_binaries(version: str = KUBERNETES_VERSION, *, force: bool = False,
     gomod.parse_version(version)
     env = dict(os.environ if env is None else env)
     bin_dir = binaries_dir(version, env)
-    if not force and binaries_ok(bin_dir, version):
-        return bin_dir
-    with exclusive_lock(bin_dir.parent / f"v{version}.lock", on_wait=progress):
-        if not force and binaries_ok(bin_dir, version):  # built by whoever held the lock
-            return bin_dir
-        _build(version, bin_dir, progress, env)
-    if not binaries_ok(bin_dir, version):
-        raise BuildError(f"the control-plane binaries in {bin_dir} do not run `--version` after the build; "
-                         f"delete that directory and run `make controlplane` again")
+    _ensure(lambda: binaries_ok(bin_dir, version), bin_dir.parent / f"v{version}.lock",
+            lambda: _build(version, bin_dir, progress, env), force=force, progress=progress,
+            broken=f"the control-plane binaries in {bin_dir} do not run `--version` after the build; "
+                   f"delete that directory and run `make controlplane` again")
     return bin_dir
 
 
-def _build(version: str, bin_dir: Path, progress: Progress, env: dict[str, str]) -> None:
+def _ensure(ready: Callable[[], bool], lock: Path, build: Callable[[], None], *, force: bool,
+            progress: Progress, broken: str) -> None:
+    """Build unless `ready()`, under `lock` so that concurrent callers build once; check afterwards."""
+    if not force and ready():
+        return
+    with exclusive_lock(lock, on_wait=progress):
+        if not force and ready():  # built by whoever held the lock
+            return
+        build()
+    if not ready():
+        raise BuildError(broken)
+
+
+def _find_go(env: Mapping[str, str], what: str) -> str:
     go = shutil.which("go", path=env.get("PATH"))
     if go is None:
-        raise BuildError("`go` is not on PATH: the local control plane is compiled from Go modules; "
+        raise BuildError(f"`go` is not on PATH: {what}; "
                          "install Go 1.26 or newer (https://go.dev/doc/install) and put its bin/ on PATH")
+    return go
+
+
+def _build(version: str, bin_dir: Path, progress: Progress, env: dict[str, str]) -> None:
+    go = _find_go(env, "the local control plane is compiled from Go modules")
     started = time.monotonic()
     progress(f"building Kubernetes v{version} control plane into {bin_dir} "
              f"(cold: downloads ~600 MB of Go modules and compiles for several minutes; warm: ~1 minute)")
@@ -200,23 +213,15 @@ def ensure_helm(version: str = HELM_VERSION, *, force: bool = False, progress: P
     """Return the path of a working `helm` for `version`, compiling it from its Go module if needed."""
     env = dict(os.environ if env is None else env)
     path = helm_path(version, env)
-    if not force and helm_ok(path, version):
-        return path
-    with exclusive_lock(path.parent.parent / f"v{version}.lock", on_wait=progress):
-        if not force and helm_ok(path, version):  # built by whoever held the lock
-            return path
-        _build_helm(version, path, progress, env)
-    if not helm_ok(path, version):
-        raise BuildError(f"{path} does not run `version` after the build; delete {path.parent} and "
-                         f"run `python -m orkestra.testing.build --helm` again")
+    _ensure(lambda: helm_ok(path, version), path.parent.parent / f"v{version}.lock",
+            lambda: _build_helm(version, path, progress, env), force=force, progress=progress,
+            broken=f"{path} does not run `version` after the build; delete {path.parent} and "
+                   f"run `python -m orkestra.testing.build --helm` again")
     return path
 
 
 def _build_helm(version: str, path: Path, progress: Progress, env: dict[str, str]) -> None:
-    go = shutil.which("go", path=env.get("PATH"))
-    if go is None:
-        raise BuildError("`go` is not on PATH: helm is compiled from its Go module; "
-                         "install Go 1.26 or newer (https://go.dev/doc/install) and put its bin/ on PATH")
+    go = _find_go(env, "helm is compiled from its Go module")
     started = time.monotonic()
     path.parent.mkdir(parents=True, exist_ok=True)
     progress(f"building helm v{version} into {path.parent} (cold: downloads Go modules and compiles "

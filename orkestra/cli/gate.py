@@ -21,7 +21,7 @@ from typing import Any
 import click
 import yaml
 
-from orkestra.cli._katalog_files import katalog_files_option
+from orkestra.cli._katalog_files import NoKatalogFound, katalog_files_option, resolve_katalog_files
 from orkestra.conditions import MISSING, stringify
 from orkestra.katalog.model import CrdEntry, Katalog
 from orkestra.conditions.rules import (
@@ -78,13 +78,11 @@ class _Block:
 
 
 def _katalog_paths(files: tuple[str, ...]) -> list[str]:
-    paths = [p.strip() for item in files for p in item.split(",") if p.strip()]
-    if paths:
-        return paths
-    for default in ("katalog.yaml", "komposer.yaml"):
-        if os.path.exists(default):
-            return [default]
-    raise _InputError(f"no Katalog found: pass -f or create katalog.yaml or komposer.yaml in {os.getcwd()}")
+    """The shared Katalog selection; `gate` reports a missing Katalog as unreadable input (exit 2)."""
+    try:
+        return resolve_katalog_files(files)
+    except NoKatalogFound as exc:
+        raise _InputError(str(exc)) from None
 
 
 def _load(paths: list[str]) -> Katalog:

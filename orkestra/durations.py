@@ -1,10 +1,11 @@
 """Go duration syntax (`500ms`, `15s`, `1h30m`), used by the Katalog and the environment.
 
-Also the human age format of the HTTP API (`12m4s`, `3h2m`, `5d3h`).
+Also the human age format of the HTTP API (`12m4s`, `3h2m`, `5d3h`) and its RFC 3339 timestamps.
 """
 from __future__ import annotations
 
 import re
+import time
 
 from orkestra.errors import OrkestraError
 
@@ -76,3 +77,8 @@ def human_age(seconds: float) -> str:
     if m:
         return f"{m}m{sec}s"
     return f"{sec}s"
+
+
+def rfc3339(epoch: float | None) -> str | None:
+    """A Unix time as the API's RFC 3339 UTC timestamp (whole seconds); None stays None."""
+    return None if epoch is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))

@@ -63,13 +63,12 @@ def kubeconfig_token(kubeconfig: str | None, context: str | None) -> str | None:
     """The bearer token of the kubeconfig's user, if it has one (certificate users have none)."""
     from orkestra.errors import OrkestraError
     from orkestra.kube import KubeClient
+    from orkestra.server.auth import bearer_token
     try:
         keys = KubeClient.from_config(kubeconfig, context).api_client.configuration.api_key
-        auth = keys.get("BearerToken") or keys.get("authorization") or ""
     except OrkestraError:
         return None
-    scheme, _, token = auth.partition(" ")
-    return token if scheme.lower() == "bearer" and token else None
+    return bearer_token(keys.get("BearerToken") or keys.get("authorization"))
 
 
 def may_receive_kubeconfig_token(url: str) -> bool:

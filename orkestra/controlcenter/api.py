@@ -14,7 +14,8 @@ from flask import Blueprint, Response, current_app, jsonify
 
 from orkestra import __version__
 from orkestra.controlcenter.poller import Poller
-from orkestra.controlcenter.viewmodels import rfc3339, snapshot_body
+from orkestra.controlcenter.viewmodels import snapshot_body
+from orkestra.durations import rfc3339
 
 api = Blueprint("api", __name__)
 

@@ -8,13 +8,12 @@ empty rather than failing the page.
 """
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from orkestra.controlcenter.fields import as_dict, as_int, as_list, as_number, as_text
 from orkestra.controlcenter.history import Series
 from orkestra.controlcenter.tracker import RuntimeStatus, RuntimeTracker
-from orkestra.durations import human_age
+from orkestra.durations import human_age, rfc3339
 
 STATES = ("healthy", "started", "pending", "degraded", "not started")
 WORKERS_SHOWN = 10
@@ -28,10 +27,6 @@ def short_number(n: Any) -> str:
         if abs(n) >= size:
             return f"{n / size:.1f}".rstrip("0").rstrip(".") + suffix
     return f"{n:g}" if isinstance(n, float) else str(n)
-
-
-def rfc3339(epoch: float | None) -> str | None:
-    return None if epoch is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
 def percent(rate: Any) -> str:

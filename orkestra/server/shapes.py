@@ -12,16 +12,12 @@ import time
 from typing import Any
 
 from orkestra import __version__
-from orkestra.durations import format_duration, human_age
+from orkestra.durations import format_duration, human_age, rfc3339
 from orkestra.engine.health import (DEGRADED, HEALTHY, NOT_STARTED, PENDING, STARTED, error_rate,
                                     http_status, katalog_health)
 from orkestra.katalog.model import PHASES, CrdEntry, Katalog
 
 STATE_ORDER = (HEALTHY, STARTED, PENDING, DEGRADED, NOT_STARTED)
-
-
-def rfc3339(epoch: float | None) -> str | None:
-    return None if epoch is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
 def uptime(since: float | None, now: float) -> str:

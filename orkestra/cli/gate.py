@@ -116,7 +116,6 @@ def _documents(path: str) -> list[dict]:
 
 def _entries_for(doc: dict, katalog: Katalog, crd: str | None) -> list[tuple[CrdEntry, bool]]:
     """Entries to check with whether their selector matches (`--crd` forces one entry)."""
-    from orkestra.webhooks.admission import entry_matches
 
     if crd is not None:
         if crd not in katalog.crds:
@@ -127,7 +126,7 @@ def _entries_for(doc: dict, katalog: Katalog, crd: str | None) -> list[tuple[Crd
     if not candidates:
         raise _InputError(f'unknown kind: no Katalog entry for {doc["kind"]} {doc["apiVersion"]} '
                           f'({_ref(doc, None)}); pass --crd to choose one')
-    return [(e, entry_matches(e, _namespace(doc, e), doc)) for e in candidates]
+    return [(e, e.selects(_namespace(doc, e), doc)) for e in candidates]
 
 
 def _namespace(doc: dict, entry: CrdEntry | None) -> str:

@@ -141,6 +141,14 @@ class CrdEntry:
     def template_types(self, phase: str) -> list[str]:
         return [t for t in TEMPLATE_TYPES if self.box.templates.get(phase, {}).get(t)]
 
+    def selects(self, namespace: str | None, obj: dict | None) -> bool:
+        """Whether this entry's namespace and label selector take `obj` (in `namespace`): what the
+        entry's informer would watch, for admission, `ork gate` and the reconciler alike."""
+        if self.api.namespaced and self.namespace and namespace != self.namespace:
+            return False
+        labels = ((obj or {}).get("metadata") or {}).get("labels") or {}
+        return all(labels.get(k) == v for k, v in self.label_selector.items())
+
 
 @dataclass
 class Katalog:

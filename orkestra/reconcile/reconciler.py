@@ -220,11 +220,8 @@ class DeclarativeReconciler:
         by scope only, and share `orkestra.io/finalizer`: an object that moved from this entry's
         selector into another's keeps its finalizers. A field selector is not evaluated here, so
         an entry that has one is assumed to match."""
-        meta = obj["metadata"]
-        labels = meta.get("labels") or {}
-        return any(e.key != self.entry.key and e.api.gvr == self.entry.api.gvr
-                   and e.namespace in ("", meta.get("namespace"))
-                   and all(labels.get(k) == v for k, v in e.label_selector.items())
+        namespace = obj["metadata"].get("namespace")
+        return any(e.key != self.entry.key and e.api.gvr == self.entry.api.gvr and e.selects(namespace, obj)
                    for e in self.katalog.enabled)
 
     def holds_finalizers(self, obj: dict) -> bool:

@@ -62,14 +62,6 @@ def request_gvk(request: dict) -> GVK:
     return GVK(k["group"], k["version"], k["kind"])
 
 
-def entry_matches(entry: CrdEntry, namespace: str, obj: dict | None) -> bool:
-    """Namespace and label selector of the entry against the object (docs/webhooks.md §5)."""
-    if entry.api.namespaced and entry.namespace and namespace != entry.namespace:
-        return False
-    labels = _meta(obj).get("labels") or {}
-    return all(labels.get(k) == v for k, v in entry.label_selector.items())
-
-
 def being_deleted(request: dict) -> bool:
     return request["operation"] == "UPDATE" and bool(_meta(request.get("object")).get("deletionTimestamp"))
 
@@ -120,7 +112,7 @@ def _matching(plan: WebhookPlan, path: str, request: dict, obj: dict | None) -> 
     op = request["operation"]
     return [e for e in plan.admission_entries(path, request_gvk(request))
             if (op == "DELETE" and path == "/mutate" or op in _operations(e))
-            and entry_matches(e, request.get("namespace") or "", obj)]
+            and e.selects(request.get("namespace") or "", obj)]
 
 
 def _mutated_in_memory(entry: CrdEntry, obj: dict) -> dict:

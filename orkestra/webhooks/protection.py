@@ -11,7 +11,7 @@ from fnmatch import fnmatchcase
 
 from orkestra import metrics
 from orkestra.katalog.model import CrdEntry
-from orkestra.webhooks.admission import being_deleted, entry_matches, request_gvk
+from orkestra.webhooks.admission import being_deleted, request_gvk
 from orkestra.webhooks.plan import CRD_GVR, PROTECTION_LABEL, DeletionPlan, NamespacePlan, WebhookPlan
 from orkestra.webhooks.stats import WebhookStats
 
@@ -130,7 +130,7 @@ def namespace_decision(request: dict, plan: WebhookPlan) -> tuple[dict, str | No
     obj = request.get("object")
     namespace = request.get("namespace") or ((obj or {}).get("metadata") or {}).get("namespace") or ""
     candidates = [e for e in np.entries if e.api.gvk == gvk]
-    matching = [e for e in candidates if entry_matches(e, namespace, obj)] or candidates
+    matching = [e for e in candidates if e.selects(namespace, obj)] or candidates
     if not matching:
         return {"uid": uid, "allowed": True}, None
     entry = matching[0]

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from orkestra.kube import ApiError
+from orkestra.ttlcache import TtlCache
 
 CACHE_SECONDS = 5.0
 CACHE_ENTRIES = 4096
@@ -125,38 +124,14 @@ class KubeReviewer:
         return bool((doc.get("status") or {}).get("allowed"))
 
 
-class _TtlCache:
-    """A small LRU whose entries expire; thread-safe (gthread serves requests concurrently)."""
-
-    def __init__(self, ttl: float, size: int, clock: Callable[[], float]) -> None:
-        self._ttl, self._size, self._clock = ttl, size, clock
-        self._items: OrderedDict[Any, tuple[float, Any]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Any, compute: Callable[[], Any]) -> Any:
-        now = self._clock()
-        with self._lock:
-            hit = self._items.get(key)
-            if hit is not None and hit[0] > now:
-                self._items.move_to_end(key)
-                return hit[1]
-        value = compute()   # outside the lock: a slow review must not hold up other callers
-        with self._lock:
-            self._items[key] = (now + self._ttl, value)
-            self._items.move_to_end(key)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-        return value
-
-
 class Authorizer:
     """Decides one request: token → user (cached), user × access → allowed (cached)."""
 
     def __init__(self, reviewer: Reviewer, *, ttl: float = CACHE_SECONDS, size: int = CACHE_ENTRIES,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._reviewer = reviewer
-        self._users = _TtlCache(ttl, size, clock)
-        self._grants = _TtlCache(ttl, size, clock)
+        self._users = TtlCache(ttl, size, clock)
+        self._grants = TtlCache(ttl, size, clock)
 
     def decide(self, authorization: str | None, access: Access | None) -> tuple[Decision, str]:
         """(decision, message). `access` None means "any authenticated caller" (the CRD is

@@ -38,7 +38,7 @@ ARCHITECTURE = ROOT / "docs" / "architecture.md"
 # top-level module or subpackage of `orkestra`. Packages on one layer never import each other.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("orkestra", "errors"),
-    ("gvk", "durations", "netaddr", "gunicorn_run", "logs", "metrics"),
+    ("gvk", "durations", "netaddr", "gunicorn_run", "ttlcache", "logs", "metrics"),
     ("template", "controlcenter", "packs", "testing"),
     ("conditions",),
     ("katalog", "kube", "workqueue"),

@@ -125,4 +125,4 @@ def test_the_micro_cache_serves_two_seconds_and_stays_bounded():
     assert fetcher.calls == ["http://a/0", "http://a/0"]
     for i in range(10):
         live.get_json(f"http://a/{i}")
-    assert len(live._entries) == 3
+    assert len(live._cache) == 3

@@ -76,22 +76,22 @@ def _merge_laughs(levels: int) -> str:
 
 def test_merge_key_bomb_fails_fast_with_a_clear_error():
     """Issue 16 item 7: merged pairs are counted while composing (before: this 70 KB chain took 19 s)."""
-    start = time.monotonic()
+    start = time.thread_time()   # CPU time of this thread: the work done, whatever the machine's load
     with pytest.raises(SourceError) as err:
         parse_yaml(_merge_chain(2000), "bomb.yaml")
-    elapsed = time.monotonic() - start
+    elapsed = time.thread_time() - start
     assert elapsed < 3.0, f"took {elapsed:.1f} s"
     assert str(err.value).startswith("merge keys (<<) expand the document to more than 200000 entries")
 
 
 def test_merge_key_laughs_end_fast():
     """Doubling merges: PyYAML >= 6.0.4 de-duplicates them; on 6.0.3 the count stops them early."""
-    start = time.monotonic()
+    start = time.thread_time()
     try:
         parse_yaml(_merge_laughs(40), "laughs.yaml")
     except SourceError as err:
         assert "merge keys (<<) expand" in str(err)
-    assert time.monotonic() - start < 3.0
+    assert time.thread_time() - start < 3.0
 
 
 def test_ordinary_merge_keys_still_work():

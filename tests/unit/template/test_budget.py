@@ -27,10 +27,10 @@ HOSTILE = {
 
 @pytest.mark.parametrize("src", HOSTILE.values(), ids=HOSTILE.keys())
 def test_hostile_template_ends_in_eval_error_quickly(src: str) -> None:
-    start = time.monotonic()
+    start = time.thread_time()   # CPU time of this thread: the work done, whatever the machine's load
     with pytest.raises(TemplateEvalError, match="template budget exceeded"):
         compile_template(src).render({})
-    assert time.monotonic() - start < 3.0
+    assert time.thread_time() - start < 3.0
 
 
 @contextmanager
@@ -81,10 +81,10 @@ def test_big_integers_inside_a_list_count_toward_its_character_limit() -> None:
     then built a 40 MB string (2 s, 99 MB RSS) before the string limit refused it."""
     src = ("{{$b := 1}}{{range 4095}}{{$b = mul $b 2}}{{end}}{{$x := list $b $b}}"
            "{{range 14}}{{$x = list $x $x}}{{end}}{{len (toJson $x)}}")
-    start = time.monotonic()
+    start = time.thread_time()
     with pytest.raises(TemplateEvalError, match=r"template budget exceeded: list .*\$x = list \$x \$x"):
         compile_template(src).render({})
-    assert time.monotonic() - start < 0.5
+    assert time.thread_time() - start < 0.5
     assert compile_template("{{ list (mul 4294967296 4294967296) 3 | toJson }}").render({}) == "[18446744073709551616,3]"
 
 
@@ -109,7 +109,10 @@ def test_a_loop_that_appends_to_a_list_pays_per_element_not_per_walk() -> None:
     """Review finding: each `append` re-walked the whole list, so 10 000 appends (0.5 s before
     the budget existed) ran out of the 1 s budget, and 3000 took 0.8 s instead of 0.06 s."""
     src = '{{$x := list}}{{range 10000}}{{$x = append $x "item"}}{{end}}{{len $x}}'
-    assert compile_template(src).render({}) == "10000"
+    start = time.thread_time()
+    with limits(Limits(seconds=60)):   # measured as this thread's CPU time, not the wall-clock budget a busy machine can exhaust
+        assert compile_template(src).render({}) == "10000"
+    assert time.thread_time() - start < 1.0
 
 
 def test_appending_still_counts_toward_the_limits() -> None:

@@ -17,6 +17,7 @@ from typing import Callable
 from flask import Flask, Response, g, jsonify, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse     # what redirect() returns
 
 from orkestra.controlcenter import svg
 from orkestra.controlcenter.auth import MAX_DELAYED, LoginThrottle, csrf_valid, new_csrf_token
@@ -107,7 +108,7 @@ def create_app(settings: CCSettings, *, poller: Poller, live: LiveReader, thrott
         app.register_blueprint(bp)
 
     @app.before_request
-    def _guard() -> Response | None:
+    def _guard() -> BaseResponse | None:
         g.user = session.get("user")
         if request.method == "POST":
             given = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token")

@@ -119,9 +119,10 @@ def _clear(target: dict, path: str) -> None:
     parts = path.split(".")
     node = target
     for part in parts[:-1]:
-        node = node.get(part)
-        if not isinstance(node, dict):
+        child = node.get(part)
+        if not isinstance(child, dict):
             return
+        node = child
     if parts[-1] not in node:
         return
     for part in parts[:-1]:

@@ -202,7 +202,7 @@ class _Limited:
 
     def __call__(self, environ: dict, start_response: Callable[..., Any]) -> Any:
         deadline = time.monotonic() + BUSY_WAIT
-        held = []
+        held: list[threading.BoundedSemaphore] = []
         large = _content_length(environ) > LARGE_BODY
         for slots in ((self._slots, self._large) if large else (self._slots,)):
             if not slots.acquire(timeout=max(0.0, deadline - time.monotonic())):

@@ -162,7 +162,7 @@ class SecretSource:
         renew_due = self._last_renew_check is None or (now - self._last_renew_check).total_seconds() >= RENEW_CHECK_PERIOD
         if secret is not None and not renew_due and secret["metadata"].get("resourceVersion") == self._rv:
             return None
-        problem = "the Secret does not exist"
+        problem: str | None = "the Secret does not exist"
         if secret is not None:
             problem = certs.reuse_problem(self._bundle(secret), self.names, now)
         if renew_due:

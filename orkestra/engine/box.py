@@ -23,10 +23,12 @@ from orkestra import metrics
 from orkestra.engine import filters
 from orkestra.engine.health import CrdHealth
 from orkestra.engine.pool import WorkerPool
+from orkestra.informers.reflector import InformerStatus
 from orkestra.informers.store import index_uid, object_key
 from orkestra.engine.safe import Outcome, safe_reconcile
 from orkestra.durations import format_duration
 from orkestra.katalog.model import CrdEntry, Katalog
+from orkestra.workqueue.rate_limiting import Offered
 
 log = logging.getLogger("orkestra.engine")
 
@@ -146,17 +148,17 @@ class OperatorBox:
             informer.remove_handler(self._handler)
             self.env.factory.release(informer)
 
-    def _informer_status(self, informer: Any, condition: str, message: str) -> None:
+    def _informer_status(self, informer: Any, condition: InformerStatus, message: str) -> None:
         """Reflector news: `forbidden` degrades the CRD until a list succeeds; `gone` (404) asks
         the activator to check presence now."""
         if informer is not self.informer:
             return
         changed = False
-        if condition == "forbidden":
+        if condition == InformerStatus.FORBIDDEN:
             changed = self.health.set_forbidden(message)
-        elif condition == "listed":
+        elif condition == InformerStatus.LISTED:
             changed = self.health.set_forbidden("")
-        if changed or condition == "gone":
+        if changed or condition == InformerStatus.GONE:
             self.env.health_changed()
 
     def synced(self) -> bool:
@@ -230,9 +232,9 @@ class OperatorBox:
         if queue is None:
             return
         result = queue.offer(key)
-        if result == "limited":
+        if result == Offered.LIMITED:
             self.limit_reached += 1
-        elif result == "dropped" and self.active:
+        elif result == Offered.DROPPED and self.active:
             self.dropped += 1
 
     def _limit_warning(self, depth: int, limit: int) -> None:

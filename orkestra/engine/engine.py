@@ -39,6 +39,7 @@ from orkestra.engine.disabled import entries_to_release, release_entry
 from orkestra.engine.health import dependency_satisfied, katalog_health, PENDING
 from orkestra.errors import OrkestraError
 from orkestra.gvk import GVR
+from orkestra.informers.reflector import InformerStatus
 from orkestra.informers.store import object_key
 from orkestra.katalog.model import CrdEntry, Katalog
 
@@ -277,11 +278,11 @@ class Engine:
             informer.add_status_listener(lambda condition, message, g=gvr: self._child_status(g, condition, message))
             informer.start()
 
-    def _child_status(self, gvr: GVR, condition: str, message: str) -> None:
+    def _child_status(self, gvr: GVR, condition: InformerStatus, message: str) -> None:
         """A forbidden child informer degrades every CRD that writes that resource (§4.1)."""
-        if condition not in ("forbidden", "listed"):
+        if condition not in (InformerStatus.FORBIDDEN, InformerStatus.LISTED):
             return
-        error = message if condition == "forbidden" else ""
+        error = message if condition == InformerStatus.FORBIDDEN else ""
         for key, gvrs in list(self._child_gvrs.items()):
             if gvr in gvrs and self.boxes[key].health.set_forbidden(error):
                 self._wake.set()

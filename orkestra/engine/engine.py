@@ -30,7 +30,7 @@ import time
 from typing import Any, Callable
 
 from orkestra import metrics
-from orkestra.config import Settings
+from orkestra.config import Mode, Settings
 from orkestra.engine import filters
 from orkestra.engine.activation import Activator
 from orkestra.engine.box import OperatorBox
@@ -54,12 +54,12 @@ class EngineStartError(OrkestraError):
 
 
 class Engine:
-    def __init__(self, katalog: Katalog, settings: Settings, *, mode: str = "runtime",
+    def __init__(self, katalog: Katalog, settings: Settings, *, mode: Mode = Mode.RUNTIME,
                  kube_factory: Callable[[], Any] | None = None,
                  reconciler_factory: Callable[[CrdEntry, Any], Any] | None = None,
                  exit_process: Callable[[int], None] = os._exit,
                  clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time):
-        if mode not in ("runtime", "gateway"):
+        if mode not in tuple(Mode):
             raise ValueError(f"unknown engine mode {mode!r}")
         self.katalog = katalog
         self.settings = settings
@@ -162,7 +162,7 @@ class Engine:
 
     def _boot(self) -> None:
         log.info("api server reachable", extra={"server": getattr(self.kube, "server", "")})
-        if self.mode == "gateway":        # caches only where admission checks `unique`
+        if self.mode == Mode.GATEWAY:     # caches only where admission checks `unique`
             for box in self.boxes.values():
                 if box.entry.has_unique_rules:
                     box.watch()
@@ -366,12 +366,12 @@ class Engine:
         if self.shutting_down or not self.api_reachable:
             self.ready_event.clear()
             return
-        if self._leader and self.mode == "runtime":
+        if self._leader and self.mode == Mode.RUNTIME:
             ready = self.activator is not None and self.activator.first_pass_done
         else:
             watched = [b for b in self.boxes.values() if b.informer is not None]
             ready = all(b.synced() for b in watched)
-            if self.mode == "gateway":
+            if self.mode == Mode.GATEWAY:
                 ready = ready and self.webhooks is not None and self.webhooks.listening.is_set()
         if ready:
             self.ready_event.set()

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from orkestra import __version__
+from orkestra.config import Mode
 from orkestra.durations import format_duration, human_age, rfc3339
 from orkestra.engine.health import (DEGRADED, HEALTHY, NOT_STARTED, PENDING, STARTED, error_rate,
                                     http_status, katalog_health)
@@ -24,8 +25,8 @@ def uptime(since: float | None, now: float) -> str:
     return human_age(now - since) if since is not None else ""
 
 
-def service_name(mode: str) -> str:
-    return "orkestra-gateway" if mode == "gateway" else "orkestra-runtime"
+def service_name(mode: Mode) -> str:
+    return "orkestra-gateway" if mode == Mode.GATEWAY else "orkestra-runtime"
 
 
 # ---------------------------------------------------------------------------- probes

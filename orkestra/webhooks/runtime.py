@@ -14,6 +14,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
+from orkestra.config import Mode
 from orkestra.errors import OrkestraError
 from orkestra.katalog.model import CrdEntry
 from orkestra.webhooks.admission import CacheView
@@ -195,7 +196,7 @@ def _cache_lookup(engine: Any):
 def attach(engine: Any) -> WebhookRuntime | None:
     """Start what docs/webhooks.md §1/§3 require for this engine; None when nothing is needed."""
     settings = WebhookSettings.from_settings(engine.settings)
-    gateway = engine.mode == "gateway"
+    gateway = engine.mode == Mode.GATEWAY
     if settings.gateway_endpoint and not gateway:
         return None
     state = WebhookState.build(engine.katalog, settings, cache_lookup=_cache_lookup(engine))

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from orkestra.conditions import compile_conditions
+from orkestra.conditions import ConditionSet, compile_conditions
 from orkestra.template import TemplateEvalError, compile_template
 from orkestra.template.values import to_text
 
@@ -26,7 +26,7 @@ class StatusField:
     path: str
     value: Any
     type: str
-    conditions: Any              # ConditionSet | None
+    conditions: ConditionSet | None
     clear_on_false: bool
 
     @classmethod

@@ -20,7 +20,7 @@ from enum import StrEnum
 from typing import Callable, Generic, Iterable, Protocol, TypeVar
 
 from orkestra import metrics
-from orkestra.engine.health import NOT_STARTED, CrdHealth, dependency_satisfied
+from orkestra.engine.health import CrdHealth, CrdState, dependency_satisfied
 from orkestra.gvk import GVR
 from orkestra.katalog.model import CrdEntry, Dependency
 
@@ -73,8 +73,8 @@ def decide(*, served: bool, active: bool, unmet: list[str], synced: bool) -> Ste
     return Step.ACTIVATE if synced else Step.WAIT_SYNC
 
 
-def unmet_dependencies(depends_on: Iterable[Dependency], states: dict[str, str]) -> list[str]:
-    return [d.name for d in depends_on if not dependency_satisfied(d.condition, states.get(d.name, NOT_STARTED))]
+def unmet_dependencies(depends_on: Iterable[Dependency], states: Mapping[str, str]) -> list[str]:
+    return [d.name for d in depends_on if not dependency_satisfied(d.condition, states.get(d.name, CrdState.NOT_STARTED))]
 
 
 Box = TypeVar("Box", bound=ActivatedBox)

@@ -36,7 +36,7 @@ from orkestra.engine.activation import Activator
 from orkestra.engine.box import OperatorBox
 from orkestra.engine.children import resolve_child_gvrs
 from orkestra.engine.disabled import entries_to_release, release_entry
-from orkestra.engine.health import dependency_satisfied, katalog_health, PENDING
+from orkestra.engine.health import CrdState, dependency_satisfied, katalog_health
 from orkestra.errors import OrkestraError
 from orkestra.gvk import GVR
 from orkestra.informers.reflector import InformerStatus
@@ -398,10 +398,10 @@ class Engine:
         snap["dependencies"] = []
         for dep in box.entry.depends_on:
             other = self.boxes.get(dep.name)
-            state = other.health.state if other is not None else "not started"
+            state = other.health.state if other is not None else CrdState.NOT_STARTED
             snap["dependencies"].append({"name": dep.name, "condition": dep.condition, "state": state,
                                          "satisfied": dependency_satisfied(dep.condition, state)})
-        if not self._leader and snap["health"]["state"] == PENDING:
+        if not self._leader and snap["health"]["state"] == CrdState.PENDING:
             snap["workers"]["active"] = 0
         return snap
 

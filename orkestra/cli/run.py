@@ -18,6 +18,7 @@ from orkestra.cli._katalog_files import katalog_files_option, resolve_katalog_fi
 
 if TYPE_CHECKING:
     from orkestra.config import Mode, Settings
+    from orkestra.katalog.loader import LoadReport
     from orkestra.katalog.model import Katalog
 
 log = logging.getLogger("orkestra.cli")
@@ -29,10 +30,10 @@ def _fail(lines: list[str]) -> None:
     sys.exit(1)
 
 
-def print_load_errors(report: object) -> None:
+def print_load_errors(report: LoadReport) -> None:
     """The `ork validate` report (docs/cli.md#ork-validate layout) on stderr."""
     from orkestra.cli.validate import format_report, use_color
-    click.echo(format_report(report, color=use_color()), err=True)  # type: ignore[arg-type]
+    click.echo(format_report(report, color=use_color()), err=True)
 
 
 def check_and_serve(files: tuple[str, ...], *, env_overrides: dict[str, str | None], kubeconfig: str | None,

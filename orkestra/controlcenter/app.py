@@ -100,7 +100,7 @@ def create_app(settings: CCSettings, *, poller: Poller, live: LiveReader, thrott
         CC_SLEEP=sleep, CC_DELAYS=threading.BoundedSemaphore(max_delayed), CC_CLOCK=clock,
         CC_STREAM_SLOTS=StreamSlots(), MAX_CONTENT_LENGTH=64 * 1024)
     app.session_interface = CCSessionInterface(settings.cookie_secure)
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider's setting, not on the base type
     app.url_map.strict_slashes = False
     app.jinja_env.globals.update(sparkline=svg.sparkline, bar=svg.bar, dependency_graph=svg.dependency_graph,
                                  short_number=short_number, csrf_token=csrf_token)

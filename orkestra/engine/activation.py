@@ -27,7 +27,6 @@ from orkestra.katalog.model import CrdEntry, Dependency
 log = logging.getLogger("orkestra.engine")
 
 
-
 class Step(StrEnum):
     """What one activation pass does with one CRD."""
     STOP_MISSING = "stop-missing"      # running, but its kind is no longer served

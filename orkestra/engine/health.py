@@ -15,7 +15,6 @@ from enum import StrEnum
 from typing import Any, Callable
 
 
-
 class CrdState(StrEnum):
     """The derived state of one CRD (docs/runtime.md §7)."""
     PENDING = "pending"

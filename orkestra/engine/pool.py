@@ -31,7 +31,6 @@ class WorkerState(StrEnum):
     STOPPED = "stopped"          # the queue shut down, or a replaced thread's call returned
 
 
-
 class WorkQueue(Protocol):
     """The part of `orkestra.workqueue.RateLimitingQueue` the workers use."""
 

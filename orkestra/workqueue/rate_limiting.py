@@ -17,7 +17,6 @@ from orkestra.workqueue.rate_limiters import RateLimiter, default_limiter
 from orkestra.workqueue.timer import Clock, Timer
 
 
-
 class Offered(StrEnum):
     """What `offer` did with an item."""
     ADDED = "added"

@@ -18,9 +18,10 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 from orkestra.engine.safe import Outcome
+from orkestra.workqueue.rate_limiting import RateLimitingQueue
 
 
 class WorkerState(StrEnum):
@@ -29,16 +30,6 @@ class WorkerState(StrEnum):
     PROCESSING = "processing"
     STUCK = "stuck"              # past the timeout; a replacement thread was started
     STOPPED = "stopped"          # the queue shut down, or a replaced thread's call returned
-
-
-class WorkQueue(Protocol):
-    """The part of `orkestra.workqueue.RateLimitingQueue` the workers use."""
-
-    def get(self) -> tuple[Any, bool]: ...
-    def done(self, item: str) -> None: ...
-    def forget(self, item: str) -> None: ...
-    def add_after(self, item: str, delay: float) -> None: ...
-    def add_rate_limited(self, item: str) -> None: ...
 
 
 @dataclass
@@ -54,7 +45,7 @@ class _Worker:
 
 
 class WorkerPool:
-    def __init__(self, *, crd: str, size: int, queue: WorkQueue, handle: Callable[[str, threading.Event], Outcome],
+    def __init__(self, *, crd: str, size: int, queue: RateLimitingQueue, handle: Callable[[str, threading.Event], Outcome],
                  timeout: float, on_timeout: Callable[[str, str], None],
                  after_item: Callable[[], None] = lambda: None,
                  clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time):

@@ -21,7 +21,7 @@ from typing import Any, Callable, Protocol
 
 from orkestra import metrics
 from orkestra.engine import filters
-from orkestra.engine.health import CrdHealth
+from orkestra.engine.health import CrdHealth, CrdState
 from orkestra.engine.pool import WorkerPool
 from orkestra.informers.reflector import InformerStatus
 from orkestra.informers.store import index_uid, object_key
@@ -293,7 +293,7 @@ class OperatorBox:
             self.set_warnings("", "queue", [])     # the depth limit warning is active only while reached
         metrics.resource_count.labels(*self._labels).set(self.resource_count())
         state = self.health.state
-        for s in metrics.CRD_STATES:
+        for s in CrdState:
             metrics.crd_state.labels(*self._labels, s).set(1 if s == state else 0)
         self.update_gauges()
 

@@ -95,15 +95,16 @@ class WebhookRuntime:
 
     def start_controller(self, leading: bool = True) -> None:
         """Leadership callback in runtime mode; called once directly in gateway mode."""
-        if not leading or self.controller is None:
+        controller = self.controller
+        if not leading or controller is None:
             return
         with self._lock:
             if self._controller_started:
                 return
             self._controller_started = True
         if self.tls is not None:
-            self.tls.on_change(lambda _ca: self.controller.trigger())
-        self.controller.start()
+            self.tls.on_change(lambda _ca: controller.trigger())
+        controller.start()
 
     def stop(self) -> None:
         """Shutdown step 4: cleanupOnShutdown configurations, then the listener and TLS files."""

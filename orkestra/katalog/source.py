@@ -161,7 +161,7 @@ if getattr(yaml, "__with_libyaml__", False):
             yaml.constructor.SafeConstructor.__init__(self)
             yaml.resolver.Resolver.__init__(self)
 else:  # pragma: no cover - PyYAML without libyaml
-    class _MarkedLoader(yaml.SafeLoader):  # type: ignore[no-redef]
+    class _MarkedLoader(yaml.SafeLoader):  # type: ignore[no-redef]  # the other branch of the same `if`
         source_name = ""
 
 

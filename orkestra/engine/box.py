@@ -23,28 +23,31 @@ from orkestra import metrics
 from orkestra.engine import filters
 from orkestra.engine.health import CrdHealth, CrdState
 from orkestra.engine.pool import WorkerPool
+from orkestra.informers import SharedInformer, SharedInformerFactory
 from orkestra.informers.reflector import InformerStatus
 from orkestra.informers.store import index_uid, object_key
 from orkestra.engine.safe import Outcome, safe_reconcile
 from orkestra.durations import format_duration
 from orkestra.katalog.model import CrdEntry, Katalog
-from orkestra.workqueue.rate_limiting import Offered
+from orkestra.kube import Discovery, KubeClient
+from orkestra.reconcile.runtime import EventSink, Reconciler
+from orkestra.workqueue.rate_limiting import Offered, RateLimitingQueue
 
 log = logging.getLogger("orkestra.engine")
 
 
 class BoxEnvironment(Protocol):
     """What boxes share, provided by the engine (or a fake in unit tests)."""
-    kube: Any
-    discovery: Any
-    recorder: Any
+    kube: KubeClient
+    discovery: Discovery
+    recorder: EventSink
     identity: str
     katalog: Katalog
-    factory: Any
+    factory: SharedInformerFactory
 
-    def make_queue(self, entry: CrdEntry, on_limit_warning: Callable[[int, int], None]) -> Any: ...
+    def make_queue(self, entry: CrdEntry, on_limit_warning: Callable[[int, int], None]) -> RateLimitingQueue: ...
     def release_queue(self, key: str) -> None: ...
-    def make_reconciler(self, entry: CrdEntry, box: "OperatorBox") -> Any: ...
+    def make_reconciler(self, entry: CrdEntry, box: "OperatorBox") -> Reconciler: ...
     def children(self, owner_uid: str) -> list[dict]: ...
     def child_gvrs_of(self, key: str) -> list: ...
     def health_changed(self) -> None: ...
@@ -58,10 +61,10 @@ class OperatorBox:
         self.gvk_string = entry.api.gvk_string
         self.env = env
         self.health = CrdHealth(entry.key, entry.box.queue.failure_threshold, clock=wall)
-        self.informer: Any = None
-        self.queue: Any = None
+        self.informer: SharedInformer | None = None
+        self.queue: RateLimitingQueue | None = None
         self.pool: WorkerPool | None = None
-        self.reconciler: Any = None
+        self.reconciler: Reconciler | None = None
         self._wall = wall
         self._clock = clock
         self._lock = threading.Lock()
@@ -73,15 +76,15 @@ class OperatorBox:
 
     # ------------------------------------------------------------------ ReconcileRuntime
     @property
-    def kube(self) -> Any:
+    def kube(self) -> KubeClient:
         return self.env.kube
 
     @property
-    def discovery(self) -> Any:
+    def discovery(self) -> Discovery:
         return self.env.discovery
 
     @property
-    def recorder(self) -> Any:
+    def recorder(self) -> EventSink:
         return self.env.recorder
 
     @property
@@ -148,7 +151,7 @@ class OperatorBox:
             informer.remove_handler(self._handler)
             self.env.factory.release(informer)
 
-    def _informer_status(self, informer: Any, condition: InformerStatus, message: str) -> None:
+    def _informer_status(self, informer: SharedInformer, condition: InformerStatus, message: str) -> None:
         """Reflector news: `forbidden` degrades the CRD until a list succeeds; `gone` (404) asks
         the activator to check presence now."""
         if informer is not self.informer:

@@ -66,10 +66,12 @@ demo-down: setup
 	bash examples/demo/run.sh down
 
 # Syntax of every file, then import every module of the package (catches import errors and
-# names missing at import time) with only what the virtualenv already has.
+# names missing at import time) with only what the virtualenv already has, then type-check
+# orkestra/ with mypy (its settings: [mypy] in setup.cfg).
 lint: setup
 	$(PY) -m compileall -q orkestra tests bench cmd/ork
 	$(PY) -c "import importlib, pkgutil, orkestra; [importlib.import_module(m.name) for m in pkgutil.walk_packages(orkestra.__path__, 'orkestra.')]"
+	$(PY) -m mypy
 
 # Runs every bench/*.py with the local control plane up (KUBECONFIG exported) and collects
 # their printed figures into bench/results.json: {"<benchmark>": "<its output>"}.

@@ -15,6 +15,7 @@ import os
 import secrets
 import socket
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Callable, Mapping
 
 from orkestra.durations import DurationError, parse_duration
@@ -29,6 +30,13 @@ LEASE_TIMINGS = ("leader election: LEASE_DURATION must be greater than RENEW_DEA
                  "RENEW_DEADLINE greater than 1.2 × RETRY_PERIOD")
 _TRUE = ("true", "1", "yes")
 _FALSE = ("false", "0", "no")
+
+
+class Mode(StrEnum):
+    """What the process runs: `ork run` (operators and webhooks) or `ork gateway` (webhooks only,
+    no reconcilers and no leader election; docs/runtime.md §1)."""
+    RUNTIME = "runtime"
+    GATEWAY = "gateway"
 
 
 class ConfigError(OrkestraError):

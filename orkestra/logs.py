@@ -117,7 +117,7 @@ def configure(level: str = "info", fmt: str = "json", *, stream: TextIO | None =
             root.removeHandler(h)
     handler = logging.StreamHandler(stream or sys.stdout)
     handler.setFormatter(make_formatter(fmt))
-    handler._orkestra = True  # type: ignore[attr-defined]
+    handler._orkestra = True  # type: ignore[attr-defined]  # our mark, so a second set-up replaces it
     root.addHandler(handler)
     root.setLevel(_LEVELS.get(level, logging.INFO))
     # Libraries stay quiet unless we debug.

@@ -18,7 +18,6 @@ _CR_RECONCILE_BUCKETS = (.005, .01, .025, .05, .1, .15, .2, .25, .3, .35, .4, .4
                          .9, 1, 1.25, 1.5, 1.75, 2, 2.5, 3, 3.5, 4, 4.5, 5, 6, 7, 8, 9, 10, 15, 20,
                          25, 30, 40, 50, 60)
 _WORKQUEUE_BUCKETS = tuple(1e-8 * 10 ** i for i in range(12))
-CRD_STATES = ("pending", "not started", "started", "healthy", "degraded")
 
 # --- Orkestra families (§13.1) ---
 reconcile_total = Counter("controller_reconcile_total", "Reconciles by result", _CRD + ("result",))
@@ -29,6 +28,7 @@ workers_active = Gauge("controller_workers_active", "Worker threads running", _C
 workers_processing = Gauge("controller_workers_processing", "Workers processing a key", _CRD)
 workers_idle = Gauge("controller_workers_idle", "Workers waiting for a key", _CRD)
 consecutive_failures = Gauge("controller_consecutive_failures", "Consecutive failed reconciles", _CRD)
+# One series per `orkestra.engine.health.CrdState` value (the engine sets them each tick).
 crd_state = Gauge("controller_crd_state", "1 for the CRD's current state", _CRD + ("state",))
 crd_activation_total = Counter("controller_crd_activation_total", "CRD activations", _CRD + ("result",))
 crd_activation_latency = Histogram("controller_crd_activation_latency_seconds",

@@ -3,7 +3,7 @@
 Gateway-only mode: no reconcilers and no leader election (docs/runtime.md §1). The HTTPS listener
 always starts and every replica registers the webhooks. Like `ork run`, every check (the
 environment, the webhook switches, the Katalog) happens before the server starts, so a
-mistake exits 1 with a readable message; then `orkestra.server.serve(..., mode="gateway")`
+mistake exits 1 with a readable message; then `orkestra.server.serve(..., mode=Mode.GATEWAY)`
 owns the process.
 """
 from __future__ import annotations
@@ -23,5 +23,6 @@ def gateway(files: tuple[str, ...], kubeconfig: str | None, context: str | None,
             port: int | None) -> None:
     """Serve and register the Katalog's webhooks, without reconcilers."""
     from orkestra.cli.run import check_and_serve
+    from orkestra.config import Mode
     check_and_serve(files, env_overrides={"NAMESPACE": namespace, "ORK_PORT": str(port) if port is not None else None},
-                    kubeconfig=kubeconfig, context=context, mode="gateway")
+                    kubeconfig=kubeconfig, context=context, mode=Mode.GATEWAY)

@@ -17,7 +17,8 @@ import click
 from orkestra.cli._katalog_files import katalog_files_option, resolve_katalog_files
 
 if TYPE_CHECKING:
-    from orkestra.config import Settings
+    from orkestra.config import Mode, Settings
+    from orkestra.katalog.loader import LoadReport
     from orkestra.katalog.model import Katalog
 
 log = logging.getLogger("orkestra.cli")
@@ -29,14 +30,14 @@ def _fail(lines: list[str]) -> None:
     sys.exit(1)
 
 
-def print_load_errors(report: object) -> None:
+def print_load_errors(report: LoadReport) -> None:
     """The `ork validate` report (docs/cli.md#ork-validate layout) on stderr."""
     from orkestra.cli.validate import format_report, use_color
-    click.echo(format_report(report, color=use_color()), err=True)  # type: ignore[arg-type]
+    click.echo(format_report(report, color=use_color()), err=True)
 
 
 def check_and_serve(files: tuple[str, ...], *, env_overrides: dict[str, str | None], kubeconfig: str | None,
-                    context: str | None, mode: str, server: str = "gunicorn", install_crds: bool = False) -> None:
+                    context: str | None, mode: Mode, server: str = "gunicorn", install_crds: bool = False) -> None:
     """Check the environment, the webhook switches and the Katalog, then serve (never returns).
 
     Shared by `ork run` and `ork gateway`: any problem exits 1 before a server starts.
@@ -103,5 +104,6 @@ def run(files: tuple[str, ...], kubeconfig: str | None, context: str | None, nam
     overrides = {"NAMESPACE": namespace, "WATCH_NAMESPACE": watch_namespace,
                  "ORK_PORT": str(port) if port is not None else None,
                  "LEADER_ELECTION": "false" if no_leader_election else None}
+    from orkestra.config import Mode
     check_and_serve(files, env_overrides=overrides, kubeconfig=kubeconfig, context=context,
-                    mode="runtime", server=server, install_crds=install_crds)
+                    mode=Mode.RUNTIME, server=server, install_crds=install_crds)

@@ -67,7 +67,8 @@ class EvalContext:
 
     def __init__(self, obj: dict, extra: dict | None, clock: Clock | None, unique: UniqueLookup | None):
         self.obj, self.extra, self.unique = obj, extra or {}, unique
-        self._clock, self._now = clock or utc_now, None
+        self._clock: Clock = clock or utc_now
+        self._now: datetime | None = None
 
     def now(self) -> datetime:
         if self._now is None:
@@ -77,7 +78,8 @@ class EvalContext:
 
 
 class Condition(Protocol):
-    negate: bool
+    @property
+    def negate(self) -> bool: ...     # read-only: the conditions are frozen dataclasses
 
     def holds(self, ctx: EvalContext) -> bool: ...
 
@@ -86,6 +88,9 @@ class Condition(Protocol):
 
 
 class _Evaluable:
+    def holds(self, ctx: EvalContext) -> bool:
+        raise NotImplementedError
+
     def evaluate(self, obj: dict, *, extra: dict | None = None, clock: Clock | None = None,
                  unique: UniqueLookup | None = None) -> bool:
         """True when the condition holds for `obj` (after `negate`)."""
@@ -205,6 +210,7 @@ def _parse_window(cond: dict, problems: list[tuple[str, str]]) -> WindowConditio
     for key in sorted(set(cond) - allowed, key=str):
         problems.append((key, f'unknown key "{key}" in a {kind} condition (allowed: {", ".join(sorted(allowed))})'))
     zone, negate = _zone(cond, problems), _bool_key(cond, "negate", problems)
+    window: TimeWindow | DayOfWeek | CronWindow
     try:
         if kind == "time":
             window = TimeWindow.parse(cond["time"])
@@ -223,7 +229,8 @@ def _parse_window(cond: dict, problems: list[tuple[str, str]]) -> WindowConditio
 def _parse_field(cond: dict, problems: list[tuple[str, str]]) -> FieldCondition | None:
     before = len(problems)
     field = cond["field"]
-    template, segments = None, ()
+    template: Template | None = None
+    segments: tuple[Segment, ...] = ()
     if not isinstance(field, str) or not field.strip():
         problems.append(("field", "must be a non-empty string (a dot path or a template)"))
     elif is_template(field):
@@ -327,10 +334,13 @@ def _parse_list(conds: Any, key: str) -> tuple[tuple[Condition, ...], list[tuple
         return (), []
     if not isinstance(conds, list):
         return (), [(key, "must be a list of conditions")]
-    compiled, problems = [], []
+    compiled: list[Condition] = []
+    problems: list[tuple[str, str]] = []
     for i, cond in enumerate(conds):
         own: list[tuple[str, str]] = []
-        compiled.append(_parse(cond, own))
+        parsed = _parse(cond, own)
+        if parsed is not None:        # None only with a problem, and then the set is not used
+            compiled.append(parsed)
         problems.extend((join_key(f"{key}[{i}]", k), m) for k, m in own)
     return tuple(compiled), problems
 

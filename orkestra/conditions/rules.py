@@ -317,7 +317,8 @@ def _parse_mutation_rule(index: int, rule: Any, where: str, problems: list[str])
     before = len(problems)
     for key in sorted(set(rule) - _MUTATION_KEYS, key=str):
         problems.append(f'{where}.{key}: unknown key (allowed: {", ".join(sorted(_MUTATION_KEYS))})')
-    field, segments = rule.get("field"), ()
+    field = rule.get("field")
+    segments: tuple[Segment, ...] = ()
     if not isinstance(field, str) or not field.strip():
         problems.append(f"{where}.field: is required (a dot path)")
     elif is_template(field):
@@ -335,7 +336,8 @@ def _parse_mutation_rule(index: int, rule: Any, where: str, problems: list[str])
     value_type = rule.get("valueType", "auto")
     if value_type not in MUTATION_VALUE_TYPES:
         problems.append(f'{where}.valueType: unknown valueType "{stringify(value_type)}" (expected auto, string, int, float or bool)')
-    kind, value, template = (kinds[0], rule[kinds[0]], None) if len(kinds) == 1 else ("", None, None)
+    kind, value = (kinds[0], rule[kinds[0]]) if len(kinds) == 1 else ("", None)
+    template: Template | None = None
     if kind:
         template = _template(value, f"{where}.{kind}", problems)
         literal = not (isinstance(value, str) and is_template(value))
@@ -378,8 +380,9 @@ def _nest(value: Any, segments: tuple[Segment, ...]) -> Any:
 
 
 def _assign(parent: Any, segment: Segment, value: Any) -> None:
-    if isinstance(parent, list):
-        parent[segment.index] = value
+    index = segment.index
+    if isinstance(parent, list) and index is not None:     # `step` found the item: an index
+        parent[index] = value
     else:
         parent[segment.key] = value
 

@@ -73,6 +73,7 @@ class TimeWindow:
     def contains(self, local: datetime) -> bool:
         minute = local.hour * 60 + local.minute
         if self.before is None:
+            assert self.after is not None     # parse() sets at least one bound
             return minute >= self.after
         if self.after is None:
             return minute < self.before

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Iterator
+from typing import Generator, Iterator
 
 from flask import Blueprint, Response, current_app, jsonify
 
@@ -87,7 +87,7 @@ class EventStream:
         self._closed = False
         self._events = self._run()
 
-    def _run(self) -> Iterator[bytes]:
+    def _run(self) -> Generator[bytes, None, None]:
         seen = self._poller.cycles
         yield b"retry: 3000\n\n"
         while not self._poller.stopping:

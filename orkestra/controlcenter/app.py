@@ -17,6 +17,7 @@ from typing import Callable
 from flask import Flask, Response, g, jsonify, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse     # what redirect() returns
 
 from orkestra.controlcenter import svg
 from orkestra.controlcenter.auth import MAX_DELAYED, LoginThrottle, csrf_valid, new_csrf_token
@@ -99,7 +100,7 @@ def create_app(settings: CCSettings, *, poller: Poller, live: LiveReader, thrott
         CC_SLEEP=sleep, CC_DELAYS=threading.BoundedSemaphore(max_delayed), CC_CLOCK=clock,
         CC_STREAM_SLOTS=StreamSlots(), MAX_CONTENT_LENGTH=64 * 1024)
     app.session_interface = CCSessionInterface(settings.cookie_secure)
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider's setting, not on the base type
     app.url_map.strict_slashes = False
     app.jinja_env.globals.update(sparkline=svg.sparkline, bar=svg.bar, dependency_graph=svg.dependency_graph,
                                  short_number=short_number, csrf_token=csrf_token)
@@ -107,7 +108,7 @@ def create_app(settings: CCSettings, *, poller: Poller, live: LiveReader, thrott
         app.register_blueprint(bp)
 
     @app.before_request
-    def _guard() -> Response | None:
+    def _guard() -> BaseResponse | None:
         g.user = session.get("user")
         if request.method == "POST":
             given = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token")

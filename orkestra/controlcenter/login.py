@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, session
+from werkzeug.wrappers import Response as BaseResponse     # what redirect() returns
 
 from orkestra.controlcenter.auth import FAILURE_DELAY, LoginThrottle, credentials_match, new_csrf_token, safe_next
 from orkestra.controlcenter.settings import CCSettings
@@ -37,7 +38,7 @@ def login_form() -> Response:
 
 
 @login_bp.post("/login")
-def login() -> Response:
+def login() -> BaseResponse:
     settings: CCSettings = current_app.config["CC_SETTINGS"]
     throttle: LoginThrottle = current_app.config["CC_THROTTLE"]
     address = request.remote_addr or "unknown"
@@ -63,6 +64,6 @@ def login() -> Response:
 
 
 @login_bp.post("/logout")
-def logout() -> Response:
+def logout() -> BaseResponse:
     session.clear()
     return redirect("/login")

@@ -7,15 +7,20 @@ holds one of the 32 threads; `/api/stream` admits at most 24 of them.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orkestra.controlcenter.settings import CCSettings
 from orkestra.gunicorn_run import base_settings, run
 
+if TYPE_CHECKING:     # imported in build(): the arbiter process never loads them
+    from flask import Flask
+
+    from orkestra.controlcenter.poller import Poller
+
 THREADS = 32
 
 
-def build(settings: CCSettings) -> tuple[Any, Any]:
+def build(settings: CCSettings) -> tuple[Flask, Poller]:
     """(app, poller) for `settings`, wired with the real HTTP fetcher."""
     from orkestra.controlcenter.app import create_app
     from orkestra.controlcenter.fetch import HttpFetcher

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
 LEADER_FRESHNESS = 3   # poll intervals during which leader data beats a follower's answer
 
 
-class RuntimeStatus(str, Enum):
+class RuntimeStatus(StrEnum):
     ONLINE = "online"
     STARTING = "starting"
     OFFLINE = "offline"

@@ -270,8 +270,9 @@ def status_rows(status: Any, depth: int = 0, prefix: str = "") -> list[dict]:
 def cr_detail(tracker: RuntimeTracker, crd: str, body: dict | None, events: dict | None, error: str) -> dict:
     """View 5, one CR with its children and recent Events."""
     cr = body or {}
-    status = cr.get("status") if isinstance(cr.get("status"), dict) else {}
-    children = cr.get("children") if isinstance(cr.get("children"), dict) else {}
+    status, children = cr.get("status"), cr.get("children")
+    status = status if isinstance(status, dict) else {}
+    children = children if isinstance(children, dict) else {}
     return {"runtime": runtime_ref(tracker), "crd": crd,
             "error": error, "name": str(cr.get("name") or ""), "namespace": str(cr.get("namespace") or ""),
             "uid": cr.get("uid", ""), "phase": str(cr.get("phase") or ""), "ready": str(cr.get("ready") or "Unknown"),

@@ -15,37 +15,75 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable, Iterable
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Callable, Generic, Iterable, Protocol, TypeVar
 
 from orkestra import metrics
-from orkestra.engine.health import NOT_STARTED, dependency_satisfied
+from orkestra.engine.health import CrdHealth, CrdState, dependency_satisfied
+from orkestra.gvk import GVR
+from orkestra.katalog.model import CrdEntry, Dependency
 
 log = logging.getLogger("orkestra.engine")
 
-STOP_MISSING, NOT_SERVED, PENDING, ACTIVATE, WAIT_SYNC, KEEP = (
-    "stop-missing", "not-served", "pending", "activate", "wait-sync", "keep")
+
+class Step(StrEnum):
+    """What one activation pass does with one CRD."""
+    STOP_MISSING = "stop-missing"      # running, but its kind is no longer served
+    NOT_SERVED = "not-served"
+    PENDING = "pending"                # dependencies unmet
+    ACTIVATE = "activate"
+    WAIT_SYNC = "wait-sync"            # ready to start once its informer has synced
+    KEEP = "keep"
 
 
-def decide(*, served: bool, active: bool, unmet: list[str], synced: bool) -> str:
+class ActivatedBox(Protocol):
+    """The part of `orkestra.engine.box.OperatorBox` the activator drives."""
+    key: str
+    gvk_string: str
+    entry: CrdEntry
+    health: CrdHealth
+
+    @property
+    def active(self) -> bool: ...
+
+    def watch(self) -> None: ...
+    def unwatch(self) -> None: ...
+    def synced(self) -> bool: ...
+    def activate(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+class ServedCheck(Protocol):
+    """The part of `orkestra.kube.Discovery` the activator asks."""
+
+    def invalidate(self) -> None: ...
+    def served(self, gvr: GVR, *, refresh: bool = False) -> bool: ...
+
+
+def decide(*, served: bool, active: bool, unmet: list[str], synced: bool) -> Step:
     """What the activation pass does with one CRD (first matching rule of §8)."""
     if active:
-        return KEEP if served else STOP_MISSING
+        return Step.KEEP if served else Step.STOP_MISSING
     if not served:
-        return NOT_SERVED
+        return Step.NOT_SERVED
     if unmet:
-        return PENDING
-    return ACTIVATE if synced else WAIT_SYNC
+        return Step.PENDING
+    return Step.ACTIVATE if synced else Step.WAIT_SYNC
 
 
-def unmet_dependencies(depends_on: Iterable[Any], states: dict[str, str]) -> list[str]:
-    return [d.name for d in depends_on if not dependency_satisfied(d.condition, states.get(d.name, NOT_STARTED))]
+def unmet_dependencies(depends_on: Iterable[Dependency], states: Mapping[str, str]) -> list[str]:
+    return [d.name for d in depends_on if not dependency_satisfied(d.condition, states.get(d.name, CrdState.NOT_STARTED))]
 
 
-class Activator:
+Box = TypeVar("Box", bound=ActivatedBox)
+
+
+class Activator(Generic[Box]):
     """Runs activation passes over the boxes of one engine (leader side)."""
 
-    def __init__(self, boxes: dict[str, Any], start_order: list[str], discovery: Any, *,
-                 clock: Callable[[], float] = time.monotonic, prepare: Callable[[Any], None] = lambda box: None):
+    def __init__(self, boxes: Mapping[str, Box], start_order: list[str], discovery: ServedCheck, *,
+                 clock: Callable[[], float] = time.monotonic, prepare: Callable[[Box], None] = lambda box: None):
         """`prepare(box)` runs just before a box's workers start (the engine starts its child
         informers there, so the first reconcile already sees them)."""
         self.boxes = boxes
@@ -78,22 +116,22 @@ class Activator:
             if is_served and not box.active:
                 box.watch()          # warm the cache even while dependencies are pending
             action = decide(served=is_served, active=box.active, unmet=unmet, synced=box.synced())
-            if action == STOP_MISSING:
+            if action == Step.STOP_MISSING:
                 self._stop_missing(box)
-            elif action == NOT_SERVED:
+            elif action == Step.NOT_SERVED:
                 self._not_served(box)
-            elif action != KEEP:
+            elif action != Step.KEEP:
                 self._waiting_since.setdefault(box.key, self._clock())
-                if action == PENDING:
+                if action == Step.PENDING:
                     box.health.mark_pending(unmet)
-                elif action == WAIT_SYNC:
+                elif action == Step.WAIT_SYNC:
                     waiting = True
                 else:
                     self._activate(box)
         self.first_pass_done = True
         return waiting
 
-    def _activate(self, box: Any) -> None:
+    def _activate(self, box: Box) -> None:
         labels = (box.gvk_string, box.key)
         try:
             self._prepare(box)
@@ -109,14 +147,14 @@ class Activator:
             metrics.crd_activation_latency.labels(*labels).observe(max(0.0, self._clock() - since))
         metrics.crd_activation_total.labels(*labels, "success").inc()
 
-    def _stop_missing(self, box: Any) -> None:
+    def _stop_missing(self, box: Box) -> None:
         error = f"CustomResourceDefinition {box.entry.api.crd_name} not found in cluster"
         log.error("crd deleted from cluster", extra={"crd": box.key, "gvk": box.gvk_string, "error": error})
         box.stop()
         box.unwatch()
         box.health.mark_missing(error)
 
-    def _not_served(self, box: Any) -> None:
+    def _not_served(self, box: Box) -> None:
         box.unwatch()
         self._waiting_since.pop(box.key, None)
         if not box.health.missing:

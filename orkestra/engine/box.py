@@ -21,28 +21,33 @@ from typing import Any, Callable, Protocol
 
 from orkestra import metrics
 from orkestra.engine import filters
-from orkestra.engine.health import CrdHealth
+from orkestra.engine.health import CrdHealth, CrdState
 from orkestra.engine.pool import WorkerPool
+from orkestra.informers import SharedInformer, SharedInformerFactory
+from orkestra.informers.reflector import InformerStatus
 from orkestra.informers.store import index_uid, object_key
 from orkestra.engine.safe import Outcome, safe_reconcile
 from orkestra.durations import format_duration
 from orkestra.katalog.model import CrdEntry, Katalog
+from orkestra.kube import Discovery, KubeClient
+from orkestra.reconcile.runtime import EventSink, Reconciler
+from orkestra.workqueue.rate_limiting import Offered, RateLimitingQueue
 
 log = logging.getLogger("orkestra.engine")
 
 
 class BoxEnvironment(Protocol):
     """What boxes share, provided by the engine (or a fake in unit tests)."""
-    kube: Any
-    discovery: Any
-    recorder: Any
+    kube: KubeClient
+    discovery: Discovery
+    recorder: EventSink
     identity: str
     katalog: Katalog
-    factory: Any
+    factory: SharedInformerFactory
 
-    def make_queue(self, entry: CrdEntry, on_limit_warning: Callable[[int, int], None]) -> Any: ...
+    def make_queue(self, entry: CrdEntry, on_limit_warning: Callable[[int, int], None]) -> RateLimitingQueue: ...
     def release_queue(self, key: str) -> None: ...
-    def make_reconciler(self, entry: CrdEntry, box: "OperatorBox") -> Any: ...
+    def make_reconciler(self, entry: CrdEntry, box: "OperatorBox") -> Reconciler: ...
     def children(self, owner_uid: str) -> list[dict]: ...
     def child_gvrs_of(self, key: str) -> list: ...
     def health_changed(self) -> None: ...
@@ -56,10 +61,10 @@ class OperatorBox:
         self.gvk_string = entry.api.gvk_string
         self.env = env
         self.health = CrdHealth(entry.key, entry.box.queue.failure_threshold, clock=wall)
-        self.informer: Any = None
-        self.queue: Any = None
+        self.informer: SharedInformer | None = None
+        self.queue: RateLimitingQueue | None = None
         self.pool: WorkerPool | None = None
-        self.reconciler: Any = None
+        self.reconciler: Reconciler | None = None
         self._wall = wall
         self._clock = clock
         self._lock = threading.Lock()
@@ -71,15 +76,15 @@ class OperatorBox:
 
     # ------------------------------------------------------------------ ReconcileRuntime
     @property
-    def kube(self) -> Any:
+    def kube(self) -> KubeClient:
         return self.env.kube
 
     @property
-    def discovery(self) -> Any:
+    def discovery(self) -> Discovery:
         return self.env.discovery
 
     @property
-    def recorder(self) -> Any:
+    def recorder(self) -> EventSink:
         return self.env.recorder
 
     @property
@@ -146,17 +151,17 @@ class OperatorBox:
             informer.remove_handler(self._handler)
             self.env.factory.release(informer)
 
-    def _informer_status(self, informer: Any, condition: str, message: str) -> None:
+    def _informer_status(self, informer: SharedInformer, condition: InformerStatus, message: str) -> None:
         """Reflector news: `forbidden` degrades the CRD until a list succeeds; `gone` (404) asks
         the activator to check presence now."""
         if informer is not self.informer:
             return
         changed = False
-        if condition == "forbidden":
+        if condition == InformerStatus.FORBIDDEN:
             changed = self.health.set_forbidden(message)
-        elif condition == "listed":
+        elif condition == InformerStatus.LISTED:
             changed = self.health.set_forbidden("")
-        if changed or condition == "gone":
+        if changed or condition == InformerStatus.GONE:
             self.env.health_changed()
 
     def synced(self) -> bool:
@@ -230,9 +235,9 @@ class OperatorBox:
         if queue is None:
             return
         result = queue.offer(key)
-        if result == "limited":
+        if result == Offered.LIMITED:
             self.limit_reached += 1
-        elif result == "dropped" and self.active:
+        elif result == Offered.DROPPED and self.active:
             self.dropped += 1
 
     def _limit_warning(self, depth: int, limit: int) -> None:
@@ -291,7 +296,7 @@ class OperatorBox:
             self.set_warnings("", "queue", [])     # the depth limit warning is active only while reached
         metrics.resource_count.labels(*self._labels).set(self.resource_count())
         state = self.health.state
-        for s in metrics.CRD_STATES:
+        for s in CrdState:
             metrics.crd_state.labels(*self._labels, s).set(1 if s == state else 0)
         self.update_gauges()
 

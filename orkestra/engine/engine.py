@@ -30,15 +30,16 @@ import time
 from typing import Any, Callable
 
 from orkestra import metrics
-from orkestra.config import Settings
+from orkestra.config import Mode, Settings
 from orkestra.engine import filters
 from orkestra.engine.activation import Activator
 from orkestra.engine.box import OperatorBox
 from orkestra.engine.children import resolve_child_gvrs
 from orkestra.engine.disabled import entries_to_release, release_entry
-from orkestra.engine.health import dependency_satisfied, katalog_health, PENDING
+from orkestra.engine.health import CrdState, dependency_satisfied, katalog_health
 from orkestra.errors import OrkestraError
 from orkestra.gvk import GVR
+from orkestra.informers.reflector import InformerStatus
 from orkestra.informers.store import object_key
 from orkestra.katalog.model import CrdEntry, Katalog
 
@@ -53,12 +54,12 @@ class EngineStartError(OrkestraError):
 
 
 class Engine:
-    def __init__(self, katalog: Katalog, settings: Settings, *, mode: str = "runtime",
+    def __init__(self, katalog: Katalog, settings: Settings, *, mode: Mode = Mode.RUNTIME,
                  kube_factory: Callable[[], Any] | None = None,
                  reconciler_factory: Callable[[CrdEntry, Any], Any] | None = None,
                  exit_process: Callable[[int], None] = os._exit,
                  clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time):
-        if mode not in ("runtime", "gateway"):
+        if mode not in tuple(Mode):
             raise ValueError(f"unknown engine mode {mode!r}")
         self.katalog = katalog
         self.settings = settings
@@ -161,7 +162,7 @@ class Engine:
 
     def _boot(self) -> None:
         log.info("api server reachable", extra={"server": getattr(self.kube, "server", "")})
-        if self.mode == "gateway":        # caches only where admission checks `unique`
+        if self.mode == Mode.GATEWAY:     # caches only where admission checks `unique`
             for box in self.boxes.values():
                 if box.entry.has_unique_rules:
                     box.watch()
@@ -277,11 +278,11 @@ class Engine:
             informer.add_status_listener(lambda condition, message, g=gvr: self._child_status(g, condition, message))
             informer.start()
 
-    def _child_status(self, gvr: GVR, condition: str, message: str) -> None:
+    def _child_status(self, gvr: GVR, condition: InformerStatus, message: str) -> None:
         """A forbidden child informer degrades every CRD that writes that resource (§4.1)."""
-        if condition not in ("forbidden", "listed"):
+        if condition not in (InformerStatus.FORBIDDEN, InformerStatus.LISTED):
             return
-        error = message if condition == "forbidden" else ""
+        error = message if condition == InformerStatus.FORBIDDEN else ""
         for key, gvrs in list(self._child_gvrs.items()):
             if gvr in gvrs and self.boxes[key].health.set_forbidden(error):
                 self._wake.set()
@@ -365,12 +366,12 @@ class Engine:
         if self.shutting_down or not self.api_reachable:
             self.ready_event.clear()
             return
-        if self._leader and self.mode == "runtime":
+        if self._leader and self.mode == Mode.RUNTIME:
             ready = self.activator is not None and self.activator.first_pass_done
         else:
             watched = [b for b in self.boxes.values() if b.informer is not None]
             ready = all(b.synced() for b in watched)
-            if self.mode == "gateway":
+            if self.mode == Mode.GATEWAY:
                 ready = ready and self.webhooks is not None and self.webhooks.listening.is_set()
         if ready:
             self.ready_event.set()
@@ -397,10 +398,10 @@ class Engine:
         snap["dependencies"] = []
         for dep in box.entry.depends_on:
             other = self.boxes.get(dep.name)
-            state = other.health.state if other is not None else "not started"
+            state = other.health.state if other is not None else CrdState.NOT_STARTED
             snap["dependencies"].append({"name": dep.name, "condition": dep.condition, "state": state,
                                          "satisfied": dependency_satisfied(dep.condition, state)})
-        if not self._leader and snap["health"]["state"] == PENDING:
+        if not self._leader and snap["health"]["state"] == CrdState.PENDING:
             snap["workers"]["active"] = 0
         return snap
 

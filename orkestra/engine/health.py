@@ -11,16 +11,33 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Callable
 
-PENDING, NOT_STARTED, STARTED, HEALTHY, DEGRADED = "pending", "not started", "started", "healthy", "degraded"
+
+class CrdState(StrEnum):
+    """The derived state of one CRD (docs/runtime.md §7)."""
+    PENDING = "pending"
+    NOT_STARTED = "not started"
+    STARTED = "started"
+    HEALTHY = "healthy"
+    DEGRADED = "degraded"
+
+
+class _Phase(StrEnum):
+    """Where the CRD's lifecycle is, one of the facts the state is derived from."""
+    PENDING = "pending"
+    NOT_STARTED = "not started"
+    RUNNING = "running"
+
+
 # States in which /katalog/{crd}/health answers 503.
-UNHEALTHY_STATES = (NOT_STARTED, DEGRADED)
+UNHEALTHY_STATES = (CrdState.NOT_STARTED, CrdState.DEGRADED)
 
 
 @dataclass
 class _Facts:
-    phase: str = NOT_STARTED          # pending | not started | running
+    phase: _Phase = _Phase.NOT_STARTED
     missing: bool = False
     forbidden: str = ""               # lastError of a forbidden informer, "" when fine
     proven: bool = False              # a success, or synced and idle, since the last activation
@@ -48,19 +65,19 @@ class CrdHealth:
 
     # --- derived state ---
     @property
-    def state(self) -> str:
+    def state(self) -> CrdState:
         with self._lock:
             return self._state()
 
-    def _state(self) -> str:
+    def _state(self) -> CrdState:
         f = self._f
-        if f.phase == "pending":
-            return PENDING
-        if f.phase != "running":
-            return NOT_STARTED
+        if f.phase == _Phase.PENDING:
+            return CrdState.PENDING
+        if f.phase != _Phase.RUNNING:
+            return CrdState.NOT_STARTED
         if f.missing or f.forbidden or f.consecutive >= self.failure_threshold:
-            return DEGRADED
-        return HEALTHY if f.proven else STARTED
+            return CrdState.DEGRADED
+        return CrdState.HEALTHY if f.proven else CrdState.STARTED
 
     def _change(self, mutate: Callable[[_Facts], None]) -> bool:
         with self._lock:
@@ -72,13 +89,13 @@ class CrdHealth:
     def mark_pending(self, awaiting: list[str] | tuple[str, ...] = ()) -> bool:
         """Follower, or waiting for dependencies (its kind is served, so it is not missing)."""
         def m(f: _Facts) -> None:
-            f.phase, f.awaiting, f.missing = "pending", tuple(awaiting), False
+            f.phase, f.awaiting, f.missing = _Phase.PENDING, tuple(awaiting), False
         return self._change(m)
 
     def mark_not_started(self, reason: str = "", *, missing: bool = False) -> bool:
         """Could not start (kind not served at startup, activation failed)."""
         def m(f: _Facts) -> None:
-            f.phase, f.missing, f.awaiting = NOT_STARTED, missing, ()
+            f.phase, f.missing, f.awaiting = _Phase.NOT_STARTED, missing, ()
             if reason:
                 f.last_error, f.last_error_at = reason, self._clock()
         return self._change(m)
@@ -88,7 +105,7 @@ class CrdHealth:
         failure streak are not, so a re-created CRD goes through started to healthy (§8) instead
         of staying degraded, or started forever, with no CR left to succeed on."""
         def m(f: _Facts) -> None:
-            f.phase, f.missing, f.forbidden, f.proven, f.awaiting = "running", False, "", False, ()
+            f.phase, f.missing, f.forbidden, f.proven, f.awaiting = _Phase.RUNNING, False, "", False, ()
             f.consecutive = 0
             f.started_at = self._clock()
         return self._change(m)
@@ -98,8 +115,8 @@ class CrdHealth:
         def m(f: _Facts) -> None:
             f.missing = True
             f.last_error, f.last_error_at = error, self._clock()
-            if f.phase != "running":
-                f.phase = NOT_STARTED
+            if f.phase != _Phase.RUNNING:
+                f.phase = _Phase.NOT_STARTED
         return self._change(m)
 
     def set_forbidden(self, error: str) -> bool:
@@ -114,7 +131,7 @@ class CrdHealth:
         """Informer synced, nothing queued or processing, no failure streak: a CRD with nothing to
         do is healthy."""
         def m(f: _Facts) -> None:
-            if f.phase == "running" and f.consecutive == 0:
+            if f.phase == _Phase.RUNNING and f.consecutive == 0:
                 f.proven = True
         return self._change(m)
 
@@ -158,8 +175,8 @@ class CrdHealth:
             return {
                 "state": state,
                 "healthy": state not in UNHEALTHY_STATES,
-                "started": f.phase == "running",
-                "pending": state == PENDING,
+                "started": f.phase == _Phase.RUNNING,
+                "pending": state == CrdState.PENDING,
                 "missing": f.missing,
                 "awaiting": list(f.awaiting),
                 "totalReconciles": f.total,
@@ -188,7 +205,7 @@ def http_status(state: str) -> int:
 def katalog_health(states: list[str]) -> tuple[bool, str]:
     """(healthy, degradedReason) over the states of the enabled CRDs."""
     parts = []
-    for state in (DEGRADED, NOT_STARTED):
+    for state in (CrdState.DEGRADED, CrdState.NOT_STARTED):
         n = states.count(state)
         if n:
             parts.append(f"{n} CRD{'s' if n != 1 else ''} {state}")
@@ -198,6 +215,6 @@ def katalog_health(states: list[str]) -> tuple[bool, str]:
 def dependency_satisfied(condition: str, state: str) -> bool:
     """A `started` dependency is met by a started or healthy CRD, a `healthy` one only by a
     healthy CRD (docs/katalog.md#dependson)."""
-    if condition == "healthy":
-        return state == HEALTHY
-    return state in (STARTED, HEALTHY)
+    if condition == CrdState.HEALTHY:
+        return state == CrdState.HEALTHY
+    return state in (CrdState.STARTED, CrdState.HEALTHY)

@@ -20,9 +20,12 @@ import logging
 import random
 import threading
 import time
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from orkestra import metrics
+
+if TYPE_CHECKING:
+    from orkestra.kube.client import KubeClient
 
 log = logging.getLogger("orkestra.leader")
 LEASE_NAME = "orkestra-konductor"
@@ -213,7 +216,7 @@ class LeaseElector:
 class KubeLeaseStore:
     """The Lease through `orkestra.kube.KubeClient` (plain dicts)."""
 
-    def __init__(self, kube: Any, *, namespace: str, name: str = LEASE_NAME):
+    def __init__(self, kube: KubeClient, *, namespace: str, name: str = LEASE_NAME):
         from orkestra.gvk import GVR
         self.kube = kube
         self.namespace = namespace

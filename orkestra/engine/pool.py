@@ -17,17 +17,25 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Callable
 
 from orkestra.engine.safe import Outcome
+from orkestra.workqueue.rate_limiting import RateLimitingQueue
 
-IDLE, PROCESSING, STUCK, STOPPED = "idle", "processing", "stuck", "stopped"
+
+class WorkerState(StrEnum):
+    """A worker thread's state, as the API shows it."""
+    IDLE = "idle"
+    PROCESSING = "processing"
+    STUCK = "stuck"              # past the timeout; a replacement thread was started
+    STOPPED = "stopped"          # the queue shut down, or a replaced thread's call returned
 
 
 @dataclass
 class _Worker:
     id: int
-    state: str = IDLE
+    state: WorkerState = WorkerState.IDLE
     key: str | None = None
     since: float = 0.0           # monotonic, for the watchdog
     since_wall: float = 0.0      # shown by the API
@@ -37,7 +45,7 @@ class _Worker:
 
 
 class WorkerPool:
-    def __init__(self, *, crd: str, size: int, queue: Any, handle: Callable[[str, threading.Event], Outcome],
+    def __init__(self, *, crd: str, size: int, queue: RateLimitingQueue, handle: Callable[[str, threading.Event], Outcome],
                  timeout: float, on_timeout: Callable[[str, str], None],
                  after_item: Callable[[], None] = lambda: None,
                  clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time):
@@ -74,7 +82,7 @@ class WorkerPool:
                 break
             cancelled = threading.Event()
             with self._lock:
-                worker.state, worker.key, worker.cancelled = PROCESSING, key, cancelled
+                worker.state, worker.key, worker.cancelled = WorkerState.PROCESSING, key, cancelled
                 worker.since, worker.since_wall = self._clock(), self._wall()
                 if self._cancelling:
                     cancelled.set()
@@ -90,12 +98,12 @@ class WorkerPool:
                 self.queue.done(key)
                 with self._lock:
                     replaced = worker.replaced
-                    worker.state, worker.key = (STOPPED if replaced else IDLE), None
+                    worker.state, worker.key = (WorkerState.STOPPED if replaced else WorkerState.IDLE), None
                 self._after_item()
             if replaced:
                 return
         with self._lock:
-            worker.state = STOPPED
+            worker.state = WorkerState.STOPPED
 
     def cancel_in_flight(self) -> None:
         """Set `cancelled` on every running call (shutdown, lost leadership): hooks that poll
@@ -103,7 +111,7 @@ class WorkerPool:
         with self._lock:
             self._cancelling = True
             for w in self._workers:
-                if w.state in (PROCESSING, STUCK):
+                if w.state in (WorkerState.PROCESSING, WorkerState.STUCK):
                     w.cancelled.set()
 
     def check_timeouts(self) -> None:
@@ -112,8 +120,8 @@ class WorkerPool:
         expired: list[tuple[_Worker, str, bool]] = []
         with self._lock:
             for w in self._workers:
-                if w.state == PROCESSING and now - w.since > self._timeout:
-                    w.state = STUCK
+                if w.state == WorkerState.PROCESSING and now - w.since > self._timeout:
+                    w.state = WorkerState.STUCK
                     w.cancelled.set()
                     # Decided under the same lock as STUCK: if the call returns right after, its
                     # thread already knows it was replaced and exits instead of going back to idle.
@@ -138,18 +146,19 @@ class WorkerPool:
     def counts(self) -> dict[str, int]:
         with self._lock:
             states = [w.state for w in self._workers]
-        return {"active": states.count(IDLE) + states.count(PROCESSING), "processing": states.count(PROCESSING),
-                "idle": states.count(IDLE), "stuck": states.count(STUCK)}
+        idle, processing = states.count(WorkerState.IDLE), states.count(WorkerState.PROCESSING)
+        return {"active": idle + processing, "processing": processing, "idle": idle,
+                "stuck": states.count(WorkerState.STUCK)}
 
     def states(self) -> list[dict[str, Any]]:
         """One dict per worker that is not a retired replacement: id, state, key and since."""
         with self._lock:
             out = []
             for w in self._workers:
-                if w.replaced and w.state == STOPPED:
+                if w.replaced and w.state == WorkerState.STOPPED:
                     continue
                 item: dict[str, Any] = {"id": w.id, "state": w.state}
-                if w.state in (PROCESSING, STUCK):
+                if w.state in (WorkerState.PROCESSING, WorkerState.STUCK):
                     item["key"], item["since"] = w.key, w.since_wall
                 out.append(item)
             return out

@@ -20,6 +20,7 @@ from typing import Any, Callable, Protocol
 
 from orkestra import metrics
 from orkestra.errors import OrkestraError
+from orkestra.reconcile.runtime import Reconciler
 
 log = logging.getLogger("orkestra.engine")
 
@@ -49,7 +50,7 @@ class PanicError(OrkestraError):
     """Hands a panic's error string to `report_failure` (the status message)."""
 
 
-def safe_reconcile(reconciler: Any, key: str, cancelled: threading.Event,
+def safe_reconcile(reconciler: Reconciler, key: str, cancelled: threading.Event,
                    *, sink: ReconcileSink, clock: Callable[[], float] = time.monotonic) -> Outcome:
     """Run `reconciler.reconcile(key, cancelled)`; never raises. On failure, also asks the
     reconciler for its best-effort Ready=False status (`report_failure`)."""
@@ -98,7 +99,7 @@ def requeue_seconds(value: Any) -> float | None:
     return float(value) if value > 0 else None
 
 
-def _report(reconciler: Any, key: str, failure: BaseException, reason: str, ctx: dict) -> None:
+def _report(reconciler: Reconciler, key: str, failure: BaseException, reason: str, ctx: dict) -> None:
     report = getattr(reconciler, "report_failure", None)
     if report is None:
         return

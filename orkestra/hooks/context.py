@@ -12,11 +12,16 @@ from __future__ import annotations
 import copy
 import logging
 import threading
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from orkestra.errors import OrkestraError
 from orkestra.gvk import GVK, GVR
 from orkestra.kube.errors import ApiError
+
+if TYPE_CHECKING:     # imported on first use below: kubernetes.dynamic is slow to import
+    from kubernetes.client import ApiClient
+
+    from orkestra.kube.dynamic import TimedDynamicClient
 
 
 class HookRequestError(OrkestraError):
@@ -28,7 +33,7 @@ class HookRequestError(OrkestraError):
 class HookKube(Protocol):
     """The part of `orkestra.kube.KubeClient` a hook reaches through its context."""
 
-    api_client: Any
+    api_client: ApiClient
 
     def get(self, gvr: GVR, name: str, namespace: str | None = None) -> dict | None: ...
 
@@ -64,17 +69,17 @@ class HookContext:
         self._namespace: str | None = cr["metadata"].get("namespace")
         self._kube = kube
         self._host = host
-        self._dynamic = None
+        self._dynamic: TimedDynamicClient | None = None
         self.status: dict[str, Any] = {}
         self.requeue: float | None = None
 
     @property
-    def api_client(self):
+    def api_client(self) -> ApiClient:
         """The process's `kubernetes.client.ApiClient`."""
         return self._kube.api_client
 
     @property
-    def dynamic(self):
+    def dynamic(self) -> TimedDynamicClient:
         """A `kubernetes.dynamic.DynamicClient` with Orkestra's request timeouts (created on first
         use: it runs discovery)."""
         if self._dynamic is None:

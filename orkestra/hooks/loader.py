@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import os
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 from orkestra.errors import OrkestraError
 from orkestra.katalog.hookcheck import import_hook_module
@@ -55,13 +55,17 @@ def load_hooks(spec: HookSpec, *, crd: str, env: Mapping[str, str] | None = None
     except (Exception, SystemExit) as err:  # noqa: BLE001 - SystemExit would end the activator thread silently
         raise HookLoadError(f"{where}: the factory raised {type(err).__name__}: {err}") from None
     get = hooks.get if isinstance(hooks, dict) else (lambda name: getattr(hooks, name, None))
-    callbacks = {name: get(name) for name in CALLBACKS if get(name) is not None}
-    for name, fn in callbacks.items():
+    callbacks: dict[str, Callable[..., Any]] = {}
+    for name in CALLBACKS:
+        fn = get(name)
+        if fn is None:
+            continue
         if not callable(fn):
             raise HookLoadError(f"{where}: {name} is not callable")
         if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
             # called synchronously, it would only return a coroutine: the body would never run
             raise HookLoadError(f"{where}: {name} is an async function; hook callbacks are plain functions")
+        callbacks[name] = fn
     if not callbacks:
         raise HookLoadError(f"{where}: the factory returned none of {', '.join(CALLBACKS)}")
     return HookSet(ref=spec.ref, run_first=spec.run_hooks_first, callbacks=callbacks)

@@ -2,10 +2,10 @@
 `store` (thread-safe cache with indexers), `shared` (handlers, resync), `factory` (one informer
 per key, reference counted)."""
 from orkestra.informers.factory import SharedInformerFactory
-from orkestra.informers.reflector import Tombstone
+from orkestra.informers.reflector import InformerStatus, Tombstone
 from orkestra.informers.shared import Handler, SharedInformer
 from orkestra.informers.store import (OWNER_UID_LABEL, Store, index_namespace, index_owner, index_uid,
                                       object_key)
 
-__all__ = ["Handler", "OWNER_UID_LABEL", "SharedInformer", "SharedInformerFactory", "Store",
+__all__ = ["Handler", "InformerStatus", "OWNER_UID_LABEL", "SharedInformer", "SharedInformerFactory", "Store",
            "Tombstone", "index_namespace", "index_owner", "index_uid", "object_key"]

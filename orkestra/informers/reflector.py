@@ -23,6 +23,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from enum import StrEnum
 from typing import Protocol
 
 from orkestra.gvk import GVR
@@ -36,10 +37,17 @@ log = logging.getLogger("orkestra.informers")
 
 WATCH_TIMEOUT_RANGE = (300, 599)
 MIN_WATCH_SECONDS = 1.0  # a watch that ends sooner without events is treated like a failure
-# Status conditions reported to the status listener.
-LISTED, GONE, FORBIDDEN, FAILING = "listed", "gone", "forbidden", "failing"
 
-StatusListener = Callable[[str, str], None]
+
+class InformerStatus(StrEnum):
+    """What the reflector reports to its status listener, with a message."""
+    LISTED = "listed"          # a list succeeded (message "")
+    GONE = "gone"              # 404: the resource is not served
+    FORBIDDEN = "forbidden"    # 401/403: `forbidden: cannot watch <resource> in <scope>`
+    FAILING = "failing"        # any other failure; the reflector backs off and retries
+
+
+StatusListener = Callable[[InformerStatus, str], None]
 
 
 class Tombstone(dict):
@@ -145,16 +153,16 @@ class Reflector:
     def _report_failure(self, exc: ApiError) -> None:
         if exc.not_found:
             log.warning("resource not served", extra={"resource": self.resource, "error": str(exc)})
-            self._on_status(GONE, f"{self.resource} is not served by the API server")
+            self._on_status(InformerStatus.GONE, f"{self.resource} is not served by the API server")
         elif exc.forbidden:
             scope = f"namespace {self._namespace}" if self._namespace else "all namespaces"
             message = f"forbidden: cannot watch {self.gvr.resource} in {scope}"
             log.error(message, extra={"verb": exc.verb, "resource": self.resource, "error": str(exc)})
-            self._on_status(FORBIDDEN, message)
+            self._on_status(InformerStatus.FORBIDDEN, message)
         else:
             log.warning("list/watch failed, backing off",
                         extra={"resource": self.resource, "error": str(exc)})
-            self._on_status(FAILING, str(exc))
+            self._on_status(InformerStatus.FAILING, str(exc))
 
     def _list(self) -> None:
         items, rv = self._kube.list(self.gvr, self._namespace or None, **_snake(self._selectors))
@@ -163,7 +171,7 @@ class Reflector:
         added, updated, removed = self._store.replace(items)
         self.last_resource_version = rv
         self._backoff.reset()
-        self._on_status(LISTED, "")
+        self._on_status(InformerStatus.LISTED, "")
         self._sink.deliver_replace(added, updated, [Tombstone(obj) for obj in removed])
 
     def _watch(self) -> None:

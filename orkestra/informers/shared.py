@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from orkestra.gvk import GVR
-from orkestra.informers.reflector import Reflector, StatusListener
+from orkestra.informers.reflector import InformerStatus, Reflector, StatusListener
 from orkestra.informers.store import IndexFunc, Store
 from orkestra.kube.client import KubeClient
 from orkestra.workqueue.timer import Timer
@@ -149,7 +149,7 @@ class SharedInformer:
                         _call(handler.on_update, obj, obj)
         self._timer.call_later(handler.resync_period, lambda: self._resync(handler))
 
-    def _status(self, condition: str, message: str) -> None:
+    def _status(self, condition: InformerStatus, message: str) -> None:
         with self._lock:
             listeners = list(self._status_listeners)
         for listener in listeners:

@@ -10,6 +10,7 @@ already cached.
 """
 from __future__ import annotations
 
+import builtins
 import threading
 from collections.abc import Callable, Iterable
 
@@ -65,11 +66,12 @@ class Store:
         with self._lock:
             return self._items.get(key)
 
+    # `builtins.list` below: inside the class body `list` is this method.
     def list(self) -> list[dict]:
         with self._lock:
             return list(self._items.values())
 
-    def keys(self) -> list[str]:
+    def keys(self) -> builtins.list[str]:
         with self._lock:
             return list(self._items)
 
@@ -77,13 +79,13 @@ class Store:
         with self._lock:
             return len(self._items)
 
-    def by_index(self, name: str, value: str) -> list[dict]:
+    def by_index(self, name: str, value: str) -> builtins.list[dict]:
         """Objects whose indexer `name` produced `value`. Unknown index names raise KeyError."""
         with self._lock:
             keys = self._indices[name].get(value, ())
             return [self._items[k] for k in keys]
 
-    def index_names(self) -> list[str]:
+    def index_names(self) -> builtins.list[str]:
         with self._lock:
             return list(self._indexers)
 
@@ -106,7 +108,7 @@ class Store:
                 self._unindex(key, old)
             return old
 
-    def replace(self, objs: Iterable[dict]) -> tuple[list[dict], list[tuple[dict, dict]], list[dict]]:
+    def replace(self, objs: Iterable[dict]) -> tuple[builtins.list[dict], builtins.list[tuple[dict, dict]], builtins.list[dict]]:
         """Swap the whole content (a relist). Returns (added, updated as (old, new), removed),
         where an object counts as updated when its resourceVersion changed."""
         fresh = {object_key(o): o for o in objs}

@@ -18,6 +18,7 @@ from orkestra.katalog import builtins
 from orkestra.katalog.hookcheck import check_hook
 from orkestra.katalog.issues import IssueSink, format_path
 from orkestra.katalog.model import ApiTypes
+from orkestra.katalog.source import map_at
 
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 RESERVED_KEYS = ("raw", "enriched")
@@ -99,9 +100,7 @@ def check_conditions(ctx: CheckContext, conds: Any, path: tuple) -> None:
 def check_top(doc: dict, ctx: CheckContext) -> None:
     sink = ctx.sink
     kind = doc.get("kind")
-    metadata = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
-    spec = doc.get("spec") if isinstance(doc.get("spec"), dict) else {}
-    security = doc.get("security") if isinstance(doc.get("security"), dict) else {}
+    metadata, spec, security = map_at(doc, "metadata"), map_at(doc, "spec"), map_at(doc, "security")
     if kind is not None and kind not in ("Katalog", "Komposer"):   # absent: the schema reports it
         sink.error(("kind",), f'invalid kind "{kind}" (allowed kinds: Katalog, Komposer)')
     if "imports" in doc and kind == "Katalog":

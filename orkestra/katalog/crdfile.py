@@ -13,7 +13,7 @@ from typing import NamedTuple
 import yaml
 
 from orkestra.katalog.issues import IssueSink
-from orkestra.katalog.source import (MAX_DEPTH, MarkedMap, SourceError, check_shape, is_url, join_location,
+from orkestra.katalog.source import (MAX_DEPTH, MarkedMap, map_at, SourceError, check_shape, is_url, join_location,
                                      key_mark, read_source)
 
 
@@ -53,14 +53,14 @@ def crd_facts(manifest: dict) -> CrdFacts:
     spec = manifest.get("spec")
     if not isinstance(spec, dict):
         raise CrdFileError("the CustomResourceDefinition has no spec")
-    names = spec.get("names") if isinstance(spec.get("names"), dict) else {}
+    names = map_at(spec, "names")
     versions = [v for v in spec.get("versions") or [] if isinstance(v, dict) and isinstance(v.get("name"), str)]
     chosen = next((v for v in versions if v.get("storage")), None) or next(
         (v for v in versions if v.get("served", True)), None)
     missing = [what for what, value in (("spec.group", spec.get("group")), ("spec.names.kind", names.get("kind")),
                                         ("spec.names.plural", names.get("plural")),
                                         ("spec.versions", chosen)) if not value]
-    if missing:
+    if missing or chosen is None:
         raise CrdFileError(f"the CustomResourceDefinition lacks {', '.join(missing)}")
     scope = spec.get("scope", "Namespaced")
     if scope not in ("Namespaced", "Cluster"):

@@ -114,13 +114,13 @@ def locate_hook(module: str, *, base_dir: str, env: Mapping[str, str]) -> HookLo
     return None
 
 
-def _root_package(location: HookLocation) -> None:
+def _root_package(import_name: str, directory: str) -> None:
     """Register the synthetic package whose `__path__` is the search directory."""
-    name = location.import_name.split(".")[0]
+    name = import_name.split(".")[0]
     if name in sys.modules:
         return
     spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
-    spec.submodule_search_locations = [location.directory]
+    spec.submodule_search_locations = [directory]
     sys.modules[name] = importlib.util.module_from_spec(spec)
 
 
@@ -140,7 +140,7 @@ def import_hook_module(module: str, *, base_dir: str, env: Mapping[str, str]) ->
         sys.path.append(os.getcwd())
         try:
             if location.directory is not None:
-                _root_package(location)
+                _root_package(location.import_name, location.directory)
             return importlib.import_module(location.import_name)
         finally:
             sys.path[:] = saved

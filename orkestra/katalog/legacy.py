@@ -221,7 +221,7 @@ class _Normaliser:
             del entry["queue"]
             self.warn(path + ("queue",), "entry-level queue is a legacy form; write operatorBox.reconciler.queue", mark)
             for key, value in queue.items():
-                canonical = _QUEUE_RENAMES.get(key, key)
+                canonical = _QUEUE_RENAMES.get(key) or key
                 if self.deferred(path + ("queue",), key, path + ("operatorBox", "reconciler", "queue"),
                                  key_mark(queue, key)):
                     continue

@@ -25,7 +25,7 @@ from orkestra.katalog.issues import IssueSink, KatalogErrors, KatalogIssue
 from orkestra.katalog.legacy import normalise
 from orkestra.katalog.model import CrdEntry, Katalog
 from orkestra.katalog.schema import check_schema
-from orkestra.katalog.source import MarkedMap, plain
+from orkestra.katalog.source import MarkedMap, map_at, plain
 
 
 @dataclass
@@ -132,22 +132,21 @@ def _defaults(env: Mapping[str, str], sink: IssueSink) -> KatalogDefaults:
 
 def _describe(report: LoadReport, doc: dict) -> None:
     """The document's kind and name, for the report header, whatever else is wrong."""
-    report.kind = doc.get("kind") if isinstance(doc.get("kind"), str) else ""
-    meta = _metadata(doc)
-    report.name = meta.get("name") if isinstance(meta.get("name"), str) else ""
+    kind, name = doc.get("kind"), _metadata(doc).get("name")
+    report.kind = kind if isinstance(kind, str) else ""
+    report.name = name if isinstance(name, str) else ""
 
 
 def _metadata(doc: dict) -> dict:
-    return doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+    return map_at(doc, "metadata")
 
 
 def _spec(doc: dict) -> dict:
-    return doc.get("spec") if isinstance(doc.get("spec"), dict) else {}
+    return map_at(doc, "spec")
 
 
 def _crds(doc: dict) -> dict:
-    spec = _spec(doc)
-    return spec.get("crds") if isinstance(spec.get("crds"), dict) else {}
+    return map_at(_spec(doc), "crds")
 
 
 def _list_entries(report: LoadReport, crds: dict) -> None:

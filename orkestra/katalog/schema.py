@@ -223,7 +223,7 @@ def _type_name(value: Any) -> str:
 def _expected(schema_type: Any) -> str:
     names = {"object": "a map", "array": "a list", "string": "a string", "boolean": "a bool (true or false)",
              "integer": "an integer", "number": "a number", "null": "null"}
-    types = schema_type if isinstance(schema_type, list) else [schema_type]
+    types: list[str] = schema_type if isinstance(schema_type, list) else [schema_type]
     return " or ".join(names.get(t, t) for t in types)
 
 

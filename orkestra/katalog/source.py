@@ -96,7 +96,7 @@ def origin(url: str) -> tuple[str, str, int | None]:
 class _CredentialsStayHome(urllib.request.HTTPRedirectHandler):
     """Redirects keep `Authorization` only to the same scheme, host and port (urllib copies it)."""
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
         new = super().redirect_request(req, fp, code, msg, headers, newurl)
         if new is not None and origin(newurl) != origin(req.full_url):
             new.headers = {k: v for k, v in new.headers.items() if k.lower() != "authorization"}
@@ -148,7 +148,7 @@ def _mark(loader: "_MarkedLoader", node: yaml.Node) -> Mark:
 
 
 if getattr(yaml, "__with_libyaml__", False):
-    class _MarkedLoader(yaml.composer.Composer, yaml.cyaml.CParser, yaml.constructor.SafeConstructor,  # type: ignore[misc]
+    class _MarkedLoader(yaml.composer.Composer, yaml.cyaml.CParser, yaml.constructor.SafeConstructor,
                         yaml.resolver.Resolver):
         """libyaml's scanner and parser (fast) with PyYAML's Python composer: deep nesting then ends
         in a RecursionError we can report, where libyaml's own composer would overflow the C stack."""
@@ -161,7 +161,7 @@ if getattr(yaml, "__with_libyaml__", False):
             yaml.constructor.SafeConstructor.__init__(self)
             yaml.resolver.Resolver.__init__(self)
 else:  # pragma: no cover - PyYAML without libyaml
-    class _MarkedLoader(yaml.SafeLoader):  # type: ignore[no-redef]
+    class _MarkedLoader(yaml.SafeLoader):  # type: ignore[no-redef]  # the other branch of the same `if`
         source_name = ""
 
 
@@ -182,7 +182,7 @@ def _flatten_counted(loader: _MarkedLoader, node: yaml.MappingNode) -> None:
 
 
 _MarkedLoader.merged_pairs = 0
-_MarkedLoader.flatten_mapping = _flatten_counted  # type: ignore[method-assign]
+_MarkedLoader.flatten_mapping = _flatten_counted
 
 
 def _construct_map(loader: _MarkedLoader, node: yaml.MappingNode):
@@ -288,6 +288,12 @@ def locate(doc: Any, parts: tuple | list) -> Mark | None:
         else:
             break
     return best
+
+
+def map_at(container: Mapping, key: str) -> dict:
+    """`container[key]` when it is a map, else an empty one (the schema check reports the shape)."""
+    value = container.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 def plain(value: Any) -> Any:

@@ -5,7 +5,7 @@ Kept in one place so the reconciler, the deletion flow and the tests agree on ev
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 MAX_MESSAGE = 1024
 MAX_APPLY_ERRORS = 3
@@ -45,7 +45,7 @@ def _value_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def mutation_applied(applied: list[tuple]) -> str:
+def mutation_applied(applied: Sequence[tuple]) -> str:
     """`defaults applied: spec.replicas=2, metadata.labels.tier=web` from (path, old, new, kind) tuples."""
     return truncate("defaults applied: " + ", ".join(f"{a[0]}={_value_text(a[2])}" for a in applied))
 

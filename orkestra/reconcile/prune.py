@@ -25,7 +25,7 @@ from orkestra.reconcile.kinds import KINDS
 from orkestra.reconcile.naming import LABEL_CRD, LABEL_OWNER_UID, LABEL_TEMPLATE
 
 
-def identity(kind: str, namespace: str | None, name: str) -> tuple:
+def identity(kind: str, namespace: str | None, name: str | None) -> tuple:
     return kind, namespace or None, name
 
 

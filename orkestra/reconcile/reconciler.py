@@ -253,17 +253,17 @@ class DeclarativeReconciler:
         The status's observedGeneration when Orkestra writes it, and this process's own record of
         successes (which also covers a cache that has not yet seen the last status write)."""
         generation = cr["metadata"].get("generation")
-        seen = []
+        seen: list[int | None] = []
         if self.writes_status and self.entry.box.status.get("conditions", True):
             seen.append((cr.get("status") or {}).get("observedGeneration"))
         with self._lock:
             uid, remembered = self._succeeded.get(key, (None, None))
         if uid == cr["metadata"]["uid"]:
             seen.append(remembered if remembered is not None else 0)
-        seen = [g for g in seen if g is not None]
-        if not seen:
+        known = [g for g in seen if g is not None]
+        if not known:
             return False, True
-        observed = max(seen)
+        observed = max(known)
         return True, generation is not None and generation > observed
 
     def ensure_finalizers(self, cr: dict) -> dict:
@@ -342,12 +342,12 @@ class DeclarativeReconciler:
                 if outcome.denials:
                     raise ValidationDenied(messages.validation_denied([v.text for v in outcome.denials]))
             elif step == "mutate" and mutation.get("rules"):
-                outcome = compute_mutation(mutation["rules"], cr)
-                if outcome.patch:
+                mutated = compute_mutation(mutation["rules"], cr)
+                if mutated.patch:
                     meta = cr["metadata"]
-                    cr = self.runtime.kube.patch(self.entry.api.gvr, meta["name"], outcome.patch,
+                    cr = self.runtime.kube.patch(self.entry.api.gvr, meta["name"], mutated.patch,
                                                  meta.get("namespace"), patch_type="json")
-                    self.event(cr, "Normal", "MutationApplied", messages.mutation_applied(outcome.applied))
+                    self.event(cr, "Normal", "MutationApplied", messages.mutation_applied(mutated.applied))
         return cr
 
     def _report_warnings(self, cr: dict, key: str, texts: list[str]) -> None:
@@ -406,13 +406,17 @@ class DeclarativeReconciler:
         return out
 
     def hook_args(self, cr: dict) -> dict:
-        return render_hook_args(self.entry.box.hooks.args, cr, f"spec.crds.{self.crd}.operatorBox.reconciler.hooks.args")
+        spec = self.entry.box.hooks
+        assert spec is not None       # asked only by the hooks of an entry that declares them
+        return render_hook_args(spec.args, cr, f"spec.crds.{self.crd}.operatorBox.reconciler.hooks.args")
 
     def _run_hooks(self, cr: dict, key: str, cancelled: threading.Event, writer: ChildWriter,
                    names: list[str]) -> HookContext:
         ctx = self.hook_context(cr, key, cancelled, writer)
+        hooks = self.hooks
+        assert hooks is not None          # `names` come from calls_for(self.hooks, ...)
         for name in names:
-            self.hooks.callbacks[name](ctx, copy.deepcopy(cr))
+            hooks.callbacks[name](ctx, copy.deepcopy(cr))
         return ctx
 
     def hook_context(self, cr: dict, key: str, cancelled: threading.Event, writer: ChildWriter) -> HookContext:

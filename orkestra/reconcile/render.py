@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from orkestra.conditions import compile_conditions, lookup
+from orkestra.conditions import ConditionSet, compile_conditions, lookup
 from orkestra.gvk import GVR
 from orkestra.katalog.model import COPY_SOURCES, PHASES, TEMPLATE_TYPES, CrdEntry
 from orkestra.katalog.template_kinds import static_kind
@@ -38,7 +38,7 @@ class TemplateEntry:
     type: str
     index: int
     raw: dict
-    conditions: Any            # ConditionSet | None
+    conditions: ConditionSet | None
 
     @property
     def id(self) -> str:

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from orkestra.gvk import GVR
+
+if TYPE_CHECKING:
+    from orkestra.katalog.model import Katalog
+    from orkestra.kube import Discovery, KubeClient
 
 
 @dataclass(frozen=True)
@@ -21,14 +25,26 @@ class ReconcileResult:
     requeue_after: float | None = None
 
 
+class EventSink(Protocol):
+    """`orkestra.kube.EventRecorder` as the reconciler uses it (tests record in memory): never raises."""
+
+    def event(self, obj: dict, type_: str, reason: str, message: str, /, *, crd: str = "") -> None: ...
+
+
 class ReconcileRuntime(Protocol):
     """What an operator box lends its reconciler (docs/architecture.md, `orkestra.reconcile`)."""
 
-    kube: Any          # orkestra.kube.KubeClient
-    discovery: Any     # orkestra.kube.Discovery
-    recorder: Any      # orkestra.kube.EventRecorder
-    identity: str
-    katalog: Any       # orkestra.katalog.model.Katalog
+    # Read-only: the box exposes them as properties of its environment.
+    @property
+    def kube(self) -> KubeClient: ...
+    @property
+    def discovery(self) -> Discovery: ...
+    @property
+    def recorder(self) -> EventSink: ...
+    @property
+    def identity(self) -> str: ...
+    @property
+    def katalog(self) -> Katalog: ...
 
     def cached(self, key: str) -> dict | None:
         """The CR `ns/name` (or `name`) from this CRD's informer; None when absent."""

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from orkestra.conditions import compile_conditions
+from orkestra.conditions import ConditionSet, compile_conditions
 from orkestra.template import TemplateEvalError, compile_template
 from orkestra.template.values import to_text
 
@@ -26,7 +26,7 @@ class StatusField:
     path: str
     value: Any
     type: str
-    conditions: Any              # ConditionSet | None
+    conditions: ConditionSet | None
     clear_on_false: bool
 
     @classmethod
@@ -119,9 +119,10 @@ def _clear(target: dict, path: str) -> None:
     parts = path.split(".")
     node = target
     for part in parts[:-1]:
-        node = node.get(part)
-        if not isinstance(node, dict):
+        child = node.get(part)
+        if not isinstance(child, dict):
             return
+        node = child
     if parts[-1] not in node:
         return
     for part in parts[:-1]:

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from orkestra.kube import ApiError
+from orkestra.kube import ApiError, KubeClient
 from orkestra.ttlcache import TtlCache
 
 CACHE_SECONDS = 5.0
@@ -89,7 +89,7 @@ class KubeReviewer:
     """Reviews against the API server, through the process's client (read at call time: the
     engine creates it after the app)."""
 
-    def __init__(self, kube: Callable[[], Any]) -> None:
+    def __init__(self, kube: Callable[[], KubeClient | None]) -> None:
         self._kube = kube
 
     def _post(self, path: str, body: dict) -> dict:

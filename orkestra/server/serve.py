@@ -19,7 +19,7 @@ import sys
 import threading
 from typing import Any
 
-from orkestra.config import Settings
+from orkestra.config import Mode, Settings
 from orkestra.gunicorn_run import base_settings, run
 from orkestra.katalog.model import Katalog
 from orkestra.kube.client import is_loopback_host
@@ -28,7 +28,7 @@ log = logging.getLogger("orkestra.server")
 EXIT_ENGINE_START = 3
 
 
-def serve(katalog: Katalog, settings: Settings, *, mode: str = "runtime", server: str = "gunicorn") -> int:
+def serve(katalog: Katalog, settings: Settings, *, mode: Mode = Mode.RUNTIME, server: str = "gunicorn") -> int:
     """Run until shutdown; returns the process exit code."""
     log.info("listening", extra={"http": f"{settings.bind_address}:{settings.port}",
                                  "https": https_address(katalog, settings, mode)})
@@ -38,16 +38,16 @@ def serve(katalog: Katalog, settings: Settings, *, mode: str = "runtime", server
     return _serve_gunicorn(katalog, settings, mode)
 
 
-def https_address(katalog: Katalog, settings: Settings, mode: str) -> str | None:
+def https_address(katalog: Katalog, settings: Settings, mode: Mode) -> str | None:
     """Where the HTTPS webhook listener will listen, or None when this process starts none: the
     same rule the engine applies (docs/webhooks.md §1: conversion switch, a protection feature or
     gateway mode; none in `ork run` when ORK_GATEWAY_ENDPOINT hands webhooks to a gateway)."""
-    if settings.gateway_endpoint and mode != "gateway":
+    if settings.gateway_endpoint and mode != Mode.GATEWAY:
         return None
     from orkestra.webhooks.plan import build_plan
     from orkestra.webhooks.switches import WebhookSettings
     plan = build_plan(katalog, WebhookSettings.from_settings(settings))
-    return f"{settings.bind_address}:{settings.webhook_port}" if plan.listener_needed(gateway=mode == "gateway") else None
+    return f"{settings.bind_address}:{settings.webhook_port}" if plan.listener_needed(gateway=mode == Mode.GATEWAY) else None
 
 
 def warn_if_open(settings: Settings) -> bool:
@@ -79,7 +79,7 @@ def _start_engine(engine: Any) -> bool:
 
 
 # ---------------------------------------------------------------------------- builtin
-def _serve_builtin(katalog: Katalog, settings: Settings, mode: str) -> int:
+def _serve_builtin(katalog: Katalog, settings: Settings, mode: Mode) -> int:
     from werkzeug.serving import make_server
 
     from orkestra.engine.engine import Engine
@@ -123,7 +123,7 @@ def gunicorn_settings(settings: Settings) -> dict[str, Any]:
             "post_worker_init": _post_worker_init, "worker_exit": _worker_exit, "proc_name": "orkestra"}
 
 
-def _serve_gunicorn(katalog: Katalog, settings: Settings, mode: str) -> int:
+def _serve_gunicorn(katalog: Katalog, settings: Settings, mode: Mode) -> int:
     def load(application: Any) -> Any:
         """In the worker: build the engine (kept on the application for the worker hooks) and its app."""
         from orkestra.engine.engine import Engine

@@ -12,20 +12,20 @@ import time
 from typing import Any
 
 from orkestra import __version__
+from orkestra.config import Mode
 from orkestra.durations import format_duration, human_age, rfc3339
-from orkestra.engine.health import (DEGRADED, HEALTHY, NOT_STARTED, PENDING, STARTED, error_rate,
-                                    http_status, katalog_health)
+from orkestra.engine.health import CrdState, error_rate, http_status, katalog_health
 from orkestra.katalog.model import PHASES, CrdEntry, Katalog
 
-STATE_ORDER = (HEALTHY, STARTED, PENDING, DEGRADED, NOT_STARTED)
+STATE_ORDER = (CrdState.HEALTHY, CrdState.STARTED, CrdState.PENDING, CrdState.DEGRADED, CrdState.NOT_STARTED)
 
 
 def uptime(since: float | None, now: float) -> str:
     return human_age(now - since) if since is not None else ""
 
 
-def service_name(mode: str) -> str:
-    return "orkestra-gateway" if mode == "gateway" else "orkestra-runtime"
+def service_name(mode: Mode) -> str:
+    return "orkestra-gateway" if mode == Mode.GATEWAY else "orkestra-runtime"
 
 
 # ---------------------------------------------------------------------------- probes
@@ -39,7 +39,7 @@ def probe_body(probe: str, ok: bool, proc: dict) -> tuple[dict, int]:
 
 # ---------------------------------------------------------------------------- /katalog
 def _disabled_health() -> dict:
-    return {"state": NOT_STARTED, "healthy": False, "started": False, "pending": False, "missing": False,
+    return {"state": CrdState.NOT_STARTED, "healthy": False, "started": False, "pending": False, "missing": False,
             "totalReconciles": 0, "failedReconciles": 0, "consecutiveFails": 0, "errorRate": 0.0,
             "avgDurationMs": 0.0, "lastError": "", "lastErrorAt": None, "lastErrorStack": "",
             "lastReconcile": None, "startedAt": None, "awaiting": []}
@@ -49,7 +49,7 @@ def _empty_snapshot(entry: CrdEntry) -> dict:
     return {"key": entry.key, "health": {**_disabled_health(), "failureThreshold": entry.box.queue.failure_threshold},
             "workers": {"active": 0, "processing": 0, "idle": 0, "stuck": 0, "states": []},
             "queueDepth": 0, "dropped": 0, "limitReached": 0, "resourceCount": 0, "activeWarnings": [],
-            "dependencies": [{"name": d.name, "condition": d.condition, "state": NOT_STARTED, "satisfied": False}
+            "dependencies": [{"name": d.name, "condition": d.condition, "state": CrdState.NOT_STARTED, "satisfied": False}
                              for d in entry.depends_on]}
 
 
@@ -85,7 +85,7 @@ def katalog_body(katalog: Katalog, proc: dict, snaps: dict[str, dict | None],
         "orkestraVersion": __version__, "identity": proc["identity"], "isKonductor": proc["isLeader"],
         "leader": proc["leader"], "healthy": healthy, "OrkReady": proc["ready"], "status": 200 if healthy else 503,
         "degradedReason": reason, "total": len(crds), "totalEnabled": len(enabled_states),
-        "totalDegraded": enabled_states.count(DEGRADED),
+        "totalDegraded": enabled_states.count(CrdState.DEGRADED),
         "statusCounts": {s: enabled_states.count(s) for s in STATE_ORDER},
         "namespaces": namespaces, "gatewayEndpoint": proc["gatewayEndpoint"],
         "startedAt": rfc3339(proc["startedAt"]), "uptime": uptime(proc["startedAt"], now),

@@ -48,11 +48,12 @@ class Template:
         self._emit = compiler.nodes(parsed.nodes)
         self._slots = parsed.slot_count
         outputs = [n for n in parsed.nodes if not (isinstance(n, Text) and not n.text.strip())]
-        single = (len(outputs) == 1 and isinstance(outputs[0], Action)
-                  and not outputs[0].pipeline.decl_slots)
-        self._single = compiler.pipeline(outputs[0].pipeline) if single else None
-        self._single_source = outputs[0].pipeline.source if single else ""
-        self._bare = single and len(parsed.nodes) == 1  # the whole string is the action
+        single = outputs[0] if len(outputs) == 1 else None
+        if not isinstance(single, Action) or single.pipeline.decl_slots:
+            single = None
+        self._single = compiler.pipeline(single.pipeline) if single is not None else None
+        self._single_source = single.pipeline.source if single is not None else ""
+        self._bare = single is not None and len(parsed.nodes) == 1  # the whole string is the action
         self._plain = not is_template(source)
 
     def _frame(self, data: Any, extra: dict[str, Any]) -> tuple[Any, list]:
@@ -98,8 +99,10 @@ class Template:
                 close_budget()
 
     def _value(self, root: Any, frame: list) -> Any:
+        single = self._single
+        assert single is not None     # only called for a template that is one action
         try:
-            return self._single(root, frame)
+            return single(root, frame)
         except TemplateEvalError as exc:
             raise exc.located(self._single_source) from exc.__cause__
 

@@ -47,7 +47,8 @@ def arity(fn: Callable) -> tuple[int, int | None]:
     declared = getattr(fn, "arity", None)
     if declared is not None:
         return declared
-    lo, hi = 0, 0
+    lo = 0
+    hi: int | None = 0
     for p in inspect.signature(fn).parameters.values():
         if p.kind == p.VAR_POSITIONAL:
             hi = None
@@ -85,7 +86,7 @@ class Compiler:
             return self.node(nodes[0])
         if not nodes:
             return lambda dot, frame, out: None
-        parts: list[tuple[int, Any]] = []
+        parts: list[tuple[int, Any, str]] = []     # (kind, text or callable, source)
         for n in nodes:
             if isinstance(n, Text):
                 parts.append((_TEXT, n.text, ""))
@@ -364,7 +365,7 @@ def _lazy_call(name: str, fn: Callable, args: list[Value], piped: bool) -> Calla
     """Short-circuit functions (`and`, `or`) receive thunks and evaluate only what they need."""
     if piped:
         def piped_lazy(dot: Any, frame: list, last: Any) -> Any:
-            thunks = [partial(a, dot, frame) for a in args]
+            thunks: list[Callable[[], Any]] = [partial(a, dot, frame) for a in args]
             thunks.append(lambda: last)
             return fn(*thunks)
         return piped_lazy

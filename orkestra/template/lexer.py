@@ -145,10 +145,12 @@ def _lex_action(src: str, pos: int, tokens: list[Token]) -> tuple[int, bool]:
             pos = _lex_rune(src, pos, tokens)
         elif c == "$":
             m = _VAR.match(src, pos)
+            assert m is not None      # `$` alone matches
             tokens.append(Token("var", m.group(), pos))
             pos = m.end()
         elif c == "." and pos + 1 < n and (src[pos + 1].isalpha() or src[pos + 1] == "_"):
             m = _IDENT.match(src, pos + 1)
+            assert m is not None      # the branch test saw a letter or `_`
             tokens.append(Token("field", m.group(), pos))
             pos = m.end()
         elif c.isdigit() or (c in "+-." and pos + 1 < n and (src[pos + 1].isdigit()
@@ -159,6 +161,7 @@ def _lex_action(src: str, pos: int, tokens: list[Token]) -> tuple[int, bool]:
             pos += 1
         elif c.isalpha() or c == "_":
             m = _IDENT.match(src, pos)
+            assert m is not None      # the branch test saw a letter or `_`
             word = m.group()
             if word in ("true", "false"):
                 tokens.append(Token("bool", word == "true", pos))

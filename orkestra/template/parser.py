@@ -15,7 +15,7 @@ from orkestra.template.nodes import (
     ParsedTemplate, Pipeline, Range, SubPipeline, Text, Variable, With,
 )
 
-_CONTROL = {"if": If, "with": With, "range": Range}
+_CONTROL: dict[str, type[If | With | Range]] = {"if": If, "with": With, "range": Range}
 MAX_DEPTH = 100  # nested controls and parentheses; deeper input is surely generated garbage
 
 
@@ -114,7 +114,7 @@ class _Parser:
         body, stop, tok = self.parse_list()
         if word == "range":
             self.range_depth -= 1
-        orelse = None
+        orelse: tuple[Node, ...] | None = None
         if stop == "else":
             self.skip_space()
             nxt = self.peek()

@@ -141,6 +141,7 @@ def sprintf(fmt: Any, *args: Any) -> str:
             break
         out.append(fmt[pos:i])
         m = _SPEC.match(fmt, i)
+        assert m is not None          # every group after `%` is optional
         flags, width, prec, verb = m.group(1), m.group(2), m.group(3), m.group(4)
         if verb is None:
             raise TemplateEvalError("printf: format ends with an incomplete verb")

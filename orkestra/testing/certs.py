@@ -75,6 +75,8 @@ def _leaf(ca: KeyPair, subject: x509.Name, usages: list[x509.ObjectIdentifier],
     now = now or datetime.datetime.now(datetime.timezone.utc)
     ca_cert = x509.load_pem_x509_certificate(ca.cert_pem)
     ca_key = serialization.load_pem_private_key(ca.key_pem, password=None)
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+        raise TypeError("the CA key is not the EC key this module generates")
     key = _new_key()
     builder = (_builder(subject, ca_cert.subject, key.public_key(), now)
                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)

@@ -24,6 +24,12 @@ SIGNER = "kubernetes.io/kube-apiserver-client"
 ISSUE_TIMEOUT = 30.0
 
 
+def _issued(certificates: kubernetes.client.CertificatesV1Api, csr_name: str) -> bytes | str | None:
+    """The CSR's certificate (base64 PEM) once the signer has issued it."""
+    status = certificates.read_certificate_signing_request(csr_name).status
+    return status.certificate if status is not None else None
+
+
 def csr_user_kubeconfig(admin_kubeconfig: Path, name: str, groups: tuple[str, ...] | list[str],
                         out: Path, *, timeout: float = ISSUE_TIMEOUT) -> Path:
     """Have the cluster issue a client certificate for `name`/`groups`; write its kubeconfig to `out`."""
@@ -32,16 +38,18 @@ def csr_user_kubeconfig(admin_kubeconfig: Path, name: str, groups: tuple[str, ..
     certificates = kubernetes.client.CertificatesV1Api(api)
     csr_name = f"orkestra-user-{name}-{uuid.uuid4().hex[:6]}"
     try:
-        certificates.create_certificate_signing_request({
-            "metadata": {"name": csr_name},
-            "spec": {"request": base64.b64encode(csr_pem).decode(), "signerName": SIGNER,
-                     "usages": ["client auth"], "expirationSeconds": 86400}})
+        certificates.create_certificate_signing_request(kubernetes.client.V1CertificateSigningRequest(
+            metadata=kubernetes.client.V1ObjectMeta(name=csr_name),
+            spec=kubernetes.client.V1CertificateSigningRequestSpec(
+                request=base64.b64encode(csr_pem).decode(), signer_name=SIGNER,
+                usages=["client auth"], expiration_seconds=86400)))
         csr = certificates.read_certificate_signing_request(csr_name)
+        csr.status = csr.status or kubernetes.client.V1CertificateSigningRequestStatus()
         csr.status.conditions = [kubernetes.client.V1CertificateSigningRequestCondition(
             type="Approved", status="True", reason="OrkestraTestUser", message="approved for a test user")]
         certificates.replace_certificate_signing_request_approval(csr_name, csr)
         deadline = time.monotonic() + timeout
-        while not (cert := certificates.read_certificate_signing_request(csr_name).status.certificate):
+        while not (cert := _issued(certificates, csr_name)):
             if time.monotonic() > deadline:
                 raise ControlPlaneError(f"the cluster did not issue a certificate for CSR {csr_name} within "
                                         f"{timeout:.0f}s: is kube-controller-manager's {SIGNER} signer running?")

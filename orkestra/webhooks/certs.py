@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 CA_CN = "orkestra-webhook-ca"
@@ -115,6 +116,12 @@ def not_after(cert_pem: bytes) -> dt.datetime:
     return x509.load_pem_x509_certificate(cert_pem).not_valid_after_utc
 
 
+def _public_der(public_key: PublicKeyTypes) -> bytes:
+    """The key's SubjectPublicKeyInfo: comparable for every key type a Secret may hold (an
+    Ed25519 key has no `public_numbers`)."""
+    return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
 def reuse_problem(bundle: TlsBundle, names: ServingNames, now: dt.datetime) -> str | None:
     """Why this material cannot be reused (None when it can): parse, key match, SANs, expiry."""
     try:
@@ -123,7 +130,7 @@ def reuse_problem(bundle: TlsBundle, names: ServingNames, now: dt.datetime) -> s
         x509.load_pem_x509_certificates(bundle.ca_pem)
     except (ValueError, TypeError):
         return "the certificate, key or CA does not parse"
-    if key.public_key().public_numbers() != cert.public_key().public_numbers():
+    if _public_der(key.public_key()) != _public_der(cert.public_key()):
         return "the key does not match the certificate"
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value

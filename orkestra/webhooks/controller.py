@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orkestra import metrics
 from orkestra.gvk import GVR
@@ -25,6 +25,9 @@ from orkestra.webhooks.configurations import (
     desired_configurations,
 )
 from orkestra.webhooks.plan import CRD_GVR, PROTECTION_LABEL, WebhookPlan
+
+if TYPE_CHECKING:
+    from orkestra.kube.client import KubeClient
 
 log = logging.getLogger("orkestra.webhooks")
 
@@ -47,7 +50,7 @@ def _watch_path(gvr: GVR) -> str:
 
 
 class WebhookController:
-    def __init__(self, kube: Any, plan: WebhookPlan, *, target: ClientTarget, ca_bundle: Callable[[], bytes],
+    def __init__(self, kube: KubeClient, plan: WebhookPlan, *, target: ClientTarget, ca_bundle: Callable[[], bytes],
                  resync: float, own_namespace: str, tls_secret: str, runtime_mode: bool,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.kube, self.plan, self.target, self.ca_bundle = kube, plan, target, ca_bundle

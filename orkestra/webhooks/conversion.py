@@ -15,7 +15,7 @@ from typing import Any
 
 from orkestra import metrics
 from orkestra.gvk import split_api_version
-from orkestra.template import compile_template, is_template
+from orkestra.template import Template, compile_template, is_template
 from orkestra.webhooks.plan import ConversionGroup, WebhookPlan
 from orkestra.webhooks.stats import WebhookStats
 
@@ -33,7 +33,7 @@ class _Leaf:
     """A compiled template leaf of a path spec."""
     __slots__ = ("template", "source")
 
-    def __init__(self, template: Any, source: str) -> None:
+    def __init__(self, template: Template, source: str) -> None:
         self.template = template
         self.source = source
 

@@ -38,6 +38,8 @@ from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler, get_sockadd
 from orkestra.webhooks.review import MAX_BODY
 
 if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
+
     from orkestra.webhooks.tls import TlsManager
 
 log = logging.getLogger("orkestra.webhooks")
@@ -53,14 +55,15 @@ class _Handler(WSGIRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = IDLE_TIMEOUT
     _reusable = False
-    _stream: Any = None
+    _stream: io.BufferedIOBase | None = None
+    server: HttpsServer          # the only server this handler runs under
 
     def handle_one_request(self) -> None:
-        self.server.arm(self.connection)        # type: ignore[attr-defined]
+        self.server.arm(self.connection)
         try:
             super().handle_one_request()
         finally:
-            self.server.disarm(self.connection)  # type: ignore[attr-defined]
+            self.server.disarm(self.connection)
 
     def make_environ(self) -> dict[str, Any]:
         environ = super().make_environ()
@@ -72,7 +75,7 @@ class _Handler(WSGIRequestHandler):
         if not 0 <= length <= MAX_BODY:
             return environ                      # the app rejects it unread; the connection closes
         body = self.rfile.read(length) if length else b""
-        self.server.disarm(self.connection)      # type: ignore[attr-defined]  # read in full: in time
+        self.server.disarm(self.connection)      # read in full: in time
         environ["wsgi.input"] = io.BytesIO(body)
         self._reusable = len(body) == length
         if self._reusable:
@@ -105,7 +108,7 @@ class _Handler(WSGIRequestHandler):
 class HttpsServer(ThreadedWSGIServer):
     daemon_threads = True
 
-    def __init__(self, host: str, port: int, app: Any, tls: TlsManager, *, idle_timeout: float = IDLE_TIMEOUT,
+    def __init__(self, host: str, port: int, app: WSGIApplication, tls: TlsManager, *, idle_timeout: float = IDLE_TIMEOUT,
                  read_deadline: float = READ_DEADLINE, max_connections: int = MAX_CONNECTIONS,
                  clock: Callable[[], float] = time.monotonic) -> None:
         handler = _Handler if idle_timeout == IDLE_TIMEOUT else type("_Handler", (_Handler,), {"timeout": idle_timeout})
@@ -195,14 +198,14 @@ class _Limited:
     """WSGI wrapper: at most MAX_IN_FLIGHT requests in the application, of which at most one has a
     body over LARGE_BODY (parsing seven MiB of `[[],[],…]` takes ~160 MiB); a 503 after BUSY_WAIT."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: WSGIApplication) -> None:
         self.app = app
         self._slots = threading.BoundedSemaphore(MAX_IN_FLIGHT)
         self._large = threading.BoundedSemaphore(1)
 
     def __call__(self, environ: dict, start_response: Callable[..., Any]) -> Any:
         deadline = time.monotonic() + BUSY_WAIT
-        held = []
+        held: list[threading.BoundedSemaphore] = []
         large = _content_length(environ) > LARGE_BODY
         for slots in ((self._slots, self._large) if large else (self._slots,)):
             if not slots.acquire(timeout=max(0.0, deadline - time.monotonic())):

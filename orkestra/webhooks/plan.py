@@ -9,7 +9,7 @@ read this one plan, so "is this feature on for this entry" is answered in one pl
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from orkestra.gvk import GVK, GVR
 from orkestra.katalog.children import custom_children, protected_crd_names
@@ -38,7 +38,7 @@ PROTECTED_BUILTINS: tuple[tuple[GVR, bool], ...] = (
 )
 
 
-def _feature_on(block: Any) -> bool:
+def _feature_on(block: Any) -> TypeGuard[dict]:
     """A security feature block: `enabled` defaults to true when the block is present."""
     return isinstance(block, dict) and bool(block.get("enabled", True))
 

@@ -14,6 +14,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
+from orkestra.config import Mode
 from orkestra.errors import OrkestraError
 from orkestra.katalog.model import CrdEntry
 from orkestra.webhooks.admission import CacheView
@@ -94,15 +95,16 @@ class WebhookRuntime:
 
     def start_controller(self, leading: bool = True) -> None:
         """Leadership callback in runtime mode; called once directly in gateway mode."""
-        if not leading or self.controller is None:
+        controller = self.controller
+        if not leading or controller is None:
             return
         with self._lock:
             if self._controller_started:
                 return
             self._controller_started = True
         if self.tls is not None:
-            self.tls.on_change(lambda _ca: self.controller.trigger())
-        self.controller.start()
+            self.tls.on_change(lambda _ca: controller.trigger())
+        controller.start()
 
     def stop(self) -> None:
         """Shutdown step 4: cleanupOnShutdown configurations, then the listener and TLS files."""
@@ -195,7 +197,7 @@ def _cache_lookup(engine: Any):
 def attach(engine: Any) -> WebhookRuntime | None:
     """Start what docs/webhooks.md §1/§3 require for this engine; None when nothing is needed."""
     settings = WebhookSettings.from_settings(engine.settings)
-    gateway = engine.mode == "gateway"
+    gateway = engine.mode == Mode.GATEWAY
     if settings.gateway_endpoint and not gateway:
         return None
     state = WebhookState.build(engine.katalog, settings, cache_lookup=_cache_lookup(engine))

@@ -29,8 +29,10 @@ def summarise(samples: Iterable[float]) -> dict[str, float | None]:
     window = [s * 1000.0 for s in samples]
     if not window:
         return {"avg": None, "p95": None, "max": None}
+    p95 = percentile(window, 0.95)
+    assert p95 is not None        # the window is not empty
     return {"avg": round(sum(window) / len(window), 3),
-            "p95": round(percentile(window, 0.95), 3),
+            "p95": round(p95, 3),
             "max": round(max(window), 3)}
 
 

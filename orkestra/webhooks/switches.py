@@ -9,7 +9,10 @@ exactly one function (`WebhookSettings.from_settings`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from orkestra.config import Settings
 
 ADMISSION_WITHOUT_CONVERSION = (
     "ENABLE_ADMISSION_WEBHOOK requires ENABLE_CONVERSION — set ENABLE_CONVERSION=true to start "
@@ -36,7 +39,7 @@ class WebhookSettings:
     gateway_endpoint: str = ""       # ORK_GATEWAY_ENDPOINT
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "WebhookSettings":
+    def from_settings(cls, settings: Settings) -> "WebhookSettings":
         """Read the engine's `orkestra.config.Settings` (already parsed and validated).
 
         `Settings.service_name` defaults to `orkestra`, so that value counts as "unset" here:
@@ -61,7 +64,7 @@ class WebhookSettings:
         )
 
 
-def check_switches(settings: Any) -> str | None:
+def check_switches(settings: Settings | WebhookSettings) -> str | None:
     """The start-up error of docs/webhooks.md §1/§2 for these settings, or None when they are fine.
 
     Accepts `orkestra.config.Settings` or a `WebhookSettings`. The caller prints the message on

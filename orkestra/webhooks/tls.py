@@ -28,13 +28,17 @@ import ssl
 import tempfile
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from orkestra.gvk import GVR
 from orkestra.kube.client import service_account_dir
 from orkestra.webhooks import certs
 from orkestra.webhooks.certs import ServingNames, TlsBundle
 from orkestra.webhooks.plan import PROTECTION_LABEL
+
+if TYPE_CHECKING:
+    from orkestra.kube.client import KubeClient
+    from orkestra.webhooks.switches import WebhookSettings
 
 log = logging.getLogger("orkestra.webhooks")
 
@@ -117,7 +121,7 @@ def _unb64(value: Any) -> bytes:
 class SecretSource:
     """Generated material shared by every replica through the TLS Secret."""
 
-    def __init__(self, kube: Any, *, namespace: str, secret_name: str, service: str, names: ServingNames,
+    def __init__(self, kube: KubeClient, *, namespace: str, secret_name: str, service: str, names: ServingNames,
                  resync: float, clock: Clock = utc_now) -> None:
         self.kube, self.namespace, self.secret_name = kube, namespace, secret_name
         self.service, self.names, self.clock = service, names, clock
@@ -162,12 +166,12 @@ class SecretSource:
         renew_due = self._last_renew_check is None or (now - self._last_renew_check).total_seconds() >= RENEW_CHECK_PERIOD
         if secret is not None and not renew_due and secret["metadata"].get("resourceVersion") == self._rv:
             return None
-        problem = "the Secret does not exist"
+        problem: str | None = "the Secret does not exist"
         if secret is not None:
             problem = certs.reuse_problem(self._bundle(secret), self.names, now)
         if renew_due:
             self._last_renew_check = now
-        if problem is not None:
+        if secret is None or problem is not None:     # (no Secret always has a problem)
             previous = self._bundle(secret).ca_pem if secret is not None else b""
             log.info("generating webhook certificate", extra={"secret": self.secret_name, "reason": problem})
             fresh = certs.generate(self.service, self.namespace, self.names, now, previous_ca_pem=previous)
@@ -259,7 +263,7 @@ class TlsManager:
         shutil.rmtree(self._dir, ignore_errors=True)
 
 
-def make_source(settings: Any, *, service: str, kube: Any = None, cluster: bool | None = None,
+def make_source(settings: WebhookSettings, *, service: str, kube: KubeClient | None = None, cluster: bool | None = None,
                 clock: Clock = utc_now) -> TlsSource:
     """The source docs/webhooks.md §2 prescribes for these settings (`WebhookSettings`)."""
     if settings.tls_cert:

@@ -6,9 +6,9 @@ from orkestra.workqueue.metrics import PrometheusQueueMetrics, QueueMetrics
 from orkestra.workqueue.queue import Queue
 from orkestra.workqueue.rate_limiters import (ItemExponentialLimiter, MaxOfLimiter, RateLimiter,
                                               TokenBucketLimiter, default_limiter)
-from orkestra.workqueue.rate_limiting import RateLimitingQueue
+from orkestra.workqueue.rate_limiting import Offered, RateLimitingQueue
 from orkestra.workqueue.timer import Timer, shared_timer
 
-__all__ = ["DelayingQueue", "ItemExponentialLimiter", "MaxOfLimiter", "PrometheusQueueMetrics",
+__all__ = ["DelayingQueue", "ItemExponentialLimiter", "MaxOfLimiter", "Offered", "PrometheusQueueMetrics",
            "Queue", "QueueMetrics", "RateLimiter", "RateLimitingQueue", "Timer", "TokenBucketLimiter",
            "default_limiter", "shared_timer"]

@@ -8,6 +8,7 @@ call `done(item)`.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
+from enum import StrEnum
 
 from orkestra.workqueue.delaying import DelayingQueue
 from orkestra.workqueue.depth_limit import DepthLimit
@@ -15,7 +16,13 @@ from orkestra.workqueue.metrics import QueueMetrics
 from orkestra.workqueue.rate_limiters import RateLimiter, default_limiter
 from orkestra.workqueue.timer import Clock, Timer
 
-ADDED, LIMITED, DROPPED, DIRTY = "added", "limited", "dropped", "dirty"
+
+class Offered(StrEnum):
+    """What `offer` did with an item."""
+    ADDED = "added"
+    LIMITED = "limited"        # added past the depth limit (`onLimit: warn`)
+    DROPPED = "dropped"        # refused (`onLimit: drop`, or the queue is shutting down)
+    DIRTY = "dirty"            # already waiting: nothing to do, never limited
 
 
 class RateLimitingQueue(DelayingQueue):
@@ -28,28 +35,23 @@ class RateLimitingQueue(DelayingQueue):
         self._limit = DepthLimit(max_depth, on_limit, name=name, gvk=gvk, clock=self._clock,
                                  metrics=self._metrics, on_warning=on_limit_warning)
 
-    def offer(self, item: Hashable) -> str:
-        """Add an item from an informer event or resync, applying the depth limit.
-
-        Returns `"added"`, `"limited"` (added past the limit, `onLimit: warn`), `"dropped"`
-        (refused by `onLimit: drop`, or the queue is shutting down) or `"dirty"` (already waiting:
-        nothing to do, never limited).
-        """
+    def offer(self, item: Hashable) -> Offered:
+        """Add an item from an informer event or resync, applying the depth limit."""
         with self._cond:
             if self._shutting_down:
-                return DROPPED
+                return Offered.DROPPED
             if item in self._dirty:
-                return DIRTY
+                return Offered.DIRTY
             depth = len(self._queue)
             full = self._limit.full(depth)
             if full and self._limit.drops:
-                outcome = DROPPED
+                outcome = Offered.DROPPED
             else:
                 self._add_locked(item)
-                outcome = LIMITED if full else ADDED
-        if outcome == LIMITED:
+                outcome = Offered.LIMITED if full else Offered.ADDED
+        if outcome == Offered.LIMITED:
             self._limit.report_limited(depth)
-        elif outcome == DROPPED:
+        elif outcome == Offered.DROPPED:
             self._limit.report_dropped(item, depth)
         return outcome
 

@@ -85,7 +85,7 @@ def get_or(obj: Any, *args: Any) -> Any:
     return fallback if value is None else value
 
 
-get_or.arity = (2, 3)   # type: ignore[attr-defined]
+get_or.arity = (2, 3)   # type: ignore[attr-defined]  # read by compiler.arity(): the signature says (2, None)
 
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {

@@ -19,8 +19,8 @@ from orkestra.template.values import compare, describe, equal, is_number, to_tex
 
 def _lazy(lo: int) -> Callable[[Callable], Callable]:
     def mark(fn: Callable) -> Callable:
-        fn.lazy = True  # type: ignore[attr-defined]
-        fn.arity = (lo, None)  # type: ignore[attr-defined]
+        fn.lazy = True  # type: ignore[attr-defined]  # function attributes compiler.arity() and
+        fn.arity = (lo, None)  # type: ignore[attr-defined]  # the lazy-call path read
         return fn
     return mark
 

@@ -1,19 +1,18 @@
 import pytest
 
-from orkestra.engine.activation import (ACTIVATE, KEEP, NOT_SERVED, PENDING, STOP_MISSING, WAIT_SYNC, Activator,
-                                        decide, unmet_dependencies)
+from orkestra.engine.activation import Activator, Step, decide, unmet_dependencies
 from orkestra.engine.health import CrdHealth
 from orkestra.katalog.model import Dependency
 from tests.unit.engine.factories import make_entry
 
 
 @pytest.mark.parametrize("served,active,unmet,synced,expected", [
-    (True, True, [], True, KEEP),
-    (False, True, [], True, STOP_MISSING),
-    (False, False, [], False, NOT_SERVED),
-    (True, False, ["cache"], True, PENDING),
-    (True, False, [], False, WAIT_SYNC),
-    (True, False, [], True, ACTIVATE),
+    (True, True, [], True, Step.KEEP),
+    (False, True, [], True, Step.STOP_MISSING),
+    (False, False, [], False, Step.NOT_SERVED),
+    (True, False, ["cache"], True, Step.PENDING),
+    (True, False, [], False, Step.WAIT_SYNC),
+    (True, False, [], True, Step.ACTIVATE),
 ])
 def test_decide(served, active, unmet, synced, expected):
     assert decide(served=served, active=active, unmet=unmet, synced=synced) == expected

@@ -308,3 +308,17 @@ def test_shutting_down_the_queue_sets_cancelled_on_in_flight_reconciles():
     box.shut_down_queue()
     assert box.drain(3.0)
     assert env.reconciler.saw_cancel == [True] and time.monotonic() - started < 2.0
+
+
+def test_tick_sets_one_crd_state_series_per_state_labelled_with_the_plain_state():
+    from prometheus_client import REGISTRY
+    box, env = make_box()
+    box.watch()
+    box.activate()
+    box.health.record_success()
+    box.tick()
+    labels = {"crd": box.gvk_string, "controller": box.key}
+    series = {state: REGISTRY.get_sample_value("controller_crd_state", {**labels, "state": state})
+              for state in ("pending", "not started", "started", "healthy", "degraded")}
+    assert series == {"pending": 0, "not started": 0, "started": 0, "healthy": 1, "degraded": 0}
+    box.stop(timeout=2)

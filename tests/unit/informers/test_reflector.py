@@ -4,7 +4,7 @@ import logging
 
 from orkestra.gvk import GVR
 from orkestra.informers.backoff import Backoff
-from orkestra.informers.reflector import FORBIDDEN, GONE, LISTED, Reflector, Tombstone
+from orkestra.informers.reflector import InformerStatus, Reflector, Tombstone
 from orkestra.informers.store import Store
 from orkestra.kube.client import WatchStalled
 from orkestra.kube.errors import ApiError
@@ -148,18 +148,18 @@ def test_dropped_connection_backs_off_and_rewatches():
 def test_forbidden_reports_scope_and_recovers_on_list(caplog):
     with caplog.at_level(logging.ERROR, logger="orkestra.informers"):
         _, _, _, statuses, _ = run([api_error(403, "Forbidden"), ([], "10")], [])
-    assert statuses == [(FORBIDDEN, "forbidden: cannot watch sites in namespace ns"), (LISTED, "")]
+    assert statuses == [(InformerStatus.FORBIDDEN, "forbidden: cannot watch sites in namespace ns"), (InformerStatus.LISTED, "")]
     assert any(r.levelname == "ERROR" for r in caplog.records)
 
 
 def test_forbidden_cluster_wide_names_all_namespaces():
     _, _, _, statuses, _ = run([api_error(401, "Unauthorized"), ([], "1")], [], namespace="")
-    assert statuses[0] == (FORBIDDEN, "forbidden: cannot watch sites in all namespaces")
+    assert statuses[0] == (InformerStatus.FORBIDDEN, "forbidden: cannot watch sites in all namespaces")
 
 
 def test_not_found_reports_kind_gone_and_relists():
     kube, _, _, statuses, _ = run([([], "10"), ([], "11")], [api_error(404, "NotFound")])
-    assert statuses[1][0] == GONE
+    assert statuses[1][0] == InformerStatus.GONE
     assert kube.list_calls == 2
 
 

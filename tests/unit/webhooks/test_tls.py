@@ -6,6 +6,8 @@ import os
 import stat
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from orkestra.webhooks import certs
@@ -52,6 +54,17 @@ def test_reuse_rules():
     assert certs.reuse_problem(mixed, names, NOW) == "the key does not match the certificate"
     assert certs.reuse_problem(certs.TlsBundle(b"x", b"y", b"z"), names, NOW) == (
         "the certificate, key or CA does not parse")
+
+
+def test_reuse_refuses_a_key_of_another_type():
+    """A supplied Secret may hold any key type: an Ed25519 key beside an EC certificate is a
+    mismatch to report, not an AttributeError (it has no `public_numbers`)."""
+    names = certs.required_names("orkestra", "ns")
+    bundle = certs.generate("orkestra", "ns", names, NOW)
+    ed_pem = ed25519.Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    mixed = certs.TlsBundle(bundle.cert_pem, ed_pem, bundle.ca_pem)
+    assert certs.reuse_problem(mixed, names, NOW) == "the key does not match the certificate"
 
 
 def write(path, data):

@@ -7,7 +7,6 @@ message unless `--insecure`. The credentials and the session secret are never lo
 from __future__ import annotations
 
 import logging
-import os
 import sys
 
 import click
@@ -47,10 +46,13 @@ def control(port: int, host: str, urls: str, refresh: float, insecure: bool, tok
     """Start the Control Center: a web UI over one or more runtimes."""
     from orkestra.controlcenter.serve import serve
     from orkestra.controlcenter.settings import SECRET_WARNING, SettingsError, build_settings, startup_refusal
+    from orkestra.cli.main import debug_flag
+    from orkestra.config import CliSettings
     from orkestra.logs import configure
 
-    level = (log_level or os.environ.get("LOG_LEVEL") or "info").lower()
-    configure(level, os.environ.get("LOG_FORMAT", "json").lower())
+    env = CliSettings.from_env()
+    level = (log_level or debug_flag() or env.log_level).lower()
+    configure(level, env.log_format)
     try:
         settings = build_settings(host=host, port=port, urls=urls, refresh=refresh, insecure=insecure,
                                   token_file=token_file, log_level=level)

@@ -13,7 +13,6 @@ one document, and `_render` lays them out in the columns of the spec's sample.
 """
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -86,11 +85,12 @@ def _katalog_paths(files: tuple[str, ...]) -> list[str]:
 
 
 def _load(paths: list[str]) -> Katalog:
+    from orkestra.config import CliSettings
     from orkestra.katalog import load_katalog
     from orkestra.katalog.issues import KatalogErrors
 
     try:
-        return load_katalog(paths)
+        return load_katalog(paths, CliSettings.from_env().katalog)
     except KatalogErrors as exc:
         raise _InputError("invalid Katalog:\n" + "\n".join(f"  {issue}" for issue in exc.issues)) from None
 
@@ -236,7 +236,8 @@ def gate(files: tuple[str, ...], cr_path: str, crd: str | None) -> None:
     except _InputError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(_EXIT_INPUT)
-    colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    from orkestra.config import CliSettings
+    colour = sys.stdout.isatty() and CliSettings.from_env().color
     blocks = [_check(compiled[entry.key], doc, selected) for doc, entries in plan for entry, selected in entries]
     click.echo("\n\n".join("\n".join(_render(b, colour)) for b in blocks), color=colour)
     sys.exit(_EXIT_DENIED if any(b.denied for b in blocks) else 0)

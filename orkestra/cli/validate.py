@@ -14,21 +14,18 @@ from typing import Mapping
 import click
 
 from orkestra.cli._katalog_files import katalog_files_option, resolve_katalog_files, subdirectory_katalogs
-from orkestra.config import ConfigError, api_auth_mode
+from orkestra.config import CliSettings
 from orkestra.katalog.issues import KatalogIssue
 from orkestra.katalog.loader import LoadReport, load_report
 from orkestra.katalog.model import CrdEntry, Katalog
-from orkestra.katalog.rbac import (
-    Rule, default_namespace, derive, entry_rules, namespace_rules, self_rules, tls_secret_name,
-)
+from orkestra.katalog.rbac import Rule, derive, entry_rules, namespace_rules, self_rules
 
 ICONS = {"ok": ("✓", "green"), "warn": ("⚠", "yellow"), "error": ("✗", "red"), "off": ("○", None)}
 RULE_LINE = "─" * 60
 
 
 def use_color(env: Mapping[str, str] | None = None) -> bool:
-    env = os.environ if env is None else env
-    return sys.stdout.isatty() and "NO_COLOR" not in env
+    return sys.stdout.isatty() and CliSettings.from_env(env).color
 
 
 def _icon(state: str, color: bool) -> str:
@@ -126,17 +123,9 @@ def _entry_block(report: LoadReport, key: str, *, full: bool, color: bool) -> li
     return lines
 
 
-def _api_auth(env: Mapping[str, str]) -> bool:
-    """Whether the roles include the API-auth grants: `ORK_API_AUTH`, read as `ork generate` reads
-    it without --api-auth. An invalid value counts as none here; `ork run` and `ork generate` refuse it."""
-    try:
-        return api_auth_mode(env) == "kubernetes"
-    except ConfigError:
-        return False
-
-
-def _full_tail(katalog: Katalog, env: Mapping[str, str]) -> list[str]:
-    ns, tls, api_auth = default_namespace(env), tls_secret_name(env), _api_auth(env)
+def _full_tail(katalog: Katalog, settings: CliSettings) -> list[str]:
+    # an invalid ORK_API_AUTH counts as none here (`CliSettings`); `ork run` and `ork generate` refuse it
+    ns, tls, api_auth = settings.namespace, settings.tls_secret_name, settings.api_auth == "kubernetes"
     lines = ["startup order"]
     width = max((len(k) for k in katalog.start_order), default=0)
     for i, key in enumerate(katalog.start_order, 1):
@@ -169,7 +158,6 @@ def _full_tail(katalog: Katalog, env: Mapping[str, str]) -> list[str]:
 def format_report(report: LoadReport, *, full: bool = False, color: bool = False,
                   env: Mapping[str, str] | None = None) -> str:
     """The docs/cli.md#ork-validate layout of a load report."""
-    env = os.environ if env is None else env
     head = f"Validating {', '.join(report.files)}"
     if report.kind in ("Katalog", "Komposer") and report.name:
         head += f' ({report.kind} "{report.name}")'
@@ -188,7 +176,7 @@ def format_report(report: LoadReport, *, full: bool = False, color: bool = False
         lines += _entry_block(report, key, full=full, color=color)
         lines.append("")
     if full and report.katalog is not None:
-        lines += _full_tail(report.katalog, env)
+        lines += _full_tail(report.katalog, CliSettings.from_env(env))
         lines.append("")
     invalid = sum(1 for k in report.crd_keys if report.errors_for(k) or k not in report.entries)
     builtin = len(report.builtin_keys)
@@ -214,7 +202,7 @@ def validate(files: tuple[str, ...], full: bool, exec_hooks: bool) -> None:
     examples = [] if files else subdirectory_katalogs(os.getcwd())
     if examples:
         sys.exit(_validate_each(examples, full=full, exec_hooks=exec_hooks))
-    report = load_report(resolve_katalog_files(files), exec_hooks=exec_hooks)
+    report = load_report(resolve_katalog_files(files), CliSettings.from_env().katalog, exec_hooks=exec_hooks)
     click.echo(format_report(report, full=full, color=use_color()), nl=False)
     sys.exit(0 if report.ok else 1)
 
@@ -225,7 +213,7 @@ def _validate_each(paths: list[str], *, full: bool, exec_hooks: bool) -> int:
     for path in paths:
         example = os.path.dirname(path)
         click.echo(f"=== {example}/")
-        report = load_report([path], exec_hooks=exec_hooks)
+        report = load_report([path], CliSettings.from_env().katalog, exec_hooks=exec_hooks)
         click.echo(format_report(report, full=full, color=use_color()))
         if not report.ok:
             failed.append(example)

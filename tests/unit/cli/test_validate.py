@@ -170,7 +170,7 @@ def test_colour_only_on_a_terminal_without_no_color(monkeypatch):
     monkeypatch.setattr(mod.sys.stdout, "isatty", lambda: False, raising=False)
     assert mod.use_color({}) is False
     from orkestra.katalog.loader import load_report
-    coloured = mod.format_report(load_report(["examples/hello-website.yaml"], env={}), color=True)
+    coloured = mod.format_report(load_report(["examples/hello-website.yaml"]), color=True)
     assert "\x1b[32m✓\x1b[0m website" in coloured
 
 

@@ -11,7 +11,7 @@ def test_defaults():
     assert s.drain_timeout == 30 and s.crd_check_interval == 10 and s.watch_stall_timeout == 90
     assert s.leader_election and s.log_level == "info" and s.log_format == "json"
     assert s.pod_name == "pod-1"
-    assert s.katalog_defaults.workers == 3 and s.katalog_defaults.reconcile_timeout == 300
+    assert s.katalog.defaults.workers == 3 and s.katalog.defaults.reconcile_timeout == 300
 
 
 def test_values_are_parsed():
@@ -21,8 +21,8 @@ def test_values_are_parsed():
                            "DEFAULT_WORKERS": "7"})
     assert s.port == 9090 and not s.leader_election and s.drain_timeout == 90
     assert (s.lease_duration, s.renew_deadline, s.retry_period) == (6, 4, 2)
-    assert s.namespace == "ops" and s.log_level == "debug" and s.hooks_path == ("/a", "/b")
-    assert s.katalog_defaults.workers == 7
+    assert s.namespace == "ops" and s.log_level == "debug" and s.katalog.hooks_path == ("/a", "/b")
+    assert s.katalog.defaults.workers == 7
 
 
 def test_namespace_wins_over_alias_and_default_identity_is_unique():

@@ -27,7 +27,7 @@ import shutil
 import ssl
 import tempfile
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from orkestra.gvk import GVR

@@ -95,8 +95,7 @@ class Settings:
         and are checked with the same words."""
         env = _layered(os.environ if env is None else env, overrides)
         p = _Parser(env)
-        inputs = katalog_inputs(env)
-        p.problems.extend(inputs.problems)
+        inputs, account_dir = katalog_inputs(env), _account_dir(env)
         values: dict[str, Any] = {
             "port": p.port("ORK_PORT", cls.port),
             "webhook_port": p.port("ORK_WEBHOOK_PORT", cls.webhook_port),
@@ -115,7 +114,7 @@ class Settings:
             "conversion_window": p.integer("CONVERSION_WINDOW", cls.conversion_window, minimum=1),
             "log_level": p.choice("LOG_LEVEL", cls.log_level, LOG_LEVELS),
             "log_format": p.choice("LOG_FORMAT", cls.log_format, LOG_FORMATS),
-            "namespace": _named_namespace(env) or _own_namespace(_account_dir(env), cls.namespace),
+            "namespace": _named_namespace(env) or _own_namespace(account_dir, cls.namespace),
             "watch_namespace": p.text("WATCH_NAMESPACE", cls.watch_namespace),
             "service_name": p.text("ORK_SERVICE_NAME", cls.service_name),
             "gateway_endpoint": p.text("ORK_GATEWAY_ENDPOINT", cls.gateway_endpoint),
@@ -128,10 +127,10 @@ class Settings:
             "watch_stall_timeout": p.duration("WATCH_STALL_TIMEOUT", cls.watch_stall_timeout, positive=True),
             "webhook_resync": p.duration("WEBHOOK_RESYNC", cls.webhook_resync, positive=True),
             "kubeconfig": p.text("KUBECONFIG", cls.kubeconfig),
-            "service_account_dir": _account_dir(env),
+            "service_account_dir": account_dir,
             "katalog": inputs,
         }
-        problems = p.problems
+        problems = p.problems + list(inputs.problems)
         if values["leader_election"] and not _timings_ok(
                 values["lease_duration"], values["renew_deadline"], values["retry_period"]):
             problems.append(LEASE_TIMINGS)

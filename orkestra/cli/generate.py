@@ -68,7 +68,7 @@ def generate(what: str, files: tuple[str, ...], output: str | None, namespace: s
     env = CliSettings.from_env()
     report = load_report(paths, env.katalog)
     if report.katalog is None:
-        click.echo(format_report(report), nl=False, err=True)
+        click.echo(format_report(report, settings=env), nl=False, err=True)
         sys.exit(1)
     katalog = report.katalog
     ns = namespace or env.namespace

@@ -44,10 +44,10 @@ def _refresh(ctx: click.Context, param: click.Parameter, value: str) -> float:
 def control(port: int, host: str, urls: str, refresh: float, insecure: bool, token_file: str | None,
             log_level: str | None) -> None:
     """Start the Control Center: a web UI over one or more runtimes."""
-    from orkestra.controlcenter.serve import serve
-    from orkestra.controlcenter.settings import SECRET_WARNING, SettingsError, build_settings, startup_refusal
     from orkestra.cli.main import debug_flag
     from orkestra.config import CliSettings
+    from orkestra.controlcenter.serve import serve
+    from orkestra.controlcenter.settings import SECRET_WARNING, SettingsError, build_settings, startup_refusal
     from orkestra.logs import configure
 
     env = CliSettings.from_env()

@@ -18,8 +18,8 @@ from orkestra.katalog.crdfile import expand_crd_files
 from orkestra.katalog.defaults import KatalogDefaults
 from orkestra.katalog.deps import start_order
 from orkestra.katalog.hookcheck import hook_base_dir
-from orkestra.katalog.inputs import LoadInputs
 from orkestra.katalog.imports import Composed, compose, merge_files, read_document
+from orkestra.katalog.inputs import LoadInputs
 from orkestra.katalog.issues import IssueSink, KatalogErrors, KatalogIssue
 from orkestra.katalog.legacy import normalise
 from orkestra.katalog.model import CrdEntry, Katalog

@@ -20,7 +20,7 @@ def served(monkeypatch):
     seen: dict = {}
 
     def serve(katalog, settings, *, mode, server):
-        seen.update(settings=settings, mode=mode, env={k: os.environ.get(k) for k in WATCHED})
+        seen.update(katalog=katalog, settings=settings, mode=mode, env={k: os.environ.get(k) for k in WATCHED})
         return 0
     monkeypatch.setattr(serve_mod, "serve", serve)
     yield seen

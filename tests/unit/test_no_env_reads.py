@@ -6,9 +6,10 @@ error message, and a test can hand any module any value without touching `os.env
 
 Every `.py` file under orkestra/ is parsed with `ast` (the starter packs' example hooks, package
 data copied out by `ork init`, are skipped as in tests/unit/test_layers.py). A read is any use of
-`os.environ` (`.get`, `[...]`, `in`, `dict(...)`, `.update`: writing counts too, since a later
-read would see it), `os.getenv`, `os.putenv`, `os.unsetenv`, and `environ`/`getenv` imported
-from `os` under any name.
+`os.environ` or `os.environb` (`.get`, `[...]`, `in`, `dict(...)`, `.update`: writing counts
+too, since a later read would see it), `os.getenv(b)`, `os.putenv`, `os.unsetenv`, those names
+imported from `os` under any name or fetched with `getattr(os, "...")`, the same names on
+`posix` (what `os` re-exports), and `os.path.expandvars` (it substitutes `$VAR`s).
 """
 from __future__ import annotations
 
@@ -31,18 +32,18 @@ EXCEPTIONS: dict[str, str] = {
         "builds the environment of the `go build` / `helm` subprocesses from the caller's",
 }
 
-_OS_NAMES = ("environ", "getenv", "putenv", "unsetenv")
+_OS_NAMES = ("environ", "environb", "getenv", "getenvb", "putenv", "unsetenv")
 
 
 def env_reads(source: str) -> list[int]:
     """Line numbers of every environment access in `source`."""
     tree = ast.parse(source)
-    os_aliases = {"os"}
+    os_aliases = {"os", "posix"}
     bare: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            os_aliases |= {a.asname or a.name for a in node.names if a.name == "os"}
-        elif isinstance(node, ast.ImportFrom) and node.module == "os":
+            os_aliases |= {a.asname or a.name for a in node.names if a.name in ("os", "posix")}
+        elif isinstance(node, ast.ImportFrom) and node.module in ("os", "posix"):
             bare |= {a.asname or a.name for a in node.names if a.name in _OS_NAMES}
     lines = []
     for node in ast.walk(tree):
@@ -51,8 +52,14 @@ def env_reads(source: str) -> list[int]:
             lines.append(node.lineno)
         elif isinstance(node, ast.Name) and node.id in bare:
             lines.append(node.lineno)
-        elif isinstance(node, ast.ImportFrom) and node.module == "os" and \
+        elif isinstance(node, ast.ImportFrom) and node.module in ("os", "posix") and \
                 any(a.name in _OS_NAMES for a in node.names):
+            lines.append(node.lineno)
+        elif isinstance(node, ast.Attribute) and node.attr == "expandvars":
+            lines.append(node.lineno)
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr"
+              and len(node.args) >= 2 and isinstance(node.args[0], ast.Name) and node.args[0].id in os_aliases
+              and isinstance(node.args[1], ast.Constant) and node.args[1].value in _OS_NAMES):
             lines.append(node.lineno)
     return sorted(set(lines))
 
@@ -98,8 +105,14 @@ def test_the_checker_sees_every_form():
         "e = os.getenv('U')\n"
         "f = os.path.join('a', 'environ')\n"
         "g = settings.environ\n"
+        "h = os.environb[b'T']\n"
+        "i = getattr(os, 'environ')\n"
+        "j = os.path.expandvars('$S')\n"
+        "import posix\n"
+        "k = posix.environ\n"
+        "l = getattr(os, 'sep')\n"
     )
-    assert env_reads(source) == [3, 4, 5, 6, 7, 8, 9, 10]
+    assert env_reads(source) == [3, 4, 5, 6, 7, 8, 9, 10, 13, 14, 15, 17]
 
 
 def test_the_checker_ignores_what_only_looks_alike():

@@ -26,7 +26,7 @@ from typing import Any, Callable, Mapping
 from orkestra.durations import DurationError, parse_duration
 from orkestra.errors import OrkestraError
 from orkestra.katalog.defaults import DefaultsError, KatalogDefaults
-from orkestra.katalog.inputs import LoadInputs
+from orkestra.katalog.inputs import CREDENTIAL_PREFIX, LoadInputs
 from orkestra.katalog.rbac import BUNDLE_NAMESPACE, DEFAULT_TLS_SECRET
 from orkestra.kube.client import SERVICE_ACCOUNT_DIR
 
@@ -184,8 +184,9 @@ def katalog_inputs(env: Mapping[str, str]) -> LoadInputs:
     except DefaultsError as err:
         defaults, problems = KatalogDefaults(), tuple(str(err).splitlines())
     hooks_path = tuple(x for x in (env.get("ORK_HOOKS_PATH") or "").split(os.pathsep) if x)
+    credentials = {k: v for k, v in env.items() if k.startswith(CREDENTIAL_PREFIX)}
     return LoadInputs(hooks_path=hooks_path, registry=env.get("ORK_REGISTRY") or "", defaults=defaults,
-                      problems=problems, credentials=env)
+                      problems=problems, credentials=credentials)
 
 
 def _layered(env: Mapping[str, str], overrides: Mapping[str, str | None] | None) -> Mapping[str, str]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from orkestra.katalog.crdfile import expand_crd_files
-from orkestra.katalog.inputs import LoadInputs
+from orkestra.katalog.inputs import CREDENTIAL_PREFIX, LoadInputs
 from orkestra.katalog.issues import IssueSink
 from orkestra.katalog.legacy import normalise
 from orkestra.katalog.schema import is_deferred
@@ -25,7 +25,6 @@ from orkestra.katalog.source import (
 from orkestra.netaddr import is_loopback_host
 
 LITERAL_CREDENTIALS = ("token", "password", "username")
-CREDENTIAL_PREFIX = "ORK_REGISTRY_"
 
 
 @dataclass

@@ -12,6 +12,8 @@ from typing import Mapping
 
 from orkestra.katalog.defaults import KatalogDefaults
 
+CREDENTIAL_PREFIX = "ORK_REGISTRY_"     # the only variables a registry `auth` may name
+
 
 @dataclass(frozen=True)
 class LoadInputs:
@@ -19,6 +21,7 @@ class LoadInputs:
     registry: str = ""                      # ORK_REGISTRY: "" = unset
     defaults: KatalogDefaults = field(default_factory=KatalogDefaults)
     problems: tuple[str, ...] = ()          # invalid default values: errors of the load report
-    # The variables registry `auth` may name (fromEnv, usernameFromEnv, passwordFromEnv): the
-    # names come from the Katalog, so the loader looks them up here. Never printed.
+    # The CREDENTIAL_PREFIX variables, the only ones a registry `auth` may name (fromEnv,
+    # usernameFromEnv, passwordFromEnv): the names come from the Katalog, so the loader looks
+    # them up here. Nothing else of the environment is carried. Never printed.
     credentials: Mapping[str, str] = field(default_factory=dict, repr=False)

@@ -191,6 +191,15 @@ def test_registry_credentials_are_never_printed():
         {"ORK_REGISTRY_TOKEN": "s3cret"}))
 
 
+def test_only_the_registry_credentials_travel_to_the_loader():
+    """The loader may look up only ORK_REGISTRY_* names; no other secret of the environment
+    (ADMIN_PASSWORD, a cloud key) rides along in Settings or CliSettings."""
+    env = {"ORK_REGISTRY_TOKEN": "t", "ORK_REGISTRY": "https://r", "ADMIN_PASSWORD": "pw", "AWS_SECRET_ACCESS_KEY": "k"}
+    assert katalog_inputs(env).credentials == {"ORK_REGISTRY_TOKEN": "t"}
+    assert Settings.from_env(env).katalog.credentials == {"ORK_REGISTRY_TOKEN": "t"}
+    assert CliSettings.from_env(env).katalog.credentials == {"ORK_REGISTRY_TOKEN": "t"}
+
+
 def test_cli_settings_never_refuse_a_value():
     """The commands that run no engine read a few variables and must not stop on another."""
     c = CliSettings.from_env({"ORK_PORT": "http", "ORK_API_AUTH": "maybe", "DEFAULT_WORKERS": "lots"})

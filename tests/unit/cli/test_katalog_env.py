@@ -27,16 +27,7 @@ imports: {registry: [{name: website}]}
 spec:
   crds: {}
 """
-HOOKED = """\
-apiVersion: orkestra.orkspace.io/v1
-kind: Katalog
-metadata: {name: hooked}
-spec:
-  crds:
-    website:
-      apiTypes: {group: demo.io, version: v1, kind: Website, plural: websites}
-      operatorBox: {reconciler: {hooks: {module: elsewhere_hooks, function: factory}}}
-"""
+HOOKED = KATALOG + "      operatorBox: {reconciler: {hooks: {module: elsewhere_hooks, function: factory}}}\n"
 UNSET = {"ORK_REGISTRY": None, "ORK_HOOKS_PATH": None, "DEFAULT_WORKERS": None}
 
 

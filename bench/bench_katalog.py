@@ -96,7 +96,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "katalog.yaml"
         path.write_text(text)
-        katalog = load_katalog([str(path)], env={})          # warm-up and sanity check
+        katalog = load_katalog([str(path)])                 # warm-up and sanity check
         assert len(katalog.crds) == args.crds
         validator = Draft202012Validator(KATALOG)
 
@@ -107,7 +107,7 @@ def main() -> None:
             validator.validate(yaml.load(path.read_text(), Loader=yaml.CSafeLoader))
 
         print(f"Katalog: {args.crds} CRDs, {len(text) / 1024:.0f} KiB of YAML")
-        runs = interleaved([lambda: load_katalog([str(path)], env={}), peer_pure, peer_c], args.repeat)
+        runs = interleaved([lambda: load_katalog([str(path)]), peer_pure, peer_c], args.repeat)
         ours = show("ork load_katalog (full pipeline)", runs[0])
         pure = show("peer: yaml.safe_load + jsonschema validate", runs[1])
         cfast = show("peer: yaml CSafeLoader + jsonschema validate", runs[2])

@@ -1,13 +1,19 @@
-"""Process settings from the environment (docs/runtime.md §15), parsed and checked once.
+"""The process environment (docs/runtime.md §15), read and checked here and nowhere else.
 
-`ork run` and `ork gateway` call `Settings.from_env()` before anything starts, so a bad value
-stops startup with `invalid <VAR> "<value>": <expected>` instead of failing later inside the
-gunicorn worker. Every problem is collected, not just the first. The per-CRD defaults
-(DEFAULT_WORKERS, DEFAULT_RESYNC, QUEUE_DEPTH, FAILURE_THRESHOLD, RECONCILE_TIMEOUT) belong to the
-Katalog loader, which fills them into the model; they are parsed there
-(`orkestra.katalog.defaults.KatalogDefaults`) and only carried here, never parsed twice. The
-webhook switch rules (admission needs conversion, TLS pairs) live in
-`orkestra.webhooks.check_switches`, which `ork run` calls on these settings.
+`ork run` and `ork gateway` call `Settings.from_env()` once, before anything starts, with their
+command-line flags as overrides, and pass the result down: a bad value stops startup with
+`invalid <VAR> "<value>": <expected>` instead of failing later inside the gunicorn worker, and
+every problem is collected, not just the first. The commands that only read a Katalog or talk to a
+runtime (`ork validate`, `ork generate`, `ork status`, ...) take the few values they need from
+`CliSettings.from_env()`, which never refuses a value they do not use. No other module of
+`orkestra` reads `os.environ` (tests/unit/test_no_env_reads.py): the Katalog loader, the hooks,
+the API client, the webhooks and the log set-up receive these values as arguments.
+
+Each default is written once, on the dataclass field; the parsers read it from there. The per-CRD
+defaults (DEFAULT_WORKERS, ...) are parsed by `orkestra.katalog.defaults.KatalogDefaults` from the
+mapping handed to it here, and travel to the loader in `LoadInputs`. The webhook switch rules
+(admission needs conversion, TLS pairs) live in `orkestra.webhooks.check_switches`, which `ork
+run` calls on these settings.
 """
 from __future__ import annotations
 
@@ -20,7 +26,10 @@ from typing import Any, Callable, Mapping
 
 from orkestra.durations import DurationError, parse_duration
 from orkestra.errors import OrkestraError
-from orkestra.kube.client import service_account_dir
+from orkestra.katalog.defaults import DefaultsError, KatalogDefaults
+from orkestra.katalog.inputs import CREDENTIAL_PREFIX, LoadInputs
+from orkestra.katalog.rbac import BUNDLE_NAMESPACE, DEFAULT_TLS_SECRET
+from orkestra.kube.client import SERVICE_ACCOUNT_DIR
 
 LOG_LEVELS = ("debug", "info", "warn", "error")
 LOG_FORMATS = ("json", "text")
@@ -60,17 +69,15 @@ class Settings:
     tls_cert: str = ""
     tls_key: str = ""
     tls_ca: str = ""
-    tls_secret_name: str = "orkestra-webhook-tls"
+    tls_secret_name: str = DEFAULT_TLS_SECRET
     webhook_url: str = ""
-    registry: str = ""
-    hooks_path: tuple[str, ...] = ()
     drain_timeout: float = 30.0
     conversion_window: int = 1000
     log_level: str = "info"
     log_format: str = "json"
-    namespace: str = "default"
+    namespace: str = "default"           # when neither NAMESPACE nor the pod's namespace file says
     watch_namespace: str = ""
-    service_name: str = "orkestra"
+    service_name: str = ""               # ORK_SERVICE_NAME; "" = unset: security.serviceName, else orkestra
     gateway_endpoint: str = ""
     leader_election: bool = True
     lease_duration: float = 15.0
@@ -82,49 +89,56 @@ class Settings:
     webhook_resync: float = 30.0
     kubeconfig: str = ""
     context: str = ""
-    katalog_defaults: Any = field(default=None, compare=False)  # KatalogDefaults, parsed by the loader's code
+    service_account_dir: str = SERVICE_ACCOUNT_DIR
+    # ORK_HOOKS_PATH, ORK_REGISTRY, the per-CRD defaults and the registry credentials, for the loader
+    katalog: LoadInputs = field(default_factory=LoadInputs, compare=False, repr=False)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
-        """Parse every variable of docs/runtime.md §15; raise `ConfigError` listing each bad value."""
-        env = os.environ if env is None else env
+    def from_env(cls, env: Mapping[str, str] | None = None, *,
+                 overrides: Mapping[str, str | None] | None = None) -> "Settings":
+        """Parse every variable of docs/runtime.md §15; raise `ConfigError` listing each bad value.
+
+        `overrides` are command-line flags, keyed by the variable they stand for and spelled as
+        its value (`{"ORK_PORT": "9090"}`; None = flag not given): they win over the environment
+        and are checked with the same words."""
+        env = _layered(os.environ if env is None else env, overrides)
         p = _Parser(env)
+        inputs, account_dir = katalog_inputs(env), _account_dir(env)
         values: dict[str, Any] = {
-            "port": p.port("ORK_PORT", 8080),
-            "webhook_port": p.port("ORK_WEBHOOK_PORT", 8443),
-            "bind_address": p.text("ORK_BIND_ADDRESS", "0.0.0.0"),
-            "http_threads": p.integer("HTTP_THREADS", 8, minimum=1),
+            "port": p.port("ORK_PORT", cls.port),
+            "webhook_port": p.port("ORK_WEBHOOK_PORT", cls.webhook_port),
+            "bind_address": p.text("ORK_BIND_ADDRESS", cls.bind_address),
+            "http_threads": p.integer("HTTP_THREADS", cls.http_threads, minimum=1),
             "api_auth": _api_auth(p),
-            "api_auth_summaries": p.choice("ORK_API_AUTH_SUMMARIES", "protected", SUMMARY_ACCESS),
-            "enable_conversion": p.boolean("ENABLE_CONVERSION", False),
-            "enable_admission_webhook": p.boolean("ENABLE_ADMISSION_WEBHOOK", False),
-            "tls_cert": p.text("TLS_CERT", ""),
-            "tls_key": p.text("TLS_KEY", ""),
-            "tls_ca": p.text("TLS_CA", ""),
-            "tls_secret_name": p.text("TLS_SECRET_NAME", "orkestra-webhook-tls"),
-            "webhook_url": p.text("ORK_WEBHOOK_URL", ""),
-            "registry": p.text("ORK_REGISTRY", ""),
-            "hooks_path": tuple(x for x in p.text("ORK_HOOKS_PATH", "").split(os.pathsep) if x),
-            "drain_timeout": p.duration("DRAIN_TIMEOUT", 30.0),
-            "conversion_window": p.integer("CONVERSION_WINDOW", 1000, minimum=1),
-            "log_level": p.choice("LOG_LEVEL", "info", LOG_LEVELS),
-            "log_format": p.choice("LOG_FORMAT", "json", LOG_FORMATS),
-            "namespace": env.get("NAMESPACE") or env.get("ORK_NAMESPACE") or _own_namespace(env),
-            "watch_namespace": p.text("WATCH_NAMESPACE", ""),
-            "service_name": p.text("ORK_SERVICE_NAME", "orkestra"),
-            "gateway_endpoint": p.text("ORK_GATEWAY_ENDPOINT", ""),
-            "leader_election": p.boolean("LEADER_ELECTION", True),
-            "lease_duration": p.seconds("LEASE_DURATION", 15.0),
-            "renew_deadline": p.seconds("RENEW_DEADLINE", 10.0),
-            "retry_period": p.seconds("RETRY_PERIOD", 5.0),
+            "api_auth_summaries": p.choice("ORK_API_AUTH_SUMMARIES", cls.api_auth_summaries, SUMMARY_ACCESS),
+            "enable_conversion": p.boolean("ENABLE_CONVERSION", cls.enable_conversion),
+            "enable_admission_webhook": p.boolean("ENABLE_ADMISSION_WEBHOOK", cls.enable_admission_webhook),
+            "tls_cert": p.text("TLS_CERT", cls.tls_cert),
+            "tls_key": p.text("TLS_KEY", cls.tls_key),
+            "tls_ca": p.text("TLS_CA", cls.tls_ca),
+            "tls_secret_name": p.text("TLS_SECRET_NAME", cls.tls_secret_name),
+            "webhook_url": p.text("ORK_WEBHOOK_URL", cls.webhook_url),
+            "drain_timeout": p.duration("DRAIN_TIMEOUT", cls.drain_timeout),
+            "conversion_window": p.integer("CONVERSION_WINDOW", cls.conversion_window, minimum=1),
+            "log_level": p.choice("LOG_LEVEL", cls.log_level, LOG_LEVELS),
+            "log_format": p.choice("LOG_FORMAT", cls.log_format, LOG_FORMATS),
+            "namespace": _named_namespace(env) or _own_namespace(account_dir, cls.namespace),
+            "watch_namespace": p.text("WATCH_NAMESPACE", cls.watch_namespace),
+            "service_name": p.text("ORK_SERVICE_NAME", cls.service_name),
+            "gateway_endpoint": p.text("ORK_GATEWAY_ENDPOINT", cls.gateway_endpoint),
+            "leader_election": p.boolean("LEADER_ELECTION", cls.leader_election),
+            "lease_duration": p.seconds("LEASE_DURATION", cls.lease_duration),
+            "renew_deadline": p.seconds("RENEW_DEADLINE", cls.renew_deadline),
+            "retry_period": p.seconds("RETRY_PERIOD", cls.retry_period),
             "pod_name": env.get("POD_NAME") or default_identity(),
-            "crd_check_interval": p.duration("CRD_CHECK_INTERVAL", 10.0, positive=True),
-            "watch_stall_timeout": p.duration("WATCH_STALL_TIMEOUT", 90.0, positive=True),
-            "webhook_resync": p.duration("WEBHOOK_RESYNC", 30.0, positive=True),
-            "kubeconfig": env.get("KUBECONFIG", ""),
-            "katalog_defaults": p.katalog_defaults(),
+            "crd_check_interval": p.duration("CRD_CHECK_INTERVAL", cls.crd_check_interval, positive=True),
+            "watch_stall_timeout": p.duration("WATCH_STALL_TIMEOUT", cls.watch_stall_timeout, positive=True),
+            "webhook_resync": p.duration("WEBHOOK_RESYNC", cls.webhook_resync, positive=True),
+            "kubeconfig": p.text("KUBECONFIG", cls.kubeconfig),
+            "service_account_dir": account_dir,
+            "katalog": inputs,
         }
-        problems = p.problems
+        problems = p.problems + list(inputs.problems)
         if values["leader_election"] and not _timings_ok(
                 values["lease_duration"], values["renew_deadline"], values["retry_period"]):
             problems.append(LEASE_TIMINGS)
@@ -133,18 +147,64 @@ class Settings:
         return cls(**values)
 
 
-def api_auth_mode(env: Mapping[str, str]) -> str:
-    """`ORK_API_AUTH` read exactly as `Settings.from_env` reads it, for `ork generate`, which
-    needs that one value to know whether the bundle grants the reviews."""
-    p = _Parser(env)
-    mode = _api_auth(p)
-    if p.problems:
-        raise ConfigError(p.problems)
-    return mode
+@dataclass(frozen=True)
+class CliSettings:
+    """What the commands that run no engine (`ork validate`, `ork generate`, `ork status`, `ork
+    events`, `ork gate`, `ork control`) take from the environment. Unlike `Settings.from_env` it
+    never refuses a value: each command uses a few of these, and one it does not use must not
+    stop it. Defaults shared with `Settings` are read from there."""
+    katalog: LoadInputs = field(default_factory=LoadInputs, repr=False)
+    namespace: str = BUNDLE_NAMESPACE            # a bundle's namespace: NAMESPACE, ORK_NAMESPACE, else this
+    tls_secret_name: str = Settings.tls_secret_name
+    api_auth: str = Settings.api_auth            # ORK_API_AUTH; `api_auth_problems` when invalid
+    api_auth_problems: tuple[str, ...] = ()
+    kubeconfig: str = Settings.kubeconfig
+    service_account_dir: str = Settings.service_account_dir
+    url: str = "http://localhost:8080"           # ORK_URL: the runtime `ork status` asks
+    color: bool = True                           # NO_COLOR (no-color.org) unset
+    log_level: str = Settings.log_level          # LOG_LEVEL / LOG_FORMAT, for `ork control`,
+    log_format: str = Settings.log_format        # lower-cased, not checked (as before)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "CliSettings":
+        env = os.environ if env is None else env
+        p = _Parser(env)
+        return cls(
+            katalog=katalog_inputs(env),
+            namespace=_named_namespace(env) or cls.namespace,
+            tls_secret_name=p.text("TLS_SECRET_NAME", cls.tls_secret_name),
+            api_auth=_api_auth(p),
+            api_auth_problems=tuple(p.problems),
+            kubeconfig=p.text("KUBECONFIG", cls.kubeconfig),
+            service_account_dir=_account_dir(env),
+            url=p.text("ORK_URL", cls.url),
+            color="NO_COLOR" not in env,
+            log_level=p.text("LOG_LEVEL", cls.log_level).lower(),
+            log_format=p.text("LOG_FORMAT", cls.log_format).lower(),
+        )
+
+
+def katalog_inputs(env: Mapping[str, str]) -> LoadInputs:
+    """What the Katalog loader takes from `env`; a bad per-CRD default becomes one of `problems`
+    (an error of the load report, or of `Settings.from_env`) and the built-in value applies."""
+    problems: tuple[str, ...] = ()
+    try:
+        defaults = KatalogDefaults.from_env(env)
+    except DefaultsError as err:
+        defaults, problems = KatalogDefaults(), tuple(str(err).splitlines())
+    hooks_path = tuple(x for x in (env.get("ORK_HOOKS_PATH") or "").split(os.pathsep) if x)
+    credentials = {k: v for k, v in env.items() if k.startswith(CREDENTIAL_PREFIX)}
+    return LoadInputs(hooks_path=hooks_path, registry=env.get("ORK_REGISTRY") or "", defaults=defaults,
+                      problems=problems, credentials=credentials)
+
+
+def _layered(env: Mapping[str, str], overrides: Mapping[str, str | None] | None) -> Mapping[str, str]:
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    return {**env, **given} if given else env
 
 
 def _api_auth(p: "_Parser") -> str:
-    return p.choice("ORK_API_AUTH", "none", API_AUTH_MODES)
+    return p.choice("ORK_API_AUTH", Settings.api_auth, API_AUTH_MODES)
 
 
 def default_identity() -> str:
@@ -152,13 +212,23 @@ def default_identity() -> str:
     return f"{socket.gethostname()}_{secrets.token_hex(4)}"
 
 
-def _own_namespace(env: Mapping[str, str]) -> str:
-    """The pod's namespace from the mounted ServiceAccount, else "default" (outside a pod)."""
+def _named_namespace(env: Mapping[str, str]) -> str:
+    """Orkestra's own namespace as configured: NAMESPACE, then ORK_NAMESPACE; "" when neither."""
+    return env.get("NAMESPACE") or env.get("ORK_NAMESPACE") or ""
+
+
+def _account_dir(env: Mapping[str, str]) -> str:
+    """Where the pod's ServiceAccount files are: ORK_SERVICE_ACCOUNT_DIR, else the standard mount."""
+    return env.get("ORK_SERVICE_ACCOUNT_DIR") or SERVICE_ACCOUNT_DIR
+
+
+def _own_namespace(account_dir: str, default: str) -> str:
+    """The pod's namespace from the mounted ServiceAccount, else `default` (outside a pod)."""
     try:
-        with open(os.path.join(service_account_dir(env), "namespace"), encoding="utf-8") as f:
-            return f.read().strip() or "default"
+        with open(os.path.join(account_dir, "namespace"), encoding="utf-8") as f:
+            return f.read().strip() or default
     except OSError:
-        return "default"
+        return default
 
 
 def _timings_ok(lease: float, renew: float, retry: float) -> bool:
@@ -234,11 +304,3 @@ class _Parser:
                 raise ValueError(s)
             return v
         return self._get(var, default, convert, 'expected a positive number of seconds such as "15"')
-
-    def katalog_defaults(self) -> Any:
-        from orkestra.katalog.defaults import KatalogDefaults
-        try:
-            return KatalogDefaults.from_env(self.env)
-        except (OrkestraError, ValueError) as err:
-            self.problems.extend(str(err).splitlines())
-            return None

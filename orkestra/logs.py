@@ -109,6 +109,15 @@ def make_formatter(fmt: str) -> logging.Formatter:
     return TextFormatter() if fmt == "text" else JsonFormatter()
 
 
+def configured_formatter() -> logging.Formatter:
+    """The formatter `configure` installed on the root logger (JSON before it ran), so a logger
+    set up later (gunicorn's, in `orkestra.server.gunicorn_logging`) prints the same lines."""
+    for handler in logging.getLogger().handlers:
+        if getattr(handler, "_orkestra", False) and handler.formatter is not None:
+            return handler.formatter
+    return JsonFormatter()
+
+
 def configure(level: str = "info", fmt: str = "json", *, stream: TextIO | None = None) -> logging.Handler:
     """Route the root logger to one stdout handler with Orkestra's format. Idempotent."""
     root = logging.getLogger()

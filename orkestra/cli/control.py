@@ -7,7 +7,6 @@ message unless `--insecure`. The credentials and the session secret are never lo
 from __future__ import annotations
 
 import logging
-import os
 import sys
 
 import click
@@ -45,12 +44,15 @@ def _refresh(ctx: click.Context, param: click.Parameter, value: str) -> float:
 def control(port: int, host: str, urls: str, refresh: float, insecure: bool, token_file: str | None,
             log_level: str | None) -> None:
     """Start the Control Center: a web UI over one or more runtimes."""
+    from orkestra.cli.main import debug_flag
+    from orkestra.config import CliSettings
     from orkestra.controlcenter.serve import serve
     from orkestra.controlcenter.settings import SECRET_WARNING, SettingsError, build_settings, startup_refusal
     from orkestra.logs import configure
 
-    level = (log_level or os.environ.get("LOG_LEVEL") or "info").lower()
-    configure(level, os.environ.get("LOG_FORMAT", "json").lower())
+    env = CliSettings.from_env()
+    level = (log_level or debug_flag() or env.log_level).lower()
+    configure(level, env.log_format)
     try:
         settings = build_settings(host=host, port=port, urls=urls, refresh=refresh, insecure=insecure,
                                   token_file=token_file, log_level=level)

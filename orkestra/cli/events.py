@@ -73,8 +73,9 @@ def _kind_of(crd: str, files: tuple[str, ...]) -> str:
         paths = resolve_katalog_files(files)
     except NoKatalogFound:
         return crd
+    from orkestra.config import CliSettings
     from orkestra.katalog import load_katalog
-    katalog = load_katalog(paths)
+    katalog = load_katalog(paths, CliSettings.from_env().katalog)
     entry = katalog.crds.get(crd)
     if entry is None:
         raise click.ClickException(f'no CRD "{crd}" in the Katalog ({", ".join(sorted(katalog.crds)) or "empty"})')
@@ -93,14 +94,14 @@ def _kind_of(crd: str, files: tuple[str, ...]) -> str:
 def events(crd: str, name: str | None, files: tuple[str, ...], namespace: str | None, all_namespaces: bool,
            tail: int, kubeconfig: str | None, context: str | None) -> None:
     """Show the Kubernetes Events of the CRs of CRD (optionally of one NAME)."""
+    from orkestra.cli._kube import kube_client
     from orkestra.errors import OrkestraError
-    from orkestra.kube import KubeClient
 
     if namespace and all_namespaces:
         raise click.UsageError("-n and -A are mutually exclusive")
     try:
         kind = _kind_of(crd, files)
-        kube = KubeClient.from_config(kubeconfig, context)
+        kube = kube_client(kubeconfig, context)
         items, _ = kube.list(EVENTS, namespace=namespace, field_selector=field_selector(kind, name))
     except OrkestraError as err:
         click.echo(f"error: {err}", err=True)

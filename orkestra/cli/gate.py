@@ -13,7 +13,6 @@ one document, and `_render` lays them out in the columns of the spec's sample.
 """
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +22,7 @@ import yaml
 
 from orkestra.cli._katalog_files import NoKatalogFound, katalog_files_option, resolve_katalog_files
 from orkestra.conditions import MISSING, stringify
+from orkestra.katalog.inputs import LoadInputs
 from orkestra.katalog.model import CrdEntry, Katalog
 from orkestra.conditions.rules import (
     AppliedChange, MutationError, MutationRule, RuleError, RuleResult, ValidationRule,
@@ -85,12 +85,12 @@ def _katalog_paths(files: tuple[str, ...]) -> list[str]:
         raise _InputError(str(exc)) from None
 
 
-def _load(paths: list[str]) -> Katalog:
+def _load(paths: list[str], inputs: LoadInputs) -> Katalog:
     from orkestra.katalog import load_katalog
     from orkestra.katalog.issues import KatalogErrors
 
     try:
-        return load_katalog(paths)
+        return load_katalog(paths, inputs)
     except KatalogErrors as exc:
         raise _InputError("invalid Katalog:\n" + "\n".join(f"  {issue}" for issue in exc.issues)) from None
 
@@ -228,15 +228,17 @@ def _render(block: _Block, colour: bool) -> list[str]:
               help="Use this Katalog entry instead of matching apiVersion/kind.")
 def gate(files: tuple[str, ...], cr_path: str, crd: str | None) -> None:
     """Offline admission check: preview mutation, then evaluate validation rules on each CR."""
+    from orkestra.config import CliSettings
+    env = CliSettings.from_env()
     try:
-        katalog = _load(_katalog_paths(files))
+        katalog = _load(_katalog_paths(files), env.katalog)
         docs = _documents(cr_path)
         plan = [(doc, _entries_for(doc, katalog, crd)) for doc in docs]
         compiled = {e.key: _Rules.compile(e) for _, entries in plan for e, _ in entries}
     except _InputError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(_EXIT_INPUT)
-    colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    colour = sys.stdout.isatty() and env.color
     blocks = [_check(compiled[entry.key], doc, selected) for doc, entries in plan for entry, selected in entries]
     click.echo("\n\n".join("\n".join(_render(b, colour)) for b in blocks), color=colour)
     sys.exit(_EXIT_DENIED if any(b.denied for b in blocks) else 0)

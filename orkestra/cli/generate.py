@@ -13,11 +13,10 @@ import click
 
 from orkestra.cli._katalog_files import katalog_files_option, resolve_katalog_files
 from orkestra.cli.validate import format_report
-from orkestra.config import API_AUTH_MODES, ConfigError, api_auth_mode
+from orkestra.config import API_AUTH_MODES, CliSettings
 from orkestra.katalog.loader import load_report
 from orkestra.katalog.rbac import (
-    COMPONENT_ALIASES, COMPONENTS, bundle, configmap_document, default_namespace, rbac_documents, render_stream,
-    tls_secret_name,
+    COMPONENT_ALIASES, COMPONENTS, bundle, configmap_document, rbac_documents, render_stream,
 )
 
 WHAT = ("bundle", "rbac", "configmap")
@@ -66,17 +65,17 @@ def generate(what: str, files: tuple[str, ...], output: str | None, namespace: s
     """Generate the RBAC bundle and/or the Katalog ConfigMap."""
     components = parse_components(for_)
     paths = resolve_katalog_files(files)
-    report = load_report(paths)
+    env = CliSettings.from_env()
+    report = load_report(paths, env.katalog)
     if report.katalog is None:
-        click.echo(format_report(report), nl=False, err=True)
+        click.echo(format_report(report, settings=env), nl=False, err=True)
         sys.exit(1)
     katalog = report.katalog
-    ns = namespace or default_namespace(os.environ)
-    tls = tls_secret_name(os.environ)
-    try:
-        reviews = (api_auth or api_auth_mode(os.environ)) == "kubernetes"
-    except ConfigError as err:
-        raise click.UsageError(str(err)) from None
+    ns = namespace or env.namespace
+    tls = env.tls_secret_name
+    if api_auth is None and env.api_auth_problems:
+        raise click.UsageError("\n".join(env.api_auth_problems))
+    reviews = (api_auth or env.api_auth) == "kubernetes"
     if what == "bundle":
         docs = bundle(katalog, namespace=ns, components=components, tls_secret=tls, api_auth=reviews)
     elif what == "rbac":

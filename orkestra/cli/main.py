@@ -7,7 +7,6 @@ client or Flask and `ork --help` stays fast. Each command lives in its own modul
 from __future__ import annotations
 
 import importlib
-import os
 
 import click
 
@@ -47,9 +46,19 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
+_DEBUG = "orkestra.debug"
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Same as LOG_LEVEL=debug.")
-def cli(debug: bool) -> None:
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
     """Orkestra: many Kubernetes operators, declared in one Katalog, in one process."""
-    if debug:
-        os.environ["LOG_LEVEL"] = "debug"
+    ctx.meta[_DEBUG] = debug
+
+
+def debug_flag() -> str | None:
+    """`ork --debug` as the LOG_LEVEL it stands for ("debug"), None when not given. Kept in the
+    click context, not written to the environment: the commands build their settings from it."""
+    ctx = click.get_current_context(silent=True)
+    return "debug" if ctx is not None and ctx.meta.get(_DEBUG) else None

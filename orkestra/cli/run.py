@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -40,15 +39,18 @@ def check_and_serve(files: tuple[str, ...], *, env_overrides: dict[str, str | No
                     context: str | None, mode: Mode, server: str = "gunicorn", install_crds: bool = False) -> None:
     """Check the environment, the webhook switches and the Katalog, then serve (never returns).
 
-    Shared by `ork run` and `ork gateway`: any problem exits 1 before a server starts.
+    Shared by `ork run` and `ork gateway`: any problem exits 1 before a server starts. The
+    flags (`env_overrides`, keyed by the variable each stands for, and `ork --debug`) are
+    layered over the environment once, into the `Settings` every later step receives.
     """
+    from orkestra.cli.main import debug_flag
     from orkestra.config import ConfigError, Settings
     from orkestra.logs import configure
     from orkestra.webhooks import check_switches
 
-    os.environ.update({k: v for k, v in env_overrides.items() if v is not None})
     try:
-        settings = Settings.from_env()
+        settings = Settings.from_env(overrides={"LOG_LEVEL": debug_flag(), **env_overrides,
+                                                "KUBECONFIG": kubeconfig})
     except ConfigError as err:
         _fail(err.problems)
     configure(settings.log_level, settings.log_format)
@@ -56,11 +58,11 @@ def check_and_serve(files: tuple[str, ...], *, env_overrides: dict[str, str | No
     if switch_error:
         log.error(switch_error)
         _fail([switch_error])
-    settings = dataclasses.replace(settings, kubeconfig=kubeconfig or settings.kubeconfig, context=context or "")
+    settings = dataclasses.replace(settings, context=context or "")
 
     from orkestra.katalog import load_report
     paths = resolve_katalog_files(files)
-    report = load_report(paths, env=os.environ)
+    report = load_report(paths, settings.katalog)
     if not report.ok or report.katalog is None:
         print_load_errors(report)
         sys.exit(1)
@@ -79,7 +81,8 @@ def _install_crds(katalog: Katalog, settings: Settings) -> None:
     from orkestra.errors import OrkestraError
     from orkestra.kube.client import KubeClient
     try:
-        kube = KubeClient.from_config(settings.kubeconfig or None, settings.context or None)
+        kube = KubeClient.from_config(settings.kubeconfig or None, settings.context or None,
+                                      account_dir=settings.service_account_dir)
         names = install_crds(kube, katalog)
     except (InstallError, OrkestraError) as err:
         log.error(str(err))

@@ -8,7 +8,6 @@ light enough to run from a laptop against a port-forward.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 import urllib.error
@@ -61,11 +60,11 @@ def _error_text(err: urllib.error.HTTPError) -> str:
 
 def kubeconfig_token(kubeconfig: str | None, context: str | None) -> str | None:
     """The bearer token of the kubeconfig's user, if it has one (certificate users have none)."""
+    from orkestra.cli._kube import kube_client
     from orkestra.errors import OrkestraError
-    from orkestra.kube import KubeClient
     from orkestra.server.auth import bearer_token
     try:
-        keys = KubeClient.from_config(kubeconfig, context).api_client.configuration.api_key
+        keys = kube_client(kubeconfig, context).api_client.configuration.api_key
     except OrkestraError:
         return None
     return bearer_token(keys.get("BearerToken") or keys.get("authorization"))
@@ -241,9 +240,11 @@ def _render(creds: Credentials, url: str, crd: str | None, timeout: float, color
 def status(url: str | None, crd: str | None, watch: bool, interval: str, timeout: str, token: str | None,
            kubeconfig: str | None, context: str | None) -> None:
     """Show the health of a running Orkestra runtime."""
-    url = (url or os.environ.get("ORK_URL") or "http://localhost:8080").rstrip("/")
+    from orkestra.config import CliSettings
+    env = CliSettings.from_env()
+    url = (url or env.url).rstrip("/")
     every, limit = _duration(interval, "--interval"), _duration(timeout, "--timeout")
-    color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    color = sys.stdout.isatty() and env.color
     creds = Credentials(token, kubeconfig, context)
     show: Callable[[], str] = lambda: _render(creds, url, crd, limit, color)  # noqa: E731
     try:

@@ -48,7 +48,8 @@ def format_graph(katalog: Katalog) -> str:
 @click.option("--graph", "fmt", flag_value="graph", help="Dependency levels and shutdown order.")
 def template(files: tuple[str, ...], fmt: str) -> None:
     """Print the merged Katalog in canonical form with every default filled in."""
-    report = load_report(resolve_katalog_files(files))
+    from orkestra.config import CliSettings
+    report = load_report(resolve_katalog_files(files), CliSettings.from_env().katalog)
     if report.katalog is None:
         click.echo(format_report(report), nl=False, err=True)
         sys.exit(1)

@@ -9,26 +9,22 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Mapping
 
 import click
 
 from orkestra.cli._katalog_files import katalog_files_option, resolve_katalog_files, subdirectory_katalogs
-from orkestra.config import ConfigError, api_auth_mode
+from orkestra.config import CliSettings
 from orkestra.katalog.issues import KatalogIssue
 from orkestra.katalog.loader import LoadReport, load_report
 from orkestra.katalog.model import CrdEntry, Katalog
-from orkestra.katalog.rbac import (
-    Rule, default_namespace, derive, entry_rules, namespace_rules, self_rules, tls_secret_name,
-)
+from orkestra.katalog.rbac import Rule, derive, entry_rules, namespace_rules, self_rules
 
 ICONS = {"ok": ("✓", "green"), "warn": ("⚠", "yellow"), "error": ("✗", "red"), "off": ("○", None)}
 RULE_LINE = "─" * 60
 
 
-def use_color(env: Mapping[str, str] | None = None) -> bool:
-    env = os.environ if env is None else env
-    return sys.stdout.isatty() and "NO_COLOR" not in env
+def use_color(settings: CliSettings | None = None) -> bool:
+    return sys.stdout.isatty() and (settings or CliSettings.from_env()).color
 
 
 def _icon(state: str, color: bool) -> str:
@@ -126,17 +122,9 @@ def _entry_block(report: LoadReport, key: str, *, full: bool, color: bool) -> li
     return lines
 
 
-def _api_auth(env: Mapping[str, str]) -> bool:
-    """Whether the roles include the API-auth grants: `ORK_API_AUTH`, read as `ork generate` reads
-    it without --api-auth. An invalid value counts as none here; `ork run` and `ork generate` refuse it."""
-    try:
-        return api_auth_mode(env) == "kubernetes"
-    except ConfigError:
-        return False
-
-
-def _full_tail(katalog: Katalog, env: Mapping[str, str]) -> list[str]:
-    ns, tls, api_auth = default_namespace(env), tls_secret_name(env), _api_auth(env)
+def _full_tail(katalog: Katalog, settings: CliSettings) -> list[str]:
+    # an invalid ORK_API_AUTH counts as none here (`CliSettings`); `ork run` and `ork generate` refuse it
+    ns, tls, api_auth = settings.namespace, settings.tls_secret_name, settings.api_auth == "kubernetes"
     lines = ["startup order"]
     width = max((len(k) for k in katalog.start_order), default=0)
     for i, key in enumerate(katalog.start_order, 1):
@@ -167,9 +155,9 @@ def _full_tail(katalog: Katalog, env: Mapping[str, str]) -> list[str]:
 
 
 def format_report(report: LoadReport, *, full: bool = False, color: bool = False,
-                  env: Mapping[str, str] | None = None) -> str:
-    """The docs/cli.md#ork-validate layout of a load report."""
-    env = os.environ if env is None else env
+                  settings: CliSettings | None = None) -> str:
+    """The docs/cli.md#ork-validate layout of a load report; `--full` names the namespace, TLS
+    Secret and API auth of `settings` (the environment's when not given)."""
     head = f"Validating {', '.join(report.files)}"
     if report.kind in ("Katalog", "Komposer") and report.name:
         head += f' ({report.kind} "{report.name}")'
@@ -188,7 +176,7 @@ def format_report(report: LoadReport, *, full: bool = False, color: bool = False
         lines += _entry_block(report, key, full=full, color=color)
         lines.append("")
     if full and report.katalog is not None:
-        lines += _full_tail(report.katalog, env)
+        lines += _full_tail(report.katalog, settings or CliSettings.from_env())
         lines.append("")
     invalid = sum(1 for k in report.crd_keys if report.errors_for(k) or k not in report.entries)
     builtin = len(report.builtin_keys)
@@ -211,22 +199,23 @@ def validate(files: tuple[str, ...], full: bool, exec_hooks: bool) -> None:
     Run with no -f in an unpacked pack (no Katalog here, one in each example directory), it
     checks every example's Katalog in turn.
     """
+    env = CliSettings.from_env()
     examples = [] if files else subdirectory_katalogs(os.getcwd())
     if examples:
-        sys.exit(_validate_each(examples, full=full, exec_hooks=exec_hooks))
-    report = load_report(resolve_katalog_files(files), exec_hooks=exec_hooks)
-    click.echo(format_report(report, full=full, color=use_color()), nl=False)
+        sys.exit(_validate_each(examples, env, full=full, exec_hooks=exec_hooks))
+    report = load_report(resolve_katalog_files(files), env.katalog, exec_hooks=exec_hooks)
+    click.echo(format_report(report, full=full, color=use_color(env), settings=env), nl=False)
     sys.exit(0 if report.ok else 1)
 
 
-def _validate_each(paths: list[str], *, full: bool, exec_hooks: bool) -> int:
+def _validate_each(paths: list[str], env: CliSettings, *, full: bool, exec_hooks: bool) -> int:
     """One report per example directory under a header line, then a count; 1 if any failed."""
     failed = []
     for path in paths:
         example = os.path.dirname(path)
         click.echo(f"=== {example}/")
-        report = load_report([path], exec_hooks=exec_hooks)
-        click.echo(format_report(report, full=full, color=use_color()))
+        report = load_report([path], env.katalog, exec_hooks=exec_hooks)
+        click.echo(format_report(report, full=full, color=use_color(env), settings=env))
         if not report.ok:
             failed.append(example)
     summary = f"{_plural(len(paths), 'example')}: {len(paths) - len(failed)} valid, {len(failed)} invalid"

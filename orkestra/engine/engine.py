@@ -99,7 +99,8 @@ class Engine:
     # ------------------------------------------------------------------ start
     def _default_kube(self) -> Any:
         from orkestra.kube import KubeClient
-        return KubeClient.from_config(self.settings.kubeconfig or None, self.settings.context or None)
+        return KubeClient.from_config(self.settings.kubeconfig or None, self.settings.context or None,
+                                      account_dir=self.settings.service_account_dir)
 
     def start(self) -> None:
         """Build clients and start the supervisor; returns at once. Raises EngineStartError."""
@@ -356,7 +357,8 @@ class Engine:
         if self._reconciler_factory is not None:
             return self._reconciler_factory(entry, box)
         from orkestra.reconcile import build_reconciler
-        return build_reconciler(entry, katalog=self.katalog, runtime=box)
+        return build_reconciler(entry, katalog=self.katalog, runtime=box,
+                                hooks_path=self.settings.katalog.hooks_path)
 
     def box(self, key: str) -> OperatorBox | None:
         return self.boxes.get(key)

@@ -8,9 +8,8 @@ names the CRD and the hook reference.
 from __future__ import annotations
 
 import inspect
-import os
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Sequence
 
 from orkestra.errors import OrkestraError
 from orkestra.katalog.hookcheck import import_hook_module
@@ -34,14 +33,13 @@ class HookSet:
         return "on_delete" in self.callbacks
 
 
-def load_hooks(spec: HookSpec, *, crd: str, env: Mapping[str, str] | None = None) -> HookSet:
+def load_hooks(spec: HookSpec, *, crd: str, hooks_path: Sequence[str] = ()) -> HookSet:
     """Import `spec.module`, call `spec.function()` once, and return its callbacks."""
     where = f"{crd}: hooks {spec.ref}"
     if "/" in spec.module:
         raise HookLoadError(f'{where}: hooks.module must be a Python module path like "pkg.mod"')
     try:
-        module = import_hook_module(spec.module, base_dir=spec.base_dir,
-                                    env=os.environ if env is None else env)
+        module = import_hook_module(spec.module, base_dir=spec.base_dir, hooks_path=hooks_path)
     except (Exception, SystemExit) as err:  # noqa: BLE001 - any import-time failure of user code is reported
         raise HookLoadError(f'{where}: cannot import module "{spec.module}": '
                             f"{type(err).__name__}: {err}") from None

@@ -1,7 +1,8 @@
 """The Katalog language: loading, validation, enrichment, imports, dependencies and RBAC derivation.
 
-Public API: `load_katalog(paths, env=None) -> Katalog` (raises `KatalogErrors`) and
-`load_report(paths, env=None, *, exec_hooks=False) -> LoadReport` for `ork validate`. Importing
+Public API: `load_katalog(paths, inputs=None) -> Katalog` (raises `KatalogErrors`) and
+`load_report(paths, inputs=None, *, exec_hooks=False) -> LoadReport` for `ork validate`; `inputs`
+(`orkestra.katalog.inputs.LoadInputs`) is what the environment contributes, parsed by `orkestra.config`. Importing
 this package is cheap: the loader is imported on first use.
 """
 from __future__ import annotations

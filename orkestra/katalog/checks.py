@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator
 
 from orkestra.durations import DurationError, parse_duration
 from orkestra.katalog import builtins
@@ -35,7 +35,7 @@ def parse_path_text(text: str) -> tuple:
 @dataclass
 class CheckContext:
     sink: IssueSink
-    env: Mapping[str, str]
+    hooks_path: tuple[str, ...]                    # ORK_HOOKS_PATH
     hook_dirs: dict[str, str]                      # CRD key -> directory of its source file
     apis: dict[str, ApiTypes] = field(default_factory=dict)
     hook_callbacks: dict[str, list[str]] = field(default_factory=dict)
@@ -228,7 +228,7 @@ def check_hooks(ctx: CheckContext, key: str, entry: dict) -> None:
     if "/" in module or not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_]\w*)*", module):
         ctx.sink.error(at + ("module",), 'hooks.module must be a Python module path like "pkg.mod"', with_path=False)
         return
-    problem, found = check_hook(module, hooks["function"], base_dir=ctx.hook_dirs.get(key, ""), env=ctx.env,
+    problem, found = check_hook(module, hooks["function"], base_dir=ctx.hook_dirs.get(key, ""), hooks_path=ctx.hooks_path,
                                 execute=ctx.exec_hooks)
     if problem:
         ctx.sink.error(at + (problem[0],), problem[1])

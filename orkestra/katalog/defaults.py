@@ -2,7 +2,8 @@
 QUEUE_DEPTH, FAILURE_THRESHOLD, RECONCILE_TIMEOUT.
 
 Parsed in one place so the loader and the engine agree on values and on the error text
-`invalid <VAR> "<value>": <expected>`.
+`invalid <VAR> "<value>": <expected>`; `orkestra.config` calls it on the process environment and
+passes the result to the loader (`orkestra.katalog.inputs.LoadInputs`).
 """
 from __future__ import annotations
 
@@ -56,13 +57,13 @@ class KatalogDefaults:
     reconcile_timeout: float = 300.0
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None) -> "KatalogDefaults":
-        """Defaults from the environment; raises DefaultsError naming the variable."""
-        env = env or {}
+    def from_env(cls, env: Mapping[str, str]) -> "KatalogDefaults":
+        """Defaults from an environment mapping (`orkestra.config` hands it the process's);
+        raises DefaultsError naming the variable."""
         return cls(
-            workers=_int(env, "DEFAULT_WORKERS", 3, 1, 50),
-            resync=_seconds(env, "DEFAULT_RESYNC", 15.0, allow_zero=True),
-            queue_depth=_int(env, "QUEUE_DEPTH", 100, 0, None),
-            failure_threshold=_int(env, "FAILURE_THRESHOLD", 5, 1, None),
-            reconcile_timeout=_seconds(env, "RECONCILE_TIMEOUT", 300.0, allow_zero=False),
+            workers=_int(env, "DEFAULT_WORKERS", cls.workers, 1, 50),
+            resync=_seconds(env, "DEFAULT_RESYNC", cls.resync, allow_zero=True),
+            queue_depth=_int(env, "QUEUE_DEPTH", cls.queue_depth, 0, None),
+            failure_threshold=_int(env, "FAILURE_THRESHOLD", cls.failure_threshold, 1, None),
+            reconcile_timeout=_seconds(env, "RECONCILE_TIMEOUT", cls.reconcile_timeout, allow_zero=False),
         )

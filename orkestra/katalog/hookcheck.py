@@ -27,7 +27,7 @@ import sys
 import threading
 import types
 from dataclasses import dataclass
-from typing import Iterator, Mapping
+from typing import Iterator, Sequence
 
 from orkestra.katalog.source import is_url
 
@@ -57,9 +57,10 @@ def hook_base_dir(source: str) -> str:
     return os.path.dirname(os.path.abspath(source)) if source and not is_url(source) else ""
 
 
-def hook_search_path(base_dir: str, env: Mapping[str, str]) -> list[str]:
-    """Directories searched before the installed packages, in order, without duplicates."""
-    dirs = [base_dir] + [p for p in env.get("ORK_HOOKS_PATH", "").split(os.pathsep) if p]
+def hook_search_path(base_dir: str, hooks_path: Sequence[str]) -> list[str]:
+    """Directories searched before the installed packages, in order, without duplicates:
+    `base_dir`, then the `ORK_HOOKS_PATH` entries (`hooks_path`, parsed by `orkestra.config`)."""
+    dirs = [base_dir, *hooks_path]
     return list(dict.fromkeys(os.path.abspath(d) for d in dirs if d))
 
 
@@ -98,9 +99,9 @@ def _find_installed(module: str, cwd: str) -> HookLocation | None:
     return None
 
 
-def locate_hook(module: str, *, base_dir: str, env: Mapping[str, str]) -> HookLocation | None:
+def locate_hook(module: str, *, base_dir: str, hooks_path: Sequence[str] = ()) -> HookLocation | None:
     """Where `module` would be imported from, in the documented order; None when nowhere."""
-    for directory in hook_search_path(base_dir, env):
+    for directory in hook_search_path(base_dir, hooks_path):
         spec = _find_in(module, directory)
         if spec is not None:
             return HookLocation(module, directory, spec.origin if spec.has_location else None)
@@ -124,19 +125,19 @@ def _root_package(import_name: str, directory: str) -> None:
     sys.modules[name] = importlib.util.module_from_spec(spec)
 
 
-def import_hook_module(module: str, *, base_dir: str, env: Mapping[str, str]) -> types.ModuleType:
+def import_hook_module(module: str, *, base_dir: str, hooks_path: Sequence[str] = ()) -> types.ModuleType:
     """Import (execute) `module` from where `locate_hook` finds it, under its unique name.
 
     While it imports, the Katalog's directory and `ORK_HOOKS_PATH` are in front of `sys.path` and
     the current directory behind it, so the module's own absolute imports of sibling files work
     as before; they are restored afterwards. Whatever the import raises propagates; the callers
     word it for their audience."""
-    location = locate_hook(module, base_dir=base_dir, env=env)
+    location = locate_hook(module, base_dir=base_dir, hooks_path=hooks_path)
     if location is None:
         raise ModuleNotFoundError(f"No module named '{module}'", name=module)
     with _IMPORT_LOCK:
         saved = list(sys.path)
-        sys.path[:0] = hook_search_path(base_dir, env)
+        sys.path[:0] = hook_search_path(base_dir, hooks_path)
         sys.path.append(os.getcwd())
         try:
             if location.directory is not None:
@@ -250,11 +251,11 @@ def inspect_hook_source(source: str, filename: str, module: str,
     return None, [n for n in CALLBACKS if n in found]
 
 
-def check_hook(module: str, function: str, *, base_dir: str, env: Mapping[str, str],
+def check_hook(module: str, function: str, *, base_dir: str, hooks_path: Sequence[str] = (),
                execute: bool = False) -> tuple[tuple[str, str] | None, list[str]]:
     """(`(field, message)` of the problem or None, callbacks found). Never calls the factory;
     imports the module only when `execute` (`ork validate --exec-hooks`)."""
-    location = locate_hook(module, base_dir=base_dir, env=env)
+    location = locate_hook(module, base_dir=base_dir, hooks_path=hooks_path)
     if location is None:
         return ("module", f'cannot import "{module}": not found in the Katalog\'s directory, ORK_HOOKS_PATH, '
                           "the installed packages or the current directory"), []
@@ -271,7 +272,7 @@ def check_hook(module: str, function: str, *, base_dir: str, env: Mapping[str, s
     if not execute:
         return None, found
     try:
-        mod = import_hook_module(module, base_dir=base_dir, env=env)
+        mod = import_hook_module(module, base_dir=base_dir, hooks_path=hooks_path)
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - user code failing is reported, not raised
         return ("module", f'importing "{module}" failed: {type(exc).__name__}: {exc}'), []
     factory = getattr(mod, function, None)

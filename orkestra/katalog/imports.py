@@ -4,7 +4,7 @@ Resolution order: registry entries, then files, then the Komposer's own `spec.cr
 deep-merged onto imported entries (maps merge; lists and scalars replace). Several `-f` files
 merge the same way. Every file read is parsed with marks and normalised from legacy forms right
 away, so merged subtrees keep pointing at the file and line they came from. Credentials for
-registry fetches come from the environment only.
+registry fetches come from the environment only (`LoadInputs.credentials`, never the Katalog).
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from orkestra.katalog.crdfile import expand_crd_files
+from orkestra.katalog.inputs import CREDENTIAL_PREFIX, LoadInputs
 from orkestra.katalog.issues import IssueSink
 from orkestra.katalog.legacy import normalise
 from orkestra.katalog.schema import is_deferred
@@ -24,7 +25,6 @@ from orkestra.katalog.source import (
 from orkestra.netaddr import is_loopback_host
 
 LITERAL_CREDENTIALS = ("token", "password", "username")
-CREDENTIAL_PREFIX = "ORK_REGISTRY_"
 
 
 @dataclass
@@ -144,9 +144,9 @@ def _finish(head: dict, merger: _Merger, own_security: bool) -> dict:
     return out
 
 
-def _registry_location(item: dict, i: int, komposer: str, env: Mapping[str, str], sink: IssueSink) -> tuple[str | None, dict]:
+def _registry_location(item: dict, i: int, komposer: str, inputs: LoadInputs, sink: IssueSink) -> tuple[str | None, dict]:
     at = ("imports", "registry", i)
-    base = item.get("url") or env.get("ORK_REGISTRY")
+    base = item.get("url") or inputs.registry
     if not base:
         sink.error(at, "ORK_REGISTRY is not set and the entry has no url")
         return None, {}
@@ -156,13 +156,13 @@ def _registry_location(item: dict, i: int, komposer: str, env: Mapping[str, str]
     auth = item.get("auth")
     if not isinstance(auth, dict):
         return location, {}
-    header = _authorization(auth, at, env, sink)
-    if header is None or not _may_receive_credentials(location, at, env, sink):
+    header = _authorization(auth, at, inputs.credentials, sink)
+    if header is None or not _may_receive_credentials(location, at, inputs.registry, sink):
         return None, {}
     return location, {"Authorization": header}
 
 
-def _authorization(auth: dict, at: tuple, env: Mapping[str, str], sink: IssueSink) -> str | None:
+def _authorization(auth: dict, at: tuple, credentials: Mapping[str, str], sink: IssueSink) -> str | None:
     """The Authorization header from `ORK_REGISTRY_*` variables, or None after reporting why not."""
     literal = [k for k in LITERAL_CREDENTIALS if k in auth]
     if literal:
@@ -180,20 +180,19 @@ def _authorization(auth: dict, at: tuple, env: Mapping[str, str], sink: IssueSin
             sink.error(at + ("auth", key), f'"{var}" is not allowed: registry credentials are read only from '
                                           f'{CREDENTIAL_PREFIX}* variables')
             return None
-        if env.get(var) is None or (kind == "bearer" and not env.get(var)):
+        if credentials.get(var) is None or (kind == "bearer" and not credentials.get(var)):
             sink.error(at + ("auth",), f'environment variable "{var}" is not set')
             return None
-        values.append(env[var])
+        values.append(credentials[var])
     if kind == "bearer":
         return f"Bearer {values[0]}"
     return "Basic " + base64.b64encode(f"{values[0]}:{values[1]}".encode()).decode()
 
 
-def _may_receive_credentials(location: str, at: tuple, env: Mapping[str, str], sink: IssueSink) -> bool:
+def _may_receive_credentials(location: str, at: tuple, configured: str, sink: IssueSink) -> bool:
     """Credentials go only to the ORK_REGISTRY host, over https (plain http on loopback only)."""
     if not is_url(location):
         return True   # a directory registry: nothing is sent
-    configured = env.get("ORK_REGISTRY") or ""
     try:
         target, home = origin(location), origin(configured) if is_url(configured) else None
     except ValueError:
@@ -230,7 +229,7 @@ def _imported(location: str, sink: IssueSink, composed: Composed, at: tuple, mis
     return doc
 
 
-def compose(doc: dict, location: str, env: Mapping[str, str], sink: IssueSink) -> Composed:
+def compose(doc: dict, location: str, inputs: LoadInputs, sink: IssueSink) -> Composed:
     """Resolve a (normalised) document's imports into one document with the CRD union."""
     composed = Composed(doc=doc, files=[location], parsed=[doc])
     imports = doc.get("imports")
@@ -250,7 +249,7 @@ def compose(doc: dict, location: str, env: Mapping[str, str], sink: IssueSink) -
             continue  # the schema reports it
         if any(is_deferred(("imports", "registry", i), k) for k in item):
             continue  # an OCI or Katalog-reference import: the schema reports it as deferred
-        where, headers = _registry_location(item, i, location, env, sink)
+        where, headers = _registry_location(item, i, location, inputs, sink)
         if where is not None:
             imported = _imported(where, sink, composed, ("imports", "registry", i), "registry file not found", headers)
             if imported is not None:

@@ -9,18 +9,17 @@ imports and `-f` merge (`_read`) → strict schema, once per document (`_schema`
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from orkestra.katalog import builtins, checks, cross_checks, resource_checks
 from orkestra.katalog.build import build_entry, enrich_entry, enrich_security
 from orkestra.katalog.children import fill_declared_plurals
 from orkestra.katalog.crdfile import expand_crd_files
-from orkestra.katalog.defaults import DefaultsError, KatalogDefaults
+from orkestra.katalog.defaults import KatalogDefaults
 from orkestra.katalog.deps import start_order
 from orkestra.katalog.hookcheck import hook_base_dir
 from orkestra.katalog.imports import Composed, compose, merge_files, read_document
+from orkestra.katalog.inputs import LoadInputs
 from orkestra.katalog.issues import IssueSink, KatalogErrors, KatalogIssue
 from orkestra.katalog.legacy import normalise
 from orkestra.katalog.model import CrdEntry, Katalog
@@ -66,7 +65,7 @@ def _without_crds(doc: dict) -> dict:
     return view
 
 
-def _read(paths: list[str], env: Mapping[str, str], sink: IssueSink) -> Composed | None:
+def _read(paths: list[str], inputs: LoadInputs, sink: IssueSink) -> Composed | None:
     parts: list[Composed] = []
     for path in paths:
         doc = read_document(path, sink)
@@ -75,7 +74,7 @@ def _read(paths: list[str], env: Mapping[str, str], sink: IssueSink) -> Composed
         raw = plain(doc)
         normalise(doc, sink)
         expand_crd_files(doc, path, sink)
-        composed = compose(doc, path, env, sink)
+        composed = compose(doc, path, inputs, sink)
         composed.raw = raw
         parts.append(composed)
     return merge_files(parts, sink) if parts else None
@@ -97,14 +96,17 @@ def _group(api: dict) -> str | None:
     return group if isinstance(group, str) else None
 
 
-def load_report(paths: list[str], env: Mapping[str, str] | None = None, *, exec_hooks: bool = False) -> LoadReport:
+def load_report(paths: list[str], inputs: LoadInputs | None = None, *, exec_hooks: bool = False) -> LoadReport:
     """Run the whole pipeline; never raises for bad input. Hook modules are located and their
-    source inspected, never executed, unless `exec_hooks` (then imported, factories still not called)."""
-    env = os.environ if env is None else env
+    source inspected, never executed, unless `exec_hooks` (then imported, factories still not called).
+    `inputs` carries what the environment contributes (`orkestra.config.katalog_inputs`); without
+    it, none of it applies: no hook path, no registry, the built-in defaults."""
+    inputs = LoadInputs() if inputs is None else inputs
     report = LoadReport(files=list(paths))
     sink = IssueSink(default_file=paths[0] if paths else "")
-    defaults = _defaults(env, sink)
-    composed = _read(paths, env, sink)
+    for problem in inputs.problems:         # a bad default is an error and the built-in applies
+        sink.error((), problem, with_path=False)
+    composed = _read(paths, inputs, sink)
     if composed is None:
         report.errors, report.warnings = sink.errors, sink.warnings
         return report
@@ -112,22 +114,13 @@ def load_report(paths: list[str], env: Mapping[str, str] | None = None, *, exec_
     _schema(composed, sink)
     crds = _crds(composed.doc)
     _list_entries(report, crds)
-    ctx = _check(report, composed, crds, env, sink, exec_hooks)
+    ctx = _check(report, composed, crds, inputs.hooks_path, sink, exec_hooks)
     shared = _shared(composed.doc, sink.shape_errors)
-    _enrich(report, composed, crds, ctx, shared, defaults, sink)
+    _enrich(report, composed, crds, ctx, shared, inputs.defaults, sink)
     report.errors, report.warnings = sink.errors, sink.warnings
     if not report.errors:
         report.katalog = _model(report, composed, shared, sink)
     return report
-
-
-def _defaults(env: Mapping[str, str], sink: IssueSink) -> KatalogDefaults:
-    """The per-CRD defaults from the environment; a bad value is an error and the built-ins apply."""
-    try:
-        return KatalogDefaults.from_env(env)
-    except DefaultsError as exc:
-        sink.error((), str(exc), with_path=False)
-        return KatalogDefaults()
 
 
 def _describe(report: LoadReport, doc: dict) -> None:
@@ -157,14 +150,14 @@ def _list_entries(report: LoadReport, crds: dict) -> None:
                            and builtins.lookup(e["apiTypes"]["kind"], _group(e["apiTypes"])) is not None}
 
 
-def _check(report: LoadReport, composed: Composed, crds: dict, env: Mapping[str, str], sink: IssueSink,
+def _check(report: LoadReport, composed: Composed, crds: dict, hooks_path: tuple[str, ...], sink: IssueSink,
            exec_hooks: bool) -> checks.CheckContext:
     """The semantic checks: the top level, each entry whose shape passed the schema, then the
     checks across entries. Returns the context holding each entry's resolved API."""
     schema_bad = sink.shape_errors
     fill_declared_plurals(crds)
     hook_dirs = {k: hook_base_dir(s) for k, s in composed.crd_sources.items()}
-    ctx = checks.CheckContext(sink=sink, env=env, hook_dirs=hook_dirs, exec_hooks=exec_hooks)
+    ctx = checks.CheckContext(sink=sink, hooks_path=hooks_path, hook_dirs=hook_dirs, exec_hooks=exec_hooks)
     checks.check_top(composed.doc, ctx)
     for key in report.crd_keys:
         checks.check_names(ctx, key)
@@ -241,9 +234,9 @@ def _model(report: LoadReport, composed: Composed, shared: _Shared, sink: IssueS
     )
 
 
-def load_katalog(paths: list[str], *, env: Mapping[str, str] | None = None) -> Katalog:
+def load_katalog(paths: list[str], inputs: LoadInputs | None = None) -> Katalog:
     """The loaded model; raises KatalogErrors listing every problem."""
-    report = load_report(paths, env)
+    report = load_report(paths, inputs)
     if report.katalog is None:
         raise KatalogErrors(report.errors)
     return report.katalog

@@ -12,7 +12,7 @@ resource and resource names are merged into the first. Each rule may carry a `re
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Iterable, Mapping
+from typing import Iterable
 
 import yaml
 
@@ -29,6 +29,7 @@ COMPONENT_ALIASES = {"runtime": "runtime", "run": "runtime", "gateway": "gateway
                      "cc": "cc", "controlcenter": "cc", "control-center": "cc"}
 SERVICE_ACCOUNTS = {"runtime": "orkestra", "gateway": "orkestra-gateway", "cc": "orkestra-cc"}
 DEFAULT_TLS_SECRET = "orkestra-webhook-tls"
+BUNDLE_NAMESPACE = "orkestra-system"      # Orkestra's namespace in a generated bundle unless one is named
 # Fixed object names the rules are restricted to; tests check that they match the names the
 # engine and the webhook controller use (this layer cannot import them).
 LEADER_LEASE = "orkestra-konductor"
@@ -39,15 +40,6 @@ WEBHOOK_CONFIGURATIONS = {
 }
 ADMISSION_GROUP = "admissionregistration.k8s.io"
 RBAC_GROUP = "rbac.authorization.k8s.io"
-
-
-def default_namespace(env: Mapping[str, str]) -> str:
-    """Orkestra's own namespace: $NAMESPACE, then $ORK_NAMESPACE, then orkestra-system."""
-    return env.get("NAMESPACE") or env.get("ORK_NAMESPACE") or "orkestra-system"
-
-
-def tls_secret_name(env: Mapping[str, str]) -> str:
-    return env.get("TLS_SECRET_NAME") or DEFAULT_TLS_SECRET
 
 
 @dataclass(frozen=True)
@@ -245,7 +237,7 @@ def reader_rules(katalog: Katalog, api_auth: bool) -> list[Rule]:
                    [Rule("", "events", ("list",), reason=reason)], kinds])
 
 
-def derive(katalog: Katalog, component: str, *, namespace: str = "orkestra-system",
+def derive(katalog: Katalog, component: str, *, namespace: str = BUNDLE_NAMESPACE,
            api_auth: bool = False) -> list[Rule]:
     """The ClusterRole rules of one component: `runtime`, `gateway` or `cc`."""
     if component == "cc":

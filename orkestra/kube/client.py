@@ -18,7 +18,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -78,28 +78,30 @@ class KubeClient:
         self.server = self._config.host.rstrip("/")
 
     @classmethod
-    def from_config(cls, kubeconfig: str | None = None, context: str | None = None) -> "KubeClient":
-        """Kubeconfig (`kubeconfig`, else `KUBECONFIG`, else ~/.kube/config) with `context`; the
-        in-cluster ServiceAccount when no kubeconfig is given or found and the token file exists.
+    def from_config(cls, kubeconfig: str | None = None, context: str | None = None, *,
+                    account_dir: str = SERVICE_ACCOUNT_DIR) -> "KubeClient":
+        """Kubeconfig (`kubeconfig`: the flag, else `KUBECONFIG` as `orkestra.config` read it; else
+        ~/.kube/config) with `context`; the in-cluster ServiceAccount of `account_dir`
+        (ORK_SERVICE_ACCOUNT_DIR) when no kubeconfig is given or found and its token file exists.
 
         Raises `KubeConfigError` naming the file or context that could not be used.
         """
         cfg = k8s_client.Configuration()
         default_file = os.path.expanduser("~/.kube/config")
-        account = service_account_dir()
-        use_in_cluster = (kubeconfig is None and not os.environ.get("KUBECONFIG")
-                          and not os.path.exists(default_file) and os.path.exists(os.path.join(account, "token")))
+        kubeconfig = kubeconfig or None
+        use_in_cluster = (kubeconfig is None and not os.path.exists(default_file)
+                          and os.path.exists(os.path.join(account_dir, "token")))
         try:
             if use_in_cluster:
                 # KUBERNETES_SERVICE_HOST/PORT name the API server; the token is re-read as it rotates.
-                InClusterConfigLoader(token_filename=os.path.join(account, "token"),
-                                      cert_filename=os.path.join(account, "ca.crt")).load_and_set(cfg)
+                InClusterConfigLoader(token_filename=os.path.join(account_dir, "token"),
+                                      cert_filename=os.path.join(account_dir, "ca.crt")).load_and_set(cfg)
             else:
                 k8s_config.load_kube_config(config_file=kubeconfig, context=context,
                                             client_configuration=cfg, persist_config=False)
         except Exception as exc:  # the loader raises ConfigException, OSError, yaml errors, ...
             source = "in-cluster configuration" if use_in_cluster else (
-                f"kubeconfig {kubeconfig or os.environ.get('KUBECONFIG') or default_file}")
+                f"kubeconfig {kubeconfig or default_file}")
             where = f" (context {context!r})" if context else ""
             raise KubeConfigError(f"cannot load {source}{where}: {exc}") from None
         cfg.connection_pool_maxsize = _POOL_SIZE
@@ -305,17 +307,6 @@ class WatchStream:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def service_account_dir(env: Mapping[str, str] | None = None) -> str:
-    """The directory of the mounted ServiceAccount files (ORK_SERVICE_ACCOUNT_DIR, else the standard path).
-
-    The one place that knows it: the client's in-cluster config, the process's own namespace
-    (`orkestra.config`) and the webhooks' in-cluster check all read their file from here.
-    """
-    env = os.environ if env is None else env
-    return env.get("ORK_SERVICE_ACCOUNT_DIR") or SERVICE_ACCOUNT_DIR
-
 
 
 def retry_after_seconds(header: str | None, default: float = 1.0) -> float:

@@ -7,7 +7,7 @@ the pipeline (`reconciler`, `deletion`, `writer`) is imported only when a reconc
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Sequence
 
 from orkestra.reconcile.runtime import ReconcileResult, ReconcileRuntime, Reconciler
 
@@ -16,13 +16,14 @@ if TYPE_CHECKING:
 
 
 def build_reconciler(entry: "CrdEntry", *, katalog: "Katalog", runtime: ReconcileRuntime,
-                     env: Mapping[str, str] | None = None, clock=None) -> Reconciler:
+                     hooks_path: Sequence[str] = (), clock=None) -> Reconciler:
     """Compile the entry's templates and status fields, load its hooks (factory called once), and
-    return the reconciler. Raises `HookLoadError` or a template syntax error with a clear message."""
+    return the reconciler. Raises `HookLoadError` or a template syntax error with a clear message.
+    `hooks_path` is ORK_HOOKS_PATH (`Settings.katalog.hooks_path`), searched for the hook module."""
     from orkestra.hooks.loader import load_hooks
     from orkestra.reconcile.reconciler import DeclarativeReconciler
 
-    hooks = load_hooks(entry.box.hooks, crd=entry.key, env=env) if entry.box.hooks else None
+    hooks = load_hooks(entry.box.hooks, crd=entry.key, hooks_path=hooks_path) if entry.box.hooks else None
     return DeclarativeReconciler(entry, katalog=katalog, runtime=runtime, hooks=hooks, clock=clock)
 
 

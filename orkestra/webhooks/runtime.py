@@ -206,7 +206,7 @@ def attach(engine: Any) -> WebhookRuntime | None:
     if not serve and not plan.declares_feature:
         return None
     from orkestra.webhooks.tls import TlsManager, in_cluster, make_source
-    cluster = in_cluster()
+    cluster = in_cluster(settings.service_account_dir)
     tls = server = None
     if serve:
         tls = TlsManager(make_source(settings, service=plan.service_name, kube=engine.kube, cluster=cluster))

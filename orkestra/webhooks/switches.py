@@ -4,15 +4,12 @@
 (`ork run` and `ork gateway` both call it before anything starts). `WebhookSettings` is the
 webhook layer's view of `orkestra.config.Settings`: every other module of this package reads
 these few typed fields, so the attribute names of the engine's settings object are read in
-exactly one function (`WebhookSettings.from_settings`).
+exactly one function (`WebhookSettings.from_settings`), and every default is `Settings`' own.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from orkestra.config import Settings
+from orkestra.config import Settings
 
 ADMISSION_WITHOUT_CONVERSION = (
     "ENABLE_ADMISSION_WEBHOOK requires ENABLE_CONVERSION — set ENABLE_CONVERSION=true to start "
@@ -23,44 +20,41 @@ TLS_PAIR_INCOMPLETE = "TLS_CERT and TLS_KEY must be set together"
 
 @dataclass(frozen=True)
 class WebhookSettings:
-    enable_conversion: bool = False
-    enable_admission: bool = False
-    tls_cert: str = ""
-    tls_key: str = ""
-    tls_ca: str = ""
-    tls_secret_name: str = "orkestra-webhook-tls"
-    port: int = 8443
-    bind_address: str = "0.0.0.0"
-    webhook_url: str = ""            # ORK_WEBHOOK_URL as configured ("" = unset)
-    namespace: str = "default"
-    service_name: str = ""           # ORK_SERVICE_NAME ("" = unset: security.serviceName, else orkestra)
-    resync: float = 30.0             # WEBHOOK_RESYNC, seconds
-    window: int = 1000               # CONVERSION_WINDOW
-    gateway_endpoint: str = ""       # ORK_GATEWAY_ENDPOINT
+    enable_conversion: bool = Settings.enable_conversion
+    enable_admission: bool = Settings.enable_admission_webhook
+    tls_cert: str = Settings.tls_cert
+    tls_key: str = Settings.tls_key
+    tls_ca: str = Settings.tls_ca
+    tls_secret_name: str = Settings.tls_secret_name
+    port: int = Settings.webhook_port
+    bind_address: str = Settings.bind_address
+    webhook_url: str = Settings.webhook_url            # ORK_WEBHOOK_URL as configured ("" = unset)
+    namespace: str = Settings.namespace
+    service_name: str = Settings.service_name          # ORK_SERVICE_NAME ("" = unset: security.serviceName, else orkestra)
+    resync: float = Settings.webhook_resync            # WEBHOOK_RESYNC, seconds
+    window: int = Settings.conversion_window           # CONVERSION_WINDOW
+    gateway_endpoint: str = Settings.gateway_endpoint  # ORK_GATEWAY_ENDPOINT
+    service_account_dir: str = Settings.service_account_dir   # a mounted token there: in a cluster
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "WebhookSettings":
-        """Read the engine's `orkestra.config.Settings` (already parsed and validated).
-
-        `Settings.service_name` defaults to `orkestra`, so that value counts as "unset" here:
-        `security.serviceName` then wins (docs/webhooks.md §2 order ORK_SERVICE_NAME > serviceName).
-        """
-        service = str(getattr(settings, "service_name", "") or "")
+        """The engine's `orkestra.config.Settings` (already parsed and validated), as this view."""
         return cls(
-            enable_conversion=bool(settings.enable_conversion),
-            enable_admission=bool(settings.enable_admission_webhook),
-            tls_cert=settings.tls_cert or "",
-            tls_key=settings.tls_key or "",
-            tls_ca=settings.tls_ca or "",
-            tls_secret_name=settings.tls_secret_name or "orkestra-webhook-tls",
-            port=int(settings.webhook_port),
-            bind_address=settings.bind_address or "0.0.0.0",
-            webhook_url=settings.webhook_url or "",
-            namespace=settings.namespace or "default",
-            service_name="" if service == "orkestra" else service,
-            resync=float(settings.webhook_resync),
-            window=int(settings.conversion_window),
-            gateway_endpoint=settings.gateway_endpoint or "",
+            enable_conversion=settings.enable_conversion,
+            enable_admission=settings.enable_admission_webhook,
+            tls_cert=settings.tls_cert,
+            tls_key=settings.tls_key,
+            tls_ca=settings.tls_ca,
+            tls_secret_name=settings.tls_secret_name,
+            port=settings.webhook_port,
+            bind_address=settings.bind_address,
+            webhook_url=settings.webhook_url,
+            namespace=settings.namespace,
+            service_name=settings.service_name,
+            resync=settings.webhook_resync,
+            window=settings.conversion_window,
+            gateway_endpoint=settings.gateway_endpoint,
+            service_account_dir=settings.service_account_dir,
         )
 
 

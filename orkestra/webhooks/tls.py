@@ -27,11 +27,10 @@ import shutil
 import ssl
 import tempfile
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from orkestra.gvk import GVR
-from orkestra.kube.client import service_account_dir
 from orkestra.webhooks import certs
 from orkestra.webhooks.certs import ServingNames, TlsBundle
 from orkestra.webhooks.plan import PROTECTION_LABEL
@@ -52,9 +51,9 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def in_cluster(env: Mapping[str, str] | None = None) -> bool:
-    """Whether a ServiceAccount token is mounted (the directory is the client's, see kube.client)."""
-    return os.path.exists(os.path.join(service_account_dir(env), "token"))
+def in_cluster(account_dir: str) -> bool:
+    """Whether a ServiceAccount token is mounted in `account_dir` (`Settings.service_account_dir`)."""
+    return os.path.exists(os.path.join(account_dir, "token"))
 
 
 class TlsSource(Protocol):
@@ -269,7 +268,7 @@ def make_source(settings: WebhookSettings, *, service: str, kube: KubeClient | N
     if settings.tls_cert:
         return SuppliedSource(settings.tls_cert, settings.tls_key, settings.tls_ca)
     names = certs.required_names(service, settings.namespace, settings.webhook_url)
-    if (in_cluster() if cluster is None else cluster) and kube is not None:
+    if (in_cluster(settings.service_account_dir) if cluster is None else cluster) and kube is not None:
         return SecretSource(kube, namespace=settings.namespace, secret_name=settings.tls_secret_name,
                             service=service, names=names, resync=settings.resync, clock=clock)
     return GeneratedSource(service, settings.namespace, names, clock)

@@ -29,7 +29,7 @@ spec:
 def _box(tmp_path, body: str) -> tuple[dict, dict]:
     path = tmp_path / "katalog.yaml"
     path.write_text(HEAD + textwrap.indent(textwrap.dedent(body), " " * 8))
-    report = load_report([str(path)], env={})
+    report = load_report([str(path)])
     assert report.ok, [str(e) for e in report.errors]
     box = report.katalog.crds["website"].box
     return box.templates, box.status
@@ -107,7 +107,7 @@ def test_install_crds_applies_the_crd_file_and_waits_until_established(kube):
     from orkestra.cli._install_crds import CRDS, install_crds
     from orkestra.gvk import GVR
     corpus = os.path.join(os.path.dirname(__file__), "..", "unit", "katalog", "goforms", "crd-file.yaml")
-    report = load_report([corpus], env={})
+    report = load_report([corpus])
     assert report.ok, [str(e) for e in report.errors]
     try:
         assert install_crds(kube, report.katalog) == ["searchindices.demo.example.com"]

@@ -13,7 +13,7 @@ CORPUS = os.path.join(os.path.dirname(__file__), "..", "katalog", "goforms")
 
 
 def _katalog(name: str):
-    report = load_report([os.path.join(CORPUS, name)], env={})
+    report = load_report([os.path.join(CORPUS, name)])
     assert report.ok, [str(e) for e in report.errors]
     return report.katalog
 
@@ -68,7 +68,7 @@ def test_a_manifest_shared_by_several_entries_is_applied_once(tmp_path):
         "apiVersion: orkestra.orkspace.io/v1\nkind: Katalog\nmetadata: {name: x}\nspec:\n  crds:\n"
         "    idx-v1: {crdFile: crd.yaml}\n"
         "    idx-v1alpha1: {crdFile: crd.yaml, apiTypes: {version: v1alpha1}, ignoreStatusPatch: true}\n")
-    report = load_report([str(tmp_path / "k.yaml")], env={})
+    report = load_report([str(tmp_path / "k.yaml")])
     assert report.ok, [str(e) for e in report.errors]
     kube = FakeKube()
     assert install_crds(kube, report.katalog, sleep=lambda s: None) == ["searchindices.demo.example.com"]

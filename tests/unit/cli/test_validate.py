@@ -6,6 +6,7 @@ import textwrap
 import pytest
 from click.testing import CliRunner
 
+from orkestra.config import CliSettings
 from orkestra.cli.main import cli
 
 HEAD = "apiVersion: orkestra.orkspace.io/v1\nkind: Katalog\nmetadata: {name: shop-platform}\n"
@@ -165,12 +166,12 @@ def test_no_colour_when_not_a_terminal():
 def test_colour_only_on_a_terminal_without_no_color(monkeypatch):
     from orkestra.cli import validate as mod
     monkeypatch.setattr(mod.sys.stdout, "isatty", lambda: True, raising=False)
-    assert mod.use_color({}) is True
-    assert mod.use_color({"NO_COLOR": "1"}) is False
+    assert mod.use_color(CliSettings.from_env({})) is True
+    assert mod.use_color(CliSettings.from_env({"NO_COLOR": "1"})) is False
     monkeypatch.setattr(mod.sys.stdout, "isatty", lambda: False, raising=False)
-    assert mod.use_color({}) is False
+    assert mod.use_color(CliSettings.from_env({})) is False
     from orkestra.katalog.loader import load_report
-    coloured = mod.format_report(load_report(["examples/hello-website.yaml"], env={}), color=True)
+    coloured = mod.format_report(load_report(["examples/hello-website.yaml"]), color=True)
     assert "\x1b[32m✓\x1b[0m website" in coloured
 
 

@@ -5,6 +5,7 @@ import textwrap
 
 import pytest
 
+from orkestra.config import katalog_inputs
 from orkestra.katalog.loader import LoadReport, load_report
 
 HEAD = "apiVersion: orkestra.orkspace.io/v1\nkind: Katalog\nmetadata: {name: test}\n"
@@ -24,7 +25,7 @@ def write(tmp_path):
 def report(write):
     def _report(text: str, *, env: dict | None = None, head: bool = True) -> LoadReport:
         body = textwrap.dedent(text)
-        return load_report([write(HEAD + body if head else body)], env=env or {})
+        return load_report([write(HEAD + body if head else body)], katalog_inputs(env or {}))
     return _report
 
 

@@ -576,12 +576,12 @@ def test_exec_hooks_imports_the_module_but_never_calls_the_factory(tmp_path, wri
         "def factory():\n    open(" + repr(str(ran)) + ", 'a').write('factory\\n')\n    return {'on_delete': print}\n")
     text = HEAD + textwrap.dedent(crds(f"w:\n  {WEBSITE}\n  operatorBox: {{reconciler: {{hooks: {{module: exechooks_mod, function: factory}}}}}}"))
     path = write(text)
-    assert load_report([path], env={}, exec_hooks=True).ok
+    assert load_report([path], exec_hooks=True).ok
     assert ran.read_text() == "imported\n"
     (tmp_path / "failing_mod.py").write_text("def factory():\n    return {}\nraise SystemExit(4)\n")
     path = write(text.replace("exechooks_mod", "failing_mod"))
-    assert load_report([path], env={}).ok                       # read only: nothing ran
-    r = load_report([path], env={}, exec_hooks=True)
+    assert load_report([path]).ok                       # read only: nothing ran
+    r = load_report([path], exec_hooks=True)
     assert messages(r.errors) == ['spec.crds.w.operatorBox.reconciler.hooks.module: importing "failing_mod" failed: SystemExit: 4']
 
 

@@ -90,7 +90,7 @@ def mutate(rng: random.Random) -> str:
 
 def _assert_rejected(path: str) -> None:
     with pytest.raises(KatalogErrors) as exc:
-        load_katalog([path], env={})
+        load_katalog([path])
     assert exc.value.issues and all(str(i) for i in exc.value.issues)
 
 
@@ -132,7 +132,7 @@ def test_arbitrary_documents_never_crash(tmp_path_factory, entry, top):
            "spec": {"crds": {"a": entry, "b": top}}}
     path.write_text(yaml.safe_dump(doc))
     try:
-        load_katalog([str(path)], env={})
+        load_katalog([str(path)])
     except KatalogErrors as exc:
         assert exc.issues
     result = CliRunner().invoke(cli, ["validate", "-f", str(path)], env={})
@@ -204,7 +204,7 @@ def test_go_form_mutations_fail_cleanly_and_never_call_a_go_key_unknown(tmp_path
         path = tmp_path / f"go{i % 5}.yaml"
         path.write_text(text)
         with pytest.raises(KatalogErrors) as exc:
-            load_katalog([str(path)], env={})
+            load_katalog([str(path)])
         found = [i.message for i in exc.value.issues]
         assert any(expected in m for m in found), (expected, found, text)
         if expected != "unknown field":

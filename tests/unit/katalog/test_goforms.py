@@ -25,7 +25,7 @@ CORPUS = sorted(glob.glob(os.path.join(HERE, "goforms", "*.yaml")))
 
 
 def _load(name: str):
-    report = load_report([os.path.join(HERE, "goforms", name)], env={})
+    report = load_report([os.path.join(HERE, "goforms", name)])
     assert report.ok, [str(e) for e in report.errors]
     return report
 
@@ -383,7 +383,7 @@ def test_crd_file_disagreeing_with_api_types_is_an_error(write, tmp_path):
           crdFile: crd.yaml
           namespaced: false
           apiTypes: {kind: Index}
-    """)], env={})
+    """)])
     texts = messages(got.errors)
     assert 'spec.crds.idx.apiTypes.kind: "Index" does not match crd.yaml ("SearchIndex")' in texts
     assert "spec.crds.idx.namespaced: false does not match the scope in crd.yaml (Namespaced)" in texts
@@ -410,7 +410,7 @@ def test_crd_file_entries_may_watch_any_served_version(write, tmp_path):
         idx-v9:
           crdFile: crd.yaml
           apiTypes: {version: v9}
-    """)], env={})
+    """)])
     assert [(e.path, e.line, e.message) for e in got.errors] == [
         ("spec.crds.idx-v9.apiTypes.version", 15,
          'spec.crds.idx-v9.apiTypes.version: "v9" is not a served version in crd.yaml (served: v1alpha1, v1)')]
@@ -438,7 +438,7 @@ def test_crd_file_problems_name_the_file(write, tmp_path, content, problem):
     spec:
       crds:
         idx: {crdFile: crd.yaml}
-    """)], env={})
+    """)])
     [err] = got.errors
     assert err.message.startswith(f"spec.crds.idx.crdFile: {tmp_path / 'crd.yaml'}: ") and problem in err.message
     assert err.line == 6

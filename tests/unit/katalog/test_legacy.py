@@ -36,7 +36,7 @@ spec:
 def test_every_legacy_form_is_normalised_with_one_warning_each(write, tmp_path):
     (tmp_path / "legacyhooks.py").write_text("def make():\n    def on_reconcile(ctx, obj):\n        pass\n    return {'on_reconcile': on_reconcile}\n")
     from orkestra.katalog.loader import load_report
-    report = load_report([write(LEGACY)], env={})
+    report = load_report([write(LEGACY)])
     assert report.ok, [str(e) for e in report.errors]
     k = report.katalog
     c = k.canonical
@@ -68,7 +68,7 @@ def test_legacy_warnings_point_at_the_written_line(write):
     from orkestra.katalog.loader import load_report
     path = write("apiVersion: orkestra.orkspace.io/v1\nkind: Katalog\nmetadata: {name: x}\nspec:\n  crds:\n"
                  "    a:\n      apiTypes: {kind: ConfigMap}\n      labelSelector: {x: y}\n      workers: 2\n")
-    report = load_report([path], env={})
+    report = load_report([path])
     assert report.ok
     (warning,) = report.warnings
     assert (warning.line, warning.crd) == (9, "a")
@@ -129,7 +129,7 @@ def test_sources_is_renamed_to_imports(write):
     write(HEAD_K + "spec:\n  crds:\n    a: {apiTypes: {kind: ConfigMap}, labelSelector: {x: y}}\n", "a.yaml")
     path = write("apiVersion: orkestra.orkspace.io/v1\nkind: Komposer\nmetadata: {name: k}\n"
                  "sources: {files: [a.yaml]}\nspec: {crds: {}}\n", "komposer.yaml")
-    r = load_report([path], env={})
+    r = load_report([path])
     assert r.ok, [str(e) for e in r.errors]
     assert list(r.katalog.crds) == ["a"]
     assert any("sources" in str(w) for w in r.warnings)

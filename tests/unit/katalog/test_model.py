@@ -32,7 +32,7 @@ spec:
 def test_every_default_and_effective_value(tmp_path):
     path = tmp_path / "k.yaml"
     path.write_text(BODY)
-    k = load_katalog([str(path)], env={})
+    k = load_katalog([str(path)])
     assert (k.name, k.description, k.version, k.author, k.tags, k.kind) == ("model", "d", "1.2", "me", ["a"], "Katalog")
     assert k.security["deletionProtection"] == {"enabled": True, "failurePolicy": "Fail", "strictMode": True,
                                                 "cleanupOnShutdown": False}
@@ -58,6 +58,6 @@ def test_load_katalog_raises_with_every_issue(tmp_path):
     path = tmp_path / "k.yaml"
     path.write_text(BODY.replace("plural: webs}", "plural: webs, x: 1}").replace("enabled: false", "enabled: maybe"))
     with pytest.raises(KatalogErrors) as exc:
-        load_katalog([str(path)], env={})
+        load_katalog([str(path)])
     assert sorted(i.crd for i in exc.value.issues) == ["own-rules", "web"]
     assert sorted(line.split(": ")[0] for line in str(exc.value).splitlines()) == [f"{path}:11:69", f"{path}:20:7"]

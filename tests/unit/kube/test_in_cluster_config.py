@@ -7,7 +7,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from orkestra.kube.client import SERVICE_ACCOUNT_DIR, KubeClient, KubeConfigError, service_account_dir
+from orkestra.config import Settings
+from orkestra.kube.client import SERVICE_ACCOUNT_DIR, KubeClient, KubeConfigError
+
+
+def from_pod_env() -> KubeClient:
+    """The client as `ork run` builds it: the account directory from the settings."""
+    settings = Settings.from_env()
+    return KubeClient.from_config(settings.kubeconfig or None, account_dir=settings.service_account_dir)
 
 
 def ca_pem() -> bytes:
@@ -37,11 +44,11 @@ def pod(tmp_path, monkeypatch):
 
 def test_the_standard_mount_is_the_default(monkeypatch):
     monkeypatch.delenv("ORK_SERVICE_ACCOUNT_DIR", raising=False)
-    assert service_account_dir() == SERVICE_ACCOUNT_DIR == "/var/run/secrets/kubernetes.io/serviceaccount"
+    assert Settings.from_env().service_account_dir == SERVICE_ACCOUNT_DIR == "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
 def test_without_a_kubeconfig_the_mounted_service_account_is_used(pod):
-    kube = KubeClient.from_config()
+    kube = from_pod_env()
     assert kube.server == "https://10.96.0.1:443"
     assert not kube.is_loopback
     cfg = kube.api_client.configuration
@@ -52,11 +59,11 @@ def test_without_a_kubeconfig_the_mounted_service_account_is_used(pod):
 def test_missing_service_host_is_a_clear_error(pod, monkeypatch):
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST")
     with pytest.raises(KubeConfigError) as err:
-        KubeClient.from_config()
+        from_pod_env()
     assert str(err.value).startswith("cannot load in-cluster configuration: ")
     assert "sa-token-123" not in str(err.value)
 
 
 def test_service_account_dir_reads_a_given_environment():
-    assert service_account_dir({"ORK_SERVICE_ACCOUNT_DIR": "/mnt/sa"}) == "/mnt/sa"
-    assert service_account_dir({"ORK_SERVICE_ACCOUNT_DIR": ""}) == SERVICE_ACCOUNT_DIR
+    assert Settings.from_env({"ORK_SERVICE_ACCOUNT_DIR": "/mnt/sa"}).service_account_dir == "/mnt/sa"
+    assert Settings.from_env({"ORK_SERVICE_ACCOUNT_DIR": ""}).service_account_dir == SERVICE_ACCOUNT_DIR

@@ -52,7 +52,7 @@ def test_example_validates_without_warnings(name, unpacked, monkeypatch):
     pack, example = name.split("/")
     directory = unpacked / pack / example
     monkeypatch.chdir(directory)
-    report = load_report([str(directory / "katalog.yaml")], env={})
+    report = load_report([str(directory / "katalog.yaml")])
     assert report.ok, [str(e) for e in report.errors]
     assert report.warnings == [], [str(w) for w in report.warnings]
 
@@ -61,7 +61,7 @@ def test_example_validates_without_warnings(name, unpacked, monkeypatch):
 def test_every_cr_and_expectation_names_a_kind_the_example_declares(name, unpacked):
     pack, example = name.split("/")
     directory = unpacked / pack / example
-    report = load_report([str(directory / "katalog.yaml")], env={})
+    report = load_report([str(directory / "katalog.yaml")])
     kinds = {(e.api.group, e.api.kind) for e in report.entries.values()}
     crds = [d for f in directory.glob("*crd.yaml") for d in yaml.safe_load_all(f.read_text())
             if d["kind"] == "CustomResourceDefinition"]
@@ -101,7 +101,7 @@ def test_the_offline_claims_of_packs_md_hold(unpacked, monkeypatch):
     dependencies form three levels, and the Komposer's override reaches the merged Katalog."""
     from orkestra.katalog.rbac import entry_rules
 
-    hooks = load_report([str(unpacked / "advanced" / "hooks" / "katalog.yaml")], env={})
+    hooks = load_report([str(unpacked / "advanced" / "hooks" / "katalog.yaml")])
     assert any(r.resource == "configmaps" and "create" in r.verbs for r in entry_rules(hooks.entries["backup"]))
 
     monkeypatch.chdir(unpacked / "advanced" / "dependencies")
@@ -110,6 +110,6 @@ def test_the_offline_claims_of_packs_md_hold(unpacked, monkeypatch):
     assert [line.split()[:3] for line in graph.output.splitlines() if line.startswith("level")] == [
         ["level", "0", "tenant"], ["level", "1", "database"], ["level", "2", "application"]]
 
-    komposer = load_report([str(unpacked / "intermediate" / "komposer-basic" / "katalog.yaml")], env={})
+    komposer = load_report([str(unpacked / "intermediate" / "komposer-basic" / "katalog.yaml")])
     assert set(komposer.entries) == {"website", "cache"}
     assert komposer.entries["cache"].box.workers == 4 and komposer.entries["website"].box.workers == 3

@@ -74,7 +74,7 @@ def test_c11_for_each_over_a_map_binds_key_value_and_index():
 
 
 def test_c16_env_value_and_value_from_render_as_env_vars():
-    report = load_report([os.path.join(GOFORMS, "env-value-from.yaml")], env={})
+    report = load_report([os.path.join(GOFORMS, "env-value-from.yaml")])
     assert report.ok, [str(e) for e in report.errors]
     [tpl] = compile_entries(report.katalog.crds["api"], ("onReconcile",))
     [dep] = render_entry(tpl, make_cr("shop"), children=children_context([], []),
@@ -93,7 +93,7 @@ def test_c16_env_values_of_the_go_map_form_render_as_text(tmp_path):
                   "POD": {"valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}}
     path = tmp_path / "katalog.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    report = load_report([str(path)], env={})
+    report = load_report([str(path)])
     assert report.ok, [str(e) for e in report.errors]
     [tpl] = compile_entries(report.katalog.crds["api"], ("onReconcile",))
     [out] = render_entry(tpl, make_cr("shop"), children=children_context([], []),
@@ -105,7 +105,7 @@ def test_c16_env_values_of_the_go_map_form_render_as_text(tmp_path):
 
 
 def test_get_path_status_field_reads_a_child_with_the_variadic_get():
-    report = load_report([os.path.join(GOFORMS, "get-path.yaml")], env={})
+    report = load_report([os.path.join(GOFORMS, "get-path.yaml")])
     assert report.ok, [str(e) for e in report.errors]
     fields = [StatusField.compile(f) for f in report.katalog.crds["app"].box.status["fields"]]
     deploy = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "a-deployment"},

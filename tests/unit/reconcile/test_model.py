@@ -272,7 +272,7 @@ class ReconcileModel(RuleBasedStateMachine):
             fh.write(katalog_yaml(self.cms, cluster_role=self.cluster_role, create_job=self.create_job,
                                   delete_job=self.delete_job, finalizer=self.finalizer))
         try:
-            katalog = load_katalog([path], env={})
+            katalog = load_katalog([path])
         except KatalogErrors:
             return False
         self.runtime = Runtime(self.client, katalog)

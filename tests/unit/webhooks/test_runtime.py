@@ -107,11 +107,15 @@ def test_client_target_rules():
 
 
 @pytest.mark.parametrize("service_env, security, expected", [
-    ("orkestra", {}, "orkestra"), ("orkestra", {"serviceName": "webhooks"}, "webhooks"),
-    ("custom", {"serviceName": "webhooks"}, "custom")])
+    (None, {}, "orkestra"), (None, {"serviceName": "webhooks"}, "webhooks"),
+    ("orkestra", {}, "orkestra"), ("custom", {"serviceName": "webhooks"}, "custom"),
+    # issue 10 item 4: an explicit ORK_SERVICE_NAME=orkestra was taken for unset, and lost to serviceName
+    ("orkestra", {"serviceName": "webhooks"}, "orkestra")])
 def test_service_name_order(service_env, security, expected):
+    """docs/webhooks.md §2: ORK_SERVICE_NAME (None: unset) > security.serviceName > orkestra."""
     from orkestra.webhooks.plan import service_name
-    ws = WebhookSettings.from_settings(dataclasses.replace(Settings(), service_name=service_env))
+    env = {} if service_env is None else {"ORK_SERVICE_NAME": service_env}
+    ws = WebhookSettings.from_settings(Settings.from_env(env))
 
     class K:
         pass

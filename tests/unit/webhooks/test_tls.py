@@ -201,9 +201,13 @@ def test_make_source_names_follow_the_settings():
 
 def test_in_cluster_looks_for_the_token_in_the_service_account_dir(tmp_path):
     """The same directory as the client's in-cluster config (ORK_SERVICE_ACCOUNT_DIR), not a fixed path."""
+    from orkestra.config import Settings
     from orkestra.webhooks.tls import in_cluster
+
+    def account_dir(env):
+        return WebhookSettings.from_settings(Settings.from_env(env)).service_account_dir
     env = {"ORK_SERVICE_ACCOUNT_DIR": str(tmp_path)}
-    assert in_cluster(env) is False
+    assert in_cluster(account_dir(env)) is False
     (tmp_path / "token").write_text("t")
-    assert in_cluster(env) is True
-    assert in_cluster({"ORK_SERVICE_ACCOUNT_DIR": str(tmp_path / "elsewhere")}) is False
+    assert in_cluster(account_dir(env)) is True
+    assert in_cluster(account_dir({"ORK_SERVICE_ACCOUNT_DIR": str(tmp_path / "elsewhere")})) is False

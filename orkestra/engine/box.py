@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from orkestra import metrics
 from orkestra.engine import filters
@@ -26,25 +26,32 @@ from orkestra.engine.pool import WorkerPool
 from orkestra.informers.store import index_uid, object_key
 from orkestra.engine.safe import Outcome, safe_reconcile
 from orkestra.durations import format_duration
+from orkestra.gvk import GVR
 from orkestra.katalog.model import CrdEntry, Katalog
+
+if TYPE_CHECKING:
+    from orkestra.informers import Handler, SharedInformer, SharedInformerFactory
+    from orkestra.kube import Discovery, EventRecorder, KubeClient
+    from orkestra.reconcile.runtime import Reconciler
+    from orkestra.workqueue import RateLimitingQueue
 
 log = logging.getLogger("orkestra.engine")
 
 
 class BoxEnvironment(Protocol):
     """What boxes share, provided by the engine (or a fake in unit tests)."""
-    kube: Any
-    discovery: Any
-    recorder: Any
+    kube: KubeClient | None
+    discovery: Discovery | None
+    recorder: EventRecorder | None
     identity: str
     katalog: Katalog
-    factory: Any
+    factory: SharedInformerFactory | None
 
-    def make_queue(self, entry: CrdEntry, on_limit_warning: Callable[[int, int], None]) -> Any: ...
+    def make_queue(self, entry: CrdEntry, on_limit_warning: Callable[[int, int], None]) -> RateLimitingQueue: ...
     def release_queue(self, key: str) -> None: ...
-    def make_reconciler(self, entry: CrdEntry, box: "OperatorBox") -> Any: ...
+    def make_reconciler(self, entry: CrdEntry, box: OperatorBox) -> Reconciler: ...
     def children(self, owner_uid: str) -> list[dict]: ...
-    def child_gvrs_of(self, key: str) -> list: ...
+    def child_gvrs_of(self, key: str) -> list[GVR]: ...
     def health_changed(self) -> None: ...
 
 
@@ -56,10 +63,10 @@ class OperatorBox:
         self.gvk_string = entry.api.gvk_string
         self.env = env
         self.health = CrdHealth(entry.key, entry.box.queue.failure_threshold, clock=wall)
-        self.informer: Any = None
-        self.queue: Any = None
+        self.informer: SharedInformer | None = None
+        self.queue: RateLimitingQueue | None = None
         self.pool: WorkerPool | None = None
-        self.reconciler: Any = None
+        self.reconciler: Reconciler | None = None
         self._wall = wall
         self._clock = clock
         self._lock = threading.Lock()
@@ -67,19 +74,19 @@ class OperatorBox:
         self.dropped = 0
         self.limit_reached = 0
         self._labels = (self.gvk_string, self.key)
-        self._handler: Any = None
+        self._handler: Handler | None = None
 
     # ------------------------------------------------------------------ ReconcileRuntime
     @property
-    def kube(self) -> Any:
+    def kube(self) -> KubeClient | None:
         return self.env.kube
 
     @property
-    def discovery(self) -> Any:
+    def discovery(self) -> Discovery | None:
         return self.env.discovery
 
     @property
-    def recorder(self) -> Any:
+    def recorder(self) -> EventRecorder | None:
         return self.env.recorder
 
     @property
@@ -99,7 +106,7 @@ class OperatorBox:
     def children(self, owner_uid: str) -> list[dict]:
         return self.env.children(owner_uid)
 
-    def child_informer_gvrs(self) -> list:
+    def child_informer_gvrs(self) -> list[GVR]:
         return self.env.child_gvrs_of(self.key)
 
     def set_warnings(self, key: str, source: str, warnings: list[dict]) -> None:
@@ -146,7 +153,7 @@ class OperatorBox:
             informer.remove_handler(self._handler)
             self.env.factory.release(informer)
 
-    def _informer_status(self, informer: Any, condition: str, message: str) -> None:
+    def _informer_status(self, informer: SharedInformer, condition: str, message: str) -> None:
         """Reflector news: `forbidden` degrades the CRD until a list succeeds; `gone` (404) asks
         the activator to check presence now."""
         if informer is not self.informer:

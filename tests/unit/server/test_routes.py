@@ -18,9 +18,9 @@ def site(name, ns="default", *, ready="True", phase="Running", gen=2, observed=2
 
 
 class FakeEngine:
+    """A `RuntimeView` over made-up state."""
     mode = "runtime"
     identity = "pod-a"
-    webhooks = None
 
     def __init__(self):
         cache = make_entry("cache", kind="Cache", threshold=5)
@@ -83,6 +83,12 @@ class FakeEngine:
 
     def events_for(self, obj):
         return self.events
+
+    def webhook_katalog_block(self):
+        return None
+
+    def webhook_crd_blocks(self, key):
+        return None
 
 
 @pytest.fixture

@@ -86,8 +86,8 @@ def test_open_data_routes_on_a_non_loopback_bind_warn_at_start(caplog):
 def test_build_app_guards_data_routes_only_in_kubernetes_mode():
     from orkestra.server.serve import build_app
     from tests.unit.server.test_routes import FakeEngine
-    open_client = build_app(FakeEngine(), Settings()).test_client()
+    open_client = build_app(FakeEngine(), Settings(), lambda: None).test_client()
     assert open_client.get("/katalog/website/cr").status_code == 200
-    guarded = build_app(FakeEngine(), Settings(api_auth="kubernetes")).test_client()
+    guarded = build_app(FakeEngine(), Settings(api_auth="kubernetes"), lambda: None).test_client()
     assert guarded.get("/katalog/website/cr").status_code == 401
     assert guarded.get("/health").status_code == 200

@@ -1,5 +1,5 @@
-"""`attach(engine)`: when the listener and the controller start (docs/webhooks.md §1, §3), and the
-`/katalog` blocks of §8 — against a stand-in engine (no cluster)."""
+"""`webhook_role` and `build_runtime`: when the listener and the controller start (docs/webhooks.md
+§1, §3), and the `/katalog` blocks of §8 — against a stand-in engine (no cluster)."""
 from __future__ import annotations
 
 import dataclasses
@@ -13,8 +13,9 @@ import urllib.request
 import pytest
 
 from orkestra.config import Settings
-from orkestra.webhooks import attach
-from orkestra.webhooks.runtime import client_target
+from orkestra.webhooks.app import WebhookState
+from orkestra.webhooks.describe import WebhookDescriber
+from orkestra.webhooks.runtime import WebhookRole, build_runtime, client_target, webhook_role
 from orkestra.webhooks.switches import WebhookSettings
 
 from .katalogs import admission, load, obj
@@ -37,11 +38,23 @@ class Engine:
         self.kube = None
         self.leadership = []
 
-    def on_leadership(self, cb):
-        self.leadership.append(cb)
 
-    def box(self, key):
+
+def attach(engine):
+    """What the serve wiring does: ask the role, build the runtime, start the runnables that need
+    no leader and keep the others for leadership."""
+    ws = WebhookSettings.from_settings(engine.settings)
+    gateway = engine.mode == "gateway"
+    state = WebhookState.build(engine.katalog, ws)
+    if webhook_role(state.plan, ws, gateway=gateway) is WebhookRole.NONE:
         return None
+    rt = build_runtime(engine.katalog, state, ws, kube=engine.kube, gateway=gateway)
+    for part in rt.runnables():
+        if part.needs_leader:
+            engine.leadership.append(part.start)
+        else:
+            part.start()
+    return rt
 
 
 def test_nothing_listens_without_a_switch_or_protection(tmp_path):
@@ -58,7 +71,7 @@ def test_gateway_always_listens_and_served_paths_follow_the_plan(tmp_path, caplo
     try:
         assert rt is not None and rt.listening.wait(10)
         assert rt.plan.paths == set() and rt.controller is None
-        assert rt.describe_katalog() is None
+        assert WebhookDescriber(rt.state).describe_katalog() is None
     finally:
         rt.stop()
 
@@ -77,7 +90,7 @@ def test_served_but_not_registered_outside_a_cluster(tmp_path, caplog):
                                      headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(req, context=ctx, timeout=10) as resp:
             assert json.loads(resp.read())["response"]["allowed"] is False
-        block = rt.describe_crd("service-app")
+        block = WebhookDescriber(rt.state).describe_crd("service-app")
         assert block["admission"]["webhooksEnabled"] is True
         assert block["admission"]["validationTotal"] == 1 and block["admission"]["validationDenied"] == 1
         assert block["admission"]["valAvgLatencyMs"] > 0
@@ -86,10 +99,10 @@ def test_served_but_not_registered_outside_a_cluster(tmp_path, caplog):
                                                "strictMode": False, "total": 0, "blocked": 0, "allowed": 0}
         assert block["namespaceProtection"]["enabled"] is True
         assert block["namespaceProtection"]["restrictedNamespaces"] == ["kube-system", "secret-*"]
-        cache = rt.describe_crd("cache-v1")["conversion"]
+        cache = WebhookDescriber(rt.state).describe_crd("cache-v1")["conversion"]
         assert cache["paths"] == ["v1alpha1→v1", "v1→v1alpha1"] and cache["storageVersion"] == "v1"
         assert cache["total"] == 0 and cache["avgLatencyMs"] is None
-        assert rt.describe_katalog() == {"deletion": {"enabled": True, "total": 0, "blocked": 0, "allowed": 0},
+        assert WebhookDescriber(rt.state).describe_katalog() == {"deletion": {"enabled": True, "total": 0, "blocked": 0, "allowed": 0},
                                          "namespace": {"enabled": True, "total": 0, "blocked": 0, "allowed": 0}}
     finally:
         rt.stop()
@@ -135,7 +148,6 @@ def test_controller_starts_on_leadership_and_hears_about_new_certificates(tmp_pa
     import datetime as dt
 
     from orkestra.webhooks import certs
-    from orkestra.webhooks.app import WebhookState
     from orkestra.webhooks.runtime import WebhookRuntime
     from orkestra.webhooks.tls import SuppliedSource, TlsManager
 

@@ -62,7 +62,7 @@ class OperatorBox:
         self.key = entry.key
         self.gvk_string = entry.api.gvk_string
         self.env = env
-        self.health = CrdHealth(entry.key, entry.box.queue.failure_threshold, clock=wall)
+        self.health = CrdHealth(entry.key, entry.box_spec.queue.failure_threshold, clock=wall)
         self.informer: SharedInformer | None = None
         self.queue: RateLimitingQueue | None = None
         self.pool: WorkerPool | None = None
@@ -142,7 +142,7 @@ class OperatorBox:
             e.api.gvr, namespace=e.namespace, label_selector=filters.selector_string(e.label_selector),
             field_selector=filters.selector_string(e.field_selector), indexers={"uid": index_uid},
             namespaced=e.api.namespaced)
-        self._handler = informer.add_handler(self._on_add, self._on_update, self._on_delete, e.box.resync)
+        self._handler = informer.add_handler(self._on_add, self._on_update, self._on_delete, e.box_spec.resync)
         informer.add_status_listener(lambda condition, message: self._informer_status(informer, condition, message))
         self.informer = informer
         informer.start()
@@ -178,15 +178,15 @@ class OperatorBox:
         def handle(key: str, cancelled: threading.Event) -> Outcome:
             # bound to this activation's reconciler: a later stop() cannot pull it from under a call
             return safe_reconcile(reconciler, key, cancelled, sink=self, clock=self._clock)
-        self.pool = WorkerPool(crd=self.key, size=e.box.workers, queue=self.queue, handle=handle,
-                               timeout=e.box.timeout, on_timeout=self._on_timeout,
+        self.pool = WorkerPool(crd=self.key, size=e.box_spec.workers, queue=self.queue, handle=handle,
+                               timeout=e.box_spec.timeout, on_timeout=self._on_timeout,
                                after_item=self.update_gauges, clock=self._clock, wall=self._wall)
         for obj in self.cached_all():
             self.queue.add(object_key(obj))
         self.health.mark_started()
         self.pool.start()
-        metrics.cr_max_concurrent.labels(self.key).set(e.box.workers)
-        log.info("crd activated", extra={"crd": self.key, "gvk": self.gvk_string, "workers": e.box.workers})
+        metrics.cr_max_concurrent.labels(self.key).set(e.box_spec.workers)
+        log.info("crd activated", extra={"crd": self.key, "gvk": self.gvk_string, "workers": e.box_spec.workers})
         self.update_gauges()
 
     def shut_down_queue(self) -> None:
@@ -225,10 +225,10 @@ class OperatorBox:
             self.env.recorder.event(obj, "Warning", reason, message)
 
     def _on_timeout(self, key: str, stack: str) -> None:
-        error = f"reconcile timed out after {format_duration(self.entry.box.timeout)}"
+        error = f"reconcile timed out after {format_duration(self.entry.box_spec.timeout)}"
         log.error("reconcile timed out", extra={"crd": self.key, "gvk": self.gvk_string, "key": key,
                                                 "stack": stack})
-        self.record_failure(error, stack, self.entry.box.timeout)
+        self.record_failure(error, stack, self.entry.box_spec.timeout)
 
     # ------------------------------------------------------------------ informer events
     def enqueue(self, key: str) -> None:
@@ -293,7 +293,7 @@ class OperatorBox:
             if self.synced() and counts["processing"] == 0 and counts["stuck"] == 0 and self.queue_depth() == 0:
                 if self.health.mark_idle():
                     self.env.health_changed()
-        max_depth = self.entry.box.queue.max_depth
+        max_depth = self.entry.box_spec.queue.max_depth
         if max_depth and self.queue_depth() < max_depth:
             self.set_warnings("", "queue", [])     # the depth limit warning is active only while reached
         metrics.resource_count.labels(*self._labels).set(self.resource_count())

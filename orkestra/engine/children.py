@@ -29,7 +29,7 @@ def child_kinds(entry: CrdEntry) -> list[tuple[str, str]]:
     """(apiVersion or "", kind) of every child kind, de-duplicated, in declaration order."""
     out: list[tuple[str, str]] = []
     for phase in PHASES:
-        for type_, items in (entry.box.templates.get(phase) or {}).items():
+        for type_, items in (entry.box_spec.templates.get(phase) or {}).items():
             if type_ != "custom":
                 facts = TEMPLATE_KINDS[type_]
                 out.append((facts.api_version, facts.kind))
@@ -37,7 +37,7 @@ def child_kinds(entry: CrdEntry) -> list[tuple[str, str]]:
             for item in items:
                 if item.get("kind"):
                     out.append((item.get("apiVersion") or "", item["kind"]))
-    for res in entry.box.hooks.managed_resources if entry.box.hooks else ():
+    for res in entry.box_spec.hooks.managed_resources if entry.box_spec.hooks else ():
         if res.get("kind"):
             out.append((res.get("apiVersion") or "", res["kind"]))
     return list(dict.fromkeys(out))

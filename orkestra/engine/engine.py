@@ -294,8 +294,8 @@ class Engine:
     def make_queue(self, entry: CrdEntry, on_limit_warning: Callable[[int, int], None]) -> RateLimitingQueue:
         from orkestra.workqueue import PrometheusQueueMetrics, RateLimitingQueue, shared_timer
         queue_metrics = self._queue_metrics[entry.key] = PrometheusQueueMetrics(entry.key, entry.api.gvk_string)
-        return RateLimitingQueue(entry.key, timer=shared_timer(), max_depth=entry.box.queue.max_depth,
-                                 on_limit=entry.box.queue.on_limit, metrics=queue_metrics,
+        return RateLimitingQueue(entry.key, timer=shared_timer(), max_depth=entry.box_spec.queue.max_depth,
+                                 on_limit=entry.box_spec.queue.on_limit, metrics=queue_metrics,
                                  gvk=entry.api.gvk_string, on_limit_warning=on_limit_warning)
 
     def release_queue(self, key: str) -> None:

@@ -330,10 +330,12 @@ class Engine:
             self.ready_event.clear()
 
     def probes(self) -> dict[str, bool]:
+        """The process probes. `liveness` is what `/health` answers: the supervisor's heartbeat,
+        never a CRD's health (docs/runtime.md §12.1)."""
         return {
             "startup": self.api_reachable,
             "ready": self.api_reachable and self.ready_event.is_set() and not self.shutting_down,
-            "health": self.clock() - self._heartbeat <= HEARTBEAT_LIMIT and not self.shutdown_done,
+            "liveness": self.clock() - self._heartbeat <= HEARTBEAT_LIMIT and not self.shutdown_done,
         }
 
     # ------------------------------------------------------------------ shutdown
@@ -378,7 +380,7 @@ class Engine:
         if self.elector is not None:
             self.elector.release()
         self._runnables.stop()                                          # 4. webhooks
-        self.shutdown_done = True                                       # 5. /health -> 500
+        self.shutdown_done = True                                       # 5. /health (liveness) -> 500
         log.info("shutdown complete", extra={"identity": self.identity})
 
 

@@ -76,8 +76,9 @@ def startup() -> Response:
 
 
 @probes.get("/health")
-def health() -> Response:
-    return _probe("health")
+def liveness() -> Response:
+    """The liveness probe (the process, never a CRD's health)."""
+    return _probe("liveness")
 
 
 @probes.get("/ready")

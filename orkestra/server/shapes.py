@@ -30,7 +30,7 @@ def service_name(mode: str) -> str:
 
 # ---------------------------------------------------------------------------- probes
 def probe_body(probe: str, ok: bool, proc: dict) -> tuple[dict, int]:
-    words = {"startup": ("ok", "starting", 503), "health": ("ok", "unhealthy", 500),
+    words = {"startup": ("ok", "starting", 503), "liveness": ("ok", "unhealthy", 500),
              "ready": ("ready", "not ready", 503)}[probe]
     body = {"status": words[0] if ok else words[1], "service": service_name(proc["mode"]),
             "uptime": uptime(proc["startedAt"], proc["now"]), "started": rfc3339(proc["startedAt"])}

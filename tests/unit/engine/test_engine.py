@@ -66,17 +66,17 @@ def test_lost_leadership_stops_every_queue_and_exits_1():
 def test_probes_follow_startup_readiness_heartbeat_and_shutdown():
     clock = Clock()
     engine = make_engine(clock=clock, wall=lambda: 1_000.0)
-    assert engine.probes() == {"startup": False, "ready": False, "health": True}
+    assert engine.probes() == {"startup": False, "ready": False, "liveness": True}
     engine.api_reachable = True
     engine.ready_event.set()
-    assert engine.probes() == {"startup": True, "ready": True, "health": True}
+    assert engine.probes() == {"startup": True, "ready": True, "liveness": True}
     clock.t = 61
-    assert engine.probes()["health"] is False, "no supervisor heartbeat for 60 s"
+    assert engine.probes()["liveness"] is False, "no supervisor heartbeat for 60 s"
     engine._heartbeat = 61
     engine.shutting_down = True
     assert engine.probes()["ready"] is False
     engine.shutdown_done = True
-    assert engine.probes()["health"] is False
+    assert engine.probes()["liveness"] is False
 
 
 class WatchFactory:

@@ -103,7 +103,7 @@ def test_shutdown_stops_started_runnables_last_started_first_after_the_drain(eng
     engine.shutdown()
     assert log == [("shut", "cache"), ("drain", "cache", 30.0), ("stop", "controller"), ("stop", "flaky"),
                    ("stop", "listener")], "after the drain, last started first; a failing stop stops no other"
-    assert engine.shutdown_done and not engine.probes()["health"]
+    assert engine.shutdown_done and not engine.probes()["liveness"]
     engine.shutdown()
     assert len(log) == 5, "shutdown runs once"
 

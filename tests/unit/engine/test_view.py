@@ -46,7 +46,7 @@ def test_process_snapshot_carries_the_probes_and_the_wall_clock():
     proc = EngineView(engine).process_snapshot()
     assert proc == {"identity": "pod-a", "isLeader": True, "leader": "pod-a", "mode": "runtime",
                     "startedAt": 1_000.0, "now": 1_000.0, "gatewayEndpoint": "", "startup": True,
-                    "ready": True, "health": True}
+                    "ready": True, "liveness": True}
 
 
 class Store:

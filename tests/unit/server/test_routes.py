@@ -46,7 +46,7 @@ class FakeEngine:
     def process_snapshot(self):
         return {"identity": self.identity, "isLeader": True, "leader": self.identity, "mode": self.mode,
                 "startedAt": NOW - 3600, "now": NOW, "gatewayEndpoint": "", "startup": True,
-                "ready": self.ready, "health": True}
+                "ready": self.ready, "liveness": True}
 
     def crd_snapshot(self, key):
         if key not in self.health:

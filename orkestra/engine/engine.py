@@ -310,9 +310,6 @@ class Engine:
         from orkestra.reconcile import build_reconciler
         return build_reconciler(entry, katalog=self.katalog, runtime=box)
 
-    def box(self, key: str) -> OperatorBox | None:
-        return self.boxes.get(key)
-
     # ------------------------------------------------------------------ probes and snapshots
     def _update_readiness(self) -> None:
         if self.shutting_down or not self.api_reachable:

@@ -202,13 +202,13 @@ class Engine:
             return
         from orkestra.engine.leader import KubeLeaseStore, LeaseElector
         store = KubeLeaseStore(self.kube, namespace=self.settings.namespace)
-        self.elector = LeaseElector(store, identity=self.identity, lease_duration=self.settings.lease_duration,
-                                    renew_deadline=self.settings.renew_deadline,
-                                    retry_period=self.settings.retry_period,
-                                    on_started_leading=self._became_leader, on_stopped_leading=self._lost_leadership,
-                                    clock=self.clock, wall=self.wall)
-        self._spawn("ork-leader", lambda: self.elector.run(self._stop))
-        self._spawn("ork-leader-watch", lambda: store.watch_released(self.elector, self._stop))
+        elector = self.elector = LeaseElector(
+            store, identity=self.identity, lease_duration=self.settings.lease_duration,
+            renew_deadline=self.settings.renew_deadline, retry_period=self.settings.retry_period,
+            on_started_leading=self._became_leader, on_stopped_leading=self._lost_leadership,
+            clock=self.clock, wall=self.wall)
+        self._spawn("ork-leader", lambda: elector.run(self._stop))
+        self._spawn("ork-leader-watch", lambda: store.watch_released(elector, self._stop))
 
     def _tick(self) -> None:
         for box in self.boxes.values():

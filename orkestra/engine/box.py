@@ -137,8 +137,9 @@ class OperatorBox:
         """Start (or share) this CRD's informer; safe on followers."""
         if self.informer is not None:
             return
-        e = self.entry
-        informer = self.env.factory.informer(
+        e, factory = self.entry, self.env.factory
+        assert factory is not None, "the engine connects before a box watches"
+        informer = factory.informer(
             e.api.gvr, namespace=e.namespace, label_selector=filters.selector_string(e.label_selector),
             field_selector=filters.selector_string(e.field_selector), indexers={"uid": index_uid},
             namespaced=e.api.namespaced)
@@ -150,8 +151,10 @@ class OperatorBox:
     def unwatch(self) -> None:
         if self.informer is not None:
             informer, self.informer = self.informer, None
-            informer.remove_handler(self._handler)
-            self.env.factory.release(informer)
+            if self._handler is not None:
+                informer.remove_handler(self._handler)
+            if self.env.factory is not None:
+                self.env.factory.release(informer)
 
     def _informer_status(self, informer: SharedInformer, condition: str, message: str) -> None:
         """Reflector news: `forbidden` degrades the CRD until a list succeeds; `gone` (404) asks

@@ -129,7 +129,7 @@ class ChildInformers:
         if not uid:
             return
         named = filters.owner_crd(child)
-        boxes = [self._boxes[named]] if named in self._boxes else list(self._boxes.values())
+        boxes = [self._boxes[named]] if named is not None and named in self._boxes else list(self._boxes.values())
         for box in boxes:
             informer = box.informer         # read once: the activator may unwatch meanwhile
             if not box.active or informer is None:

@@ -149,11 +149,13 @@ class Engine:
 
     # ------------------------------------------------------------------ supervisor
     def _supervise(self) -> None:
+        kube = self.kube
+        assert kube is not None, "start() connects first"
         delay = 0.5
         while not self._stop.is_set() and not self.api_reachable:
             self._heartbeat = self.clock()
             try:
-                self.kube.request("GET", "/version")
+                kube.request("GET", "/version")
                 self.api_reachable = True
             except Exception as err:  # noqa: BLE001 - unreachable is not fatal: retry with backoff
                 log.warning("API server not reachable, retrying", extra={"error": str(err), "retry_in": delay})
@@ -186,9 +188,10 @@ class Engine:
                 if box.entry.has_unique_rules:
                     box.watch()
             return
-        self.activator = Activator(self.boxes, self.katalog.start_order, self.discovery, clock=self.clock,
-                                   prepare=lambda box: self.child_informers.watch_for(box, self.factory,
-                                                                                      self.discovery))
+        factory, discovery = self.factory, self.discovery
+        assert factory is not None and discovery is not None, "start() connects first"
+        self.activator = Activator(self.boxes, self.katalog.start_order, discovery, clock=self.clock,
+                                   prepare=lambda box: self.child_informers.watch_for(box, factory, discovery))
         try:
             served = self.activator.served_now()
         except Exception as err:  # noqa: BLE001 - informers start on the first successful pass instead
@@ -268,8 +271,10 @@ class Engine:
 
     def _release_disabled(self, entries: list[CrdEntry]) -> None:
         """Free the CRs of disabled entries from Orkestra's finalizers (docs/finalizers.md)."""
+        kube, recorder = self.kube, self.recorder
+        assert kube is not None and recorder is not None, "start() connects first"
         for entry in entries:
-            release_entry(entry, self.kube, self.recorder, watch_namespace=self.settings.watch_namespace)
+            release_entry(entry, kube, recorder, watch_namespace=self.settings.watch_namespace)
 
     def _lost_leadership(self) -> None:
         """Stop handing out work at once, give in-flight calls 5 s, then end the worker (exit 1)."""

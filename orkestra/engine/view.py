@@ -93,8 +93,10 @@ class EngineView:
     def events_for(self, obj: dict) -> list[dict]:
         """Core Events whose involvedObject is `obj` (a live list: events are not cached)."""
         meta = obj.get("metadata") or {}
-        items, _ = self._engine.kube.list(GVR("", "v1", "events"), namespace=meta.get("namespace") or "default",
-                                          field_selector=f"involvedObject.uid={meta.get('uid', '')}")
+        kube = self._engine.kube
+        assert kube is not None, "a cached CR means the engine is connected"
+        items, _ = kube.list(GVR("", "v1", "events"), namespace=meta.get("namespace") or "default",
+                             field_selector=f"involvedObject.uid={meta.get('uid', '')}")
         return items
 
     def children_for_view(self, key: str, owner_uid: str) -> list[dict]:

@@ -124,16 +124,17 @@ class WebhookRuntime:
         self.server.serve_forever(poll_interval=0.5)
 
     def start_controller(self, leading: bool = True) -> None:
-        """Leadership callback in runtime mode; called once directly in gateway mode."""
-        if not leading or self.controller is None:
+        """The controller runnable's start (on the leader in runtime mode); once."""
+        controller = self.controller
+        if not leading or controller is None:
             return
         with self._lock:
             if self._controller_started:
                 return
             self._controller_started = True
         if self.tls is not None:
-            self.tls.on_change(lambda _ca: self.controller.trigger())
-        self.controller.start()
+            self.tls.on_change(lambda _ca: controller.trigger())
+        controller.start()
 
     def runnables(self) -> list[WebhookPart]:
         """The listener (with the engine) and the controller (on the leader, except in gateway

@@ -89,7 +89,6 @@ class Engine:
                                               for e in katalog.enabled}
         self.activator: Activator | None = None
         self._leader = False
-        self._leadership_callbacks: list[Callable[[bool], None]] = []
         self.child_informers = ChildInformers(self.boxes, on_health_change=self.health_changed)
         self._queue_metrics: dict[str, PrometheusQueueMetrics] = {}
         self._stop = threading.Event()
@@ -240,11 +239,6 @@ class Engine:
     def is_leader(self) -> bool:
         return self._leader
 
-    def on_leadership(self, callback: Callable[[bool], None]) -> None:
-        self._leadership_callbacks.append(callback)
-        if self._leader:
-            callback(True)
-
     @property
     def leader_identity(self) -> str:
         if self._leader:
@@ -258,8 +252,6 @@ class Engine:
             self.recorder.event(self.elector.lease, "Normal", "LeaderElection", f"{self.identity} became leader")
         if self.activator is not None:
             self.activator.leadership_gained()
-        for cb in self._leadership_callbacks:
-            _safe_call(cb, True)
         try:
             self._runnables.start(leading=True)
         except Exception:  # noqa: BLE001 - the supervisor goes on; the runnable said why
@@ -279,8 +271,6 @@ class Engine:
     def _lost_leadership(self) -> None:
         """Stop handing out work at once, give in-flight calls 5 s, then end the worker (exit 1)."""
         self._leader = False
-        for cb in self._leadership_callbacks:
-            _safe_call(cb, False)
         for box in self.boxes.values():
             box.shut_down_queue()       # every queue at once (§9), then the one drain loop
         self.drain(self.clock() + LOST_LEADERSHIP_GRACE)
@@ -384,10 +374,3 @@ class Engine:
         self._runnables.stop()                                          # 4. webhooks
         self.shutdown_done = True                                       # 5. /health (liveness) -> 500
         log.info("shutdown complete", extra={"identity": self.identity})
-
-
-def _safe_call(cb: Callable[[bool], None], value: bool) -> None:
-    try:
-        cb(value)
-    except Exception:  # noqa: BLE001
-        log.exception("leadership callback failed")

@@ -123,10 +123,10 @@ class WebhookRuntime:
                  extra={"https": f"{self.settings.bind_address}:{self.port}", "paths": sorted(self.plan.paths)})
         self.server.serve_forever(poll_interval=0.5)
 
-    def start_controller(self, leading: bool = True) -> None:
+    def start_controller(self) -> None:
         """The controller runnable's start (on the leader in runtime mode); once."""
         controller = self.controller
-        if not leading or controller is None:
+        if controller is None:
             return
         with self._lock:
             if self._controller_started:
@@ -147,18 +147,15 @@ class WebhookRuntime:
                                      self.stop_controller))
         return parts
 
-    def stop(self) -> None:
-        """Shutdown step 4: cleanupOnShutdown configurations, then the listener and TLS files."""
-        self.stop_controller()
-        self.stop_listener()
-
     def stop_controller(self) -> None:
+        """Shutdown step 4, first: the controller, then cleanupOnShutdown configurations."""
         if self.controller is not None:
             self.controller.stop()
             if self._controller_started:
                 self.controller.cleanup_on_shutdown()
 
     def stop_listener(self) -> None:
+        """Shutdown step 4, last: the HTTPS listener and the TLS files."""
         self._stopping.set()
         if self.server is not None:
             if self.listening.is_set():
@@ -166,6 +163,7 @@ class WebhookRuntime:
             self.server.server_close()
         if self.tls is not None:
             self.tls.close()
+
 
 def build_runtime(katalog: Katalog, state: WebhookState, settings: WebhookSettings, *, kube: KubeClient,
                   gateway: bool) -> WebhookRuntime:

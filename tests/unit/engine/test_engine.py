@@ -50,15 +50,28 @@ class RecordingBox:
         return self.drains
 
 
+class LeaderRunnable:
+    name, needs_leader = "webhook controller", True
+
+    def __init__(self, log):
+        self.log = log
+
+    def start(self):
+        self.log.append(("start", self.name))
+
+    def stop(self):
+        self.log.append(("stop", self.name))
+
+
 def test_lost_leadership_stops_every_queue_and_exits_1():
     codes, log = [], []
     engine = make_engine(exit_process=codes.append)
+    engine.add_runnable(LeaderRunnable(log))
+    engine._became_leader()
     engine.boxes = {k: RecordingBox(k, log) for k in ("cache", "website")}
-    seen = []
-    engine.on_leadership(seen.append)
-    engine._leader = True
     engine._lost_leadership()
-    assert codes == [1] and seen == [False] and not engine.is_leader()
+    assert codes == [1] and not engine.is_leader()
+    assert ("stop", "webhook controller") not in log, "no cleanupOnShutdown: the next leader owns them"
     assert [e for e in log if e[0] == "shut"] == [("shut", "cache"), ("shut", "website")]
     assert all(e[2] <= 5.0 for e in log if e[0] == "drain"), "in-flight reconciles get at most 5 s"
 

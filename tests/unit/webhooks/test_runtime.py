@@ -13,6 +13,7 @@ import urllib.request
 import pytest
 
 from orkestra.config import Settings
+from orkestra.engine.runnable import Runnables
 from orkestra.webhooks.app import WebhookState
 from orkestra.webhooks.describe import WebhookDescriber
 from orkestra.webhooks.runtime import WebhookRole, build_runtime, client_target, webhook_role
@@ -32,17 +33,20 @@ spec:
 
 
 class Engine:
+    """What the runtime needs of an engine: settings, mode, Katalog, client, and the engine's
+    runnable group (started as a follower's would be)."""
+
     def __init__(self, katalog, mode="runtime", **settings):
         self.katalog, self.mode = katalog, mode
         self.settings = dataclasses.replace(Settings(), webhook_port=0, bind_address="127.0.0.1", **settings)
         self.kube = None
-        self.leadership = []
-
+        self.runnables = Runnables()
+        self.leader_parts = []
 
 
 def attach(engine):
-    """What the serve wiring does: ask the role, build the runtime, start the runnables that need
-    no leader and keep the others for leadership."""
+    """What the serve wiring does: ask the role, build the runtime, hand its parts to the engine's
+    runnables and start those that need no leader."""
     ws = WebhookSettings.from_settings(engine.settings)
     gateway = engine.mode == "gateway"
     state = WebhookState.build(engine.katalog, ws)
@@ -50,10 +54,10 @@ def attach(engine):
         return None
     rt = build_runtime(engine.katalog, state, ws, kube=engine.kube, gateway=gateway)
     for part in rt.runnables():
+        engine.runnables.add(part)
         if part.needs_leader:
-            engine.leadership.append(part.start)
-        else:
-            part.start()
+            engine.leader_parts.append(part.name)
+    engine.runnables.start(leading=False)
     return rt
 
 
@@ -67,13 +71,14 @@ def test_gateway_endpoint_means_the_runtime_serves_nothing(tmp_path):
 
 def test_gateway_always_listens_and_served_paths_follow_the_plan(tmp_path, caplog):
     caplog.set_level(logging.WARNING, logger="orkestra.webhooks")
-    rt = attach(Engine(load(tmp_path, PLAIN), mode="gateway"))
+    engine = Engine(load(tmp_path, PLAIN), mode="gateway")
+    rt = attach(engine)
     try:
         assert rt is not None and rt.listening.wait(10)
         assert rt.plan.paths == set() and rt.controller is None
         assert WebhookDescriber(rt.state).describe_katalog() is None
     finally:
-        rt.stop()
+        engine.runnables.stop()
 
 
 def test_served_but_not_registered_outside_a_cluster(tmp_path, caplog):
@@ -81,7 +86,7 @@ def test_served_but_not_registered_outside_a_cluster(tmp_path, caplog):
     engine = Engine(load(tmp_path), enable_conversion=True, enable_admission_webhook=True)
     rt = attach(engine)
     try:
-        assert rt.listening.wait(10) and rt.controller is None and engine.leadership == []
+        assert rt.listening.wait(10) and rt.controller is None and engine.leader_parts == []
         assert any(r.getMessage().startswith("webhooks are served on :0 but not registered: not running in a "
                                              "cluster and ORK_WEBHOOK_URL is not set") for r in caplog.records)
         ctx = ssl.create_default_context(cadata=rt.tls.ca_bundle().decode())
@@ -105,7 +110,7 @@ def test_served_but_not_registered_outside_a_cluster(tmp_path, caplog):
         assert WebhookDescriber(rt.state).describe_katalog() == {"deletion": {"enabled": True, "total": 0, "blocked": 0, "allowed": 0},
                                          "namespace": {"enabled": True, "total": 0, "blocked": 0, "allowed": 0}}
     finally:
-        rt.stop()
+        engine.runnables.stop()
     assert not os.path.exists(rt.tls.directory)
 
 
@@ -171,11 +176,15 @@ def test_controller_starts_on_leadership_and_hears_about_new_certificates(tmp_pa
     ctl = Controller()
     rt = WebhookRuntime(WebhookState.build(load(tmp_path), WebhookSettings()), WebhookSettings(), tls=tls,
                         server=None, controller=ctl, gateway=False)
-    rt.start_controller(False)                      # a follower: nothing runs
+    [part] = rt.runnables()
+    assert (part.name, part.needs_leader) == ("webhook controller", True), "runtime mode: the leader's"
     assert ctl.started == 0
-    rt.start_controller(True)
-    rt.start_controller(True)                       # leadership callbacks may repeat: one controller
+    part.start()
+    part.start()                                    # started twice: one controller
     assert ctl.started == 1
+    gateway = WebhookRuntime(rt.state, WebhookSettings(), tls=None, server=None, controller=Controller(),
+                             gateway=True)
+    assert [p.needs_leader for p in gateway.runnables()] == [False], "a gateway registers on every replica"
     (tmp_path / "tls.crt").write_bytes(two.cert_pem)
     (tmp_path / "tls.key").write_bytes(two.key_pem)
     assert tls.refresh() and ctl.triggered == 1     # the new caBundle is pushed by a controller pass

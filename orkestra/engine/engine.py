@@ -19,7 +19,7 @@ Gateway mode (`ork gateway`) has no election and no workers: every CRD stays `pe
 informers run only for CRDs with `unique` rules, which the admission webhooks consult.
 
 The HTTP views read the engine through an `EngineView` (`orkestra.engine.view`), never by reaching into
-threads. `shutdown()` is the graceful shutdown of docs/runtime.md §11; `drain(deadline)` is its
+threads. `shutdown()` is the graceful shutdown of docs/runtime.md §11; `drain(budget)` is its
 step 2, which losing leadership runs too.
 """
 from __future__ import annotations
@@ -273,7 +273,7 @@ class Engine:
         self._leader = False
         for box in self.boxes.values():
             box.shut_down_queue()       # every queue at once (§9), then the one drain loop
-        self.drain(self.clock() + LOST_LEADERSHIP_GRACE)
+        self.drain(LOST_LEADERSHIP_GRACE)
         for handler in logging.getLogger().handlers:
             handler.flush()             # os._exit skips the interpreter's own flush
         self._exit_process(1)
@@ -331,11 +331,11 @@ class Engine:
         }
 
     # ------------------------------------------------------------------ shutdown
-    def drain(self, deadline: float) -> bool:
+    def drain(self, budget: float) -> bool:
         """Shut each CRD's queue and wait for its in-flight reconciles, in reverse start order,
-        until `deadline` (engine clock) for all of them. When it passes, say so once and shut the
-        remaining queues without waiting; False then."""
-        exceeded, budget = False, round(deadline - self.clock(), 3)
+        all of them within `budget` seconds from now. When it runs out, say so once (with the
+        budget) and shut the remaining queues without waiting; False then."""
+        exceeded, deadline = False, self.clock() + budget
         for key in reversed(self.katalog.start_order):
             box = self.boxes.get(key)
             if box is None:
@@ -359,7 +359,7 @@ class Engine:
         self.shutting_down = True                                       # 1. /ready -> 503
         self.ready_event.clear()
         log.info("shutting down", extra={"identity": self.identity})
-        self.drain(self.clock() + self.settings.drain_timeout)          # 2.
+        self.drain(self.settings.drain_timeout)                         # 2.
         self._stop.set()                                                # 3. supervisor, election,
         self._wake.set()                                                #    informers, Lease
         if self.elector is not None:

@@ -6,12 +6,12 @@ webhook blocks of `/katalog`. Every read is safe from any HTTP thread while the 
 
 A CR's children come from the child informers; child kinds without one (on a follower, or before
 the CRD activated) are listed live and kept `LIVE_CHILDREN_TTL` seconds, so a page refreshed
-every few seconds does not list them each time.
+every few seconds does not list them each time; at most `LIVE_CHILDREN_MAX` such lists are kept
+(the least recently read go first), however many CR pages are read within the TTL.
 """
 from __future__ import annotations
 
 import logging
-import threading
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from orkestra.engine import filters
@@ -19,12 +19,15 @@ from orkestra.engine.children import resolve_child_gvrs
 from orkestra.engine.health import PENDING, dependency_satisfied
 from orkestra.gvk import GVR
 from orkestra.katalog.model import Katalog
+from orkestra.ttlcache import TtlCache
 
 if TYPE_CHECKING:
     from orkestra.engine.engine import Engine
+    from orkestra.kube import KubeClient
 
 log = logging.getLogger("orkestra.engine")
 LIVE_CHILDREN_TTL = 30.0
+LIVE_CHILDREN_MAX = 1024        # (child kind, owner) lists
 
 
 class WebhookDescriber(Protocol):
@@ -41,9 +44,7 @@ class EngineView:
                  clock: Callable[[], float] | None = None) -> None:
         self._engine = engine
         self._webhooks = webhooks
-        self._clock = clock or engine.clock
-        self._live_children: dict[tuple[GVR, str], tuple[float, list[dict]]] = {}
-        self._live_lock = threading.Lock()      # HTTP views run on several threads
+        self._live_children = TtlCache(LIVE_CHILDREN_TTL, LIVE_CHILDREN_MAX, clock or engine.clock)
 
     @property
     def katalog(self) -> Katalog:
@@ -105,27 +106,13 @@ class EngineView:
         engine = self._engine
         box = engine.boxes.get(key)
         out = engine.child_informers.children(owner_uid)
-        if box is None or engine.kube is None:
+        kube, discovery = engine.kube, engine.discovery
+        if box is None or kube is None or discovery is None:
             return out
-        now = self._clock()
-        with self._live_lock:
-            for stale in [k for k, (at, _) in self._live_children.items() if now - at > LIVE_CHILDREN_TTL]:
-                self._live_children.pop(stale, None)
-        for gvr, _ in resolve_child_gvrs(box.entry, engine.discovery):
-            if engine.child_informers.watches(gvr):
-                continue
-            with self._live_lock:
-                cached = self._live_children.get((gvr, owner_uid))
-            if cached is None or now - cached[0] > LIVE_CHILDREN_TTL:
-                try:
-                    items, _ = engine.kube.list(gvr, label_selector=f"{filters.OWNER_UID_LABEL}={owner_uid}")
-                except Exception as err:  # noqa: BLE001 - a view must not fail on one kind
-                    log.debug("live child list failed", extra={"crd": key, "error": str(err)})
-                    items = []
-                cached = (now, items)           # KubeClient.list fills in each item's kind
-                with self._live_lock:
-                    self._live_children[(gvr, owner_uid)] = cached
-            out.extend(cached[1])
+        for gvr, _ in resolve_child_gvrs(box.entry, discovery):
+            if not engine.child_informers.watches(gvr):
+                out.extend(self._live_children.get(
+                    (gvr, owner_uid), lambda gvr=gvr: _list_live_children(kube, key, gvr, owner_uid)))
         return out
 
     # ------------------------------------------------------------------ webhooks
@@ -136,3 +123,14 @@ class EngineView:
     def webhook_crd_blocks(self, key: str) -> dict | None:
         """The webhook blocks of `/katalog/{crd}`; None when this process serves no webhooks."""
         return self._webhooks.describe_crd(key) if self._webhooks is not None else None
+
+
+def _list_live_children(kube: KubeClient, key: str, gvr: GVR, owner_uid: str) -> list[dict]:
+    """The `gvr` objects labelled as children of `owner_uid`; none when listing fails (a view
+    must not fail on one kind, and the empty answer is kept like any other)."""
+    try:
+        items, _ = kube.list(gvr, label_selector=f"{filters.OWNER_UID_LABEL}={owner_uid}")
+    except Exception as err:  # noqa: BLE001 - see above
+        log.debug("live child list failed", extra={"crd": key, "error": str(err)})
+        return []
+    return items                # KubeClient.list fills in each item's kind

@@ -1,6 +1,5 @@
 """`EngineView`, what the HTTP API reads of the engine: snapshots, caches, live children and
 events, and the webhook blocks, all without changing the engine."""
-import time
 
 from orkestra.config import Settings
 from orkestra.engine.engine import Engine
@@ -117,6 +116,10 @@ def test_events_are_listed_live_by_involved_object_uid():
                                  ("events", "default", "involvedObject.uid=u2")]
 
 
+class NoDiscovery:
+    """Template kinds resolve without discovery; nothing here asks it."""
+
+
 class ListingKube:
     def __init__(self):
         self.calls = []
@@ -130,7 +133,7 @@ def test_view_children_read_kinds_without_informer_live_and_cache_them():
     clock = Clock()
     entry = make_entry("website", templates={"onReconcile": {"services": [{}]}})
     engine = Engine(make_katalog(entry), settings(), clock=clock)
-    engine.kube = ListingKube()
+    engine.kube, engine.discovery = ListingKube(), NoDiscovery()
     view = EngineView(engine)
     first = view.children_for_view("website", "u1")
     assert first == [{"kind": "Service", "metadata": {"name": "svc"}}]
@@ -143,45 +146,64 @@ def test_view_children_read_kinds_without_informer_live_and_cache_them():
     assert len(engine.kube.calls) == 2
 
 
-class _SlowItemsDict(dict):
-    """A dict whose iteration takes a while (as when another HTTP thread gets the GIL) and that
-    fails like a real dict when it is written to while being iterated."""
-    iterations = 0
+def test_the_live_children_cache_is_bounded(monkeypatch):
+    """Review: a crawler reading every CR page within 30 s kept one live list per CR and child
+    kind; now at most LIVE_CHILDREN_MAX lists, the least recently read dropped first."""
+    from orkestra.engine import view as view_module
+    monkeypatch.setattr(view_module, "LIVE_CHILDREN_MAX", 8, raising=False)
+    entry = make_entry("website", templates={"onReconcile": {"services": [{}]}})
+    engine = Engine(make_katalog(entry), settings(), clock=Clock())
+    engine.kube, engine.discovery = ListingKube(), NoDiscovery()
+    view = EngineView(engine)
+    for i in range(20):
+        view.children_for_view("website", f"u{i}")
+    assert len(view._live_children) == 8
+    view.children_for_view("website", "u19")
+    assert len(engine.kube.calls) == 20, "the most recent lists are still kept"
+    view.children_for_view("website", "u0")
+    assert len(engine.kube.calls) == 21, "the oldest went first"
 
-    def items(self):
-        self.iterations += 1
-        try:
-            for key in list(super().keys()):
-                time.sleep(0.01)
-                yield key, self[key]
-        finally:
-            self.iterations -= 1
 
-    def __setitem__(self, key, value):
-        if self.iterations:
-            raise RuntimeError("dictionary changed size during iteration")
-        super().__setitem__(key, value)
+class FailingKube:
+    def __init__(self):
+        self.calls = 0
+
+    def list(self, gvr, namespace=None, label_selector=None, field_selector=None):
+        self.calls += 1
+        raise OSError("connection reset")
+
+
+def test_a_failed_live_list_answers_no_children_and_is_kept_like_any_other():
+    entry = make_entry("website", templates={"onReconcile": {"services": [{}]}})
+    engine = Engine(make_katalog(entry), settings(), clock=Clock())
+    engine.kube, engine.discovery = FailingKube(), NoDiscovery()
+    view = EngineView(engine)
+    assert view.children_for_view("website", "u1") == []
+    assert view.children_for_view("website", "u1") == [] and engine.kube.calls == 1
 
 
 def test_concurrent_cr_views_share_the_live_children_cache_safely():
-    """Two /katalog/{crd}/cr/... views at once: one expiring the live cache while the other
-    stores into it ('dictionary changed size during iteration' answered 500)."""
+    """Many /katalog/{crd}/cr/... views at once, expiring and storing into the one cache (a
+    plain dict here once answered 500: 'dictionary changed size during iteration')."""
     import threading
+    from orkestra.engine import view as view_module
     entry = make_entry("website", templates={"onReconcile": {"services": [{}]}})
-    engine = Engine(make_katalog(entry), settings(), clock=Clock())
-    engine.kube = ListingKube()
+    clock = Clock()
+    engine = Engine(make_katalog(entry), settings(), clock=clock)
+    engine.kube, engine.discovery = ListingKube(), NoDiscovery()
     engine_view = EngineView(engine)
-    engine_view._live_children = _SlowItemsDict({(object(), f"u{i}"): (0.0, []) for i in range(10)})
     errors = []
 
-    def view(uid):
+    def views(worker):
         try:
-            engine_view.children_for_view("website", uid)
+            for i in range(200):
+                clock.t = i * 0.5               # entries keep expiring while others are stored
+                engine_view.children_for_view("website", f"u{worker}-{i % 50}")
         except Exception as err:  # noqa: BLE001
             errors.append(err)
-    slow = threading.Thread(target=view, args=("a",))
-    slow.start()
-    time.sleep(0.03)                 # "a" is iterating the cache now
-    view("b")
-    slow.join(2)
-    assert errors == []
+    threads = [threading.Thread(target=views, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert errors == [] and len(engine_view._live_children) <= view_module.LIVE_CHILDREN_MAX

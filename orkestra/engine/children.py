@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from functools import partial
 from typing import TYPE_CHECKING, Callable, Mapping
 
 from orkestra.engine import filters
@@ -90,8 +91,8 @@ class ChildInformers:
                 informer = factory.informer(gvr, label_selector=filters.MANAGED_BY_SELECTOR,
                                             indexers={"owner": filters.owner_index}, namespaced=namespaced)
                 self._informers[gvr] = informer
-            informer.add_handler(lambda obj: None, lambda old, new: self._event(new), self._event, 0)
-            informer.add_status_listener(lambda condition, message, g=gvr: self._status(g, condition, message))
+            informer.add_handler(None, lambda old, new: self._event(new), self._event, 0)
+            informer.add_status_listener(partial(self._status, gvr))
             informer.start()
 
     def watches(self, gvr: GVR) -> bool:

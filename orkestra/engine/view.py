@@ -12,6 +12,7 @@ every few seconds does not list them each time; at most `LIVE_CHILDREN_MAX` such
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from orkestra.engine import filters
@@ -112,7 +113,7 @@ class EngineView:
         for gvr, _ in resolve_child_gvrs(box.entry, discovery):
             if not engine.child_informers.watches(gvr):
                 out.extend(self._live_children.get(
-                    (gvr, owner_uid), lambda gvr=gvr: _list_live_children(kube, key, gvr, owner_uid)))
+                    (gvr, owner_uid), partial(_list_live_children, kube, key, gvr, owner_uid)))
         return out
 
     # ------------------------------------------------------------------ webhooks

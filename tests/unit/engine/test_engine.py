@@ -275,3 +275,55 @@ def test_becoming_leader_releases_the_crs_of_disabled_entries_once():
     engine._became_leader()
     assert done.wait(5)
     assert not api.object(old.api.gvr, "o", "ns")["metadata"].get("finalizers")
+
+
+class WiredInformer:
+    """Keeps what `ChildInformers.watch_for` registers, so a test can fire it."""
+
+    def __init__(self):
+        self.handler = self.listener = None
+        self.started = False
+
+    def add_handler(self, on_add, on_update, on_delete, resync):
+        self.handler = (on_add, on_update, on_delete, resync)
+
+    def add_status_listener(self, fn):
+        self.listener = fn
+
+    def start(self):
+        self.started = True
+
+
+class WiredFactory:
+    def __init__(self):
+        self.informers = {}
+
+    def informer(self, gvr, **kw):
+        return self.informers.setdefault(gvr.resource, WiredInformer())
+
+
+def test_child_informers_are_shared_and_wired_to_owner_requeue_and_forbidden():
+    """Review: what `watch_for` registers — one informer per child kind whatever the number of
+    CRDs writing it, no add handler, update/delete requeue the owner, and its status listener
+    degrades exactly the CRDs that write that kind."""
+    services = {"onReconcile": {"services": [{}]}}
+    engine = make_engine(make_entry("cache", templates=services), make_entry("website", templates=services),
+                         make_entry("plain"))
+    factory, discovery = WiredFactory(), object()
+    for key in ("cache", "website", "plain"):
+        engine.child_informers.watch_for(engine.boxes[key], factory, discovery)
+    informer = factory.informers["services"]
+    assert list(factory.informers) == ["services"] and informer.started
+    on_add, on_update, on_delete, resync = informer.handler
+    assert on_add is None and resync == 0
+    website = _with_owner(engine, "website", "u-site", "shop")
+    labelled = {"metadata": {"labels": {"orkestra.io/owner-uid": "u-site", "orkestra.io/crd": "website"}}}
+    on_update({}, labelled)
+    on_delete(labelled)
+    assert website.queue.offered == ["ns/shop", "ns/shop"]
+    for box in engine.boxes.values():
+        box.health.mark_started()
+        box.health.record_success()
+    informer.listener("forbidden", "forbidden: cannot watch services")
+    assert {k: b.health.state for k, b in engine.boxes.items()} == {
+        "cache": "degraded", "website": "degraded", "plain": "healthy"}

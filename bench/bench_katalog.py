@@ -113,7 +113,7 @@ def main() -> None:
         cfast = show("peer: yaml CSafeLoader + jsonschema validate", runs[2])
         print(f"  overhead ratio: {ours / pure:.2f}x the pure-Python peer, {ours / cfast:.2f}x the libyaml peer")
 
-    sources = [s for e in katalog.crds.values() for tpls in e.box.templates["onReconcile"].values()
+    sources = [s for e in katalog.crds.values() for tpls in e.box_spec.templates["onReconcile"].values()
                for t in tpls for s in _strings(t) if "{{" in s]
     data = {"metadata": {"name": "demo"}, "spec": {"image": "registry.internal/app:1", "replicas": 3,
                                                    "mode": "fast", "theme": "dark", "team": "a"}}

@@ -98,10 +98,10 @@ def _entry_block(report: LoadReport, key: str, *, full: bool, color: bool) -> li
              f"    kind: {api.kind}" + (" → enriched from built-in registry" if api.builtin else ""),
              f"    group: {api.group or 'core'} / version: {api.version} / plural: {api.plural} / scope: {api.scope}"]
     resync = report.enriched[key]["operatorBox"]["reconciler"]["resync"]
-    lines.append(f"    mode: dynamic / workers: {entry.box.workers} / resync: {resync}")
-    if entry.box.hooks is not None:
+    lines.append(f"    mode: dynamic / workers: {entry.box_spec.workers} / resync: {resync}")
+    if entry.box_spec.hooks is not None:
         found = report.hook_callbacks.get(key, [])
-        lines.append(f"    hooks: {entry.box.hooks.ref}" + (f" ({', '.join(found)})" if found else ""))
+        lines.append(f"    hooks: {entry.box_spec.hooks.ref}" + (f" ({', '.join(found)})" if found else ""))
     nv = len((entry.validation or {}).get("rules", []))
     nm = len((entry.mutation or {}).get("rules", []))
     if nv or nm:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol, TypeVar
 
 from orkestra import metrics
 from orkestra.engine import filters
@@ -28,28 +28,41 @@ from orkestra.informers.reflector import InformerStatus
 from orkestra.informers.store import index_uid, object_key
 from orkestra.engine.safe import Outcome, safe_reconcile
 from orkestra.durations import format_duration
+from orkestra.gvk import GVR
 from orkestra.katalog.model import CrdEntry, Katalog
 from orkestra.kube import Discovery, KubeClient
 from orkestra.reconcile.runtime import EventSink, Reconciler
 from orkestra.workqueue.rate_limiting import Offered, RateLimitingQueue
 
+if TYPE_CHECKING:
+    from orkestra.informers import Handler
+    from orkestra.kube import EventRecorder
+
 log = logging.getLogger("orkestra.engine")
+T = TypeVar("T")
+
+
+def _connected(client: T | None) -> T:
+    """A client the engine builds in `connect()`; a box reconciles only after that."""
+    if client is None:
+        raise RuntimeError("the engine is not connected yet")
+    return client
 
 
 class BoxEnvironment(Protocol):
     """What boxes share, provided by the engine (or a fake in unit tests)."""
-    kube: KubeClient
-    discovery: Discovery
-    recorder: EventSink
+    kube: KubeClient | None
+    discovery: Discovery | None
+    recorder: EventRecorder | None
     identity: str
     katalog: Katalog
-    factory: SharedInformerFactory
+    factory: SharedInformerFactory | None
 
     def make_queue(self, entry: CrdEntry, on_limit_warning: Callable[[int, int], None]) -> RateLimitingQueue: ...
     def release_queue(self, key: str) -> None: ...
-    def make_reconciler(self, entry: CrdEntry, box: "OperatorBox") -> Reconciler: ...
+    def make_reconciler(self, entry: CrdEntry, box: OperatorBox) -> Reconciler: ...
     def children(self, owner_uid: str) -> list[dict]: ...
-    def child_gvrs_of(self, key: str) -> list: ...
+    def child_gvrs_of(self, key: str) -> list[GVR]: ...
     def health_changed(self) -> None: ...
 
 
@@ -60,7 +73,7 @@ class OperatorBox:
         self.key = entry.key
         self.gvk_string = entry.api.gvk_string
         self.env = env
-        self.health = CrdHealth(entry.key, entry.box.queue.failure_threshold, clock=wall)
+        self.health = CrdHealth(entry.key, entry.box_spec.queue.failure_threshold, clock=wall)
         self.informer: SharedInformer | None = None
         self.queue: RateLimitingQueue | None = None
         self.pool: WorkerPool | None = None
@@ -72,20 +85,20 @@ class OperatorBox:
         self.dropped = 0
         self.limit_reached = 0
         self._labels = (self.gvk_string, self.key)
-        self._handler: Any = None
+        self._handler: Handler | None = None
 
     # ------------------------------------------------------------------ ReconcileRuntime
     @property
     def kube(self) -> KubeClient:
-        return self.env.kube
+        return _connected(self.env.kube)
 
     @property
     def discovery(self) -> Discovery:
-        return self.env.discovery
+        return _connected(self.env.discovery)
 
     @property
     def recorder(self) -> EventSink:
-        return self.env.recorder
+        return _connected(self.env.recorder)
 
     @property
     def identity(self) -> str:
@@ -104,7 +117,7 @@ class OperatorBox:
     def children(self, owner_uid: str) -> list[dict]:
         return self.env.children(owner_uid)
 
-    def child_informer_gvrs(self) -> list:
+    def child_informer_gvrs(self) -> list[GVR]:
         return self.env.child_gvrs_of(self.key)
 
     def set_warnings(self, key: str, source: str, warnings: list[dict]) -> None:
@@ -135,12 +148,13 @@ class OperatorBox:
         """Start (or share) this CRD's informer; safe on followers."""
         if self.informer is not None:
             return
-        e = self.entry
-        informer = self.env.factory.informer(
+        e, factory = self.entry, self.env.factory
+        assert factory is not None, "the engine connects before a box watches"
+        informer = factory.informer(
             e.api.gvr, namespace=e.namespace, label_selector=filters.selector_string(e.label_selector),
             field_selector=filters.selector_string(e.field_selector), indexers={"uid": index_uid},
             namespaced=e.api.namespaced)
-        self._handler = informer.add_handler(self._on_add, self._on_update, self._on_delete, e.box.resync)
+        self._handler = informer.add_handler(self._on_add, self._on_update, self._on_delete, e.box_spec.resync)
         informer.add_status_listener(lambda condition, message: self._informer_status(informer, condition, message))
         self.informer = informer
         informer.start()
@@ -148,8 +162,10 @@ class OperatorBox:
     def unwatch(self) -> None:
         if self.informer is not None:
             informer, self.informer = self.informer, None
-            informer.remove_handler(self._handler)
-            self.env.factory.release(informer)
+            if self._handler is not None:
+                informer.remove_handler(self._handler)
+            if self.env.factory is not None:
+                self.env.factory.release(informer)
 
     def _informer_status(self, informer: SharedInformer, condition: InformerStatus, message: str) -> None:
         """Reflector news: `forbidden` degrades the CRD until a list succeeds; `gone` (404) asks
@@ -176,15 +192,15 @@ class OperatorBox:
         def handle(key: str, cancelled: threading.Event) -> Outcome:
             # bound to this activation's reconciler: a later stop() cannot pull it from under a call
             return safe_reconcile(reconciler, key, cancelled, sink=self, clock=self._clock)
-        self.pool = WorkerPool(crd=self.key, size=e.box.workers, queue=self.queue, handle=handle,
-                               timeout=e.box.timeout, on_timeout=self._on_timeout,
+        self.pool = WorkerPool(crd=self.key, size=e.box_spec.workers, queue=self.queue, handle=handle,
+                               timeout=e.box_spec.timeout, on_timeout=self._on_timeout,
                                after_item=self.update_gauges, clock=self._clock, wall=self._wall)
         for obj in self.cached_all():
             self.queue.add(object_key(obj))
         self.health.mark_started()
         self.pool.start()
-        metrics.cr_max_concurrent.labels(self.key).set(e.box.workers)
-        log.info("crd activated", extra={"crd": self.key, "gvk": self.gvk_string, "workers": e.box.workers})
+        metrics.cr_max_concurrent.labels(self.key).set(e.box_spec.workers)
+        log.info("crd activated", extra={"crd": self.key, "gvk": self.gvk_string, "workers": e.box_spec.workers})
         self.update_gauges()
 
     def shut_down_queue(self) -> None:
@@ -223,10 +239,10 @@ class OperatorBox:
             self.env.recorder.event(obj, "Warning", reason, message)
 
     def _on_timeout(self, key: str, stack: str) -> None:
-        error = f"reconcile timed out after {format_duration(self.entry.box.timeout)}"
+        error = f"reconcile timed out after {format_duration(self.entry.box_spec.timeout)}"
         log.error("reconcile timed out", extra={"crd": self.key, "gvk": self.gvk_string, "key": key,
                                                 "stack": stack})
-        self.record_failure(error, stack, self.entry.box.timeout)
+        self.record_failure(error, stack, self.entry.box_spec.timeout)
 
     # ------------------------------------------------------------------ informer events
     def enqueue(self, key: str) -> None:
@@ -291,7 +307,7 @@ class OperatorBox:
             if self.synced() and counts["processing"] == 0 and counts["stuck"] == 0 and self.queue_depth() == 0:
                 if self.health.mark_idle():
                     self.env.health_changed()
-        max_depth = self.entry.box.queue.max_depth
+        max_depth = self.entry.box_spec.queue.max_depth
         if max_depth and self.queue_depth() < max_depth:
             self.set_warnings("", "queue", [])     # the depth limit warning is active only while reached
         metrics.resource_count.labels(*self._labels).set(self.resource_count())

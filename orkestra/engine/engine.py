@@ -1,6 +1,7 @@
 """The `Engine`: one per process, owning every operator box and the threads around them.
 
-`start()` does only what cannot wait (build the API client, the informer factory, the boxes) and
+`start()` does only what cannot wait (`connect()`: the API client and the informer factory; the
+runnables registered with `add_runnable` that need no leader, see `orkestra.engine.runnable`) and
 starts threads; it never talks to the API server, because gunicorn kills a worker whose
 `post_worker_init` hangs. A bad kubeconfig raises `EngineStartError` (the worker exits 3). The
 rest happens on the `ork-activator` supervisor thread, which beats once a second:
@@ -8,8 +9,8 @@ rest happens on the `ork-activator` supervisor thread, which beats once a second
 1. until the API server has answered `/version`, retry with backoff (`/startup` stays 503);
 2. then start informers for every served CRD (every replica: warm caches), and leader election
    (`ork-leader`) — or become leader at once without a Lease;
-3. on becoming leader, once: release the CRs of disabled entries from Orkestra's finalizers
-   (`engine.disabled`, on its own thread);
+3. on becoming leader: start the runnables that need a leader (each once), and release the CRs
+   of disabled entries from Orkestra's finalizers (`engine.disabled`, on its own thread);
 4. on every beat: the workers' watchdog, idle-healthy promotion and gauges; an activation pass
    every `CRD_CHECK_INTERVAL`, at once after a health change, and every beat while a CRD waits
    for its informer to sync; `gc.freeze()` once everything has synced.
@@ -17,8 +18,9 @@ rest happens on the `ork-activator` supervisor thread, which beats once a second
 Gateway mode (`ork gateway`) has no election and no workers: every CRD stays `pending`, and
 informers run only for CRDs with `unique` rules, which the admission webhooks consult.
 
-The HTTP views read the engine through `process_snapshot()`, `crd_snapshot()` and the boxes'
-caches, never by reaching into threads.
+The HTTP views read the engine through an `EngineView` (`orkestra.engine.view`), never by reaching into
+threads. `shutdown()` is the graceful shutdown of docs/runtime.md §11; `drain(budget)` is its
+step 2, which losing leadership runs too.
 """
 from __future__ import annotations
 
@@ -27,25 +29,30 @@ import logging
 import os
 import threading
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 from orkestra import metrics
 from orkestra.config import Mode, Settings
 from orkestra.engine import filters
 from orkestra.engine.activation import Activator
 from orkestra.engine.box import OperatorBox
-from orkestra.engine.children import resolve_child_gvrs
+from orkestra.engine.children import ChildInformers
 from orkestra.engine.disabled import entries_to_release, release_entry
-from orkestra.engine.health import CrdState, dependency_satisfied, katalog_health
+from orkestra.engine.health import katalog_health
+from orkestra.engine.runnable import Runnable, Runnables
 from orkestra.errors import OrkestraError
 from orkestra.gvk import GVR
-from orkestra.informers.reflector import InformerStatus
-from orkestra.informers.store import object_key
 from orkestra.katalog.model import CrdEntry, Katalog
+
+if TYPE_CHECKING:
+    from orkestra.engine.leader import LeaseElector
+    from orkestra.informers import SharedInformerFactory
+    from orkestra.kube import Discovery, EventRecorder, KubeClient
+    from orkestra.reconcile.runtime import Reconciler
+    from orkestra.workqueue import PrometheusQueueMetrics, RateLimitingQueue
 
 log = logging.getLogger("orkestra.engine")
 HEARTBEAT_LIMIT = 60.0
-LIVE_CHILDREN_TTL = 30.0
 LOST_LEADERSHIP_GRACE = 5.0
 
 
@@ -55,8 +62,8 @@ class EngineStartError(OrkestraError):
 
 class Engine:
     def __init__(self, katalog: Katalog, settings: Settings, *, mode: Mode = Mode.RUNTIME,
-                 kube_factory: Callable[[], Any] | None = None,
-                 reconciler_factory: Callable[[CrdEntry, Any], Any] | None = None,
+                 kube_factory: Callable[[], KubeClient] | None = None,
+                 reconciler_factory: Callable[[CrdEntry, OperatorBox], Reconciler] | None = None,
                  exit_process: Callable[[int], None] = os._exit,
                  clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time):
         if mode not in tuple(Mode):
@@ -65,15 +72,16 @@ class Engine:
         self.settings = settings
         self.mode = mode
         self.identity = settings.pod_name
-        self.kube: Any = None
-        self.discovery: Any = None
-        self.recorder: Any = None
-        self.factory: Any = None
-        self.webhooks: Any = None
-        self.elector: Any = None
+        self.kube: KubeClient | None = None
+        self.discovery: Discovery | None = None
+        self.recorder: EventRecorder | None = None
+        self.factory: SharedInformerFactory | None = None
+        self.elector: LeaseElector | None = None
+        self._runnables = Runnables()
+        self._ready_checks: list[Callable[[], bool]] = []
         self.ready_event = threading.Event()
         self.started_at = wall()
-        self._clock, self._wall = clock, wall
+        self.clock, self.wall = clock, wall
         self._kube_factory = kube_factory or self._default_kube
         self._reconciler_factory = reconciler_factory
         self._exit_process = exit_process
@@ -81,15 +89,10 @@ class Engine:
                                               for e in katalog.enabled}
         self.activator: Activator | None = None
         self._leader = False
-        self._leadership_callbacks: list[Callable[[bool], None]] = []
-        self._child_informers: dict[GVR, Any] = {}
-        self._child_gvrs: dict[str, list[GVR]] = {}
-        self._live_children: dict[tuple[GVR, str], tuple[float, list[dict]]] = {}
-        self._live_lock = threading.Lock()      # HTTP views run on several threads
-        self._queue_metrics: dict[str, Any] = {}
+        self.child_informers = ChildInformers(self.boxes, on_health_change=self.health_changed)
+        self._queue_metrics: dict[str, PrometheusQueueMetrics] = {}
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self._lock = threading.Lock()
         self._heartbeat = clock()
         self.api_reachable = False
         self.shutting_down = False
@@ -97,13 +100,16 @@ class Engine:
         self._frozen = False
 
     # ------------------------------------------------------------------ start
-    def _default_kube(self) -> Any:
+    def _default_kube(self) -> KubeClient:
         from orkestra.kube import KubeClient
         return KubeClient.from_config(self.settings.kubeconfig or None, self.settings.context or None,
                                       account_dir=self.settings.service_account_dir)
 
-    def start(self) -> None:
-        """Build clients and start the supervisor; returns at once. Raises EngineStartError."""
+    def connect(self) -> None:
+        """Build the API client, discovery, the event recorder and the informer factory (no
+        request is sent). Raises EngineStartError; a second call does nothing."""
+        if self.kube is not None:
+            return
         try:
             self.kube = self._kube_factory()
             from orkestra.informers import SharedInformerFactory
@@ -116,13 +122,25 @@ class Engine:
                                                  stall_timeout=self.settings.watch_stall_timeout)
         except OrkestraError as err:
             raise EngineStartError(str(err)) from None
+
+    def add_runnable(self, runnable: Runnable) -> None:
+        """Run `runnable` with the engine (before `start`): see `orkestra.engine.runnable`."""
+        self._runnables.add(runnable)
+
+    def add_ready_check(self, check: Callable[[], bool]) -> None:
+        """One more condition for `/ready` (the gateway's: its webhook listener is up)."""
+        self._ready_checks.append(check)
+
+    def start(self) -> None:
+        """Connect, start the runnables that need no leader and the supervisor; returns at once.
+        Raises EngineStartError."""
+        self.connect()
         for box in self.boxes.values():
             box.health.mark_pending()
-        from orkestra.webhooks import attach
         try:
-            self.webhooks = attach(self)    # None when no webhook feature is needed here
+            self._runnables.start(leading=False)
         except OrkestraError as err:
-            raise EngineStartError(f"webhooks: {err}") from None
+            raise EngineStartError(str(err)) from None
         self._spawn("ork-activator", self._supervise)
 
     @staticmethod
@@ -131,11 +149,13 @@ class Engine:
 
     # ------------------------------------------------------------------ supervisor
     def _supervise(self) -> None:
+        kube = self.kube
+        assert kube is not None, "start() connects first"
         delay = 0.5
         while not self._stop.is_set() and not self.api_reachable:
-            self._heartbeat = self._clock()
+            self._heartbeat = self.clock()
             try:
-                self.kube.request("GET", "/version")
+                kube.request("GET", "/version")
                 self.api_reachable = True
             except Exception as err:  # noqa: BLE001 - unreachable is not fatal: retry with backoff
                 log.warning("API server not reachable, retrying", extra={"error": str(err), "retry_in": delay})
@@ -146,7 +166,7 @@ class Engine:
         self._boot()
         next_pass = 0.0
         while not self._stop.is_set():
-            now = self._clock()
+            now = self.clock()
             self._heartbeat = now
             woken = self._wake.is_set()
             self._wake.clear()
@@ -168,8 +188,10 @@ class Engine:
                 if box.entry.has_unique_rules:
                     box.watch()
             return
-        self.activator = Activator(self.boxes, self.katalog.start_order, self.discovery, clock=self._clock,
-                                   prepare=self._start_child_informers)
+        factory, discovery, kube = self.factory, self.discovery, self.kube
+        assert factory is not None and discovery is not None and kube is not None, "start() connects first"
+        self.activator = Activator(self.boxes, self.katalog.start_order, discovery, clock=self.clock,
+                                   prepare=lambda box: self.child_informers.watch_for(box, factory, discovery))
         try:
             served = self.activator.served_now()
         except Exception as err:  # noqa: BLE001 - informers start on the first successful pass instead
@@ -182,14 +204,14 @@ class Engine:
             self._became_leader()
             return
         from orkestra.engine.leader import KubeLeaseStore, LeaseElector
-        store = KubeLeaseStore(self.kube, namespace=self.settings.namespace)
-        self.elector = LeaseElector(store, identity=self.identity, lease_duration=self.settings.lease_duration,
-                                    renew_deadline=self.settings.renew_deadline,
-                                    retry_period=self.settings.retry_period,
-                                    on_started_leading=self._became_leader, on_stopped_leading=self._lost_leadership,
-                                    clock=self._clock, wall=self._wall)
-        self._spawn("ork-leader", lambda: self.elector.run(self._stop))
-        self._spawn("ork-leader-watch", lambda: store.watch_released(self.elector, self._stop))
+        store = KubeLeaseStore(kube, namespace=self.settings.namespace)
+        elector = self.elector = LeaseElector(
+            store, identity=self.identity, lease_duration=self.settings.lease_duration,
+            renew_deadline=self.settings.renew_deadline, retry_period=self.settings.retry_period,
+            on_started_leading=self._became_leader, on_stopped_leading=self._lost_leadership,
+            clock=self.clock, wall=self.wall)
+        self._spawn("ork-leader", lambda: elector.run(self._stop))
+        self._spawn("ork-leader-watch", lambda: store.watch_released(elector, self._stop))
 
     def _tick(self) -> None:
         for box in self.boxes.values():
@@ -208,8 +230,7 @@ class Engine:
 
     def _all_synced(self) -> bool:
         watched = [b for b in self.boxes.values() if b.informer is not None]
-        return bool(watched) and all(b.synced() for b in watched) and \
-            all(i.has_synced() for i in self._child_informers.values())
+        return bool(watched) and all(b.synced() for b in watched) and self.child_informers.synced()
 
     def health_changed(self) -> None:
         """Called by boxes when a CRD's state changed: run the activator now."""
@@ -218,11 +239,6 @@ class Engine:
     # ------------------------------------------------------------------ leadership
     def is_leader(self) -> bool:
         return self._leader
-
-    def on_leadership(self, callback: Callable[[bool], None]) -> None:
-        self._leadership_callbacks.append(callback)
-        if self._leader:
-            callback(True)
 
     @property
     def leader_identity(self) -> str:
@@ -237,8 +253,10 @@ class Engine:
             self.recorder.event(self.elector.lease, "Normal", "LeaderElection", f"{self.identity} became leader")
         if self.activator is not None:
             self.activator.leadership_gained()
-        for cb in self._leadership_callbacks:
-            _safe_call(cb, True)
+        try:
+            self._runnables.start(leading=True)
+        except Exception:  # noqa: BLE001 - the supervisor goes on; the runnable said why
+            log.exception("starting a leader runnable failed")
         disabled = entries_to_release(self.katalog)
         if disabled:
             self._spawn("ork-release-disabled", lambda: self._release_disabled(disabled))
@@ -246,105 +264,34 @@ class Engine:
 
     def _release_disabled(self, entries: list[CrdEntry]) -> None:
         """Free the CRs of disabled entries from Orkestra's finalizers (docs/finalizers.md)."""
+        kube, recorder = self.kube, self.recorder
+        assert kube is not None and recorder is not None, "start() connects first"
         for entry in entries:
-            release_entry(entry, self.kube, self.recorder, watch_namespace=self.settings.watch_namespace)
+            release_entry(entry, kube, recorder, watch_namespace=self.settings.watch_namespace)
 
     def _lost_leadership(self) -> None:
         """Stop handing out work at once, give in-flight calls 5 s, then end the worker (exit 1)."""
         self._leader = False
-        for cb in self._leadership_callbacks:
-            _safe_call(cb, False)
         for box in self.boxes.values():
-            box.shut_down_queue()
-        deadline = self._clock() + LOST_LEADERSHIP_GRACE
-        for box in self.boxes.values():
-            box.drain(max(0.0, deadline - self._clock()))
+            box.shut_down_queue()       # every queue at once (§9), then the one drain loop
+        self.drain(LOST_LEADERSHIP_GRACE)
         for handler in logging.getLogger().handlers:
             handler.flush()             # os._exit skips the interpreter's own flush
         self._exit_process(1)
 
     # ------------------------------------------------------------------ children
-    def _start_child_informers(self, box: OperatorBox) -> None:
-        resolved = resolve_child_gvrs(box.entry, self.discovery)
-        self._child_gvrs[box.key] = [gvr for gvr, _ in resolved]
-        for gvr, namespaced in resolved:
-            with self._lock:
-                if gvr in self._child_informers:
-                    continue
-                informer = self.factory.informer(gvr, label_selector=filters.MANAGED_BY_SELECTOR,
-                                                 indexers={"owner": filters.owner_index}, namespaced=namespaced)
-                self._child_informers[gvr] = informer
-            informer.add_handler(lambda obj: None, lambda old, new: self._child_event(new),
-                                 self._child_event, 0)
-            informer.add_status_listener(lambda condition, message, g=gvr: self._child_status(g, condition, message))
-            informer.start()
-
-    def _child_status(self, gvr: GVR, condition: InformerStatus, message: str) -> None:
-        """A forbidden child informer degrades every CRD that writes that resource (§4.1)."""
-        if condition not in (InformerStatus.FORBIDDEN, InformerStatus.LISTED):
-            return
-        error = message if condition == InformerStatus.FORBIDDEN else ""
-        for key, gvrs in list(self._child_gvrs.items()):
-            if gvr in gvrs and self.boxes[key].health.set_forbidden(error):
-                self._wake.set()
-
-    def _child_event(self, child: dict) -> None:
-        uid = filters.owner_uid(child)
-        if not uid:
-            return
-        named = filters.owner_crd(child)
-        boxes = [self.boxes[named]] if named in self.boxes else list(self.boxes.values())
-        for box in boxes:
-            informer = box.informer         # read once: the activator may unwatch meanwhile
-            if not box.active or informer is None:
-                continue
-            for owner in informer.store.by_index("uid", uid):
-                box.enqueue(object_key(owner))
-
     def children(self, owner_uid: str) -> list[dict]:
-        out: list[dict] = []
-        for informer in list(self._child_informers.values()):
-            out.extend(informer.store.by_index("owner", owner_uid))
-        return out
-
-    def children_for_view(self, key: str, owner_uid: str) -> list[dict]:
-        """Children of a CR for `/katalog/{crd}/cr/...`: from the child informers, and for child
-        kinds without one (a follower, or before activation) a live list, cached 30 s."""
-        box = self.boxes.get(key)
-        out = self.children(owner_uid)
-        if box is None or self.kube is None:
-            return out
-        now = self._clock()
-        with self._live_lock:
-            for stale in [k for k, (at, _) in self._live_children.items() if now - at > LIVE_CHILDREN_TTL]:
-                self._live_children.pop(stale, None)
-        for gvr, _ in resolve_child_gvrs(box.entry, self.discovery):
-            if gvr in self._child_informers:
-                continue
-            with self._live_lock:
-                cached = self._live_children.get((gvr, owner_uid))
-            if cached is None or now - cached[0] > LIVE_CHILDREN_TTL:
-                try:
-                    items, _ = self.kube.list(gvr, label_selector=f"{filters.OWNER_UID_LABEL}={owner_uid}")
-                except Exception as err:  # noqa: BLE001 - a view must not fail on one kind
-                    log.debug("live child list failed", extra={"crd": key, "error": str(err)})
-                    items = []
-                cached = (now, items)           # KubeClient.list fills in each item's kind
-                with self._live_lock:
-                    self._live_children[(gvr, owner_uid)] = cached
-            out.extend(cached[1])
-        return out
+        return self.child_informers.children(owner_uid)
 
     def child_gvrs_of(self, key: str) -> list[GVR]:
-        """The GVRs that may hold label-tracked children of CRD `key` (resolved at activation)."""
-        return list(self._child_gvrs.get(key, ()))
+        return self.child_informers.gvrs_of(key)
 
     # ------------------------------------------------------------------ box environment
-    def make_queue(self, entry: CrdEntry, on_limit_warning: Callable[[int, int], None]) -> Any:
+    def make_queue(self, entry: CrdEntry, on_limit_warning: Callable[[int, int], None]) -> RateLimitingQueue:
         from orkestra.workqueue import PrometheusQueueMetrics, RateLimitingQueue, shared_timer
         queue_metrics = self._queue_metrics[entry.key] = PrometheusQueueMetrics(entry.key, entry.api.gvk_string)
-        return RateLimitingQueue(entry.key, timer=shared_timer(), max_depth=entry.box.queue.max_depth,
-                                 on_limit=entry.box.queue.on_limit, metrics=queue_metrics,
+        return RateLimitingQueue(entry.key, timer=shared_timer(), max_depth=entry.box_spec.queue.max_depth,
+                                 on_limit=entry.box_spec.queue.on_limit, metrics=queue_metrics,
                                  gvk=entry.api.gvk_string, on_limit_warning=on_limit_warning)
 
     def release_queue(self, key: str) -> None:
@@ -353,15 +300,12 @@ class Engine:
         if queue_metrics is not None:
             queue_metrics.close()
 
-    def make_reconciler(self, entry: CrdEntry, box: OperatorBox) -> Any:
+    def make_reconciler(self, entry: CrdEntry, box: OperatorBox) -> Reconciler:
         if self._reconciler_factory is not None:
             return self._reconciler_factory(entry, box)
         from orkestra.reconcile import build_reconciler
         return build_reconciler(entry, katalog=self.katalog, runtime=box,
                                 hooks_path=self.settings.katalog.hooks_path)
-
-    def box(self, key: str) -> OperatorBox | None:
-        return self.boxes.get(key)
 
     # ------------------------------------------------------------------ probes and snapshots
     def _update_readiness(self) -> None:
@@ -373,73 +317,62 @@ class Engine:
         else:
             watched = [b for b in self.boxes.values() if b.informer is not None]
             ready = all(b.synced() for b in watched)
-            if self.mode == Mode.GATEWAY:
-                ready = ready and self.webhooks is not None and self.webhooks.listening.is_set()
+        ready = ready and all(check() for check in self._ready_checks)
         if ready:
             self.ready_event.set()
         else:
             self.ready_event.clear()
 
     def probes(self) -> dict[str, bool]:
+        """The process probes. `liveness` is what `/health` answers: the supervisor's heartbeat,
+        never a CRD's health (docs/runtime.md §12.1)."""
         return {
             "startup": self.api_reachable,
             "ready": self.api_reachable and self.ready_event.is_set() and not self.shutting_down,
-            "health": self._clock() - self._heartbeat <= HEARTBEAT_LIMIT and not self.shutdown_done,
+            "liveness": self.clock() - self._heartbeat <= HEARTBEAT_LIMIT and not self.shutdown_done,
         }
 
-    def process_snapshot(self) -> dict[str, Any]:
-        return {"identity": self.identity, "isLeader": self._leader, "leader": self.leader_identity,
-                "mode": self.mode, "startedAt": self.started_at, "now": self._wall(),
-                "gatewayEndpoint": self.settings.gateway_endpoint, **self.probes()}
+    # ------------------------------------------------------------------ shutdown
+    def drain(self, budget: float) -> bool:
+        """Shut each CRD's queue and wait for its in-flight reconciles, in reverse start order,
+        all of them within `budget` seconds from now. When it runs out, say so once (with the
+        budget) and shut the remaining queues without waiting; False then."""
+        exceeded, deadline = False, self.clock() + budget
+        for key in reversed(self.katalog.start_order):
+            box = self.boxes.get(key)
+            if box is None:
+                continue
+            box.shut_down_queue()
+            if not exceeded and not box.drain(max(0.0, deadline - self.clock())):
+                exceeded = True
+                log.warning("drain timeout exceeded — workers may still be running",
+                            extra={"crd": key, "budget": budget})
+        return not exceeded
 
-    def crd_snapshot(self, key: str) -> dict[str, Any] | None:
-        box = self.boxes.get(key)
-        if box is None:
-            return None
-        snap = box.snapshot()
-        snap["dependencies"] = []
-        for dep in box.entry.depends_on:
-            other = self.boxes.get(dep.name)
-            state = other.health.state if other is not None else CrdState.NOT_STARTED
-            snap["dependencies"].append({"name": dep.name, "condition": dep.condition, "state": state,
-                                         "satisfied": dependency_satisfied(dep.condition, state)})
-        if not self._leader and snap["health"]["state"] == CrdState.PENDING:
-            snap["workers"]["active"] = 0
-        return snap
+    def shutdown(self) -> None:
+        """Graceful shutdown (docs/runtime.md §11), run by gunicorn's `worker_exit` or on SIGTERM.
 
-    def cached_crs(self, key: str) -> list[dict]:
-        box = self.boxes.get(key)
-        return box.cached_all() if box is not None else []
-
-    def cached_cr(self, key: str, cr_key: str) -> dict | None:
-        box = self.boxes.get(key)
-        return box.cached(cr_key) if box is not None else None
-
-    def events_for(self, obj: dict) -> list[dict]:
-        """Core Events whose involvedObject is `obj` (a live list: events are not cached)."""
-        meta = obj.get("metadata") or {}
-        items, _ = self.kube.list(GVR("", "v1", "events"), namespace=meta.get("namespace") or "default",
-                                  field_selector=f"involvedObject.uid={meta.get('uid', '')}")
-        return items
-
-    def stop_threads(self) -> None:
-        """Stop the supervisor and the election loop (shutdown step 3)."""
-        self._stop.set()
-        self._wake.set()
+        The order matters: `/ready` drops first so load balancers stop sending traffic; then the
+        queues drain, all CRDs sharing one `DRAIN_TIMEOUT` budget; only then are informers, the
+        activator and the Lease let go, so a follower never takes over while this process still
+        writes. Webhooks stop last because the API server may still call them while we drain."""
+        if self.shutdown_done:
+            return
+        self.shutting_down = True                                       # 1. /ready -> 503
+        self.ready_event.clear()
+        log.info("shutting down", extra={"identity": self.identity})
+        self.drain(self.settings.drain_timeout)                         # 2.
+        self._stop.set()                                                # 3. supervisor, election,
+        self._wake.set()                                                #    informers, Lease
         if self.elector is not None:
             self.elector.wake()
-
-    def release_informers(self) -> None:
-        """Stop every reflector (shutdown step 3)."""
-        with self._lock:
-            self._child_informers = {}
-        for box in self.boxes.values():
-            box.informer = None
-        self.factory.stop_all()
-
-
-def _safe_call(cb: Callable[[bool], None], value: bool) -> None:
-    try:
-        cb(value)
-    except Exception:  # noqa: BLE001
-        log.exception("leadership callback failed")
+        if self.factory is not None:
+            self.child_informers.forget()
+            for box in self.boxes.values():
+                box.informer = None
+            self.factory.stop_all()
+        if self.elector is not None:
+            self.elector.release()
+        self._runnables.stop()                                          # 4. webhooks
+        self.shutdown_done = True                                       # 5. /health (liveness) -> 500
+        log.info("shutdown complete", extra={"identity": self.identity})

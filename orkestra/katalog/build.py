@@ -125,7 +125,7 @@ def build_entry(key: str, enriched: dict, api: ApiTypes, *, configured_workers: 
         deletion_protection=enriched["deletionProtection"], force_conflict=enriched["forceConflict"],
         ignore_status_patch=enriched["ignoreStatusPatch"],
         ignore_observed_generation=enriched["ignoreObservedGeneration"],
-        box=OperatorBoxSpec(
+        box_spec=OperatorBoxSpec(
             workers=rec["workers"], workers_source="configured" if configured_workers else "default",
             resync=_seconds(rec["resync"]), timeout=_seconds(rec["timeout"]),
             queue=QueueSettings(rec["queue"]["maxDepth"], rec["queue"]["onLimit"], rec["queue"]["failureThreshold"]),

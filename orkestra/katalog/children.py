@@ -54,7 +54,7 @@ def custom_children(entry: CrdEntry) -> list[tuple[GVR, str]]:
     """(GVR, kind) of the `custom` child kinds declared in any phase of the entry, de-duplicated."""
     out: list[tuple[GVR, str]] = []
     for phase in PHASES:
-        for child in entry.box.templates.get(phase, {}).get("custom", []) or []:
+        for child in entry.box_spec.templates.get(phase, {}).get("custom", []) or []:
             kind = str(child.get("kind", ""))
             if not kind:
                 continue

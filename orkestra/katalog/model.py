@@ -122,13 +122,13 @@ class CrdEntry:
     force_conflict: bool
     ignore_status_patch: bool
     ignore_observed_generation: bool
-    box: OperatorBoxSpec
+    box_spec: OperatorBoxSpec
     source: str = ""                      # file the entry came from
     crd_file: str = ""                    # resolved `crdFile` path (`ork run --install-crds` applies it)
 
     @property
     def has_templates(self) -> bool:
-        return any(self.box.templates.get(p) for p in PHASES)
+        return any(self.box_spec.templates.get(p) for p in PHASES)
 
     @property
     def has_unique_rules(self) -> bool:
@@ -139,7 +139,7 @@ class CrdEntry:
                    for rule in (self.validation or {}).get("rules") or ())
 
     def template_types(self, phase: str) -> list[str]:
-        return [t for t in TEMPLATE_TYPES if self.box.templates.get(phase, {}).get(t)]
+        return [t for t in TEMPLATE_TYPES if self.box_spec.templates.get(phase, {}).get(t)]
 
     def selects(self, namespace: str | None, obj: dict | None) -> bool:
         """Whether this entry's namespace and label selector take `obj` (in `namespace`): what the

@@ -91,7 +91,7 @@ def _crd_rules(entries: list[CrdEntry]) -> list[Rule]:
         rules.append(Rule(g, p, ("get", "list", "watch", "update", "patch")))
         if not e.api.builtin and not e.ignore_status_patch:
             rules.append(Rule(g, f"{p}/status", ("get", "update", "patch")))
-        if e.has_templates or e.box.hooks is not None:
+        if e.has_templates or e.box_spec.hooks is not None:
             rules.append(Rule(g, f"{p}/finalizers", ("update",), reason="children get ownerReferences with blockOwnerDeletion"))
     return rules
 
@@ -114,7 +114,7 @@ def _child_rules(entries: list[CrdEntry]) -> list[Rule]:
     rules = [Rule(gvr.group, gvr.resource, DEFAULT_VERBS) for gvr in fixed]
     for e in entries:
         for phase in PHASES:
-            for tpl in e.box.templates.get(phase, {}).get("custom", []):
+            for tpl in e.box_spec.templates.get(phase, {}).get("custom", []):
                 group, plural, _ = resolve_resource(tpl.get("apiVersion"), tpl.get("kind", ""))
                 rules.append(Rule(group, tpl.get("plural") or plural, DEFAULT_VERBS))
     if types & {"roles", "clusterRoles"}:
@@ -131,9 +131,9 @@ def _child_rules(entries: list[CrdEntry]) -> list[Rule]:
 def _managed_rules(entries: list[CrdEntry]) -> list[Rule]:
     rules = []
     for e in entries:
-        if e.box.hooks is None:
+        if e.box_spec.hooks is None:
             continue
-        for res in e.box.hooks.managed_resources:
+        for res in e.box_spec.hooks.managed_resources:
             group, plural, _ = resolve_resource(res.get("apiVersion"), res["kind"])
             rules.append(Rule(group, res.get("plural") or plural, DEFAULT_VERBS, reason="hook managedResources"))
     return rules

@@ -23,7 +23,7 @@ def build_reconciler(entry: "CrdEntry", *, katalog: "Katalog", runtime: Reconcil
     from orkestra.hooks.loader import load_hooks
     from orkestra.reconcile.reconciler import DeclarativeReconciler
 
-    hooks = load_hooks(entry.box.hooks, crd=entry.key, hooks_path=hooks_path) if entry.box.hooks else None
+    hooks = load_hooks(entry.box_spec.hooks, crd=entry.key, hooks_path=hooks_path) if entry.box_spec.hooks else None
     return DeclarativeReconciler(entry, katalog=katalog, runtime=runtime, hooks=hooks, clock=clock)
 
 

@@ -64,8 +64,8 @@ class DeclarativeReconciler:
         self.clock = clock or _utcnow
         self.templates = compile_entries(entry, ("onCreate", "onReconcile"))
         self.delete_templates = compile_entries(entry, ("onDelete",))
-        self.status_fields = [StatusField.compile(f) for f in entry.box.status.get("fields") or []]
-        for text in list(entry.labels.values()) + list((entry.box.hooks.args if entry.box.hooks else {}).values()):
+        self.status_fields = [StatusField.compile(f) for f in entry.box_spec.status.get("fields") or []]
+        for text in list(entry.labels.values()) + list((entry.box_spec.hooks.args if entry.box_spec.hooks else {}).values()):
             if isinstance(text, str) and "{{" in text:
                 compile_template(text)
         self._lock = threading.Lock()
@@ -75,7 +75,7 @@ class DeclarativeReconciler:
         self.applied = AppliedRecords()
         self.deletion = DeletionFlow(self, runtime.kube, DeletionPlan(
             gvr=entry.api.gvr, templates=self.delete_templates,
-            finalizers=crmeta.wanted_finalizers(entry.box.finalizers), delete_timeout=entry.box.delete_timeout,
+            finalizers=crmeta.wanted_finalizers(entry.box_spec.finalizers), delete_timeout=entry.box_spec.delete_timeout,
             hooks_first=bool(hooks and hooks.run_first), has_hook=bool(hooks and hooks.has_on_delete)),
             clock=self.clock)
 
@@ -120,11 +120,11 @@ class DeclarativeReconciler:
 
     def wanted_finalizers(self, cr: dict) -> list[str]:
         """Orkestra's finalizer plus the declared ones when the CR needs a deletion flow (§7.1), else []."""
-        needs = bool(self.delete_templates or self.entry.box.finalizers
+        needs = bool(self.delete_templates or self.entry.box_spec.finalizers
                      or (self.hooks is not None and self.hooks.has_on_delete)
                      or may_label_track(self.templates, cr_namespaced=bool(cr["metadata"].get("namespace")),
                                         resolve_kind=self.resolve_kind))
-        return crmeta.wanted_finalizers(self.entry.box.finalizers) if needs else []
+        return crmeta.wanted_finalizers(self.entry.box_spec.finalizers) if needs else []
 
     def tracked_gvrs(self) -> list[GVR]:
         """Where the deletion flow looks: child informers, template kinds and hook managedResources."""
@@ -136,7 +136,7 @@ class DeclarativeReconciler:
 
     def _managed_gvrs(self) -> list:
         out = []
-        for res in self.entry.box.hooks.managed_resources if self.entry.box.hooks else ():
+        for res in self.entry.box_spec.hooks.managed_resources if self.entry.box_spec.hooks else ():
             api_version = res.get("apiVersion")
             if not api_version:
                 builtin = builtins.lookup(res["kind"])
@@ -254,7 +254,7 @@ class DeclarativeReconciler:
         successes (which also covers a cache that has not yet seen the last status write)."""
         generation = cr["metadata"].get("generation")
         seen: list[int | None] = []
-        if self.writes_status and self.entry.box.status.get("conditions", True):
+        if self.writes_status and self.entry.box_spec.status.get("conditions", True):
             seen.append((cr.get("status") or {}).get("observedGeneration"))
         with self._lock:
             uid, remembered = self._succeeded.get(key, (None, None))
@@ -406,7 +406,7 @@ class DeclarativeReconciler:
         return out
 
     def hook_args(self, cr: dict) -> dict:
-        spec = self.entry.box.hooks
+        spec = self.entry.box_spec.hooks
         assert spec is not None       # asked only by the hooks of an entry that declares them
         return render_hook_args(spec.args, cr, f"spec.crds.{self.crd}.operatorBox.reconciler.hooks.args")
 
@@ -423,7 +423,7 @@ class DeclarativeReconciler:
         state = {"cr": cr}
 
         def ensure_finalizer() -> None:
-            wanted = crmeta.wanted_finalizers(self.entry.box.finalizers)
+            wanted = crmeta.wanted_finalizers(self.entry.box_spec.finalizers)
             state["cr"] = self.add_finalizers(state["cr"], wanted)
 
         host = ReconcileHookHost(cr=cr, crd=self.crd, writer=writer, resolve_kind=self.resolve_kind,
@@ -442,7 +442,7 @@ class DeclarativeReconciler:
         current = cr.get("status") or {}
         new = compute_status(current, generation=meta.get("generation"), ok=ok, reason=reason, message=message,
                              field_ops=ops, hook_status=hook_status,
-                             conditions=self.entry.box.status.get("conditions", True), now=rfc3339(self.clock()))
+                             conditions=self.entry.box_spec.status.get("conditions", True), now=rfc3339(self.clock()))
         patch = status_patch(current, new)
         if patch is None:
             return cr

@@ -116,7 +116,7 @@ def compile_entries(entry: CrdEntry, phases: tuple[str, ...] = PHASES) -> list[T
     out = []
     for phase in phases:
         for type_ in TEMPLATE_TYPES:
-            for i, raw in enumerate(entry.box.templates.get(phase, {}).get(type_) or []):
+            for i, raw in enumerate(entry.box_spec.templates.get(phase, {}).get(type_) or []):
                 for s in _walk_strings({k: v for k, v in raw.items() if k not in ("when", "anyOf", "or")}):
                     if "{{" in s:
                         compile_template(s)

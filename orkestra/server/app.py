@@ -1,8 +1,9 @@
 """The runtime HTTP API (docs/runtime.md §12): a Flask application factory over one engine.
 
-`create_app(engine)` registers three blueprints (probes, metrics, katalog) and JSON error
+`create_app(view)` registers three blueprints (probes, metrics, katalog) and JSON error
 handlers; nothing happens at import time. Views only route and validate input: the documents
-come from `orkestra.server.shapes` and the data from the engine's snapshot methods and caches.
+come from `orkestra.server.shapes` and the data from a `RuntimeView` (the engine's read-only
+`orkestra.engine.view.EngineView` in a running process, a fake in tests).
 Input never causes a 500: unknown paths and CRDs answer 404, bad query parameters 400, and an
 unexpected error is logged and answered `{"error": "internal error"}`. Secret payloads never
 leave (`orkestra.server.exposure`), and with an `Authorizer` every route but the probes needs a
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -21,11 +22,29 @@ from orkestra.errors import BadRequest, OrkestraError
 from orkestra.server import exposure, shapes
 from orkestra.server.auth import Access, Authorizer, Decision
 
+if TYPE_CHECKING:
+    from orkestra.katalog.model import Katalog
+
 log = logging.getLogger("orkestra.server")
 
 
-def _engine() -> Any:
-    return current_app.config["ENGINE"]
+class RuntimeView(Protocol):
+    """Everything the views read of the runtime; none of it changes the engine."""
+
+    @property
+    def katalog(self) -> Katalog: ...
+    def process_snapshot(self) -> dict[str, Any]: ...
+    def crd_snapshot(self, key: str) -> dict[str, Any] | None: ...
+    def cached_crs(self, key: str) -> list[dict]: ...
+    def cached_cr(self, key: str, cr_key: str) -> dict | None: ...
+    def events_for(self, obj: dict) -> list[dict]: ...
+    def children_for_view(self, key: str, owner_uid: str) -> list[dict]: ...
+    def webhook_katalog_block(self) -> dict | None: ...
+    def webhook_crd_blocks(self, key: str) -> dict | None: ...
+
+
+def _view() -> RuntimeView:
+    return current_app.config["VIEW"]
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -46,8 +65,7 @@ probes = Blueprint("probes", __name__)
 
 
 def _probe(name: str) -> Response:
-    engine = _engine()
-    proc = engine.process_snapshot()
+    proc = _view().process_snapshot()
     body, status = shapes.probe_body(name, proc[name], proc)
     return _json(body, status)
 
@@ -58,8 +76,9 @@ def startup() -> Response:
 
 
 @probes.get("/health")
-def health() -> Response:
-    return _probe("health")
+def liveness() -> Response:
+    """The liveness probe (the process, never a CRD's health)."""
+    return _probe("liveness")
 
 
 @probes.get("/ready")
@@ -86,12 +105,11 @@ katalog_bp = Blueprint("katalog", __name__)
 @katalog_bp.get("/katalog")
 def katalog() -> Response:
     _query(())
-    engine = _engine()
-    proc = engine.process_snapshot()
-    snaps = {key: engine.crd_snapshot(key) for key in engine.katalog.crds}
-    namespaces = shapes.namespaces_of({key: engine.cached_crs(key) for key in engine.katalog.crds})
-    protection = engine.webhooks.describe_katalog() if engine.webhooks is not None else None
-    return _json(shapes.katalog_body(engine.katalog, proc, snaps, namespaces, protection))
+    view = _view()
+    proc = view.process_snapshot()
+    snaps = {key: view.crd_snapshot(key) for key in view.katalog.crds}
+    namespaces = shapes.namespaces_of({key: view.cached_crs(key) for key in view.katalog.crds})
+    return _json(shapes.katalog_body(view.katalog, proc, snaps, namespaces, view.webhook_katalog_block()))
 
 
 def _document(doc: dict) -> Response:
@@ -106,17 +124,17 @@ def _document(doc: dict) -> Response:
 
 @katalog_bp.get("/katalog/raw")
 def katalog_raw() -> Response:
-    return _document(_engine().katalog.raw)
+    return _document(_view().katalog.raw)
 
 
 @katalog_bp.get("/katalog/enriched")
 def katalog_enriched() -> Response:
-    return _document(_engine().katalog.enriched)
+    return _document(_view().katalog.enriched)
 
 
 def _entry(key: str, route: str):
     """The entry for `key` if `route` (info | health | cr) is served for it; else BadRequest(404)."""
-    entry = _engine().katalog.crds.get(key)
+    entry = _view().katalog.crds.get(key)
     if entry is None:
         raise BadRequest(f'crd "{key}" not found in katalog', 404)
     endpoints = entry.endpoints or {}
@@ -130,24 +148,23 @@ def _entry(key: str, route: str):
 
 
 def _snapshot(entry) -> dict:
-    return shapes.snapshot_or_empty(entry, _engine().crd_snapshot(entry.key))
+    return shapes.snapshot_or_empty(entry, _view().crd_snapshot(entry.key))
 
 
 @katalog_bp.get("/katalog/<crd>")
 def crd_detail(crd: str) -> Response:
     _query(())
     entry = _entry(crd, "info")
-    engine = _engine()
-    blocks = engine.webhooks.describe_crd(crd) if engine.webhooks is not None else None
-    return _json(shapes.crd_detail(entry, _snapshot(entry), webhook_blocks=blocks,
-                                   now=engine.process_snapshot()["now"]))
+    view = _view()
+    return _json(shapes.crd_detail(entry, _snapshot(entry), webhook_blocks=view.webhook_crd_blocks(crd),
+                                   now=view.process_snapshot()["now"]))
 
 
 @katalog_bp.get("/katalog/<crd>/health")
 def crd_health(crd: str) -> Response:
     _query(())
     entry = _entry(crd, "health")
-    proc = _engine().process_snapshot()
+    proc = _view().process_snapshot()
     body, status = shapes.crd_health(entry, _snapshot(entry), is_leader=proc["isLeader"], now=proc["now"])
     return _json(body, status)
 
@@ -156,8 +173,8 @@ def crd_health(crd: str) -> Response:
 def cr_list(crd: str) -> Response:
     args = _query(("namespace", "field"))
     entry = _entry(crd, "cr")
-    engine = _engine()
-    items = engine.cached_crs(crd)
+    view = _view()
+    items = view.cached_crs(crd)
     values = None
     if "field" in args:
         try:
@@ -166,7 +183,7 @@ def cr_list(crd: str) -> Response:
             raise BadRequest(f"field: {err}") from None
         values = exposure.field_values(entry, items, field, shapes._key)
     namespace = args.get("namespace") or None
-    return _json(shapes.cr_list(entry, items, engine.process_snapshot()["now"], namespace=namespace, values=values))
+    return _json(shapes.cr_list(entry, items, view.process_snapshot()["now"], namespace=namespace, values=values))
 
 
 @katalog_bp.get("/katalog/<crd>/cr/<path:rest>")
@@ -180,15 +197,15 @@ def cr_routes(crd: str, rest: str) -> Response:
         parts = parts[:-1]
     if len(parts) != want or not all(parts):
         raise BadRequest("not found", 404)
-    engine = _engine()
-    obj = engine.cached_cr(crd, "/".join(parts))
+    view = _view()
+    obj = view.cached_cr(crd, "/".join(parts))
     if obj is None:
         raise BadRequest(f'{entry.api.kind} "{"/".join(parts)}" not found', 404)
-    now = engine.process_snapshot()["now"]
+    now = view.process_snapshot()["now"]
     if events:
-        return _json(shapes.events_body(obj, engine.events_for(obj), now))
+        return _json(shapes.events_body(obj, view.events_for(obj), now))
     obj = exposure.served_view(entry, obj)
-    return _json(shapes.cr_detail(entry, obj, engine.children_for_view(crd, (obj.get("metadata") or {}).get("uid", "")), now))
+    return _json(shapes.cr_detail(entry, obj, view.children_for_view(crd, (obj.get("metadata") or {}).get("uid", "")), now))
 
 
 # ---------------------------------------------------------------------------- access
@@ -212,7 +229,7 @@ def _required_access(summaries_open: bool) -> Access | Need:
     if endpoint in ("katalog.katalog_raw", "katalog.katalog_enriched"):
         return Access("get", path=request.path)
     args = request.view_args or {}
-    entry = _engine().katalog.crds.get(args.get("crd", ""))
+    entry = _view().katalog.crds.get(args.get("crd", ""))
     if entry is None:
         return Need.ANY_USER
     api = entry.api
@@ -242,12 +259,12 @@ def _guard(authorizer: Authorizer, summaries_open: bool) -> Response | None:
 
 
 # ---------------------------------------------------------------------------- factory
-def create_app(engine: Any, *, authorizer: Authorizer | None = None, summaries_open: bool = False) -> Flask:
-    """The runtime (or gateway) HTTP app for `engine`. With an `authorizer`, every route but the
+def create_app(view: RuntimeView, *, authorizer: Authorizer | None = None, summaries_open: bool = False) -> Flask:
+    """The runtime (or gateway) HTTP app over `view`. With an `authorizer`, every route but the
     probes (and, with `summaries_open`, `/metrics` and the `/katalog` summaries) needs a bearer
     token allowed by Kubernetes (`orkestra.server.auth`)."""
     app = Flask("orkestra.server")
-    app.config["ENGINE"] = engine
+    app.config["VIEW"] = view
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.url_map.strict_slashes = False
     for bp in (probes, metrics_bp, katalog_bp):

@@ -3,6 +3,12 @@
 `serve(katalog, settings, mode=..., server=...)` is shared by `ork run` and `ork gateway`. Under
 gunicorn the calling process becomes the arbiter; the engine is created in the single worker
 (`load`, then `post_worker_init` starts it) and shut down by `worker_exit` (docs/runtime.md §1, §11).
+
+This is where the parts meet: `assemble` builds the engine, the read-only `EngineView` the
+Flask app reads, and, when `webhook_role` says this process has webhooks, the `WebhookState`
+the app's `/katalog` blocks and the webhook handlers share. `start` connects the engine, builds
+the webhook runtime from explicit arguments and registers its runnables, then starts the engine;
+the engine itself never imports `orkestra.webhooks`.
 The Katalog model is built before the fork and inherited. A fatal engine start error ends the
 worker with code 3, which gunicorn treats as a boot error: the arbiter halts and exits 3 too.
 
@@ -17,12 +23,25 @@ import logging
 import signal
 import sys
 import threading
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
 
 from orkestra.config import Mode, Settings
+from orkestra.errors import OrkestraError
 from orkestra.gunicorn_run import base_settings, run
 from orkestra.katalog.model import Katalog
 from orkestra.kube.client import is_loopback_host
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from orkestra.engine.engine import Engine
+    from orkestra.engine.view import EngineView
+    from orkestra.kube import KubeClient
+    from orkestra.server.app import RuntimeView
+    from orkestra.webhooks.admission import CacheView
+    from orkestra.webhooks.app import WebhookState
+    from orkestra.webhooks.switches import WebhookSettings
 
 log = logging.getLogger("orkestra.server")
 EXIT_ENGINE_START = 3
@@ -39,15 +58,14 @@ def serve(katalog: Katalog, settings: Settings, *, mode: Mode = Mode.RUNTIME, se
 
 
 def https_address(katalog: Katalog, settings: Settings, mode: Mode) -> str | None:
-    """Where the HTTPS webhook listener will listen, or None when this process starts none: the
-    same rule the engine applies (docs/webhooks.md §1: conversion switch, a protection feature or
-    gateway mode; none in `ork run` when ORK_GATEWAY_ENDPOINT hands webhooks to a gateway)."""
-    if settings.gateway_endpoint and mode != Mode.GATEWAY:
-        return None
+    """Where the HTTPS webhook listener will listen, or None when this process starts none
+    (`webhook_role`, the rule `start` follows too)."""
     from orkestra.webhooks.plan import build_plan
+    from orkestra.webhooks.runtime import WebhookRole, webhook_role
     from orkestra.webhooks.switches import WebhookSettings
-    plan = build_plan(katalog, WebhookSettings.from_settings(settings))
-    return f"{settings.bind_address}:{settings.webhook_port}" if plan.listener_needed(gateway=mode == Mode.GATEWAY) else None
+    ws = WebhookSettings.from_settings(settings)
+    role = webhook_role(build_plan(katalog, ws), ws, gateway=mode == Mode.GATEWAY)
+    return f"{settings.bind_address}:{settings.webhook_port}" if role is WebhookRole.SERVE else None
 
 
 def warn_if_open(settings: Settings) -> bool:
@@ -60,17 +78,78 @@ def warn_if_open(settings: Settings) -> bool:
     return True
 
 
-def build_app(engine: Any, settings: Settings) -> Any:
-    """The Flask app for `engine`, guarded as `ORK_API_AUTH` says."""
+def build_app(view: RuntimeView, settings: Settings, kube: Callable[[], KubeClient | None]) -> Flask:
+    """The Flask app over `view`, guarded as `ORK_API_AUTH` says (reviews go through `kube()`)."""
     from orkestra.server.app import create_app
     from orkestra.server.auth import Authorizer, KubeReviewer
-    authorizer = Authorizer(KubeReviewer(lambda: engine.kube)) if settings.api_auth == "kubernetes" else None
-    return create_app(engine, authorizer=authorizer, summaries_open=settings.api_auth_summaries == "open")
+    authorizer = Authorizer(KubeReviewer(kube)) if settings.api_auth == "kubernetes" else None
+    return create_app(view, authorizer=authorizer, summaries_open=settings.api_auth_summaries == "open")
 
 
-def _start_engine(engine: Any) -> bool:
+@dataclass
+class Webhooks:
+    """This process's webhook side, decided in `assemble` and built in `start`."""
+
+    katalog: Katalog
+    state: WebhookState
+    settings: WebhookSettings
+    gateway: bool
+
+    def register(self, engine: Engine) -> None:
+        """Build the runtime over the connected engine's client and hand its runnables over."""
+        from orkestra.webhooks.runtime import build_runtime
+        assert engine.kube is not None, "connect() first"
+        runtime = build_runtime(self.katalog, self.state, self.settings, kube=engine.kube, gateway=self.gateway)
+        for part in runtime.runnables():
+            engine.add_runnable(part)
+        if self.gateway:        # a gateway is ready only once it answers webhooks
+            engine.add_ready_check(runtime.listening.is_set)
+
+
+@dataclass
+class Process:
+    """The engine of this process, the app over its view, and its webhooks (None: it has none)."""
+
+    engine: Engine
+    app: Flask
+    webhooks: Webhooks | None
+
+
+def assemble(katalog: Katalog, settings: Settings, mode: Mode) -> Process:
+    """Build everything of this process; nothing starts and no request is sent."""
+    from orkestra.engine.engine import Engine
+    from orkestra.engine.view import EngineView
+    from orkestra.webhooks.app import WebhookState
+    from orkestra.webhooks.describe import WebhookDescriber
+    from orkestra.webhooks.runtime import WebhookRole, webhook_role
+    from orkestra.webhooks.switches import WebhookSettings
+    engine = Engine(katalog, settings, mode=mode)
+    ws = WebhookSettings.from_settings(settings)
+    state = WebhookState.build(katalog, ws, cache_lookup=lambda key: _cache_view(view, key))
+    webhooks = None
+    if webhook_role(state.plan, ws, gateway=mode == Mode.GATEWAY) is not WebhookRole.NONE:
+        webhooks = Webhooks(katalog, state, ws, gateway=mode == Mode.GATEWAY)
+    view = EngineView(engine, webhooks=WebhookDescriber(state) if webhooks is not None else None)
+    return Process(engine, build_app(view, settings, lambda: engine.kube), webhooks)
+
+
+def _cache_view(view: EngineView, key: str) -> CacheView | None:
+    """A CRD's informer cache for the admission webhooks' `unique` check."""
+    from orkestra.webhooks.admission import CacheView
+    cache = view.informer_cache(key)
+    return CacheView(synced=cache[0], items=cache[1]) if cache is not None else None
+
+
+def start(engine: Engine, webhooks: Webhooks | None) -> bool:
+    """Connect, register the webhook runnables, start; False (logged) when the engine cannot start."""
     from orkestra.engine.engine import EngineStartError
     try:
+        if webhooks is not None:
+            engine.connect()
+            try:
+                webhooks.register(engine)
+            except OrkestraError as err:
+                raise EngineStartError(f"webhooks: {err}") from None
         engine.start()
     except EngineStartError as err:
         log.error(f"engine cannot start: {err}", extra={"error": str(err)})
@@ -82,17 +161,15 @@ def _start_engine(engine: Any) -> bool:
 def _serve_builtin(katalog: Katalog, settings: Settings, mode: Mode) -> int:
     from werkzeug.serving import make_server
 
-    from orkestra.engine.engine import Engine
-    from orkestra.engine.shutdown import graceful_shutdown
-    engine = Engine(katalog, settings, mode=mode)
-    httpd = make_server(settings.bind_address, settings.port, build_app(engine, settings), threaded=True)
-    if not _start_engine(engine):
+    process = assemble(katalog, settings, mode)
+    httpd = make_server(settings.bind_address, settings.port, process.app, threaded=True)
+    if not start(process.engine, process.webhooks):
         httpd.server_close()
         return EXIT_ENGINE_START
 
     def stop(signum: int, frame: Any) -> None:
         def run() -> None:
-            graceful_shutdown(engine)
+            process.engine.shutdown()
             httpd.shutdown()
         threading.Thread(target=run, name="ork-shutdown", daemon=True).start()
 
@@ -105,15 +182,14 @@ def _serve_builtin(katalog: Katalog, settings: Settings, mode: Mode) -> int:
 
 # ---------------------------------------------------------------------------- gunicorn
 def _post_worker_init(worker: Any) -> None:
-    if not _start_engine(worker.app.engine):
+    if not start(worker.app.engine, getattr(worker.app, "webhooks", None)):
         sys.exit(EXIT_ENGINE_START)
 
 
 def _worker_exit(server: Any, worker: Any) -> None:
-    from orkestra.engine.shutdown import graceful_shutdown
     engine = getattr(worker.app, "engine", None)
     if engine is not None and engine.kube is not None:
-        graceful_shutdown(engine)
+        engine.shutdown()
 
 
 def gunicorn_settings(settings: Settings) -> dict[str, Any]:
@@ -125,10 +201,11 @@ def gunicorn_settings(settings: Settings) -> dict[str, Any]:
 
 def _serve_gunicorn(katalog: Katalog, settings: Settings, mode: Mode) -> int:
     def load(application: Any) -> Any:
-        """In the worker: build the engine (kept on the application for the worker hooks) and its app."""
-        from orkestra.engine.engine import Engine
-        application.engine = Engine(katalog, settings, mode=mode)
-        return build_app(application.engine, settings)
+        """In the worker: assemble the process (its engine and webhooks kept on the application
+        for the worker hooks) and return its app."""
+        process = assemble(katalog, settings, mode)
+        application.engine, application.webhooks = process.engine, process.webhooks
+        return process.app
 
     # The Katalog and the imports are inherited by the worker: freeze them before the fork so the
     # worker's collector never touches (and so copies) those pages.

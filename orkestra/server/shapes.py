@@ -30,7 +30,7 @@ def service_name(mode: Mode) -> str:
 
 # ---------------------------------------------------------------------------- probes
 def probe_body(probe: str, ok: bool, proc: dict) -> tuple[dict, int]:
-    words = {"startup": ("ok", "starting", 503), "health": ("ok", "unhealthy", 500),
+    words = {"startup": ("ok", "starting", 503), "liveness": ("ok", "unhealthy", 500),
              "ready": ("ready", "not ready", 503)}[probe]
     body = {"status": words[0] if ok else words[1], "service": service_name(proc["mode"]),
             "uptime": uptime(proc["startedAt"], proc["now"]), "started": rfc3339(proc["startedAt"])}
@@ -46,7 +46,7 @@ def _disabled_health() -> dict:
 
 
 def _empty_snapshot(entry: CrdEntry) -> dict:
-    return {"key": entry.key, "health": {**_disabled_health(), "failureThreshold": entry.box.queue.failure_threshold},
+    return {"key": entry.key, "health": {**_disabled_health(), "failureThreshold": entry.box_spec.queue.failure_threshold},
             "workers": {"active": 0, "processing": 0, "idle": 0, "stuck": 0, "states": []},
             "queueDepth": 0, "dropped": 0, "limitReached": 0, "resourceCount": 0, "activeWarnings": [],
             "dependencies": [{"name": d.name, "condition": d.condition, "state": CrdState.NOT_STARTED, "satisfied": False}
@@ -64,8 +64,8 @@ def crd_summary(entry: CrdEntry, snap: dict, now: float) -> dict:
         "name": entry.key, "kind": api.kind, "group": api.group, "version": api.version, "plural": api.plural,
         "scope": api.scope, "gvk": api.gvk_string, "enabled": entry.enabled, "state": h["state"],
         "healthy": h["healthy"], "started": h["started"], "pending": h["pending"], "missing": h["missing"],
-        "workers": entry.box.workers, "workersActive": snap["workers"]["active"], "queueDepth": snap["queueDepth"],
-        "maxQueueDepth": entry.box.queue.max_depth, "failureThreshold": entry.box.queue.failure_threshold,
+        "workers": entry.box_spec.workers, "workersActive": snap["workers"]["active"], "queueDepth": snap["queueDepth"],
+        "maxQueueDepth": entry.box_spec.queue.max_depth, "failureThreshold": entry.box_spec.queue.failure_threshold,
         "totalReconciles": h["totalReconciles"], "failedReconciles": h["failedReconciles"],
         "consecutiveFails": h["consecutiveFails"], "errorRate": h["errorRate"],
         "lastReconcile": rfc3339(h["lastReconcile"]), "lastError": h["lastError"],
@@ -129,16 +129,16 @@ def _default_webhook_blocks(entry: CrdEntry) -> dict:
 
 def crd_detail(entry: CrdEntry, snap: dict, *, webhook_blocks: dict | None, now: float) -> dict:
     h, w = snap["health"], snap["workers"]
-    hooks = entry.box.hooks
+    hooks = entry.box_spec.hooks
     return {
         "name": entry.key, "description": entry.description, "gvk": entry.api.gvk_string,
         "gvr": str(entry.api.gvr), "scope": entry.api.scope, "state": h["state"],
-        "workers": {"configured": entry.box.workers, "source": entry.box.workers_source, "active": w["active"],
+        "workers": {"configured": entry.box_spec.workers, "source": entry.box_spec.workers_source, "active": w["active"],
                     "processing": w["processing"], "idle": w["idle"], "stuck": w["stuck"],
                     "states": [{**s, "since": rfc3339(s["since"])} if "since" in s else s for s in w["states"]]},
-        "resync": format_duration(entry.box.resync), "timeout": format_duration(entry.box.timeout),
-        "queue": {"depth": snap["queueDepth"], "maxDepth": entry.box.queue.max_depth,
-                  "onLimit": entry.box.queue.on_limit, "failureThreshold": entry.box.queue.failure_threshold,
+        "resync": format_duration(entry.box_spec.resync), "timeout": format_duration(entry.box_spec.timeout),
+        "queue": {"depth": snap["queueDepth"], "maxDepth": entry.box_spec.queue.max_depth,
+                  "onLimit": entry.box_spec.queue.on_limit, "failureThreshold": entry.box_spec.queue.failure_threshold,
                   "dropped": snap["dropped"], "limitReached": snap["limitReached"]},
         "reconcile": {"total": h["totalReconciles"], "failed": h["failedReconciles"],
                       "consecutiveFails": h["consecutiveFails"], "errorRate": h["errorRate"],
@@ -150,7 +150,7 @@ def crd_detail(entry: CrdEntry, snap: dict, *, webhook_blocks: dict | None, now:
         "dependencies": snap["dependencies"],
         "hasUnhealthyDependencies": any(not d["satisfied"] for d in snap["dependencies"]),
         "reconciler": {"type": "generic", "hooks": hooks.ref if hooks else "",
-                       "finalizers": list(entry.box.finalizers), "runHooksFirst": bool(hooks and hooks.run_hooks_first),
+                       "finalizers": list(entry.box_spec.finalizers), "runHooksFirst": bool(hooks and hooks.run_hooks_first),
                        "templates": {p: entry.template_types(p) for p in PHASES}},
         "rbac": _rbac(entry),
         **(webhook_blocks if webhook_blocks is not None else _default_webhook_blocks(entry)),

@@ -31,7 +31,7 @@ def _box(tmp_path, body: str) -> tuple[dict, dict]:
     path.write_text(HEAD + textwrap.indent(textwrap.dedent(body), " " * 8))
     report = load_report([str(path)])
     assert report.ok, [str(e) for e in report.errors]
-    box = report.katalog.crds["website"].box
+    box = report.katalog.crds["website"].box_spec
     return box.templates, box.status
 
 

@@ -17,9 +17,8 @@ import finds its target at run time, so it hides an upward edge as well as a sta
 Not seen: module names computed at run time (f-strings, concatenation), an aliased
 `import_module`, `exec`, and `python -m orkestra.x` subprocesses (a new process, not an import).
 
-Edges that point up in today's code and that issue 10 removes are listed in KNOWN_UPWARD, each
-with the issue item that removes it. The test fails on any new upward edge and on a listed edge
-that no longer exists, so the list only shrinks.
+There is no allowlist: the last upward edge (engine → webhooks) went with issue 10 item 2, and
+any upward import fails the test.
 """
 from __future__ import annotations
 
@@ -49,13 +48,6 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("server",),
     ("cli",),
 )
-
-# (importing module, imported module) -> the issue-10 item that removes the edge.
-KNOWN_UPWARD: dict[tuple[str, str], str] = {
-    # Engine.start builds the webhook runtime with `webhooks.attach(self)`, which reads the
-    # engine back through an `Any`; item 2 builds it in the serve wiring and registers it.
-    ("orkestra.engine.engine", "orkestra.webhooks"): "issue 10 item 2",
-}
 
 # Inside one package, the seams docs/architecture.md names: (module, module it never imports).
 FORBIDDEN_WITHIN: tuple[tuple[str, str], ...] = (
@@ -172,17 +164,8 @@ def test_every_package_has_a_layer():
 
 
 def test_no_import_points_up():
-    new = [str(imp) for imp in upward(all_imports())
-           if (imp.source, imp.target) not in KNOWN_UPWARD]
+    new = [str(imp) for imp in upward(all_imports())]
     assert new == [], "imports against the layers of docs/architecture.md:\n" + "\n".join(new)
-
-
-def test_known_upward_edges_still_exist():
-    """An edge issue 10 removed leaves the allowlist too, so it cannot come back unnoticed."""
-    present = {(imp.source, imp.target) for imp in upward(all_imports())}
-    gone = sorted(f"{src} -> {dst} ({item})" for (src, dst), item in KNOWN_UPWARD.items()
-                  if (src, dst) not in present)
-    assert gone == [], "remove from KNOWN_UPWARD (and the diagram's note): " + ", ".join(gone)
 
 
 def test_documented_seams_inside_a_package():
@@ -260,12 +243,6 @@ def test_layer_table_parser_refuses_what_it_cannot_read():
 
 def test_architecture_page_draws_these_layers():
     assert documented_layers(ARCHITECTURE.read_text()) == LAYERS
-
-
-def test_architecture_page_lists_the_known_upward_edges():
-    text = ARCHITECTURE.read_text()
-    for (src, dst), item in KNOWN_UPWARD.items():
-        assert f"`{src}` → `{dst}`" in text and item in text, (src, dst, item)
 
 
 def test_namespace_directories_count_and_only_pack_data_is_skipped(tmp_path):

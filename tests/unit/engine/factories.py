@@ -20,7 +20,7 @@ def make_entry(key: str = "website", *, kind: str = "Website", group: str = "dem
                     endpoints=endpoints or {"enabled": True, "health": True, "info": True},
                     allowed_namespaces=[], restricted_namespaces=[], validation=None, mutation=None,
                     conversion=None, webhooks={}, deletion_protection={"enabled": False},
-                    force_conflict=True, ignore_status_patch=False, ignore_observed_generation=False, box=box)
+                    force_conflict=True, ignore_status_patch=False, ignore_observed_generation=False, box_spec=box)
 
 
 def make_katalog(*entries: CrdEntry, start_order: list[str] | None = None) -> Katalog:

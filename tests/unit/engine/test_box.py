@@ -93,7 +93,7 @@ class Env:
         self.timer = Timer(start=False)
 
     def make_queue(self, entry, on_limit_warning):
-        return RateLimitingQueue(entry.key, timer=self.timer, max_depth=entry.box.queue.max_depth,
+        return RateLimitingQueue(entry.key, timer=self.timer, max_depth=entry.box_spec.queue.max_depth,
                                  on_limit_warning=on_limit_warning)
 
     def make_reconciler(self, entry, box):

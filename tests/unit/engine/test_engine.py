@@ -1,12 +1,11 @@
 """Engine behaviour that needs no API server: fatal start errors, lost leadership, probes,
-snapshots, gateway selection and the graceful shutdown sequence."""
+gateway selection, the graceful shutdown sequence and the child informers."""
 import time
 
 import pytest
 
 from orkestra.config import Settings
 from orkestra.engine.engine import Engine, EngineStartError
-from orkestra.engine.shutdown import graceful_shutdown
 from orkestra.kube import KubeConfigError
 from tests.unit.engine.factories import make_entry, make_katalog
 
@@ -25,7 +24,7 @@ def settings(**kw):
 
 def make_engine(*entries, **kw):
     katalog = make_katalog(*(entries or (make_entry("cache"), make_entry("website"))))
-    return Engine(katalog, settings(), **kw)
+    return Engine(katalog, settings(), **{"clock": Clock(), **kw})
 
 
 def test_unreadable_kubeconfig_is_a_fatal_start_error():
@@ -39,24 +38,40 @@ def test_unreadable_kubeconfig_is_a_fatal_start_error():
 class RecordingBox:
     def __init__(self, key, log, drains=True):
         self.key, self.log, self.drains = key, log, drains
+        self.shut = False
 
     def shut_down_queue(self):
-        self.log.append(("shut", self.key))
+        if not self.shut:           # like OperatorBox: a shut queue stays shut
+            self.log.append(("shut", self.key))
+        self.shut = True
 
     def drain(self, timeout):
         self.log.append(("drain", self.key, round(timeout, 1)))
         return self.drains
 
 
+class LeaderRunnable:
+    name, needs_leader = "webhook controller", True
+
+    def __init__(self, log):
+        self.log = log
+
+    def start(self):
+        self.log.append(("start", self.name))
+
+    def stop(self):
+        self.log.append(("stop", self.name))
+
+
 def test_lost_leadership_stops_every_queue_and_exits_1():
     codes, log = [], []
     engine = make_engine(exit_process=codes.append)
+    engine.add_runnable(LeaderRunnable(log))
+    engine._became_leader()
     engine.boxes = {k: RecordingBox(k, log) for k in ("cache", "website")}
-    seen = []
-    engine.on_leadership(seen.append)
-    engine._leader = True
     engine._lost_leadership()
-    assert codes == [1] and seen == [False] and not engine.is_leader()
+    assert codes == [1] and not engine.is_leader()
+    assert ("stop", "webhook controller") not in log, "no cleanupOnShutdown: the next leader owns them"
     assert [e for e in log if e[0] == "shut"] == [("shut", "cache"), ("shut", "website")]
     assert all(e[2] <= 5.0 for e in log if e[0] == "drain"), "in-flight reconciles get at most 5 s"
 
@@ -64,29 +79,17 @@ def test_lost_leadership_stops_every_queue_and_exits_1():
 def test_probes_follow_startup_readiness_heartbeat_and_shutdown():
     clock = Clock()
     engine = make_engine(clock=clock, wall=lambda: 1_000.0)
-    assert engine.probes() == {"startup": False, "ready": False, "health": True}
+    assert engine.probes() == {"startup": False, "ready": False, "liveness": True}
     engine.api_reachable = True
     engine.ready_event.set()
-    assert engine.probes() == {"startup": True, "ready": True, "health": True}
+    assert engine.probes() == {"startup": True, "ready": True, "liveness": True}
     clock.t = 61
-    assert engine.probes()["health"] is False, "no supervisor heartbeat for 60 s"
+    assert engine.probes()["liveness"] is False, "no supervisor heartbeat for 60 s"
     engine._heartbeat = 61
     engine.shutting_down = True
     assert engine.probes()["ready"] is False
     engine.shutdown_done = True
-    assert engine.probes()["health"] is False
-
-
-def test_follower_snapshot_shows_no_active_workers_and_dependency_state():
-    engine = make_engine(make_entry("cache"), make_entry("website", depends_on=[("cache", "healthy")]))
-    for box in engine.boxes.values():
-        box.health.mark_pending()
-    snap = engine.crd_snapshot("website")
-    assert snap["health"]["state"] == "pending" and snap["workers"]["active"] == 0
-    assert snap["dependencies"] == [{"name": "cache", "condition": "healthy", "state": "pending", "satisfied": False}]
-    assert engine.crd_snapshot("nope") is None
-    proc = engine.process_snapshot()
-    assert proc["isLeader"] is False and proc["identity"] == "pod-a" and proc["mode"] == "runtime"
+    assert engine.probes()["liveness"] is False
 
 
 class WatchFactory:
@@ -125,8 +128,13 @@ class FakeElector:
 
 
 class FakeWebhooks:
+    name, needs_leader = "webhooks", False
+
     def __init__(self, log):
         self.log = log
+
+    def start(self):
+        pass
 
     def stop(self):
         self.log.append(("webhooks",))
@@ -146,10 +154,11 @@ def test_graceful_shutdown_order_and_shared_budget():
     engine.katalog.start_order[:] = ["cache", "website", "app"]
     engine.boxes = {"cache": RecordingBox("cache", log), "website": RecordingBox("website", log),
                     "app": RecordingBox("app", log)}
-    engine.elector, engine.webhooks, engine.factory = FakeElector(log), FakeWebhooks(log), FakeFactory(log)
+    engine.elector, engine.factory = FakeElector(log), FakeFactory(log)
+    engine.add_runnable(FakeWebhooks(log))
+    engine._runnables.start(leading=False)
     engine.ready_event.set()
-    clock = Clock()
-    graceful_shutdown(engine, clock=clock)
+    engine.shutdown()
     assert [e[:2] for e in log] == [("shut", "app"), ("drain", "app"), ("shut", "website"), ("drain", "website"),
                                     ("shut", "cache"), ("drain", "cache"), ("informers",), ("release",),
                                     ("webhooks",)]
@@ -160,7 +169,7 @@ def test_drain_timeout_is_logged_once_and_shutdown_goes_on(caplog):
     log = []
     engine = make_engine(make_entry("cache"), make_entry("website"))
     engine.boxes = {"cache": RecordingBox("cache", log), "website": RecordingBox("website", log, drains=False)}
-    graceful_shutdown(engine, clock=Clock())
+    engine.shutdown()
     assert ("shut", "cache") in log, "every queue is still shut down"
     assert [r.getMessage() for r in caplog.records].count("drain timeout exceeded — workers may still be running") == 1
     assert ("drain", "cache", 30.0) not in log, "once the budget ran out, no more waiting"
@@ -197,12 +206,12 @@ def test_child_events_requeue_their_owner_by_uid():
     cache = _with_owner(engine, "cache", "u-cache", "redis")
     website = _with_owner(engine, "website", "u-site", "shop")
     labelled = {"metadata": {"labels": {"orkestra.io/owner-uid": "u-site", "orkestra.io/crd": "website"}}}
-    engine._child_event(labelled)
+    engine.child_informers._event(labelled)
     assert website.queue.offered == ["ns/shop"] and cache.queue.offered == []
     by_reference = {"metadata": {"ownerReferences": [{"uid": "u-cache", "controller": True}]}}
-    engine._child_event(by_reference)            # no crd label: every active CRD is asked
+    engine.child_informers._event(by_reference)            # no crd label: every active CRD is asked
     assert cache.queue.offered == ["ns/redis"] and website.queue.offered == ["ns/shop"]
-    engine._child_event({"metadata": {"name": "orphan"}})
+    engine.child_informers._event({"metadata": {"name": "orphan"}})
     assert len(cache.queue.offered) + len(website.queue.offered) == 2
 
 
@@ -210,87 +219,19 @@ def test_a_forbidden_child_informer_degrades_the_crds_that_write_it():
     from orkestra.gvk import GVR
     engine = make_engine(make_entry("cache"), make_entry("website"))
     deployments = GVR("apps", "v1", "deployments")
-    engine._child_gvrs = {"website": [deployments], "cache": []}
+    engine.child_informers._gvrs = {"website": [deployments], "cache": []}
     for box in engine.boxes.values():
         box.health.mark_started()
         box.health.record_success()
-    engine._child_status(deployments, "forbidden", "forbidden: cannot watch deployments in all namespaces")
+    engine.child_informers._status(deployments, "forbidden", "forbidden: cannot watch deployments in all namespaces")
     assert engine.boxes["website"].health.state == "degraded"
     assert engine.boxes["cache"].health.state == "healthy"
-    engine._child_status(deployments, "listed", "")
+    engine.child_informers._status(deployments, "listed", "")
     assert engine.boxes["website"].health.state == "healthy"
 
 
-class ListingKube:
-    def __init__(self):
-        self.calls = []
-
-    def list(self, gvr, namespace=None, label_selector=None, field_selector=None):
-        self.calls.append((gvr.resource, label_selector))
-        return [{"kind": "Service", "metadata": {"name": "svc"}}], "1"
-
-
-def test_view_children_read_kinds_without_informer_live_and_cache_them():
-    clock = Clock()
-    entry = make_entry("website", templates={"onReconcile": {"services": [{}]}})
-    engine = Engine(make_katalog(entry), settings(), clock=clock)
-    engine.kube = ListingKube()
-    first = engine.children_for_view("website", "u1")
-    assert first == [{"kind": "Service", "metadata": {"name": "svc"}}]
-    assert engine.kube.calls == [("services", "orkestra.io/owner-uid=u1")]
-    clock.t = 29
-    engine.children_for_view("website", "u1")
-    assert len(engine.kube.calls) == 1, "cached for 30 s"
-    clock.t = 31
-    engine.children_for_view("website", "u1")
-    assert len(engine.kube.calls) == 2
-
-
-class _SlowItemsDict(dict):
-    """A dict whose iteration takes a while (as when another HTTP thread gets the GIL) and that
-    fails like a real dict when it is written to while being iterated."""
-    iterations = 0
-
-    def items(self):
-        self.iterations += 1
-        try:
-            for key in list(super().keys()):
-                time.sleep(0.01)
-                yield key, self[key]
-        finally:
-            self.iterations -= 1
-
-    def __setitem__(self, key, value):
-        if self.iterations:
-            raise RuntimeError("dictionary changed size during iteration")
-        super().__setitem__(key, value)
-
-
-def test_concurrent_cr_views_share_the_live_children_cache_safely():
-    """Two /katalog/{crd}/cr/... views at once: one expiring the live cache while the other
-    stores into it ('dictionary changed size during iteration' answered 500)."""
-    import threading
-    entry = make_entry("website", templates={"onReconcile": {"services": [{}]}})
-    engine = Engine(make_katalog(entry), settings(), clock=Clock())
-    engine.kube = ListingKube()
-    engine._live_children = _SlowItemsDict({(object(), f"u{i}"): (0.0, []) for i in range(10)})
-    errors = []
-
-    def view(uid):
-        try:
-            engine.children_for_view("website", uid)
-        except Exception as err:  # noqa: BLE001
-            errors.append(err)
-    slow = threading.Thread(target=view, args=("a",))
-    slow.start()
-    time.sleep(0.03)                 # "a" is iterating the cache now
-    view("b")
-    slow.join(2)
-    assert errors == []
-
-
 def test_a_child_event_racing_an_unwatch_does_not_fail_the_informer_handler():
-    """Child informer threads call _child_event while the activator unwatches a box
+    """Child informer threads call ChildInformers._event while the activator unwatches a box
     (informer -> None): the handler reads the box's informer once."""
     class Store:
         def by_index(self, name, value):
@@ -311,10 +252,10 @@ def test_a_child_event_racing_an_unwatch_does_not_fail_the_informer_handler():
 
         def enqueue(self, key):
             self.enqueued.append(key)
-    engine = make_engine()
+    from orkestra.engine.children import ChildInformers
     box = Box()
-    engine.boxes = {"website": box}
-    engine._child_event({"metadata": {"labels": {"orkestra.io/owner-uid": "u1", "orkestra.io/crd": "website"}}})
+    children = ChildInformers({"website": box}, on_health_change=lambda: None)
+    children._event({"metadata": {"labels": {"orkestra.io/owner-uid": "u1", "orkestra.io/crd": "website"}}})
     assert box.enqueued == ["ns/site-a"]
 
 
@@ -334,3 +275,55 @@ def test_becoming_leader_releases_the_crs_of_disabled_entries_once():
     engine._became_leader()
     assert done.wait(5)
     assert not api.object(old.api.gvr, "o", "ns")["metadata"].get("finalizers")
+
+
+class WiredInformer:
+    """Keeps what `ChildInformers.watch_for` registers, so a test can fire it."""
+
+    def __init__(self):
+        self.handler = self.listener = None
+        self.started = False
+
+    def add_handler(self, on_add, on_update, on_delete, resync):
+        self.handler = (on_add, on_update, on_delete, resync)
+
+    def add_status_listener(self, fn):
+        self.listener = fn
+
+    def start(self):
+        self.started = True
+
+
+class WiredFactory:
+    def __init__(self):
+        self.informers = {}
+
+    def informer(self, gvr, **kw):
+        return self.informers.setdefault(gvr.resource, WiredInformer())
+
+
+def test_child_informers_are_shared_and_wired_to_owner_requeue_and_forbidden():
+    """Review: what `watch_for` registers — one informer per child kind whatever the number of
+    CRDs writing it, no add handler, update/delete requeue the owner, and its status listener
+    degrades exactly the CRDs that write that kind."""
+    services = {"onReconcile": {"services": [{}]}}
+    engine = make_engine(make_entry("cache", templates=services), make_entry("website", templates=services),
+                         make_entry("plain"))
+    factory, discovery = WiredFactory(), object()
+    for key in ("cache", "website", "plain"):
+        engine.child_informers.watch_for(engine.boxes[key], factory, discovery)
+    informer = factory.informers["services"]
+    assert list(factory.informers) == ["services"] and informer.started
+    on_add, on_update, on_delete, resync = informer.handler
+    assert on_add is None and resync == 0
+    website = _with_owner(engine, "website", "u-site", "shop")
+    labelled = {"metadata": {"labels": {"orkestra.io/owner-uid": "u-site", "orkestra.io/crd": "website"}}}
+    on_update({}, labelled)
+    on_delete(labelled)
+    assert website.queue.offered == ["ns/shop", "ns/shop"]
+    for box in engine.boxes.values():
+        box.health.mark_started()
+        box.health.record_success()
+    informer.listener("forbidden", "forbidden: cannot watch services")
+    assert {k: b.health.state for k, b in engine.boxes.items()} == {
+        "cache": "degraded", "website": "degraded", "plain": "healthy"}

@@ -142,7 +142,7 @@ def test_ranges(report, box, message):
 
 def test_resync_zero_disables_and_durations_become_seconds(report):
     r = report(crds(f"w:\n  {WEBSITE}\n  operatorBox: {{reconciler: {{resync: 0, timeout: 1m30s}}, deleteTimeout: 2m}}"))
-    box = r.katalog.crds["w"].box
+    box = r.katalog.crds["w"].box_spec
     assert (box.resync, box.timeout, box.delete_timeout) == (0.0, 90.0, 120.0)
 
 
@@ -556,7 +556,7 @@ def test_hooks_are_inspected_without_running_any_hook_code(report, tmp_path):
     assert r.ok, [str(e) for e in r.errors]
     assert r.hook_callbacks["w"] == ["on_create", "on_reconcile"]
     assert not ran.exists()
-    hook = r.katalog.crds["w"].box.hooks
+    hook = r.katalog.crds["w"].box_spec.hooks
     assert hook.ref == "myhooks:factory" and hook.base_dir == str(tmp_path)
     for fn, text in (("missing", 'module "myhooks" has no attribute "missing"'),
                      ("NOT_CALLABLE", '"myhooks.NOT_CALLABLE" is not callable')):

@@ -36,7 +36,7 @@ def test_environment_defaults_reach_the_model_and_bad_env_is_a_load_error(report
     body = "spec:\n  crds:\n    w:\n      apiTypes: {group: d.io, version: v1, kind: W, plural: ws}\n"
     r = report(body, env={"DEFAULT_WORKERS": "9", "DEFAULT_RESYNC": "1m", "QUEUE_DEPTH": "7",
                           "FAILURE_THRESHOLD": "4", "RECONCILE_TIMEOUT": "10s"})
-    box = r.katalog.crds["w"].box
+    box = r.katalog.crds["w"].box_spec
     assert (box.workers, box.workers_source, box.resync, box.queue.max_depth, box.queue.failure_threshold,
             box.timeout) == (9, "default", 60.0, 7, 4, 10.0)
     assert r.katalog.enriched["spec"]["crds"]["w"]["operatorBox"]["reconciler"]["resync"] == "1m0s"

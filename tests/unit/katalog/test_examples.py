@@ -34,5 +34,5 @@ def test_cache_service_conversion_and_governance_enrichment():
     assert k.crds["cache-v1"].conversion["updateCRD"] is True
     assert k.crds["cache-v1alpha1"].ignore_status_patch is True
     g = load_katalog(["examples/deployment-governance.yaml"]).crds["deployment-governance"]
-    assert (g.api.group, g.api.plural, g.api.builtin, g.box.resync) == ("apps", "deployments", True, 60.0)
-    assert g.box.status["conditions"] is False
+    assert (g.api.group, g.api.plural, g.api.builtin, g.box_spec.resync) == ("apps", "deployments", True, 60.0)
+    assert g.box_spec.status["conditions"] is False

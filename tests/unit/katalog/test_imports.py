@@ -32,7 +32,7 @@ def test_files_relative_to_the_komposer_and_overrides_deep_merge(write):
     assert r.ok, [str(e) for e in r.errors]
     k = r.katalog
     assert k.name == "platform" and k.version == "2.0.0" and k.kind == "Komposer"
-    box = k.crds["website"].box
+    box = k.crds["website"].box_spec
     assert box.workers == 6 and box.queue.max_depth == 10          # maps merge, scalars replace
     assert k.crds["website"].source.endswith("katalogs/website.yaml")
     assert k.crds["extra"].source == path
@@ -90,7 +90,7 @@ def test_finalizers_union_and_komposer_cannot_import_komposer(write):
     r = load_report([write(komposer("{files: [a.yaml, b.yaml]}"), "k.yaml")])
     assert r.ok, [str(e) for e in r.errors]
     assert r.katalog.finalizers == ["x.io/a", "x.io/b"]
-    assert r.katalog.crds["a"].box.finalizers == ["x.io/a", "x.io/b"]
+    assert r.katalog.crds["a"].box_spec.finalizers == ["x.io/a", "x.io/b"]
     nested = write(komposer("{files: [k.yaml]}"), "nested.yaml")
     r = load_report([nested])
     assert any("is a Komposer; a Komposer cannot import a Komposer" in m for m in messages(r.errors))

@@ -55,8 +55,8 @@ def test_every_legacy_form_is_normalised_with_one_warning_each(write, tmp_path):
     assert entry["validation"] == {"rules": [{"field": "spec.image", "exists": True, "message": "image is required"}]}
     assert entry["mutation"] == {"rules": [{"field": "spec.replicas", "default": 2}], "mutateFirst": True}
     model = k.crds["website"]
-    assert model.box.queue.max_depth == 50 and model.box.queue.failure_threshold == 7
-    assert model.box.workers_source == "configured"
+    assert model.box_spec.queue.max_depth == 50 and model.box_spec.queue.failure_threshold == 7
+    assert model.box_spec.workers_source == "configured"
     warned = " | ".join(str(w) for w in report.warnings)
     for construct in ("konductor", "spec.crds", "reconciler", "workers", "resync", "queue", "validation",
                       "mutation", "location", "labels", "anyOf"):
@@ -84,8 +84,8 @@ def test_workers_zero_means_default(report):
               workers: 0
         """, env={"DEFAULT_WORKERS": "7"})
     assert r.ok
-    assert r.katalog.crds["a"].box.workers == 7
-    assert r.katalog.crds["a"].box.workers_source == "default"
+    assert r.katalog.crds["a"].box_spec.workers == 7
+    assert r.katalog.crds["a"].box_spec.workers_source == "default"
 
 
 def test_legacy_and_canonical_together_is_an_error(report):

@@ -41,10 +41,10 @@ def test_every_default_and_effective_value(tmp_path):
     assert web.deletion_protection == {"enabled": True, "protectCRD": True, "protectCRs": False, "strictMode": True}
     assert web.restricted_namespaces == ["kube-system"] and web.allowed_namespaces == []
     assert web.endpoints == {"enabled": True, "health": True, "info": False}
-    assert web.box.finalizers == ["x.io/global", "x.io/own"]
+    assert web.box_spec.finalizers == ["x.io/global", "x.io/own"]
     assert web.has_templates and web.template_types("onDelete") == ["jobs"]
     assert (web.force_conflict, web.ignore_status_patch, web.ignore_observed_generation) == (True, False, False)
-    assert web.box.status == {"conditions": True, "fields": []} and web.box.delete_timeout is None
+    assert web.box_spec.status == {"conditions": True, "fields": []} and web.box_spec.delete_timeout is None
     assert web.source == str(path)
     own = k.crds["own-rules"]
     assert own.enabled is False and own.allowed_namespaces == ["team-*"] and own.restricted_namespaces == []

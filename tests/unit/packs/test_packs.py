@@ -112,4 +112,4 @@ def test_the_offline_claims_of_packs_md_hold(unpacked, monkeypatch):
 
     komposer = load_report([str(unpacked / "intermediate" / "komposer-basic" / "katalog.yaml")])
     assert set(komposer.entries) == {"website", "cache"}
-    assert komposer.entries["cache"].box.workers == 4 and komposer.entries["website"].box.workers == 3
+    assert komposer.entries["cache"].box_spec.workers == 4 and komposer.entries["website"].box_spec.workers == 3

@@ -25,7 +25,7 @@ def make_entry(key: str = "website", *, templates: dict | None = None, status: d
                     deletion_protection=protection or {"enabled": False, "protectCRD": True, "protectCRs": True,
                                                        "strictMode": False},
                     force_conflict=True, ignore_status_patch=ignore_status_patch, ignore_observed_generation=False,
-                    box=box)
+                    box_spec=box)
 
 
 def make_katalog(*entries: CrdEntry, name: str = "test-katalog") -> Katalog:

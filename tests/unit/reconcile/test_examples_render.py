@@ -31,7 +31,7 @@ def render_all(entry):
     cr, ctx = sample_cr(entry), children_context([], [])
     children = [c for tpl in compile_entries(entry)
                 for c in render_entry(tpl, cr, children=ctx, resolve_kind=resolve, read_source=lambda gvr, ns, n: None)]
-    ops = evaluate_fields([StatusField.compile(f) for f in entry.box.status.get("fields") or []], cr,
+    ops = evaluate_fields([StatusField.compile(f) for f in entry.box_spec.status.get("fields") or []], cr,
                           extra={"children": ctx}, ok=True)
     return children, ops
 
@@ -45,7 +45,7 @@ def test_example_renders(path):
     katalog = load_katalog([str(path)])
     for entry in katalog.crds.values():
         children, _ = render_all(entry)
-        declared = sum(len(v) for phase in ("onCreate", "onReconcile") for v in entry.box.templates.get(phase, {}).values())
+        declared = sum(len(v) for phase in ("onCreate", "onReconcile") for v in entry.box_spec.templates.get(phase, {}).values())
         assert len(children) == declared       # the sample spec satisfies every condition of the examples
         for child in children:
             assert child.manifest["metadata"]["labels"]["orkestra.io/owner-uid"] == "u1"

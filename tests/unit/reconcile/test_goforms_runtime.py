@@ -107,7 +107,7 @@ def test_c16_env_values_of_the_go_map_form_render_as_text(tmp_path):
 def test_get_path_status_field_reads_a_child_with_the_variadic_get():
     report = load_report([os.path.join(GOFORMS, "get-path.yaml")])
     assert report.ok, [str(e) for e in report.errors]
-    fields = [StatusField.compile(f) for f in report.katalog.crds["app"].box.status["fields"]]
+    fields = [StatusField.compile(f) for f in report.katalog.crds["app"].box_spec.status["fields"]]
     deploy = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "a-deployment"},
               "status": {"readyReplicas": 2}}
     ops = evaluate_fields(fields, make_cr("a", spec={"image": "nginx"}),

@@ -18,9 +18,9 @@ def site(name, ns="default", *, ready="True", phase="Running", gen=2, observed=2
 
 
 class FakeEngine:
+    """A `RuntimeView` over made-up state."""
     mode = "runtime"
     identity = "pod-a"
-    webhooks = None
 
     def __init__(self):
         cache = make_entry("cache", kind="Cache", threshold=5)
@@ -46,7 +46,7 @@ class FakeEngine:
     def process_snapshot(self):
         return {"identity": self.identity, "isLeader": True, "leader": self.identity, "mode": self.mode,
                 "startedAt": NOW - 3600, "now": NOW, "gatewayEndpoint": "", "startup": True,
-                "ready": self.ready, "health": True}
+                "ready": self.ready, "liveness": True}
 
     def crd_snapshot(self, key):
         if key not in self.health:
@@ -83,6 +83,12 @@ class FakeEngine:
 
     def events_for(self, obj):
         return self.events
+
+    def webhook_katalog_block(self):
+        return None
+
+    def webhook_crd_blocks(self, key):
+        return None
 
 
 @pytest.fixture

@@ -86,8 +86,60 @@ def test_open_data_routes_on_a_non_loopback_bind_warn_at_start(caplog):
 def test_build_app_guards_data_routes_only_in_kubernetes_mode():
     from orkestra.server.serve import build_app
     from tests.unit.server.test_routes import FakeEngine
-    open_client = build_app(FakeEngine(), Settings()).test_client()
+    open_client = build_app(FakeEngine(), Settings(), lambda: None).test_client()
     assert open_client.get("/katalog/website/cr").status_code == 200
-    guarded = build_app(FakeEngine(), Settings(api_auth="kubernetes")).test_client()
+    guarded = build_app(FakeEngine(), Settings(api_auth="kubernetes"), lambda: None).test_client()
     assert guarded.get("/katalog/website/cr").status_code == 401
     assert guarded.get("/health").status_code == 200
+
+
+def test_assemble_shows_webhook_counters_only_when_the_process_has_webhooks():
+    """Issue 10 item 2: the serve wiring decides with `webhook_role`; the view gets a describer
+    (live counters) only then, else the Katalog's declared defaults."""
+    import dataclasses
+
+    from orkestra.server.serve import assemble
+    from tests.unit.engine.factories import make_entry, make_katalog
+    katalog = make_katalog(make_entry("website"))
+    plain = Settings.from_env({"POD_NAME": "p"})
+    process = assemble(katalog, plain, "runtime")
+    assert process.webhooks is None
+    admission = process.app.test_client().get("/katalog/website").get_json()["admission"]
+    assert "validationTotal" not in admission
+    gateway = assemble(katalog, plain, "gateway")
+    assert gateway.webhooks is not None and gateway.webhooks.gateway is True
+    assert gateway.app.test_client().get("/katalog/website").get_json()["admission"]["validationTotal"] == 0
+    handed_over = dataclasses.replace(plain, enable_conversion=True, gateway_endpoint="http://gw:8080")
+    assert assemble(katalog, handed_over, "runtime").webhooks is None
+
+
+def test_a_webhook_port_in_use_is_a_fatal_engine_start(caplog):
+    """The runtime is built (and its port bound) between connect() and start(): a taken port ends
+    start-up with the message the worker logs before exiting 3, and the engine never starts."""
+    import dataclasses
+    import socket
+
+    from orkestra.server.serve import assemble, start
+    from tests.unit.engine.factories import make_entry, make_katalog
+
+    class Engine:
+        kube, started = object(), False
+
+        def connect(self):
+            pass
+
+        def add_runnable(self, runnable):
+            raise AssertionError("nothing to register")
+
+        def start(self):
+            self.started = True
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        settings = dataclasses.replace(Settings.from_env({"POD_NAME": "p"}), bind_address="127.0.0.1",
+                                       webhook_port=taken.getsockname()[1])
+        webhooks = assemble(make_katalog(make_entry("website")), settings, "gateway").webhooks
+        engine = Engine()
+        assert start(engine, webhooks) is False and not engine.started
+    assert any(r.getMessage().startswith("engine cannot start: webhooks: cannot listen on 127.0.0.1:")
+               for r in caplog.records)

@@ -35,7 +35,7 @@ def runtime(tmp_path_factory):
     rt.start_listener()
     assert rt.listening.wait(10)
     yield rt
-    rt.stop()
+    rt.stop_listener()
     assert not __import__("os").path.exists(tls.directory)
 
 

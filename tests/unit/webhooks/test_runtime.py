@@ -1,5 +1,5 @@
-"""`attach(engine)`: when the listener and the controller start (docs/webhooks.md §1, §3), and the
-`/katalog` blocks of §8 — against a stand-in engine (no cluster)."""
+"""`webhook_role` and `build_runtime`: when the listener and the controller start (docs/webhooks.md
+§1, §3), and the `/katalog` blocks of §8 — against a stand-in engine (no cluster)."""
 from __future__ import annotations
 
 import dataclasses
@@ -13,8 +13,10 @@ import urllib.request
 import pytest
 
 from orkestra.config import Settings
-from orkestra.webhooks import attach
-from orkestra.webhooks.runtime import client_target
+from orkestra.engine.runnable import Runnables
+from orkestra.webhooks.app import WebhookState
+from orkestra.webhooks.describe import WebhookDescriber
+from orkestra.webhooks.runtime import WebhookRole, build_runtime, client_target, webhook_role
 from orkestra.webhooks.switches import WebhookSettings
 
 from .katalogs import admission, load, obj
@@ -31,17 +33,32 @@ spec:
 
 
 class Engine:
+    """What the runtime needs of an engine: settings, mode, Katalog, client, and the engine's
+    runnable group (started as a follower's would be)."""
+
     def __init__(self, katalog, mode="runtime", **settings):
         self.katalog, self.mode = katalog, mode
         self.settings = dataclasses.replace(Settings(), webhook_port=0, bind_address="127.0.0.1", **settings)
         self.kube = None
-        self.leadership = []
+        self.runnables = Runnables()
+        self.leader_parts = []
 
-    def on_leadership(self, cb):
-        self.leadership.append(cb)
 
-    def box(self, key):
+def attach(engine):
+    """What the serve wiring does: ask the role, build the runtime, hand its parts to the engine's
+    runnables and start those that need no leader."""
+    ws = WebhookSettings.from_settings(engine.settings)
+    gateway = engine.mode == "gateway"
+    state = WebhookState.build(engine.katalog, ws)
+    if webhook_role(state.plan, ws, gateway=gateway) is WebhookRole.NONE:
         return None
+    rt = build_runtime(engine.katalog, state, ws, kube=engine.kube, gateway=gateway)
+    for part in rt.runnables():
+        engine.runnables.add(part)
+        if part.needs_leader:
+            engine.leader_parts.append(part.name)
+    engine.runnables.start(leading=False)
+    return rt
 
 
 def test_nothing_listens_without_a_switch_or_protection(tmp_path):
@@ -54,13 +71,14 @@ def test_gateway_endpoint_means_the_runtime_serves_nothing(tmp_path):
 
 def test_gateway_always_listens_and_served_paths_follow_the_plan(tmp_path, caplog):
     caplog.set_level(logging.WARNING, logger="orkestra.webhooks")
-    rt = attach(Engine(load(tmp_path, PLAIN), mode="gateway"))
+    engine = Engine(load(tmp_path, PLAIN), mode="gateway")
+    rt = attach(engine)
     try:
         assert rt is not None and rt.listening.wait(10)
         assert rt.plan.paths == set() and rt.controller is None
-        assert rt.describe_katalog() is None
+        assert WebhookDescriber(rt.state).describe_katalog() is None
     finally:
-        rt.stop()
+        engine.runnables.stop()
 
 
 def test_served_but_not_registered_outside_a_cluster(tmp_path, caplog):
@@ -68,7 +86,7 @@ def test_served_but_not_registered_outside_a_cluster(tmp_path, caplog):
     engine = Engine(load(tmp_path), enable_conversion=True, enable_admission_webhook=True)
     rt = attach(engine)
     try:
-        assert rt.listening.wait(10) and rt.controller is None and engine.leadership == []
+        assert rt.listening.wait(10) and rt.controller is None and engine.leader_parts == []
         assert any(r.getMessage().startswith("webhooks are served on :0 but not registered: not running in a "
                                              "cluster and ORK_WEBHOOK_URL is not set") for r in caplog.records)
         ctx = ssl.create_default_context(cadata=rt.tls.ca_bundle().decode())
@@ -77,7 +95,7 @@ def test_served_but_not_registered_outside_a_cluster(tmp_path, caplog):
                                      headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(req, context=ctx, timeout=10) as resp:
             assert json.loads(resp.read())["response"]["allowed"] is False
-        block = rt.describe_crd("service-app")
+        block = WebhookDescriber(rt.state).describe_crd("service-app")
         assert block["admission"]["webhooksEnabled"] is True
         assert block["admission"]["validationTotal"] == 1 and block["admission"]["validationDenied"] == 1
         assert block["admission"]["valAvgLatencyMs"] > 0
@@ -86,13 +104,13 @@ def test_served_but_not_registered_outside_a_cluster(tmp_path, caplog):
                                                "strictMode": False, "total": 0, "blocked": 0, "allowed": 0}
         assert block["namespaceProtection"]["enabled"] is True
         assert block["namespaceProtection"]["restrictedNamespaces"] == ["kube-system", "secret-*"]
-        cache = rt.describe_crd("cache-v1")["conversion"]
+        cache = WebhookDescriber(rt.state).describe_crd("cache-v1")["conversion"]
         assert cache["paths"] == ["v1alpha1→v1", "v1→v1alpha1"] and cache["storageVersion"] == "v1"
         assert cache["total"] == 0 and cache["avgLatencyMs"] is None
-        assert rt.describe_katalog() == {"deletion": {"enabled": True, "total": 0, "blocked": 0, "allowed": 0},
+        assert WebhookDescriber(rt.state).describe_katalog() == {"deletion": {"enabled": True, "total": 0, "blocked": 0, "allowed": 0},
                                          "namespace": {"enabled": True, "total": 0, "blocked": 0, "allowed": 0}}
     finally:
-        rt.stop()
+        engine.runnables.stop()
     assert not os.path.exists(rt.tls.directory)
 
 
@@ -139,7 +157,6 @@ def test_controller_starts_on_leadership_and_hears_about_new_certificates(tmp_pa
     import datetime as dt
 
     from orkestra.webhooks import certs
-    from orkestra.webhooks.app import WebhookState
     from orkestra.webhooks.runtime import WebhookRuntime
     from orkestra.webhooks.tls import SuppliedSource, TlsManager
 
@@ -163,11 +180,15 @@ def test_controller_starts_on_leadership_and_hears_about_new_certificates(tmp_pa
     ctl = Controller()
     rt = WebhookRuntime(WebhookState.build(load(tmp_path), WebhookSettings()), WebhookSettings(), tls=tls,
                         server=None, controller=ctl, gateway=False)
-    rt.start_controller(False)                      # a follower: nothing runs
+    [part] = rt.runnables()
+    assert (part.name, part.needs_leader) == ("webhook controller", True), "runtime mode: the leader's"
     assert ctl.started == 0
-    rt.start_controller(True)
-    rt.start_controller(True)                       # leadership callbacks may repeat: one controller
+    part.start()
+    part.start()                                    # started twice: one controller
     assert ctl.started == 1
+    gateway = WebhookRuntime(rt.state, WebhookSettings(), tls=None, server=None, controller=Controller(),
+                             gateway=True)
+    assert [p.needs_leader for p in gateway.runnables()] == [False], "a gateway registers on every replica"
     (tmp_path / "tls.crt").write_bytes(two.cert_pem)
     (tmp_path / "tls.key").write_bytes(two.key_pem)
     assert tls.refresh() and ctl.triggered == 1     # the new caBundle is pushed by a controller pass

@@ -164,7 +164,7 @@ class KubeClient:
         try:
             return self._pool.request(
                 method, url, body=data, headers=headers, preload_content=not stream,
-                timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=timeout), retries=False)
+                timeout=urllib3.Timeout(connect=min(CONNECT_TIMEOUT, timeout), read=timeout), retries=False)
         except urllib3.exceptions.HTTPError as exc:
             raise ApiError(status=0, reason="ConnectionError", message=_connection_message(exc),
                            verb=method.lower() if not stream else "watch",

@@ -138,6 +138,7 @@ def test_sigterm_mid_burst_drains_releases_and_the_follower_writes_within_2s(loc
                 {"LEASE_DURATION": "15", "RENEW_DEADLINE": "10", "RETRY_PERIOD": "5"})
     burst = Burst(kube, pair.kind, pair.plural, namespace, BURST).start()
     assert burst.halfway.wait(120)
+    terminated = datetime.datetime.now(datetime.timezone.utc)
     code = pair.leader.stop(signal.SIGTERM)
     assert code == 0, pair.leader.log_tail()
     burst.join()
@@ -155,6 +156,9 @@ def test_sigterm_mid_burst_drains_releases_and_the_follower_writes_within_2s(loc
     last_leader = max(e.completed for e in writes["leader"])
     first_follower = min(e.received for e in writes["follower"])
     assert last_leader < first_follower, "never two writers"
+    gap = (first_follower - last_leader).total_seconds()
+    assert gap < 5, f"the new leader wrote {gap:.1f}s after the old one's last write"
     assert burst.not_converged() == []
-    report(crs=BURST, lease_handover_s=handover, write_gap_s=(first_follower - last_leader).total_seconds(),
+    report(crs=BURST, lease_handover_s=handover, write_gap_s=gap,
+           leader_writes_after_sigterm=len([e for e in writes["leader"] if e.received >= terminated]),
            converge_after_burst_s=converge, lost=0)

@@ -12,7 +12,7 @@ Written from the protocol, not on top of the Python client's leaderelection modu
 * A leader's renewal is bounded by what is left of its renew deadline: every Lease request gets
   that as its timeout. A request hanging on a dead or partitioned connection therefore cannot keep
   a leader believing it leads past `renew_deadline`, which is shorter than the lease another
-  replica waits out before taking over (docs/runtime.md, "Faults").
+  replica waits out before taking over (docs/operating.md, "Faults").
 
 `LeaseElector.try_acquire_or_renew()` is one step of pure logic over a `LeaseStore`; unit tests
 drive it with an in-memory store and a fake clock. `run()` is the `ork-leader` loop around it.

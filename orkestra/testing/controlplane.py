@@ -116,6 +116,17 @@ class _Launch:
     what: str
 
 
+def etcd_call(url: str, path: str, body: dict, context: ssl.SSLContext, timeout: float = 10.0) -> dict:
+    """One call to etcd's JSON gateway (`/v3/...`); raises `ControlPlaneError` when it fails."""
+    request = urllib.request.Request(f"{url}{path}", data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, context=context, timeout=timeout) as resp:
+            return json.loads(resp.read())
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        raise ControlPlaneError(f"etcd {path} failed: {err}") from None
+
+
 class LocalControlPlane:
     """A local Kubernetes control plane; see the module docstring."""
 
@@ -227,6 +238,17 @@ class LocalControlPlane:
         self._wait(started, launch.ready, launch.timeout, launch.what)
         self._wait_apiserver_ready()
         return time.monotonic() - killed_at
+
+    def compact_etcd(self) -> int:
+        """Compact etcd's history up to its current revision (what kube-apiserver does every
+        5 minutes), so a watch from an older resourceVersion can only be answered with 410.
+        Returns the revision compacted to."""
+        layout = self.layout
+        context = admin_ssl_context(layout.cert("etcd-ca.crt"), layout.cert("apiserver-etcd-client.crt"),
+                                    layout.cert("apiserver-etcd-client.key"))
+        revision = etcd_call(layout.etcd_url, "/v3/kv/range", {"key": "AA=="}, context)["header"]["revision"]
+        etcd_call(layout.etcd_url, "/v3/kv/compaction", {"revision": revision, "physical": True}, context)
+        return int(revision)
 
     def _restartable_index(self, name: str) -> int:
         if name not in RESTARTABLE:

@@ -8,7 +8,8 @@ names 127.0.0.1, which is where the proxy listens too):
   either side, nothing is closed); connections opened later flow normally. A watch on a frozen
   connection looks alive to the kernel and silent to the client: only an inactivity timeout
   notices it.
-* `partition()`: like `freeze()`, and connections opened later are accepted but frozen too.
+* `partition()`: like `freeze()`, and connections opened later are accepted but frozen too; they
+  reach the upstream only on `resume()` (so a client cannot tell whether the server is up).
 * `resume()`: everything flows again (bytes held during the freeze are forwarded then).
 * `close()`: stop listening and close every connection.
 
@@ -27,28 +28,44 @@ _CHUNK = 64 * 1024
 
 
 class _Pipe:
-    """One client connection and its upstream connection."""
+    """One client connection and its upstream connection (opened when it first flows)."""
 
-    def __init__(self, client: socket.socket, upstream: socket.socket, *, frozen: bool) -> None:
+    def __init__(self, client: socket.socket, upstream: tuple[str, int], *, frozen: bool) -> None:
         self.client = client
-        self.upstream = upstream
+        self._address = upstream
+        self.upstream: socket.socket | None = None
         self.flowing = threading.Event()
         if not frozen:
             self.flowing.set()
         self.closed = threading.Event()
+        self._forwarding = threading.Lock()   # held while bytes move; `stop` waits for it
+
+    def stop(self) -> None:
+        """Stop forwarding; once this returns, not one more byte goes through."""
+        self.flowing.clear()
+        if self._forwarding.acquire(timeout=2):    # a peer that reads nothing could hold it
+            self._forwarding.release()
 
     def pump(self) -> None:
-        peers = {self.client: self.upstream, self.upstream: self.client}
         try:
+            while not self.flowing.wait(_POLL):
+                if self.closed.is_set():
+                    return
+            self.upstream = socket.create_connection(self._address, timeout=5)
+            self.upstream.settimeout(None)
+            peers = {self.client: self.upstream, self.upstream: self.client}
             while not self.closed.is_set():
                 if not self.flowing.wait(_POLL):
                     continue
                 readable, _, _ = select.select(list(peers), [], [], _POLL)
-                for sock in readable:
-                    data = sock.recv(_CHUNK)
-                    if not data:
-                        return
-                    peers[sock].sendall(data)
+                with self._forwarding:
+                    if not self.flowing.is_set():     # frozen while select waited
+                        continue
+                    for sock in readable:
+                        data = sock.recv(_CHUNK)
+                        if not data:
+                            return
+                        peers[sock].sendall(data)
         except OSError:
             return
         finally:
@@ -57,6 +74,8 @@ class _Pipe:
     def close(self) -> None:
         self.closed.set()
         for sock in (self.client, self.upstream):
+            if sock is None:
+                continue
             try:
                 sock.close()
             except OSError:
@@ -92,7 +111,7 @@ class StallProxy:
         with self._lock:
             live = [pipe for pipe in self._pipes if not pipe.closed.is_set()]
             for pipe in live:
-                pipe.flowing.clear()
+                pipe.stop()
             return len(live)
 
     def partition(self) -> None:
@@ -129,14 +148,8 @@ class StallProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
-            try:
-                upstream = socket.create_connection(self._upstream, timeout=5)
-            except OSError:
-                client.close()
-                continue
-            upstream.settimeout(None)
             with self._lock:
                 self._pipes = [pipe for pipe in self._pipes if not pipe.closed.is_set()]
-                pipe = _Pipe(client, upstream, frozen=self._freeze_new)
+                pipe = _Pipe(client, self._upstream, frozen=self._freeze_new)
                 self._pipes.append(pipe)
             threading.Thread(target=pipe.pump, name="ork-stall-proxy-pipe", daemon=True).start()

@@ -7,9 +7,11 @@ connections flow. The reflector must notice within its stall timeout (`WATCH_STA
 created while it was deaf: docs/runtime.md bounds the delay by the stall timeout plus the time to
 open a new watch.
 
-The 410-after-compaction case is tests/e2e/test_informers.py::test_relist_after_410_loses_nothing
-(a watch from a resourceVersion the API server no longer has answers 410; the reflector relists,
-and the add, update and delete made meanwhile all arrive).
+A 410 after etcd compaction: `ork run` is cut off (the proxy's `partition()`) while CRs are
+created, updated and deleted, etcd is compacted and kube-apiserver restarted (so neither etcd nor
+the watch cache still has the runtime's resourceVersion); when the runtime reaches the server
+again its watches get 410, it relists, and every change made while it was away is reconciled.
+(tests/e2e/test_informers.py::test_relist_after_410_loses_nothing covers the informer alone.)
 """
 from __future__ import annotations
 
@@ -27,8 +29,8 @@ from orkestra.testing.kubeconfig import with_server
 from orkestra.testing.ports import LOOPBACK
 from orkestra.testing.stall_proxy import StallProxy
 from orkestra.workqueue.timer import Timer
-from tests.e2e.faults import report  # noqa: F401
-from tests.e2e.ork_runtime import E2E_GROUP, create_cr, crd_manifest, new_kind
+from tests.e2e.faults import CONFIGMAPS, report, time_until  # noqa: F401
+from tests.e2e.ork_runtime import E2E_GROUP, create_cr, crd_entry, crd_manifest, katalog_doc, new_kind, ork_runtime  # noqa: F401
 
 STALL_TIMEOUT = 4.0
 # detection (the stall timeout) + re-opening the watch, with room for a loaded 2-core machine
@@ -42,12 +44,13 @@ def proxied_kube(control_plane, tmp_path):
     with StallProxy((LOOPBACK, control_plane.layout.apiserver_port)) as proxy:
         path = write_private(tmp_path / "via-proxy.kubeconfig",
                              with_server(control_plane.kubeconfig.read_text(), proxy.url))
-        yield proxy, KubeClient.from_config(str(path))
+        yield proxy, path
 
 
 def test_a_silent_watch_is_reopened_within_the_stall_bound_and_misses_nothing(kube, apply_crd, namespace,
                                                                               proxied_kube, caplog, report):
-    proxy, client = proxied_kube
+    proxy, path = proxied_kube
+    client = KubeClient.from_config(str(path))
     kind, plural = new_kind("Quiet")
     apply_crd(crd_manifest(kind, plural))
     gvr = GVR(E2E_GROUP, "v1", plural)
@@ -77,9 +80,49 @@ def test_a_silent_watch_is_reopened_within_the_stall_bound_and_misses_nothing(ku
         factory.stop_all()
         timer.stop()
     stalls = [r for r in caplog.records if r.getMessage() == "watch stalled, reconnecting"]
-    assert stalls, "the stall was detected by the inactivity timeout"
+    assert stalls, f"the stall was detected by the inactivity timeout (frozen {frozen}, delay {delay:.1f}s)"
     assert delay >= 1.0, f"the CR arrived {delay:.1f}s after the freeze: the watch was not the frozen connection"
     assert delay <= BOUND, f"the CR arrived {delay:.1f}s after the stall; the bound is {BOUND:.0f}s"
     assert sorted(informer.store.keys()) == [f"{namespace}/before", f"{namespace}/during"], "nothing lost"
     report(stall_timeout_s=STALL_TIMEOUT, frozen_connections=frozen, stalls_logged=len(stalls),
            delivered_after_s=delay, bound_s=BOUND, lost=0)
+
+
+def test_a_410_after_etcd_compaction_relists_and_misses_no_cr(control_plane, kube, apply_crd, namespace,
+                                                             proxied_kube, ork_runtime, report):
+    proxy, path = proxied_kube
+    kind, plural = new_kind("Compact")
+    apply_crd(crd_manifest(kind, plural))
+    gvr = GVR(E2E_GROUP, "v1", plural)
+    ork = ork_runtime(katalog_doc("compact", {"compact": crd_entry(kind, plural, workers=4)}),
+                      env={"WATCH_NAMESPACE": namespace}, kubeconfig=path)
+    for name in ("keep", "change", "remove"):
+        create_cr(kube, kind, plural, name, namespace, {"value": "v1"})
+    for name in ("keep", "change", "remove"):
+        time_until(lambda n=name: kube.get(CONFIGMAPS, f"{n}-config", namespace), 30, f"{name} reconciled")
+
+    proxy.partition()
+    # the first restart ends the runtime's watches with nothing in flight, so all it can learn of
+    # the changes below is what a new watch or list tells it
+    control_plane.restart("kube-apiserver")
+    create_cr(kube, kind, plural, "new", namespace, {"value": "v1"})
+    kube.patch(gvr, "change", {"spec": {"value": "v2"}}, namespace)
+    kube.delete(gvr, "remove", namespace)
+    revision = control_plane.compact_etcd()
+    control_plane.restart("kube-apiserver")   # a fresh watch cache: it starts after the changes
+    proxy.resume()
+
+    def caught_up():
+        changed = (kube.get(CONFIGMAPS, "change-config", namespace) or {}).get("data", {}).get("value") == "v2"
+        status, body = ork.get(f"/katalog/compact")
+        return (changed and kube.get(CONFIGMAPS, "new-config", namespace) is not None
+                and status == 200 and body.get("resourceCount") == 3)
+
+    caught = time_until(caught_up, 90, "the runtime catching up after the 410")
+    assert ork.alive()
+    relists = [line for line in ork.log_lines() if line.get("message") == "watch expired, relisting"
+               and plural in line.get("resource", "")]
+    assert relists and "too old resource version" in relists[0]["error"], "the CR watch got 410 and relisted"
+    not_found = [line["message"] for line in ork.log_lines() if line.get("level") == "error" and "404" in line["message"]]
+    assert not_found == [], "reconciles of the CR deleted while the cache was stale are not failures"
+    report(compacted_to=revision, caught_up_after_resume_s=caught, lost=0)

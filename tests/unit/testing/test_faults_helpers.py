@@ -16,6 +16,7 @@ from orkestra.testing.audit import parse_event, parse_time, read_audit_log
 from orkestra.testing.controlplane import LocalControlPlane
 from orkestra.testing.errors import ControlPlaneError
 from orkestra.testing.kubeconfig import client_kubeconfig, with_server
+from orkestra.testing.ports import free_ports
 from orkestra.testing.stall_proxy import StallProxy
 
 LAYOUT = flags.Layout(bin_dir=Path("/bin-dir"), root=Path("/root-dir"),
@@ -152,4 +153,21 @@ def test_partition_freezes_new_connections_too_and_keeps_them_open(echo):
         proxy.resume()
         sock.settimeout(2)
         assert sock.recv(1024) == b"ping"
+        sock.close()
+
+
+def test_a_partition_hides_a_dead_upstream_until_it_heals():
+    (dead_port,) = free_ports(1)
+    with StallProxy(("127.0.0.1", dead_port)) as proxy:
+        proxy.partition()
+        sock = _connect(proxy)
+        with pytest.raises(socket.timeout):
+            _round_trip(sock, timeout=0.5)          # open and silent, not refused
+        proxy.resume()
+        sock.settimeout(2)
+        try:
+            ended = sock.recv(1024) == b""
+        except ConnectionResetError:               # the unread "ping" turns the close into a reset
+            ended = True
+        assert ended, "on resume the refused upstream ends the client connection"
         sock.close()

@@ -7,7 +7,8 @@ with `json.loads`. The generated model classes are never built: they cost memory
 object, and the rest of Orkestra works on the same dicts the API server sent.
 
 Timeouts: connect 5 s, read 30 s for ordinary calls; a watch uses the caller's read timeout, which
-is how a silent connection is detected (the reflector's stall timeout). A 429 answer is retried
+is how a silent connection is detected (the reflector's stall timeout); after a stall, later requests
+open fresh connections instead of reusing idle ones that may be just as dead. A 429 answer is retried
 after its `Retry-After` (capped at 30 s); every other failure is raised as `ApiError`, and callers
 decide how to retry (informers and the leader elector back off, reconcile fails and is requeued).
 """
@@ -148,7 +149,13 @@ class KubeClient:
                 raise _error(resp, "watch", path)
             finally:
                 resp.close()
-        return WatchStream(resp, path)
+        return WatchStream(resp, path, on_stall=self._renew_connections)
+
+    def _renew_connections(self) -> None:
+        """Send later requests over fresh connections. Called when a watch stalled: the idle
+        pooled connections most likely went through the same dead path, and each would otherwise
+        cost a request its full read timeout before failing. Requests in flight keep theirs."""
+        self._pool = k8s_client.rest.RESTClientObject(self._config).pool_manager
 
     def _send(self, method: str, path: str, query: dict[str, Any] | None, body: Any,
               content_type: str | None, *, timeout: float, stream: bool,
@@ -261,9 +268,11 @@ class KubeClient:
 class WatchStream:
     """The events of one watch response, decoded line by line as they arrive."""
 
-    def __init__(self, response: urllib3.BaseHTTPResponse, path: str) -> None:
+    def __init__(self, response: urllib3.BaseHTTPResponse, path: str, *,
+                 on_stall: Callable[[], None] = lambda: None) -> None:
         self.response = response
         self._path = path
+        self._on_stall = on_stall
 
     def __iter__(self) -> Iterator[dict]:
         pending = b""
@@ -275,6 +284,7 @@ class WatchStream:
                     if line.strip():
                         yield json.loads(line)
         except urllib3.exceptions.ReadTimeoutError:
+            self._on_stall()
             raise WatchStalled(f"watch {self._path}: no data received") from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise ApiError(status=0, reason="ConnectionError", message=_connection_message(exc),

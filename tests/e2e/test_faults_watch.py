@@ -7,6 +7,10 @@ connections flow. The reflector must notice within its stall timeout (`WATCH_STA
 created while it was deaf: docs/runtime.md bounds the delay by the stall timeout plus the time to
 open a new watch.
 
+The same through `ork run`: its reconcile writes must not hang on the frozen idle connections of
+its pool (after a stall the client opens fresh ones), so a CR created during the freeze is
+reconciled within the same bound.
+
 A 410 after etcd compaction: `ork run` is cut off (the proxy's `partition()`) while CRs are
 created, updated and deleted, etcd is compacted and kube-apiserver restarted (so neither etcd nor
 the watch cache still has the runtime's resourceVersion); when the runtime reaches the server
@@ -126,3 +130,22 @@ def test_a_410_after_etcd_compaction_relists_and_misses_no_cr(control_plane, kub
     not_found = [line["message"] for line in ork.log_lines() if line.get("level") == "error" and "404" in line["message"]]
     assert not_found == [], "reconciles of the CR deleted while the cache was stale are not failures"
     report(compacted_to=revision, caught_up_after_resume_s=caught, lost=0)
+
+
+def test_ork_run_with_silent_connections_reconciles_within_the_stall_bound(kube, apply_crd, namespace, proxied_kube,
+                                                                          ork_runtime, report):
+    proxy, path = proxied_kube
+    kind, plural = new_kind("Hushed")
+    apply_crd(crd_manifest(kind, plural))
+    ork = ork_runtime(katalog_doc("hushed", {"hushed": crd_entry(kind, plural)}), kubeconfig=path,
+                      env={"WATCH_NAMESPACE": namespace, "WATCH_STALL_TIMEOUT": f"{STALL_TIMEOUT:.0f}s"})
+    create_cr(kube, kind, plural, "before", namespace, {"value": "v"})
+    time_until(lambda: kube.get(CONFIGMAPS, "before-config", namespace), 30, "before reconciled")
+    frozen = proxy.freeze()
+    create_cr(kube, kind, plural, "during", namespace, {"value": "v"})
+    delay = time_until(lambda: kube.get(CONFIGMAPS, "during-config", namespace), 90, "during reconciled")
+    proxy.resume()       # let the frozen requests end, so shutdown does not wait for their timeouts
+    stalls = [line for line in ork.log_lines() if line.get("message") == "watch stalled, reconnecting"]
+    assert stalls, "the silent watch was noticed"
+    report(stall_timeout_s=STALL_TIMEOUT, frozen_connections=frozen, reconciled_after_s=delay, lost=0)
+    assert delay <= BOUND, f"reconciled {delay:.1f}s after the freeze; the bound is {BOUND:.0f}s"

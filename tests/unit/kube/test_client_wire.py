@@ -4,6 +4,7 @@ import json
 import threading
 
 import pytest
+from kubernetes import client as k8s_client
 
 from orkestra.gvk import GVR
 from orkestra.kube.client import KubeClient, WatchStalled
@@ -147,6 +148,49 @@ def test_stalled_watch_raises_watch_stalled(server):
     stream.close()
     release.set()
     assert seen == ["BOOKMARK"]
+
+
+def test_after_a_stalled_watch_requests_use_fresh_connections(server):
+    """Idle pooled connections probably share the dead path of a stalled watch: each would cost a
+    request its whole 30 s read timeout (found by tests/e2e/test_faults_watch.py)."""
+    ports = []
+    held_in, release_held, release_watch = threading.Event(), threading.Event(), threading.Event()
+
+    def get(req):
+        ports.append(req.client_address[1])
+        if req.headers.get("X-Hold"):    # keep this one busy so the other opens or takes another connection
+            held_in.set()
+            release_held.wait(5)
+        send_json(req, 200, {"metadata": {"name": "a"}})
+
+    def stall(req):
+        start_chunked(req)
+        release_watch.wait(5)
+
+    def two_at_once(kube):
+        held_in.clear()
+        release_held.clear()
+        held = threading.Thread(target=lambda: kube._pool.request(
+            "GET", kube.server + "/api/v1/namespaces/ns/configmaps/a", headers={"X-Hold": "1"}))
+        held.start()
+        assert held_in.wait(5)
+        kube.get(CM, "a", "ns")
+        release_held.set()
+        held.join(5)
+
+    server.routes[("GET", "/api/v1/namespaces/ns/configmaps/a")] = get
+    server.routes[("GET", "/api/v1/configmaps")] = stall
+    cfg = k8s_client.Configuration(host=server.client().server)
+    cfg.connection_pool_maxsize = 4                 # as KubeClient.from_config sets it: idle connections are kept
+    kube = KubeClient(k8s_client.ApiClient(cfg))
+    two_at_once(kube)
+    before = set(ports)
+    assert len(before) == 2, "two idle connections in the pool"
+    with pytest.raises(WatchStalled):
+        list(kube.watch("/api/v1/configmaps", {}, timeout=0.2))   # takes one of them
+    release_watch.set()
+    two_at_once(kube)
+    assert not set(ports[2:]) & before, "an idle connection from before the stall was reused"
 
 
 def test_connection_refused_is_api_error_status_zero():

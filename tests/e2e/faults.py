@@ -15,11 +15,11 @@ import pytest
 
 from orkestra.gvk import GVR
 from orkestra.kube.errors import ApiError
+from orkestra.testing import LocalControlPlane
 from orkestra.testing.audit import AuditEvent, parse_time, read_audit_log
 from tests.e2e.ork_runtime import E2E_GROUP, OrkProcess
 
 CONFIGMAPS = GVR("", "v1", "configmaps")
-LEASES = GVR("coordination.k8s.io", "v1", "leases")
 
 
 def retrying(call: Callable[[], Any], *, timeout: float = 120.0) -> int:
@@ -152,6 +152,16 @@ def time_until(predicate: Callable[[], Any], timeout: float, message: str, inter
         if time.monotonic() - began > timeout:
             pytest.fail(f"timed out after {timeout:.0f}s: {message}")
         time.sleep(interval)
+
+
+@pytest.fixture
+def local_cp(control_plane: Any) -> LocalControlPlane:
+    """The session's control plane, which must be the local one: fault tests restart its
+    processes, put proxies in front of it and read its audit log."""
+    if not isinstance(control_plane, LocalControlPlane):
+        pytest.fail("the fault tests need the local control plane (they restart its processes and read its "
+                    "audit log), not ORK_E2E_KUBECONFIG or kind", pytrace=False)
+    return control_plane
 
 
 @pytest.fixture

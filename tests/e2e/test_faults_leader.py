@@ -19,26 +19,16 @@ import signal
 import time
 import uuid
 
-import pytest
-
-from orkestra.testing import LocalControlPlane
-from orkestra.testing.kubeconfig import with_server
 from orkestra.testing.files import write_private
+from orkestra.testing.kubeconfig import with_server
 from orkestra.testing.ports import LOOPBACK
 from orkestra.testing.stall_proxy import StallProxy
-from tests.e2e.faults import (Burst, audited_writes, log_time, report, runtime_user,  # noqa: F401
-                              time_until)
+from tests.e2e.faults import (Burst, audited_writes, local_cp, log_time, report,  # noqa: F401
+                              runtime_user, time_until)
 from tests.e2e.ork_runtime import crd_entry, crd_manifest, katalog_doc, new_kind, ork_runtime  # noqa: F401
 
 BURST = 300
 FAST = {"LEASE_DURATION": "6", "RENEW_DEADLINE": "4", "RETRY_PERIOD": "2"}
-
-
-@pytest.fixture
-def local_cp(control_plane) -> LocalControlPlane:
-    if not isinstance(control_plane, LocalControlPlane):
-        pytest.fail("the leader fault tests read the local control plane's audit log", pytrace=False)
-    return control_plane
 
 
 def _is_leader(ork) -> bool:

@@ -27,13 +27,12 @@ import pytest
 from orkestra.gvk import GVR
 from orkestra.informers import SharedInformerFactory
 from orkestra.kube import KubeClient
-from orkestra.testing import LocalControlPlane
 from orkestra.testing.files import write_private
 from orkestra.testing.kubeconfig import with_server
 from orkestra.testing.ports import LOOPBACK
 from orkestra.testing.stall_proxy import StallProxy
 from orkestra.workqueue.timer import Timer
-from tests.e2e.faults import CONFIGMAPS, report, time_until  # noqa: F401
+from tests.e2e.faults import CONFIGMAPS, local_cp, report, time_until  # noqa: F401
 from tests.e2e.ork_runtime import E2E_GROUP, create_cr, crd_entry, crd_manifest, katalog_doc, new_kind, ork_runtime  # noqa: F401
 
 STALL_TIMEOUT = 4.0
@@ -42,12 +41,11 @@ BOUND = STALL_TIMEOUT + 3.0
 
 
 @pytest.fixture
-def proxied_kube(control_plane, tmp_path):
-    if not isinstance(control_plane, LocalControlPlane):
-        pytest.fail("the stall tests put a proxy in front of the local control plane's API server", pytrace=False)
-    with StallProxy((LOOPBACK, control_plane.layout.apiserver_port)) as proxy:
+def proxied_kube(local_cp, tmp_path):
+    """(a StallProxy in front of the API server, an admin kubeconfig that goes through it)"""
+    with StallProxy((LOOPBACK, local_cp.layout.apiserver_port)) as proxy:
         path = write_private(tmp_path / "via-proxy.kubeconfig",
-                             with_server(control_plane.kubeconfig.read_text(), proxy.url))
+                             with_server(local_cp.kubeconfig.read_text(), proxy.url))
         yield proxy, path
 
 
@@ -92,7 +90,7 @@ def test_a_silent_watch_is_reopened_within_the_stall_bound_and_misses_nothing(ku
            delivered_after_s=delay, bound_s=BOUND, lost=0)
 
 
-def test_a_410_after_etcd_compaction_relists_and_misses_no_cr(control_plane, kube, apply_crd, namespace,
+def test_a_410_after_etcd_compaction_relists_and_misses_no_cr(local_cp, kube, apply_crd, namespace,
                                                              proxied_kube, ork_runtime, report):
     proxy, path = proxied_kube
     kind, plural = new_kind("Compact")
@@ -108,17 +106,17 @@ def test_a_410_after_etcd_compaction_relists_and_misses_no_cr(control_plane, kub
     proxy.partition()
     # the first restart ends the runtime's watches with nothing in flight, so all it can learn of
     # the changes below is what a new watch or list tells it
-    control_plane.restart("kube-apiserver")
+    local_cp.restart("kube-apiserver")
     create_cr(kube, kind, plural, "new", namespace, {"value": "v1"})
     kube.patch(gvr, "change", {"spec": {"value": "v2"}}, namespace)
     kube.delete(gvr, "remove", namespace)
-    revision = control_plane.compact_etcd()
-    control_plane.restart("kube-apiserver")   # a fresh watch cache: it starts after the changes
+    revision = local_cp.compact_etcd()
+    local_cp.restart("kube-apiserver")   # a fresh watch cache: it starts after the changes
     proxy.resume()
 
     def caught_up():
         changed = (kube.get(CONFIGMAPS, "change-config", namespace) or {}).get("data", {}).get("value") == "v2"
-        status, body = ork.get(f"/katalog/compact")
+        status, body = ork.get("/katalog/compact")
         return (changed and kube.get(CONFIGMAPS, "new-config", namespace) is not None
                 and status == 200 and body.get("resourceCount") == 3)
 

@@ -231,11 +231,9 @@ class KubeLeaseStore:
     """The Lease through `orkestra.kube.KubeClient` (plain dicts)."""
 
     def __init__(self, kube: Any, *, namespace: str, name: str = LEASE_NAME):
-        from orkestra.gvk import GVR
         self.kube = kube
         self.namespace = namespace
         self.name = name
-        self.gvr = GVR("coordination.k8s.io", "v1", "leases")
         self.path = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
 
     def get(self, *, timeout: float | None = None) -> dict | None:

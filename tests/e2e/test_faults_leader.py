@@ -138,7 +138,7 @@ def test_sigterm_mid_burst_drains_releases_and_the_follower_writes_within_2s(loc
     assert "lease released" in messages and "shutdown complete" in messages
     assert not [m for m in messages if m and m.startswith("drain timeout exceeded")], "in-flight reconciles completed"
     leases = pair.writes(local_cp, namespace, {"leases"})
-    released = max(e.completed for e in leases["leader"])
+    released = max(e.received for e in leases["leader"])   # its release, the last Lease write it sent
     resumed = min(e.received for e in leases["follower"])
     handover = (resumed - released).total_seconds()
     assert 0 < handover < 2, f"the follower took the Lease {handover:.2f}s after the release"

@@ -66,7 +66,7 @@ class _Pipe:
                         if not data:
                             return
                         peers[sock].sendall(data)
-        except OSError:
+        except (OSError, ValueError):    # ValueError: select() on a socket `close()` just closed
             return
         finally:
             self.close()
@@ -128,6 +128,10 @@ class StallProxy:
 
     def close(self) -> None:
         self._closed.set()
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)   # wakes the blocked accept(); close() alone does not
+        except OSError:
+            pass
         self._listener.close()
         with self._lock:
             for pipe in self._pipes:

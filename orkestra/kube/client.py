@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -75,6 +76,7 @@ class KubeClient:
         self.api_client = api_client
         self._config = api_client.configuration
         self._pool = api_client.rest_client.pool_manager
+        self._renewing = threading.Lock()
         self._sleep = sleep
         self.server = self._config.host.rstrip("/")
 
@@ -120,12 +122,17 @@ class KubeClient:
 
         429 is retried after `Retry-After` (capped at 30 s, at most 10 attempts). Any other
         non-2xx answer or a connection failure raises `ApiError` (status 0 for connection errors).
+        A given `timeout` bounds the whole call, retries included (a leader's Lease renewal relies
+        on it): a 429 whose wait would not fit is raised.
         """
+        ends = None if timeout is None else time.monotonic() + timeout
         for attempt in range(1, MAX_THROTTLED_ATTEMPTS + 1):
+            left = READ_TIMEOUT if ends is None else max(ends - time.monotonic(), 0.001)
             resp = self._send(method, path, query, body, content_type,
-                              timeout=timeout or READ_TIMEOUT, stream=False, resource=resource)
-            if resp.status == 429 and attempt < MAX_THROTTLED_ATTEMPTS:
-                wait = retry_after_seconds(resp.headers.get("Retry-After"))
+                              timeout=left, stream=False, resource=resource)
+            wait = retry_after_seconds(resp.headers.get("Retry-After")) if resp.status == 429 else 0.0
+            if resp.status == 429 and attempt < MAX_THROTTLED_ATTEMPTS and (
+                    ends is None or time.monotonic() + wait < ends):
                 log.info("throttled by the API server, retrying",
                          extra={"verb": method, "resource": resource or path, "retry_after": wait})
                 self._sleep(wait)
@@ -154,8 +161,11 @@ class KubeClient:
     def _renew_connections(self) -> None:
         """Send later requests over fresh connections. Called when a watch stalled: the idle
         pooled connections most likely went through the same dead path, and each would otherwise
-        cost a request its full read timeout before failing. Requests in flight keep theirs."""
-        self._pool = k8s_client.rest.RESTClientObject(self._config).pool_manager
+        cost a request its full read timeout before failing. Requests in flight keep theirs: the
+        old pool's idle connections are closed now, and each busy one when its request ends."""
+        with self._renewing:        # two watches stalling at once: each pool is closed exactly once
+            old, self._pool = self._pool, k8s_client.rest.RESTClientObject(self._config).pool_manager
+        old.clear()
 
     def _send(self, method: str, path: str, query: dict[str, Any] | None, body: Any,
               content_type: str | None, *, timeout: float, stream: bool,

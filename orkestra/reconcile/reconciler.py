@@ -181,12 +181,19 @@ class DeclarativeReconciler:
         except (ApiError, CrGone) as err:
             # A cache that has not yet seen a delete (after an outage, before the relist) hands
             # over a CR that is gone: its writes answer 404. Not a failure: its delete event follows.
-            meta = cached["metadata"]
-            if (isinstance(err, CrGone) or err.not_found) and \
-                    self.runtime.kube.get(self.entry.api.gvr, meta["name"], meta.get("namespace")) is None:
+            if (isinstance(err, CrGone) or err.not_found) and self._gone(cached):
                 log.debug("the CR is gone; nothing to reconcile", extra=self._extra(key))
                 return ReconcileResult()
             raise
+
+    def _gone(self, cr: dict) -> bool:
+        """True when the API server says the CR no longer exists; when it cannot tell, the error
+        that made us ask stands."""
+        meta = cr["metadata"]
+        try:
+            return self.runtime.kube.get(self.entry.api.gvr, meta["name"], meta.get("namespace")) is None
+        except ApiError:
+            return False
 
     def _reconcile_cached(self, cached: dict, key: str, cancelled: threading.Event) -> ReconcileResult:
         cr = cached        # read-only from here on: only a hook gets a copy (docs/runtime.md §1)

@@ -445,3 +445,26 @@ def test_a_404_for_a_cr_that_still_exists_is_still_a_failure(monkeypatch):
     monkeypatch.setattr(s.api, "patch", refuse)
     with pytest.raises(ApiError):
         s.rec.reconcile("default/site", threading.Event())
+
+
+def test_a_404_stands_when_the_api_server_cannot_say_whether_the_cr_is_gone(monkeypatch):
+    """The GET that decides "gone" failing must not replace the reconcile's own error."""
+    from orkestra.kube.errors import ApiError
+    s = Setup(templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}}]}})
+    s.create()
+    s.runtime.sync()
+    not_found = ApiError(status=404, reason="NotFound", message="configmaps not found", verb="patch",
+                         resource="websites")
+
+    def refuse(*args, **kwargs):
+        raise not_found
+
+    def unreachable(*args, **kwargs):
+        raise ApiError(status=0, reason="ConnectionError", message="connection refused", verb="get",
+                       resource="websites")
+
+    monkeypatch.setattr(s.api, "patch", refuse)
+    monkeypatch.setattr(s.api, "get", unreachable)
+    with pytest.raises(ApiError) as err:
+        s.rec.reconcile("default/site", threading.Event())
+    assert err.value is not_found

@@ -65,9 +65,14 @@ def parse_event(line: str) -> AuditEvent | None:
 
 
 def read_audit_log(path: Path) -> list[AuditEvent]:
-    """Every completed request in the log, in the order the server wrote them."""
-    try:
-        text = path.read_text(errors="replace")
-    except FileNotFoundError:
-        return []
-    return [event for event in map(parse_event, text.splitlines()) if event is not None]
+    """Every completed request in the log and its rotated predecessor (`audit-<time>.log`, next to
+    it), in the order the server wrote them."""
+    rotated = sorted(path.parent.glob(f"{path.stem}-*{path.suffix}"))   # names sort by their time
+    events: list[AuditEvent] = []
+    for part in [*rotated, path]:
+        try:
+            text = part.read_text(errors="replace")
+        except FileNotFoundError:       # rotated away while we read
+            continue
+        events += [event for event in map(parse_event, text.splitlines()) if event is not None]
+    return events

@@ -106,6 +106,8 @@ rules:
   verbs: ["create", "update", "patch", "delete", "deletecollection"]
 - level: None
 """
+# A whole e2e session writes some tens of MB (about 1 KB a write); one fault test a few MB.
+AUDIT_LOG_MB = 100
 
 
 def apiserver_command(layout: Layout, *, has_default_route: bool, audit: bool = False) -> list[str]:
@@ -134,9 +136,10 @@ def apiserver_command(layout: Layout, *, has_default_route: bool, audit: bool = 
         command += ["--endpoint-reconciler-type=none", f"--advertise-address={LOOPBACK}"]
     if audit:
         # blocking: an event is written before the response goes out, so the log's order is the
-        # order in which the writes took effect
+        # order in which the writes took effect; bounded: rotated at AUDIT_LOG_MB, one old file kept
         command += [f"--audit-policy-file={layout.audit_policy}", f"--audit-log-path={layout.audit_log}",
-                    "--audit-log-format=json", "--audit-log-mode=blocking"]
+                    "--audit-log-format=json", "--audit-log-mode=blocking",
+                    f"--audit-log-maxsize={AUDIT_LOG_MB}", "--audit-log-maxbackup=1"]
     return command
 
 

@@ -46,6 +46,8 @@ def test_audit_flags_only_when_asked():
     assert "--audit-policy-file=/root-dir/audit-policy.yaml" in audited
     assert "--audit-log-path=/root-dir/logs/audit.log" in audited
     assert "--audit-log-format=json" in audited and "--audit-log-mode=blocking" in audited
+    assert f"--audit-log-maxsize={flags.AUDIT_LOG_MB}" in audited and "--audit-log-maxbackup=1" in audited, \
+        "bounded: the e2e session runs with it on"
 
 
 def test_audit_policy_logs_writes_at_metadata_and_nothing_else():
@@ -82,6 +84,14 @@ def test_audit_log_skips_other_stages_and_garbage(tmp_path):
     assert [e.verb for e in events] == ["get", "create"]
     assert not events[0].is_write
     assert read_audit_log(tmp_path / "missing.log") == []
+
+
+def test_audit_log_reads_the_rotated_file_first(tmp_path):
+    """kube-apiserver rotates the log at --audit-log-maxsize: a test's writes can straddle the two files."""
+    (tmp_path / "audit-2026-12-07T00-01-00.000.log").write_text(_event(verb="create") + "\n")
+    (tmp_path / "audit.log").write_text(_event(verb="delete") + "\n")
+    (tmp_path / "kube-apiserver.log").write_text(_event(verb="patch") + "\n")
+    assert [e.verb for e in read_audit_log(tmp_path / "audit.log")] == ["create", "delete"]
 
 
 def test_parse_time_without_a_fraction():

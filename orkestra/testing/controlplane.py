@@ -218,9 +218,9 @@ class LocalControlPlane:
                                         f"the local control plane is broken, the last lines of its log follow",
                                         processes.tail(component.log))
 
-    def restart(self, name: str, *, down_for: float = 0.0) -> float:
-        """SIGKILL `name` ("etcd" or "kube-apiserver"), wait `down_for` seconds, start it again with
-        the same command line, and wait until it and the API server are ready again.
+    def restart(self, name: str) -> float:
+        """SIGKILL `name` ("etcd" or "kube-apiserver"), start it again with the same command line,
+        and wait until it and the API server are ready again.
 
         Returns the seconds from the kill until the API server answered /readyz 200 again.
         """
@@ -230,14 +230,24 @@ class LocalControlPlane:
         proc.kill()
         proc.wait()
         log.debug("killed %s", name, extra={"pid": component.pid, "component": name})
-        if down_for > 0:
-            time.sleep(down_for)
         launch = self._launches[name]
         started = processes.spawn(name, launch.command, component.log, detached=self._detached)
         self._started[index] = started
         self._wait(started, launch.ready, launch.timeout, launch.what)
         self._wait_apiserver_ready()
         return time.monotonic() - killed_at
+
+    def recover(self) -> list[str]:
+        """Start again whichever of etcd and kube-apiserver is no longer running (a fault test that
+        failed between a kill and its restart), then wait for the API server to be ready, so one
+        failed fault test cannot break the control plane for the tests after it.
+
+        Returns the names started again (empty when all was well)."""
+        dead = [name for name in RESTARTABLE if self._started[self._restartable_index(name)][1].poll() is not None]
+        for name in dead:
+            self.restart(name)
+        self._wait_apiserver_ready()
+        return dead
 
     def compact_etcd(self) -> int:
         """Compact etcd's history up to its current revision (what kube-apiserver does every

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -155,13 +155,19 @@ def time_until(predicate: Callable[[], Any], timeout: float, message: str, inter
 
 
 @pytest.fixture
-def local_cp(control_plane: Any) -> LocalControlPlane:
+def local_cp(control_plane: Any) -> Iterator[LocalControlPlane]:
     """The session's control plane, which must be the local one: fault tests restart its
-    processes, put proxies in front of it and read its audit log."""
+    processes, put proxies in front of it and read its audit log. Afterwards, whatever a failed
+    test left stopped is started again, and the teardown fails if the control plane is broken."""
     if not isinstance(control_plane, LocalControlPlane):
         pytest.fail("the fault tests need the local control plane (they restart its processes and read its "
                     "audit log), not ORK_E2E_KUBECONFIG or kind", pytrace=False)
-    return control_plane
+    yield control_plane
+    restarted = control_plane.recover()
+    control_plane.check()
+    if restarted:
+        pytest.fail(f"the test left {' and '.join(restarted)} stopped (started again for the next tests)",
+                    pytrace=False)
 
 
 @pytest.fixture
@@ -181,10 +187,12 @@ def runtime_user(control_plane: Any, name: str) -> Any:
     return control_plane.add_user(name, groups=("system:masters",))
 
 
-def audited_writes(control_plane: Any, namespace: str, resources: set[str]) -> list[AuditEvent]:
-    """Successful writes to `resources` in `namespace`, in the order the API server logged them."""
+def audited_writes(control_plane: Any, namespace: str, resources: set[str] | None = None) -> list[AuditEvent]:
+    """Successful writes to `resources` (None: to anything) in `namespace`, in the order the API
+    server logged them."""
     return [e for e in read_audit_log(control_plane.audit_log)
-            if e.is_write and e.succeeded and e.namespace == namespace and e.resource in resources]
+            if e.is_write and e.succeeded and e.namespace == namespace
+            and (resources is None or e.resource in resources)]
 
 
 def log_time(ork: OrkProcess, message: str) -> datetime.datetime | None:

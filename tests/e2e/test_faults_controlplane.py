@@ -9,11 +9,14 @@ run` alive, and `/health` never anything but 200. The figures are printed as `[f
 from __future__ import annotations
 
 import datetime
+import os
+import signal
 import time
 import uuid
 
 import pytest
 
+from orkestra.testing.errors import ControlPlaneError
 from tests.e2e.faults import (CONFIGMAPS, Burst, HealthWatch, audited_writes, local_cp, report,  # noqa: F401
                               runtime_user, time_until)
 from tests.e2e.ork_runtime import crd_entry, crd_manifest, katalog_doc, new_kind, ork_runtime  # noqa: F401
@@ -39,6 +42,27 @@ def test_restart_keeps_the_data_and_serves_again(local_cp, kube, namespace, comp
     time_until(lambda: kube.get(CONFIGMAPS, "before", namespace), 30, "the API server answering again")
     assert kube.get(CONFIGMAPS, "before", namespace)["data"] == {"k": "v"}
     assert downtime < 90
+
+
+def _broken(cp) -> bool:
+    try:
+        cp.check()
+    except ControlPlaneError:
+        return True
+    return False
+
+
+def test_recover_starts_again_what_a_failed_fault_test_left_stopped(local_cp, kube, namespace):
+    """What the local_cp fixture's teardown relies on: a test that fails between a kill and its
+    restart must not leave the session's control plane broken for the tests after it."""
+    assert local_cp.recover() == [], "nothing to do when all runs"
+    etcd = next(c for c in local_cp.components if c.name == "etcd")
+    os.kill(etcd.pid, signal.SIGKILL)
+    time_until(lambda: _broken(local_cp), 10, "etcd seen as dead")
+    assert local_cp.recover() == ["etcd"]
+    local_cp.check()
+    kube.create(CONFIGMAPS, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "after"}}, namespace)
+    assert kube.get(CONFIGMAPS, "after", namespace) is not None
 
 
 @pytest.mark.parametrize("component", ["kube-apiserver", "etcd"])

@@ -9,6 +9,10 @@ Written from the protocol, not on top of the Python client's leaderelection modu
 * Followers also watch the Lease and wake at once when it is released, and schedule an attempt
   for the moment the lease they observed runs out, so handover is fast after a graceful exit and
   bounded by lease + retry after a crash.
+* A leader's renewal is bounded by what is left of its renew deadline: every Lease request gets
+  that as its timeout. A request hanging on a dead or partitioned connection therefore cannot keep
+  a leader believing it leads past `renew_deadline`, which is shorter than the lease another
+  replica waits out before taking over (docs/operating.md, "Faults").
 
 `LeaseElector.try_acquire_or_renew()` is one step of pure logic over a `LeaseStore`; unit tests
 drive it with an in-memory store and a fake clock. `run()` is the `ork-leader` loop around it.
@@ -39,9 +43,10 @@ class LeaseStore(Protocol):
     name: str
     namespace: str
 
-    def get(self) -> dict | None: ...
-    def create(self, lease: dict) -> dict: ...   # raises LeaseConflict on 409
-    def update(self, lease: dict) -> dict: ...   # raises LeaseConflict on 409
+    # `timeout`: seconds the request may take (None: the client's default)
+    def get(self, *, timeout: float | None = None) -> dict | None: ...
+    def create(self, lease: dict, *, timeout: float | None = None) -> dict: ...   # LeaseConflict on 409
+    def update(self, lease: dict, *, timeout: float | None = None) -> dict: ...   # LeaseConflict on 409
 
 
 def micro_time(epoch: float) -> str:
@@ -104,10 +109,13 @@ class LeaseElector:
         return self._observed_at + float(spec.get("leaseDurationSeconds") or 0) - self._clock()
 
     # ------------------------------------------------------------------ one step
-    def try_acquire_or_renew(self) -> bool:
+    def try_acquire_or_renew(self, *, budget: float | None = None) -> bool:
+        """One acquire-or-renew; with a `budget`, the get and the write together may take at most
+        that many seconds (a request that would go past it fails as a timeout)."""
         now, wall = self._clock(), self._wall()
+        deadline = None if budget is None else now + budget
         try:
-            lease = self.store.get()
+            lease = self.store.get(timeout=self._left(deadline))
         except Exception as err:  # noqa: BLE001 - any API failure: log and retry next period
             self._log_failure("get", err)
             return False
@@ -115,7 +123,7 @@ class LeaseElector:
             fresh = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                      "metadata": {"name": self.store.name, "namespace": self.store.namespace},
                      "spec": self._spec(acquire=micro_time(wall), renew=micro_time(wall), transitions=0)}
-            return self._write(self.store.create, fresh, now, "create")
+            return self._write(self.store.create, fresh, now, "create", deadline)
         self._observe(lease, now)
         spec = lease.get("spec") or {}
         holder = spec.get("holderIdentity") or ""
@@ -128,15 +136,23 @@ class LeaseElector:
                                   transitions=transitions)
         else:
             new_spec = self._spec(acquire=micro_time(wall), renew=micro_time(wall), transitions=transitions + 1)
-        return self._write(self.store.update, {**lease, "spec": new_spec}, now, "update")
+        return self._write(self.store.update, {**lease, "spec": new_spec}, now, "update", deadline)
 
     def _spec(self, *, acquire: str, renew: str, transitions: int) -> dict:
         return {"holderIdentity": self.identity, "leaseDurationSeconds": int(round(self.lease_duration)),
                 "acquireTime": acquire, "renewTime": renew, "leaseTransitions": transitions}
 
-    def _write(self, op: Callable[[dict], dict], lease: dict, now: float, verb: str) -> bool:
+    def _left(self, deadline: float | None) -> float | None:
+        if deadline is None:
+            return None
+        left = deadline - self._clock()
+        if left <= 0:
+            raise TimeoutError("the renew deadline passed")
+        return left
+
+    def _write(self, op: Callable[..., dict], lease: dict, now: float, verb: str, deadline: float | None) -> bool:
         try:
-            written = op(lease)
+            written = op(lease, timeout=self._left(deadline))
         except LeaseConflict:
             return False
         except Exception as err:  # noqa: BLE001
@@ -191,7 +207,8 @@ class LeaseElector:
             if expiry is not None:
                 wait = min(wait, max(0.0, expiry) + 0.05)
             return wait
-        if self.try_acquire_or_renew():
+        budget = self._last_renew + self.renew_deadline - self._clock()
+        if budget > 0 and self.try_acquire_or_renew(budget=budget):
             return self.retry_period
         if self._clock() - self._last_renew >= self.renew_deadline:
             self._set_leader(False)
@@ -217,21 +234,25 @@ class KubeLeaseStore:
     """The Lease through `orkestra.kube.KubeClient` (plain dicts)."""
 
     def __init__(self, kube: KubeClient, *, namespace: str, name: str = LEASE_NAME):
-        from orkestra.gvk import GVR
         self.kube = kube
         self.namespace = namespace
         self.name = name
-        self.gvr = GVR("coordination.k8s.io", "v1", "leases")
         self.path = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
 
-    def get(self) -> dict | None:
-        return self.kube.get(self.gvr, self.name, namespace=self.namespace)
+    def get(self, *, timeout: float | None = None) -> dict | None:
+        try:
+            return self.kube.request("GET", f"{self.path}/{self.name}", timeout=timeout)
+        except Exception as err:
+            if getattr(err, "status", None) == 404:
+                return None
+            raise
 
-    def create(self, lease: dict) -> dict:
-        return self._conflicts(lambda: self.kube.create(self.gvr, lease, namespace=self.namespace))
+    def create(self, lease: dict, *, timeout: float | None = None) -> dict:
+        return self._conflicts(lambda: self.kube.request("POST", self.path, body=lease, timeout=timeout))
 
-    def update(self, lease: dict) -> dict:
-        return self._conflicts(lambda: self.kube.request("PUT", f"{self.path}/{self.name}", body=lease))
+    def update(self, lease: dict, *, timeout: float | None = None) -> dict:
+        return self._conflicts(lambda: self.kube.request("PUT", f"{self.path}/{self.name}", body=lease,
+                                                         timeout=timeout))
 
     @staticmethod
     def _conflicts(call: Callable[[], dict]) -> dict:

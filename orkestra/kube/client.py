@@ -7,7 +7,8 @@ with `json.loads`. The generated model classes are never built: they cost memory
 object, and the rest of Orkestra works on the same dicts the API server sent.
 
 Timeouts: connect 5 s, read 30 s for ordinary calls; a watch uses the caller's read timeout, which
-is how a silent connection is detected (the reflector's stall timeout). A 429 answer is retried
+is how a silent connection is detected (the reflector's stall timeout); after a stall, later requests
+open fresh connections instead of reusing idle ones that may be just as dead. A 429 answer is retried
 after its `Retry-After` (capped at 30 s); every other failure is raised as `ApiError`, and callers
 decide how to retry (informers and the leader elector back off, reconcile fails and is requeued).
 """
@@ -17,6 +18,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -74,6 +76,7 @@ class KubeClient:
         self.api_client = api_client
         self._config = api_client.configuration
         self._pool = api_client.rest_client.pool_manager
+        self._renewing = threading.Lock()
         self._sleep = sleep
         self.server = self._config.host.rstrip("/")
 
@@ -121,12 +124,17 @@ class KubeClient:
 
         429 is retried after `Retry-After` (capped at 30 s, at most 10 attempts). Any other
         non-2xx answer or a connection failure raises `ApiError` (status 0 for connection errors).
+        A given `timeout` bounds the whole call, retries included (a leader's Lease renewal relies
+        on it): a 429 whose wait would not fit is raised.
         """
+        ends = None if timeout is None else time.monotonic() + timeout
         for attempt in range(1, MAX_THROTTLED_ATTEMPTS + 1):
+            left = READ_TIMEOUT if ends is None else max(ends - time.monotonic(), 0.001)
             resp = self._send(method, path, query, body, content_type,
-                              timeout=timeout or READ_TIMEOUT, stream=False, resource=resource)
-            if resp.status == 429 and attempt < MAX_THROTTLED_ATTEMPTS:
-                wait = retry_after_seconds(resp.headers.get("Retry-After"))
+                              timeout=left, stream=False, resource=resource)
+            wait = retry_after_seconds(resp.headers.get("Retry-After")) if resp.status == 429 else 0.0
+            if resp.status == 429 and attempt < MAX_THROTTLED_ATTEMPTS and (
+                    ends is None or time.monotonic() + wait < ends):
                 log.info("throttled by the API server, retrying",
                          extra={"verb": method, "resource": resource or path, "retry_after": wait})
                 self._sleep(wait)
@@ -150,7 +158,16 @@ class KubeClient:
                 raise _error(resp, "watch", path)
             finally:
                 resp.close()
-        return WatchStream(resp, path)
+        return WatchStream(resp, path, on_stall=self._renew_connections)
+
+    def _renew_connections(self) -> None:
+        """Send later requests over fresh connections. Called when a watch stalled: the idle
+        pooled connections most likely went through the same dead path, and each would otherwise
+        cost a request its full read timeout before failing. Requests in flight keep theirs: the
+        old pool's idle connections are closed now, and each busy one when its request ends."""
+        with self._renewing:        # two watches stalling at once: each pool is closed exactly once
+            old, self._pool = self._pool, k8s_client.rest.RESTClientObject(self._config).pool_manager
+        old.clear()
 
     def _send(self, method: str, path: str, query: dict[str, Any] | None, body: Any,
               content_type: str | None, *, timeout: float, stream: bool,
@@ -166,7 +183,7 @@ class KubeClient:
         try:
             return self._pool.request(
                 method, url, body=data, headers=headers, preload_content=not stream,
-                timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=timeout), retries=False)
+                timeout=urllib3.Timeout(connect=min(CONNECT_TIMEOUT, timeout), read=timeout), retries=False)
         except urllib3.exceptions.HTTPError as exc:
             raise ApiError(status=0, reason="ConnectionError", message=_connection_message(exc),
                            verb=method.lower() if not stream else "watch",
@@ -263,9 +280,11 @@ class KubeClient:
 class WatchStream:
     """The events of one watch response, decoded line by line as they arrive."""
 
-    def __init__(self, response: urllib3.BaseHTTPResponse, path: str) -> None:
+    def __init__(self, response: urllib3.BaseHTTPResponse, path: str, *,
+                 on_stall: Callable[[], None] = lambda: None) -> None:
         self.response = response
         self._path = path
+        self._on_stall = on_stall
 
     def __iter__(self) -> Iterator[dict]:
         pending = b""
@@ -277,6 +296,7 @@ class WatchStream:
                     if line.strip():
                         yield json.loads(line)
         except urllib3.exceptions.ReadTimeoutError:
+            self._on_stall()
             raise WatchStalled(f"watch {self._path}: no data received") from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise ApiError(status=0, reason="ConnectionError", message=_connection_message(exc),

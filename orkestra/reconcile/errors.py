@@ -15,6 +15,10 @@ class ReconcileError(OrkestraError):
     reason = "ReconcileError"
 
 
+class CrGone(ReconcileError):
+    """The CR a reconcile works on was deleted under it; the reconcile ends without a failure."""
+
+
 class ValidationDenied(ReconcileError):
     """Deny rules fired on the CR (docs/katalog.md#validation). The message is `validation denied: …`."""
 

@@ -28,7 +28,7 @@ from orkestra.reconcile import crmeta, messages
 from orkestra.reconcile.applied import AppliedRecords
 from orkestra.reconcile.crpatch import patch_cr
 from orkestra.reconcile.deletion import DeletionFlow, DeletionPlan, HookOutcome
-from orkestra.reconcile.errors import ApplyFailed, ReconcileError, ValidationDenied
+from orkestra.reconcile.errors import ApplyFailed, CrGone, ReconcileError, ValidationDenied
 from orkestra.reconcile.hookhost import ReconcileHookHost, render_hook_args
 from orkestra.reconcile.kinds import text_map
 from orkestra.reconcile.naming import LABEL_OWNER_UID
@@ -176,6 +176,26 @@ class DeclarativeReconciler:
         cached = self.runtime.cached(key)
         if cached is None:
             return self.deletion.release(key, keep=self._in_another_entry)
+        try:
+            return self._reconcile_cached(cached, key, cancelled)
+        except (ApiError, CrGone) as err:
+            # A cache that has not yet seen a delete (after an outage, before the relist) hands
+            # over a CR that is gone: its writes answer 404. Not a failure: its delete event follows.
+            if (isinstance(err, CrGone) or err.not_found) and self._gone(cached):
+                log.debug("the CR is gone; nothing to reconcile", extra=self._extra(key))
+                return ReconcileResult()
+            raise
+
+    def _gone(self, cr: dict) -> bool:
+        """True when the API server says the CR no longer exists; when it cannot tell, the error
+        that made us ask stands."""
+        meta = cr["metadata"]
+        try:
+            return self.runtime.kube.get(self.entry.api.gvr, meta["name"], meta.get("namespace")) is None
+        except ApiError:
+            return False
+
+    def _reconcile_cached(self, cached: dict, key: str, cancelled: threading.Event) -> ReconcileResult:
         cr = cached        # read-only from here on: only a hook gets a copy (docs/runtime.md §1)
         meta = cr["metadata"]
         if meta.get("deletionTimestamp"):
@@ -282,7 +302,7 @@ class DeclarativeReconciler:
 
         patched = patch_cr(self.runtime.kube, self.entry.api.gvr, cr, build)
         if patched is None:
-            raise ReconcileError("the CR was deleted while Orkestra added its finalizers")
+            raise CrGone("the CR was deleted while Orkestra added its finalizers")
         if added:
             self.event(patched, "Normal", "FinalizerAdded", messages.finalizers("added", added))
         return patched

@@ -16,6 +16,10 @@ If a component dies on the way, everything started so far is stopped and the err
 component, with the tail of its log. `stop()` stops every process by PID (SIGTERM, then SIGKILL)
 in reverse order and removes the temporary directory when it created one.
 
+For fault tests, `restart("kube-apiserver" | "etcd")` SIGKILLs one component and starts it again
+with the same command line (same ports, certificates and data directory), and `audit=True`
+makes kube-apiserver write an audit log of every write (`orkestra.testing.audit` reads it).
+
 Usage::
 
     with LocalControlPlane() as cp:
@@ -35,6 +39,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from orkestra.testing import certs, flags, processes
@@ -98,13 +103,37 @@ def probe_etcd(url: str, context: ssl.SSLContext | None = None, timeout: float =
         return False
 
 
+RESTARTABLE = ("etcd", "kube-apiserver")
+
+
+@dataclass(frozen=True)
+class _Launch:
+    """How one component is started and when it counts as up: reused as is by `restart`."""
+
+    command: list[str]
+    ready: Callable[[], bool]
+    timeout: float
+    what: str
+
+
+def etcd_call(url: str, path: str, body: dict, context: ssl.SSLContext, timeout: float = 10.0) -> dict:
+    """One call to etcd's JSON gateway (`/v3/...`); raises `ControlPlaneError` when it fails."""
+    request = urllib.request.Request(f"{url}{path}", data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, context=context, timeout=timeout) as resp:
+            return json.loads(resp.read())
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        raise ControlPlaneError(f"etcd {path} failed: {err}") from None
+
+
 class LocalControlPlane:
     """A local Kubernetes control plane; see the module docstring."""
 
     def __init__(self, *, root: Path | None = None, bin_dir: Path | None = None,
                  version: str = KUBERNETES_VERSION, detached: bool = False,
                  etcd_port: int | None = None, apiserver_port: int | None = None,
-                 ready_timeout: float = READY_TIMEOUT,
+                 ready_timeout: float = READY_TIMEOUT, audit: bool = False,
                  progress: Callable[[str], None] = stderr_progress) -> None:
         self._root_arg = root
         self._bin_dir_arg = bin_dir
@@ -114,6 +143,8 @@ class LocalControlPlane:
         self._apiserver_port = apiserver_port
         self._ready_timeout = ready_timeout
         self._progress = progress
+        self._audit = audit
+        self._launches: dict[str, _Launch] = {}
         self._layout: flags.Layout | None = None
         self._client_ca: certs.KeyPair | None = None
         self._started: list[tuple[processes.Component, subprocess.Popen]] = []
@@ -139,6 +170,13 @@ class LocalControlPlane:
     @property
     def components(self) -> list[processes.Component]:
         return [component for component, _ in self._started]
+
+    @property
+    def audit_log(self) -> Path:
+        """kube-apiserver's audit log (JSON lines); only written when started with `audit=True`."""
+        if not self._audit:
+            raise ControlPlaneError("this control plane was started without audit=True: it writes no audit log")
+        return self.layout.audit_log
 
     def start(self) -> LocalControlPlane:
         began = time.monotonic()
@@ -179,6 +217,56 @@ class LocalControlPlane:
                 raise ControlPlaneError(f"{component.name} (pid {component.pid}) exited with code {proc.returncode}; "
                                         f"the local control plane is broken, the last lines of its log follow",
                                         processes.tail(component.log))
+
+    def restart(self, name: str) -> float:
+        """SIGKILL `name` ("etcd" or "kube-apiserver"), start it again with the same command line,
+        and wait until it and the API server are ready again.
+
+        Returns the seconds from the kill until the API server answered /readyz 200 again.
+        """
+        index = self._restartable_index(name)
+        component, proc = self._started[index]
+        killed_at = time.monotonic()
+        proc.kill()
+        proc.wait()
+        log.debug("killed %s", name, extra={"pid": component.pid, "component": name})
+        launch = self._launches[name]
+        started = processes.spawn(name, launch.command, component.log, detached=self._detached)
+        self._started[index] = started
+        self._wait(started, launch.ready, launch.timeout, launch.what)
+        self._wait_apiserver_ready()
+        return time.monotonic() - killed_at
+
+    def recover(self) -> list[str]:
+        """Start again whichever of etcd and kube-apiserver is no longer running (a fault test that
+        failed between a kill and its restart), then wait for the API server to be ready, so one
+        failed fault test cannot break the control plane for the tests after it.
+
+        Returns the names started again (empty when all was well)."""
+        dead = [name for name in RESTARTABLE if self._started[self._restartable_index(name)][1].poll() is not None]
+        for name in dead:
+            self.restart(name)
+        self._wait_apiserver_ready()
+        return dead
+
+    def compact_etcd(self) -> int:
+        """Compact etcd's history up to its current revision (what kube-apiserver does every
+        5 minutes), so a watch from an older resourceVersion can only be answered with 410.
+        Returns the revision compacted to."""
+        layout = self.layout
+        context = admin_ssl_context(layout.cert("etcd-ca.crt"), layout.cert("apiserver-etcd-client.crt"),
+                                    layout.cert("apiserver-etcd-client.key"))
+        revision = etcd_call(layout.etcd_url, "/v3/kv/range", {"key": "AA=="}, context)["header"]["revision"]
+        etcd_call(layout.etcd_url, "/v3/kv/compaction", {"revision": revision, "physical": True}, context)
+        return int(revision)
+
+    def _restartable_index(self, name: str) -> int:
+        if name not in RESTARTABLE:
+            raise ControlPlaneError(f"cannot restart {name!r}: only {' and '.join(RESTARTABLE)} can be restarted")
+        for index, (component, _) in enumerate(self._started):
+            if component.name == name:
+                return index
+        raise ControlPlaneError(f"cannot restart {name}: the local control plane has not started it")
 
     def add_user(self, name: str, groups: tuple[str, ...] | list[str] = ()) -> Path:
         """Write and return a kubeconfig for a non-admin user (client cert signed by the client CA).
@@ -268,19 +356,34 @@ class LocalControlPlane:
                                         f"the last lines of its log follow", processes.tail(component.log))
             time.sleep(_POLL)
 
+    def _launch(self, name: str, launch: _Launch) -> None:
+        self._launches[name] = launch
+        self._wait(self._spawn(name, launch.command), launch.ready, launch.timeout, launch.what)
+
+    def _apiserver_ready(self) -> bool:
+        layout = self.layout
+        context = admin_ssl_context(layout.cert("serving-ca.crt"), layout.cert("admin.crt"), layout.cert("admin.key"))
+        return probe_readyz(layout.server, context)[0]
+
+    def _wait_apiserver_ready(self) -> None:
+        index = self._restartable_index("kube-apiserver")
+        self._wait(self._started[index], self._apiserver_ready, self._ready_timeout, "ready (/readyz)")
+
     def _start_etcd(self, layout: flags.Layout) -> None:
         self._progress(f"starting etcd on {layout.etcd_url}")
-        etcd = self._spawn("etcd", flags.etcd_command(layout))
         context = admin_ssl_context(layout.cert("etcd-ca.crt"), layout.cert("apiserver-etcd-client.crt"),
                                     layout.cert("apiserver-etcd-client.key"))
-        self._wait(etcd, lambda: probe_etcd(layout.etcd_url, context), ETCD_TIMEOUT, "healthy")
+        self._launch("etcd", _Launch(flags.etcd_command(layout), lambda: probe_etcd(layout.etcd_url, context),
+                                     ETCD_TIMEOUT, "healthy"))
 
     def _start_apiserver(self, layout: flags.Layout) -> None:
         self._progress(f"starting kube-apiserver on {layout.server} (waiting for /readyz)")
-        command = flags.apiserver_command(layout, has_default_route=flags.has_default_route(_route_table()))
-        apiserver = self._spawn("kube-apiserver", command)
-        context = admin_ssl_context(layout.cert("serving-ca.crt"), layout.cert("admin.crt"), layout.cert("admin.key"))
-        self._wait(apiserver, lambda: probe_readyz(layout.server, context)[0], self._ready_timeout, "ready (/readyz)")
+        if self._audit:
+            write_private(layout.audit_policy, flags.AUDIT_POLICY)
+        command = flags.apiserver_command(layout, has_default_route=flags.has_default_route(_route_table()),
+                                          audit=self._audit)
+        self._launch("kube-apiserver", _Launch(command, self._apiserver_ready, self._ready_timeout,
+                                               "ready (/readyz)"))
 
     def _start_controller_manager(self, layout: flags.Layout) -> None:
         self._progress("starting kube-controller-manager (garbage collector, namespace controller)")

@@ -56,6 +56,14 @@ class Layout:
         return self.root / "admin.kubeconfig"
 
     @property
+    def audit_policy(self) -> Path:
+        return self.root / "audit-policy.yaml"
+
+    @property
+    def audit_log(self) -> Path:
+        return self.logs / "audit.log"
+
+    @property
     def etcd_url(self) -> str:
         return f"https://{LOOPBACK}:{self.etcd_client_port}"
 
@@ -88,7 +96,21 @@ def etcd_command(layout: Layout) -> list[str]:
     ]
 
 
-def apiserver_command(layout: Layout, *, has_default_route: bool) -> list[str]:
+# Writes only, at Metadata level (who, verb, object, status, timestamps; no bodies): enough to
+# tell which identity wrote what and when, and cheap, because reads and watches are not logged.
+AUDIT_POLICY = """apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+- level: Metadata
+  verbs: ["create", "update", "patch", "delete", "deletecollection"]
+- level: None
+"""
+# A whole e2e session writes some tens of MB (about 1 KB a write); one fault test a few MB.
+AUDIT_LOG_MB = 100
+
+
+def apiserver_command(layout: Layout, *, has_default_route: bool, audit: bool = False) -> list[str]:
     command = [
         str(layout.bin_dir / "kube-apiserver"),
         f"--etcd-servers={layout.etcd_url}",
@@ -112,6 +134,12 @@ def apiserver_command(layout: Layout, *, has_default_route: bool) -> list[str]:
     ]
     if not has_default_route:
         command += ["--endpoint-reconciler-type=none", f"--advertise-address={LOOPBACK}"]
+    if audit:
+        # blocking: an event is written before the response goes out, so the log's order is the
+        # order in which the writes took effect; bounded: rotated at AUDIT_LOG_MB, one old file kept
+        command += [f"--audit-policy-file={layout.audit_policy}", f"--audit-log-path={layout.audit_log}",
+                    "--audit-log-format=json", "--audit-log-mode=blocking",
+                    f"--audit-log-maxsize={AUDIT_LOG_MB}", "--audit-log-maxbackup=1"]
     return command
 
 

@@ -41,3 +41,11 @@ def read_cluster(path: Path) -> tuple[str, bytes]:
     if "certificate-authority-data" in cluster:
         return cluster["server"], base64.b64decode(cluster["certificate-authority-data"])
     return cluster["server"], Path(cluster["certificate-authority"]).read_bytes()
+
+
+def with_server(text: str, server: str) -> str:
+    """The kubeconfig `text` with every cluster pointed at `server` (e.g. a proxy in front of it)."""
+    doc = yaml.safe_load(text)
+    for cluster in doc.get("clusters") or []:
+        cluster["cluster"]["server"] = server
+    return yaml.safe_dump(doc, sort_keys=False)

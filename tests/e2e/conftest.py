@@ -85,7 +85,7 @@ def control_plane(request: pytest.FixtureRequest,
             pytest.fail(f"ORK_E2E_KUBECONFIG={existing}: no such file", pytrace=False)
         yield ExistingCluster(Path(existing), users_dir)
         return
-    cp = LocalControlPlane()
+    cp = LocalControlPlane(audit=True)  # writes only, Metadata level, rotated at 100 MB (tests/e2e/test_faults_*)
     try:
         cp.start()
     except ControlPlaneError as err:

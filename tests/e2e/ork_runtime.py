@@ -126,14 +126,15 @@ def ork_runtime(control_plane, tmp_path_factory) -> Iterator[Callable[..., OrkPr
     server="gunicorn", extra_args=(), wait=True, kubeconfig=True) -> OrkProcess`.
 
     `kubeconfig=False` passes no `--kubeconfig`: the process then finds its API server the way a
-    pod does (the caller's `env` provides the ServiceAccount files and KUBERNETES_SERVICE_*)."""
+    pod does (the caller's `env` provides the ServiceAccount files and KUBERNETES_SERVICE_*); a
+    path uses that kubeconfig instead of the admin one (another user, or a proxy in front)."""
     started: list[OrkProcess] = []
     workdir = tmp_path_factory.mktemp("ork-run")
 
     def start(katalog: str | os.PathLike | Mapping, *, env: Mapping[str, str] | None = None,
               port: int | None = None, leader_election: bool = False, server: str = "gunicorn",
               extra_args: tuple[str, ...] | list[str] = (), wait: bool = True,
-              kubeconfig: bool = True) -> OrkProcess:
+              kubeconfig: bool | os.PathLike = True) -> OrkProcess:
         n = len(started)
         if isinstance(katalog, Mapping):
             path = workdir / f"katalog-{n}.yaml"
@@ -152,7 +153,8 @@ def ork_runtime(control_plane, tmp_path_factory) -> Iterator[Callable[..., OrkPr
         })
         proc_env.update(env or {})
         log_path = workdir / f"ork-run-{n}.log"
-        cluster = ["--kubeconfig", str(control_plane.kubeconfig)] if kubeconfig else []
+        chosen = control_plane.kubeconfig if kubeconfig is True else kubeconfig
+        cluster = ["--kubeconfig", str(chosen)] if chosen else []
         cmd = [_ORK, "run", "-f", str(path), *cluster, "--server", server, *extra_args]
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=proc_env,

@@ -22,23 +22,27 @@ class MemoryLeaseStore:
         self.rv = 0
         self.fail_next = 0
         self.writes = []
+        self.timeouts = []
 
     def _check_fail(self):
         if self.fail_next:
             self.fail_next -= 1
             raise RuntimeError("503 service unavailable")
 
-    def get(self):
+    def get(self, *, timeout=None):
+        self.timeouts.append(timeout)
         self._check_fail()
         return copy.deepcopy(self.lease)
 
-    def create(self, lease):
+    def create(self, lease, *, timeout=None):
+        self.timeouts.append(timeout)
         self._check_fail()
         if self.lease is not None:
             raise LeaseConflict("already exists")
         return self._store(lease)
 
-    def update(self, lease):
+    def update(self, lease, *, timeout=None):
+        self.timeouts.append(timeout)
         self._check_fail()
         if self.lease is None or lease["metadata"].get("resourceVersion") != self.lease["metadata"]["resourceVersion"]:
             raise LeaseConflict("the object has been modified")
@@ -122,7 +126,7 @@ def test_a_lost_race_is_a_409_not_an_error():
     b, _ = elector(store, "b", clock)
     store.lease = None
     real_get = store.get
-    store.get = lambda: None            # both see "no lease"
+    store.get = lambda **_: None        # both see "no lease"
     assert a.try_acquire_or_renew()
     assert not b.try_acquire_or_renew()
     store.get = real_get
@@ -191,3 +195,38 @@ def test_api_errors_are_logged_and_retried(caplog):
     assert any("get lease orkestra-system/orkestra-konductor failed" in r.getMessage() for r in caplog.records)
     a.step()
     assert a.is_leader()
+
+
+class HangingLeaseStore(MemoryLeaseStore):
+    """A partitioned API server: once `hanging`, every request takes its whole timeout (the
+    client's 30 s default when none is given) and then fails."""
+
+    def __init__(self, clock):
+        super().__init__()
+        self.clock = clock
+        self.hanging = False
+
+    def _check_fail(self):
+        if self.hanging:
+            self.clock.t += self.timeouts[-1] if self.timeouts[-1] is not None else 30.0
+            raise TimeoutError("read timed out")
+        super()._check_fail()
+
+
+def test_a_leader_bounds_each_renewal_by_what_is_left_of_its_renew_deadline():
+    clock = Clock()
+    store = HangingLeaseStore(clock)
+    a, events = elector(store, "a", clock)
+    a.step()
+    assert a.is_leader() and store.timeouts == [None, None], "acquiring is not bounded"
+    store.timeouts.clear()
+    clock.t = 5
+    a.step()
+    assert store.timeouts == [5, 5], "renewing 5 s after the last renewal: 5 s left of the 10 s deadline"
+    store.hanging = True
+    store.timeouts.clear()
+    clock.t = 10
+    a.step()                                   # renewed at 5: 5 s left, the request hangs all of it
+    assert store.timeouts == [5]
+    assert clock.t == 15 and not a.is_leader() and events == ["started", "stopped"]
+    assert clock.t < 5 + a.lease_duration, "gave up before another replica may take the lease (5 + 15)"

@@ -4,6 +4,7 @@ import json
 import threading
 
 import pytest
+from kubernetes import client as k8s_client
 
 from orkestra.gvk import GVR
 from orkestra.kube.client import KubeClient, WatchStalled
@@ -147,6 +148,130 @@ def test_stalled_watch_raises_watch_stalled(server):
     stream.close()
     release.set()
     assert seen == ["BOOKMARK"]
+
+
+def test_after_a_stalled_watch_requests_use_fresh_connections(server):
+    """Idle pooled connections probably share the dead path of a stalled watch: each would cost a
+    request its whole 30 s read timeout (found by tests/e2e/test_faults_watch.py)."""
+    ports = []
+    held_in, release_held, release_watch = threading.Event(), threading.Event(), threading.Event()
+
+    def get(req):
+        ports.append(req.client_address[1])
+        if req.headers.get("X-Hold"):    # keep this one busy so the other opens or takes another connection
+            held_in.set()
+            release_held.wait(5)
+        send_json(req, 200, {"metadata": {"name": "a"}})
+
+    def stall(req):
+        start_chunked(req)
+        release_watch.wait(5)
+
+    def two_at_once(kube):
+        held_in.clear()
+        release_held.clear()
+        held = threading.Thread(target=lambda: kube._pool.request(
+            "GET", kube.server + "/api/v1/namespaces/ns/configmaps/a", headers={"X-Hold": "1"}))
+        held.start()
+        assert held_in.wait(5)
+        kube.get(CM, "a", "ns")
+        release_held.set()
+        held.join(5)
+
+    server.routes[("GET", "/api/v1/namespaces/ns/configmaps/a")] = get
+    server.routes[("GET", "/api/v1/configmaps")] = stall
+    cfg = k8s_client.Configuration(host=server.client().server)
+    cfg.connection_pool_maxsize = 4                 # as KubeClient.from_config sets it: idle connections are kept
+    kube = KubeClient(k8s_client.ApiClient(cfg))
+    two_at_once(kube)
+    before = set(ports)
+    assert len(before) == 2, "two idle connections in the pool"
+    with pytest.raises(WatchStalled):
+        list(kube.watch("/api/v1/configmaps", {}, timeout=0.2))   # takes one of them
+    release_watch.set()
+    two_at_once(kube)
+    assert not set(ports[2:]) & before, "an idle connection from before the stall was reused"
+
+
+def test_a_stall_closes_the_idle_connections_it_retires_and_lets_a_request_in_flight_finish(server):
+    """The pool a stall retires must not keep its idle sockets open for the life of the process,
+    and closing it must not break a request that is still using one of its connections."""
+    entered, release = threading.Event(), threading.Event()
+
+    def slow(req):
+        entered.set()
+        release.wait(5)
+        send_json(req, 200, {"metadata": {"name": "slow"}})
+
+    server.routes[("GET", "/api/v1/namespaces/ns/configmaps/slow")] = slow
+    server.routes[("GET", "/api/v1/configmaps")] = lambda req: (start_chunked(req), release.wait(5))
+    kube = server.client()
+    retired = kube._pool
+    answers = []
+    in_flight = threading.Thread(target=lambda: answers.append(kube.get(CM, "slow", "ns")))
+    in_flight.start()
+    assert entered.wait(5)
+    with pytest.raises(WatchStalled):
+        list(kube.watch("/api/v1/configmaps", {}, timeout=0.2))
+    assert kube._pool is not retired and len(retired.pools) == 0, "the retired pool was closed"
+    release.set()
+    in_flight.join(5)
+    assert answers == [{"metadata": {"name": "slow"}}]
+
+
+def test_two_watches_stalling_at_once_close_every_retired_pool_once(server, monkeypatch):
+    """Concurrent stalls must not both retire the same pool and drop the other's new one unclosed."""
+    import time as _time
+
+    class Pool:
+        def __init__(self):
+            self.cleared = 0
+
+        def clear(self):
+            self.cleared += 1
+
+    class SlowRest:            # widens the window between reading the pool and replacing it
+        def __init__(self, config):
+            _time.sleep(0.05)
+            self.pool_manager = Pool()
+
+    kube = server.client()
+    first = kube._pool = Pool()
+    made = []
+    monkeypatch.setattr(k8s_client.rest, "RESTClientObject",
+                        lambda config: made.append(SlowRest(config)) or made[-1])
+    threads = [threading.Thread(target=kube._renew_connections) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    pools = [first, *(rest.pool_manager for rest in made)]
+    current = kube._pool
+    assert [p.cleared for p in pools if p is not current] == [1, 1] and current.cleared == 0
+
+
+def test_a_request_timeout_bounds_its_429_retries(server):
+    """A leader's Lease renewal gets what is left of RENEW_DEADLINE as its timeout; a 429 must not
+    stretch it by sleeping for Retry-After (up to 30 s, ten times)."""
+    server.routes[("GET", "/api/v1/namespaces/ns/configmaps/a")] = lambda req: send_json(
+        req, 429, {"kind": "Status", "code": 429}, {"Retry-After": "3"})
+    slept = []
+    kube = server.client(sleep=slept.append)
+    with pytest.raises(ApiError) as err:
+        kube.request("GET", "/api/v1/namespaces/ns/configmaps/a", timeout=2)
+    assert err.value.status == 429 and slept == [], "a wait that does not fit the timeout is not slept"
+    calls = []
+
+    def once(req):
+        calls.append(1)
+        if len(calls) == 1:
+            send_json(req, 429, {"kind": "Status", "code": 429}, {"Retry-After": "0"})
+        else:
+            send_json(req, 200, {"metadata": {"name": "a"}})
+
+    server.routes[("GET", "/api/v1/namespaces/ns/configmaps/a")] = once
+    assert kube.request("GET", "/api/v1/namespaces/ns/configmaps/a", timeout=2) == {"metadata": {"name": "a"}}
+    assert slept == [0.0], "a wait that fits is still retried"
 
 
 def test_connection_refused_is_api_error_status_zero():

@@ -420,3 +420,51 @@ def test_a_label_tracked_object_a_hook_applied_stays_its_own_when_no_informer_ca
     assert role["metadata"]["labels"]["orkestra.io/owner-uid"] == s.api.object(WEBSITES, "site", "default")[
         "metadata"]["uid"] and "ownerReferences" not in role["metadata"]
     assert "OwnerConflict" not in s.runtime.recorder.reasons()
+
+
+# --- issue 14: a cache that has not yet seen a delete (after an outage) --------------------------------
+def test_a_cr_deleted_behind_a_stale_cache_ends_the_reconcile_without_a_failure():
+    s = Setup(templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}}]}})
+    s.create()
+    s.runtime.sync()
+    s.api.delete(WEBSITES, "site", "default")          # the cache still holds it
+    assert s.rec.reconcile("default/site", threading.Event()).requeue_after is None
+    assert "Warning" not in [e[0] for e in s.runtime.recorder.events]
+
+
+def test_a_404_for_a_cr_that_still_exists_is_still_a_failure(monkeypatch):
+    from orkestra.kube.errors import ApiError
+    s = Setup(templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}}]}})
+    s.create()
+    s.runtime.sync()
+
+    def refuse(*args, **kwargs):
+        raise ApiError(status=404, reason="NotFound", message="the server could not find the requested resource",
+                       verb="patch", resource="websites")
+
+    monkeypatch.setattr(s.api, "patch", refuse)
+    with pytest.raises(ApiError):
+        s.rec.reconcile("default/site", threading.Event())
+
+
+def test_a_404_stands_when_the_api_server_cannot_say_whether_the_cr_is_gone(monkeypatch):
+    """The GET that decides "gone" failing must not replace the reconcile's own error."""
+    from orkestra.kube.errors import ApiError
+    s = Setup(templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}}]}})
+    s.create()
+    s.runtime.sync()
+    not_found = ApiError(status=404, reason="NotFound", message="configmaps not found", verb="patch",
+                         resource="websites")
+
+    def refuse(*args, **kwargs):
+        raise not_found
+
+    def unreachable(*args, **kwargs):
+        raise ApiError(status=0, reason="ConnectionError", message="connection refused", verb="get",
+                       resource="websites")
+
+    monkeypatch.setattr(s.api, "patch", refuse)
+    monkeypatch.setattr(s.api, "get", unreachable)
+    with pytest.raises(ApiError) as err:
+        s.rec.reconcile("default/site", threading.Event())
+    assert err.value is not_found

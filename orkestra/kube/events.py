@@ -9,7 +9,8 @@ keep them from flooding the API server:
 * **Rate limit** — at most 10 *new* Events per object per minute; the rest are dropped with a
   debug log. Aggregated patches are not new Events and are not limited.
 * **Quiet failures** — an Event that cannot be written is logged at warn at most once a minute
-  per CRD and reason.
+  per CRD and reason, and returned to the caller, which shows it (a 403 names the verb and the
+  resource) among the CRD's active warnings (docs/rbac.md).
 
 Both clocks are injectable: `clock` (monotonic, for the windows) and `now` (wall time, for the
 timestamps written into the Event).
@@ -61,15 +62,16 @@ class EventRecorder:
         self._created: dict[str, deque[float]] = {}
         self._failure_logged: dict[tuple[str, str], float] = {}
 
-    def event(self, obj: dict, type: str, reason: str, message: str, *, crd: str = "") -> None:
-        """Record an Event about `obj` (a dict with apiVersion, kind and metadata).
-        `crd` names the Katalog entry for the failure log (defaults to the object's kind)."""
+    def event(self, obj: dict, type: str, reason: str, message: str, *, crd: str = "") -> Exception | None:
+        """Record an Event about `obj` (a dict with apiVersion, kind and metadata); never raises.
+        `crd` names the Katalog entry for the failure log (defaults to the object's kind).
+        Returns why the Event could not be written, None when it was (or was rate-limited)."""
         try:
             self._record(obj, type, reason, message[:MAX_MESSAGE])
-        except ApiError as exc:
-            self._log_failure(crd or obj.get("kind", ""), reason, exc)
         except Exception as exc:  # never fail a reconcile because of an Event
             self._log_failure(crd or obj.get("kind", ""), reason, exc)
+            return exc
+        return None
 
     def _record(self, obj: dict, type: str, reason: str, message: str) -> None:
         meta = obj.get("metadata") or {}

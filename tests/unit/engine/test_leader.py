@@ -191,3 +191,20 @@ def test_api_errors_are_logged_and_retried(caplog):
     assert any("get lease orkestra-system/orkestra-konductor failed" in r.getMessage() for r in caplog.records)
     a.step()
     assert a.is_leader()
+
+
+def test_a_failing_lease_request_is_reported_once_until_one_succeeds():
+    """A 403 on the Lease (a Role rule missing) reaches `on_failure` naming verb and Lease, once,
+    and `""` clears it when a request works again (docs/rbac.md)."""
+    store, clock = MemoryLeaseStore(), Clock()
+    reports = []
+    a, _ = elector(store, "a", clock, on_failure=reports.append)
+    store.fail_next = 2
+    a.step()
+    a.step()
+    assert reports == ["leader election: get lease orkestra-system/orkestra-konductor failed: 503 service unavailable"]
+    a.step()
+    assert a.is_leader()
+    assert reports[1:] == [""]
+    a.step()
+    assert len(reports) == 2, "a renewal that keeps working reports nothing"

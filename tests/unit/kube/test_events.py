@@ -122,3 +122,12 @@ def test_failures_never_raise_and_log_once_a_minute_per_crd_and_reason(caplog):
     logged = [(r.crd, r.reason) for r in caplog.records if r.getMessage() == "event could not be written"]
     assert logged == [("website", "Reconciled"), ("website", "ReconcileError"), ("website", "Reconciled")]
     assert "no events for you" in caplog.records[0].error
+
+
+def test_a_failure_is_returned_and_a_success_returns_none():
+    kube, _, rec = make()
+    assert rec.event(SITE, "Normal", "Reconciled", "ok") is None
+    denied = ApiError(status=403, reason="Forbidden", message='cannot create resource "events"', verb="post",
+                      resource="events")
+    kube.fail = denied
+    assert rec.event(SITE, "Normal", "Reconciled", "again", crd="website") is denied

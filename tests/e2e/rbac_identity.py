@@ -1,0 +1,115 @@
+"""Run `ork run` as the bundle's ServiceAccount: only the rules `ork generate bundle` grants.
+
+`bundle_identity(kubectl, control_plane, katalog, workdir)` applies the Katalog's bundle
+(runtime component) in a fresh namespace, asks the TokenRequest API for a token of the
+`orkestra` ServiceAccount and writes a kubeconfig holding only that token. `drop=` removes one
+rule (by index) from the ClusterRole or the Role first, for the rule-removal table
+(docs/rbac.md). `forbidden_lines(log)` finds every 401/403 in a runtime log.
+
+The bundle's ClusterRole and ClusterRoleBinding have fixed names (`orkestra`), so one identity
+exists at a time: tests using it run one after the other (as the whole e2e tier does).
+"""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from orkestra.testing.kubeconfig import read_cluster
+
+_ORK = str(Path(sys.executable).with_name("ork"))
+Kubectl = Callable[..., subprocess.CompletedProcess]
+# What a denied request leaves in a log: the API error (`<verb> <resource>: 403 Forbidden: ...`),
+# the API server's own sentence, or the reflector's `forbidden: cannot watch ...`.
+FORBIDDEN = re.compile(r"\b40[13] (Forbidden|Unauthorized)\b|is forbidden: User|forbidden: cannot \w+ ")
+
+
+@dataclass
+class Identity:
+    namespace: str
+    kubeconfig: Path
+    docs: list[dict]
+
+    def env(self) -> dict[str, str]:
+        """What the chart sets: Orkestra's own namespace (Lease, TLS Secret) from the downward API."""
+        return {"NAMESPACE": self.namespace, "POD_NAME": "orkestra-runtime-0"}
+
+    def args(self) -> tuple[str, ...]:
+        return ("--kubeconfig", str(self.kubeconfig))
+
+
+def generate_bundle(katalog: Path, namespace: str) -> list[dict]:
+    """`ork generate bundle --for runtime`: the documents a cluster install applies."""
+    out = subprocess.run([_ORK, "generate", "bundle", "-f", str(katalog), "-n", namespace, "--for", "runtime"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return [d for d in yaml.safe_load_all(out.stdout) if d]
+
+
+def role(docs: list[dict], kind: str, name: str = "orkestra") -> dict | None:
+    return next((d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name), None)
+
+
+def bundle_identity(kubectl: Kubectl, control_plane, katalog: Path, workdir: Path, *,
+                    drop: tuple[str, int] | None = None) -> Identity:
+    """Apply the bundle (minus the rule `drop` = (kind, index), if given) and a token kubeconfig."""
+    namespace = f"ork-rbac-{uuid.uuid4().hex[:6]}"
+    docs = generate_bundle(katalog, namespace)
+    if drop is not None:
+        kind, index = drop
+        holder = role(docs, kind)
+        assert holder is not None, f"the bundle has no {kind} orkestra"
+        del holder["rules"][index]
+    kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs))
+    token = kubectl("create", "token", "orkestra", "-n", namespace, "--duration=1h").stdout.strip()
+    server, ca = read_cluster(Path(control_plane.kubeconfig))
+    (workdir / "ca.crt").write_bytes(ca)
+    config = {"apiVersion": "v1", "kind": "Config", "current-context": "orkestra",
+              "clusters": [{"name": "local", "cluster": {"server": server,
+                                                         "certificate-authority": str(workdir / "ca.crt")}}],
+              "users": [{"name": "orkestra", "user": {"token": token}}],
+              "contexts": [{"name": "orkestra", "context": {"cluster": "local", "user": "orkestra"}}]}
+    path = workdir / f"{namespace}.kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    path.chmod(0o600)
+    return Identity(namespace, path, docs)
+
+
+def remove_identity(kubectl: Kubectl, identity: Identity) -> None:
+    """Delete the bundle's objects (the namespace last, without waiting for it)."""
+    docs = [d for d in identity.docs if d["kind"] != "Namespace"]
+    kubectl("delete", "--ignore-not-found", "--wait=false", "-f", "-", input=yaml.safe_dump_all(docs), check=False)
+    kubectl("delete", "namespace", identity.namespace, "--ignore-not-found", "--wait=false", check=False)
+
+
+def forbidden_lines(log: str) -> list[str]:
+    """The log lines that report a request the API server refused (401/403)."""
+    return [line for line in log.splitlines() if FORBIDDEN.search(line)]
+
+
+def names_denial(text: str, verbs: list[str] | tuple[str, ...], resource: str) -> bool:
+    """Does `text` report a denial of `resource` for one of `verbs`?
+
+    Accepts the API server's sentence (`cannot patch resource "websites/status"`) and the
+    reflector's (`forbidden: cannot watch websites in all namespaces`).
+    """
+    text = text.replace('\\"', '"')   # a JSON log line escapes the server's quotes
+    if not FORBIDDEN.search(text):
+        return False
+    verb = "|".join(re.escape(v) for v in verbs)
+    return bool(re.search(rf'cannot ({verb}) (resource "{re.escape(resource)}"|{re.escape(resource)} in )', text))
+
+
+def release_all(kubectl: Kubectl, resource: str, namespace: str) -> None:
+    """Delete every CR of `resource` in `namespace` once no runtime runs: finalizers patched off."""
+    names = kubectl("get", resource, "-n", namespace, "-o", "name", check=False).stdout.split()
+    for name in names:
+        kubectl("patch", name, "-n", namespace, "--type", "merge", "-p", '{"metadata":{"finalizers":null}}',
+                check=False)
+    kubectl("delete", resource, "--all", "-n", namespace, "--wait=false", check=False)

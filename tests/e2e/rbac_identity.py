@@ -24,6 +24,8 @@ import yaml
 from orkestra.testing.kubeconfig import read_cluster
 
 _ORK = str(Path(sys.executable).with_name("ork"))
+DOC = Path(__file__).resolve().parents[2] / "docs" / "rbac.md"
+TABLE_HEADER = "| Rule | Without it | In the log | In `/katalog/website` |"
 Kubectl = Callable[..., subprocess.CompletedProcess]
 # What a denied request leaves in a log: the API error (`<verb> <resource>: 403 Forbidden: ...`),
 # the API server's own sentence, or the reflector's `forbidden: cannot watch ...`.
@@ -113,3 +115,24 @@ def release_all(kubectl: Kubectl, resource: str, namespace: str) -> None:
         kubectl("patch", name, "-n", namespace, "--type", "merge", "-p", '{"metadata":{"finalizers":null}}',
                 check=False)
     kubectl("delete", resource, "--all", "-n", namespace, "--wait=false", check=False)
+
+
+def case_id(kind: str, rule: dict) -> str:
+    """`ClusterRole:websites/status:get,update,patch`, `Role:leases(orkestra-konductor):get,...`."""
+    names = ",".join(rule.get("resourceNames", ()))
+    return f"{kind}:{'/'.join(rule['resources'])}{'(' + names + ')' if names else ''}:{','.join(rule['verbs'])}"
+
+
+def rbac_table(path: Path = DOC) -> dict[str, dict[str, str]]:
+    """The removal table of docs/rbac.md: case id -> {"without", "log", "katalog"} (backticks off
+    the first and last cells, which tests compare with `case_id` and the place the runtime shows)."""
+    lines = path.read_text().splitlines()
+    start = lines.index(TABLE_HEADER) + 2
+    rows: dict[str, dict[str, str]] = {}
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split(" | ")]
+        assert len(cells) == 4, f"docs/rbac.md: a removal-table row needs 4 cells: {line}"
+        rows[cells[0].strip("`")] = {"without": cells[1], "log": cells[2], "katalog": cells[3].strip("`")}
+    return rows

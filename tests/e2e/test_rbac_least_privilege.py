@@ -25,8 +25,8 @@ from orkestra import packs
 from orkestra.katalog.loader import load_katalog
 from orkestra.katalog.model import CrdEntry, Katalog
 from tests.e2e.ork_runtime import OrkProcess, ork_runtime  # noqa: F401
-from tests.e2e.rbac_identity import (bundle_identity, forbidden_lines, generate_bundle, names_denial,
-                                     release_all, remove_identity, role)
+from tests.e2e.rbac_identity import (DOC, bundle_identity, case_id, forbidden_lines, generate_bundle, names_denial,
+                                     rbac_table, release_all, remove_identity, role)
 
 REFERENCE_DIR = Path(packs.__file__).parent / "beginner" / "hello-website"
 FAIL_WITHIN = 40.0
@@ -62,21 +62,21 @@ CASES = _cases()
 
 
 def _case_id(case: tuple[str, int, dict]) -> str:
-    kind, _, rule = case
-    names = ",".join(rule.get("resourceNames", ()))
-    return f"{kind}:{'/'.join(rule['resources'])}{'(' + names + ')' if names else ''}:{','.join(rule['verbs'])}"
+    return case_id(case[0], case[2])
 
 
-def _surfaced(ork: OrkProcess, rule: dict) -> tuple[str, str] | None:
-    """(log line, /katalog/website text) naming the denial of this rule, once both show it."""
+def _surfaced(ork: OrkProcess, rule: dict) -> tuple[str, str, str] | None:
+    """(log line, where in /katalog/website, its text) naming the denial of `rule`, once both show it.
+
+    Where: `reconcile.lastError`, or `activeWarnings[<source>]`."""
     resource, verbs = rule["resources"][0], rule["verbs"]
     in_log = [ln for ln in forbidden_lines(ork.logs()) if names_denial(ln, verbs, resource)]
     status, detail = ork.get("/katalog/website")
-    if status != 200:
+    if status != 200 or not in_log:
         return None
-    texts = [detail["reconcile"]["lastError"]] + [w.get("message", "") for w in detail["activeWarnings"]]
-    in_api = [t for t in texts if names_denial(t, verbs, resource)]
-    return (in_log[0], in_api[0]) if in_log and in_api else None
+    places = [("reconcile.lastError", detail["reconcile"]["lastError"])]
+    places += [(f"activeWarnings[{w['source']}]", w.get("message", "")) for w in detail["activeWarnings"]]
+    return next(((in_log[0], where, text) for where, text in places if names_denial(text, verbs, resource)), None)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[_case_id(c) for c in CASES])
@@ -89,10 +89,12 @@ def test_removing_a_rule_fails_clearly(case, control_plane, kubectl, apply_crd, 
         ork = ork_runtime(REFERENCE_DIR / "katalog.yaml", kubeconfig=False, extra_args=identity.args(),
                           leader_election=True, env=identity.env())
         kubectl("apply", "-n", namespace, "-f", str(REFERENCE_DIR / "cr.yaml"))
-        seen = ork.wait_for(lambda: _surfaced(ork, rule), timeout=FAIL_WITHIN,
-                            message=f"the denial of {rule} in the log and in /katalog/website")
-        print(f"{_case_id(case)}\n  log: {seen[0][:300]}\n  api: {seen[1][:300]}")
-        assert ork.alive()
+        log_line, where, text = ork.wait_for(lambda: _surfaced(ork, rule), timeout=FAIL_WITHIN,
+                                             message=f"the denial of {rule} in the log and in /katalog/website")
+        print(f"{_case_id(case)}\n  log: {log_line[:400]}\n  {where}: {text[:400]}")
+        row = rbac_table(DOC)[case_id(kind, rule)]
+        assert row["katalog"] == where, f"docs/rbac.md says {row['katalog']!r}, the runtime shows {where}: {text}"
+        assert ork.alive(), "a missing rule must be reported, not crash the runtime"
     finally:
         if "ork" in locals():
             ork.stop(timeout=30)

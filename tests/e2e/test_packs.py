@@ -253,7 +253,8 @@ def test_pack_example(name, tmp_path, control_plane, ork_runtime, kubectl, kube)
         for step in expect.get("steps", []):
             run_step(step, directory, kubectl, ork)
         assert ork.alive(), "ork run exited"
-        assert forbidden_lines(ork.logs()) == [], "the bundle's ServiceAccount was refused a request"
+        denied = forbidden_lines(ork.logs())
+        assert not denied, "the bundle's ServiceAccount was refused:\n" + "\n".join(denied)
     finally:
         clean_up(directory, kubectl, kube, ork)
         remove_identity(kubectl, identity)

@@ -180,7 +180,8 @@ def test_example_katalog_converges_under_the_bundle_identity(example, control_pl
             return problem[0] is None
         ork.wait_for(converged, timeout=CONVERGE_WITHIN, message=f"convergence ({problem[0]})")
         print(f"{example.stem}: converged in {time.monotonic() - started:.1f}s")
-        assert forbidden_lines(ork.logs()) == [], "the bundle's ServiceAccount was refused a request"
+        denied = forbidden_lines(ork.logs())
+        assert not denied, "the bundle's ServiceAccount was refused:\n" + "\n".join(denied)
     finally:
         if "ork" in locals():
             kubectl("delete", "-f", "-", "--wait=false", input=yaml.safe_dump_all(samples), check=False)

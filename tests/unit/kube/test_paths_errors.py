@@ -54,3 +54,7 @@ def test_failure_reason_keeps_the_status_of_a_denial_and_names_a_missing_finaliz
     assert failure_reason(block, owner=owner).endswith(
         '(cannot update resource "websites/finalizers" in API group "demo.io")')
     assert "cannot update resource" not in failure_reason(block), "no owner: nothing is guessed"
+    unmapped = ApiError(status=403, reason="Forbidden", verb="post", resource="deployments",
+                        message="deployments.apps \"web\" is forbidden: cannot set blockOwnerDeletion in this case "
+                                "because cannot find RESTMapping for APIVersion demo.io/v1 Kind Website")
+    assert "cannot update resource" not in failure_reason(unmapped, owner=owner), "no permission is missing"

@@ -111,7 +111,6 @@ class LeaseElector:
         except Exception as err:  # noqa: BLE001 - any API failure: log and retry next period
             self._log_failure("get", err)
             return False
-        self._report_failure("")
         if lease is None:
             fresh = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                      "metadata": {"name": self.store.name, "namespace": self.store.namespace},
@@ -122,6 +121,7 @@ class LeaseElector:
         holder = spec.get("holderIdentity") or ""
         if holder and holder != self.identity and \
                 self._observed_at + float(spec.get("leaseDurationSeconds") or 0) > now:
+            self._report_failure("")           # a follower's requests work: it just waits
             return False
         transitions = int(spec.get("leaseTransitions") or 0)
         if holder == self.identity:

@@ -208,3 +208,19 @@ def test_a_failing_lease_request_is_reported_once_until_one_succeeds():
     assert reports[1:] == [""]
     a.step()
     assert len(reports) == 2, "a renewal that keeps working reports nothing"
+
+
+def test_a_refused_create_after_a_working_get_is_reported_once():
+    """The Lease does not exist and `create` is refused at every retry: one report, not a
+    clear-and-set per retry (which would restart the warning's `since`)."""
+    store, clock = MemoryLeaseStore(), Clock()
+    reports = []
+    a, _ = elector(store, "a", clock, on_failure=reports.append)
+
+    def refused(lease):
+        raise RuntimeError("403 Forbidden: cannot create resource \"leases\"")
+    store.create = refused
+    for _ in range(3):
+        a.step()
+    assert reports == ['leader election: create lease orkestra-system/orkestra-konductor failed: '
+                       '403 Forbidden: cannot create resource "leases"']

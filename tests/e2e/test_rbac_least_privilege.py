@@ -9,7 +9,8 @@ on the local control plane, which authorizes with RBAC (`--authorization-mode=RB
 * The removal table: for each rule of the reference Katalog's ClusterRole and Role, the bundle
   minus that rule makes the runtime fail *clearly*: the 403, the verb and the resource are
   named in its log and in `/katalog/{crd}` (the last error or an active warning). The table in
-  docs/rbac.md is checked against these cases by tests/unit/katalog/test_rbac_table.py.
+  docs/rbac.md is checked against the generator by tests/unit/katalog/test_rbac_doc.py, and
+  each row against what these cases see.
 """
 from __future__ import annotations
 
@@ -49,7 +50,8 @@ SAMPLES: dict[str, dict[str, dict]] = {
     "tenant-stack": {"tenant": {"spec": {"team": "acme-devs"}}, "database": {"spec": {"version": "16"}},
                      "application": {"spec": {"image": "nginx:1.27", "database": "orders"}}},
 }
-# What a cluster install of these examples turns on (docs/deploying.md): conversion and admission.
+# What a cluster install of these examples turns on (docs/deploying.md): conversion and admission;
+# a short CRD check so that tenant-stack's dependents activate soon after their dependencies.
 EXAMPLE_ENV = {"ENABLE_CONVERSION": "true", "ENABLE_ADMISSION_WEBHOOK": "true", "CRD_CHECK_INTERVAL": "1s"}
 
 

@@ -93,15 +93,12 @@ def _merge(steps: Iterable[list[Rule]]) -> list[Rule]:
 
 
 def _crd_rules(entries: list[CrdEntry]) -> list[Rule]:
-    """The entry's own kind: read and watched, and written only by patches (finalizers, labels and
-    record annotations on the CR, conditions and fields on its status), so no `update` on either
-    and no `get` on the status (docs/rbac.md proves the runtime works without them)."""
     rules: list[Rule] = []
     for e in entries:
         g, p = e.api.group, e.api.plural
-        rules.append(Rule(g, p, ("get", "list", "watch", "patch")))
+        rules.append(Rule(g, p, ("get", "list", "watch", "update", "patch")))
         if not e.api.builtin and not e.ignore_status_patch:
-            rules.append(Rule(g, f"{p}/status", ("patch",)))
+            rules.append(Rule(g, f"{p}/status", ("get", "update", "patch")))
         if e.has_templates or e.box.hooks is not None:
             rules.append(Rule(g, f"{p}/finalizers", ("update",), reason="children get ownerReferences with blockOwnerDeletion"))
     return rules

@@ -27,9 +27,9 @@ def test_runtime_rules_in_order_without_deployments(report):
     k = load(report, CM + "      operatorBox: {onReconcile: {configMaps: [{data: {a: b}}]}}\n")
     assert rules_of(k) == [
         ("", "events", "list create patch", ()),
-        ("d.io", "cs", "get list watch patch", ()),
+        ("d.io", "cs", "get list watch update patch", ()),
         ("d.io", "cs/finalizers", "update", ()),
-        ("d.io", "cs/status", "patch", ()),
+        ("d.io", "cs/status", "get update patch", ()),
         ("", "configmaps", "get list watch create update patch delete", ()),
     ]
     assert not any(g == "apps" for g, *_ in rules_of(k))

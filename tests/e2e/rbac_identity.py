@@ -161,7 +161,7 @@ def release_all(kubectl: Kubectl, resource: str, namespace: str) -> None:
 
 
 def case_id(kind: str, rule: dict) -> str:
-    """`ClusterRole:websites/status:patch`, `Role:leases(orkestra-konductor):get,...`."""
+    """`ClusterRole:websites/status:get,update,patch`, `Role:leases(orkestra-konductor):get,...`."""
     names = ",".join(rule.get("resourceNames", ()))
     return f"{kind}:{'/'.join(rule['resources'])}{'(' + names + ')' if names else ''}:{','.join(rule['verbs'])}"
 

@@ -28,7 +28,7 @@ import yaml
 from orkestra import packs
 from orkestra.conditions.paths import MISSING, lookup
 from tests.e2e.ork_runtime import OrkProcess, ork_runtime  # noqa: F401
-from tests.e2e.rbac_identity import bundle_identity, forbidden_lines, remove_identity, unmapped_lines
+from tests.e2e.rbac_identity import assert_never_refused, bundle_identity, remove_identity
 from tests.e2e.webhook_helpers import drop_webhook_configurations
 
 EXAMPLES = [f"{p.name}/{e}" for p in packs.index() for e in p.examples]
@@ -253,9 +253,7 @@ def test_pack_example(name, tmp_path, control_plane, ork_runtime, kubectl, kube)
         for step in expect.get("steps", []):
             run_step(step, directory, kubectl, ork)
         assert ork.alive(), "ork run exited"
-        denied, unmapped = forbidden_lines(ork.logs()), unmapped_lines(ork.logs())
-        print(f"{name}: 403s {len(denied)}, unmapped-kind 403s {len(unmapped)}")
-        assert not denied, "the bundle's ServiceAccount was refused:\n" + "\n".join(denied)
+        assert_never_refused(name, ork.logs())
     finally:
         clean_up(directory, kubectl, kube, ork)
         remove_identity(kubectl, identity)

@@ -26,8 +26,8 @@ from orkestra import packs
 from orkestra.katalog.loader import load_katalog
 from orkestra.katalog.model import CrdEntry, Katalog
 from tests.e2e.ork_runtime import OrkProcess, ork_runtime  # noqa: F401
-from tests.e2e.rbac_identity import (DOC, bundle_identity, case_id, forbidden_lines, generate_bundle, names_denial,
-                                     rbac_table, release_all, remove_identity, role, unmapped_lines)
+from tests.e2e.rbac_identity import (DOC, assert_never_refused, bundle_identity, case_id, forbidden_lines,
+                                     generate_bundle, names_denial, rbac_table, release_all, remove_identity, role)
 
 REFERENCE_DIR = Path(packs.__file__).parent / "beginner" / "hello-website"
 FAIL_WITHIN = 40.0
@@ -182,9 +182,7 @@ def test_example_katalog_converges_under_the_bundle_identity(example, control_pl
             return problem[0] is None
         ork.wait_for(converged, timeout=CONVERGE_WITHIN, message=f"convergence ({problem[0]})")
         print(f"{example.stem}: converged in {time.monotonic() - started:.1f}s")
-        denied, unmapped = forbidden_lines(ork.logs()), unmapped_lines(ork.logs())
-        print(f"{example.stem}: 403s {len(denied)}, unmapped-kind 403s {len(unmapped)}")
-        assert not denied, "the bundle's ServiceAccount was refused:\n" + "\n".join(denied)
+        assert_never_refused(example.stem, ork.logs())
     finally:
         if "ork" in locals():
             kubectl("delete", "-f", "-", "--wait=false", input=yaml.safe_dump_all(samples), check=False)

@@ -98,18 +98,19 @@ class DeclarativeReconciler:
 
     def event(self, cr: dict, type_: str, reason: str, message: str) -> None:
         """Write an Event on `cr`; one that cannot be written (an Events rule missing from the
-        ClusterRole, say) stays among the CRD's active warnings until an Event on `cr` succeeds."""
+        ClusterRole, say) is an active warning of `cr` until an Event of this CRD is written: a
+        CR that needs no new Event keeps no stale warning once the rule is back."""
         failure = self.runtime.recorder.event(cr, type_, reason, messages.truncate(message), crd=self.crd)
-        key = object_key(cr)
-        with self._lock:
-            if failure is None and key not in self._event_failing:
-                return
-            if failure is None:
-                self._event_failing.discard(key)
-            else:
+        if failure is not None:
+            key = object_key(cr)
+            with self._lock:
                 self._event_failing.add(key)
-        warnings = [{"message": messages.event_not_written(reason, failure)}] if failure is not None else []
-        self.runtime.set_warnings(key, "events", warnings)
+            self.runtime.set_warnings(key, "events", [{"message": messages.event_not_written(reason, failure)}])
+            return
+        with self._lock:
+            cleared, self._event_failing = self._event_failing, set()
+        for key in cleared:
+            self.runtime.set_warnings(key, "events", [])
 
     def once(self, reason: str, key: str, marker: Any) -> bool:
         """True the first time `(reason, key)` is seen with `marker` (a generation or uid)."""

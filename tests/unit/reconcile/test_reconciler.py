@@ -440,3 +440,18 @@ def test_an_event_that_cannot_be_written_is_an_active_warning_until_one_is():
     s.runtime.recorder.failure = None
     s.rec.event(s.api.object(WEBSITES, "site", "default"), "Normal", "Reconciled", "ok")
     assert s.runtime.warnings["default/site"] == []
+
+
+def test_an_event_written_for_any_cr_of_the_crd_clears_every_events_warning():
+    """The rule is back: a CR that gets no new Event must not keep its warning for ever."""
+    s = Setup(templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}}]}})
+    s.create()
+    s.create("other")
+    s.runtime.recorder.failure = ApiError(status=403, reason="Forbidden", verb="post", resource="events",
+                                          message='events is forbidden: cannot create resource "events"')
+    s.rec.event(s.api.object(WEBSITES, "site", "default"), "Normal", "Reconciled", "ok")
+    s.rec.event(s.api.object(WEBSITES, "other", "default"), "Normal", "Reconciled", "ok")
+    assert s.runtime.warnings["default/site"] and s.runtime.warnings["default/other"]
+    s.runtime.recorder.failure = None
+    s.rec.event(s.api.object(WEBSITES, "other", "default"), "Normal", "Reconciled", "ok")
+    assert s.runtime.warnings["default/site"] == [] and s.runtime.warnings["default/other"] == []

@@ -18,6 +18,7 @@ import json
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 import yaml
@@ -160,12 +161,24 @@ def _entry_of(katalog: Katalog, obj: dict) -> str:
                 if (e.api.api_version, e.api.kind) == (obj["apiVersion"], obj["kind"]))
 
 
+@pytest.fixture(scope="module")
+def example_crds(kubectl) -> Iterator[None]:
+    """The CRDs of every example, created once before the first example runs and deleted after
+    the last (each test releases its own CRs). The API server's ownerReference plugin refuses
+    children of a kind until it maps the kind's CRD, up to half a minute after its creation
+    (docs/rbac.md): created up front, that wait is spent once, not in every example."""
+    crds = [crd for example in EXAMPLES for crd in _crds(load_katalog([str(example)]))]
+    kubectl("apply", "-f", "-", input=yaml.safe_dump_all(crds))
+    for crd in crds:
+        kubectl("wait", "--for=condition=Established", f"crd/{crd['metadata']['name']}", "--timeout=60s")
+    yield
+    kubectl("delete", "-f", "-", "--ignore-not-found", input=yaml.safe_dump_all(crds), check=False, timeout=180)
+
+
 @pytest.mark.parametrize("example", EXAMPLES, ids=[p.stem for p in EXAMPLES])
-def test_example_katalog_converges_under_the_bundle_identity(example, control_plane, kubectl, apply_crd, namespace,
+def test_example_katalog_converges_under_the_bundle_identity(example, control_plane, kubectl, example_crds, namespace,
                                                              ork_runtime, tmp_path):  # noqa: F811
     katalog = load_katalog([str(example)])
-    for crd in _crds(katalog):
-        apply_crd(crd)
     identity = bundle_identity(kubectl, control_plane, example, tmp_path)
     samples = _samples(example.stem, katalog, namespace)
     started = time.monotonic()

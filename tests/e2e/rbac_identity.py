@@ -131,10 +131,10 @@ def remove_identity(kubectl: Kubectl, identity: Identity) -> None:
 def forbidden_lines(log: str) -> list[str]:
     """The log lines that report a request the API server refused (401/403) for want of a permission.
 
-    Not counted: the 403 of the API server's ownerReference admission plugin while it cannot yet
-    map a kind whose CRD was created moments ago (`cannot find RESTMapping`); it refuses any user,
-    cluster-admin included, until its discovery refreshes, and the runtime's retry then succeeds.
-    `unmapped_lines` counts those.
+    Not counted: the sentence of the API server's ownerReference admission plugin while it cannot
+    yet map a kind whose CRD was created moments ago (`cannot find RESTMapping`): the bundle grants
+    what it checks, and the runtime's retry succeeds once the kind is mapped. Only that sentence
+    is taken out of a line before it is searched; `unmapped_lines` counts the lines that hold it.
     """
     return [line for line in log.splitlines() if FORBIDDEN.search(UNMAPPED.sub("", line))]
 

@@ -19,6 +19,7 @@ from orkestra.katalog.model import CrdEntry, Katalog
 from orkestra.kube.errors import ApiError
 from orkestra.reconcile import messages
 from orkestra.reconcile.crpatch import CrApi, release
+from orkestra.reconcile.runtime import EventSink
 
 log = logging.getLogger("orkestra.engine")
 
@@ -28,12 +29,6 @@ class ListApi(CrApi, Protocol):
 
     def list(self, gvr: GVR, namespace: str | None = None, label_selector: str | None = None,
              field_selector: str | None = None) -> tuple[list[dict], str]: ...
-
-
-class Recorder(Protocol):
-    """`orkestra.kube.EventRecorder`: never raises."""
-
-    def event(self, obj: dict, type_: str, reason: str, message: str, /) -> None: ...
 
 
 def entries_to_release(katalog: Katalog) -> list[CrdEntry]:
@@ -51,7 +46,7 @@ def entries_to_release(katalog: Katalog) -> list[CrdEntry]:
     return out
 
 
-def release_entry(entry: CrdEntry, kube: ListApi, recorder: Recorder, *, watch_namespace: str = "") -> int:
+def release_entry(entry: CrdEntry, kube: ListApi, recorder: EventSink, *, watch_namespace: str = "") -> int:
     """Take Orkestra's finalizers and records off every CR of the disabled `entry`; returns how
     many CRs had finalizers removed. Never raises: a failure is logged, and the next leader tries
     again."""

@@ -209,9 +209,14 @@ class Engine:
             store, identity=self.identity, lease_duration=self.settings.lease_duration,
             renew_deadline=self.settings.renew_deadline, retry_period=self.settings.retry_period,
             on_started_leading=self._became_leader, on_stopped_leading=self._lost_leadership,
-            clock=self.clock, wall=self.wall)
+            on_failure=self._lease_failure, clock=self.clock, wall=self.wall)
         self._spawn("ork-leader", lambda: elector.run(self._stop))
         self._spawn("ork-leader-watch", lambda: store.watch_released(elector, self._stop))
+
+    def _lease_failure(self, message: str) -> None:
+        """Every CRD waits on the Lease: a failing Lease request is an active warning of each."""
+        for box in self.boxes.values():
+            box.set_warnings("", "leaderElection", [{"message": message}] if message else [])
 
     def _tick(self) -> None:
         for box in self.boxes.values():

@@ -58,6 +58,7 @@ class LeaseElector:
     def __init__(self, store: LeaseStore, *, identity: str, lease_duration: float, renew_deadline: float,
                  retry_period: float, on_started_leading: Callable[[], None] = lambda: None,
                  on_stopped_leading: Callable[[], None] = lambda: None,
+                 on_failure: Callable[[str], None] = lambda message: None,
                  clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
                  jitter: Callable[[], float] = lambda: random.uniform(1.0, 1.2)):
         self.store = store
@@ -67,6 +68,8 @@ class LeaseElector:
         self.retry_period = retry_period
         self._on_started = on_started_leading
         self._on_stopped = on_stopped_leading
+        self._on_failure = on_failure
+        self._failure = ""                     # the last failed Lease request, "" once one succeeds
         self._clock = clock
         self._wall = wall
         self._jitter = jitter
@@ -129,6 +132,7 @@ class LeaseElector:
         holder = spec.get("holderIdentity") or ""
         if holder and holder != self.identity and \
                 self._observed_at + float(spec.get("leaseDurationSeconds") or 0) > now:
+            self._report_failure("")           # a follower's requests work: it just waits
             return False
         transitions = int(spec.get("leaseTransitions") or 0)
         if holder == self.identity:
@@ -158,13 +162,22 @@ class LeaseElector:
         except Exception as err:  # noqa: BLE001
             self._log_failure(verb, err)
             return False
+        self._report_failure("")
         self._observe(written, now)
         self._last_renew = now
         return True
 
     def _log_failure(self, verb: str, err: Exception) -> None:
-        log.error(f"leader election: {verb} lease {self.store.namespace}/{self.store.name} failed: {err}",
-                  extra={"verb": verb, "lease": f"{self.store.namespace}/{self.store.name}", "error": str(err)})
+        message = f"leader election: {verb} lease {self.store.namespace}/{self.store.name} failed: {err}"
+        log.error(message, extra={"verb": verb, "lease": f"{self.store.namespace}/{self.store.name}", "error": str(err)})
+        self._report_failure(message)
+
+    def _report_failure(self, message: str) -> None:
+        """Tell `on_failure` when the Lease requests start failing (a 403: a Lease rule missing
+        from the Role), change failure, or work again (`""`); not at every retry."""
+        if message != self._failure:
+            self._failure = message
+            self._on_failure(message)
 
     # ------------------------------------------------------------------ release
     def release(self) -> bool:

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from orkestra.errors import OrkestraError
+from orkestra.gvk import GVR
 
 
 class ApiError(OrkestraError):
@@ -62,6 +63,23 @@ _REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotF
             405: "MethodNotAllowed", 409: "Conflict", 410: "Gone", 415: "UnsupportedMediaType",
             422: "Invalid", 429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable",
             504: "Timeout"}
+
+
+def failure_reason(err: ApiError, *, owner: GVR | None = None) -> str:
+    """Why a write failed, as a reconcile error shows it: the server's message, kept with its
+    status for a 401/403 so it reads as a permission problem (docs/rbac.md).
+
+    The API server's refusal of an ownerReference with `blockOwnerDeletion` for want of a
+    permission does not say which; it is `update` on the owner's `finalizers` subresource, named
+    here when `owner` (the CR's GVR) is known. (The same plugin also refuses while it cannot map
+    a kind whose CRD was created moments ago, `cannot find RESTMapping`: no permission is missing.)
+    """
+    if not err.forbidden:
+        return err.message or str(err)
+    text = f"{err.status} {err.reason}: {err.message}"
+    if owner is not None and "can't set finalizers on" in err.message:
+        text += f' (cannot update resource "{owner.resource}/finalizers" in API group "{owner.group}")'
+    return text
 
 
 def decode_status(data: bytes) -> dict[str, Any]:

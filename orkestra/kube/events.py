@@ -9,7 +9,8 @@ keep them from flooding the API server:
 * **Rate limit** — at most 10 *new* Events per object per minute; the rest are dropped with a
   debug log. Aggregated patches are not new Events and are not limited.
 * **Quiet failures** — an Event that cannot be written is logged at warn at most once a minute
-  per CRD and reason.
+  per CRD and reason, and returned to the caller, which shows it (a 403 names the verb and the
+  resource) among the CRD's active warnings (docs/rbac.md).
 
 Both clocks are injectable: `clock` (monotonic, for the windows) and `now` (wall time, for the
 timestamps written into the Event).
@@ -60,18 +61,32 @@ class EventRecorder:
         self._series: OrderedDict[tuple, _Series] = OrderedDict()
         self._created: dict[str, deque[float]] = {}
         self._failure_logged: dict[tuple[str, str], float] = {}
+        self._failing: OrderedDict[str, Exception] = OrderedDict()   # uid -> why its last write failed
 
-    def event(self, obj: dict, type: str, reason: str, message: str, *, crd: str = "") -> None:
-        """Record an Event about `obj` (a dict with apiVersion, kind and metadata).
-        `crd` names the Katalog entry for the failure log (defaults to the object's kind)."""
+    def event(self, obj: dict, type: str, reason: str, message: str, *, crd: str = "") -> Exception | None:
+        """Record an Event about `obj` (a dict with apiVersion, kind and metadata); never raises.
+        `crd` names the Katalog entry for the failure log (defaults to the object's kind).
+        Returns why the object's Events do not get through, None while they do: this write's
+        failure, or for an Event the rate limit dropped, that of the object's last write."""
+        uid = (obj.get("metadata") or {}).get("uid", "")
         try:
-            self._record(obj, type, reason, message[:MAX_MESSAGE])
-        except ApiError as exc:
-            self._log_failure(crd or obj.get("kind", ""), reason, exc)
+            written = self._record(obj, type, reason, message[:MAX_MESSAGE])
         except Exception as exc:  # never fail a reconcile because of an Event
             self._log_failure(crd or obj.get("kind", ""), reason, exc)
+            with self._lock:
+                self._failing[uid] = exc
+                self._failing.move_to_end(uid)
+                while len(self._failing) > MAX_SERIES:
+                    self._failing.popitem(last=False)
+            return exc
+        with self._lock:
+            if not written:
+                return self._failing.get(uid)
+            self._failing.pop(uid, None)
+        return None
 
-    def _record(self, obj: dict, type: str, reason: str, message: str) -> None:
+    def _record(self, obj: dict, type: str, reason: str, message: str) -> bool:
+        """Write the Event (a new one or a count on its series); False when the rate limit drops it."""
         meta = obj.get("metadata") or {}
         uid = meta.get("uid", "")
         series_key = (uid, type, reason, message)
@@ -89,13 +104,13 @@ class EventRecorder:
                 log.debug("event dropped by the per-object rate limit",
                           extra={"namespace": meta.get("namespace", ""), "name": meta.get("name", ""),
                                  "reason": reason})
-                return
+                return False
         stamp = self._now().strftime("%Y-%m-%dT%H:%M:%SZ")
         if series is not None:
             try:
                 self._kube.patch(EVENTS, series.name, {"count": count, "lastTimestamp": stamp},
                                  namespace=series.namespace)
-                return
+                return True
             except ApiError as exc:
                 if not exc.not_found:
                     raise
@@ -108,6 +123,7 @@ class EventRecorder:
             self._series[series_key] = _Series(created["metadata"]["name"], namespace, 1, now)
             while len(self._series) > MAX_SERIES:
                 self._series.popitem(last=False)
+        return True
 
     def _admit_new(self, uid: str, now: float) -> bool:
         """Called with the lock held: may this object get one more new Event now?"""

@@ -15,6 +15,11 @@ def truncate(message: str, limit: int = MAX_MESSAGE) -> str:
     return message if len(message) <= limit else message[: limit - 1] + "…"
 
 
+def event_not_written(reason: str, error: Exception) -> str:
+    """`Event Reconciled could not be written: post events ...: 403 Forbidden: ... cannot create resource "events" ...`."""
+    return f"Event {reason} could not be written: {error}"
+
+
 def reconciled(generation: int | None, changes: Iterable[tuple[str, str]]) -> str:
     """`reconciled generation 2: created Deployment default/web-deployment, updated Service default/web-svc`."""
     text = f"reconciled generation {generation}"

@@ -21,6 +21,7 @@ from orkestra.conditions.rules import compute_mutation, evaluate_validation
 from orkestra.gvk import GVR, api_version_of
 from orkestra.hooks.context import HookContext
 from orkestra.hooks.loader import HookSet, calls_for
+from orkestra.informers.store import object_key
 from orkestra.katalog import builtins
 from orkestra.katalog.model import CrdEntry, Katalog
 from orkestra.kube.errors import ApiError
@@ -70,6 +71,7 @@ class DeclarativeReconciler:
                 compile_template(text)
         self._lock = threading.Lock()
         self._once: dict[tuple[str, str], Any] = {}     # (reason, key) -> generation/uid already reported
+        self._event_failing: set[str] = set()            # keys whose last Event could not be written
         self._succeeded: dict[str, tuple[str, int | None]] = {}   # key -> (uid, generation), kinds without status
         self._writes_status: bool | None = None
         self.applied = AppliedRecords()
@@ -95,7 +97,20 @@ class DeclarativeReconciler:
         return self.runtime.kube.get(gvr, name, namespace)
 
     def event(self, cr: dict, type_: str, reason: str, message: str) -> None:
-        self.runtime.recorder.event(cr, type_, reason, messages.truncate(message), crd=self.crd)
+        """Write an Event on `cr`; one that cannot be written (an Events rule missing from the
+        ClusterRole, say) is an active warning of `cr` until an Event of this CRD is written: a
+        CR that needs no new Event keeps no stale warning once the rule is back."""
+        failure = self.runtime.recorder.event(cr, type_, reason, messages.truncate(message), crd=self.crd)
+        if failure is not None:
+            key = object_key(cr)
+            with self._lock:
+                self._event_failing.add(key)
+            self.runtime.set_warnings(key, "events", [{"message": messages.event_not_written(reason, failure)}])
+            return
+        with self._lock:
+            cleared, self._event_failing = self._event_failing, set()
+        for key in cleared:
+            self.runtime.set_warnings(key, "events", [])
 
     def once(self, reason: str, key: str, marker: Any) -> bool:
         """True the first time `(reason, key)` is seen with `marker` (a generation or uid)."""
@@ -169,7 +184,7 @@ class DeclarativeReconciler:
     def new_writer(self, cr: dict, key: str) -> ChildWriter:
         return ChildWriter(self.runtime.kube, force=self.entry.force_conflict,
                            cached_children=self.runtime.children(cr["metadata"]["uid"]),
-                           applied=self.applied.for_cr(key), crd=self.crd, key=key)
+                           applied=self.applied.for_cr(key), crd=self.crd, key=key, owner=self.entry.api.gvr)
 
     # --- the pipeline ----------------------------------------------------------------------------
     def reconcile(self, key: str, cancelled: threading.Event) -> ReconcileResult:
@@ -252,6 +267,7 @@ class DeclarativeReconciler:
         self.deletion.forget(key)
         with self._lock:
             self._succeeded.pop(key, None)
+            self._event_failing.discard(key)
             for k in [k for k in self._once if k[1] == key]:
                 del self._once[k]
 

@@ -26,9 +26,10 @@ class ReconcileResult:
 
 
 class EventSink(Protocol):
-    """`orkestra.kube.EventRecorder` as the reconciler uses it (tests record in memory): never raises."""
+    """`orkestra.kube.EventRecorder` as the reconciler uses it (tests record in memory): never
+    raises; returns the failure when the Event could not be written, None otherwise."""
 
-    def event(self, obj: dict, type_: str, reason: str, message: str, /, *, crd: str = "") -> None: ...
+    def event(self, obj: dict, type_: str, reason: str, message: str, /, *, crd: str = "") -> Exception | None: ...
 
 
 class ReconcileRuntime(Protocol):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 
 from orkestra.gvk import GVR
-from orkestra.kube.errors import ApiError
+from orkestra.kube.errors import ApiError, failure_reason
 from orkestra.reconcile.applied import manifest_digest
 from orkestra.reconcile.children import children_context
 from orkestra.reconcile.errors import OwnerConflict
@@ -115,8 +115,9 @@ def is_label_tracked(manifest: dict) -> bool:
 
 class ChildWriter:
     def __init__(self, kube, *, force: bool, cached_children: list[dict], applied: dict | None = None,
-                 crd: str = "", key: str = "") -> None:
+                 crd: str = "", key: str = "", owner: GVR | None = None) -> None:
         self._kube = kube
+        self._owner = owner                            # the CR's kind, to name a missing finalizers rule
         self._applied = {} if applied is None else applied
         self._force = force
         self.cached = list(cached_children)
@@ -148,7 +149,7 @@ class ChildWriter:
 
     def _fail(self, ref: str, err: ApiError) -> None:
         log.debug("child write failed: %s: %s", ref, err, extra=self._log_extra)
-        self.failures.append((ref, err.message or str(err)))
+        self.failures.append((ref, failure_reason(err, owner=self._owner)))
 
     def write(self, child: DesiredChild) -> dict | None:
         """Apply or create `child`; returns the live object, or None after a collected failure."""

@@ -7,6 +7,11 @@ lines, and the `steps` (a kubectl command, then what must follow). Examples run 
 other on the session's one control plane, each cleaned up before the next (CRs deleted while
 `ork run` still runs, so finalizers are honoured; then the CRDs). Pods never run here: no
 expectation depends on them.
+
+`ork run` runs as the `orkestra` ServiceAccount of the pack's own `ork generate bundle` (a
+TokenRequest token, nothing else granted), as a cluster install runs it: every pack working, with
+no 401/403 in the runtime's log, is the proof that the generated RBAC is enough (issue 14, "Least
+privilege, proven"; docs/rbac.md). kubectl keeps the admin identity, as a user's would.
 """
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ import yaml
 from orkestra import packs
 from orkestra.conditions.paths import MISSING, lookup
 from tests.e2e.ork_runtime import OrkProcess, ork_runtime  # noqa: F401
+from tests.e2e.rbac_identity import assert_never_refused, bundle_identity, remove_identity
 from tests.e2e.webhook_helpers import drop_webhook_configurations
 
 EXAMPLES = [f"{p.name}/{e}" for p in packs.index() for e in p.examples]
@@ -219,7 +225,7 @@ def clean_up(directory: Path, kubectl: Kubectl, kube: Any, ork: OrkProcess) -> N
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
-def test_pack_example(name, tmp_path, ork_runtime, kubectl, kube):  # noqa: F811 - the fixture
+def test_pack_example(name, tmp_path, control_plane, ork_runtime, kubectl, kube):  # noqa: F811 - the fixture
     directory = tmp_path / name.split("/")[1]
     unpacked = subprocess.run([_ORK, "init", str(directory), "--pack", name], capture_output=True, text=True)
     assert unpacked.returncode == 0, unpacked.stderr
@@ -231,8 +237,10 @@ def test_pack_example(name, tmp_path, ork_runtime, kubectl, kube):  # noqa: F811
     for crd in crd_names(directory):
         if crd in (directory / "crd.yaml").read_text():
             kubectl("wait", "--for=condition=Established", f"crd/{crd}", "--timeout=30s")
-    ork = ork_runtime(directory / "katalog.yaml", env=expect.get("env"),
-                      leader_election=bool(expect.get("leader_election")))
+    identity = bundle_identity(kubectl, control_plane, directory / "katalog.yaml", tmp_path)
+    ork = ork_runtime(directory / "katalog.yaml", env={**identity.env(), **expect.get("env", {})},
+                      leader_election=bool(expect.get("leader_election")), kubeconfig=False,
+                      extra_args=identity.args())
     try:
         wait_ready_to_admit(expect, kube, kubectl, ork)
         applied = kubectl("apply", "-f", str(directory / "cr.yaml"), check=False)
@@ -245,5 +253,7 @@ def test_pack_example(name, tmp_path, ork_runtime, kubectl, kube):  # noqa: F811
         for step in expect.get("steps", []):
             run_step(step, directory, kubectl, ork)
         assert ork.alive(), "ork run exited"
+        assert_never_refused(name, ork.logs())
     finally:
         clean_up(directory, kubectl, kube, ork)
+        remove_identity(kubectl, identity)

@@ -327,3 +327,15 @@ def test_child_informers_are_shared_and_wired_to_owner_requeue_and_forbidden():
     informer.listener("forbidden", "forbidden: cannot watch services")
     assert {k: b.health.state for k, b in engine.boxes.items()} == {
         "cache": "degraded", "website": "degraded", "plain": "healthy"}
+
+
+def test_a_failing_lease_request_is_an_active_warning_of_every_crd_until_one_works():
+    """Issue 14 (docs/rbac.md): with a Lease rule missing no replica leads and every CRD stays
+    pending; `/katalog/{crd}` says why through its active warnings."""
+    engine = make_engine()
+    denied = 'leader election: create lease ns/orkestra-konductor failed: 403 Forbidden: cannot create resource "leases"'
+    engine._lease_failure(denied)
+    for box in engine.boxes.values():
+        assert [(w["key"], w["source"], w["message"]) for w in box.active_warnings()] == [("", "leaderElection", denied)]
+    engine._lease_failure("")
+    assert all(box.active_warnings() == [] for box in engine.boxes.values())

@@ -230,3 +230,36 @@ def test_a_leader_bounds_each_renewal_by_what_is_left_of_its_renew_deadline():
     assert store.timeouts == [5]
     assert clock.t == 15 and not a.is_leader() and events == ["started", "stopped"]
     assert clock.t < 5 + a.lease_duration, "gave up before another replica may take the lease (5 + 15)"
+
+
+def test_a_failing_lease_request_is_reported_once_until_one_succeeds():
+    """A 403 on the Lease (a Role rule missing) reaches `on_failure` naming verb and Lease, once,
+    and `""` clears it when a request works again (docs/rbac.md)."""
+    store, clock = MemoryLeaseStore(), Clock()
+    reports = []
+    a, _ = elector(store, "a", clock, on_failure=reports.append)
+    store.fail_next = 2
+    a.step()
+    a.step()
+    assert reports == ["leader election: get lease orkestra-system/orkestra-konductor failed: 503 service unavailable"]
+    a.step()
+    assert a.is_leader()
+    assert reports[1:] == [""]
+    a.step()
+    assert len(reports) == 2, "a renewal that keeps working reports nothing"
+
+
+def test_a_refused_create_after_a_working_get_is_reported_once():
+    """The Lease does not exist and `create` is refused at every retry: one report, not a
+    clear-and-set per retry (which would restart the warning's `since`)."""
+    store, clock = MemoryLeaseStore(), Clock()
+    reports = []
+    a, _ = elector(store, "a", clock, on_failure=reports.append)
+
+    def refused(lease):
+        raise RuntimeError("403 Forbidden: cannot create resource \"leases\"")
+    store.create = refused
+    for _ in range(3):
+        a.step()
+    assert reports == ['leader election: create lease orkestra-system/orkestra-konductor failed: '
+                       '403 Forbidden: cannot create resource "leases"']

@@ -122,3 +122,28 @@ def test_failures_never_raise_and_log_once_a_minute_per_crd_and_reason(caplog):
     logged = [(r.crd, r.reason) for r in caplog.records if r.getMessage() == "event could not be written"]
     assert logged == [("website", "Reconciled"), ("website", "ReconcileError"), ("website", "Reconciled")]
     assert "no events for you" in caplog.records[0].error
+
+
+def test_a_failure_is_returned_and_a_success_returns_none():
+    kube, _, rec = make()
+    assert rec.event(SITE, "Normal", "Reconciled", "ok") is None
+    denied = ApiError(status=403, reason="Forbidden", message='cannot create resource "events"', verb="post",
+                      resource="events")
+    kube.fail = denied
+    assert rec.event(SITE, "Normal", "Reconciled", "again", crd="website") is denied
+
+
+def test_an_event_dropped_by_the_rate_limit_after_failures_still_returns_the_failure():
+    """Refused creates count towards the per-object limit: the drop that follows must not read as
+    "Events get through again", or the CR's active warning would come and go (docs/rbac.md)."""
+    kube, clock, rec = make()
+    denied = ApiError(status=403, reason="Forbidden", message='cannot create resource "events"', verb="post",
+                      resource="events")
+    kube.fail = denied
+    for i in range(10):
+        assert rec.event(SITE, "Warning", "ReconcileError", f"attempt {i}") is denied
+    assert rec.event(SITE, "Warning", "ReconcileError", "attempt 10") is denied    # dropped, still failing
+    kube.fail = None
+    clock.advance(61)
+    assert rec.event(SITE, "Normal", "Reconciled", "ok") is None
+    assert rec.event(SITE, "Normal", "Reconciled", "ok") is None                  # aggregated: written

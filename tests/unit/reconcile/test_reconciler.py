@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from orkestra.kube.errors import ApiError
 from orkestra.gvk import GVR
 from orkestra.katalog.builtins import BUILTINS
 from orkestra.reconcile import reconciler as reconciler_module
@@ -44,9 +45,11 @@ class Discovery:
 class Recorder:
     def __init__(self) -> None:
         self.events: list[tuple[str, str, str]] = []
+        self.failure: Exception | None = None     # what every write returns (None: written)
 
-    def event(self, obj: dict, type_: str, reason: str, message: str, *, crd: str = "") -> None:
+    def event(self, obj: dict, type_: str, reason: str, message: str, *, crd: str = "") -> Exception | None:
         self.events.append((type_, reason, message))
+        return self.failure
 
     def reasons(self) -> list[str]:
         return [e[1] for e in self.events]
@@ -468,3 +471,35 @@ def test_a_404_stands_when_the_api_server_cannot_say_whether_the_cr_is_gone(monk
     with pytest.raises(ApiError) as err:
         s.rec.reconcile("default/site", threading.Event())
     assert err.value is not_found
+
+
+# --- issue 14, least privilege: an Event that cannot be written is never silent ----------------------
+def test_an_event_that_cannot_be_written_is_an_active_warning_until_one_is():
+    s = Setup(templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}}]}})
+    s.create()
+    s.settle()
+    assert "default/site" not in s.runtime.warnings, "no Event failed: no warning is even written"
+    s.runtime.recorder.failure = ApiError(status=403, reason="Forbidden", verb="post", resource="events",
+                                          message='events is forbidden: cannot create resource "events"')
+    s.rec.event(s.api.object(WEBSITES, "site", "default"), "Normal", "Reconciled", "ok")
+    [warning] = s.runtime.warnings["default/site"]
+    assert warning["message"].startswith("Event Reconciled could not be written: post events: 403 Forbidden")
+    assert 'cannot create resource "events"' in warning["message"]
+    s.runtime.recorder.failure = None
+    s.rec.event(s.api.object(WEBSITES, "site", "default"), "Normal", "Reconciled", "ok")
+    assert s.runtime.warnings["default/site"] == []
+
+
+def test_an_event_written_for_any_cr_of_the_crd_clears_every_events_warning():
+    """The rule is back: a CR that gets no new Event must not keep its warning for ever."""
+    s = Setup(templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}}]}})
+    s.create()
+    s.create("other")
+    s.runtime.recorder.failure = ApiError(status=403, reason="Forbidden", verb="post", resource="events",
+                                          message='events is forbidden: cannot create resource "events"')
+    s.rec.event(s.api.object(WEBSITES, "site", "default"), "Normal", "Reconciled", "ok")
+    s.rec.event(s.api.object(WEBSITES, "other", "default"), "Normal", "Reconciled", "ok")
+    assert s.runtime.warnings["default/site"] and s.runtime.warnings["default/other"]
+    s.runtime.recorder.failure = None
+    s.rec.event(s.api.object(WEBSITES, "other", "default"), "Normal", "Reconciled", "ok")
+    assert s.runtime.warnings["default/site"] == [] and s.runtime.warnings["default/other"] == []

@@ -124,7 +124,10 @@ def test_create_only_checks_existence_and_tolerates_already_exists():
 def test_failures_are_collected_not_raised():
     w = ChildWriter(RecordingKube(fail={"apply": 403}), force=True, cached_children=[])
     assert w.write(child("a")) is None and w.write(child("b")) is None
-    assert w.failures == [("ConfigMap ns/a", "apply failed"), ("ConfigMap ns/b", "apply failed")]
+    assert w.failures == [("ConfigMap ns/a", "403 X: apply failed"), ("ConfigMap ns/b", "403 X: apply failed")]
+    w = ChildWriter(RecordingKube(fail={"apply": 422}), force=True, cached_children=[])
+    w.write(child("c"))
+    assert w.failures == [("ConfigMap ns/c", "apply failed")], "only a denial keeps its status"
 
 
 def _cached(name, template="onReconcile.configMaps.0", uid="u"):

@@ -23,6 +23,7 @@ from orkestra.hooks.context import HookContext
 from orkestra.hooks.loader import HookSet, calls_for
 from orkestra.katalog import builtins
 from orkestra.katalog.model import CrdEntry, Katalog
+from orkestra.kube import decode
 from orkestra.kube.errors import ApiError
 from orkestra.reconcile import crmeta, messages
 from orkestra.reconcile.applied import AppliedRecords
@@ -180,6 +181,9 @@ class DeclarativeReconciler:
         meta = cr["metadata"]
         if meta.get("deletionTimestamp"):
             return self.deletion.run(cr, key, cancelled)
+        too_deep = decode.too_deep_error(cr)
+        if too_deep is not None:     # the informer holds only a cut copy: never act on it
+            raise ReconcileError(too_deep)
         if not crmeta.namespace_allowed(meta.get("namespace"), self.entry.allowed_namespaces,
                                         self.entry.restricted_namespaces):
             if self.once("NamespaceRestricted", key, meta.get("generation")):

@@ -5,18 +5,19 @@ ConfigMap holding its `.spec.value`). For `--minutes`, a churn thread creates, u
 deletes CRs across every CRD at `--rate` operations a second; every `--kill-every` minutes the
 current leader is SIGKILLed and restarted as a follower, so leadership moves. Every `--sample`
 seconds the RSS of each replica (the gunicorn arbiter and its worker, summed) is recorded with
-its thread and open-file counts.
+its thread and open-file counts and whether it leads.
 
-At the end: the RSS slope after `--warmup` minutes (least squares over the samples of the
-replica that led the longest, in MiB per hour), threads and fds at the first sample after
-warm-up and at the end, and the convergence check: every CR that exists has a ConfigMap with its
-last value and every deleted CR's ConfigMap is gone (exit 1 if not, listing what is missing).
+At the end, per replica process: the RSS slope (least squares, MiB per hour) over its samples
+from `--warmup` minutes after its own start in the role it ended in, and its threads and fds at
+the first of those samples and at the end. Then the convergence check: every CR that exists has
+a ConfigMap with its last value and every deleted CR's ConfigMap is gone (exit 1 if not,
+listing what is missing).
 
 The machine is shared: absolute RSS figures move with load, the slope and the counts are what
-matter. Run from the repository root; without `--kubeconfig` (or KUBECONFIG) a local control plane is started
-for the run and stopped after it:
+matter. Run from the repository root; without `--kubeconfig` (or KUBECONFIG) a local control
+plane is started for the run and stopped after it:
     .venv/bin/python bench/soak.py                     # 30 minutes, 10 CRDs, a kill every 5 minutes
-    .venv/bin/python bench/soak.py --minutes 3 --kill-every 1 --warmup 1
+    .venv/bin/python bench/soak.py --minutes 3 --kill-every 1.5 --warmup 1
 """
 from __future__ import annotations
 
@@ -53,7 +54,8 @@ class Replica:
     name: str
     proc: subprocess.Popen
     url: str
-    samples: list[tuple[float, int, int, int]] = field(default_factory=list)   # (t, rss, threads, fds)
+    started: float = 0.0              # seconds since the soak began
+    samples: list[tuple[float, int, int, int, bool]] = field(default_factory=list)  # t, rss, threads, fds, leads
 
     def leads(self) -> bool:
         doc = get_json(self.url + "/katalog")
@@ -68,7 +70,7 @@ class Replica:
             fds = sum(p.num_fds() for p in procs)
         except psutil.NoSuchProcess:
             return
-        self.samples.append((t, rss, threads, fds))
+        self.samples.append((t, rss, threads, fds, self.leads()))
 
 
 def start_replica(name: str, katalog: Path, kubeconfig: str, namespace: str, workdir: Path) -> Replica:
@@ -154,7 +156,7 @@ class Churn:
 
 
 # ---------------------------------------------------------------------------- report
-def slope_mib_per_hour(samples: list[tuple[float, int, int, int]]) -> float | None:
+def slope_mib_per_hour(samples: list[tuple]) -> float | None:
     if len(samples) < 3:
         return None
     ts = [s[0] for s in samples]
@@ -163,16 +165,19 @@ def slope_mib_per_hour(samples: list[tuple[float, int, int, int]]) -> float | No
 
 
 def report(replicas: list[Replica], warmup: float) -> None:
+    """Per replica process: the samples from `warmup` seconds after its own start, in the role
+    (leader or follower) it ended in, since becoming leader starts the workers and informers."""
     for r in replicas:
-        after = [s for s in r.samples if s[0] >= warmup]
+        role = r.samples[-1][4] if r.samples else False
+        after = [s for s in r.samples if s[0] >= r.started + warmup and s[4] == role]
         if not after:
-            print(f"{r.name}: no samples after warm-up")
+            print(f"{r.name}: no samples {warmup / 60:.0f} min after its start in its last role")
             continue
         first, last = after[0], after[-1]
         slope = slope_mib_per_hour(after)
-        print(f"{r.name}: {len(after)} samples after warm-up over {(last[0] - first[0]) / 60:.1f} min; "
-              f"RSS {first[1] / MB:.1f} → {last[1] / MB:.1f} MiB (min {min(s[1] for s in after) / MB:.1f}, "
-              f"max {max(s[1] for s in after) / MB:.1f}); slope "
+        print(f"{r.name} ({'leader' if role else 'follower'}): {len(after)} samples after warm-up over "
+              f"{(last[0] - first[0]) / 60:.1f} min; RSS {first[1] / MB:.1f} → {last[1] / MB:.1f} MiB "
+              f"(min {min(s[1] for s in after) / MB:.1f}, max {max(s[1] for s in after) / MB:.1f}); slope "
               f"{'n/a' if slope is None else f'{slope:+.2f} MiB/h'}; threads {first[2]} → {last[2]}; "
               f"fds {first[3]} → {last[3]}")
 
@@ -242,6 +247,7 @@ def main() -> int:
                     takeovers.append(time.monotonic() - killed_at)
                     kills += 1
                     fresh = start_replica(f"{leader.name}.{kills}", katalog, kubeconfig, namespace, workdir)
+                    fresh.started = time.monotonic() - t0
                     replicas[replicas.index(leader)] = fresh
                     print(f"  {(now - t0) / 60:5.1f} min: killed {leader.name}, new leader in "
                           f"{takeovers[-1]:.1f}s; {churn.ops}", flush=True)

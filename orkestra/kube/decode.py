@@ -7,17 +7,26 @@ so `loads` falls back to cutting each value nested deeper than `MAX_DEPTH` out o
 replacing it with the string `CUT`, and records the cut fields on the object under
 `TOO_DEEP_KEY` (a list of dotted paths). The reconciler refuses such an object with an error
 that names the field (`too_deep_error`) instead of acting on a partial copy.
+
+The fallback scans the text once, jumping between brackets and quotes with a regular
+expression (a 1 MiB string costs one search, not a Python loop per byte), and finds the cut
+fields without copying a path per node, so its time and memory stay linear in the size of the
+answer. Text that ends inside a string or a container raises `ValueError`, as `json.loads` does.
 """
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 MAX_DEPTH = 100
 CUT = f"<nested deeper than {MAX_DEPTH} levels: not read by Orkestra>"
 TOO_DEEP_KEY = "orkestra.io/too-deep"
 
-_OPEN, _CLOSE, _QUOTE, _ESCAPE = b"{[", b"}]", ord('"'), ord("\\")
+_OPEN, _QUOTE = b"{[", ord('"')
+_TOKEN = re.compile(rb'["{}\[\]]')       # what changes the depth, or starts a string
+_IN_STRING = re.compile(rb'["\\]')        # what ends a string, or escapes the next byte
+_BOOKKEEPING = "metadata.managedFields."  # mirrors the spec's shape: named only when nothing else is
 
 
 def loads(data: bytes | str) -> Any:
@@ -34,71 +43,74 @@ def loads(data: bytes | str) -> Any:
 
 
 def too_deep_error(obj: dict) -> str | None:
-    """The reconcile error for an object `loads` had to cut, else None."""
+    """The reconcile error for an object `loads` had to cut, else None. It names a field the
+    author wrote rather than its copy in `metadata.managedFields`."""
     paths = obj.get(TOO_DEEP_KEY)
     if not paths:
         return None
-    return (f'field "{_show(paths[0])}" is nested deeper than {MAX_DEPTH} levels; Orkestra does not '
+    path = min(paths, key=lambda p: p.startswith(_BOOKKEEPING))
+    return (f'field "{_show(path)}" is nested deeper than {MAX_DEPTH} levels; Orkestra does not '
             f"reconcile this object until it is made shallower")
 
 
 def _cut(raw: bytes) -> bytes:
     """The JSON text with every value that opens below depth `MAX_DEPTH` replaced by `CUT`."""
-    out, depth, i, n, start = bytearray(), 0, 0, len(raw), 0
+    out, depth, pos, start = bytearray(), 0, 0, 0
     cut = json.dumps(CUT).encode()
-    while i < n:
-        c = raw[i]
-        if c == _QUOTE:
-            i = _string_end(raw, i)
-            continue
-        if c in _OPEN:
-            if depth == MAX_DEPTH:
-                out += raw[start:i] + cut
-                i = start = _skip_value(raw, i)
-                continue
-            depth += 1
-        elif c in _CLOSE:
-            depth -= 1
-        i += 1
+    while (match := _TOKEN.search(raw, pos)) is not None:
+        i = match.start()
+        if raw[i] == _QUOTE:
+            pos = _string_end(raw, i)
+        elif raw[i] in _OPEN and depth == MAX_DEPTH:
+            out += raw[start:i] + cut
+            pos = start = _skip_value(raw, i)
+        else:
+            depth += 1 if raw[i] in _OPEN else -1
+            pos = i + 1
     return bytes(out + raw[start:])
 
 
 def _string_end(raw: bytes, i: int) -> int:
     """The index just past the string that opens at `i`."""
-    i += 1
-    while raw[i] != _QUOTE:
-        i += 2 if raw[i] == _ESCAPE else 1
-    return i + 1
+    pos = i + 1
+    while (match := _IN_STRING.search(raw, pos)) is not None:
+        if raw[match.start()] == _QUOTE:
+            return match.start() + 1
+        pos = match.start() + 2            # a backslash: skip the byte it escapes
+    raise ValueError(f"unterminated string starting at byte {i}")
 
 
 def _skip_value(raw: bytes, i: int) -> int:
     """The index just past the object or array that opens at `i`."""
-    depth = 0
-    while True:
-        c = raw[i]
-        if c == _QUOTE:
-            i = _string_end(raw, i)
+    depth, pos = 0, i
+    while (match := _TOKEN.search(raw, pos)) is not None:
+        j = match.start()
+        if raw[j] == _QUOTE:
+            pos = _string_end(raw, j)
             continue
-        if c in _OPEN:
-            depth += 1
-        elif c in _CLOSE:
-            depth -= 1
-            if depth == 0:
-                return i + 1
-        i += 1
+        depth += 1 if raw[j] in _OPEN else -1
+        pos = j + 1
+        if depth == 0:
+            return pos
+    raise ValueError(f"unterminated object or array starting at byte {i}")
 
 
 def _cut_paths(doc: Any) -> list[list[str | int]]:
-    """Every path (keys and indexes) at which `_cut` left `CUT`; iterative, the depth is bounded."""
-    found, stack = [], [([], doc)]
+    """Every path (keys and indexes) at which `_cut` left `CUT`. Iterative (the depth is bounded
+    by then, but the width is not); each node links to its parent instead of copying its path."""
+    found, stack = [], [(None, doc)]
     while stack:
-        path, value = stack.pop()
-        if value == CUT:
-            found.append(path)
-        elif isinstance(value, dict):
-            stack.extend((path + [k], v) for k, v in value.items())
+        link, value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(((key, link), v) for key, v in value.items())
         elif isinstance(value, list):
-            stack.extend((path + [k], v) for k, v in enumerate(value))
+            stack.extend(((index, link), v) for index, v in enumerate(value))
+        elif value == CUT:
+            path = []
+            while link is not None:
+                key, link = link
+                path.append(key)
+            found.append(path[::-1])
     return found
 
 

@@ -2,12 +2,15 @@
 
 Unknown CRD names, path traversal, encoded and control characters, huge query strings, every
 HTTP method and malformed bodies, with and without the token guard: the answer is always a JSON
-`{"error": ...}` with a 4xx (or the route's own 200/503), never a 500 and never an exception
-out of the app. The examples are derandomized and bounded so the module runs in seconds in CI.
+`{"error": ...}` with a 4xx (or the route's own 200/503) within `ANSWER_WITHIN` seconds, never
+a 500 and never an exception out of the app. The examples are derandomized and bounded so the
+module runs in seconds in CI.
 """
 from __future__ import annotations
 
 import json
+import signal
+from contextlib import contextmanager
 from urllib.parse import quote
 
 import pytest
@@ -40,6 +43,9 @@ bodies = st.none() | st.binary(max_size=200) | st.sampled_from(
     [b"{", b'{"a": [', b"null", b"\xff\xfe", json.dumps({"x": ["y"] * 1000}).encode(), b"[" * 5000 + b"]" * 5000])
 tokens = st.none() | st.sampled_from(["good", "weak", "", "bad", "Bearer", "a" * 9000, "é"])
 
+# A request that takes longer than this is a hang: the alarm interrupts it and fails the example.
+ANSWER_WITHIN = 10.0
+
 # 200 (a served route), 503 (/ready, a degraded CRD's health, a review that cannot be made) and
 # the 4xx a bad request gets.
 ALLOWED = {200, 400, 401, 403, 404, 405, 413, 414, 431, 503}
@@ -59,6 +65,20 @@ def guarded_client():
     return app.test_client()
 
 
+@contextmanager
+def _within(seconds: float):
+    """Fail with TimeoutError if the block has not finished within `seconds` (SIGALRM, main thread)."""
+    def expire(signum, frame):
+        raise TimeoutError(f"no answer within {seconds}s")
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def _check(resp, method: str) -> None:
     assert resp.status_code in ALLOWED, (resp.status_code, resp.get_data(as_text=True)[:300])
     if resp.status_code >= 400 and method != "HEAD":
@@ -69,8 +89,9 @@ def _check(resp, method: str) -> None:
 @FUZZ
 @given(method=methods, path=paths, query=queries, body=bodies)
 def test_any_request_gets_a_clear_answer_never_a_500(open_client, method, path, query, body):
-    resp = open_client.open(path + ("?" + query if query else ""), method=method, data=body,
-                            content_type="application/json")
+    with _within(ANSWER_WITHIN):
+        resp = open_client.open(path + ("?" + query if query else ""), method=method, data=body,
+                                content_type="application/json")
     _check(resp, method)
 
 
@@ -78,7 +99,8 @@ def test_any_request_gets_a_clear_answer_never_a_500(open_client, method, path, 
 @given(method=methods, path=paths, query=queries, token=tokens)
 def test_with_the_token_guard_any_request_gets_a_clear_answer(guarded_client, method, path, query, token):
     headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
-    resp = guarded_client.open(path + ("?" + query if query else ""), method=method, headers=headers)
+    with _within(ANSWER_WITHIN):
+        resp = guarded_client.open(path + ("?" + query if query else ""), method=method, headers=headers)
     _check(resp, method)
 
 

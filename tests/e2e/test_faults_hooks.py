@@ -74,8 +74,9 @@ def test_a_crash_degrades_only_its_crd_and_a_hang_is_bounded_without_starving_th
                              hooks={"module": "hanging_hook", "function": "make_hooks",
                                     "args": {"dir": str(marks)}}),
     })
+    # the hung calls never return, so shutdown would wait out the whole drain budget (30s)
     ork = ork_runtime(_write(tmp_path, doc, crashing_hook=CRASHING_HOOK, hanging_hook=HANGING_HOOK),
-                      env={"WATCH_NAMESPACE": namespace})
+                      env={"WATCH_NAMESPACE": namespace, "DRAIN_TIMEOUT": "2s"})
 
     # one worker and one replacement: two hung calls use up the hanging CRD's threads; the third
     # CR waits in its queue

@@ -1,7 +1,7 @@
 """Issue 14 "Queue limits", in a real `ork run` against the real API server (docs/runtime.md §3.5).
 
 Two CRDs with `queue.maxDepth: 3`, one worker and a slow hook, flooded with 30 CR creates each:
-`onLimit: warn` (the default) adds past the limit and counts it; `onLimit: drop` refuses adds
+`onLimit` left unset (warn, the default) adds past the limit, counts it and logs it; `onLimit: drop` refuses adds
 past the limit, counts them in `/katalog/{crd}` and `controller_queue_dropped_total`, and the
 resyncs that follow reconcile every dropped CR. Every CR converged, nothing lost.
 """
@@ -30,9 +30,10 @@ def make_hooks():
 '''
 
 
-def _limited_entry(kind: str, plural: str, on_limit: str) -> dict:
+def _limited_entry(kind: str, plural: str, on_limit: str | None) -> dict:
+    """`on_limit` None leaves `onLimit` unset: warn is the default."""
     entry = crd_entry(kind, plural, workers=1, resync="2s", hooks={"module": "slow_hook", "function": "make_hooks"})
-    entry["operatorBox"]["reconciler"]["queue"].update({"maxDepth": 3, "onLimit": on_limit})
+    entry["operatorBox"]["reconciler"]["queue"].update({"maxDepth": 3} | ({"onLimit": on_limit} if on_limit else {}))
     return entry
 
 
@@ -50,7 +51,7 @@ def test_a_flood_past_max_depth_warns_or_drops_and_resync_reconciles_the_dropped
     (tmp_path / "slow_hook.py").write_text(SLOW_HOOK)
     path = tmp_path / "katalog.yaml"
     path.write_text(yaml.safe_dump(katalog_doc("queue-limits", {
-        key: _limited_entry(*kinds[key], "warn" if key == "warned" else "drop") for key in kinds}), sort_keys=False))
+        key: _limited_entry(*kinds[key], None if key == "warned" else "drop") for key in kinds}), sort_keys=False))
     ork = ork_runtime(path, env={"WATCH_NAMESPACE": namespace})
 
     started = time.monotonic()
@@ -72,9 +73,12 @@ def test_a_flood_past_max_depth_warns_or_drops_and_resync_reconciles_the_dropped
     _, metrics = ork.get("/metrics")
     count = re.search(r'controller_queue_dropped_total\{[^}]*"dropped"[^}]*\} (\d+)', metrics)
     assert count and int(float(count.group(1))) == dropped["dropped"], metrics[:2000]
-    drop_lines = [line for line in ork.log_lines()
-                  if line.get("message") == "enqueue: queue depth limit reached — item dropped"]
+    lines = ork.log_lines()
+    drop_lines = [line for line in lines if line.get("message") == "enqueue: queue depth limit reached — item dropped"]
     assert drop_lines and drop_lines[0].get("limit") == 3
+    warn_lines = [line for line in lines if line.get("message") == "queue depth limit reached"]
+    assert warn_lines and {line.get("crd") for line in warn_lines} == {"warned"}, warn_lines
+    assert warn_lines[0].get("limit") == 3 and warn_lines[0]["level"] == "warn", warn_lines[0]
     print(f"warn: {warned['limitReached']} adds past the limit, all {CRS} converged in {warned_after:.1f}s; "
           f"drop: {dropped['dropped']} adds dropped, all {CRS} converged in {dropped_after:.1f}s (resync 2s)")
     assert ork.alive() and ork.get("/health")[0] == 200

@@ -420,3 +420,18 @@ def test_a_label_tracked_object_a_hook_applied_stays_its_own_when_no_informer_ca
     assert role["metadata"]["labels"]["orkestra.io/owner-uid"] == s.api.object(WEBSITES, "site", "default")[
         "metadata"]["uid"] and "ownerReferences" not in role["metadata"]
     assert "OwnerConflict" not in s.runtime.recorder.reasons()
+
+
+# --- issue 14 "Bad input": a CR that kube.decode had to cut ------------------------------------------
+def test_a_cr_cut_by_the_decoder_is_refused_naming_the_field_and_nothing_is_written():
+    from orkestra.kube import decode
+    from orkestra.reconcile.errors import ReconcileError
+    s = Setup(templates={"onReconcile": {"configMaps": [{"data": {"v": "{{ .spec.value }}"}}]}})
+    s.create(spec={"value": {"n": decode.CUT}})
+    s.runtime.sync()
+    s.runtime.cache["default/site"][decode.TOO_DEEP_KEY] = ["spec.value.n"]   # as decode.loads marks it
+    s.api.clear_calls()
+    with pytest.raises(ReconcileError) as err:
+        s.rec.reconcile("default/site", threading.Event())
+    assert str(err.value).startswith('field "spec.value.n" is nested deeper than 100 levels')
+    assert s.api.writes == [], "never acts on the cut copy: no finalizer, no label, no child, no status"

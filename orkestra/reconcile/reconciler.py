@@ -209,7 +209,7 @@ class DeclarativeReconciler:
             self.report_conflicts(cr, key, writer)
         cr = self._record_tracked_gvrs(cr, writer, emptied)
         if writer.failures:
-            raise ApplyFailed(messages.apply_failed(writer.failures))
+            raise ApplyFailed(messages.apply_failed(messages.name_big_fields(writer.failures, cr)))
         generation = meta.get("generation")
         self._write_status(cr, key, ok=True, reason="Reconciled", message=f"reconciled generation {generation}",
                            writer=writer, hook_status=hook_ctx.status if hook_ctx else {})

@@ -4,8 +4,8 @@ The CRD's schema keeps unknown fields (`x-kubernetes-preserve-unknown-fields`), 
 server stores whatever a client sends: a 1 MiB string, objects nested 120 and 5000 levels deep
 (past what Python's json can parse), a list where a template expects a string and an object
 where it expects a number. None of them crashes a reconcile or stops the informer: the 1 MiB
-value, the object and the 5000 levels each get a Warning Event naming the field (or the child
-the API server refused), the list and the 120 levels render as JSON text,
+value (the child the API server refused, and the CR field), the object and the 5000 levels each
+get a Warning Event naming the field, the list and the 120 levels render as JSON text,
 the CRD's other CRs keep reconciling, and the process stays up. Every good CR converged,
 nothing lost. Before `orkestra.kube.decode`, the 5000-level CR stopped the CRD's informer and no
 CR created after it was ever reconciled.
@@ -86,6 +86,7 @@ def test_hostile_cr_fields_never_crash_a_reconcile(ork_runtime, apply_crd, kube,
                                    timeout=30, message=f"a Warning event on {name}")
                 for name in ("huge", "numeric", "deeper")}
     assert "huge-config" in warnings["huge"][0] and "Too long" in warnings["huge"][0], warnings["huge"]
+    assert warnings["huge"][0].endswith("(CR field spec.value holds 1048576 characters)"), warnings["huge"]
     assert "{{ add .spec.size 1 }}" in warnings["numeric"][0] and "cannot convert map to a number" in \
         warnings["numeric"][0], warnings["numeric"]
     assert warnings["deeper"][0].startswith('field "spec.value.n.n.n.n… (') and \

@@ -116,10 +116,12 @@ def _cut_paths(doc: Any) -> list[list[str | int]]:
 
 def _mark(doc: Any, path: list[str | int]) -> None:
     """Record `path` on the Kubernetes object holding it: a list's item, a watch event's object,
-    else the document itself."""
-    if isinstance(doc, dict) and path[:1] == ["items"] and len(path) > 1:
+    else the document itself. A list's metadata has no name and a watch event has no metadata,
+    while an object always has a name: a CR may have fields called `items` or `object` of its own."""
+    meta = doc.get("metadata") if isinstance(doc, dict) else None
+    if path[:1] == ["items"] and len(path) > 1 and "name" not in (meta or {}) and isinstance(doc["items"], list):
         owner, rest = doc["items"][path[1]], path[2:]
-    elif isinstance(doc, dict) and path[:1] == ["object"] and "type" in doc:
+    elif path[:1] == ["object"] and isinstance(doc, dict) and meta is None:
         owner, rest = doc["object"], path[1:]
     else:
         owner, rest = doc, path

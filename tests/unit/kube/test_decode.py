@@ -84,3 +84,14 @@ def test_the_fallback_needs_little_more_memory_than_json_loads_on_a_wide_object(
     (path,) = obj[decode.TOO_DEEP_KEY]
     assert path.startswith("spec.deep.n.") and path.count(".") == decode.MAX_DEPTH - 1
     assert peak < 3 * baseline, (peak, baseline)
+
+
+@pytest.mark.parametrize("top", ['{"value": %s}', '[{"value": %s}]'])
+def test_a_single_object_with_its_own_items_or_object_field_is_marked_itself(top):
+    """A CRD that keeps unknown fields at the root lets a CR have top-level `items` or `object`
+    (and `type`): answered alone (a GET, a patch), it is still the object to mark."""
+    for key in ("items", "object"):
+        inner = top % deep(3000)
+        text = f'{{"apiVersion": "demo/v1", "kind": "Odd", "type": "x", "metadata": {{"name": "o"}}, "{key}": {inner}}}'
+        doc = decode.loads(text)
+        assert doc[decode.TOO_DEEP_KEY][0].startswith(f"{key}."), (key, top)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import time
 from pathlib import Path
 
 import yaml
@@ -136,6 +137,53 @@ def test_no_secret_reaches_any_log_at_debug(control_plane, kubectl, kube, apply_
     print(f"searched {sum(len(t.splitlines()) for t in logs.values())} log lines "
           f"({', '.join(f'{p}: {len(t)} bytes' for p, t in logs.items())}) for {sum(map(len, secrets.values()))} "
           "secret forms: none found")
+
+
+def test_generated_webhook_keys_never_reach_the_log_at_debug(control_plane, kubectl, kube, apply_crd, namespace,
+                                                            tmp_path, ork_runtime):
+    """In a cluster Orkestra generates its webhook key pair and keeps it in the Secret
+    `orkestra-webhook-tls` (docs/webhooks.md §2), which it re-reads every `WEBHOOK_RESYNC`. Run as a
+    pod would (ServiceAccount directory, no kubeconfig) at debug, let it write and re-read that
+    Secret, then search the log for the key, as PEM lines and as the Secret holds it, and the token."""
+    kind, plural = new_kind("Keyed")
+    apply_crd(crd_manifest(kind, plural))
+    token = _token_kubeconfig(control_plane, kubectl, namespace, tmp_path / "token.kubeconfig")
+    server, ca_pem = read_cluster(Path(control_plane.kubeconfig))
+    account = tmp_path / "serviceaccount"
+    account.mkdir()
+    (account / "token").write_text(token)
+    (account / "ca.crt").write_bytes(ca_pem)
+    (account / "namespace").write_text(namespace)
+    host, port = server.split("//", 1)[1].rsplit(":", 1)
+    home = tmp_path / "home"
+    home.mkdir()
+    doc = katalog_doc("generated-tls", {"keyed": {"apiTypes": {"group": E2E_GROUP, "version": "v1", "kind": kind,
+                                                                "plural": plural}}})
+    try:
+        ork = ork_runtime(doc, kubeconfig=False, env={
+            "HOME": str(home), "ORK_SERVICE_ACCOUNT_DIR": str(account), "KUBERNETES_SERVICE_HOST": host.strip("[]"),
+            "KUBERNETES_SERVICE_PORT": port, "NAMESPACE": namespace, "LOG_LEVEL": "debug",
+            "ENABLE_CONVERSION": "true", "WEBHOOK_RESYNC": "1s"})
+        secret = ork.wait_for(lambda: kube.get(SECRETS, "orkestra-webhook-tls", namespace), timeout=60,
+                              message="the generated TLS Secret")
+        key_b64 = secret["data"]["tls.key"]
+        rv = secret["metadata"]["resourceVersion"]
+        # a few WEBHOOK_RESYNC re-reads of the Secret, then a change that makes the runtime reload it
+        time.sleep(3)
+        kubectl("label", "secret", "orkestra-webhook-tls", "-n", namespace, "touched=yes")
+        ork.wait_for(lambda: kube.get(SECRETS, "orkestra-webhook-tls", namespace)["metadata"]["resourceVersion"] != rv,
+                     timeout=10, message="the Secret changed")
+        time.sleep(3)
+        assert ork.alive()
+    finally:
+        kubectl("delete", "clusterrolebinding", f"{namespace}-ork-runner", "--ignore-not-found", check=False)
+    log = ork.logs()
+    assert '"level":"debug"' in log, "the runtime really logged at debug"
+    reads = log.count("secrets/orkestra-webhook-tls")          # the client's request lines, at debug
+    assert reads >= 3, f"the Secret was written and re-read while debug logging was on ({reads} requests logged)"
+    forms = {"TLS key": _pem_body_lines(base64.b64decode(key_b64)) + [key_b64],
+             "token": [token, *token.split(".")[1:]]}
+    assert [what for what, found in forms.items() for form in found if form in log] == []
 
 
 def _get(url: str, token: str) -> tuple[int, str]:

@@ -5,8 +5,11 @@ filter and enqueue. A lock serialises delivery, so a handler is never called fro
 once, even when a resync (driven by the shared `ork-timer`) runs while a watch event arrives.
 
 Resync is per handler: every `resync_period` seconds each cached object is delivered as
-`on_update(obj, obj)`; 0 disables it. `has_synced()` turns true once the first list has been
-delivered to every handler; a handler added later first receives the cache as adds.
+`on_update(obj, obj)`; 0 disables it. Successive resyncs start at places spread evenly around
+the cache (steps of the golden ratio): a queue that fills up during one (`onLimit: drop`,
+docs/runtime.md §3.5) then refuses a different tail each time instead of the same objects for
+ever. `has_synced()` turns true once the first list has been delivered to every handler; a
+handler added later first receives the cache as adds.
 
 Deletes found on relist arrive as `Tombstone` (a dict of the last known state). A handler that
 raises is logged and skipped; the informer keeps running.
@@ -30,6 +33,8 @@ AddFunc = Callable[[dict], None]
 UpdateFunc = Callable[[dict, dict], None]
 DeleteFunc = Callable[[dict], None]
 
+_GOLDEN = 0.6180339887498949     # successive multiples mod 1 spread evenly over [0, 1)
+
 
 @dataclass(eq=False)
 class Handler:
@@ -39,6 +44,7 @@ class Handler:
     on_delete: DeleteFunc | None
     resync_period: float
     active: bool = True
+    resyncs: int = 0
 
 
 class SharedInformer:
@@ -145,7 +151,10 @@ class SharedInformer:
         if self._synced.is_set() and handler.on_update is not None:
             with self._lock:
                 if handler.active:
-                    for obj in self.store.list():
+                    objs = self.store.list()
+                    handler.resyncs += 1
+                    start = int((handler.resyncs * _GOLDEN) % 1.0 * len(objs))
+                    for obj in objs[start:] + objs[:start]:
                         _call(handler.on_update, obj, obj)
         self._timer.call_later(handler.resync_period, lambda: self._resync(handler))
 

@@ -3,8 +3,9 @@
 Built on `kubernetes.client.ApiClient` only for what it does well: reading kubeconfig or the
 in-cluster ServiceAccount, TLS and client certificates, and token refresh (exec plugins). The
 requests themselves go straight through the client's urllib3 pool and the bodies are decoded once
-with `json.loads`. The generated model classes are never built: they cost memory and CPU on every
-object, and the rest of Orkestra works on the same dicts the API server sent.
+with `decode.loads` (`json.loads` that also survives objects nested too deep for it). The
+generated model classes are never built: they cost memory and CPU on every object, and the rest
+of Orkestra works on the same dicts the API server sent.
 
 Timeouts: connect 5 s, read 30 s for ordinary calls; a watch uses the caller's read timeout, which
 is how a silent connection is detected (the reflector's stall timeout); after a stall, later requests
@@ -32,6 +33,7 @@ from kubernetes.config.incluster_config import InClusterConfigLoader
 from orkestra import __version__
 from orkestra.errors import OrkestraError
 from orkestra.gvk import GVR
+from orkestra.kube import decode
 from orkestra.kube.errors import ApiError
 from orkestra.kube.paths import describe, resource_path
 from orkestra.netaddr import is_loopback_host
@@ -141,7 +143,7 @@ class KubeClient:
                 continue
             if not 200 <= resp.status < 300:
                 raise _error(resp, method, resource or path)
-            return json.loads(resp.data) if resp.data else {}
+            return decode.loads(resp.data) if resp.data else {}
         raise AssertionError("unreachable")  # the loop always returns or raises
 
     def watch(self, path: str, query: dict[str, Any] | None, timeout: float) -> "WatchStream":
@@ -294,7 +296,7 @@ class WatchStream:
                 *lines, pending = pending.split(b"\n")
                 for line in lines:
                     if line.strip():
-                        yield json.loads(line)
+                        yield decode.loads(line)
         except urllib3.exceptions.ReadTimeoutError:
             self._on_stall()
             raise WatchStalled(f"watch {self._path}: no data received") from None
@@ -304,7 +306,7 @@ class WatchStream:
         finally:
             self.close()  # also when the caller stops iterating early
         if pending.strip():
-            yield json.loads(pending)
+            yield decode.loads(pending)
 
     def sever(self) -> None:
         """Shut the socket down; safe from another thread. A blocked read wakes up with a

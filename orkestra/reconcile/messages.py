@@ -5,6 +5,7 @@ Kept in one place so the reconciler, the deletion flow and the tests agree on ev
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Iterable, Sequence
 
 MAX_MESSAGE = 1024
@@ -32,6 +33,48 @@ def apply_failed(failures: list[tuple[str, str]]) -> str:
     shown = "; ".join(f"{ref}: {reason}" for ref, reason in failures[:MAX_APPLY_ERRORS])
     rest = len(failures) - MAX_APPLY_ERRORS
     return f"apply failed: {shown}" + (f"; … and {rest} more" if rest > 0 else "")
+
+
+# How the API server refuses a child for its size: a ConfigMap or Secret over 1 MiB ("Too long"),
+# a body over its request limit ("Request entity too large"), an object over etcd's ("request is too large").
+_TOO_BIG = re.compile(r"(?i)too long|too large")
+BIG_FIELD = 256 * 1024
+
+
+def name_big_fields(failures: list[tuple[str, str]], cr: dict) -> list[tuple[str, str]]:
+    """`failures` with each size refusal's reason followed by `(CR field <path> holds N characters)`
+    when the CR (outside metadata and status) has a string of at least `BIG_FIELD` characters: the
+    API server names the child it refused, the author needs the CR field a template copied into it."""
+    if not any(_TOO_BIG.search(reason) for _, reason in failures):
+        return failures
+    found = _largest_string({k: v for k, v in cr.items() if k not in ("metadata", "status")})
+    if found is None or found[1] < BIG_FIELD:
+        return failures
+    note = f" (CR field {found[0]} holds {found[1]} characters)"
+    return [(ref, reason + note if _TOO_BIG.search(reason) else reason) for ref, reason in failures]
+
+
+def _largest_string(doc: dict) -> tuple[str, int] | None:
+    """The dotted path and length of the longest string in `doc`. Iterative, and each node links
+    to its parent, so a wide or deep CR costs no path copies."""
+    best: tuple[Any, int] | None = None
+    stack: list[tuple[Any, Any]] = [(None, doc)]
+    while stack:
+        link, value = stack.pop()
+        if isinstance(value, str):
+            if best is None or len(value) > best[1]:
+                best = (link, len(value))
+        elif isinstance(value, dict):
+            stack.extend(((f".{k}", link), v) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend(((f"[{i}]", link), v) for i, v in enumerate(value))
+    if best is None:
+        return None
+    parts, link = [], best[0]
+    while link is not None:
+        part, link = link
+        parts.append(part)
+    return "".join(reversed(parts)).lstrip("."), best[1]
 
 
 def validation_denied(texts: list[str]) -> str:

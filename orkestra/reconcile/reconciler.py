@@ -24,6 +24,7 @@ from orkestra.hooks.loader import HookSet, calls_for
 from orkestra.informers.store import object_key
 from orkestra.katalog import builtins
 from orkestra.katalog.model import CrdEntry, Katalog
+from orkestra.kube import decode
 from orkestra.kube.errors import ApiError
 from orkestra.reconcile import crmeta, messages
 from orkestra.reconcile.applied import AppliedRecords
@@ -215,6 +216,9 @@ class DeclarativeReconciler:
         meta = cr["metadata"]
         if meta.get("deletionTimestamp"):
             return self.deletion.run(cr, key, cancelled)
+        too_deep = decode.too_deep_error(cr)
+        if too_deep is not None:     # the informer holds only a cut copy: never act on it
+            raise ReconcileError(too_deep)
         if not crmeta.namespace_allowed(meta.get("namespace"), self.entry.allowed_namespaces,
                                         self.entry.restricted_namespaces):
             if self.once("NamespaceRestricted", key, meta.get("generation")):
@@ -240,7 +244,7 @@ class DeclarativeReconciler:
             self.report_conflicts(cr, key, writer)
         cr = self._record_tracked_gvrs(cr, writer, emptied)
         if writer.failures:
-            raise ApplyFailed(messages.apply_failed(writer.failures))
+            raise ApplyFailed(messages.apply_failed(messages.name_big_fields(writer.failures, cr)))
         generation = meta.get("generation")
         self._write_status(cr, key, ok=True, reason="Reconciled", message=f"reconciled generation {generation}",
                            writer=writer, hook_status=hook_ctx.status if hook_ctx else {})

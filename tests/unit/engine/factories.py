@@ -9,10 +9,10 @@ def make_entry(key: str = "website", *, kind: str = "Website", group: str = "dem
                version: str = "v1alpha1", plural: str | None = None, namespaced: bool = True,
                workers: int = 2, threshold: int = 3, timeout: float = 300.0, depends_on=(),
                enabled: bool = True, endpoints: dict | None = None, hooks: HookSpec | None = None,
-               templates: dict | None = None, max_depth: int = 100) -> CrdEntry:
+               templates: dict | None = None, max_depth: int = 100, on_limit: str = "warn") -> CrdEntry:
     api = ApiTypes(group, version, kind, plural or kind.lower() + "s", namespaced, False)
     box = OperatorBoxSpec(workers=workers, workers_source="configured", resync=15.0, timeout=timeout,
-                          queue=QueueSettings(max_depth, "warn", threshold), hooks=hooks, finalizers=[],
+                          queue=QueueSettings(max_depth, on_limit, threshold), hooks=hooks, finalizers=[],
                           delete_timeout=None, templates=templates or {}, status={})
     return CrdEntry(key=key, enabled=enabled, description=f"{kind} operator", api=api, namespace="",
                     label_selector={}, field_selector={},

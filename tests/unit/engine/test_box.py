@@ -94,7 +94,7 @@ class Env:
 
     def make_queue(self, entry, on_limit_warning):
         return RateLimitingQueue(entry.key, timer=self.timer, max_depth=entry.box_spec.queue.max_depth,
-                                 on_limit_warning=on_limit_warning)
+                                 on_limit=entry.box_spec.queue.on_limit, on_limit_warning=on_limit_warning)
 
     def make_reconciler(self, entry, box):
         return self.reconciler
@@ -321,4 +321,61 @@ def test_tick_sets_one_crd_state_series_per_state_labelled_with_the_plain_state(
     series = {state: REGISTRY.get_sample_value("controller_crd_state", {**labels, "state": state})
               for state in ("pending", "not started", "started", "healthy", "degraded")}
     assert series == {"pending": 0, "not started": 0, "started": 0, "healthy": 1, "degraded": 0}
+
+
+def _flood(on_limit):
+    """One worker busy on `ns/cr-0`, then 19 more informer adds into a queue of depth 3."""
+    box, env = make_box(workers=1, max_depth=3, on_limit=on_limit)
+    gate = threading.Event()
+    lock = threading.Lock()
+    reconciled = []
+
+    def reconcile(key, cancelled):
+        gate.wait(5)
+        with lock:
+            reconciled.append(key)
+        return ReconcileResult()
+    env.reconciler.reconcile = reconcile
+    box.watch()
+    box.activate()
+    on_add, on_update, _, _ = env.factory.informer_obj.handlers[0]
+    objs = [cr(f"cr-{i}") for i in range(20)]
+    for obj in objs:
+        env.factory.informer_obj.store.items[f"ns/{obj['metadata']['name']}"] = obj
+    on_add(objs[0])
+    wait_until(lambda: box.pool.counts()["processing"] == 1)
+    for obj in objs[1:]:
+        on_add(obj)
+    return box, gate, objs, on_update, reconciled
+
+
+def test_a_flood_beyond_max_depth_warns_and_keeps_every_item_by_default():
+    """Issue 14 "Queue limits": `onLimit: warn` adds anyway, so nothing is lost."""
+    box, gate, objs, _, reconciled = _flood("warn")
+    assert box.dropped == 0 and box.limit_reached == 16 and len(box.queue) == 19
+    gate.set()
+    wait_until(lambda: len(box.queue) == 0 and box.pool.counts()["processing"] == 0)
+    assert sorted(reconciled) == sorted(f"ns/cr-{i}" for i in range(20)), "every CR converged, nothing lost"
+    box.stop(timeout=2)
+
+
+def test_a_flood_beyond_max_depth_drops_with_on_limit_drop_and_resync_reconciles_the_dropped():
+    """Issue 14 "Queue limits": `onLimit: drop` refuses adds past the limit; the next resyncs
+    (`on_update(obj, obj)`, same resourceVersion, each starting further round the cache as the
+    informer's do) offer them again until every CR is reconciled."""
+    box, gate, objs, on_update, reconciled = _flood("drop")
+    assert box.dropped == 16 and len(box.queue) == 3
+    gate.set()
+    wait_until(lambda: len(box.queue) == 0 and box.pool.counts()["processing"] == 0)
+    assert len(reconciled) == 4, "the dropped items were not reconciled by the flood itself"
+    everything = {f"ns/cr-{i}" for i in range(20)}
+    for resyncs in range(1, 20):
+        start = 3 * resyncs % len(objs)
+        for obj in objs[start:] + objs[:start]:
+            on_update(obj, obj)
+        wait_until(lambda: len(box.queue) == 0 and box.pool.counts()["processing"] == 0)
+        if set(reconciled) == everything:
+            break
+    assert set(reconciled) == everything, "every CR converged, nothing lost"
+    assert resyncs <= 10, resyncs
     box.stop(timeout=2)

@@ -195,3 +195,33 @@ def test_a_stuck_call_returning_during_the_watchdog_tick_does_not_leave_an_extra
     assert [s["id"] for s in pool.states()] == [1]
     queue.shut_down()
     assert pool.join(2.0)
+
+
+def test_the_watchdog_sets_cancelled_on_the_timed_out_call_only():
+    """Issue 14 "Hook hang": when the timeout fires, the stuck call's `cancelled` (its hook's
+    `ctx.cancelled`) is set, and a call that started later on the replacement is not cancelled."""
+    clock = FakeClock()
+    seen: dict[str, threading.Event] = {}
+    hang = threading.Event()
+
+    def handle(key, cancelled):
+        seen[key] = cancelled
+        if key == "default/hangs":
+            hang.wait(5)
+        return Outcome(True)
+    pool, queue, _, timeouts = make_pool(handle, size=1, timeout=10.0, clock=clock)
+    pool.start()
+    queue.add("default/hangs")
+    wait_until(lambda: "default/hangs" in seen)
+    clock.t += 5
+    pool.check_timeouts()
+    assert not seen["default/hangs"].is_set(), "not before the timeout"
+    clock.t += 6
+    pool.check_timeouts()
+    assert seen["default/hangs"].is_set() and [k for k, _ in timeouts] == ["default/hangs"]
+    queue.add("default/other")
+    wait_until(lambda: "default/other" in seen and pool.counts()["processing"] == 0)
+    assert not seen["default/other"].is_set()
+    hang.set()
+    queue.shut_down()
+    assert pool.join(2.0)

@@ -90,3 +90,30 @@ def test_a_failing_handler_does_not_stop_the_others():
     inf.add_handler(on_add=lambda o: seen.append(o["metadata"]["name"]))
     list_into(inf, [obj("a")])
     assert seen == ["a"]
+
+
+def test_resyncs_into_a_full_dropping_queue_reach_every_object():
+    """Issue 14 "Queue limits": with `onLimit: drop` a resync into a nearly full queue keeps only
+    the first few objects it offers. Always starting at the same place, the rest of the cache
+    was refused at every resync for ever; starting at places spread around the cache reaches
+    every object within a few rounds."""
+    from orkestra.workqueue import RateLimitingQueue
+    clock = FakeClock()
+    timer = Timer(clock=clock, start=False)
+    inf = SharedInformer(kube=None, gvr=GVR("demo.io", "v1", "sites"), timer=timer)
+    queue = RateLimitingQueue("sites", clock=clock, timer=timer, max_depth=3, on_limit="drop")
+    key = lambda o: f"ns/{o['metadata']['name']}"  # noqa: E731
+    inf.add_handler(on_update=lambda old, new: queue.offer(key(new)), resync_period=10)
+    list_into(inf, [obj(f"cr-{i:02d}") for i in range(30)])
+    reconciled = set()
+    for resyncs in range(1, 41):
+        clock.advance(10)
+        timer.run_due()
+        while len(queue):                   # the worker drains the queue between two resyncs
+            item, _ = queue.get()
+            reconciled.add(item)
+            queue.done(item)
+        if len(reconciled) == 30:
+            break
+    assert reconciled == {f"ns/cr-{i:02d}" for i in range(30)}, "every CR converged, nothing lost"
+    assert resyncs <= 25, f"{resyncs} resyncs for 30 objects through a depth of 3"

@@ -503,3 +503,18 @@ def test_an_event_written_for_any_cr_of_the_crd_clears_every_events_warning():
     s.runtime.recorder.failure = None
     s.rec.event(s.api.object(WEBSITES, "other", "default"), "Normal", "Reconciled", "ok")
     assert s.runtime.warnings["default/site"] == [] and s.runtime.warnings["default/other"] == []
+
+
+# --- issue 14 "Bad input": a CR that kube.decode had to cut ------------------------------------------
+def test_a_cr_cut_by_the_decoder_is_refused_naming_the_field_and_nothing_is_written():
+    from orkestra.kube import decode
+    from orkestra.reconcile.errors import ReconcileError
+    s = Setup(templates={"onReconcile": {"configMaps": [{"data": {"v": "{{ .spec.value }}"}}]}})
+    s.create(spec={"value": {"n": decode.CUT}})
+    s.runtime.sync()
+    s.runtime.cache["default/site"][decode.TOO_DEEP_KEY] = ["spec.value.n"]   # as decode.loads marks it
+    s.api.clear_calls()
+    with pytest.raises(ReconcileError) as err:
+        s.rec.reconcile("default/site", threading.Event())
+    assert str(err.value).startswith('field "spec.value.n" is nested deeper than 100 levels')
+    assert s.api.writes == [], "never acts on the cut copy: no finalizer, no label, no child, no status"

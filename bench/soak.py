@@ -1,0 +1,287 @@
+"""Soak (issue 14, not run in CI): churn across 10 CRDs for a long time, with leader kills.
+
+Two `ork run` replicas with leader election serve one Katalog of `--crds` CRDs (each CR renders a
+ConfigMap holding its `.spec.value`). For `--minutes`, a churn thread creates, updates and
+deletes CRs across every CRD at `--rate` operations a second; every `--kill-every` minutes the
+current leader is SIGKILLed and restarted as a follower, so leadership moves. Every `--sample`
+seconds the RSS of each replica (the gunicorn arbiter and its worker, summed) is recorded with
+its thread and open-file counts and whether it leads.
+
+At the end, per replica process: the RSS slope (least squares, MiB per hour) over its samples
+from `--warmup` minutes after its own start in the role it ended in, and its threads and fds at
+the first of those samples and at the end. Then the convergence check: every CR that exists has
+a ConfigMap with its last value and every deleted CR's ConfigMap is gone (exit 1 if not,
+listing what is missing).
+
+The machine is shared: absolute RSS figures move with load, the slope and the counts are what
+matter. Run from the repository root; without `--kubeconfig` (or KUBECONFIG) a local control
+plane is started for the run and stopped after it:
+    .venv/bin/python bench/soak.py                     # 30 minutes, 10 CRDs, a kill every 5 minutes
+    .venv/bin/python bench/soak.py --minutes 3 --kill-every 1.5 --warmup 1
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_failover import wait  # noqa: E402
+from bench_memory import GROUP, ORK, MB, delete_kinds, free_port, get_json, make_kinds  # noqa: E402
+
+from orkestra.gvk import GVR  # noqa: E402
+
+CONFIGMAPS = GVR("", "v1", "configmaps")
+NAMESPACES = GVR("", "v1", "namespaces")
+
+
+# ---------------------------------------------------------------------------- replicas
+@dataclass
+class Replica:
+    name: str
+    proc: subprocess.Popen
+    url: str
+    started: float = 0.0              # seconds since the soak began
+    samples: list[tuple[float, int, int, int, bool]] = field(default_factory=list)  # t, rss, threads, fds, leads
+
+    def leads(self) -> bool:
+        doc = get_json(self.url + "/katalog")
+        return bool(doc and doc.get("isKonductor"))
+
+    def sample(self, t: float) -> None:
+        try:
+            root = psutil.Process(self.proc.pid)
+            procs = [root, *root.children(recursive=True)]
+            rss = sum(p.memory_info().rss for p in procs)
+            threads = sum(p.num_threads() for p in procs)
+            fds = sum(p.num_fds() for p in procs)
+        except psutil.NoSuchProcess:
+            return
+        self.samples.append((t, rss, threads, fds, self.leads()))
+
+
+def start_replica(name: str, katalog: Path, kubeconfig: str, namespace: str, workdir: Path) -> Replica:
+    port = free_port()
+    env = {**os.environ, "ORK_PORT": str(port), "ORK_WEBHOOK_PORT": str(free_port()), "ORK_BIND_ADDRESS": "127.0.0.1",
+           "NAMESPACE": namespace, "WATCH_NAMESPACE": namespace, "LOG_LEVEL": "warn", "LEADER_ELECTION": "true",
+           "LEASE_DURATION": "6s", "RENEW_DEADLINE": "4s", "RETRY_PERIOD": "2s"}
+    log = open(workdir / f"{name}.log", "ab")
+    proc = subprocess.Popen([ORK, "run", "-f", str(katalog), "--kubeconfig", kubeconfig], stdout=log,
+                            stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    return Replica(name, proc, f"http://127.0.0.1:{port}")
+
+
+def stop_replica(replica: Replica, sig: int = signal.SIGTERM) -> None:
+    if replica.proc.poll() is None:
+        try:
+            os.killpg(replica.proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            replica.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(replica.proc.pid, signal.SIGKILL)
+            replica.proc.wait()
+
+
+# ---------------------------------------------------------------------------- churn
+class Churn:
+    """Creates, updates and deletes CRs; remembers what each CR should look like at the end."""
+
+    def __init__(self, kube, kinds: list[tuple[str, str]], namespace: str, rate: float, seed: int) -> None:
+        self.kube, self.kinds, self.namespace, self.rate = kube, kinds, namespace, rate
+        self.rng = random.Random(seed)
+        self.live: dict[tuple[str, str], str] = {}        # (plural, name) → last value written
+        self.deleted: set[tuple[str, str]] = set()
+        self.ops = {"create": 0, "update": 0, "delete": 0, "failed": 0}
+        self._stop = threading.Event()
+        self._serial = 0
+
+    def run(self) -> None:
+        while not self._stop.wait(1.0 / self.rate):
+            try:
+                self.step()
+            except Exception as err:  # noqa: BLE001 - a refused write is counted, the soak goes on
+                self.ops["failed"] += 1
+                print(f"  churn: {err}", flush=True)
+
+    def step(self) -> None:
+        kind, plural = self.rng.choice(self.kinds)
+        gvr = GVR(GROUP, "v1", plural)
+        mine = [name for (p, name) in self.live if p == plural]
+        roll = self.rng.random()
+        if not mine or roll < 0.4:
+            self._serial += 1
+            name, value = f"soak-{self._serial:06d}", f"v{self._serial}"
+            self.kube.create(gvr, {"apiVersion": f"{GROUP}/v1", "kind": kind, "metadata": {"name": name},
+                                   "spec": {"value": value}}, self.namespace)
+            self.live[(plural, name)] = value
+            self.ops["create"] += 1
+        elif roll < 0.8:
+            name = self.rng.choice(mine)
+            value = f"u{self.rng.randrange(10**9)}"
+            self.kube.patch(gvr, name, {"spec": {"value": value}}, self.namespace)
+            self.live[(plural, name)] = value
+            self.ops["update"] += 1
+        else:
+            name = self.rng.choice(mine)
+            self.kube.delete(gvr, name, self.namespace)
+            del self.live[(plural, name)]
+            self.deleted.add((plural, name))
+            self.ops["delete"] += 1
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def unconverged(self) -> list[str]:
+        items, _ = self.kube.list(CONFIGMAPS, self.namespace)
+        values = {cm["metadata"]["name"]: (cm.get("data") or {}).get("value") for cm in items}
+        wrong = [f"{p}/{n}: want {v!r}, ConfigMap has {values.get(f'{n}-config')!r}"
+                 for (p, n), v in self.live.items() if values.get(f"{n}-config") != v]
+        wrong += [f"{p}/{n}: deleted, ConfigMap still there" for (p, n) in self.deleted if f"{n}-config" in values]
+        return wrong
+
+
+# ---------------------------------------------------------------------------- report
+def slope_mib_per_hour(samples: list[tuple]) -> float | None:
+    if len(samples) < 3:
+        return None
+    ts = [s[0] for s in samples]
+    rss = [s[1] / MB for s in samples]
+    return statistics.linear_regression(ts, rss).slope * 3600
+
+
+def report(replicas: list[Replica], warmup: float) -> None:
+    """Per replica process: the samples from `warmup` seconds after its own start, in the role
+    (leader or follower) it ended in, since becoming leader starts the workers and informers."""
+    for r in replicas:
+        role = r.samples[-1][4] if r.samples else False
+        after = [s for s in r.samples if s[0] >= r.started + warmup and s[4] == role]
+        if not after:
+            print(f"{r.name}: no samples {warmup / 60:.0f} min after its start in its last role")
+            continue
+        first, last = after[0], after[-1]
+        slope = slope_mib_per_hour(after)
+        print(f"{r.name} ({'leader' if role else 'follower'}): {len(after)} samples after warm-up over "
+              f"{(last[0] - first[0]) / 60:.1f} min; RSS {first[1] / MB:.1f} → {last[1] / MB:.1f} MiB "
+              f"(min {min(s[1] for s in after) / MB:.1f}, max {max(s[1] for s in after) / MB:.1f}); slope "
+              f"{'n/a' if slope is None else f'{slope:+.2f} MiB/h'}; threads {first[2]} → {last[2]}; "
+              f"fds {first[3]} → {last[3]}")
+
+
+# ---------------------------------------------------------------------------- main
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"),
+                    help="an existing cluster (default $KUBECONFIG); without one a local control plane is started")
+    ap.add_argument("--minutes", type=float, default=30.0)
+    ap.add_argument("--crds", type=int, default=10)
+    ap.add_argument("--initial", type=int, default=10, help="CRs per CRD before the churn starts")
+    ap.add_argument("--rate", type=float, default=10.0, help="churn operations per second")
+    ap.add_argument("--kill-every", type=float, default=5.0, help="minutes between leader kills")
+    ap.add_argument("--sample", type=float, default=10.0, help="seconds between RSS samples")
+    ap.add_argument("--warmup", type=float, default=5.0, help="minutes excluded from the slope")
+    ap.add_argument("--converge-timeout", type=float, default=180.0)
+    ap.add_argument("--seed", type=int, default=14)
+    args = ap.parse_args()
+
+    from orkestra.kube import KubeClient
+    control_plane = None
+    kubeconfig = args.kubeconfig
+    if kubeconfig is None:
+        from orkestra.testing.controlplane import LocalControlPlane
+        control_plane = LocalControlPlane().start()
+        kubeconfig = str(control_plane.kubeconfig)
+    kube = KubeClient.from_config(kubeconfig)
+    namespace = f"soak-{uuid.uuid4().hex[:6]}"
+    kube.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    workdir = Path(tempfile.mkdtemp(prefix="soak-"))
+    kinds = make_kinds(kube, args.crds, 0, namespace)
+    katalog = workdir / "katalog.yaml"
+    katalog.write_text(yaml.safe_dump({
+        "apiVersion": "orkestra.orkspace.io/v1", "kind": "Katalog", "metadata": {"name": "soak"},
+        "spec": {"crds": {plural[:-1]: {
+            "apiTypes": {"group": GROUP, "version": "v1", "kind": kind, "plural": plural},
+            "operatorBox": {"reconciler": {"workers": 2},
+                            "onReconcile": {"configMaps": [{"data": {"value": "{{ .spec.value }}"}}]}}}
+            for kind, plural in kinds}}}))
+    churn = Churn(kube, kinds, namespace, args.rate, args.seed)
+    for _ in range(args.initial * args.crds):
+        churn.step()
+    replicas = [start_replica("replica-0", katalog, kubeconfig, namespace, workdir),
+                start_replica("replica-1", katalog, kubeconfig, namespace, workdir)]
+    print(f"soak: {args.minutes} min, {args.crds} CRDs, {args.rate}/s churn, a leader kill every "
+          f"{args.kill_every} min, RSS every {args.sample}s; logs in {workdir}", flush=True)
+    failed, retired = True, []
+    try:
+        wait(lambda: any(r.leads() for r in replicas), 120, "a leader")
+        t0 = time.monotonic()
+        runner = threading.Thread(target=churn.run, name="churn", daemon=True)
+        runner.start()
+        next_kill, kills, takeovers = t0 + args.kill_every * 60, 0, []
+        end = t0 + args.minutes * 60
+        while time.monotonic() < end:
+            now = time.monotonic()
+            for r in replicas:
+                r.sample(now - t0)
+            if now >= next_kill:
+                leader = next((r for r in replicas if r.leads()), None)
+                if leader is not None:
+                    killed_at = time.monotonic()
+                    stop_replica(leader, signal.SIGKILL)
+                    others = [r for r in replicas if r is not leader]
+                    wait(lambda: any(r.leads() for r in others), 120, "a new leader")
+                    takeovers.append(time.monotonic() - killed_at)
+                    kills += 1
+                    fresh = start_replica(f"{leader.name}.{kills}", katalog, kubeconfig, namespace, workdir)
+                    fresh.started = time.monotonic() - t0
+                    replicas[replicas.index(leader)] = fresh
+                    print(f"  {(now - t0) / 60:5.1f} min: killed {leader.name}, new leader in "
+                          f"{takeovers[-1]:.1f}s; {churn.ops}", flush=True)
+                    retired.append(leader)
+                next_kill += args.kill_every * 60
+            time.sleep(max(0.0, args.sample - (time.monotonic() - now)))
+        churn.stop()
+        runner.join(30)
+        started = time.monotonic()
+        wrong: list[str] = churn.unconverged()
+        while wrong and time.monotonic() - started < args.converge_timeout:
+            time.sleep(2)
+            wrong = churn.unconverged()
+        now = time.monotonic()
+        for r in replicas:
+            r.sample(now - t0)
+        print(f"churn: {churn.ops}; leader kills: {kills}, takeovers "
+              f"{', '.join(f'{t:.1f}s' for t in takeovers) or 'none'}")
+        report(retired + replicas, args.warmup * 60)
+        if wrong:
+            print(f"NOT CONVERGED after {args.converge_timeout:.0f}s: {len(wrong)} CRs, e.g. {wrong[:5]}")
+        else:
+            print(f"every CR converged, nothing lost: {len(churn.live)} live CRs with their last value, "
+                  f"{len(churn.deleted)} deleted CRs without a ConfigMap, in {now - started:.1f}s after the churn")
+            failed = False
+    finally:
+        churn.stop()
+        for r in replicas:
+            stop_replica(r)
+        delete_kinds(kube, kinds)
+        kube.delete(NAMESPACES, namespace)
+        if control_plane is not None:
+            control_plane.stop()
+    return 1 if failed else 0
+
+if __name__ == "__main__":
+    sys.exit(main())

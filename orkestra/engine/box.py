@@ -243,8 +243,13 @@ class OperatorBox:
         self.enqueue(object_key(obj))
 
     def _on_update(self, old: dict, new: dict) -> None:
-        if filters.update_needs_reconcile(old, new, ignore_observed_generation=self.entry.ignore_observed_generation):
-            self.enqueue(object_key(new))
+        ignore = self.entry.ignore_observed_generation
+        if not filters.update_needs_reconcile(old, new, ignore_observed_generation=ignore):
+            return
+        reconciler, key = self.reconciler, object_key(new)
+        if not ignore and reconciler is not None and reconciler.own_writes.caused(key, old, new):
+            return      # the reconcile that wrote it already went on with this version
+        self.enqueue(key)
 
     def _on_delete(self, obj: dict) -> None:
         key = object_key(obj)

@@ -14,13 +14,14 @@ import copy
 import logging
 import threading
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from orkestra.conditions import resolve_field
 from orkestra.conditions.rules import compute_mutation, evaluate_validation
 from orkestra.gvk import GVR, api_version_of
 from orkestra.hooks.context import HookContext
 from orkestra.hooks.loader import HookSet, calls_for
+from orkestra.informers.store import object_key
 from orkestra.katalog import builtins
 from orkestra.katalog.model import CrdEntry, Katalog
 from orkestra.kube.errors import ApiError
@@ -32,6 +33,7 @@ from orkestra.reconcile.errors import ApplyFailed, ReconcileError, ValidationDen
 from orkestra.reconcile.hookhost import ReconcileHookHost, render_hook_args
 from orkestra.reconcile.kinds import text_map
 from orkestra.reconcile.naming import LABEL_OWNER_UID
+from orkestra.reconcile.ownwrites import OwnWrites
 from orkestra.reconcile.prune import PrunePlan, identity, object_identity
 from orkestra.reconcile.render import (DesiredChild, TemplateEntry, compile_entries, may_label_track,
                                        render_entry, render_value, tracked_gvrs)
@@ -42,6 +44,7 @@ from orkestra.template import compile_template
 
 log = logging.getLogger("orkestra.reconcile")
 Clock = Callable[[], datetime]
+_Written = TypeVar("_Written", bound="dict | None")
 
 
 def _utcnow() -> datetime:
@@ -73,6 +76,7 @@ class DeclarativeReconciler:
         self._succeeded: dict[str, tuple[str, int | None]] = {}   # key -> (uid, generation), kinds without status
         self._writes_status: bool | None = None
         self.applied = AppliedRecords()
+        self.own_writes = OwnWrites()
         self.deletion = DeletionFlow(self, runtime.kube, DeletionPlan(
             gvr=entry.api.gvr, templates=self.delete_templates,
             finalizers=crmeta.wanted_finalizers(entry.box.finalizers), delete_timeout=entry.box.delete_timeout,
@@ -83,6 +87,12 @@ class DeclarativeReconciler:
     @property
     def crd(self) -> str:
         return self.entry.key
+
+    def _wrote(self, before: dict, after: _Written) -> _Written:
+        """Note a write of the CR's metadata or spec, whose update event then queues nothing
+        (`orkestra.reconcile.ownwrites`); returns `after`."""
+        self.own_writes.record(object_key(before), before, after)
+        return after
 
     def _extra(self, key: str) -> dict:
         return {"crd": self.crd, "key": key}
@@ -229,6 +239,7 @@ class DeclarativeReconciler:
 
     def forget(self, key: str) -> None:
         self.applied.forget(key)
+        self.own_writes.forget(key)
         self.deletion.forget(key)
         with self._lock:
             self._succeeded.pop(key, None)
@@ -280,7 +291,7 @@ class DeclarativeReconciler:
             added[:] = names
             return ops
 
-        patched = patch_cr(self.runtime.kube, self.entry.api.gvr, cr, build)
+        patched = self._wrote(cr, patch_cr(self.runtime.kube, self.entry.api.gvr, cr, build))
         if patched is None:
             raise ReconcileError("the CR was deleted while Orkestra added its finalizers")
         if added:
@@ -303,7 +314,7 @@ class DeclarativeReconciler:
             kept = [g for g in have if g not in gone]
             return crmeta.record_ops(fresh, crmeta.CHILD_RESOURCES_ANNOTATION, kept + [g for g in new if g not in kept])
 
-        return patch_cr(self.runtime.kube, self.entry.api.gvr, cr, build) or cr
+        return self._wrote(cr, patch_cr(self.runtime.kube, self.entry.api.gvr, cr, build)) or cr
 
     def _patch_metadata(self, cr: dict, key: str) -> dict:
         labels = text_map(render_value(self.entry.labels, cr, {}, f"spec.crds.{self.crd}.labels"))
@@ -313,7 +324,7 @@ class DeclarativeReconciler:
         if patch is None:
             return cr
         meta = cr["metadata"]
-        return self.runtime.kube.patch(self.entry.api.gvr, meta["name"], patch, meta.get("namespace"))
+        return self._wrote(cr, self.runtime.kube.patch(self.entry.api.gvr, meta["name"], patch, meta.get("namespace")))
 
     def unique_taken(self, field: str, value: Any, scope: str, obj: dict) -> bool:
         """True when an older CR of this CRD (creationTimestamp, then ns/name) holds the same value."""
@@ -345,8 +356,8 @@ class DeclarativeReconciler:
                 outcome = compute_mutation(mutation["rules"], cr)
                 if outcome.patch:
                     meta = cr["metadata"]
-                    cr = self.runtime.kube.patch(self.entry.api.gvr, meta["name"], outcome.patch,
-                                                 meta.get("namespace"), patch_type="json")
+                    cr = self._wrote(cr, self.runtime.kube.patch(self.entry.api.gvr, meta["name"], outcome.patch,
+                                                                 meta.get("namespace"), patch_type="json"))
                     self.event(cr, "Normal", "MutationApplied", messages.mutation_applied(outcome.applied))
         return cr
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from orkestra.gvk import GVR
+from orkestra.reconcile.ownwrites import OwnWrites
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ class ReconcileRuntime(Protocol):
 
 
 class Reconciler(Protocol):
+    own_writes: OwnWrites   # the CR versions its own writes produced: their update events queue nothing
+
     def reconcile(self, key: str, cancelled: threading.Event) -> ReconcileResult:
         """Bring the CR `key` to its declared state. Raises OrkestraError subclasses for expected failures."""
 

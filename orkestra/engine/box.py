@@ -247,8 +247,9 @@ class OperatorBox:
         if not filters.update_needs_reconcile(old, new, ignore_observed_generation=ignore):
             return
         reconciler, key = self.reconciler, object_key(new)
-        if not ignore and reconciler is not None and reconciler.own_writes.caused(key, old, new):
-            return      # the reconcile that wrote it already went on with this version
+        if not ignore and reconciler is not None and reconciler.own_writes.caused(
+                key, old, new, lambda: self.enqueue(key)):
+            return      # the reconcile that wrote it goes on with this version
         self.enqueue(key)
 
     def _on_delete(self, obj: dict) -> None:

@@ -46,6 +46,7 @@ log = logging.getLogger("orkestra.engine")
 HEARTBEAT_LIMIT = 60.0
 LIVE_CHILDREN_TTL = 30.0
 LOST_LEADERSHIP_GRACE = 5.0
+EVENT_FLUSH_TIMEOUT = 2.0       # shutdown: how long the Events still buffered may take
 
 
 class EngineStartError(OrkestraError):
@@ -105,10 +106,10 @@ class Engine:
         try:
             self.kube = self._kube_factory()
             from orkestra.informers import SharedInformerFactory
-            from orkestra.kube import Discovery, EventRecorder
+            from orkestra.kube import Discovery, EventRecorder, EventSink
             from orkestra.workqueue import shared_timer
             self.discovery = Discovery(self.kube)
-            self.recorder = EventRecorder(self.kube, self.identity)
+            self.recorder = EventSink(EventRecorder(self.kube, self.identity))   # off the workers' time
             self.factory = SharedInformerFactory(self.kube, timer=shared_timer(),
                                                  watch_namespace=self.settings.watch_namespace,
                                                  stall_timeout=self.settings.watch_stall_timeout)
@@ -420,11 +421,14 @@ class Engine:
         return items
 
     def stop_threads(self) -> None:
-        """Stop the supervisor and the election loop (shutdown step 3)."""
+        """Stop the supervisor and the election loop (shutdown step 3), and write the Events
+        still buffered (at most 2 s)."""
         self._stop.set()
         self._wake.set()
         if self.elector is not None:
             self.elector.wake()
+        if self.recorder is not None:
+            self.recorder.close(EVENT_FLUSH_TIMEOUT)
 
     def release_informers(self) -> None:
         """Stop every reflector (shutdown step 3)."""

@@ -13,6 +13,11 @@ keep them from flooding the API server:
 
 Both clocks are injectable: `clock` (monotonic, for the windows) and `now` (wall time, for the
 timestamps written into the Event).
+
+`EventSink` puts the recorder off the caller's thread (issue 15): a reconcile hands its Event to
+a bounded buffer and goes on; one background thread writes them. Repeats of an Event still
+waiting there are folded into it and written as one `count + n` patch. A full buffer drops the
+Event (counted in `dropped`, logged at warn at most once a minute); the caller never waits.
 """
 from __future__ import annotations
 
@@ -38,6 +43,7 @@ RATE_WINDOW = 60.0
 MAX_NEW_PER_WINDOW = 10
 FAILURE_LOG_INTERVAL = 60.0
 MAX_SERIES = 4096
+SINK_CAPACITY = 1024    # distinct Events waiting to be written; more are dropped
 
 
 @dataclass
@@ -61,17 +67,19 @@ class EventRecorder:
         self._created: dict[str, deque[float]] = {}
         self._failure_logged: dict[tuple[str, str], float] = {}
 
-    def event(self, obj: dict, type: str, reason: str, message: str, *, crd: str = "") -> None:
-        """Record an Event about `obj` (a dict with apiVersion, kind and metadata).
-        `crd` names the Katalog entry for the failure log (defaults to the object's kind)."""
+    def event(self, obj: dict, type: str, reason: str, message: str, *, crd: str = "",
+              repeats: int = 1) -> None:
+        """Record an Event about `obj` (a dict with apiVersion, kind and metadata), `repeats` times
+        over (one write). `crd` names the Katalog entry for the failure log (defaults to the
+        object's kind)."""
         try:
-            self._record(obj, type, reason, message[:MAX_MESSAGE])
+            self._record(obj, type, reason, message[:MAX_MESSAGE], repeats)
         except ApiError as exc:
             self._log_failure(crd or obj.get("kind", ""), reason, exc)
         except Exception as exc:  # never fail a reconcile because of an Event
             self._log_failure(crd or obj.get("kind", ""), reason, exc)
 
-    def _record(self, obj: dict, type: str, reason: str, message: str) -> None:
+    def _record(self, obj: dict, type: str, reason: str, message: str, repeats: int) -> None:
         meta = obj.get("metadata") or {}
         uid = meta.get("uid", "")
         series_key = (uid, type, reason, message)
@@ -82,7 +90,7 @@ class EventRecorder:
                 del self._series[series_key]
                 series = None
             if series is not None:
-                series.count += 1
+                series.count += repeats
                 count = series.count
                 self._series.move_to_end(series_key)
             elif not self._admit_new(uid, now):
@@ -102,10 +110,10 @@ class EventRecorder:
                 with self._lock:
                     self._series.pop(series_key, None)  # the Event expired: start a new series
         namespace = meta.get("namespace") or "default"
-        body = self._new_event(obj, namespace, type, reason, message, stamp)
+        body = self._new_event(obj, namespace, type, reason, message, stamp, repeats)
         created = self._kube.create(EVENTS, body, namespace=namespace)
         with self._lock:
-            self._series[series_key] = _Series(created["metadata"]["name"], namespace, 1, now)
+            self._series[series_key] = _Series(created["metadata"]["name"], namespace, repeats, now)
             while len(self._series) > MAX_SERIES:
                 self._series.popitem(last=False)
 
@@ -123,7 +131,7 @@ class EventRecorder:
         return True
 
     def _new_event(self, obj: dict, namespace: str, type: str, reason: str, message: str,
-                   stamp: str) -> dict:
+                   stamp: str, count: int) -> dict:
         meta = obj.get("metadata") or {}
         involved = {"apiVersion": obj.get("apiVersion", ""), "kind": obj.get("kind", ""),
                     "name": meta.get("name", ""), "uid": meta.get("uid", ""),
@@ -135,7 +143,7 @@ class EventRecorder:
             "metadata": {"name": f"{meta.get('name', 'object')}.{time.time_ns():x}",
                          "namespace": namespace},
             "involvedObject": involved,
-            "type": type, "reason": reason, "message": message, "count": 1,
+            "type": type, "reason": reason, "message": message, "count": count,
             "firstTimestamp": stamp, "lastTimestamp": stamp,
             "source": {"component": COMPONENT},
             "reportingComponent": COMPONENT, "reportingInstance": self._identity,
@@ -150,3 +158,98 @@ class EventRecorder:
             self._failure_logged[(crd, reason)] = now
         log.warning("event could not be written", extra={"crd": crd, "reason": reason, "error": str(exc)})
 
+
+
+@dataclass
+class _Waiting:
+    obj: dict
+    type: str
+    reason: str
+    message: str
+    crd: str
+    repeats: int
+
+
+class EventSink:
+    """`EventRecorder.event` without the wait: a bounded buffer and one writer thread (see above).
+
+    `event()` takes a lock for a dict update and never blocks on I/O. The thread starts with the
+    first Event; `flush` waits until everything buffered is written, `close` also stops it."""
+
+    def __init__(self, recorder: EventRecorder, *, capacity: int = SINK_CAPACITY,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._recorder = recorder
+        self._capacity = capacity
+        self._clock = clock
+        self._cond = threading.Condition()
+        self._waiting: OrderedDict[tuple, _Waiting] = OrderedDict()
+        self._writing = False
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self._drop_logged: float | None = None
+        self.dropped = 0
+        self.folded = 0
+
+    def event(self, obj: dict, type: str, reason: str, message: str, *, crd: str = "") -> None:
+        message = message[:MAX_MESSAGE]
+        key = ((obj.get("metadata") or {}).get("uid", ""), type, reason, message)
+        with self._cond:
+            waiting = self._waiting.get(key)
+            if waiting is not None:
+                waiting.repeats += 1
+                waiting.obj = obj
+                self.folded += 1
+                return
+            if self._closed or len(self._waiting) >= self._capacity:
+                self._drop(crd or obj.get("kind", ""), reason)
+                return
+            self._waiting[key] = _Waiting(obj, type, reason, message, crd, 1)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="ork-events", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def _drop(self, crd: str, reason: str) -> None:
+        """Called with the lock held."""
+        self.dropped += 1
+        now = self._clock()
+        if self._drop_logged is None or now - self._drop_logged >= FAILURE_LOG_INTERVAL:
+            self._drop_logged = now
+            log.warning("event dropped: the event buffer is full", extra={"crd": crd, "reason": reason,
+                                                                         "dropped": self.dropped})
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._waiting and not self._closed:
+                    self._cond.wait()
+                if not self._waiting:
+                    return
+                _, item = self._waiting.popitem(last=False)
+                self._writing = True
+            try:
+                self._recorder.event(item.obj, item.type, item.reason, item.message, crd=item.crd,
+                                     repeats=item.repeats)
+            finally:
+                with self._cond:
+                    self._writing = False
+                    self._cond.notify_all()
+
+    def flush(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds until every buffered Event is written; True if they were."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._waiting or self._writing:
+                left = deadline - time.monotonic()
+                if left <= 0 or self._thread is None:
+                    return False
+                self._cond.wait(left)
+        return True
+
+    def close(self, timeout: float) -> bool:
+        """Write what is buffered (up to `timeout` seconds), then stop the thread; later Events are dropped."""
+        done = self.flush(timeout)
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        return done

@@ -88,10 +88,12 @@ class DeclarativeReconciler:
     def crd(self) -> str:
         return self.entry.key
 
-    def _wrote(self, before: dict, after: _Written) -> _Written:
-        """Note a write of the CR's metadata or spec, whose update event then queues nothing
-        (`orkestra.reconcile.ownwrites`); returns `after`."""
-        self.own_writes.record(object_key(before), before, after)
+    def _write_cr(self, before: dict, write: Callable[[], _Written]) -> _Written:
+        """Run one write of the CR's metadata or spec, made from `before`, so that its update event
+        queues nothing (`orkestra.reconcile.ownwrites`); returns the CR it answered."""
+        with self.own_writes.writing(object_key(before), before) as answered:
+            after = write()
+            answered(after)
         return after
 
     def _extra(self, key: str) -> dict:
@@ -291,7 +293,7 @@ class DeclarativeReconciler:
             added[:] = names
             return ops
 
-        patched = self._wrote(cr, patch_cr(self.runtime.kube, self.entry.api.gvr, cr, build))
+        patched = self._write_cr(cr, lambda: patch_cr(self.runtime.kube, self.entry.api.gvr, cr, build))
         if patched is None:
             raise ReconcileError("the CR was deleted while Orkestra added its finalizers")
         if added:
@@ -314,7 +316,7 @@ class DeclarativeReconciler:
             kept = [g for g in have if g not in gone]
             return crmeta.record_ops(fresh, crmeta.CHILD_RESOURCES_ANNOTATION, kept + [g for g in new if g not in kept])
 
-        return self._wrote(cr, patch_cr(self.runtime.kube, self.entry.api.gvr, cr, build)) or cr
+        return self._write_cr(cr, lambda: patch_cr(self.runtime.kube, self.entry.api.gvr, cr, build)) or cr
 
     def _patch_metadata(self, cr: dict, key: str) -> dict:
         labels = text_map(render_value(self.entry.labels, cr, {}, f"spec.crds.{self.crd}.labels"))
@@ -324,7 +326,8 @@ class DeclarativeReconciler:
         if patch is None:
             return cr
         meta = cr["metadata"]
-        return self._wrote(cr, self.runtime.kube.patch(self.entry.api.gvr, meta["name"], patch, meta.get("namespace")))
+        return self._write_cr(cr, lambda: self.runtime.kube.patch(self.entry.api.gvr, meta["name"], patch,
+                                                                  meta.get("namespace")))
 
     def unique_taken(self, field: str, value: Any, scope: str, obj: dict) -> bool:
         """True when an older CR of this CRD (creationTimestamp, then ns/name) holds the same value."""
@@ -356,8 +359,8 @@ class DeclarativeReconciler:
                 outcome = compute_mutation(mutation["rules"], cr)
                 if outcome.patch:
                     meta = cr["metadata"]
-                    cr = self._wrote(cr, self.runtime.kube.patch(self.entry.api.gvr, meta["name"], outcome.patch,
-                                                                 meta.get("namespace"), patch_type="json"))
+                    cr = self._write_cr(cr, lambda: self.runtime.kube.patch(
+                        self.entry.api.gvr, meta["name"], outcome.patch, meta.get("namespace"), patch_type="json"))
                     self.event(cr, "Normal", "MutationApplied", messages.mutation_applied(outcome.applied))
         return cr
 

@@ -1,8 +1,10 @@
 import logging
+import threading
+import time
 from datetime import datetime, timezone
 
 from orkestra.kube.errors import ApiError
-from orkestra.kube.events import EventRecorder
+from orkestra.kube.events import EventRecorder, EventSink
 from tests.unit.workqueue.fake_clock import FakeClock
 
 SITE = {"apiVersion": "demo.io/v1", "kind": "Site",
@@ -122,3 +124,70 @@ def test_failures_never_raise_and_log_once_a_minute_per_crd_and_reason(caplog):
     logged = [(r.crd, r.reason) for r in caplog.records if r.getMessage() == "event could not be written"]
     assert logged == [("website", "Reconciled"), ("website", "ReconcileError"), ("website", "Reconciled")]
     assert "no events for you" in caplog.records[0].error
+
+
+# --- EventSink (issue 15): off the caller's thread, folded, bounded ----------------------------------
+class GatedKube(RecordingKube):
+    """Every write waits for `gate`, like a slow API server."""
+
+    def __init__(self):
+        super().__init__()
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+
+    def create(self, gvr, obj, namespace=None):
+        self.entered.set()
+        assert self.gate.wait(5)
+        return super().create(gvr, obj, namespace)
+
+
+def other(uid):
+    return {**SITE, "metadata": {**SITE["metadata"], "uid": uid, "name": uid}}
+
+
+def make_sink(capacity=4):
+    kube = GatedKube()
+    recorder = EventRecorder(kube, "pod-1_abcd", clock=FakeClock(),
+                             now=lambda: datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc))
+    return kube, EventSink(recorder, capacity=capacity, clock=FakeClock())
+
+
+def test_the_sink_never_waits_for_the_api_server_and_folds_repeats_into_one_count():
+    kube, sink = make_sink()
+    sink.event(SITE, "Normal", "Reconciled", "first")
+    assert kube.entered.wait(2)                       # the writer thread is stuck in the first create
+    started = time.monotonic()
+    for _ in range(50):
+        sink.event(SITE, "Normal", "Reconciled", "again")
+    assert time.monotonic() - started < 0.5 and kube.created == []
+    kube.gate.set()
+    assert sink.flush(5)
+    assert [(ev["message"], ev["count"]) for _, ev in kube.created] == [("first", 1), ("again", 50)]
+    assert sink.folded == 49 and sink.dropped == 0
+
+
+def test_a_full_sink_drops_with_a_count_and_keeps_what_it_holds(caplog):
+    kube, sink = make_sink(capacity=2)
+    sink.event(other("u-0"), "Normal", "Reconciled", "m")
+    assert kube.entered.wait(2)
+    with caplog.at_level(logging.WARNING, logger="orkestra.kube"):
+        for i in range(1, 6):
+            sink.event(other(f"u-{i}"), "Normal", "Reconciled", "m")
+    assert sink.dropped == 3
+    assert len([r for r in caplog.records if r.getMessage().startswith("event dropped")]) == 1
+    kube.gate.set()
+    assert sink.close(5)
+    assert [ev["involvedObject"]["uid"] for _, ev in kube.created] == ["u-0", "u-1", "u-2"]
+    sink.event(SITE, "Normal", "Reconciled", "after close")
+    assert sink.dropped == 4 and len(kube.created) == 3
+
+
+def test_the_sink_thread_survives_a_failing_write():
+    kube, sink = make_sink()
+    kube.gate.set()
+    kube.fail = ApiError(status=403, reason="Forbidden", message="no", verb="create", resource="events")
+    sink.event(SITE, "Normal", "Reconciled", "lost")
+    assert sink.flush(5)
+    kube.fail = None
+    sink.event(SITE, "Normal", "Reconciled", "kept")
+    assert sink.flush(5) and [ev["message"] for _, ev in kube.created] == ["kept"]

@@ -34,7 +34,7 @@ from orkestra.reconcile.hookhost import ReconcileHookHost, render_hook_args
 from orkestra.reconcile.kinds import text_map
 from orkestra.reconcile.naming import LABEL_OWNER_UID
 from orkestra.reconcile.ownwrites import OwnWrites
-from orkestra.reconcile.prune import PrunePlan, identity, object_identity
+from orkestra.reconcile.prune import PrunePlan, identity, object_identity, pruned_when_removed
 from orkestra.reconcile.render import (DesiredChild, TemplateEntry, compile_entries, may_label_track,
                                        render_entry, render_value, tracked_gvrs)
 from orkestra.reconcile.runtime import ReconcileResult, ReconcileRuntime
@@ -319,15 +319,48 @@ class DeclarativeReconciler:
         return self._write_cr(cr, lambda: patch_cr(self.runtime.kube, self.entry.api.gvr, cr, build)) or cr
 
     def _patch_metadata(self, cr: dict, key: str) -> dict:
+        """Step 5, and in the same write the record of the child GVRs known before rendering
+        (`_record_ahead`), so that a new CR gets one metadata write instead of two (issue 15)."""
         labels = text_map(render_value(self.entry.labels, cr, {}, f"spec.crds.{self.crd}.labels"))
         katalog_name = None if self.entry.api.builtin else self.katalog.name
-        patch = crmeta.metadata_patch(cr, labels=labels, protection=self.entry.deletion_protection,
-                                      katalog_name=katalog_name)
+        ahead = self._record_ahead()
+
+        def wanted(fresh: dict) -> dict | None:
+            patch = crmeta.metadata_patch(fresh, labels=labels, protection=self.entry.deletion_protection,
+                                          katalog_name=katalog_name)
+            have = crmeta.recorded(fresh, crmeta.CHILD_RESOURCES_ANNOTATION)
+            if all(g in have for g in ahead):
+                return patch
+            patch = patch or {"metadata": {}}
+            value = ",".join(have + [g for g in ahead if g not in have])
+            patch["metadata"].setdefault("annotations", {})[crmeta.CHILD_RESOURCES_ANNOTATION] = value
+            return patch
+
+        patch = wanted(cr)
         if patch is None:
             return cr
         meta = cr["metadata"]
-        return self._write_cr(cr, lambda: self.runtime.kube.patch(self.entry.api.gvr, meta["name"], patch,
-                                                                  meta.get("namespace")))
+        if crmeta.CHILD_RESOURCES_ANNOTATION not in patch["metadata"].get("annotations", {}):
+            return self._write_cr(cr, lambda: self.runtime.kube.patch(self.entry.api.gvr, meta["name"], patch,
+                                                                      meta.get("namespace")))
+
+        def build(fresh: dict) -> list[dict]:     # the record is written whole: guarded (crpatch)
+            again = wanted(fresh)
+            return crmeta.metadata_ops(fresh, again) if again is not None else []
+
+        return self._write_cr(cr, lambda: patch_cr(self.runtime.kube, self.entry.api.gvr, cr, build)) or cr
+
+    def _record_ahead(self) -> list[str]:
+        """The GVRs `_record_tracked_gvrs` will record for entries that are pruned once removed,
+        known from the Katalog alone (label-tracked children depend on the rendered namespace
+        and are recorded after the writes). Recording a GVR before its child exists is safe: it
+        only says where to look."""
+        out: list[str] = []
+        for tpl in self.templates:
+            found = tpl.static_gvr(self.resolve_kind) if pruned_when_removed(tpl.id) else None
+            if found is not None and str(found[1]) not in out:
+                out.append(str(found[1]))
+        return out
 
     def unique_taken(self, field: str, value: Any, scope: str, obj: dict) -> bool:
         """True when an older CR of this CRD (creationTimestamp, then ns/name) holds the same value."""

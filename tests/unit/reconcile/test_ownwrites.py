@@ -57,9 +57,11 @@ def test_a_held_event_is_queued_when_the_write_fails():
 
 
 def test_a_new_crs_own_metadata_writes_are_all_recognised():
-    """The reconcile of a new CR patches its metadata (labels, katalog annotation, child record):
-    replaying the CR's versions as the informer would see them, no update is left to queue it."""
-    s = Setup(templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}}]}}, labels={"team": "web"})
+    """The reconcile of a new CR patches its metadata (finalizers, then labels, katalog annotation
+    and child record): replaying the CR's versions as the informer would see them, no update is
+    left to queue it."""
+    s = Setup(templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}}]}}, labels={"team": "web"},
+              finalizers=["example.com/cleanup"])
     s.create()
     versions = [s.api.object(WEBSITES, "site", "default")]
     patch = s.api.patch
@@ -72,7 +74,7 @@ def test_a_new_crs_own_metadata_writes_are_all_recognised():
 
     s.api.patch = recording_patch
     s.reconcile()
-    assert len(versions) >= 3          # the metadata patch and the child-resource record at least
+    assert len(versions) == 3          # the finalizers, then the metadata with the child record
     requeue = Requeues()
     for old, new in zip(versions, versions[1:]):
         assert s.rec.own_writes.caused("default/site", old, new, requeue)

@@ -293,6 +293,22 @@ def test_an_idle_reconcile_of_a_full_entry_makes_no_api_write():
     assert s.runtime.recorder.reasons().count("Reconciled") == 1
 
 
+def test_a_new_cr_gets_one_metadata_write_holding_the_katalog_annotation_and_the_child_record():
+    """Issue 15: the child-resource record of entries pruned once removed is known before
+    rendering and rides with the step-5 metadata write instead of a second patch."""
+    s = Setup(templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}}], "services": [{"port": 80}]}})
+    s.create()
+    s.reconcile()
+    cr_writes = [c for c in s.api.writes_to(WEBSITES, "site", "default") if c.subresource is None]
+    assert len(cr_writes) == 1
+    annotations = s.api.object(WEBSITES, "site", "default")["metadata"]["annotations"]
+    assert annotations["orkestra.io/katalog"] == "test-katalog"
+    assert annotations["orkestra.io/child-resources"] == "v1/configmaps,v1/services"
+    s.api.clear_calls()
+    s.reconcile()
+    assert s.api.writes == []
+
+
 # --- item 24: no deep copy of the cached CR -------------------------------------------------------------
 def test_the_cached_cr_is_neither_copied_nor_modified_and_a_hook_gets_its_own_copy(monkeypatch):
     from orkestra.hooks.loader import HookSet

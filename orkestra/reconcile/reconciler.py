@@ -66,6 +66,8 @@ class DeclarativeReconciler:
         self.hooks = hooks
         self.clock = clock or _utcnow
         self.templates = compile_entries(entry, ("onCreate", "onReconcile"))
+        self._desired_ids = frozenset(t.id for t in self.templates if t.desired_state)
+        self._entry_ids = frozenset(t.id for t in self.templates)
         self.delete_templates = compile_entries(entry, ("onDelete",))
         self.status_fields = [StatusField.compile(f) for f in entry.box.status.get("fields") or []]
         for text in list(entry.labels.values()) + list((entry.box.hooks.args if entry.box.hooks else {}).values()):
@@ -419,8 +421,7 @@ class DeclarativeReconciler:
                 writer.write(child)
             declared += children
         plan = PrunePlan(owner_uid=cr["metadata"]["uid"], crd_key=self.crd,
-                         desired_ids=frozenset(t.id for t in self.templates if t.desired_state),
-                         entry_ids=frozenset(t.id for t in self.templates),
+                         desired_ids=self._desired_ids, entry_ids=self._entry_ids,
                          declared=frozenset(identity(c.kind, c.namespace, c.name) for c in declared))
         listed = self._list_uninformed(cr, writer)
         candidates = [(gvr, obj) for gvr, items in listed.items() for obj in items]

@@ -356,11 +356,13 @@ class DeclarativeReconciler:
         """The GVRs `_record_tracked_gvrs` will record for entries that are pruned once removed,
         known from the Katalog alone (label-tracked children depend on the rendered namespace
         and are recorded after the writes). Recording a GVR before its child exists is safe: it
-        only says where to look."""
+        only says where to look. Only GVRs a child informer watches: pruning drops the record of
+        an unwatched GVR that holds no child, which must not be written back on the next pass."""
         out: list[str] = []
+        informed = set(self.runtime.child_informer_gvrs())
         for tpl in self.templates:
             found = tpl.static_gvr(self.resolve_kind) if pruned_when_removed(tpl.id) else None
-            if found is not None and str(found[1]) not in out:
+            if found is not None and found[1] in informed and str(found[1]) not in out:
                 out.append(str(found[1]))
         return out
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from orkestra.reconcile.ownwrites import OwnWrites
-from tests.unit.reconcile.test_reconciler import WEBSITES, Setup
+from tests.unit.reconcile.test_reconciler import CONFIGMAPS, WEBSITES, Setup
 
 
 def at(rv: str) -> dict:
@@ -62,6 +62,7 @@ def test_a_new_crs_own_metadata_writes_are_all_recognised():
     left to queue it."""
     s = Setup(templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}}]}}, labels={"team": "web"},
               finalizers=["example.com/cleanup"])
+    s.runtime.child_informer_gvrs = lambda: [CONFIGMAPS]
     s.create()
     versions = [s.api.object(WEBSITES, "site", "default")]
     patch = s.api.patch

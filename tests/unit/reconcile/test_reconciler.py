@@ -297,6 +297,7 @@ def test_a_new_cr_gets_one_metadata_write_holding_the_katalog_annotation_and_the
     """Issue 15: the child-resource record of entries pruned once removed is known before
     rendering and rides with the step-5 metadata write instead of a second patch."""
     s = Setup(templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}}], "services": [{"port": 80}]}})
+    s.runtime.child_informer_gvrs = lambda: [CONFIGMAPS, GVR("", "v1", "services")]
     s.create()
     s.reconcile()
     cr_writes = [c for c in s.api.writes_to(WEBSITES, "site", "default") if c.subresource is None]
@@ -307,6 +308,19 @@ def test_a_new_cr_gets_one_metadata_write_holding_the_katalog_annotation_and_the
     s.api.clear_calls()
     s.reconcile()
     assert s.api.writes == []
+
+
+def test_a_kind_no_child_informer_watches_is_recorded_only_once_its_child_is_written():
+    """Recorded ahead, an unwatched kind whose child is not rendered would be dropped by pruning
+    and written back on every pass; it keeps the record-after-write path instead."""
+    s = Setup(templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}, "when": [{"field": "spec.on", "equals": "true"}]}]}})
+    s.create(spec={"on": False})
+    s.settle()
+    s.api.clear_calls()
+    s.reconcile()
+    assert s.api.writes == []
+    assert "orkestra.io/child-resources" not in s.api.object(WEBSITES, "site", "default")["metadata"].get(
+        "annotations", {})
 
 
 # --- item 24: no deep copy of the cached CR -------------------------------------------------------------

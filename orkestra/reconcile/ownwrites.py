@@ -55,7 +55,7 @@ class OwnWrites:
         finally:
             after = _rv(answer[0]) if answer else None
             with self._lock:
-                if self._flying.get(key) == start:
+                if start and self._flying.get(key) == start:
                     del self._flying[key]
                 held = self._held.pop(key, [])
                 mine = start and after and after != start

@@ -47,6 +47,13 @@ def test_a_held_event_of_another_writer_is_queued_when_the_answer_comes():
     assert not own.caused("ns/a", at("2"), at("3"), requeue)      # and ours did not start from 1
 
 
+def test_a_write_from_an_object_without_resource_version_is_simply_not_recorded():
+    own, requeue = OwnWrites(), Requeues()
+    with own.writing("ns/a", {"metadata": {"name": "a"}}) as answered:
+        answered(at("2"))
+    assert not own.caused("ns/a", at("1"), at("2"), requeue) and requeue.count == 0
+
+
 def test_a_held_event_is_queued_when_the_write_fails():
     own, requeue = OwnWrites(), Requeues()
     with pytest.raises(RuntimeError):

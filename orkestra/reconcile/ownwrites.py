@@ -9,9 +9,11 @@ filter (docs/runtime.md) queues it whenever metadata changed: every new CR was r
 A write is known as the pair (resourceVersion the patch was computed from, resourceVersion it
 returned). An update event is Orkestra's own only when its old and new objects carry exactly that
 pair: the object went from the version the reconcile read straight to the version it wrote, so
-nobody else wrote in between. Anything else is queued as before: a write applied over someone
-else's newer version (an unguarded merge patch), a relist that skipped versions. Each pair
-matches one event at most.
+nobody else wrote in between. The first version is the one the write was guarded by (its
+`test` of the resourceVersion): a write retried on a newer version is known by that one, and an
+unguarded write is not recorded at all, because a relist that jumped from the version it was
+computed from to its answer may carry someone else's write in between. Anything else is queued
+as before. Each pair matches one event at most.
 
 The watch event often arrives before the write's own answer. While a write from version `v` is
 in flight, an event leaving `v` is therefore held, and settled when the answer comes: dropped if
@@ -27,6 +29,7 @@ from contextlib import contextmanager
 MAX_KEYS = 4096         # CRs remembered at once; the least recently written is dropped first
 MAX_PER_KEY = 8         # pairs per CR: one reconcile writes its CR at most four times
 Requeue = Callable[[], None]
+Answered = Callable[[dict | None, dict | None], None]      # (the CR answered, the CR the write was computed from)
 
 
 def _rv(obj: dict | None) -> str | None:
@@ -43,27 +46,37 @@ class OwnWrites:
         self._held: dict[str, list[tuple[str | None, Requeue]]] = {}    # key -> (new rv, requeue) per event
 
     @contextmanager
-    def writing(self, key: str, before: dict) -> Iterator[Callable[[dict | None], None]]:
-        """Around one write of `before` (the CR `key`); call the yielded function with the answer."""
+    def writing(self, key: str, before: dict) -> Iterator[Answered]:
+        """Around one write of the CR `key`, read as `before`. Call the yielded function with the
+        answer and the version the write was computed from and guarded by (a retry recomputes it
+        on a newer one), or None when the server may have applied it over a newer version than
+        it was computed from (an unguarded patch): such a write is never claimed, since its pair
+        would also match a relist that jumped over someone else's version in between."""
         start = _rv(before)
-        answer: list[dict | None] = []
+        answer: list[tuple[str | None, str | None]] = []
+
+        def answered(after: dict | None, based_on: dict | None) -> None:
+            answer[:] = [(_rv(after), _rv(based_on))]
+
         with self._lock:
             if start:
                 self._flying[key] = start
         try:
-            yield answer.append
+            yield answered
         finally:
-            after = _rv(answer[0]) if answer else None
+            after, base = answer[0] if answer else (None, None)
             with self._lock:
                 if start and self._flying.get(key) == start:
                     del self._flying[key]
                 held = self._held.pop(key, [])
-                mine = start and after and after != start
+                mine = base is not None and after is not None and after != base
                 if mine:
-                    self._remember(key, start, after)
-            for new, requeue in held:
-                if not (mine and new == after and self._consume(key, start, after)):
-                    requeue()
+                    self._remember(key, base, after)
+                # each held event left `start`: it is this write only if the write was from `start`
+                late = [requeue for new, requeue in held
+                        if not (mine and base == start and new == after and self._consume(key, start, after))]
+            for requeue in late:            # outside the lock: enqueueing may log or take the queue's lock
+                requeue()
 
     def _remember(self, key: str, start: str, after: str) -> None:
         """Called with the lock held."""
@@ -76,25 +89,27 @@ class OwnWrites:
             self._pairs.popitem(last=False)
 
     def _consume(self, key: str, start: str | None, after: str | None) -> bool:
-        with self._lock:
-            pairs = self._pairs.get(key)
-            if not pairs or start is None or pairs.get(start) != after:
-                return False
-            del pairs[start]
-            if not pairs:
-                del self._pairs[key]
-            return True
+        """Called with the lock held."""
+        pairs = self._pairs.get(key)
+        if not pairs or start is None or pairs.get(start) != after:
+            return False
+        del pairs[start]
+        if not pairs:
+            del self._pairs[key]
+        return True
 
     def caused(self, key: str, old: dict, new: dict, requeue: Requeue) -> bool:
         """Is the update `old` -> `new` of `key` a write of this reconciler? True when it is one
         already answered (the record is consumed), and when it leaves the version a write in
         flight started from: it is then held, and `requeue` is called later unless it turns out
-        to be that write. False: queue it now."""
-        if self._consume(key, _rv(old), _rv(new)):
-            return True
+        to be that write. False: queue it now. One look under the lock, so that an answer landing
+        meanwhile cannot slip between the two questions."""
+        start, after = _rv(old), _rv(new)
         with self._lock:
-            if _rv(old) is not None and self._flying.get(key) == _rv(old):
-                self._held.setdefault(key, []).append((_rv(new), requeue))
+            if self._consume(key, start, after):
+                return True
+            if start is not None and self._flying.get(key) == start:
+                self._held.setdefault(key, []).append((after, requeue))
                 return True
         return False
 

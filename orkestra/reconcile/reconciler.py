@@ -14,7 +14,7 @@ import copy
 import logging
 import threading
 from datetime import datetime, timezone
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable
 
 from orkestra.conditions import resolve_field
 from orkestra.conditions.rules import compute_mutation, evaluate_validation
@@ -27,7 +27,7 @@ from orkestra.katalog.model import CrdEntry, Katalog
 from orkestra.kube.errors import ApiError
 from orkestra.reconcile import crmeta, messages
 from orkestra.reconcile.applied import AppliedRecords
-from orkestra.reconcile.crpatch import patch_cr
+from orkestra.reconcile.crpatch import BuildOps, patch_cr
 from orkestra.reconcile.deletion import DeletionFlow, DeletionPlan, HookOutcome
 from orkestra.reconcile.errors import ApplyFailed, ReconcileError, ValidationDenied
 from orkestra.reconcile.hookhost import ReconcileHookHost, render_hook_args
@@ -44,7 +44,6 @@ from orkestra.template import compile_template
 
 log = logging.getLogger("orkestra.reconcile")
 Clock = Callable[[], datetime]
-_Written = TypeVar("_Written", bound="dict | None")
 
 
 def _utcnow() -> datetime:
@@ -90,12 +89,18 @@ class DeclarativeReconciler:
     def crd(self) -> str:
         return self.entry.key
 
-    def _write_cr(self, before: dict, write: Callable[[], _Written]) -> _Written:
-        """Run one write of the CR's metadata or spec, made from `before`, so that its update event
-        queues nothing (`orkestra.reconcile.ownwrites`); returns the CR it answered."""
-        with self.own_writes.writing(object_key(before), before) as answered:
-            after = write()
-            answered(after)
+    def _patch_cr(self, cr: dict, build: BuildOps) -> dict | None:
+        """`patch_cr` of the CR's metadata, known to `own_writes` by the version its ops were
+        computed from, so that its update event queues nothing (`orkestra.reconcile.ownwrites`)."""
+        based_on: list[dict] = []
+
+        def tracked(fresh: dict) -> list[dict]:
+            based_on[:] = [fresh]
+            return build(fresh)
+
+        with self.own_writes.writing(object_key(cr), cr) as answered:
+            after = patch_cr(self.runtime.kube, self.entry.api.gvr, cr, tracked)
+            answered(after, based_on[0] if based_on else None)
         return after
 
     def _extra(self, key: str) -> dict:
@@ -295,7 +300,7 @@ class DeclarativeReconciler:
             added[:] = names
             return ops
 
-        patched = self._write_cr(cr, lambda: patch_cr(self.runtime.kube, self.entry.api.gvr, cr, build))
+        patched = self._patch_cr(cr, build)
         if patched is None:
             raise ReconcileError("the CR was deleted while Orkestra added its finalizers")
         if added:
@@ -318,11 +323,13 @@ class DeclarativeReconciler:
             kept = [g for g in have if g not in gone]
             return crmeta.record_ops(fresh, crmeta.CHILD_RESOURCES_ANNOTATION, kept + [g for g in new if g not in kept])
 
-        return self._write_cr(cr, lambda: patch_cr(self.runtime.kube, self.entry.api.gvr, cr, build)) or cr
+        return self._patch_cr(cr, build) or cr
 
     def _patch_metadata(self, cr: dict, key: str) -> dict:
         """Step 5, and in the same write the record of the child GVRs known before rendering
-        (`_record_ahead`), so that a new CR gets one metadata write instead of two (issue 15)."""
+        (`_record_ahead`), so that a new CR gets one metadata write instead of two (issue 15).
+        Sent as the JSON patch equivalent of the merge patch, guarded by the resourceVersion, so
+        that `own_writes` knows which version it was computed from."""
         labels = text_map(render_value(self.entry.labels, cr, {}, f"spec.crds.{self.crd}.labels"))
         katalog_name = None if self.entry.api.builtin else self.katalog.name
         ahead = self._record_ahead()
@@ -338,19 +345,14 @@ class DeclarativeReconciler:
             patch["metadata"].setdefault("annotations", {})[crmeta.CHILD_RESOURCES_ANNOTATION] = value
             return patch
 
-        patch = wanted(cr)
-        if patch is None:
+        if wanted(cr) is None:
             return cr
-        meta = cr["metadata"]
-        if crmeta.CHILD_RESOURCES_ANNOTATION not in patch["metadata"].get("annotations", {}):
-            return self._write_cr(cr, lambda: self.runtime.kube.patch(self.entry.api.gvr, meta["name"], patch,
-                                                                      meta.get("namespace")))
 
-        def build(fresh: dict) -> list[dict]:     # the record is written whole: guarded (crpatch)
+        def build(fresh: dict) -> list[dict]:     # guarded, so that the write is known by its base
             again = wanted(fresh)
             return crmeta.metadata_ops(fresh, again) if again is not None else []
 
-        return self._write_cr(cr, lambda: patch_cr(self.runtime.kube, self.entry.api.gvr, cr, build)) or cr
+        return self._patch_cr(cr, build) or cr
 
     def _record_ahead(self) -> list[str]:
         """The GVRs `_record_tracked_gvrs` will record for entries that are pruned once removed,
@@ -396,8 +398,8 @@ class DeclarativeReconciler:
                 outcome = compute_mutation(mutation["rules"], cr)
                 if outcome.patch:
                     meta = cr["metadata"]
-                    cr = self._write_cr(cr, lambda: self.runtime.kube.patch(
-                        self.entry.api.gvr, meta["name"], outcome.patch, meta.get("namespace"), patch_type="json"))
+                    cr = self.runtime.kube.patch(self.entry.api.gvr, meta["name"], outcome.patch,
+                                                 meta.get("namespace"), patch_type="json")
                     self.event(cr, "Normal", "MutationApplied", messages.mutation_applied(outcome.applied))
         return cr
 

@@ -159,6 +159,13 @@ class EventRecorder:
         log.warning("event could not be written", extra={"crd": crd, "reason": reason, "error": str(exc)})
 
 
+def _identity(obj: dict) -> dict:
+    """What an Event names of its object (`_new_event`): a waiting Event must not keep a whole CR,
+    spec and status included, alive in the buffer, nor see it change after the call."""
+    meta = obj.get("metadata") or {}
+    return {"apiVersion": obj.get("apiVersion", ""), "kind": obj.get("kind", ""),
+            "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion") if k in meta}}
+
 
 @dataclass
 class _Waiting:
@@ -197,13 +204,13 @@ class EventSink:
             waiting = self._waiting.get(key)
             if waiting is not None:
                 waiting.repeats += 1
-                waiting.obj = obj
+                waiting.obj = _identity(obj)
                 self.folded += 1
                 return
             if self._closed or len(self._waiting) >= self._capacity:
                 self._drop(crd or obj.get("kind", ""), reason)
                 return
-            self._waiting[key] = _Waiting(obj, type, reason, message, crd, 1)
+            self._waiting[key] = _Waiting(_identity(obj), type, reason, message, crd, 1)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="ork-events", daemon=True)
                 self._thread.start()

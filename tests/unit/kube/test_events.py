@@ -191,3 +191,31 @@ def test_the_sink_thread_survives_a_failing_write():
     kube.fail = None
     sink.event(SITE, "Normal", "Reconciled", "kept")
     assert sink.flush(5) and [ev["message"] for _, ev in kube.created] == ["kept"]
+
+
+def test_the_sink_holds_only_what_an_event_names_of_its_object():
+    """Waiting Events keep the object's identity, not the CR itself: 1024 waiting Events about
+    CRs with large specs must not keep those specs alive."""
+    import tracemalloc
+    kube, sink = make_sink(capacity=64)
+    sink.event(other("u-first"), "Normal", "Reconciled", "m")
+    assert kube.entered.wait(2)                       # the writer is stuck: the rest waits
+    tracemalloc.start()
+    try:
+        for i in range(40):
+            big = {**other(f"u-{i}"), "spec": {"blob": "x" * 100_000}}
+            sink.event(big, "Normal", "Reconciled", "m")
+            big["metadata"]["name"] = "changed after the call"
+        del big
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert held < 1_000_000                          # 40 x 100 kB specs when the objects are kept
+    kube.gate.set()
+    assert sink.close(5)
+    written = [ev["involvedObject"] for _, ev in kube.created[1:]]
+    assert [o["uid"] for o in written] == [f"u-{i}" for i in range(40)]
+    assert {o["name"] for o in written} == {f"u-{i}" for i in range(40)}     # as it was at the call
+    assert {o["resourceVersion"] for o in written} == {"7"} and all(o["namespace"] == "ns" for o in written)
+    sink._thread.join(2)
+    assert not sink._thread.is_alive()               # close ends the writer thread

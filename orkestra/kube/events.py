@@ -17,7 +17,8 @@ timestamps written into the Event).
 `EventSink` puts the recorder off the caller's thread (issue 15): a reconcile hands its Event to
 a bounded buffer and goes on; one background thread writes them. Repeats of an Event still
 waiting there are folded into it and written as one `count + n` patch. A full buffer drops the
-Event (counted in `dropped`, logged at warn at most once a minute); the caller never waits.
+Event (counted in `dropped`, logged at warn at most once a minute); the caller never waits. At
+shutdown, what `close` could not write in its time is dropped the same way.
 """
 from __future__ import annotations
 
@@ -208,7 +209,8 @@ class EventSink:
                 self.folded += 1
                 return
             if self._closed or len(self._waiting) >= self._capacity:
-                self._drop(crd or obj.get("kind", ""), reason)
+                self._drop(crd or obj.get("kind", ""), reason,
+                           "shutting down" if self._closed else "the event buffer is full")
                 return
             self._waiting[key] = _Waiting(_identity(obj), type, reason, message, crd, 1)
             if self._thread is None:
@@ -216,14 +218,13 @@ class EventSink:
                 self._thread.start()
             self._cond.notify()
 
-    def _drop(self, crd: str, reason: str) -> None:
+    def _drop(self, crd: str, reason: str, why: str) -> None:
         """Called with the lock held."""
         self.dropped += 1
         now = self._clock()
         if self._drop_logged is None or now - self._drop_logged >= FAILURE_LOG_INTERVAL:
             self._drop_logged = now
-            log.warning("event dropped: the event buffer is full", extra={"crd": crd, "reason": reason,
-                                                                         "dropped": self.dropped})
+            log.warning(f"event dropped: {why}", extra={"crd": crd, "reason": reason, "dropped": self.dropped})
 
     def _run(self) -> None:
         while True:
@@ -254,9 +255,16 @@ class EventSink:
         return True
 
     def close(self, timeout: float) -> bool:
-        """Write what is buffered (up to `timeout` seconds), then stop the thread; later Events are dropped."""
+        """Write what is buffered (up to `timeout` seconds), then stop the thread. What is still
+        waiting then is dropped, counted and logged at warn, and so are later Events; a write in
+        progress is left to finish (the thread is a daemon)."""
         done = self.flush(timeout)
         with self._cond:
             self._closed = True
+            lost = sum(w.repeats for w in self._waiting.values())
+            self._waiting.clear()
             self._cond.notify_all()
+            if lost:
+                self.dropped += lost
+                log.warning("events not written: shutting down", extra={"dropped": lost, "timeout": timeout})
         return done

@@ -219,3 +219,22 @@ def test_the_sink_holds_only_what_an_event_names_of_its_object():
     assert {o["resourceVersion"] for o in written} == {"7"} and all(o["namespace"] == "ns" for o in written)
     sink._thread.join(2)
     assert not sink._thread.is_alive()               # close ends the writer thread
+
+
+def test_close_drops_what_it_could_not_write_in_time_with_a_count_and_a_warning(caplog):
+    kube, sink = make_sink()
+    sink.event(other("u-0"), "Normal", "Reconciled", "m")
+    assert kube.entered.wait(2)                       # the API server does not answer
+    sink.event(other("u-1"), "Normal", "Reconciled", "m")
+    sink.event(other("u-1"), "Normal", "Reconciled", "m")
+    sink.event(other("u-2"), "Normal", "Reconciled", "m")
+    with caplog.at_level(logging.WARNING, logger="orkestra.kube"):
+        assert not sink.close(0.2)
+        sink.event(SITE, "Normal", "Reconciled", "after close")
+    assert sink.dropped == 4                          # u-1 twice, u-2, and the one after close
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == ["events not written: shutting down", "event dropped: shutting down"]
+    kube.gate.set()                                   # the stuck write ends: nothing more is written
+    sink._thread.join(2)
+    assert not sink._thread.is_alive()
+    assert [ev["involvedObject"]["uid"] for _, ev in kube.created] == ["u-0"]

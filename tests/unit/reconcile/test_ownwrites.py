@@ -186,3 +186,32 @@ def test_an_answer_landing_while_the_event_is_looked_at_neither_queues_it_nor_le
         mine = own.caused("ns/a", at("1"), at("2"), requeue)
     assert (mine, requeue.count) == (True, 0)
     assert own._pairs == {}          # the pair was used, not left behind
+
+
+def test_a_held_event_is_queued_when_the_cr_is_deleted_under_the_write_and_nothing_is_left_held():
+    own, requeue = OwnWrites(), Requeues()
+    with own.writing("ns/a", at("1")) as answered:
+        assert own.caused("ns/a", at("1"), at("2"), requeue)      # the deletion's update
+        own.forget("ns/a")                                         # then the delete event
+        answered(None, at("1"))                                   # patch_cr: None, the CR is gone
+    assert requeue.count == 1
+    assert (own._held, own._flying, own._pairs) == ({}, {}, {})
+
+
+def test_a_resync_during_a_write_is_held_and_then_queued():
+    own, requeue = OwnWrites(), Requeues()
+    with own.writing("ns/a", at("1")) as answered:
+        assert own.caused("ns/a", at("1"), at("1"), requeue)      # resync: same version
+        answered(at("2"), at("1"))
+    assert requeue.count == 1
+
+
+def test_nothing_stays_held_or_in_flight_after_a_failed_write():
+    own, requeue = OwnWrites(), Requeues()
+    for _ in range(3):
+        with pytest.raises(TimeoutError):
+            with own.writing("ns/a", at("1")):
+                own.caused("ns/a", at("1"), at("2"), requeue)
+                raise TimeoutError("no answer")
+    assert requeue.count == 3 and (own._held, own._flying) == ({}, {})
+    assert not own.caused("ns/a", at("1"), at("2"), requeue)      # no write in flight: queued at once

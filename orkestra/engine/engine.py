@@ -249,7 +249,8 @@ class Engine:
             release_entry(entry, self.kube, self.recorder, watch_namespace=self.settings.watch_namespace)
 
     def _lost_leadership(self) -> None:
-        """Stop handing out work at once, give in-flight calls 5 s, then end the worker (exit 1)."""
+        """Stop handing out work at once, give in-flight calls and their Events 5 s, then end the
+        worker (exit 1)."""
         self._leader = False
         for cb in self._leadership_callbacks:
             _safe_call(cb, False)
@@ -258,6 +259,8 @@ class Engine:
         deadline = self._clock() + LOST_LEADERSHIP_GRACE
         for box in self.boxes.values():
             box.drain(max(0.0, deadline - self._clock()))
+        if self.recorder is not None:   # their Events wait in the sink: write them in what is left
+            self.recorder.close(max(0.0, deadline - self._clock()))
         for handler in logging.getLogger().handlers:
             handler.flush()             # os._exit skips the interpreter's own flush
         self._exit_process(1)

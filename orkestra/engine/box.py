@@ -36,7 +36,7 @@ from orkestra.workqueue.rate_limiting import Offered, RateLimitingQueue
 
 if TYPE_CHECKING:
     from orkestra.informers import Handler
-    from orkestra.kube import EventRecorder
+    from orkestra.kube import AsyncEventSink
 
 log = logging.getLogger("orkestra.engine")
 T = TypeVar("T")
@@ -53,7 +53,7 @@ class BoxEnvironment(Protocol):
     """What boxes share, provided by the engine (or a fake in unit tests)."""
     kube: KubeClient | None
     discovery: Discovery | None
-    recorder: EventRecorder | None
+    recorder: AsyncEventSink | None
     identity: str
     katalog: Katalog
     factory: SharedInformerFactory | None
@@ -264,8 +264,14 @@ class OperatorBox:
         self.enqueue(object_key(obj))
 
     def _on_update(self, old: dict, new: dict) -> None:
-        if filters.update_needs_reconcile(old, new, ignore_observed_generation=self.entry.ignore_observed_generation):
-            self.enqueue(object_key(new))
+        ignore = self.entry.ignore_observed_generation
+        if not filters.update_needs_reconcile(old, new, ignore_observed_generation=ignore):
+            return
+        reconciler, key = self.reconciler, object_key(new)
+        if not ignore and reconciler is not None and reconciler.own_writes.caused(
+                key, old, new, lambda: self.enqueue(key)):
+            return      # the reconcile that wrote it goes on with this version
+        self.enqueue(key)
 
     def _on_delete(self, obj: dict) -> None:
         key = object_key(obj)

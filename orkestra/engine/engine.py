@@ -47,13 +47,14 @@ from orkestra.katalog.model import CrdEntry, Katalog
 if TYPE_CHECKING:
     from orkestra.engine.leader import LeaseElector
     from orkestra.informers import SharedInformerFactory
-    from orkestra.kube import Discovery, EventRecorder, KubeClient
+    from orkestra.kube import AsyncEventSink, Discovery, KubeClient
     from orkestra.reconcile.runtime import Reconciler
     from orkestra.workqueue import PrometheusQueueMetrics, RateLimitingQueue
 
 log = logging.getLogger("orkestra.engine")
 HEARTBEAT_LIMIT = 60.0
 LOST_LEADERSHIP_GRACE = 5.0
+EVENT_FLUSH_TIMEOUT = 2.0       # shutdown: how long the Events still buffered may take
 
 
 class EngineStartError(OrkestraError):
@@ -74,7 +75,7 @@ class Engine:
         self.identity = settings.pod_name
         self.kube: KubeClient | None = None
         self.discovery: Discovery | None = None
-        self.recorder: EventRecorder | None = None
+        self.recorder: AsyncEventSink | None = None
         self.factory: SharedInformerFactory | None = None
         self.elector: LeaseElector | None = None
         self._runnables = Runnables()
@@ -113,10 +114,10 @@ class Engine:
         try:
             self.kube = self._kube_factory()
             from orkestra.informers import SharedInformerFactory
-            from orkestra.kube import Discovery, EventRecorder
+            from orkestra.kube import AsyncEventSink, Discovery, EventRecorder
             from orkestra.workqueue import shared_timer
             self.discovery = Discovery(self.kube)
-            self.recorder = EventRecorder(self.kube, self.identity)
+            self.recorder = AsyncEventSink(EventRecorder(self.kube, self.identity))   # off the workers' time
             self.factory = SharedInformerFactory(self.kube, timer=shared_timer(),
                                                  watch_namespace=self.settings.watch_namespace,
                                                  stall_timeout=self.settings.watch_stall_timeout)
@@ -275,11 +276,15 @@ class Engine:
             release_entry(entry, kube, recorder, watch_namespace=self.settings.watch_namespace)
 
     def _lost_leadership(self) -> None:
-        """Stop handing out work at once, give in-flight calls 5 s, then end the worker (exit 1)."""
+        """Stop handing out work at once, give in-flight calls and their Events 5 s, then end the
+        worker (exit 1)."""
         self._leader = False
         for box in self.boxes.values():
             box.shut_down_queue()       # every queue at once (§9), then the one drain loop
+        deadline = self.clock() + LOST_LEADERSHIP_GRACE
         self.drain(LOST_LEADERSHIP_GRACE)
+        if self.recorder is not None:   # their Events wait in the sink: write them in what is left
+            self.recorder.close(max(0.0, deadline - self.clock()))
         for handler in logging.getLogger().handlers:
             handler.flush()             # os._exit skips the interpreter's own flush
         self._exit_process(1)
@@ -371,6 +376,8 @@ class Engine:
         self._wake.set()                                                #    informers, Lease
         if self.elector is not None:
             self.elector.wake()
+        if self.recorder is not None:                                   #    the Events still
+            self.recorder.close(EVENT_FLUSH_TIMEOUT)                    #    buffered (at most 2 s)
         if self.factory is not None:
             self.child_informers.forget()
             for box in self.boxes.values():

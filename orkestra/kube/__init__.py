@@ -3,6 +3,6 @@
 from orkestra.kube.client import KubeClient, KubeConfigError, WatchStalled
 from orkestra.kube.discovery import Discovery
 from orkestra.kube.errors import ApiError
-from orkestra.kube.events import EventRecorder
+from orkestra.kube.events import EventRecorder, AsyncEventSink
 
-__all__ = ["ApiError", "Discovery", "EventRecorder", "KubeClient", "KubeConfigError", "WatchStalled"]
+__all__ = ["ApiError", "AsyncEventSink", "Discovery", "EventRecorder", "KubeClient", "KubeConfigError", "WatchStalled"]

@@ -22,13 +22,10 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 import urllib3
-from kubernetes import client as k8s_client
-from kubernetes import config as k8s_config
-from kubernetes.config.incluster_config import InClusterConfigLoader
 
 from orkestra import __version__
 from orkestra.errors import OrkestraError
@@ -37,6 +34,9 @@ from orkestra.kube import decode
 from orkestra.kube.errors import ApiError
 from orkestra.kube.paths import describe, resource_path
 from orkestra.netaddr import is_loopback_host
+
+if TYPE_CHECKING:
+    from kubernetes import client as k8s_client
 
 log = logging.getLogger("orkestra.kube")
 
@@ -91,6 +91,12 @@ class KubeClient:
 
         Raises `KubeConfigError` naming the file or context that could not be used.
         """
+        # Imported here, not at the top: the `kubernetes` package costs ~30 MB of RSS, and a
+        # process that only reads settings or checks a host (the gunicorn arbiter) needs none of it.
+        from kubernetes import client as k8s_client
+        from kubernetes import config as k8s_config
+        from kubernetes.config.incluster_config import InClusterConfigLoader
+
         cfg = k8s_client.Configuration()
         default_file = os.path.expanduser("~/.kube/config")
         kubeconfig = kubeconfig or None

@@ -131,3 +131,23 @@ def metadata_patch(cr: dict, *, labels: dict[str, str], protection: dict, katalo
     if katalog_name is not None and have_annotations.get(KATALOG_ANNOTATION) != katalog_name:
         patch["annotations"] = {KATALOG_ANNOTATION: katalog_name}
     return {"metadata": patch} if patch else None
+
+
+def metadata_ops(cr: dict, patch: dict) -> list[dict]:
+    """The JSON patch ops of a `metadata_patch`-shaped merge patch (labels and annotations, a None
+    value removing the key), so that it can travel in one guarded patch with record ops."""
+    meta = cr["metadata"]
+    ops: list[dict] = []
+    for field, changes in patch["metadata"].items():
+        have = meta.get(field)
+        if have is None:
+            added = {k: v for k, v in changes.items() if v is not None}
+            ops += [{"op": "add", "path": f"/metadata/{field}", "value": added}] if added else []
+            continue
+        for key, value in changes.items():
+            path = f"/metadata/{field}/{_pointer(key)}"
+            if value is not None:
+                ops.append({"op": "add", "path": path, "value": value})
+            elif key in have:
+                ops.append({"op": "remove", "path": path})
+    return ops

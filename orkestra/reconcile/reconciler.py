@@ -28,13 +28,14 @@ from orkestra.kube import decode
 from orkestra.kube.errors import ApiError
 from orkestra.reconcile import crmeta, messages
 from orkestra.reconcile.applied import AppliedRecords
-from orkestra.reconcile.crpatch import patch_cr
+from orkestra.reconcile.crpatch import BuildOps, patch_cr
 from orkestra.reconcile.deletion import DeletionFlow, DeletionPlan, HookOutcome
 from orkestra.reconcile.errors import ApplyFailed, CrGone, ReconcileError, ValidationDenied
 from orkestra.reconcile.hookhost import ReconcileHookHost, render_hook_args
 from orkestra.reconcile.kinds import text_map
 from orkestra.reconcile.naming import LABEL_OWNER_UID
-from orkestra.reconcile.prune import PrunePlan, identity, object_identity
+from orkestra.reconcile.ownwrites import OwnWrites
+from orkestra.reconcile.prune import PrunePlan, identity, object_identity, pruned_when_removed
 from orkestra.reconcile.render import (DesiredChild, TemplateEntry, compile_entries, may_label_track,
                                        render_entry, render_value, tracked_gvrs)
 from orkestra.reconcile.runtime import ReconcileResult, ReconcileRuntime
@@ -65,6 +66,8 @@ class DeclarativeReconciler:
         self.hooks = hooks
         self.clock = clock or _utcnow
         self.templates = compile_entries(entry, ("onCreate", "onReconcile"))
+        self._desired_ids = frozenset(t.id for t in self.templates if t.desired_state)
+        self._entry_ids = frozenset(t.id for t in self.templates)
         self.delete_templates = compile_entries(entry, ("onDelete",))
         self.status_fields = [StatusField.compile(f) for f in entry.box_spec.status.get("fields") or []]
         for text in list(entry.labels.values()) + list((entry.box_spec.hooks.args if entry.box_spec.hooks else {}).values()):
@@ -76,6 +79,7 @@ class DeclarativeReconciler:
         self._succeeded: dict[str, tuple[str, int | None]] = {}   # key -> (uid, generation), kinds without status
         self._writes_status: bool | None = None
         self.applied = AppliedRecords()
+        self.own_writes = OwnWrites()
         self.deletion = DeletionFlow(self, runtime.kube, DeletionPlan(
             gvr=entry.api.gvr, templates=self.delete_templates,
             finalizers=crmeta.wanted_finalizers(entry.box_spec.finalizers), delete_timeout=entry.box_spec.delete_timeout,
@@ -86,6 +90,20 @@ class DeclarativeReconciler:
     @property
     def crd(self) -> str:
         return self.entry.key
+
+    def _patch_cr(self, cr: dict, build: BuildOps) -> dict | None:
+        """`patch_cr` of the CR's metadata, known to `own_writes` by the version its ops were
+        computed from, so that its update event queues nothing (`orkestra.reconcile.ownwrites`)."""
+        based_on: list[dict] = []
+
+        def tracked(fresh: dict) -> list[dict]:
+            based_on[:] = [fresh]
+            return build(fresh)
+
+        with self.own_writes.writing(object_key(cr), cr) as answered:
+            after = patch_cr(self.runtime.kube, self.entry.api.gvr, cr, tracked)
+            answered(after, based_on[0] if based_on else None)
+        return after
 
     def _extra(self, key: str) -> dict:
         return {"crd": self.crd, "key": key}
@@ -98,20 +116,24 @@ class DeclarativeReconciler:
         return self.runtime.kube.get(gvr, name, namespace)
 
     def event(self, cr: dict, type_: str, reason: str, message: str) -> None:
-        """Write an Event on `cr`; one that cannot be written (an Events rule missing from the
-        ClusterRole, say) is an active warning of `cr` until an Event of this CRD is written: a
-        CR that needs no new Event keeps no stale warning once the rule is back."""
-        failure = self.runtime.recorder.event(cr, type_, reason, messages.truncate(message), crd=self.crd)
+        """Write an Event on `cr` (the recorder may write it later, off this worker's time); one
+        that cannot be written (an Events rule missing from the ClusterRole, say) is an active
+        warning of `cr` until an Event of this CRD is written: a CR that needs no new Event keeps
+        no stale warning once the rule is back."""
+        key = object_key(cr)
+        self.runtime.recorder.event(cr, type_, reason, messages.truncate(message), crd=self.crd,
+                                    on_written=lambda failure: self._event_written(key, reason, failure))
+
+    def _event_written(self, key: str, reason: str, failure: Exception | None) -> None:
         if failure is not None:
-            key = object_key(cr)
             with self._lock:
                 self._event_failing.add(key)
             self.runtime.set_warnings(key, "events", [{"message": messages.event_not_written(reason, failure)}])
             return
         with self._lock:
             cleared, self._event_failing = self._event_failing, set()
-        for key in cleared:
-            self.runtime.set_warnings(key, "events", [])
+        for failed in cleared:
+            self.runtime.set_warnings(failed, "events", [])
 
     def once(self, reason: str, key: str, marker: Any) -> bool:
         """True the first time `(reason, key)` is seen with `marker` (a generation or uid)."""
@@ -268,6 +290,7 @@ class DeclarativeReconciler:
 
     def forget(self, key: str) -> None:
         self.applied.forget(key)
+        self.own_writes.forget(key)
         self.deletion.forget(key)
         with self._lock:
             self._succeeded.pop(key, None)
@@ -320,7 +343,7 @@ class DeclarativeReconciler:
             added[:] = names
             return ops
 
-        patched = patch_cr(self.runtime.kube, self.entry.api.gvr, cr, build)
+        patched = self._patch_cr(cr, build)
         if patched is None:
             raise CrGone("the CR was deleted while Orkestra added its finalizers")
         if added:
@@ -343,17 +366,50 @@ class DeclarativeReconciler:
             kept = [g for g in have if g not in gone]
             return crmeta.record_ops(fresh, crmeta.CHILD_RESOURCES_ANNOTATION, kept + [g for g in new if g not in kept])
 
-        return patch_cr(self.runtime.kube, self.entry.api.gvr, cr, build) or cr
+        return self._patch_cr(cr, build) or cr
 
     def _patch_metadata(self, cr: dict, key: str) -> dict:
+        """Step 5, and in the same write the record of the child GVRs known before rendering
+        (`_record_ahead`), so that a new CR gets one metadata write instead of two (issue 15).
+        Sent as the JSON patch equivalent of the merge patch, guarded by the resourceVersion, so
+        that `own_writes` knows which version it was computed from."""
         labels = text_map(render_value(self.entry.labels, cr, {}, f"spec.crds.{self.crd}.labels"))
         katalog_name = None if self.entry.api.builtin else self.katalog.name
-        patch = crmeta.metadata_patch(cr, labels=labels, protection=self.entry.deletion_protection,
-                                      katalog_name=katalog_name)
-        if patch is None:
+        ahead = self._record_ahead()
+
+        def wanted(fresh: dict) -> dict | None:
+            patch = crmeta.metadata_patch(fresh, labels=labels, protection=self.entry.deletion_protection,
+                                          katalog_name=katalog_name)
+            have = crmeta.recorded(fresh, crmeta.CHILD_RESOURCES_ANNOTATION)
+            if all(g in have for g in ahead):
+                return patch
+            patch = patch or {"metadata": {}}
+            value = ",".join(have + [g for g in ahead if g not in have])
+            patch["metadata"].setdefault("annotations", {})[crmeta.CHILD_RESOURCES_ANNOTATION] = value
+            return patch
+
+        if wanted(cr) is None:
             return cr
-        meta = cr["metadata"]
-        return self.runtime.kube.patch(self.entry.api.gvr, meta["name"], patch, meta.get("namespace"))
+
+        def build(fresh: dict) -> list[dict]:     # guarded, so that the write is known by its base
+            again = wanted(fresh)
+            return crmeta.metadata_ops(fresh, again) if again is not None else []
+
+        return self._patch_cr(cr, build) or cr
+
+    def _record_ahead(self) -> list[str]:
+        """The GVRs `_record_tracked_gvrs` will record for entries that are pruned once removed,
+        known from the Katalog alone (label-tracked children depend on the rendered namespace
+        and are recorded after the writes). Recording a GVR before its child exists is safe: it
+        only says where to look. Only GVRs a child informer watches: pruning drops the record of
+        an unwatched GVR that holds no child, which must not be written back on the next pass."""
+        out: list[str] = []
+        informed = set(self.runtime.child_informer_gvrs())
+        for tpl in self.templates:
+            found = tpl.static_gvr(self.resolve_kind) if pruned_when_removed(tpl.id) else None
+            if found is not None and found[1] in informed and str(found[1]) not in out:
+                out.append(str(found[1]))
+        return out
 
     def unique_taken(self, field: str, value: Any, scope: str, obj: dict) -> bool:
         """True when an older CR of this CRD (creationTimestamp, then ns/name) holds the same value."""
@@ -412,8 +468,7 @@ class DeclarativeReconciler:
                 writer.write(child)
             declared += children
         plan = PrunePlan(owner_uid=cr["metadata"]["uid"], crd_key=self.crd,
-                         desired_ids=frozenset(t.id for t in self.templates if t.desired_state),
-                         entry_ids=frozenset(t.id for t in self.templates),
+                         desired_ids=self._desired_ids, entry_ids=self._entry_ids,
                          declared=frozenset(identity(c.kind, c.namespace, c.name) for c in declared))
         listed = self._list_uninformed(cr, writer)
         candidates = [(gvr, obj) for gvr, items in listed.items() for obj in items]

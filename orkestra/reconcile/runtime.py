@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from orkestra.gvk import GVR
+from orkestra.reconcile.ownwrites import OwnWrites
 
 if TYPE_CHECKING:
     from orkestra.katalog.model import Katalog
@@ -26,10 +27,12 @@ class ReconcileResult:
 
 
 class EventSink(Protocol):
-    """`orkestra.kube.EventRecorder` as the reconciler uses it (tests record in memory): never
-    raises; returns the failure when the Event could not be written, None otherwise."""
+    """`orkestra.kube.EventSink` (or its `EventRecorder`) as the reconciler uses it (tests record
+    in memory): never raises; `on_written` hears how the write ended, now or later (None: the
+    Event got through, else why this object's Events do not)."""
 
-    def event(self, obj: dict, type_: str, reason: str, message: str, /, *, crd: str = "") -> Exception | None: ...
+    def event(self, obj: dict, type_: str, reason: str, message: str, /, *, crd: str = "",
+              on_written: Callable[[Exception | None], None] | None = None) -> object: ...
 
 
 class ReconcileRuntime(Protocol):
@@ -64,6 +67,8 @@ class ReconcileRuntime(Protocol):
 
 
 class Reconciler(Protocol):
+    own_writes: OwnWrites   # the CR versions its own writes produced: their update events queue nothing
+
     def reconcile(self, key: str, cancelled: threading.Event) -> ReconcileResult:
         """Bring the CR `key` to its declared state. Raises OrkestraError subclasses for expected failures."""
 

@@ -171,13 +171,13 @@ class ChildWriter:
         control raises `OwnerConflict` (also kept in `conflicts`) and nothing is written."""
         self._track(child)
         before = self._cached(child)
-        self._guard(child, before if before is not None else self._kube.get(child.gvr, child.name, child.namespace),
-                    cached=before is not None)
+        live = before if before is not None else self._kube.get(child.gvr, child.name, child.namespace)
+        self._guard(child, live, cached=before is not None)
         ident = identity(child.kind, child.namespace, child.name)
         digest = manifest_digest(child.manifest)
-        if before is not None and self._applied.get(ident) == (digest, before["metadata"].get("resourceVersion")):
-            self._record(before)
-            return before
+        if live is not None and self._applied.get(ident) == (digest, live["metadata"].get("resourceVersion")):
+            self._record(live)      # from the cache, or the ownership read when the cache lags
+            return live
         obj = self._kube.apply(child.gvr, child.manifest, child.namespace, force=self._force)
         self._applied[ident] = (digest, obj["metadata"].get("resourceVersion"))
         if before is None:

@@ -7,7 +7,8 @@
 * the watchdog marks a stuck reconcile, cancels it and a replacement thread keeps the CRD working;
 * a CRD applied after start is picked up, and deleting it degrades only that CRD;
 * the CR routes read the caches (list, field values, children) and the CR's Events;
-* `ork status` prints the table.
+* `ork status` prints the table;
+* a new CR is reconciled once (its own CR writes queue nothing), an outside change after that again.
 """
 from __future__ import annotations
 
@@ -310,3 +311,40 @@ def test_cr_routes_read_caches_children_and_events(ork_runtime, apply_crd, kube,
     assert ork.get(f"/katalog/routed/cr/{namespace}/missing")[0] == 404
     assert ork.get("/katalog/routed/cr?bogus=1") == (400, {"error": 'unknown query parameter "bogus"; '
                                                                     'allowed: namespace, field'})
+
+
+def test_a_new_cr_is_reconciled_once_and_a_later_outside_label_change_again(ork_runtime, apply_crd, kube,
+                                                                              namespace, tmp_path):
+    """Issue 15: the update events of Orkestra's own CR writes (finalizers, then labels, the katalog
+    annotation and the child record) queue nothing on the real API server, whichever comes first,
+    the event or the write's answer; a change by anyone else right after is still reconciled."""
+    kind, plural = new_kind("Once")
+    apply_crd(crd_manifest(kind, plural))
+    trace = tmp_path / "trace.txt"
+    entry = crd_entry(kind, plural, workers=3, resync="0s",
+                      hooks={"module": "tracing_hook", "function": "make_hooks", "args": {"trace": str(trace)}})
+    entry["operatorBox"]["finalizers"] = ["e2e.orkestra.io/cleanup"]
+    entry["labels"] = {"team": "web"}
+    ork = ork_runtime(_write(tmp_path, katalog_doc("once", {"once": entry}), tracing_hook=TRACING_HOOK),
+                      env={"WATCH_NAMESPACE": namespace})
+    gvr = GVR(E2E_GROUP, "v1", plural)
+    names = [f"cr-{i}" for i in range(6)]
+    for name in names:
+        create_cr(kube, kind, plural, name, namespace, {"value": name})
+
+    def converged() -> bool:
+        crs = [kube.get(gvr, name, namespace) for name in names]
+        return all((cr.get("status") or {}).get("observedGeneration") == 1
+                   and "e2e.orkestra.io/cleanup" in cr["metadata"].get("finalizers", [])
+                   and cr["metadata"].get("labels", {}).get("team") == "web" for cr in crs)
+
+    ork.wait_for(converged, timeout=60, message="every CR reconciled")
+    time.sleep(3)                                   # a second reconcile, if one was queued, runs now
+
+    def runs(name: str) -> int:
+        return sum(1 for line in trace.read_text().splitlines() if line.split()[0] == f"{namespace}/{name}")
+
+    assert {name: runs(name) for name in names} == {name: 1 for name in names}
+    kube.patch(gvr, "cr-0", {"metadata": {"labels": {"someone": "else"}}}, namespace)
+    ork.wait_for(lambda: runs("cr-0") == 2, timeout=30, message="the outside label change reconciled")
+    assert kube.get(CONFIGMAPS, "cr-0-config", namespace)["data"]["value"] == "cr-0"

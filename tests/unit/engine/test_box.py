@@ -4,6 +4,7 @@ import threading
 import time
 
 from orkestra.engine.box import OperatorBox
+from orkestra.reconcile.ownwrites import OwnWrites
 from orkestra.reconcile.runtime import ReconcileResult
 from orkestra.workqueue import RateLimitingQueue, Timer
 from tests.unit.engine.factories import make_entry, make_katalog
@@ -67,6 +68,7 @@ class FakeReconciler:
     def __init__(self):
         self.calls, self.forgotten = [], []
         self.lock = threading.Lock()
+        self.own_writes = OwnWrites()
 
     def reconcile(self, key, cancelled):
         with self.lock:

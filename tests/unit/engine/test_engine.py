@@ -76,6 +76,27 @@ def test_lost_leadership_stops_every_queue_and_exits_1():
     assert all(e[2] <= 5.0 for e in log if e[0] == "drain"), "in-flight reconciles get at most 5 s"
 
 
+class ClosingSink:
+    def __init__(self, log):
+        self.log = log
+
+    def close(self, timeout):
+        self.log.append(("close events", round(timeout, 1)))
+        return True
+
+
+def test_lost_leadership_writes_the_buffered_events_within_the_grace_before_exiting():
+    """The drained reconciles' Events wait in the sink (issue 15): they are written, or counted and
+    warned about, before the process ends, and the grace of 5 s bounds it all."""
+    clock, log = Clock(), []
+    engine = make_engine(clock=clock, exit_process=lambda code: log.append(("exit", code)))
+    engine.boxes = {"cache": RecordingBox("cache", log)}
+    engine.recorder = ClosingSink(log)
+    clock.t = 0.0
+    engine._lost_leadership()
+    assert log[-2:] == [("close events", 5.0), ("exit", 1)]
+
+
 def test_probes_follow_startup_readiness_heartbeat_and_shutdown():
     clock = Clock()
     engine = make_engine(clock=clock, wall=lambda: 1_000.0)

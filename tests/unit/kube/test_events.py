@@ -1,8 +1,10 @@
 import logging
+import threading
+import time
 from datetime import datetime, timezone
 
 from orkestra.kube.errors import ApiError
-from orkestra.kube.events import EventRecorder
+from orkestra.kube.events import EventRecorder, AsyncEventSink
 from tests.unit.workqueue.fake_clock import FakeClock
 
 SITE = {"apiVersion": "demo.io/v1", "kind": "Site",
@@ -147,3 +149,140 @@ def test_an_event_dropped_by_the_rate_limit_after_failures_still_returns_the_fai
     clock.advance(61)
     assert rec.event(SITE, "Normal", "Reconciled", "ok") is None
     assert rec.event(SITE, "Normal", "Reconciled", "ok") is None                  # aggregated: written
+
+
+# --- AsyncEventSink (issue 15): off the caller's thread, folded, bounded ----------------------------------
+class GatedKube(RecordingKube):
+    """Every write waits for `gate`, like a slow API server."""
+
+    def __init__(self):
+        super().__init__()
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+
+    def create(self, gvr, obj, namespace=None):
+        self.entered.set()
+        assert self.gate.wait(5)
+        return super().create(gvr, obj, namespace)
+
+
+def other(uid):
+    return {**SITE, "metadata": {**SITE["metadata"], "uid": uid, "name": uid}}
+
+
+def make_sink(capacity=4):
+    kube = GatedKube()
+    recorder = EventRecorder(kube, "pod-1_abcd", clock=FakeClock(),
+                             now=lambda: datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc))
+    return kube, AsyncEventSink(recorder, capacity=capacity, clock=FakeClock())
+
+
+def test_the_sink_never_waits_for_the_api_server_and_folds_repeats_into_one_count():
+    kube, sink = make_sink()
+    sink.event(SITE, "Normal", "Reconciled", "first")
+    assert kube.entered.wait(2)                       # the writer thread is stuck in the first create
+    started = time.monotonic()
+    for _ in range(50):
+        sink.event(SITE, "Normal", "Reconciled", "again")
+    assert time.monotonic() - started < 0.5 and kube.created == []
+    kube.gate.set()
+    assert sink.flush(5)
+    assert [(ev["message"], ev["count"]) for _, ev in kube.created] == [("first", 1), ("again", 50)]
+    assert sink.folded == 49 and sink.dropped == 0
+
+
+def test_a_full_sink_drops_with_a_count_and_keeps_what_it_holds(caplog):
+    kube, sink = make_sink(capacity=2)
+    sink.event(other("u-0"), "Normal", "Reconciled", "m")
+    assert kube.entered.wait(2)
+    with caplog.at_level(logging.WARNING, logger="orkestra.kube"):
+        for i in range(1, 6):
+            sink.event(other(f"u-{i}"), "Normal", "Reconciled", "m")
+    assert sink.dropped == 3
+    assert len([r for r in caplog.records if r.getMessage().startswith("event dropped")]) == 1
+    kube.gate.set()
+    assert sink.close(5)
+    assert [ev["involvedObject"]["uid"] for _, ev in kube.created] == ["u-0", "u-1", "u-2"]
+    sink.event(SITE, "Normal", "Reconciled", "after close")
+    assert sink.dropped == 4 and len(kube.created) == 3
+
+
+def test_the_sink_thread_survives_a_failing_write():
+    kube, sink = make_sink()
+    kube.gate.set()
+    kube.fail = ApiError(status=403, reason="Forbidden", message="no", verb="create", resource="events")
+    sink.event(SITE, "Normal", "Reconciled", "lost")
+    assert sink.flush(5)
+    kube.fail = None
+    sink.event(SITE, "Normal", "Reconciled", "kept")
+    assert sink.flush(5) and [ev["message"] for _, ev in kube.created] == ["kept"]
+
+
+def test_the_sink_holds_only_what_an_event_names_of_its_object():
+    """Waiting Events keep the object's identity, not the CR itself: 1024 waiting Events about
+    CRs with large specs must not keep those specs alive."""
+    import tracemalloc
+    kube, sink = make_sink(capacity=64)
+    sink.event(other("u-first"), "Normal", "Reconciled", "m")
+    assert kube.entered.wait(2)                       # the writer is stuck: the rest waits
+    tracemalloc.start()
+    try:
+        for i in range(40):
+            big = {**other(f"u-{i}"), "spec": {"blob": "x" * 100_000}}
+            sink.event(big, "Normal", "Reconciled", "m")
+            big["metadata"]["name"] = "changed after the call"
+        del big
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert held < 1_000_000                          # 40 x 100 kB specs when the objects are kept
+    kube.gate.set()
+    assert sink.close(5)
+    written = [ev["involvedObject"] for _, ev in kube.created[1:]]
+    assert [o["uid"] for o in written] == [f"u-{i}" for i in range(40)]
+    assert {o["name"] for o in written} == {f"u-{i}" for i in range(40)}     # as it was at the call
+    assert {o["resourceVersion"] for o in written} == {"7"} and all(o["namespace"] == "ns" for o in written)
+    sink._thread.join(2)
+    assert not sink._thread.is_alive()               # close ends the writer thread
+
+
+def test_close_drops_what_it_could_not_write_in_time_with_a_count_and_a_warning(caplog):
+    kube, sink = make_sink()
+    sink.event(other("u-0"), "Normal", "Reconciled", "m")
+    assert kube.entered.wait(2)                       # the API server does not answer
+    sink.event(other("u-1"), "Normal", "Reconciled", "m")
+    sink.event(other("u-1"), "Normal", "Reconciled", "m")
+    sink.event(other("u-2"), "Normal", "Reconciled", "m")
+    with caplog.at_level(logging.WARNING, logger="orkestra.kube"):
+        assert not sink.close(0.2)
+        sink.event(SITE, "Normal", "Reconciled", "after close")
+    assert sink.dropped == 4                          # u-1 twice, u-2, and the one after close
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == ["events not written: shutting down", "event dropped: shutting down"]
+    kube.gate.set()                                   # the stuck write ends: nothing more is written
+    sink._thread.join(2)
+    assert not sink._thread.is_alive()
+    assert [ev["involvedObject"]["uid"] for _, ev in kube.created] == ["u-0"]
+
+
+def test_the_sink_tells_the_caller_how_each_write_ended_from_its_writer_thread():
+    """The reconciler's Events warning (docs/rbac.md) hears a refused write even though the write
+    happens later, on the sink's thread; a folded repeat keeps the newest callback."""
+    kube, sink = make_sink()
+    denied = ApiError(status=403, reason="Forbidden", message='cannot create resource "events"', verb="post",
+                      resource="events")
+    kube.fail = denied
+    heard: list = []
+    done = threading.Event()
+
+    def written(result):
+        heard.append(result)
+        done.set()
+    sink.event(SITE, "Normal", "Reconciled", "ok", crd="website", on_written=lambda r: heard.append(("first", r)))
+    assert kube.entered.wait(5)                 # the first write is in flight on the sink's thread
+    sink.event(SITE, "Normal", "Reconciled", "ok", crd="website", on_written=lambda r: heard.append(("replaced", r)))
+    sink.event(SITE, "Normal", "Reconciled", "ok", crd="website", on_written=written)
+    kube.gate.set()
+    assert done.wait(5)
+    assert heard == [("first", denied), denied]
+

@@ -1,3 +1,5 @@
+import copy
+
 from orkestra.reconcile.crmeta import (add_finalizers_patch, finalizers_to_remove, metadata_patch,
                                        namespace_allowed, remove_finalizers_patch, wanted_finalizers)
 from tests.unit.reconcile.factory import make_cr
@@ -84,3 +86,15 @@ def test_protection_label_added_and_opt_out():
     assert metadata_patch(opted, labels={}, protection=ON, katalog_name=None) == {
         "metadata": {"labels": {"orkestra.io/deletion-protection": None}}}
     assert metadata_patch(opted, labels={}, protection={**ON, "strictMode": True}, katalog_name=None) is None
+
+
+def test_metadata_ops_match_the_merge_patch_they_replace():
+    from orkestra.reconcile.crmeta import metadata_ops
+    from tests.unit.reconcile.api_double import json_patch, merge_patch
+    bare = make_cr()
+    full = make_cr(labels={"orkestra.io/deletion-protection": "true", "keep": "1"},
+                   annotations={"user/note": "x"})
+    for cr in (bare, full):
+        patch = {"metadata": {"labels": {"team": "a/b", "orkestra.io/deletion-protection": None},
+                              "annotations": {"orkestra.io/katalog": "shop"}}}
+        assert json_patch(cr, metadata_ops(cr, patch)) == merge_patch(copy.deepcopy(cr), patch)

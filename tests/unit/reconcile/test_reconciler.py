@@ -47,9 +47,11 @@ class Recorder:
         self.events: list[tuple[str, str, str]] = []
         self.failure: Exception | None = None     # what every write returns (None: written)
 
-    def event(self, obj: dict, type_: str, reason: str, message: str, *, crd: str = "") -> Exception | None:
+    def event(self, obj: dict, type_: str, reason: str, message: str, *, crd: str = "",
+              on_written=None) -> None:
         self.events.append((type_, reason, message))
-        return self.failure
+        if on_written is not None:
+            on_written(self.failure)
 
     def reasons(self) -> list[str]:
         return [e[1] for e in self.events]
@@ -294,6 +296,36 @@ def test_an_idle_reconcile_of_a_full_entry_makes_no_api_write():
     s.reconcile()
     assert s.api.writes == []
     assert s.runtime.recorder.reasons().count("Reconciled") == 1
+
+
+def test_a_new_cr_gets_one_metadata_write_holding_the_katalog_annotation_and_the_child_record():
+    """Issue 15: the child-resource record of entries pruned once removed is known before
+    rendering and rides with the step-5 metadata write instead of a second patch."""
+    s = Setup(templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}}], "services": [{"port": 80}]}})
+    s.runtime.child_informer_gvrs = lambda: [CONFIGMAPS, GVR("", "v1", "services")]
+    s.create()
+    s.reconcile()
+    cr_writes = [c for c in s.api.writes_to(WEBSITES, "site", "default") if c.subresource is None]
+    assert len(cr_writes) == 1
+    annotations = s.api.object(WEBSITES, "site", "default")["metadata"]["annotations"]
+    assert annotations["orkestra.io/katalog"] == "test-katalog"
+    assert annotations["orkestra.io/child-resources"] == "v1/configmaps,v1/services"
+    s.api.clear_calls()
+    s.reconcile()
+    assert s.api.writes == []
+
+
+def test_a_kind_no_child_informer_watches_is_recorded_only_once_its_child_is_written():
+    """Recorded ahead, an unwatched kind whose child is not rendered would be dropped by pruning
+    and written back on every pass; it keeps the record-after-write path instead."""
+    s = Setup(templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}, "when": [{"field": "spec.on", "equals": "true"}]}]}})
+    s.create(spec={"on": False})
+    s.settle()
+    s.api.clear_calls()
+    s.reconcile()
+    assert s.api.writes == []
+    assert "orkestra.io/child-resources" not in s.api.object(WEBSITES, "site", "default")["metadata"].get(
+        "annotations", {})
 
 
 # --- item 24: no deep copy of the cached CR -------------------------------------------------------------

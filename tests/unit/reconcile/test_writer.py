@@ -77,6 +77,19 @@ def test_apply_reports_created_then_skips_a_proven_no_op():
     assert w2.children()["configmap"] == live
 
 
+def test_the_ownership_read_of_a_lagging_cache_also_proves_a_no_op():
+    """Issue 15: the child left the cache (the informer lags), so it is read to check the owner;
+    that read shows the version our own apply returned, so the apply is skipped too."""
+    kube, applied = RecordingKube(), {}
+    live = ChildWriter(kube, force=True, cached_children=[], applied=applied).write(child())
+    kube.existing["c"] = {**live, "metadata": {**live["metadata"], "ownerReferences": [
+        {"kind": "Website", "name": "cr-u", "uid": "u", "controller": True}]}}
+    kube.calls.clear()
+    w = ChildWriter(kube, force=True, cached_children=[], applied=applied)
+    assert w.write(child()) is not None
+    assert kube.calls == [("get", "c")] and w.changes == []
+
+
 def test_an_uncached_existing_object_is_not_reported_as_created():
     class Existing(RecordingKube):
         def apply(self, gvr, obj, namespace=None, force=True):

@@ -256,7 +256,7 @@ def test_a_refused_create_after_a_working_get_is_reported_once():
     reports = []
     a, _ = elector(store, "a", clock, on_failure=reports.append)
 
-    def refused(lease):
+    def refused(lease, **kwargs):
         raise RuntimeError("403 Forbidden: cannot create resource \"leases\"")
     store.create = refused
     for _ in range(3):

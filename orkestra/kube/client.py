@@ -173,8 +173,9 @@ class KubeClient:
         pooled connections most likely went through the same dead path, and each would otherwise
         cost a request its full read timeout before failing. Requests in flight keep theirs: the
         old pool's idle connections are closed now, and each busy one when its request ends."""
+        from kubernetes.client import rest    # loaded already: this client was built by it
         with self._renewing:        # two watches stalling at once: each pool is closed exactly once
-            old, self._pool = self._pool, k8s_client.rest.RESTClientObject(self._config).pool_manager
+            old, self._pool = self._pool, rest.RESTClientObject(self._config).pool_manager
         old.clear()
 
     def _send(self, method: str, path: str, query: dict[str, Any] | None, body: Any,

@@ -62,8 +62,10 @@ class Events:
     def __init__(self) -> None:
         self.seen: list[tuple[str, str, str]] = []
 
-    def event(self, obj, type_, reason, message, crd=""):
+    def event(self, obj, type_, reason, message, crd="", on_written=None):
         self.seen.append((type_, reason, message))
+        if on_written is not None:
+            on_written(None)
 
     def reasons(self) -> list[str]:
         return [r for _, r, _ in self.seen]

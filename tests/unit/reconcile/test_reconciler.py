@@ -491,15 +491,23 @@ def test_a_404_stands_when_the_api_server_cannot_say_whether_the_cr_is_gone(monk
     not_found = ApiError(status=404, reason="NotFound", message="configmaps not found", verb="patch",
                          resource="websites")
 
-    def refuse(*args, **kwargs):
+    refused = []
+    real_get, real_patch = s.api.get, s.api.patch
+
+    def refuse(gvr, *args, **kwargs):
+        if gvr != WEBSITES:        # children are written as usual: the CR's own write meets the 404
+            return real_patch(gvr, *args, **kwargs)
+        refused.append(args)
         raise not_found
 
-    def unreachable(*args, **kwargs):
+    def unreachable_once_refused(gvr, *args, **kwargs):
+        if gvr != WEBSITES or not refused:
+            return real_get(gvr, *args, **kwargs)
         raise ApiError(status=0, reason="ConnectionError", message="connection refused", verb="get",
                        resource="websites")
 
     monkeypatch.setattr(s.api, "patch", refuse)
-    monkeypatch.setattr(s.api, "get", unreachable)
+    monkeypatch.setattr(s.api, "get", unreachable_once_refused)
     with pytest.raises(ApiError) as err:
         s.rec.reconcile("default/site", threading.Event())
     assert err.value is not_found

@@ -61,7 +61,7 @@ class TimeWindow:
     def parse(cls, spec: Any) -> TimeWindow:
         if not isinstance(spec, dict) or not spec:
             raise ValueError('must be a map with "after" and/or "before" (HH:MM)')
-        unknown = sorted(set(spec) - {"after", "before"})
+        unknown = sorted((str(key) for key in set(spec) - {"after", "before"}))   # YAML keys may be ints
         if unknown:
             raise ValueError(f'unknown key "{unknown[0]}": expected "after" and/or "before"')
         after = _minute_of_day(spec["after"], "after") if "after" in spec else None

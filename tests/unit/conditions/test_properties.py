@@ -1,6 +1,7 @@
 """Property tests: conditions are total and `negate` is an exact inverse, on arbitrary objects."""
 from datetime import datetime, timezone
 
+import pytest
 from hypothesis import assume, given, settings, strategies as st
 
 from orkestra.conditions import ConditionError, check_condition_list, compile_condition, resolve_field
@@ -123,3 +124,10 @@ def test_load_time_checks_never_raise_on_garbage(conds):
                 compile_condition(cond)
             except ConditionError as exc:
                 assert exc.problems
+
+
+def test_a_time_window_with_keys_of_mixed_types_names_the_unknown_key():
+    """Found by the property test above: sorting a YAML map's keys of str and int raised TypeError."""
+    from orkestra.conditions.windows import TimeWindow
+    with pytest.raises(ValueError, match='unknown key "0"'):
+        TimeWindow.parse({"field": None, 0: None})

@@ -65,10 +65,9 @@ def kubeconfig_token(kubeconfig: str | None, context: str | None) -> str | None:
     from orkestra.kube import KubeClient
     from orkestra.server.auth import bearer_token
     try:
-        keys = KubeClient.from_config(kubeconfig, context).api_client.configuration.api_key
+        return bearer_token(KubeClient.from_config(kubeconfig, context).access.credentials.authorization())
     except OrkestraError:
         return None
-    return bearer_token(keys.get("BearerToken") or keys.get("authorization"))
 
 
 def may_receive_kubeconfig_token(url: str) -> bool:

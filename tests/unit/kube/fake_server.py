@@ -11,9 +11,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from kubernetes import client as k8s_client
-
 from orkestra.kube.client import KubeClient
+from orkestra.kube.kubeconfig import ClusterAccess
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -83,8 +82,7 @@ class FakeApiServer:
         return self.httpd.requests
 
     def client(self, **kw) -> KubeClient:
-        cfg = k8s_client.Configuration(host=f"http://127.0.0.1:{self.httpd.server_address[1]}")
-        return KubeClient(k8s_client.ApiClient(cfg), **kw)
+        return KubeClient(ClusterAccess(server=f"http://127.0.0.1:{self.httpd.server_address[1]}"), **kw)
 
     def close(self) -> None:
         self.httpd.shutdown()

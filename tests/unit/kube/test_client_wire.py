@@ -7,6 +7,7 @@ import pytest
 
 from orkestra.gvk import GVR
 from orkestra.kube.client import KubeClient, WatchStalled
+from orkestra.kube.kubeconfig import ClusterAccess
 from orkestra.kube.errors import ApiError
 from tests.unit.kube.fake_server import FakeApiServer, end_chunks, send_json, start_chunked, write_chunk
 
@@ -150,8 +151,7 @@ def test_stalled_watch_raises_watch_stalled(server):
 
 
 def test_connection_refused_is_api_error_status_zero():
-    from kubernetes import client as k8s_client
-    kube = KubeClient(k8s_client.ApiClient(k8s_client.Configuration(host="http://127.0.0.1:1")))
+    kube = KubeClient(ClusterAccess(server="http://127.0.0.1:1"))
     with pytest.raises(ApiError) as err:
         kube.get(CM, "a", "ns")
     assert err.value.status == 0 and err.value.reason == "ConnectionError"

@@ -8,6 +8,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from orkestra.kube.client import SERVICE_ACCOUNT_DIR, KubeClient, KubeConfigError, service_account_dir
+from orkestra.kube.kubeconfig import TokenFile
 
 
 def ca_pem() -> bytes:
@@ -44,9 +45,34 @@ def test_without_a_kubeconfig_the_mounted_service_account_is_used(pod):
     kube = KubeClient.from_config()
     assert kube.server == "https://10.96.0.1:443"
     assert not kube.is_loopback
-    cfg = kube.api_client.configuration
-    assert cfg.get_api_key_with_prefix("BearerToken") == "bearer sa-token-123"
-    assert cfg.ssl_ca_cert == str(pod / "ca.crt")
+    assert kube.access.credentials.authorization() == "Bearer sa-token-123"
+    assert kube.access.tls.ca_file == str(pod / "ca.crt") and kube.access.tls.verify
+
+
+def test_the_rotated_token_is_read_again_after_a_minute(pod):
+    now = [0.0]
+    source = TokenFile(str(pod / "token"), clock=lambda: now[0])
+    assert source.authorization() == "Bearer sa-token-123"
+    (pod / "token").write_text("sa-token-456")
+    now[0] = 59.0
+    assert source.authorization() == "Bearer sa-token-123"
+    now[0] = 61.0
+    assert source.authorization() == "Bearer sa-token-456"
+    (pod / "token").unlink()                      # mid-rotation: the last token is kept
+    now[0] = 200.0
+    assert source.authorization() == "Bearer sa-token-456"
+
+
+def test_a_401_makes_the_token_file_read_again_at_once(pod):
+    source = TokenFile(str(pod / "token"), clock=lambda: 5.0)
+    source.authorization()
+    (pod / "token").write_text("sa-token-456")
+    assert source.expire() and source.authorization() == "Bearer sa-token-456"
+
+
+def test_the_hooks_api_client_carries_the_service_account_token(pod):
+    cfg = KubeClient.from_config().api_client.configuration
+    assert cfg.get_api_key_with_prefix("BearerToken", alias="authorization") == "Bearer sa-token-123"
 
 
 def test_missing_service_host_is_a_clear_error(pod, monkeypatch):

@@ -488,7 +488,8 @@ def _path(value: Any, relative_to: str) -> str | None:
     if not value:
         return None
     path = os.path.expanduser(str(value))
-    return path if os.path.isabs(path) else os.path.join(os.path.dirname(os.path.abspath(relative_to)), path)
+    return path if os.path.isabs(path) else os.path.normpath(
+        os.path.join(os.path.dirname(os.path.abspath(relative_to)), path))
 
 
 def _decoded(section: dict, key: str, what: str, path: str) -> bytes | None:

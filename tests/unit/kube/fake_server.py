@@ -7,6 +7,7 @@ the response itself through `request` (a BaseHTTPRequestHandler).
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -65,8 +66,13 @@ def end_chunks(req: BaseHTTPRequestHandler) -> None:
 
 
 class FakeApiServer:
-    def __init__(self) -> None:
+    """`tls` (a server-side SSLContext) makes it an https server."""
+
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.httpd.server_address[1]}"
         self.httpd.daemon_threads = True
         self.httpd.routes = {}
         self.httpd.requests = []
@@ -82,7 +88,7 @@ class FakeApiServer:
         return self.httpd.requests
 
     def client(self, **kw) -> KubeClient:
-        return KubeClient(ClusterAccess(server=f"http://127.0.0.1:{self.httpd.server_address[1]}"), **kw)
+        return KubeClient(ClusterAccess(server=self.url), **kw)
 
     def close(self) -> None:
         self.httpd.shutdown()

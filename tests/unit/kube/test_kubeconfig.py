@@ -414,3 +414,15 @@ def test_runtime_certificate_files_are_private(tmp_path, pki, monkeypatch):
                          {"client-certificate-data": b64(_pem(pki.client)), "client-key-data": b64(_pem(pki.client_key))})
     KubeClient.from_config(write)
     assert seen and all(mode == 0o600 for mode in seen)
+
+
+def test_the_hooks_api_client_uses_the_same_server_credentials_and_pool(tmp_path, server):
+    from kubernetes import client as k8s
+
+    server.routes[("GET", "/version/")] = server.routes[("GET", "/version")]
+    path = write_config(tmp_path / "config", {"server": server.url}, {"token": SECRET})
+    kube = KubeClient.from_config(path)
+    raw = k8s.VersionApi(kube.api_client).get_code(_preload_content=False)
+    assert json.loads(raw.data) == {"gitVersion": "v1.test"}
+    assert server.requests[-1][4]["authorization"] == f"Bearer {SECRET}"
+    assert server.requests[-1][4]["User-Agent"].startswith("orkestra/")

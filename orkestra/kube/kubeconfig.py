@@ -319,7 +319,7 @@ def load_kubeconfig(paths: str, context: str | None = None) -> ClusterAccess:
     try:
         present = [p for p in files if os.path.exists(p)] if len(files) > 1 else files
         if not present:
-            raise _Problem(f"none of the files exist")
+            raise _Problem("none of the files exist")
         for path in present:
             merged.add(path, _read_file(path))
         name = context or merged.top.get("current-context")

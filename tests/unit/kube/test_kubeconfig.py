@@ -426,3 +426,14 @@ def test_the_hooks_api_client_uses_the_same_server_credentials_and_pool(tmp_path
     assert json.loads(raw.data) == {"gitVersion": "v1.test"}
     assert server.requests[-1][4]["authorization"] == f"Bearer {SECRET}"
     assert server.requests[-1][4]["User-Agent"].startswith("orkestra/")
+
+
+def test_a_plugin_failing_later_is_an_api_error_the_caller_retries(tmp_path, server):
+    script = plugin(tmp_path, {"token": SECRET})
+    kube = KubeClient.from_config(write_config(tmp_path / "config", {"server": server.url}, exec_user(script)))
+    plugin(tmp_path, "", exit_code=1, stderr="session revoked")     # the same script now fails
+    kube.access.credentials.expire()
+    with pytest.raises(ApiError) as err:
+        kube.request("GET", "/version")
+    assert err.value.status == 0 and err.value.reason == "CredentialError" and "session revoked" in str(err.value)
+    assert server.requests == []

@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import certifi
 import yaml
 
 from orkestra.errors import OrkestraError
@@ -169,8 +170,10 @@ class ExecPlugin(NoCredentials):
         except FileNotFoundError:
             hint = f" ({self.install_hint.strip()})" if self.install_hint.strip() else ""
             raise CredentialError(f"exec plugin {self.argv[0]} not found{hint}") from None
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise CredentialError(f"exec plugin {name} could not run: {exc}") from None
+        except subprocess.TimeoutExpired:  # its own message lists the arguments, which may be secret
+            raise CredentialError(f"exec plugin {name} timed out after {EXEC_TIMEOUT_SECONDS:g} s") from None
+        except OSError as exc:
+            raise CredentialError(f"exec plugin {name} could not run: {exc.strerror or type(exc).__name__}") from None
         if done.returncode != 0:
             # stderr is the plugin's message to humans; stdout may hold a credential and is never shown.
             err = done.stderr.decode(errors="replace").strip()[-300:]
@@ -243,7 +246,9 @@ class TLSSettings:
         Inline key material is written to a private (0700) temporary directory only for the
         moment `load_cert_chain` reads it, then removed: nothing secret stays on disk.
         """
-        ctx = ssl.create_default_context(cafile=self.ca_file, cadata=self.ca_data.decode() if self.ca_data else None)
+        # Without a CA of its own the kubeconfig trusts certifi's bundle, as the kubernetes client did.
+        cafile = self.ca_file or (None if self.ca_data else certifi.where())
+        ctx = ssl.create_default_context(cafile=cafile, cadata=self.ca_data.decode() if self.ca_data else None)
         if not self.verify:
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
@@ -371,8 +376,8 @@ class _Merged:
                     if not isinstance(item, dict) or not isinstance(item.get("name"), str):
                         raise _Problem(f"every entry of {key} needs a name", path)
                     self.entries[key].setdefault(item["name"], (item, path))
-            else:
-                self.top.setdefault(key, value)
+            elif value not in (None, "") and key not in self.top:  # an empty value sets nothing
+                self.top[key] = value
 
     def get(self, kind: str, name: str, field_name: str, referrer: str) -> tuple[dict, str]:
         found = self.entries[kind].get(name)
@@ -426,7 +431,10 @@ def _tls(cluster: dict, cluster_name: str, cluster_file: str,
     ca_file = None if ca_data else _path(cluster.get("certificate-authority"), cluster_file)
     if ca_file and not os.path.isfile(ca_file):
         raise _Problem(f"cluster {cluster_name!r}: certificate-authority {ca_file} does not exist", cluster_file)
-    tls = TLSSettings(verify=not cluster.get("insecure-skip-tls-verify", False), ca_file=ca_file,
+    insecure = cluster.get("insecure-skip-tls-verify") or False
+    if not isinstance(insecure, bool):  # a quoted "false" must not read as true and turn verification off
+        raise _Problem(f"cluster {cluster_name!r}: insecure-skip-tls-verify must be true or false", cluster_file)
+    tls = TLSSettings(verify=not insecure, ca_file=ca_file,
                       ca_data=ca_data, server_name=cluster.get("tls-server-name") or None,
                       cert_file=cert_file, key_file=key_file, cert_data=cert_data, key_data=key_data)
     try:

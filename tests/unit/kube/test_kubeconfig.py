@@ -437,3 +437,42 @@ def test_a_plugin_failing_later_is_an_api_error_the_caller_retries(tmp_path, ser
         kube.request("GET", "/version")
     assert err.value.status == 0 and err.value.reason == "CredentialError" and "session revoked" in str(err.value)
     assert server.requests == []
+
+
+# --- review i15-kubecfg ---------------------------------------------------------------------------
+
+def test_a_quoted_false_does_not_turn_tls_verification_off(tmp_path, https):
+    """`insecure-skip-tls-verify: "false"` is a string: verification must stay on, never be read as truthy."""
+    srv = https()
+    path = write_config(tmp_path / "config", {"server": srv.url, "insecure-skip-tls-verify": "false"}, {})
+    with pytest.raises(KubeConfigError, match="insecure-skip-tls-verify must be true or false"):
+        KubeClient.from_config(path)
+
+
+def test_without_a_ca_the_certifi_bundle_is_trusted_as_the_kubernetes_client_did(tmp_path, pki, https, monkeypatch):
+    import certifi
+
+    srv = https()
+    monkeypatch.setattr(certifi, "where", lambda: str(pki.dir / "ca.crt"))
+    path = write_config(tmp_path / "config", {"server": srv.url}, {"token": SECRET})
+    assert KubeClient.from_config(path).request("GET", "/version") == {"gitVersion": "v1.test"}
+
+
+def test_an_empty_current_context_does_not_hide_a_later_files_one(tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.write_text(yaml.safe_dump({"current-context": "", "clusters": [], "users": [], "contexts": []}))
+    write_config(second, {"server": "https://10.0.0.2:6443"}, {"token": SECRET}, context="two")
+    assert load_kubeconfig(f"{first}:{second}").server == "https://10.0.0.2:6443"
+
+
+def test_a_plugin_timeout_message_does_not_echo_its_arguments(tmp_path, monkeypatch):
+    import orkestra.kube.kubeconfig as kubeconfig
+
+    monkeypatch.setattr(kubeconfig, "EXEC_TIMEOUT_SECONDS", 0.5)
+    script = tmp_path / "slow.py"
+    script.write_text("import time\ntime.sleep(30)\n")
+    spec = {"apiVersion": "client.authentication.k8s.io/v1", "command": sys.executable,
+            "args": [str(script), f"--password={SECRET}"]}
+    with pytest.raises(kubeconfig.CredentialError) as err:
+        ExecPlugin(spec, base_dir=str(tmp_path), cluster=None).authorization()
+    assert "timed out after 0.5 s" in str(err.value) and SECRET not in str(err.value)

@@ -39,6 +39,7 @@ from orkestra.errors import OrkestraError
 TOKEN_REREAD_SECONDS = 60.0  # a rotated ServiceAccount token is picked up within a minute
 EXEC_TIMEOUT_SECONDS = 30.0
 EXEC_EXPIRY_MARGIN_SECONDS = 10.0  # re-run a plugin slightly before its credential expires
+EXEC_RERUN_AFTER_401_SECONDS = 10.0  # 401s within this of a re-run reported the credential it replaced
 EXEC_API_VERSIONS = ("client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1")
 
 
@@ -130,7 +131,9 @@ class ExecPlugin(NoCredentials):
     """A client-go credential plugin: runs `command` and reads the ExecCredential it prints.
 
     The result is cached until its `expirationTimestamp` (forever without one) and fetched again
-    on a 401. The plugin never gets a terminal: one that insists on `interactiveMode: Always` is
+    on a 401, at most once per EXEC_RERUN_AFTER_401_SECONDS: requests in flight with the old
+    credential report their 401s after the first one already replaced it, and a server that
+    rejects everything must not cost a plugin run per request. The plugin never gets a terminal: one that insists on `interactiveMode: Always` is
     refused at load time.
     """
 
@@ -149,6 +152,7 @@ class ExecPlugin(NoCredentials):
         self._lock = threading.Lock()
         self._status: dict | None = None
         self._expires: float | None = None
+        self._expired_at: float | None = None
 
     def _current(self) -> dict:
         with self._lock:
@@ -195,7 +199,9 @@ class ExecPlugin(NoCredentials):
 
     def expire(self) -> bool:
         with self._lock:
-            self._status = None
+            now = self._clock()
+            if self._expired_at is None or now - self._expired_at >= EXEC_RERUN_AFTER_401_SECONDS:
+                self._status, self._expired_at = None, now
         return True
 
 

@@ -476,3 +476,21 @@ def test_a_plugin_timeout_message_does_not_echo_its_arguments(tmp_path, monkeypa
     with pytest.raises(kubeconfig.CredentialError) as err:
         ExecPlugin(spec, base_dir=str(tmp_path), cluster=None).authorization()
     assert "timed out after 0.5 s" in str(err.value) and SECRET not in str(err.value)
+
+
+def test_concurrent_401s_of_one_stale_credential_run_the_plugin_once(tmp_path):
+    """Requests that used the same rejected token each report a 401: one re-run serves them all, and
+    a server rejecting everything gets at most one run per interval, not one per request."""
+    script = plugin(tmp_path, {"token": SECRET})
+    now = [1000.0]
+    source = ExecPlugin(exec_user(script)["exec"], base_dir=str(tmp_path), cluster=None, clock=lambda: now[0])
+    source.authorization()
+    assert source.expire()                                # request A saw the token rejected: re-run
+    source.authorization()
+    assert source.expire()                                # request B, in flight with the same stale token
+    source.authorization()                                # retries with A's fresh token
+    assert len(runs(tmp_path)) == 2
+    now[0] += 60                                          # later, a new 401: fetched again
+    source.expire()
+    source.authorization()
+    assert len(runs(tmp_path)) == 3

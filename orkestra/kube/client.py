@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import unquote, urlencode, urlsplit
 
 import urllib3
 
@@ -358,8 +358,18 @@ def _new_pool(access: ClusterAccess, cert: tuple[bytes, bytes] | None) -> urllib
         if access.tls.server_name:
             options["server_hostname"] = access.tls.server_name
     if access.proxy_url:
-        return urllib3.ProxyManager(access.proxy_url, **options)
+        return urllib3.ProxyManager(access.proxy_url, proxy_headers=_proxy_auth(access.proxy_url), **options)
     return urllib3.PoolManager(**options)
+
+
+def _proxy_auth(proxy_url: str) -> dict[str, str] | None:
+    """`Proxy-Authorization` from the user:password of a proxy-url, as kubectl sends it (urllib3
+    ignores them)."""
+    auth = urllib3.util.parse_url(proxy_url).auth
+    if not auth:
+        return None
+    user, _, password = auth.partition(":")
+    return urllib3.make_headers(proxy_basic_auth=f"{unquote(user)}:{unquote(password)}")
 
 
 def retry_after_seconds(header: str | None, default: float = 1.0) -> float:

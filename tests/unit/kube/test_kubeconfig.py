@@ -494,3 +494,13 @@ def test_concurrent_401s_of_one_stale_credential_run_the_plugin_once(tmp_path):
     source.expire()
     source.authorization()
     assert len(runs(tmp_path)) == 3
+
+
+def test_proxy_url_is_used_with_the_credentials_it_carries(tmp_path, server):
+    """Like kubectl, user:password in proxy-url authenticate to the proxy (percent-decoded)."""
+    proxy = server                                        # answers the absolute-URI request itself
+    path = write_config(tmp_path / "config", {"server": "http://api.invalid:6443",
+                                              "proxy-url": proxy.url.replace("//", "//ops:p%40ss@")}, {})
+    assert KubeClient.from_config(path).request("GET", "/version") == {"gitVersion": "v1.test"}
+    headers = {k.lower(): v for k, v in proxy.requests[-1][4].items()}
+    assert headers["proxy-authorization"] == "Basic " + b64("ops:p@ss")

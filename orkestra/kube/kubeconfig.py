@@ -268,10 +268,20 @@ class TLSSettings:
                     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                     with os.fdopen(fd, "wb") as f:
                         f.write(pem)
-                ctx.load_cert_chain(*paths)
+                ctx.load_cert_chain(*paths, password=_no_passphrase)
         elif self.cert_file and self.key_file:
-            ctx.load_cert_chain(self.cert_file, self.key_file)
+            ctx.load_cert_chain(self.cert_file, self.key_file, password=_no_passphrase)
         return ctx
+
+
+class EncryptedKeyError(ValueError):
+    """The client key needs a pass phrase."""
+
+
+def _no_passphrase() -> bytes:
+    """Without a password callback OpenSSL asks for an encrypted key's pass phrase on the
+    terminal and waits; a kubeconfig cannot carry one, so the key is refused."""
+    raise EncryptedKeyError("the client key is encrypted, which a kubeconfig cannot unlock")
 
 
 @dataclass(frozen=True, repr=False)
@@ -445,6 +455,8 @@ def _tls(cluster: dict, cluster_name: str, cluster_file: str,
                       cert_file=cert_file, key_file=key_file, cert_data=cert_data, key_data=key_data)
     try:
         tls.context()  # a bad CA, certificate or key is a load-time error, not a request-time one
+    except EncryptedKeyError as exc:
+        raise _Problem(f"user {user_name!r}: {exc}", user_file) from None
     except (ssl.SSLError, OSError, ValueError) as exc:
         raise _Problem(f"cluster {cluster_name!r} / user {user_name!r}: unusable TLS material "
                        f"({getattr(exc, 'reason', None) or type(exc).__name__})") from None

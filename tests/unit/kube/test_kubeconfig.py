@@ -504,3 +504,42 @@ def test_proxy_url_is_used_with_the_credentials_it_carries(tmp_path, server):
     assert KubeClient.from_config(path).request("GET", "/version") == {"gitVersion": "v1.test"}
     headers = {k.lower(): v for k, v in proxy.requests[-1][4].items()}
     assert headers["proxy-authorization"] == "Basic " + b64("ops:p@ss")
+
+
+def test_an_encrypted_client_key_is_refused_not_prompted_for_on_the_terminal(tmp_path, pki):
+    """OpenSSL asks for a pass phrase on the controlling terminal and waits: `ork run` in a shell
+    would hang at start-up. The key is refused with a clear error instead."""
+    import pty
+    import select
+    import signal
+
+    key = pki.client_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.BestAvailableEncryption(b"passphrase"))
+    path = write_config(tmp_path / "config", {"server": "https://10.0.0.1:6443"},
+                        {"client-certificate-data": b64(_pem(pki.client)), "client-key-data": b64(key)})
+    pid, fd = pty.fork()
+    if pid == 0:                                           # child: the pty is its terminal
+        try:
+            load_kubeconfig(path)
+            os.write(1, b"loaded")
+        except KubeConfigError as exc:
+            os.write(1, str(exc).encode())
+        finally:
+            os._exit(0)
+    output = b""
+    try:
+        while select.select([fd], [], [], 10)[0]:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:                                # EIO: the child exited
+                break
+            if not chunk:
+                break
+            output += chunk
+    finally:
+        if os.waitpid(pid, os.WNOHANG) == (0, 0):         # still waiting for a pass phrase
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(fd)
+    assert b"pass phrase" not in output.lower()
+    assert b"the client key is encrypted" in output

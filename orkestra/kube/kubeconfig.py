@@ -386,6 +386,7 @@ class _Merged:
     def add(self, path: str, doc: dict) -> None:
         for key, value in doc.items():
             if key in self.entries:
+                value = [] if value is None else value  # `users: null` is what kubectl writes for none
                 if not isinstance(value, list):
                     raise _Problem(f"{key} must be a list", path)
                 for item in value:

@@ -543,3 +543,11 @@ def test_an_encrypted_client_key_is_refused_not_prompted_for_on_the_terminal(tmp
         os.close(fd)
     assert b"pass phrase" not in output.lower()
     assert b"the client key is encrypted" in output
+
+
+def test_null_lists_count_as_empty(tmp_path):
+    """`kubectl config view` writes `users: null` for a file without users; kubectl reads it as empty."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.write_text("apiVersion: v1\nkind: Config\nclusters: null\ncontexts: null\nusers: null\npreferences: {}\n")
+    write_config(second, {"server": "https://10.0.0.2:6443"}, {"token": SECRET})
+    assert load_kubeconfig(f"{first}:{second}").server == "https://10.0.0.2:6443"

@@ -119,7 +119,7 @@ class TokenFile(NoCredentials):
             raise CredentialError(f"cannot read token file {self.path}: {exc.strerror}") from None
         if not token:
             raise CredentialError(f"token file {self.path} is empty")
-        return token
+        return _header_safe(token, f"the token in {self.path}")
 
     def expire(self) -> bool:
         with self._lock:
@@ -215,6 +215,8 @@ def _exec_status(cred: Any, name: str, api_version: str) -> tuple[dict, float | 
     if not isinstance(status, dict):
         raise CredentialError(f"exec plugin {name}: the ExecCredential has no status")
     has_cert = bool(status.get("clientCertificateData")) and bool(status.get("clientKeyData"))
+    if status.get("token"):
+        status["token"] = _header_safe(str(status["token"]).strip(), f"the token of exec plugin {name}")
     if not status.get("token") and not has_cert:
         raise CredentialError(f"exec plugin {name}: the ExecCredential has neither a token nor a "
                               "client certificate and key")
@@ -474,7 +476,10 @@ def _credentials(user: dict, user_name: str, user_file: str, cluster_info: dict)
         if user.get(key):
             raise _Problem(f"{what} sets {key} (impersonation), which Orkestra does not support", user_file)
     if user.get("token"):
-        return StaticHeader(f"Bearer {user['token']}")
+        try:
+            return StaticHeader(f"Bearer {_header_safe(str(user['token']).strip(), f'{what}: the token')}")
+        except CredentialError as exc:
+            raise _Problem(str(exc), user_file) from None
     if user.get("tokenFile"):
         source = TokenFile(_path(user["tokenFile"], user_file) or "")
         try:
@@ -509,6 +514,14 @@ def _exec(spec: Any, what: str, user_file: str, cluster_info: dict) -> ExecPlugi
     except CredentialError as exc:
         raise _Problem(f"{what}: {exc}", user_file) from None
     return plugin
+
+
+def _header_safe(secret: str, what: str) -> str:
+    """`secret` if it can go into a header; http.client would otherwise refuse it with a message
+    that quotes it in full."""
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in secret):
+        raise CredentialError(f"{what} contains a line break or control character")
+    return secret
 
 
 def _path(value: Any, relative_to: str) -> str | None:

@@ -551,3 +551,15 @@ def test_null_lists_count_as_empty(tmp_path):
     first.write_text("apiVersion: v1\nkind: Config\nclusters: null\ncontexts: null\nusers: null\npreferences: {}\n")
     write_config(second, {"server": "https://10.0.0.2:6443"}, {"token": SECRET})
     assert load_kubeconfig(f"{first}:{second}").server == "https://10.0.0.2:6443"
+
+
+def test_a_token_with_a_line_break_is_refused_without_echoing_it(tmp_path):
+    """http.client would refuse the header later with a message quoting it (the token) in full."""
+    assert "line break or control character" in _error(tmp_path, user={"token": f"{SECRET}\n{SECRET}"})
+
+
+def test_a_token_file_or_plugin_token_with_a_line_break_is_refused_without_echoing_it(tmp_path):
+    (tmp_path / "token").write_text(f"{SECRET}\n{SECRET}\n")
+    assert "line break or control character" in _error(tmp_path, user={"tokenFile": str(tmp_path / "token")})
+    script = plugin(tmp_path, {"token": f"{SECRET}\n{SECRET}"})
+    assert "line break or control character" in _error(tmp_path, user=exec_user(script))

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import datetime as dt
 import json
 import os
+import signal
 import ssl
 import subprocess
 import tempfile
@@ -169,21 +171,28 @@ class ExecPlugin(NoCredentials):
             info["spec"]["cluster"] = self._cluster
         env = {**os.environ, **self.env, "KUBERNETES_EXEC_INFO": json.dumps(info)}
         try:
-            done = subprocess.run(self.argv, env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                                  timeout=EXEC_TIMEOUT_SECONDS, check=False)
+            # A session of its own: no terminal to prompt on, and on a timeout the whole process
+            # group goes, helpers it started included.
+            proc = subprocess.Popen(self.argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, start_new_session=True)
         except FileNotFoundError:
             hint = f" ({self.install_hint.strip()})" if self.install_hint.strip() else ""
             raise CredentialError(f"exec plugin {self.argv[0]} not found{hint}") from None
-        except subprocess.TimeoutExpired:  # its own message lists the arguments, which may be secret
-            raise CredentialError(f"exec plugin {name} timed out after {EXEC_TIMEOUT_SECONDS:g} s") from None
         except OSError as exc:
             raise CredentialError(f"exec plugin {name} could not run: {exc.strerror or type(exc).__name__}") from None
-        if done.returncode != 0:
+        with proc:
+            try:
+                stdout, stderr = proc.communicate(timeout=EXEC_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:  # its own message lists the arguments, which may be secret
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                raise CredentialError(f"exec plugin {name} timed out after {EXEC_TIMEOUT_SECONDS:g} s") from None
+        if proc.returncode != 0:
             # stderr is the plugin's message to humans; stdout may hold a credential and is never shown.
-            err = done.stderr.decode(errors="replace").strip()[-300:]
-            raise CredentialError(f"exec plugin {name} exited with {done.returncode}" + (f": {err}" if err else ""))
+            err = stderr.decode(errors="replace").strip()[-300:]
+            raise CredentialError(f"exec plugin {name} exited with {proc.returncode}" + (f": {err}" if err else ""))
         try:
-            cred = json.loads(done.stdout)
+            cred = json.loads(stdout)
         except ValueError:
             raise CredentialError(f"exec plugin {name} did not print an ExecCredential (not JSON)") from None
         return _exec_status(cred, name, self.api_version)

@@ -10,6 +10,7 @@ import os
 import ssl
 import stat
 import sys
+import time
 
 import pytest
 import yaml
@@ -563,3 +564,32 @@ def test_a_token_file_or_plugin_token_with_a_line_break_is_refused_without_echoi
     assert "line break or control character" in _error(tmp_path, user={"tokenFile": str(tmp_path / "token")})
     script = plugin(tmp_path, {"token": f"{SECRET}\n{SECRET}"})
     assert "line break or control character" in _error(tmp_path, user=exec_user(script))
+
+
+def test_a_timed_out_plugin_is_killed_with_the_processes_it_started(tmp_path, monkeypatch):
+    """A plugin script that hangs in a helper it started (a CLI waiting on the network) must not
+    leave that helper behind on every attempt."""
+    import orkestra.kube.kubeconfig as kubeconfig
+
+    monkeypatch.setattr(kubeconfig, "EXEC_TIMEOUT_SECONDS", 1.0)
+    helper_pid = tmp_path / "helper.pid"
+    script = tmp_path / "hang.py"
+    script.write_text("import subprocess, sys, time\n"
+                      "helper = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+                      f"open({str(helper_pid)!r}, 'w').write(str(helper.pid))\n"
+                      "helper.wait()\n")
+    spec = {"apiVersion": "client.authentication.k8s.io/v1", "command": sys.executable, "args": [str(script)]}
+    with pytest.raises(kubeconfig.CredentialError, match="timed out"):
+        ExecPlugin(spec, base_dir=str(tmp_path), cluster=None).authorization()
+    pid = int(helper_pid.read_text())
+    for _ in range(50):                                   # killed: gone, or a zombie awaiting init
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().split(")")[-1].split()[0] == "Z":
+                    break
+        except FileNotFoundError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, 9)
+        pytest.fail("the plugin's helper process is still running")

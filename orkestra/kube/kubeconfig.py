@@ -546,7 +546,8 @@ def _decoded(section: dict, key: str, what: str, path: str) -> bytes | None:
     if not value:
         return None
     try:
-        return base64.b64decode(str(value), validate=True)
+        # Line breaks and spaces are skipped, as kubectl does (`base64` wraps at 76 columns).
+        return base64.b64decode("".join(str(value).split()), validate=True)
     except (binascii.Error, ValueError):
         raise _Problem(f"{what}: {key} is not valid base64", path) from None
 

@@ -10,6 +10,7 @@ import os
 import ssl
 import stat
 import sys
+import textwrap
 import time
 
 import pytest
@@ -593,3 +594,12 @@ def test_a_timed_out_plugin_is_killed_with_the_processes_it_started(tmp_path, mo
     else:
         os.kill(pid, 9)
         pytest.fail("the plugin's helper process is still running")
+
+
+def test_base64_data_wrapped_over_lines_is_read_as_kubectl_reads_it(tmp_path, pki, https):
+    """`base64 ca.crt` wraps at 76 columns; pasted as a YAML block it keeps its line breaks, which
+    kubectl (and the kubernetes client before us) skip."""
+    srv = https()
+    wrapped = "\n".join(textwrap.wrap(b64(_pem(pki.ca)), 76)) + "\n"
+    path = write_config(tmp_path / "config", {"server": srv.url, "certificate-authority-data": wrapped}, {})
+    assert KubeClient.from_config(path).request("GET", "/version") == {"gitVersion": "v1.test"}

@@ -41,6 +41,7 @@ from orkestra.errors import OrkestraError
 TOKEN_REREAD_SECONDS = 60.0  # a rotated ServiceAccount token is picked up within a minute
 EXEC_TIMEOUT_SECONDS = 30.0
 EXEC_EXPIRY_MARGIN_SECONDS = 10.0  # re-run a plugin slightly before its credential expires
+EXEC_MIN_CACHE_SECONDS = 10.0  # a credential is kept at least this long, whatever its expiry says
 EXEC_RERUN_AFTER_401_SECONDS = 10.0  # 401s within this of a re-run reported the credential it replaced
 EXEC_API_VERSIONS = ("client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1")
 
@@ -160,7 +161,11 @@ class ExecPlugin(NoCredentials):
         with self._lock:
             if self._status is None or (
                     self._expires is not None and self._clock() >= self._expires - EXEC_EXPIRY_MARGIN_SECONDS):
-                self._status, self._expires = self._run()
+                self._status, expires = self._run()
+                # Used for a while even if it looks expired already (our clock ahead of the
+                # issuer's): otherwise every request would run the plugin again.
+                self._expires = None if expires is None else max(
+                    expires, self._clock() + EXEC_EXPIRY_MARGIN_SECONDS + EXEC_MIN_CACHE_SECONDS)
             return self._status
 
     def _run(self) -> tuple[dict, float | None]:

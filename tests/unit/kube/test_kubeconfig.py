@@ -603,3 +603,17 @@ def test_base64_data_wrapped_over_lines_is_read_as_kubectl_reads_it(tmp_path, pk
     wrapped = "\n".join(textwrap.wrap(b64(_pem(pki.ca)), 76)) + "\n"
     path = write_config(tmp_path / "config", {"server": srv.url, "certificate-authority-data": wrapped}, {})
     assert KubeClient.from_config(path).request("GET", "/version") == {"gitVersion": "v1.test"}
+
+
+def test_a_credential_already_expired_on_arrival_is_not_fetched_again_for_every_request(tmp_path):
+    """A clock ahead of the plugin's issuer sees every fresh credential as expired; it is still used
+    for a few seconds rather than running the plugin once per request."""
+    script = plugin(tmp_path, {"token": SECRET, "expirationTimestamp": "2020-01-01T00:00:00Z"})
+    now = [dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc).timestamp()]
+    source = ExecPlugin(exec_user(script)["exec"], base_dir=str(tmp_path), cluster=None, clock=lambda: now[0])
+    source.authorization()
+    source.authorization()
+    assert len(runs(tmp_path)) == 1
+    now[0] += 60
+    source.authorization()
+    assert len(runs(tmp_path)) == 2

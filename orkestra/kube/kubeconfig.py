@@ -440,8 +440,11 @@ def _access(merged: _Merged, name: str, paths: str) -> ClusterAccess:
     info = {"server": server, "insecure-skip-tls-verify": not tls.verify}
     if tls.server_name:
         info["tls-server-name"] = tls.server_name
-    if cluster.get("certificate-authority-data"):
-        info["certificate-authority-data"] = cluster["certificate-authority-data"]
+    ca = tls.ca_data or (_read_bytes(tls.ca_file) if tls.ca_file else None)  # a file's bytes too, as client-go
+    if ca:
+        info["certificate-authority-data"] = base64.b64encode(ca).decode()
+    if cluster.get("proxy-url"):
+        info["proxy-url"] = cluster["proxy-url"]
     credentials = _credentials(user, str(user_name), user_file, info)
     return ClusterAccess(server=str(server).rstrip("/"), tls=tls, credentials=credentials,
                          proxy_url=cluster.get("proxy-url") or None,

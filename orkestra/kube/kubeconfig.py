@@ -42,6 +42,7 @@ TOKEN_REREAD_SECONDS = 60.0  # a rotated ServiceAccount token is picked up withi
 EXEC_TIMEOUT_SECONDS = 30.0
 EXEC_EXPIRY_MARGIN_SECONDS = 10.0  # re-run a plugin slightly before its credential expires
 EXEC_MIN_CACHE_SECONDS = 10.0  # a credential is kept at least this long, whatever its expiry says
+EXEC_RETRY_AFTER_FAILURE_SECONDS = 10.0  # a failed run is not repeated sooner
 EXEC_RERUN_AFTER_401_SECONDS = 10.0  # 401s within this of a re-run reported the credential it replaced
 EXEC_API_VERSIONS = ("client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1")
 
@@ -136,8 +137,9 @@ class ExecPlugin(NoCredentials):
     The result is cached until its `expirationTimestamp` (forever without one) and fetched again
     on a 401, at most once per EXEC_RERUN_AFTER_401_SECONDS: requests in flight with the old
     credential report their 401s after the first one already replaced it, and a server that
-    rejects everything must not cost a plugin run per request. The plugin never gets a terminal: one that insists on `interactiveMode: Always` is
-    refused at load time.
+    rejects everything must not cost a plugin run per request. Likewise a failure is answered
+    again for EXEC_RETRY_AFTER_FAILURE_SECONDS without running the plugin. The plugin never gets
+    a terminal: one that insists on `interactiveMode: Always` is refused at load time.
     """
 
     def __init__(self, spec: Mapping[str, Any], *, base_dir: str, cluster: Mapping[str, Any] | None,
@@ -156,12 +158,20 @@ class ExecPlugin(NoCredentials):
         self._status: dict | None = None
         self._expires: float | None = None
         self._expired_at: float | None = None
+        self._failed: tuple[float, str] | None = None  # (when, message) of the last failed run
 
     def _current(self) -> dict:
         with self._lock:
             if self._status is None or (
                     self._expires is not None and self._clock() >= self._expires - EXEC_EXPIRY_MARGIN_SECONDS):
-                self._status, expires = self._run()
+                if self._failed is not None and self._clock() - self._failed[0] < EXEC_RETRY_AFTER_FAILURE_SECONDS:
+                    raise CredentialError(self._failed[1])
+                try:
+                    self._status, expires = self._run()
+                except CredentialError as exc:
+                    self._failed = (self._clock(), str(exc))
+                    raise
+                self._failed = None
                 # Used for a while even if it looks expired already (our clock ahead of the
                 # issuer's): otherwise every request would run the plugin again.
                 self._expires = None if expires is None else max(

@@ -22,7 +22,7 @@ from cryptography.x509.oid import NameOID
 
 from orkestra.kube.client import KubeClient, KubeConfigError
 from orkestra.kube.errors import ApiError
-from orkestra.kube.kubeconfig import ExecPlugin, load_in_cluster, load_kubeconfig
+from orkestra.kube.kubeconfig import CredentialError, ExecPlugin, load_in_cluster, load_kubeconfig
 from tests.unit.kube.fake_server import FakeApiServer, send_json
 
 SECRET = "s3cret-t0ken"
@@ -628,3 +628,19 @@ def test_cluster_info_for_a_plugin_carries_a_ca_given_as_a_file(tmp_path, pki):
     cluster = json.loads(runs(tmp_path)[0].split(" ", 1)[1])["spec"]["cluster"]
     assert base64.b64decode(cluster["certificate-authority-data"]) == _pem(pki.ca)
     assert cluster["proxy-url"] == "http://proxy.internal:3128"
+
+
+def test_a_failing_plugin_is_not_run_again_for_every_request(tmp_path):
+    """After a failure the same error is returned for a few seconds: a plugin that fails (or hangs
+    for its whole timeout) would otherwise run once per request, each waiting on the last."""
+    script = plugin(tmp_path, "", exit_code=1, stderr="session expired")
+    now = [1000.0]
+    source = ExecPlugin(exec_user(script)["exec"], base_dir=str(tmp_path), cluster=None, clock=lambda: now[0])
+    for _ in range(3):
+        with pytest.raises(CredentialError, match="session expired"):
+            source.authorization()
+    assert len(runs(tmp_path)) == 1
+    now[0] += 11
+    with pytest.raises(CredentialError):
+        source.authorization()
+    assert len(runs(tmp_path)) == 2

@@ -622,9 +622,9 @@ def test_a_credential_already_expired_on_arrival_is_not_fetched_again_for_every_
 def test_cluster_info_for_a_plugin_carries_a_ca_given_as_a_file(tmp_path, pki):
     """client-go hands the plugin the CA's bytes whether the kubeconfig inlines it or names a file."""
     script = plugin(tmp_path, {"token": SECRET})
-    load_kubeconfig(write_config(pki.dir / "config", {"server": "https://10.0.0.1:6443", "certificate-authority": "ca.crt",
-                                                      "proxy-url": "http://proxy.internal:3128"},
-                                 exec_user(script, provideClusterInfo=True)))
+    cluster = {"server": "https://10.0.0.1:6443", "certificate-authority": "ca.crt",
+               "proxy-url": "http://proxy.internal:3128"}
+    load_kubeconfig(write_config(pki.dir / "config", cluster, exec_user(script, provideClusterInfo=True)))
     cluster = json.loads(runs(tmp_path)[0].split(" ", 1)[1])["spec"]["cluster"]
     assert base64.b64decode(cluster["certificate-authority-data"]) == _pem(pki.ca)
     assert cluster["proxy-url"] == "http://proxy.internal:3128"

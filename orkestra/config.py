@@ -90,6 +90,8 @@ class Settings:
     kubeconfig: str = ""
     context: str = ""
     service_account_dir: str = SERVICE_ACCOUNT_DIR
+    service_host: str = ""          # KUBERNETES_SERVICE_HOST/PORT: where a pod reaches the API server
+    service_port: str = ""
     # ORK_HOOKS_PATH, ORK_REGISTRY, the per-CRD defaults and the registry credentials, for the loader
     katalog: LoadInputs = field(default_factory=LoadInputs, compare=False, repr=False)
 
@@ -136,6 +138,8 @@ class Settings:
             "webhook_resync": p.duration("WEBHOOK_RESYNC", cls.webhook_resync, positive=True),
             "kubeconfig": p.text("KUBECONFIG", cls.kubeconfig),
             "service_account_dir": account_dir,
+            "service_host": p.text("KUBERNETES_SERVICE_HOST", cls.service_host),
+            "service_port": p.text("KUBERNETES_SERVICE_PORT", cls.service_port),
             "katalog": inputs,
         }
         problems = p.problems + list(inputs.problems)
@@ -160,6 +164,8 @@ class CliSettings:
     api_auth_problems: tuple[str, ...] = ()
     kubeconfig: str = Settings.kubeconfig
     service_account_dir: str = Settings.service_account_dir
+    service_host: str = Settings.service_host
+    service_port: str = Settings.service_port
     url: str = "http://localhost:8080"           # ORK_URL: the runtime `ork status` asks
     color: bool = True                           # NO_COLOR (no-color.org) unset
     log_level: str = Settings.log_level          # LOG_LEVEL / LOG_FORMAT, for `ork control`,
@@ -177,6 +183,8 @@ class CliSettings:
             api_auth_problems=tuple(p.problems),
             kubeconfig=p.text("KUBECONFIG", cls.kubeconfig),
             service_account_dir=_account_dir(env),
+            service_host=p.text("KUBERNETES_SERVICE_HOST", cls.service_host),
+            service_port=p.text("KUBERNETES_SERVICE_PORT", cls.service_port),
             url=p.text("ORK_URL", cls.url),
             color="NO_COLOR" not in env,
             log_level=p.text("LOG_LEVEL", cls.log_level).lower(),

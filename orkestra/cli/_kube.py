@@ -10,4 +10,5 @@ def kube_client(kubeconfig: str | None, context: str | None) -> KubeClient:
     (ORK_SERVICE_ACCOUNT_DIR) when there is none. Raises `KubeConfigError`."""
     env = CliSettings.from_env()
     return KubeClient.from_config(kubeconfig or env.kubeconfig or None, context,
-                                  account_dir=env.service_account_dir)
+                                  account_dir=env.service_account_dir, service_host=env.service_host,
+                                  service_port=env.service_port)

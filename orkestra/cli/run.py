@@ -82,7 +82,8 @@ def _install_crds(katalog: Katalog, settings: Settings) -> None:
     from orkestra.kube.client import KubeClient
     try:
         kube = KubeClient.from_config(settings.kubeconfig or None, settings.context or None,
-                                      account_dir=settings.service_account_dir)
+                                      account_dir=settings.service_account_dir,
+                                      service_host=settings.service_host, service_port=settings.service_port)
         names = install_crds(kube, katalog)
     except (InstallError, OrkestraError) as err:
         log.error(str(err))

@@ -64,10 +64,9 @@ def kubeconfig_token(kubeconfig: str | None, context: str | None) -> str | None:
     from orkestra.errors import OrkestraError
     from orkestra.server.auth import bearer_token
     try:
-        keys = kube_client(kubeconfig, context).api_client.configuration.api_key
+        return bearer_token(kube_client(kubeconfig, context).access.credentials.authorization())
     except OrkestraError:
         return None
-    return bearer_token(keys.get("BearerToken") or keys.get("authorization"))
 
 
 def may_receive_kubeconfig_token(url: str) -> bool:

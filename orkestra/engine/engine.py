@@ -104,7 +104,9 @@ class Engine:
     def _default_kube(self) -> KubeClient:
         from orkestra.kube import KubeClient
         return KubeClient.from_config(self.settings.kubeconfig or None, self.settings.context or None,
-                                      account_dir=self.settings.service_account_dir)
+                                      account_dir=self.settings.service_account_dir,
+                                      service_host=self.settings.service_host,
+                                      service_port=self.settings.service_port)
 
     def connect(self) -> None:
         """Build the API client, discovery, the event recorder and the informer factory (no

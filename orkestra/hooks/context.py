@@ -33,7 +33,8 @@ class HookRequestError(OrkestraError):
 class HookKube(Protocol):
     """The part of `orkestra.kube.KubeClient` a hook reaches through its context."""
 
-    api_client: ApiClient
+    @property
+    def api_client(self) -> ApiClient: ...
 
     def get(self, gvr: GVR, name: str, namespace: str | None = None) -> dict | None: ...
 

@@ -1,11 +1,11 @@
 """`KubeClient`: the one Kubernetes API client of the process, speaking plain dicts.
 
-Built on `kubernetes.client.ApiClient` only for what it does well: reading kubeconfig or the
-in-cluster ServiceAccount, TLS and client certificates, and token refresh (exec plugins). The
-requests themselves go straight through the client's urllib3 pool and the bodies are decoded once
-with `decode.loads` (`json.loads` that also survives objects nested too deep for it). The
-generated model classes are never built: they cost memory and CPU on every object, and the rest
-of Orkestra works on the same dicts the API server sent.
+Kubeconfig and the in-cluster ServiceAccount are read by `orkestra.kube.kubeconfig`; requests go
+through one urllib3 pool of our own and the bodies are decoded once with `decode.loads` (`json.loads`
+that also survives objects nested too deep for it). The
+`kubernetes` package is never imported here: importing any part of it loads every generated model
+class (~30 MB of RSS), and the rest of Orkestra works on the same dicts the API server sent. Only
+a hook that asks for `ctx.api_client` or `ctx.dynamic` loads it (`orkestra.kube.dynamic`).
 
 Timeouts: connect 5 s, read 30 s for ordinary calls; a watch uses the caller's read timeout, which
 is how a silent connection is detected (the reflector's stall timeout); after a stall, later requests
@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import unquote, urlencode, urlsplit
 
 import urllib3
 
@@ -32,6 +32,8 @@ from orkestra.errors import OrkestraError
 from orkestra.gvk import GVR
 from orkestra.kube import decode
 from orkestra.kube.errors import ApiError
+from orkestra.kube.kubeconfig import ClusterAccess, CredentialError, KubeConfigError
+from orkestra.kube.kubeconfig import load as load_access
 from orkestra.kube.paths import describe, resource_path
 from orkestra.netaddr import is_loopback_host
 
@@ -51,16 +53,14 @@ _POOL_SIZE = 64  # informers hold one connection each for their watch; workers s
 # points elsewhere: for tests that simulate the mount, and for unusual mounts (docs/operating.md).
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
+USER_AGENT = f"orkestra/{__version__}"
+
 PATCH_TYPES = {
     "merge": "application/merge-patch+json",
     "json": "application/json-patch+json",
     "strategic": "application/strategic-merge-patch+json",
     "apply": "application/apply-patch+yaml",
 }
-
-
-class KubeConfigError(OrkestraError):
-    """The kubeconfig (or in-cluster configuration) cannot be used."""
 
 
 class WatchStalled(OrkestraError):
@@ -73,50 +73,57 @@ class KubeClient:
     `sleep` is injectable so tests of the 429 path need no real sleep.
     """
 
-    def __init__(self, api_client: k8s_client.ApiClient, *,
+    def __init__(self, access: ClusterAccess, *,
                  sleep: Callable[[float], None] = time.sleep) -> None:
-        self.api_client = api_client
-        self._config = api_client.configuration
-        self._pool = api_client.rest_client.pool_manager
-        self._renewing = threading.Lock()
+        self.access = access
         self._sleep = sleep
-        self.server = self._config.host.rstrip("/")
+        self.server = access.server.rstrip("/")
+        self._pool_lock = threading.Lock()
+        self._pool_cert: tuple[bytes, bytes] | None = None
+        self._current_pool: urllib3.PoolManager | None = None
+        self._api_client: k8s_client.ApiClient | None = None
 
     @classmethod
     def from_config(cls, kubeconfig: str | None = None, context: str | None = None, *,
-                    account_dir: str = SERVICE_ACCOUNT_DIR) -> "KubeClient":
+                    account_dir: str = SERVICE_ACCOUNT_DIR, service_host: str = "",
+                    service_port: str = "") -> "KubeClient":
         """Kubeconfig (`kubeconfig`: the flag, else `KUBECONFIG` as `orkestra.config` read it; else
-        ~/.kube/config) with `context`; the in-cluster ServiceAccount of `account_dir`
-        (ORK_SERVICE_ACCOUNT_DIR) when no kubeconfig is given or found and its token file exists.
+        ~/.kube/config; several files separated by os.pathsep are merged as kubectl does) with
+        `context`; the in-cluster ServiceAccount in `account_dir` (ORK_SERVICE_ACCOUNT_DIR), at
+        `service_host`:`service_port` (KUBERNETES_SERVICE_HOST/PORT), when no kubeconfig is given or
+        found and the token file exists.
 
         Raises `KubeConfigError` naming the file or context that could not be used.
         """
-        # Imported here, not at the top: the `kubernetes` package costs ~30 MB of RSS, and a
-        # process that only reads settings or checks a host (the gunicorn arbiter) needs none of it.
-        from kubernetes import client as k8s_client
-        from kubernetes import config as k8s_config
-        from kubernetes.config.incluster_config import InClusterConfigLoader
-
-        cfg = k8s_client.Configuration()
-        default_file = os.path.expanduser("~/.kube/config")
-        kubeconfig = kubeconfig or None
-        use_in_cluster = (kubeconfig is None and not os.path.exists(default_file)
-                          and os.path.exists(os.path.join(account_dir, "token")))
+        access = load_access(kubeconfig or None, context, account_dir=account_dir,
+                             service_host=service_host, service_port=service_port)
+        kube = cls(access)
         try:
-            if use_in_cluster:
-                # KUBERNETES_SERVICE_HOST/PORT name the API server; the token is re-read as it rotates.
-                InClusterConfigLoader(token_filename=os.path.join(account_dir, "token"),
-                                      cert_filename=os.path.join(account_dir, "ca.crt")).load_and_set(cfg)
-            else:
-                k8s_config.load_kube_config(config_file=kubeconfig, context=context,
-                                            client_configuration=cfg, persist_config=False)
-        except Exception as exc:  # the loader raises ConfigException, OSError, yaml errors, ...
-            source = "in-cluster configuration" if use_in_cluster else (
-                f"kubeconfig {kubeconfig or default_file}")
-            where = f" (context {context!r})" if context else ""
-            raise KubeConfigError(f"cannot load {source}{where}: {exc}") from None
-        cfg.connection_pool_maxsize = _POOL_SIZE
-        return cls(k8s_client.ApiClient(cfg))
+            kube._pool  # builds the TLS context: an unusable exec certificate fails here
+        except (CredentialError, OSError, ValueError) as exc:
+            raise KubeConfigError(f"cannot load {access.source}: {exc}") from None
+        return kube
+
+    @property
+    def _pool(self) -> urllib3.PoolManager:
+        """The connection pool; rebuilt when an exec plugin hands out a new client certificate."""
+        cert = self.access.credentials.client_certificate()
+        with self._pool_lock:
+            if self._current_pool is None or cert != self._pool_cert:
+                if self._current_pool is not None:
+                    self._current_pool.clear()  # idle connections only: open watches run on
+                self._current_pool = _new_pool(self.access, cert)
+                self._pool_cert = cert
+            return self._current_pool
+
+    @property
+    def api_client(self) -> k8s_client.ApiClient:
+        """A `kubernetes.client.ApiClient` over this client's pool and credentials, for hooks
+        (`ctx.api_client`, `ctx.dynamic`). Built on first use: only then is `kubernetes` imported."""
+        if self._api_client is None:  # a race builds two, one is dropped: harmless
+            from orkestra.kube.dynamic import api_client_over
+            self._api_client = api_client_over(self)
+        return self._api_client
 
     @property
     def is_loopback(self) -> bool:
@@ -140,6 +147,8 @@ class KubeClient:
             left = READ_TIMEOUT if ends is None else max(ends - time.monotonic(), 0.001)
             resp = self._send(method, path, query, body, content_type,
                               timeout=left, stream=False, resource=resource)
+            if resp.status == 401 and attempt == 1 and self.access.credentials.expire():
+                continue  # a rotated token or an expired exec credential: fetch it again, once
             wait = retry_after_seconds(resp.headers.get("Retry-After")) if resp.status == 429 else 0.0
             if resp.status == 429 and attempt < MAX_THROTTLED_ATTEMPTS and (
                     ends is None or time.monotonic() + wait < ends):
@@ -162,6 +171,8 @@ class KubeClient:
         resp = self._send("GET", path, {**(query or {}), "watch": "true"}, None, None,
                           timeout=timeout, stream=True, resource=path)
         if not 200 <= resp.status < 300:
+            if resp.status == 401:
+                self.access.credentials.expire()  # the informer's next attempt fetches them again
             try:
                 raise _error(resp, "watch", path)
             finally:
@@ -173,32 +184,46 @@ class KubeClient:
         pooled connections most likely went through the same dead path, and each would otherwise
         cost a request its full read timeout before failing. Requests in flight keep theirs: the
         old pool's idle connections are closed now, and each busy one when its request ends."""
-        from kubernetes.client import rest    # loaded already: this client was built by it
-        with self._renewing:        # two watches stalling at once: each pool is closed exactly once
-            old, self._pool = self._pool, rest.RESTClientObject(self._config).pool_manager
-        old.clear()
+        with self._pool_lock:       # two watches stalling at once: each pool is closed exactly once
+            old, self._current_pool = self._current_pool, None      # the next request builds one
+        if old is not None:
+            old.clear()
 
     def _send(self, method: str, path: str, query: dict[str, Any] | None, body: Any,
               content_type: str | None, *, timeout: float, stream: bool,
               resource: str | None) -> urllib3.BaseHTTPResponse:
-        headers = {"Accept": "application/json", "User-Agent": f"orkestra/{__version__}"}
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         params = [(k, _query_value(v)) for k, v in (query or {}).items() if v is not None]
-        self.api_client.update_params_for_auth(headers, params, ["BearerToken"], path, method, body)
         data = None
         if body is not None:
             headers["Content-Type"] = content_type or "application/json"
             data = body if isinstance(body, bytes) else json.dumps(body).encode()
         url = self.server + path + (f"?{urlencode(params)}" if params else "")
         try:
+            authorization = self.access.credentials.authorization()
+            if authorization:
+                headers["Authorization"] = authorization
             return self._pool.request(
                 method, url, body=data, headers=headers, preload_content=not stream,
                 timeout=urllib3.Timeout(connect=min(CONNECT_TIMEOUT, timeout), read=timeout), retries=False)
+        except CredentialError as exc:
+            raise ApiError(status=0, reason="CredentialError", message=str(exc),
+                           verb=method.lower() if not stream else "watch",
+                           resource=resource or path) from None
         except urllib3.exceptions.HTTPError as exc:
             raise ApiError(status=0, reason="ConnectionError", message=_connection_message(exc),
                            verb=method.lower() if not stream else "watch",
                            resource=resource or path) from None
 
     # --- typed helpers over request() ----------------------------------------------------------
+
+    def get_raw(self, path: str, timeout: float | None = None) -> bytes:
+        """The body of a GET of a path that does not answer JSON (the API server's /metrics)."""
+        resp = self._send("GET", path, None, None, None, timeout=timeout or READ_TIMEOUT,
+                          stream=False, resource=path)
+        if not 200 <= resp.status < 300:
+            raise _error(resp, "GET", path)
+        return resp.data
 
     def get(self, gvr: GVR, name: str, namespace: str | None = None) -> dict | None:
         """The object, or None when it does not exist."""
@@ -336,6 +361,29 @@ class WatchStream:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+
+def _new_pool(access: ClusterAccess, cert: tuple[bytes, bytes] | None) -> urllib3.PoolManager:
+    options: dict[str, Any] = {"maxsize": _POOL_SIZE}
+    if access.server.startswith("https:"):
+        options["ssl_context"] = access.tls.context(cert)
+        options["cert_reqs"] = "CERT_REQUIRED" if access.tls.verify else "CERT_NONE"
+        if access.tls.server_name:
+            options["server_hostname"] = access.tls.server_name
+    if access.proxy_url:
+        return urllib3.ProxyManager(access.proxy_url, proxy_headers=_proxy_auth(access.proxy_url), **options)
+    return urllib3.PoolManager(**options)
+
+
+def _proxy_auth(proxy_url: str) -> dict[str, str] | None:
+    """`Proxy-Authorization` from the user:password of a proxy-url, as kubectl sends it (urllib3
+    ignores them)."""
+    auth = urllib3.util.parse_url(proxy_url).auth
+    if not auth:
+        return None
+    user, _, password = auth.partition(":")
+    return urllib3.make_headers(proxy_basic_auth=f"{unquote(user)}:{unquote(password)}")
 
 
 def retry_after_seconds(header: str | None, default: float = 1.0) -> float:

@@ -30,6 +30,9 @@ EXCEPTIONS: dict[str, str] = {
         "test harness; no Orkestra setting",
     "orkestra/testing/build.py":
         "builds the environment of the `go build` / `helm` subprocesses from the caller's",
+    "orkestra/kube/kubeconfig.py":
+        "a kubeconfig's exec credential plugin runs with the process's environment plus its own "
+        "`env` entries, as kubectl runs it; the loader itself reads no variable",
 }
 
 _OS_NAMES = ("environ", "environb", "getenv", "getenvb", "putenv", "unsetenv")

@@ -7,13 +7,13 @@ the response itself through `request` (a BaseHTTPRequestHandler).
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from kubernetes import client as k8s_client
-
 from orkestra.kube.client import KubeClient
+from orkestra.kube.kubeconfig import ClusterAccess
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -66,8 +66,13 @@ def end_chunks(req: BaseHTTPRequestHandler) -> None:
 
 
 class FakeApiServer:
-    def __init__(self) -> None:
+    """`tls` (a server-side SSLContext) makes it an https server."""
+
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.httpd.server_address[1]}"
         self.httpd.daemon_threads = True
         self.httpd.routes = {}
         self.httpd.requests = []
@@ -83,8 +88,7 @@ class FakeApiServer:
         return self.httpd.requests
 
     def client(self, **kw) -> KubeClient:
-        cfg = k8s_client.Configuration(host=f"http://127.0.0.1:{self.httpd.server_address[1]}")
-        return KubeClient(k8s_client.ApiClient(cfg), **kw)
+        return KubeClient(ClusterAccess(server=self.url), **kw)
 
     def close(self) -> None:
         self.httpd.shutdown()

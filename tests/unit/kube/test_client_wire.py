@@ -4,10 +4,10 @@ import json
 import threading
 
 import pytest
-from kubernetes import client as k8s_client
 
 from orkestra.gvk import GVR
 from orkestra.kube.client import KubeClient, WatchStalled
+from orkestra.kube.kubeconfig import ClusterAccess
 from orkestra.kube.errors import ApiError
 from tests.unit.kube.fake_server import FakeApiServer, end_chunks, send_json, start_chunked, write_chunk
 
@@ -180,9 +180,7 @@ def test_after_a_stalled_watch_requests_use_fresh_connections(server):
 
     server.routes[("GET", "/api/v1/namespaces/ns/configmaps/a")] = get
     server.routes[("GET", "/api/v1/configmaps")] = stall
-    cfg = k8s_client.Configuration(host=server.client().server)
-    cfg.connection_pool_maxsize = 4                 # as KubeClient.from_config sets it: idle connections are kept
-    kube = KubeClient(k8s_client.ApiClient(cfg))
+    kube = server.client()                          # its pool keeps idle connections, as in production
     two_at_once(kube)
     before = set(ports)
     assert len(before) == 2, "two idle connections in the pool"
@@ -221,7 +219,6 @@ def test_a_stall_closes_the_idle_connections_it_retires_and_lets_a_request_in_fl
 
 def test_two_watches_stalling_at_once_close_every_retired_pool_once(server, monkeypatch):
     """Concurrent stalls must not both retire the same pool and drop the other's new one unclosed."""
-    import time as _time
 
     class Pool:
         def __init__(self):
@@ -230,24 +227,15 @@ def test_two_watches_stalling_at_once_close_every_retired_pool_once(server, monk
         def clear(self):
             self.cleared += 1
 
-    class SlowRest:            # widens the window between reading the pool and replacing it
-        def __init__(self, config):
-            _time.sleep(0.05)
-            self.pool_manager = Pool()
-
     kube = server.client()
-    first = kube._pool = Pool()
-    made = []
-    monkeypatch.setattr(k8s_client.rest, "RESTClientObject",
-                        lambda config: made.append(SlowRest(config)) or made[-1])
+    first = kube._current_pool = Pool()
     threads = [threading.Thread(target=kube._renew_connections) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(5)
-    pools = [first, *(rest.pool_manager for rest in made)]
-    current = kube._pool
-    assert [p.cleared for p in pools if p is not current] == [1, 1] and current.cleared == 0
+    assert first.cleared == 1, "the retired pool is closed exactly once"
+    assert kube._current_pool is None          # the next request builds a fresh one
 
 
 def test_a_request_timeout_bounds_its_429_retries(server):
@@ -275,8 +263,7 @@ def test_a_request_timeout_bounds_its_429_retries(server):
 
 
 def test_connection_refused_is_api_error_status_zero():
-    from kubernetes import client as k8s_client
-    kube = KubeClient(k8s_client.ApiClient(k8s_client.Configuration(host="http://127.0.0.1:1")))
+    kube = KubeClient(ClusterAccess(server="http://127.0.0.1:1"))
     with pytest.raises(ApiError) as err:
         kube.get(CM, "a", "ns")
     assert err.value.status == 0 and err.value.reason == "ConnectionError"

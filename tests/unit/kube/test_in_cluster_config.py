@@ -9,12 +9,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from orkestra.config import Settings
 from orkestra.kube.client import SERVICE_ACCOUNT_DIR, KubeClient, KubeConfigError
+from orkestra.kube.kubeconfig import TokenFile
 
 
 def from_pod_env() -> KubeClient:
-    """The client as `ork run` builds it: the account directory from the settings."""
+    """The client as `ork run` builds it: the account directory and the service address from the settings."""
     settings = Settings.from_env()
-    return KubeClient.from_config(settings.kubeconfig or None, account_dir=settings.service_account_dir)
+    return KubeClient.from_config(settings.kubeconfig or None, account_dir=settings.service_account_dir,
+                                  service_host=settings.service_host, service_port=settings.service_port)
 
 
 def ca_pem() -> bytes:
@@ -51,9 +53,34 @@ def test_without_a_kubeconfig_the_mounted_service_account_is_used(pod):
     kube = from_pod_env()
     assert kube.server == "https://10.96.0.1:443"
     assert not kube.is_loopback
-    cfg = kube.api_client.configuration
-    assert cfg.get_api_key_with_prefix("BearerToken") == "bearer sa-token-123"
-    assert cfg.ssl_ca_cert == str(pod / "ca.crt")
+    assert kube.access.credentials.authorization() == "Bearer sa-token-123"
+    assert kube.access.tls.ca_file == str(pod / "ca.crt") and kube.access.tls.verify
+
+
+def test_the_rotated_token_is_read_again_after_a_minute(pod):
+    now = [0.0]
+    source = TokenFile(str(pod / "token"), clock=lambda: now[0])
+    assert source.authorization() == "Bearer sa-token-123"
+    (pod / "token").write_text("sa-token-456")
+    now[0] = 59.0
+    assert source.authorization() == "Bearer sa-token-123"
+    now[0] = 61.0
+    assert source.authorization() == "Bearer sa-token-456"
+    (pod / "token").unlink()                      # mid-rotation: the last token is kept
+    now[0] = 200.0
+    assert source.authorization() == "Bearer sa-token-456"
+
+
+def test_a_401_makes_the_token_file_read_again_at_once(pod):
+    source = TokenFile(str(pod / "token"), clock=lambda: 5.0)
+    source.authorization()
+    (pod / "token").write_text("sa-token-456")
+    assert source.expire() and source.authorization() == "Bearer sa-token-456"
+
+
+def test_the_hooks_api_client_carries_the_service_account_token(pod):
+    cfg = from_pod_env().api_client.configuration
+    assert cfg.get_api_key_with_prefix("BearerToken", alias="authorization") == "Bearer sa-token-123"
 
 
 def test_missing_service_host_is_a_clear_error(pod, monkeypatch):

@@ -271,8 +271,10 @@ def test_watchdog_marks_a_stuck_reconcile_and_a_replacement_keeps_the_crd_workin
                       env={"WATCH_NAMESPACE": namespace, "RECONCILE_TIMEOUT": "1s"})
     create_cr(kube, kind, plural, "slow", namespace, {"value": "s"})
     ork.wait_for(marker.exists, message="the slow reconcile started")
-    detail = ork.wait_for(lambda: (lambda d: d["workers"]["stuck"] == 1 and d)(ork.get("/katalog/stuck")[1]),
-                          timeout=10, message="the watchdog marking the worker stuck")
+    # The replacement worker starts just after the mark: wait for both (one snapshot in between
+    # showed stuck 1, active 0 on a loaded machine).
+    detail = ork.wait_for(lambda: (lambda d: d["workers"]["stuck"] == 1 and d["workers"]["active"] == 1 and d)(
+        ork.get("/katalog/stuck")[1]), timeout=10, message="the watchdog marking the worker stuck and a replacement")
     stuck = [s for s in detail["workers"]["states"] if s["state"] == "stuck"]
     assert stuck[0]["key"] == f"{namespace}/slow"
     assert detail["workers"]["active"] == 1, "a replacement keeps one usable worker"

@@ -68,12 +68,14 @@ class WorkerPool:
             self._spawn()
 
     def _spawn(self) -> None:
+        # Listed only once started: `join` (a shutdown racing a start) must never meet a thread
+        # that exists but has not started ("cannot join thread before it is started").
         with self._lock:
             worker = _Worker(id=len(self._workers))
+            worker.thread = threading.Thread(target=self._run, args=(worker,), daemon=True,
+                                             name=f"ork-{self.crd}-w{worker.id}")
+            worker.thread.start()
             self._workers.append(worker)
-        worker.thread = threading.Thread(target=self._run, args=(worker,), daemon=True,
-                                         name=f"ork-{self.crd}-w{worker.id}")
-        worker.thread.start()
 
     def _run(self, worker: _Worker) -> None:
         while True:

@@ -225,3 +225,22 @@ def test_the_watchdog_sets_cancelled_on_the_timed_out_call_only():
     hang.set()
     queue.shut_down()
     assert pool.join(2.0)
+
+
+def test_a_shutdown_racing_the_start_never_joins_a_thread_not_yet_started(monkeypatch):
+    """Found by the failover bench: SIGTERM just after becoming leader crashed the worker's exit
+    with "cannot join thread before it is started"; a worker is listed only once its thread runs."""
+    from orkestra.engine import pool as pool_module
+    pool, queue, _, _ = make_pool(lambda key, cancelled: Outcome(True), size=2)
+    joined = []
+
+    class JoinedWhileStarting(threading.Thread):
+        def start(self):
+            joined.append(pool.join(0.0))      # the shutdown's join lands between create and start
+            super().start()
+    monkeypatch.setattr(pool_module.threading, "Thread", JoinedWhileStarting)
+    pool.start()
+    monkeypatch.undo()
+    assert len(joined) == 2
+    queue.shut_down()
+    assert pool.join(2.0)

@@ -93,7 +93,7 @@ class Watchers:
 def drive(kube: KubeClient, kinds: list[Kind], crs: int, namespace: str, rate: float, seconds: float
           ) -> tuple[list[Sighting], float]:
     """Spec changes at `rate`/s for `seconds`: (events as (kind/name, generation, ack time), achieved rate)."""
-    targets = [(k, f"site-{i:04d}") for i in range(crs) for k in kinds]
+    targets = [(k, k.cr_name(i)) for i in range(crs) for k in kinds]
     total = int(rate * seconds)
     start = time.monotonic() + 0.5
     events: list[Sighting] = []

@@ -47,7 +47,7 @@ class Contender:
 
     def create_crs(self, count: int, concurrency: int, sink: queue.Queue | None = None) -> None:
         def create(i: int) -> None:
-            obj = self.kube.create(self.kind.gvr, harness.cr(self.kind, f"site-{i:04d}", i), self.namespace)
+            obj = self.kube.create(self.kind.gvr, harness.cr(self.kind, self.kind.cr_name(i), i), self.namespace)
             if sink is not None:
                 sink.put(obj)
         with ThreadPoolExecutor(concurrency) as pool:

@@ -254,6 +254,11 @@ class Kind:
     def crd_name(self) -> str:
         return f"{self.plural}.{GROUP}"
 
+    def cr_name(self, i: int) -> str:
+        """CR names unique across kinds: the children are named after their CR, and many kinds
+        share one namespace."""
+        return f"{self.kind.lower()}-{i:04d}"
+
 
 def crd_body(kind: Kind) -> dict:
     schema = {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}
@@ -302,10 +307,10 @@ def cr(kind: Kind, name: str, i: int) -> dict:
 
 
 def create_crs(kube: KubeClient, kinds: list[Kind], count: int, namespace: str, concurrency: int = 8) -> None:
-    """`count` CRs named site-0000.. of every kind in `kinds`."""
+    """`count` CRs of every kind in `kinds`, named by Kind.cr_name."""
     jobs = [(k, i) for k in kinds for i in range(count)]
     with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(lambda job: kube.create(job[0].gvr, cr(job[0], f"site-{job[1]:04d}", job[1]), namespace),
+        list(pool.map(lambda job: kube.create(job[0].gvr, cr(job[0], job[0].cr_name(job[1]), job[1]), namespace),
                       jobs))
 
 

@@ -10,8 +10,9 @@ new CR is created at once:
   once, so the handover should take about a second regardless of the lease duration.
 
 Two times from the signal: until B's `/katalog` says `isKonductor: true` (polled every 50 ms),
-and until the new CR reports Ready for its generation (B reconciled it; A is gone or draining,
-and a draining replica takes no new work). Prints each round and the median per signal.
+and until the new CR reports Ready for its generation (B reconciled it: A is gone, or draining,
+and a draining replica shuts its queues first, so once it has handled the signal it takes no new
+work). Prints each round and the median per signal.
 
     .venv/bin/python bench/bench_failover.py                    # default timings 15/10/5, 3 rounds
     .venv/bin/python bench/bench_failover.py --timings 6,4,2 --rounds 5

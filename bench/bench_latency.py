@@ -3,8 +3,9 @@
 `--crds` CRDs (default 10) x `--crs` CRs (default 10), every CR owning a ConfigMap, a Deployment
 and a headless Service, are reconciled by one `ork run` until idle. Then this script changes the
 spec of one CR after another, round robin, at `--rate` events per second (default 100) for
-`--seconds` (default 30), from 8 threads on a fixed schedule (open loop: a slow answer does not
-slow the schedule down). Each write's time is taken when the API server acknowledges it.
+`--seconds` (default 30), from `--senders` threads (default 32) on a fixed schedule (open loop: a
+slow answer does not slow the schedule down while a sender is free). Each write's time is taken
+when the API server acknowledges it; the rate achieved is printed beside the target.
 
 Reconcile start is observed with a Python hook of the bench entry (`runHooksFirst: true`, so it
 runs before the templates): its `on_reconcile` appends (CRD, name, generation, time.time()) to a
@@ -90,8 +91,8 @@ class Watchers:
             thread.join(timeout=5)
 
 
-def drive(kube: KubeClient, kinds: list[Kind], crs: int, namespace: str, rate: float, seconds: float
-          ) -> tuple[list[Sighting], float]:
+def drive(kube: KubeClient, kinds: list[Kind], crs: int, namespace: str, rate: float, seconds: float,
+          senders: int) -> tuple[list[Sighting], float]:
     """Spec changes at `rate`/s for `seconds`: (events as (kind/name, generation, ack time), achieved rate)."""
     targets = [(k, k.cr_name(i)) for i in range(crs) for k in kinds]
     total = int(rate * seconds)
@@ -105,7 +106,7 @@ def drive(kube: KubeClient, kinds: list[Kind], crs: int, namespace: str, rate: f
             time.sleep(delay)
         obj = kube.patch(kind.gvr, name, {"spec": {"tick": i}}, namespace)
         events.append((f"{kind.kind}/{name}", obj["metadata"]["generation"], time.time()))
-    with ThreadPoolExecutor(8) as pool:
+    with ThreadPoolExecutor(senders) as pool:
         list(pool.map(one, range(total)))
     return events, total / (time.monotonic() - start)
 
@@ -117,6 +118,7 @@ def main() -> None:
     parser.add_argument("--crs", type=int, default=10, help="CRs per CRD")
     parser.add_argument("--rate", type=float, default=100.0, help="events per second, all CRDs together")
     parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--senders", type=int, default=32, help="threads writing the events")
     args = parser.parse_args()
     figures: dict[str, harness.Figure] = {"CRDs x CRs": f"{args.crds} x {args.crs}", "target events/s": args.rate}
     workdir = Path(tempfile.mkdtemp(prefix="bench-latency-"))
@@ -140,7 +142,7 @@ def main() -> None:
                 watchers = Watchers(kube, kinds, namespace)
                 print(f"bench_latency: {args.crds} CRDs x {args.crs} CRs converged; {args.rate:g} events/s for "
                       f"{args.seconds:g}s; logs in {workdir}", flush=True)
-                events, achieved = drive(kube, kinds, args.crs, namespace, args.rate, args.seconds)
+                events, achieved = drive(kube, kinds, args.crs, namespace, args.rate, args.seconds, args.senders)
                 harness.wait_converged(kube, kinds, namespace, args.crs, 300)
                 time.sleep(1)
                 watchers.close()

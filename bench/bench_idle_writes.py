@@ -3,7 +3,7 @@
 `--count` CRs (default 1000), each with the ConfigMap, headless Service and Deployment of
 harness.entry and a Ready status, are reconciled by a real `ork run` at the shipped resync
 period (15 s; `--resync` overrides it). Once every CR is Ready and the queue is empty, the script
-waits one more resync period and then, over `--minutes` (default 2), counts
+waits one more resync period and then, over `--minutes` (default 1: four resync periods), counts
 
 * the write requests the API server itself counted (`apiserver_request_total` from its
   `/metrics`; verbs POST/PUT/PATCH/APPLY/DELETE/DELETECOLLECTION on the bench CRs and their
@@ -16,7 +16,7 @@ written once by a plain `KubeClient` loop, then re-listed every resync period by
 compares the live children and status with what it would write and writes only on a difference;
 its CPU is this script's own. `ork run` is stopped during the baseline's window.
 
-    .venv/bin/python bench/bench_idle_writes.py [--count 1000] [--minutes 2] [--resync SECONDS]
+    .venv/bin/python bench/bench_idle_writes.py [--count 1000] [--minutes 1] [--resync SECONDS]
 """
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     harness.add_common_args(parser)
     parser.add_argument("--count", type=int, default=1000)
-    parser.add_argument("--minutes", type=float, default=2.0, help="length of each measured window")
+    parser.add_argument("--minutes", type=float, default=1.0, help="length of each measured window")
     parser.add_argument("--resync", type=float, default=None, help="seconds (default: the shipped 15 s)")
     args = parser.parse_args()
     resync = DEFAULT_RESYNC if args.resync is None else args.resync

@@ -137,7 +137,7 @@ def measure_kopf(kube, kubeconfig: str, crs: int, workdir: Path, args: argparse.
     kinds = harness.create_kinds(kube, args.singles, "Kopf")
     kinds_made += kinds
     harness.create_crs(kube, kinds, crs, namespace)
-    procs = [kopf_peer.start(kubeconfig, k.plural, namespace, 2, workdir / f"kopf-{k.plural}.log") for k in kinds]
+    procs = [kopf_peer.start(kubeconfig, k.plural, namespace, workdir / f"kopf-{k.plural}.log") for k in kinds]
     try:
         harness.wait_converged(kube, kinds, namespace, crs, args.timeout)
         time.sleep(args.idle)

@@ -36,7 +36,11 @@ def time_to_started(doc: dict, kubeconfig: str, namespace: str, workdir: Path, n
     def all_started() -> bool:
         body = run.katalog()
         return bool(body and sum(body.get("statusCounts", {}).get(s, 0) for s in STARTED) == n)
-    harness.wait_for(all_started, 600, f"{n} CRDs to start (log {run.log})", 0.1)
+    try:
+        harness.wait_for(all_started, 600, f"{n} CRDs to start (log {run.log})", 0.1)
+    except BaseException:
+        run.stop()
+        raise
     return run, time.monotonic() - run.started
 
 

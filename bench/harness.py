@@ -196,7 +196,10 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
 
 @contextlib.contextmanager
 def cluster(args: argparse.Namespace) -> Iterator[tuple[KubeClient, str]]:
-    """(client, kubeconfig path) for the run; a fresh control plane with --own-control-plane."""
+    """(client, kubeconfig path) for the run; a fresh control plane with --own-control-plane.
+    SIGTERM raises SystemExit inside, so the benches' `finally` blocks stop the `ork run`s they
+    started in their own sessions (and this control plane) instead of leaving them behind."""
+    exit_on_sigterm()
     if not args.own_control_plane:
         yield KubeClient.from_config(args.kubeconfig), args.kubeconfig
         return
@@ -206,6 +209,10 @@ def cluster(args: argparse.Namespace) -> Iterator[tuple[KubeClient, str]]:
         yield KubeClient.from_config(str(plane.kubeconfig)), str(plane.kubeconfig)
     finally:
         plane.stop()
+
+
+def exit_on_sigterm() -> None:
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
 
 
 def free_port() -> int:
@@ -324,11 +331,14 @@ def delete_all(kube: KubeClient, kinds: Iterable[Kind], namespaces: Iterable[str
             kube.delete(CRDS, kind.crd_name)
 
 
-def entry(kind: Kind, workers: int, *, resync: str | None = "0s", children: bool = True) -> dict:
+def entry(kind: Kind, workers: int | None = None, *, resync: str | None = None, children: bool = True) -> dict:
     """A Katalog entry for `kind`: with `children`, each CR owns a ConfigMap, a Deployment and a
     headless Service (the local control plane's /24 service range holds only ~250 ClusterIPs);
-    status always. `resync=None` keeps the shipped default."""
-    reconciler: dict[str, Any] = {"workers": workers, "queue": {"maxDepth": 0}}
+    status always. Workers, resync and queue limits stay as shipped unless `workers` or `resync`
+    is given (issue 15: every contender at its default settings)."""
+    reconciler: dict[str, Any] = {}
+    if workers is not None:
+        reconciler["workers"] = workers
     if resync is not None:
         reconciler["resync"] = resync
     box: dict[str, Any] = {"reconciler": reconciler}
@@ -343,7 +353,7 @@ def entry(kind: Kind, workers: int, *, resync: str | None = "0s", children: bool
             "operatorBox": box}
 
 
-def katalog(kinds: list[Kind], workers: int = 2, **entry_options: Any) -> dict:
+def katalog(kinds: list[Kind], workers: int | None = None, **entry_options: Any) -> dict:
     """A Katalog with one entry per kind, keyed by plural."""
     return {"apiVersion": "orkestra.orkspace.io/v1", "kind": "Katalog", "metadata": {"name": "bench"},
             "spec": {"crds": {k.plural: entry(k, workers, **entry_options) for k in kinds}}}
@@ -461,19 +471,21 @@ class OrkRun:
         doc = self.katalog() or {}
         return sum(c["totalReconciles"] for c in doc.get("crds", []))
 
+    def queue_depth(self) -> int:
+        doc = self.katalog() or {}
+        return sum(c["queueDepth"] for c in doc.get("crds", []))
+
     def stop(self, timeout: float = 60) -> None:
         stop_process(self.proc, timeout)
 
 
 def stop_process(proc: subprocess.Popen, timeout: float = 60) -> None:
-    """SIGTERM (a graceful drain), SIGKILL to the whole group after `timeout`."""
+    """SIGTERM (a graceful drain), then SIGKILL to whatever is left of the process group (the
+    session `proc` leads): a worker whose arbiter was killed, or a drain that outlived `timeout`."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=timeout)
-            return
-        except subprocess.TimeoutExpired:
-            pass
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()

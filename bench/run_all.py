@@ -12,6 +12,7 @@ bench that fails is recorded as {"error": ...} and the others still run; the exi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -50,13 +51,31 @@ def run(names: list[str], quick: bool, kubeconfig: str, results: Path) -> bool:
         cmd = command(name, quick, kubeconfig, results)
         print(f"== {name}: {' '.join(cmd[1:])}", flush=True)
         start = time.monotonic()
-        code = subprocess.call(cmd)
+        code = run_one(cmd)
         took = time.monotonic() - start
         if code != 0:
             ok = False
             harness.record(results, name, {"error": f"exited with {code} after {took:.0f}s"})
         harness.record(results, name, {"bench wall time s": round(took, 1)})
     return ok
+
+
+def run_one(cmd: list[str]) -> int:
+    """The bench's exit status. When this script is stopped, the bench gets two minutes to stop its
+    `ork run`s and delete what it made (SIGTERM passed on; Ctrl-C reached it already) before a
+    SIGKILL: killed at once (subprocess.call's way) it would orphan them, as they run in sessions
+    of their own."""
+    proc = subprocess.Popen(cmd)
+    try:
+        return proc.wait()
+    except BaseException as stopped:
+        if not isinstance(stopped, KeyboardInterrupt):   # Ctrl-C reached the bench's group already
+            proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=120)
+        if proc.poll() is None:
+            proc.kill()
+        raise
 
 
 def main() -> int:
@@ -70,6 +89,7 @@ def main() -> int:
     unknown = [n for n in names if n not in BENCHES]
     if unknown:
         parser.error(f"unknown bench {', '.join(unknown)}; choose from {', '.join(BENCHES)}")
+    harness.exit_on_sigterm()
     args.results.write_text("{}\n")
     harness.record(args.results, "run", {"mode": "quick" if args.quick else "full",
                                          "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

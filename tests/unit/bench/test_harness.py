@@ -1,6 +1,7 @@
 """The pure parts of the benches (bench/harness.py, bench/report.py, bench/run_all.py): the
 benches themselves need a control plane and minutes, so CI runs only these."""
 import json
+import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
@@ -163,3 +164,35 @@ def test_memory_runs_parse_crds_by_crs():
     for bad in ("10", "0x5", "ax5", "10x"):
         with pytest.raises(Exception, match="CRDSxCRS"):
             bench_memory.parse_runs(bad)
+
+
+# --- default settings and clean-up ------------------------------------------------------------
+def test_entries_keep_orkestras_shipped_settings_unless_told_otherwise():
+    kind = harness.Kind("BenchX", "benchxs")
+    assert harness.entry(kind)["operatorBox"]["reconciler"] == {}
+    assert harness.entry(kind, 10, resync="30s")["operatorBox"]["reconciler"] == {"workers": 10, "resync": "30s"}
+    spec = harness.katalog([kind])["spec"]["crds"]["benchxs"]["operatorBox"]
+    assert spec["reconciler"] == {} and set(spec["onReconcile"]) == {"configMaps", "custom", "deployments"}
+
+
+def _live_members(pgid: int) -> list[int]:
+    """Pids of processes in group `pgid` that are not zombies (/proc/PID/stat: state, ppid, pgrp)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, _ppid, pgrp = stat.read_text().rsplit(")", 1)[1].split()[:3]
+        except OSError:
+            continue
+        if int(pgrp) == pgid and state != "Z":
+            members.append(int(stat.parent.name))
+    return members
+
+
+def test_stop_process_leaves_nothing_of_the_group_behind():
+    # The leader exits on SIGTERM; its child ignores SIGTERM (as a worker busy draining might) and
+    # would be orphaned by a stop that only waits for the leader.
+    proc = subprocess.Popen(["sh", "-c", '(trap "" TERM; exec sleep 60) & wait'], start_new_session=True)
+    harness.wait_for(lambda: len(_live_members(proc.pid)) == 2, 5, "sh and its sleep")
+    harness.stop_process(proc, timeout=5)
+    assert proc.returncode is not None
+    harness.wait_for(lambda: not _live_members(proc.pid), 5, "the group to be gone")

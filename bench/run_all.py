@@ -17,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -91,17 +92,51 @@ def main() -> int:
         parser.error(f"unknown bench {', '.join(unknown)}; choose from {', '.join(BENCHES)}")
     harness.exit_on_sigterm()
     args.results.write_text("{}\n")
-    harness.record(args.results, "run", {"mode": "quick" if args.quick else "full",
+    harness.record(args.results, "run", {"mode": "quick" if args.quick else "full", "commit": commit(),
                                          "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                                          "machine": machine()})
-    if args.kubeconfig:
-        ok = run(names, args.quick, args.kubeconfig, args.results)
-    else:
-        with harness.cluster(argparse.Namespace(own_control_plane=True)) as (_, kubeconfig):
-            ok = run(names, args.quick, kubeconfig, args.results)
+    loads: list[float] = []
+    stop = threading.Event()
+    sampler = threading.Thread(target=sample_load, args=(loads, stop), daemon=True)
+    sampler.start()
+    try:
+        if args.kubeconfig:
+            ok = run(names, args.quick, args.kubeconfig, args.results)
+        else:
+            with harness.cluster(argparse.Namespace(own_control_plane=True)) as (_, kubeconfig):
+                ok = run(names, args.quick, kubeconfig, args.results)
+    finally:
+        stop.set()
+        harness.record(args.results, "run", {"finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                             "load average during the run": load_summary(loads)})
     print()
     print(report.render_table(json.loads(args.results.read_text())))
     return 0 if ok else 1
+
+
+def commit() -> str:
+    """The checked-out commit the figures belong to ("+ changes" when the tree is not clean)."""
+    def git(*argv: str) -> str:
+        return subprocess.run(["git", *argv], cwd=HERE, capture_output=True, text=True).stdout.strip()
+    sha = git("rev-parse", "--short=12", "HEAD") or "unknown"
+    return sha + (" + changes" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
+def sample_load(samples: list[float], stop: threading.Event, every: float = 10) -> None:
+    """The 1-minute load average every `every` seconds until `stop`: the machine is shared, and
+    the load says how far absolute timings of this run can be trusted."""
+    while True:
+        samples.append(os.getloadavg()[0])
+        if stop.wait(every):
+            return
+
+
+def load_summary(samples: list[float]) -> str:
+    if not samples:
+        return "not sampled"
+    ordered = sorted(samples)
+    return (f"min {ordered[0]:.1f}, median {harness.percentile(ordered, 50):.1f}, max {ordered[-1]:.1f} "
+            f"({len(samples)} samples)")
 
 
 def machine() -> str:

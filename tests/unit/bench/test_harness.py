@@ -1,6 +1,7 @@
 """The pure parts of the benches (bench/harness.py, bench/report.py, bench/run_all.py): the
 benches themselves need a control plane and minutes, so CI runs only these."""
 import json
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -196,3 +197,12 @@ def test_stop_process_leaves_nothing_of_the_group_behind():
     harness.stop_process(proc, timeout=5)
     assert proc.returncode is not None
     harness.wait_for(lambda: not _live_members(proc.pid), 5, "the group to be gone")
+
+
+def test_run_all_summarises_the_load_it_sampled():
+    assert run_all.load_summary([9.5, 14.0, 11.25]) == "min 9.5, median 11.2, max 14.0 (3 samples)"
+    assert run_all.load_summary([]) == "not sampled"
+
+
+def test_run_all_names_the_commit_its_figures_belong_to():
+    assert re.fullmatch(r"[0-9a-f]{12}( \+ changes)?|unknown", run_all.commit())

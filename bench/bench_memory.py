@@ -71,7 +71,8 @@ def main() -> None:
     harness.add_common_args(ap)
     ap.add_argument("--runs", type=parse_runs, default=parse_runs("1x100,10x100,100x10"),
                     help="one `ork run` per item, CRDSxCRS (default 1x100,10x100,100x10)")
-    ap.add_argument("--singles", type=int, default=10, help="separate single-CRD processes to compare with")
+    ap.add_argument("--singles", type=int, default=10,
+                    help="separate single-CRD processes to compare with (0: none, and no kopf)")
     ap.add_argument("--kopf", action="store_true", help="also run one kopf operator per CRD")
     ap.add_argument("--idle", type=float, default=5, help="seconds idle after convergence before reading RSS")
     ap.add_argument("--timeout", type=float, default=900)
@@ -97,30 +98,31 @@ def main() -> None:
                       f"settled in {took:.1f}s)", flush=True)
                 if n == args.singles:
                     singles_kinds = (kinds, crs, namespace)
-            if singles_kinds is None:
-                raise SystemExit(f"--runs needs an item with {args.singles} CRDs (the singles reuse its CRDs)")
-            kinds, crs, namespace = singles_kinds
-            runs = [OrkRun(harness.katalog([k]), kubeconfig, workdir, namespace=namespace) for k in kinds]
-            try:
-                for run in runs:
-                    run.wait_up()
-                    run.wait_settled(1, crs, args.timeout)
-                time.sleep(args.idle)
-                singles = sum(harness.tree_rss(r.pid) for r in runs) / MB
-            finally:
-                for run in runs:
-                    run.stop()
-            one = figures[f"ork run, {args.singles} CRDs x {crs} CRs, RSS MB"]
-            figures[f"{args.singles} single-CRD ork runs x {crs} CRs, RSS MB"] = round(singles, 1)
-            figures[f"ratio one ork run / {args.singles} single-CRD ork runs"] = harness.ratio(one, singles)
-            print(f"{args.singles} separate single-CRD ork runs:      {singles:7.1f} MB RSS "
-                  f"({singles / args.singles:.1f} MB each)", flush=True)
-            if args.kopf:
-                kopf_mb = measure_kopf(kube, kubeconfig, crs, workdir, args, kinds_made, namespaces)
-                figures[f"{args.singles} kopf operators x {crs} CRs, RSS MB"] = round(kopf_mb, 1)
-                figures[f"ratio one ork run / {args.singles} kopf operators"] = harness.ratio(one, kopf_mb)
-                print(f"{args.singles} kopf operators (one per CRD):      {kopf_mb:7.1f} MB RSS "
-                      f"({kopf_mb / args.singles:.1f} MB each)", flush=True)
+            if args.singles:          # 0: the one-process runs alone (e.g. --runs 100x100)
+                if singles_kinds is None:
+                    raise SystemExit(f"--runs needs an item with {args.singles} CRDs (the singles reuse its CRDs)")
+                kinds, crs, namespace = singles_kinds
+                runs = [OrkRun(harness.katalog([k]), kubeconfig, workdir, namespace=namespace) for k in kinds]
+                try:
+                    for run in runs:
+                        run.wait_up()
+                        run.wait_settled(1, crs, args.timeout)
+                    time.sleep(args.idle)
+                    singles = sum(harness.tree_rss(r.pid) for r in runs) / MB
+                finally:
+                    for run in runs:
+                        run.stop()
+                one = figures[f"ork run, {args.singles} CRDs x {crs} CRs, RSS MB"]
+                figures[f"{args.singles} single-CRD ork runs x {crs} CRs, RSS MB"] = round(singles, 1)
+                figures[f"ratio one ork run / {args.singles} single-CRD ork runs"] = harness.ratio(one, singles)
+                print(f"{args.singles} separate single-CRD ork runs:      {singles:7.1f} MB RSS "
+                      f"({singles / args.singles:.1f} MB each)", flush=True)
+                if args.kopf:
+                    kopf_mb = measure_kopf(kube, kubeconfig, crs, workdir, args, kinds_made, namespaces)
+                    figures[f"{args.singles} kopf operators x {crs} CRs, RSS MB"] = round(kopf_mb, 1)
+                    figures[f"ratio one ork run / {args.singles} kopf operators"] = harness.ratio(one, kopf_mb)
+                    print(f"{args.singles} kopf operators (one per CRD):      {kopf_mb:7.1f} MB RSS "
+                          f"({kopf_mb / args.singles:.1f} MB each)", flush=True)
         finally:
             harness.delete_all(kube, kinds_made, namespaces)
     for name, value in figures.items():

@@ -7,7 +7,8 @@ For each `--concurrency` value (default 3,10,30), on a fresh CRD and namespace e
   `observedGeneration == generation` and owns its ConfigMap, Service and Deployment. Reconciles
   per CR are read from the runtime's own count (`/katalog`, totalReconciles) once all are Ready
   and the queue drained; the shipped 15 s resync is on, so a run longer than 15 s counts the
-  resync reconciles of CRs already converged too.
+  resync reconciles of CRs already converged too (`--resync 0` turns it off, to count only what
+  the creates caused).
 * Raw client: the same writes at the same concurrency from a plain `KubeClient` loop: the same
   pool creates the CRs and hands each created CR to worker threads, which server-side apply the
   three children and patch the status. No informers, no queue, no events: the floor a
@@ -74,10 +75,11 @@ class Contender:
         harness.delete_all(self.kube, [self.kind], [self.namespace])
 
 
-def run_orkestra(kube: KubeClient, kubeconfig: str, count: int, concurrency: int, workdir: Path) -> tuple[float, float]:
-    """(seconds, reconciles per CR)."""
+def run_orkestra(kube: KubeClient, kubeconfig: str, count: int, concurrency: int, workdir: Path,
+                 resync: str | None) -> tuple[float, float]:
+    """(seconds, reconciles per CR); `resync` None keeps the shipped period."""
     c = Contender(kube, "BenchSite")
-    run = OrkRun(harness.katalog([c.kind], concurrency), kubeconfig, workdir, namespace=c.namespace)
+    run = OrkRun(harness.katalog([c.kind], concurrency, resync=resync), kubeconfig, workdir, namespace=c.namespace)
     try:
         run.wait_up()
         start = time.monotonic()
@@ -144,10 +146,16 @@ def main() -> None:
     parser.add_argument("--concurrency", default="3,10,30", help="ork workers = raw-loop threads, comma-separated")
     parser.add_argument("--kopf", action="store_true", help="also run the kopf peer at the first concurrency")
     parser.add_argument("--repeat", type=int, default=1, help="rounds, alternating the order; medians printed")
+    parser.add_argument("--resync", type=float, default=None,
+                        help="Orkestra's resync in seconds, 0 = off (default: the shipped 15 s)")
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
+    resync = None if args.resync is None else f"{args.resync:g}s"
+    counted = " (resyncs included)" if args.resync != 0 else ""
     figures: dict[str, harness.Figure] = {
-        "CRs": args.count, "orkestra settings": "shipped (resync 15 s, queue limits), workers = concurrency",
+        "CRs": args.count,
+        "orkestra settings": ("shipped (resync 15 s, queue limits)" if args.resync is None else
+                              f"resync {args.resync:g} s (0 = off), queue limits as shipped") + ", workers = concurrency",
         "raw client": "creates + 3 server-side applies + status patch per CR, threads = concurrency"}
     if args.kopf:
         figures["kopf settings"] = kopf_peer.SETTINGS
@@ -160,7 +168,7 @@ def main() -> None:
             per_cr: list[float] = []
 
             def orkestra(level: int = level) -> float:
-                elapsed, reconciles = run_orkestra(kube, kubeconfig, args.count, level, Path(tmp))
+                elapsed, reconciles = run_orkestra(kube, kubeconfig, args.count, level, Path(tmp), resync)
                 per_cr.append(reconciles)
                 return elapsed
             runners = {"orkestra": orkestra,
@@ -175,7 +183,7 @@ def main() -> None:
             for name, value in med.items():
                 print(f"  {name:<10} {value:8.1f}s  {args.count / value:7.1f} CRs/s")
                 figures[f"x{level} {name} s"] = round(value, 2)
-            figures[f"x{level} orkestra reconciles per CR (resyncs included)"] = round(statistics.median(per_cr), 2)
+            figures[f"x{level} orkestra reconciles per CR{counted}"] = round(statistics.median(per_cr), 2)
             figures[f"x{level} ratio orkestra/raw"] = harness.ratio(med["orkestra"], med["raw client"])
             print(f"  ratio orkestra/raw: {figures[f'x{level} ratio orkestra/raw']:.2f}x; "
                   f"orkestra reconciles per CR {statistics.median(per_cr):.2f}")

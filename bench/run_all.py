@@ -1,7 +1,7 @@
 """`make bench`: every issue-15 bench at its default settings against one local control plane,
 their figures collected into bench/results.json, then one table (bench/report.py).
 
-    .venv/bin/python bench/run_all.py            # full size (32 minutes on 2 loaded cores)
+    .venv/bin/python bench/run_all.py            # full size (about 20 minutes on 2 loaded cores)
     .venv/bin/python bench/run_all.py --quick    # small counts: proves every bench runs end to end
     .venv/bin/python bench/run_all.py --only latency,startup
 

@@ -11,7 +11,6 @@ PY     := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
 ORK    := $(VENV)/bin/ork
 STAMP  := $(VENV)/.installed
-BENCH_OUT := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/orkestra/bench
 
 .PHONY: setup browser controlplane helm test test-unit e2e e2e-kind demo demo-down lint bench image helm-lint
 
@@ -73,17 +72,12 @@ lint: setup
 	$(PY) -c "import importlib, pkgutil, orkestra; [importlib.import_module(m.name) for m in pkgutil.walk_packages(orkestra.__path__, 'orkestra.')]"
 	$(PY) -m mypy
 
-# Runs every bench/*.py with the local control plane up (KUBECONFIG exported) and collects
-# their printed figures into bench/results.json: {"<benchmark>": "<its output>"}. The soak
-# (bench/soak.py, 30 minutes) is run by hand only.
+# Runs the issue-15 benches (bench/run_all.py) against a fresh local control plane: figures in
+# bench/results.json ({"<bench>": {"<figure>": value}}) and one table printed at the end.
+# BENCH_QUICK=1 runs them with small counts (a smoke test, a few minutes).
 bench: setup controlplane
 	$(PY) -m pip install --quiet -e '.[test,bench]'
-	mkdir -p $(BENCH_OUT)
-	eval "$$($(ORK) local up)" && for f in $(filter-out bench/soak.py,$(wildcard bench/*.py)); do \
-	  echo "== $$f"; $(PY) $$f > $(BENCH_OUT)/$$(basename $$f .py).txt || exit 1; \
-	  cat $(BENCH_OUT)/$$(basename $$f .py).txt; done
-	$(PY) -c "import json, pathlib; json.dump({p.stem: p.read_text() for p in \
-	  sorted(pathlib.Path('$(BENCH_OUT)').glob('*.txt'))}, open('bench/results.json', 'w'), indent=2)"
+	$(PY) bench/run_all.py $(if $(filter 1,$(BENCH_QUICK)),--quick)
 
 image:
 	@command -v docker >/dev/null || { echo "image needs Docker; this machine has none" >&2; exit 1; }

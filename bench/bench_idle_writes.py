@@ -1,79 +1,44 @@
-"""Idle write rate (issue 9, "Must show"): API writes per resync period when nothing changes.
+"""Idle cost: API writes per minute and runtime CPU seconds per minute once nothing changes.
 
-100 CRs (`--count`), each with the ConfigMap, headless Service and Deployment of
-bench_throughput's Katalog and a Ready status, are reconciled by a real `ork run` with a short
-resync period (`--resync`, default 10 s). Once every CR is Ready and the queue is empty, the
-script waits one more resync period and then counts, over `--periods` resync periods, the write
-requests the API server itself counted: `apiserver_request_total` from its `/metrics`, verbs
-POST/PUT/PATCH/APPLY/DELETE/DELETECOLLECTION, on the resources Orkestra writes (the CRs and
-their status, ConfigMaps, Services, Deployments without the controller-manager's `status`
-subresource, Events).
+`--count` CRs (default 1000), each with the ConfigMap, headless Service and Deployment of
+harness.entry and a Ready status, are reconciled by a real `ork run` at the shipped resync
+period (15 s; `--resync` overrides it). Once every CR is Ready and the queue is empty, the script
+waits one more resync period and then, over `--minutes` (default 1: four resync periods), counts
 
-Raw-client baseline, in the same run: the same number of CRs with the same children in another
-namespace, written once by a plain `KubeClient` loop, then re-listed every resync period by a
-loop that compares the live children and status with what it would write and writes only on a
-difference. Both windows are measured the same way; `ork run` is stopped during the baseline's.
+* the write requests the API server itself counted (`apiserver_request_total` from its
+  `/metrics`; verbs POST/PUT/PATCH/APPLY/DELETE/DELETECOLLECTION on the bench CRs and their
+  status, ConfigMaps, Services, Deployments without the controller-manager's `status`
+  subresource, and Events), so nothing the runtime writes can hide;
+* the CPU seconds of every process of `ork run` (arbiter and worker), and the reconciles it ran.
 
-Usage:
-  .venv/bin/python bench/bench_idle_writes.py [--count 100] [--resync 10] [--periods 3] [--kubeconfig PATH]
-Without --kubeconfig it starts its own local control plane (orkestra.testing) and stops it
-afterwards, so no other client of a shared cluster adds writes to the count.
+Raw-client baseline, in the same run: as many CRs with the same children in another namespace,
+written once by a plain `KubeClient` loop, then re-listed every resync period by a loop that
+compares the live children and status with what it would write and writes only on a difference;
+its CPU is this script's own. `ork run` is stopped during the baseline's window.
+
+    .venv/bin/python bench/bench_idle_writes.py [--count 1000] [--minutes 1] [--resync SECONDS]
 """
 from __future__ import annotations
 
 import argparse
-import json
-import re
-import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
-import yaml
+import harness
+from harness import Kind, OrkRun
 
-from bench_memory import stop  # noqa: E402  (bench/ is on sys.path when run as a script)
-from bench_throughput import (NAMESPACES, CRDS, GROUP, converged, cr, fresh_kind, katalog, raw_children,  # noqa: E402
-                              start_ork)
+from orkestra.kube import KubeClient
 
-from orkestra.gvk import GVR  # noqa: E402
-from orkestra.kube import KubeClient  # noqa: E402
-
-WRITE_VERBS = {"POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION"}
-COUNTED = {"configmaps", "services", "deployments", "events"}
-_SAMPLE = re.compile(r'^apiserver_request_total\{(?P<labels>[^}]*)\} (?P<value>\S+)$')
-_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
-
-
-def write_counts(kube: KubeClient, plurals: set[str]) -> Counter:
-    """(verb, resource, subresource) -> requests so far, for the counted write requests."""
-    counts: Counter = Counter()
-    for line in kube.get_raw("/metrics").decode().splitlines():
-        match = _SAMPLE.match(line)
-        if not match:
-            continue
-        labels = dict(_LABEL.findall(match["labels"]))
-        resource, sub, verb = labels.get("resource", ""), labels.get("subresource", ""), labels.get("verb", "")
-        if verb not in WRITE_VERBS or resource not in COUNTED | plurals:
-            continue
-        if resource == "deployments" and sub == "status":      # the controller-manager's, not ours
-            continue
-        counts[(verb, resource, sub)] += int(float(match["value"]))
-    return counts
+DEFAULT_RESYNC = 15.0      # orkestra/katalog/defaults.py: the shipped resync period
 
 
 def measure(kube: KubeClient, plurals: set[str], seconds: float) -> Counter:
-    before = write_counts(kube, plurals)
+    before = harness.write_counts(kube, plurals)
     time.sleep(seconds)
-    after = write_counts(kube, plurals)
-    return Counter({k: after[k] - before.get(k, 0) for k in after if after[k] - before.get(k, 0)})
-
-
-def reconcile_count(url: str) -> int:
-    with urllib.request.urlopen(url + "/katalog/site/health", timeout=10) as resp:
-        return int(json.loads(resp.read())["totalReconciles"])
+    return harness.counter_delta(before, harness.write_counts(kube, plurals))
 
 
 def describe(counts: Counter) -> str:
@@ -81,7 +46,6 @@ def describe(counts: Counter) -> str:
         or "none"
 
 
-# --- the raw-client baseline ------------------------------------------------------------------------
 def contains(live, want) -> bool:
     """`want` is a subset of `live` (the server adds defaults; it never removes what was written)."""
     if isinstance(want, dict):
@@ -91,111 +55,89 @@ def contains(live, want) -> bool:
     return live == want
 
 
-def raw_status(generation: int) -> dict:
-    return {"observedGeneration": generation,
-            "conditions": [{"type": "Ready", "status": "True", "reason": "Reconciled", "message": "ok",
-                            "lastTransitionTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}]}
-
-
-def raw_sync(kube: KubeClient, gvr: GVR, kind: str, namespace: str) -> None:
+def raw_sync(kube: KubeClient, kind: Kind, namespace: str) -> None:
     """One resync of the raw controller: write children and status only where they differ."""
-    items, _ = kube.list(gvr, namespace)
+    items, _ = kube.list(kind.gvr, namespace)
     for obj in items:
         meta = obj["metadata"]
-        owner = {"apiVersion": obj["apiVersion"], "kind": kind, "name": meta["name"], "uid": meta["uid"],
-                 "controller": True, "blockOwnerDeletion": True}
-        for child_gvr, child in raw_children(meta["name"], owner, obj["spec"]):
+        for child_gvr, child in harness.raw_children(meta["name"], harness.owner_of(obj), obj["spec"]):
             live = kube.get(child_gvr, child["metadata"]["name"], namespace)
             if live is None or not contains(live, {k: v for k, v in child.items() if k != "apiVersion"}):
                 kube.apply(child_gvr, child, namespace, force=True)
-        status = obj.get("status") or {}
-        ready = [c for c in status.get("conditions") or [] if c.get("type") == "Ready" and c.get("status") == "True"]
-        if not ready or status.get("observedGeneration") != meta["generation"]:
-            kube.patch(gvr, meta["name"], {"status": raw_status(meta["generation"])}, namespace, subresource="status")
+        if not harness.is_ready(obj):
+            kube.patch(kind.gvr, meta["name"], {"status": harness.ready_status(meta["generation"])}, namespace,
+                       subresource="status")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=100)
-    parser.add_argument("--resync", type=float, default=10.0, help="seconds")
-    parser.add_argument("--periods", type=int, default=3, help="resync periods measured")
-    parser.add_argument("--kubeconfig", default=None)
+    harness.add_common_args(parser)
+    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--minutes", type=float, default=1.0, help="length of each measured window")
+    parser.add_argument("--resync", type=float, default=None, help="seconds (default: the shipped 15 s)")
     args = parser.parse_args()
-    control_plane = None
-    kubeconfig = args.kubeconfig
-    if not kubeconfig:
-        from orkestra.testing import LocalControlPlane
-        control_plane = LocalControlPlane().start()
-        kubeconfig = str(control_plane.kubeconfig)
-    cleanup: list = []
-    kube = None
-    try:
-        kube = KubeClient.from_config(kubeconfig)
-        window = args.resync * args.periods
-        print(f"bench_idle_writes: {args.count} CRs, resync {args.resync:g}s, {args.periods} periods "
-              f"({window:g}s) per window, API server {kube.server}", flush=True)
-        kind, plural, gvr, namespace = fresh_kind(kube, "IdleSite", "ork")
-        raw_kind, raw_plural, raw_gvr, raw_namespace = fresh_kind(kube, "IdleRaw", "raw")
-        cleanup += [(NAMESPACES, namespace), (NAMESPACES, raw_namespace),
-                    (CRDS, f"{plural}.{GROUP}"), (CRDS, f"{raw_plural}.{GROUP}")]
-        plurals = {plural, raw_plural}
-
-        # Orkestra: reconcile everything, then count a quiet window.
-        with tempfile.TemporaryDirectory() as tmp:
-            doc = katalog(kind, plural, 3)
-            doc["spec"]["crds"]["site"]["operatorBox"]["reconciler"]["resync"] = f"{args.resync:g}s"
-            path = Path(tmp) / "katalog.yaml"
-            path.write_text(yaml.safe_dump(doc, sort_keys=False))
-            proc, url = start_ork(path, kubeconfig, Path(tmp) / "ork-run.log")
+    resync = DEFAULT_RESYNC if args.resync is None else args.resync
+    window = args.minutes * 60
+    figures: dict[str, harness.Figure] = {"CRs": args.count, "resync s": resync, "window s": window}
+    with harness.cluster(args) as (kube, kubeconfig), tempfile.TemporaryDirectory() as tmp:
+        print(f"bench_idle_writes: {args.count} CRs, resync {resync:g}s, {window:g}s per window, "
+              f"API server {kube.server}", flush=True)
+        kinds = harness.create_kinds(kube, 1, "IdleSite") + harness.create_kinds(kube, 1, "IdleRaw")
+        namespaces = [harness.create_namespace(kube, "idle-ork"), harness.create_namespace(kube, "idle-raw")]
+        plurals = {k.plural for k in kinds}
+        try:
+            doc = harness.katalog(kinds[:1], 3, resync=None if args.resync is None else f"{args.resync:g}s")
+            run = OrkRun(doc, kubeconfig, Path(tmp), namespace=namespaces[0])
             try:
-                first = write_counts(kube, plurals)
-                for i in range(args.count):
-                    kube.create(gvr, cr(kind, f"site-{i}", i), namespace)
-                deadline = time.monotonic() + 600
-                while converged(kube, gvr, namespace, args.count) < args.count:
-                    if time.monotonic() > deadline:
-                        raise SystemExit("the CRs did not become Ready within 10 minutes")
-                    time.sleep(0.5)
-                time.sleep(args.resync + 2)        # one full resync after the last first reconcile
-                setup = sum(write_counts(kube, plurals).values()) - sum(first.values())
-                reconciles = reconcile_count(url)
+                run.wait_up()
+                first = harness.write_counts(kube, plurals)
+                harness.create_crs(kube, kinds[:1], args.count, namespaces[0])
+                harness.wait_converged(kube, kinds[:1], namespaces[0], args.count, 1200)
+                run.wait_settled(1, args.count, 600)
+                time.sleep(resync + 2)            # one full resync after the last first reconcile
+                setup = sum(harness.write_counts(kube, plurals).values()) - sum(first.values())
+                reconciles, cpu = run.total_reconciles(), harness.tree_cpu_seconds(run.pid)
                 ork = measure(kube, plurals, window)
-                reconciles = reconcile_count(url) - reconciles
+                reconciles, cpu = run.total_reconciles() - reconciles, harness.tree_cpu_seconds(run.pid) - cpu
             finally:
-                stop(proc)
+                run.stop()
 
-        # Raw client: write once, then resync loops that write only on a difference.
-        for i in range(args.count):
-            kube.create(raw_gvr, cr(raw_kind, f"site-{i}", i), raw_namespace)
-        raw_sync(kube, raw_gvr, raw_kind, raw_namespace)
-        time.sleep(2)
-        done = threading.Event()
+            harness.create_crs(kube, kinds[1:], args.count, namespaces[1])
+            raw_sync(kube, kinds[1], namespaces[1])
+            time.sleep(2)
+            done = threading.Event()
 
-        def loop() -> None:
-            while not done.wait(args.resync):
-                raw_sync(kube, raw_gvr, raw_kind, raw_namespace)
-        thread = threading.Thread(target=loop, daemon=True)
-        thread.start()
-        raw = measure(kube, plurals, window)
-        done.set()
-        thread.join()
+            def loop() -> None:
+                while not done.wait(resync):
+                    raw_sync(kube, kinds[1], namespaces[1])
+            thread = threading.Thread(target=loop, daemon=True)
+            raw_cpu = time.process_time()
+            thread.start()
+            raw = measure(kube, plurals, window)
+            done.set()
+            thread.join()
+            raw_cpu = time.process_time() - raw_cpu
+        finally:
+            harness.delete_all(kube, kinds, namespaces)
 
-        ork_total, raw_total = sum(ork.values()), sum(raw.values())
-        print(f"check: the counter saw {setup} writes while the CRs were created and first reconciled; "
-              f"orkestra ran {reconciles} reconciles in the measured window")
-        print(f"orkestra   {ork_total:5d} writes in {window:g}s = {ork_total / args.periods:7.1f} per resync period "
-              f"({describe(ork)})")
-        print(f"raw client {raw_total:5d} writes in {window:g}s = {raw_total / args.periods:7.1f} per resync period "
-              f"({describe(raw)})")
-    finally:
-        for gvr_, name in cleanup if kube is not None else []:
-            try:
-                kube.delete(gvr_, name)
-            except Exception:  # noqa: BLE001 - best-effort cleanup
-                pass
-        if control_plane is not None:
-            control_plane.stop()
+    per_minute = 60 / window
+    ork_total, raw_total = sum(ork.values()), sum(raw.values())
+    figures.update({
+        "orkestra writes per minute": round(ork_total * per_minute, 1),
+        "raw client writes per minute": round(raw_total * per_minute, 1),
+        "orkestra CPU s per minute": round(cpu * per_minute, 2),
+        "raw client CPU s per minute": round(raw_cpu * per_minute, 2),
+        "orkestra reconciles per minute": round(reconciles * per_minute, 1),
+        "writes counted during set-up (counter check)": setup,
+    })
+    print(f"check: the counter saw {setup} writes while the CRs were created and first reconciled; "
+          f"orkestra ran {reconciles} reconciles in the measured window")
+    print(f"orkestra   {ork_total:5d} writes in {window:g}s = {ork_total * per_minute:7.1f} per minute "
+          f"({describe(ork)}); CPU {cpu * per_minute:.2f} s per minute ({cpu * per_minute / 60:.1%} of one core)")
+    print(f"raw client {raw_total:5d} writes in {window:g}s = {raw_total * per_minute:7.1f} per minute "
+          f"({describe(raw)}); CPU {raw_cpu * per_minute:.2f} s per minute")
+    harness.record(args.results, "idle", figures)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -9,15 +9,14 @@
    Orkestra's listener (keep-alive) and (d) Orkestra's webhook, all on loopback with generated
    certificates. (d) minus (c) is the cost of Orkestra's handlers; (c) versus (b) is transport.
 
-API server: `KUBECONFIG` when set (`make bench` exports the local control plane's), otherwise a
-local control plane started (and stopped) by this script. Loops are bounded; loopback only.
+API server: `--kubeconfig` (default `KUBECONFIG`, else the one of `ork local up`), or a fresh
+one with `--own-control-plane`. Loops are bounded; loopback only.
 """
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import json
-import os
 import socket
 import ssl
 import statistics
@@ -27,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+import harness
 from flask import Flask, Response, request
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
@@ -75,8 +75,8 @@ MUTATING = GVR("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurati
 
 
 def pct(samples: list[float], p: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000.0
+    """The `p` (0..1) percentile of `samples` (seconds) in milliseconds."""
+    return harness.percentile(samples, p * 100) * 1000.0
 
 
 def timed_wsgi(app: Any, sink: list[float], cpu: list[float]) -> Callable:
@@ -103,7 +103,7 @@ def peer_convert_app() -> Flask:
     return peer
 
 
-def bench_convert(katalog: Any, n: int) -> None:
+def bench_convert(katalog: Any, n: int) -> dict[str, harness.Figure]:
     review = json.dumps({"apiVersion": "apiextensions.k8s.io/v1", "kind": "ConversionReview", "request": {
         "uid": "b", "desiredAPIVersion": f"{GROUP}/v1", "objects": [{
             "apiVersion": f"{GROUP}/v1alpha1", "kind": "Cache",
@@ -128,6 +128,12 @@ def bench_convert(katalog: Any, n: int) -> None:
               f"cpu p50 {pct(cpu, .5):.3f} p95 {pct(cpu, .95):.3f} ms")
     print(f"  ratio (cpu p95) {pct(ours_cpu, .95) / pct(peer_cpu, .95):.2f}x; per-object conversion alone "
           f"(stats window) p95 {state.stats.latency('conversion:' + GROUP + '/Cache')['p95']} ms")
+    return {"/convert requests": n,
+            "/convert orkestra wall p50 ms": round(pct(ours, .5), 3), "/convert orkestra wall p95 ms": round(pct(ours, .95), 3),
+            "/convert orkestra cpu p95 ms": round(pct(ours_cpu, .95), 3),
+            "/convert peer (parse + echo) wall p95 ms": round(pct(peer, .95), 3),
+            "/convert peer (parse + echo) cpu p95 ms": round(pct(peer_cpu, .95), 3),
+            "/convert ratio cpu p95 orkestra/peer": harness.ratio(pct(ours_cpu, .95), pct(peer_cpu, .95))}
 
 
 class QuietHandler(WSGIRequestHandler):
@@ -207,7 +213,7 @@ def _widget(name: str) -> dict:
             "metadata": {"name": name, "labels": {"team": "t"}}, "spec": {"image": "registry.internal/w:1"}}
 
 
-def bench_admission(katalog: Any, kube: KubeClient, n: int) -> None:
+def bench_admission(katalog: Any, kube: KubeClient, n: int) -> dict[str, harness.Figure]:
     create_crd(kube)
     tmp = tempfile.mkdtemp(prefix="orkestra-bench-")
     tls = TlsManager(GeneratedSource("orkestra", "default", certs.required_names("orkestra", "default")), tmp_root=tmp)
@@ -264,28 +270,26 @@ def bench_admission(katalog: Any, kube: KubeClient, n: int) -> None:
         base = results[label]
         print(f"  orkestra vs {label}: p50 {pct(ork, .5) - pct(base, .5):+.3f} ms, "
               f"p99 {pct(ork, .99) - pct(base, .99):+.3f} ms (ratio {pct(ork, .99) / pct(base, .99):.2f}x)")
+    figures: dict[str, harness.Figure] = {"admission requests per contender": n}
+    for label, samples in results.items():
+        figures[f"admission {label} p99 ms"] = round(pct(samples, .99), 3)
+    figures["admission ratio p99 orkestra/no webhook"] = harness.ratio(pct(ork, .99), pct(results["no webhook"], .99))
+    return figures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--convert-requests", type=int, default=5000)
     parser.add_argument("--admission-requests", type=int, default=300)
+    harness.add_common_args(parser)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="orkestra-bench-katalog-"))
     (tmp / "katalog.yaml").write_text(KATALOG)
     katalog = load_katalog([str(tmp / "katalog.yaml")])
-    bench_convert(katalog, args.convert_requests)
-    control_plane = None
-    kubeconfig = os.environ.get("KUBECONFIG")
-    if not kubeconfig:
-        from orkestra.testing import LocalControlPlane
-        control_plane = LocalControlPlane().start()
-        kubeconfig = str(control_plane.kubeconfig)
-    try:
-        bench_admission(katalog, KubeClient.from_config(kubeconfig), args.admission_requests)
-    finally:
-        if control_plane is not None:
-            control_plane.stop()
+    figures = bench_convert(katalog, args.convert_requests)
+    with harness.cluster(args) as (kube, _):
+        figures.update(bench_admission(katalog, kube, args.admission_requests))
+    harness.record(args.results, "webhooks", figures)
 
 
 if __name__ == "__main__":

@@ -229,3 +229,19 @@ def create_cr(kube: Any, kind: str, plural: str, name: str, namespace: str, spec
     from orkestra.gvk import GVR
     return kube.create(GVR(group, "v1", plural), {"apiVersion": f"{group}/v1", "kind": kind,
                                                   "metadata": {"name": name}, "spec": dict(spec or {})}, namespace)
+
+
+def write_katalog(tmp_path: Path, doc: dict, **modules: str) -> Path:
+    """`doc` as tmp_path/katalog.yaml, beside the hook modules given as name=source."""
+    for name, text in modules.items():
+        (tmp_path / f"{name}.py").write_text(text)
+    path = tmp_path / "katalog.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def config_value(kube, name: str, namespace: str) -> str | None:
+    """`data.value` of the `<name>-config` ConfigMap the test entries render, or None."""
+    from orkestra.gvk import GVR
+    cm = kube.get(GVR("", "v1", "configmaps"), f"{name}-config", namespace)
+    return (cm or {}).get("data", {}).get("value")

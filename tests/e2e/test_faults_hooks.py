@@ -10,12 +10,10 @@ every one of its CRs converges through creates and updates while the other two a
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
-import yaml
 
 from orkestra.gvk import GVR
-from tests.e2e.ork_runtime import (E2E_GROUP, create_cr, crd_entry, crd_manifest, katalog_doc, new_kind,
+from tests.e2e.ork_runtime import (config_value, write_katalog, E2E_GROUP, create_cr, crd_entry, crd_manifest, katalog_doc, new_kind,
                                    ork_runtime)  # noqa: F401
 
 CONFIGMAPS = GVR("", "v1", "configmaps")
@@ -46,19 +44,6 @@ def make_hooks():
 '''
 
 
-def _write(tmp_path: Path, doc: dict, **modules: str) -> Path:
-    for name, text in modules.items():
-        (tmp_path / f"{name}.py").write_text(text)
-    path = tmp_path / "katalog.yaml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return path
-
-
-def _config_value(kube, name: str, namespace: str) -> str | None:
-    cm = kube.get(CONFIGMAPS, f"{name}-config", namespace)
-    return (cm or {}).get("data", {}).get("value")
-
-
 def test_a_crash_degrades_only_its_crd_and_a_hang_is_bounded_without_starving_the_others(
         ork_runtime, apply_crd, kube, namespace, tmp_path):
     kinds = {key: new_kind(key.capitalize()) for key in ("steady", "crashing", "hanging")}
@@ -75,7 +60,7 @@ def test_a_crash_degrades_only_its_crd_and_a_hang_is_bounded_without_starving_th
                                     "args": {"dir": str(marks)}}),
     })
     # the hung calls never return, so shutdown would wait out the whole drain budget (30s)
-    ork = ork_runtime(_write(tmp_path, doc, crashing_hook=CRASHING_HOOK, hanging_hook=HANGING_HOOK),
+    ork = ork_runtime(write_katalog(tmp_path, doc, crashing_hook=CRASHING_HOOK, hanging_hook=HANGING_HOOK),
                       env={"WATCH_NAMESPACE": namespace, "DRAIN_TIMEOUT": "2s"})
 
     # one worker and one replacement: two hung calls use up the hanging CRD's threads; the third
@@ -106,12 +91,12 @@ def test_a_crash_degrades_only_its_crd_and_a_hang_is_bounded_without_starving_th
 
     # the steady CRD keeps both its workers and converges, creates then updates
     for i in range(20):
-        ork.wait_for(lambda i=i: _config_value(kube, f"steady-{i}", namespace) == f"v{i}", timeout=30,
+        ork.wait_for(lambda i=i: config_value(kube, f"steady-{i}", namespace) == f"v{i}", timeout=30,
                      message=f"steady-{i} reconciled")
     for i in range(20):
         kube.patch(steady_gvr, f"steady-{i}", {"spec": {"value": f"w{i}"}}, namespace)
     for i in range(20):
-        ork.wait_for(lambda i=i: _config_value(kube, f"steady-{i}", namespace) == f"w{i}", timeout=30,
+        ork.wait_for(lambda i=i: config_value(kube, f"steady-{i}", namespace) == f"w{i}", timeout=30,
                      message=f"steady-{i} updated")
     steady = ork.get("/katalog/steady")[1]
     assert steady["workers"]["stuck"] == 0 and steady["workers"]["active"] == 2

@@ -20,10 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import yaml
 
 from orkestra.gvk import GVR
-from tests.e2e.ork_runtime import (E2E_GROUP, create_cr, crd_entry, crd_manifest, katalog_doc, new_kind,
+from tests.e2e.ork_runtime import (config_value, write_katalog, E2E_GROUP, create_cr, crd_entry, crd_manifest, katalog_doc, new_kind,
                                    ork_runtime)  # noqa: F401
 
 CONFIGMAPS = GVR("", "v1", "configmaps")
@@ -53,19 +52,6 @@ def make_hooks():
 '''
 
 
-def _write(tmp_path: Path, doc: dict, **modules: str) -> Path:
-    for name, text in modules.items():
-        (tmp_path / f"{name}.py").write_text(text)
-    path = tmp_path / "katalog.yaml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return path
-
-
-def _config_value(kube, name: str, namespace: str) -> str | None:
-    cm = kube.get(CONFIGMAPS, f"{name}-config", namespace)
-    return (cm or {}).get("data", {}).get("value")
-
-
 def test_three_crds_have_their_own_stacks_and_a_failing_hook_degrades_only_its_crd(
         ork_runtime, apply_crd, kube, namespace, tmp_path):
     kinds = {key: new_kind(key.capitalize()) for key in ("alpha", "beta", "gamma")}
@@ -77,12 +63,12 @@ def test_three_crds_have_their_own_stacks_and_a_failing_hook_degrades_only_its_c
         "gamma": crd_entry(*kinds["gamma"], workers=1, threshold=2, config_map=False,
                            hooks={"module": "failing_hook", "function": "make_hooks"}),
     })
-    ork = ork_runtime(_write(tmp_path, doc, failing_hook=FAILING_HOOK), env={"WATCH_NAMESPACE": namespace})
+    ork = ork_runtime(write_katalog(tmp_path, doc, failing_hook=FAILING_HOOK), env={"WATCH_NAMESPACE": namespace})
 
     for key, (kind, plural) in kinds.items():
         create_cr(kube, kind, plural, f"{key}-1", namespace, {"value": key})
     for key in ("alpha", "beta"):
-        ork.wait_for(lambda k=key: _config_value(kube, f"{k}-1", namespace) == k, message=f"{key} reconciled")
+        ork.wait_for(lambda k=key: config_value(kube, f"{k}-1", namespace) == k, message=f"{key} reconciled")
     ork.wait_for(lambda: ork.get("/katalog/gamma/health")[0] == 503, timeout=60, message="gamma degraded")
 
     # each CRD: its own worker pool and queue, visible in /katalog/{crd}
@@ -106,8 +92,8 @@ def test_three_crds_have_their_own_stacks_and_a_failing_hook_degrades_only_its_c
     # the other two keep reconciling; the process stays up
     create_cr(kube, *kinds["alpha"], "alpha-2", namespace, {"value": "again"})
     kube.patch(GVR(E2E_GROUP, "v1", kinds["beta"][1]), "beta-1", {"spec": {"value": "changed"}}, namespace)
-    ork.wait_for(lambda: _config_value(kube, "alpha-2", namespace) == "again", message="alpha-2 reconciled")
-    ork.wait_for(lambda: _config_value(kube, "beta-1", namespace) == "changed", message="beta-1 updated")
+    ork.wait_for(lambda: config_value(kube, "alpha-2", namespace) == "again", message="alpha-2 reconciled")
+    ork.wait_for(lambda: config_value(kube, "beta-1", namespace) == "changed", message="beta-1 updated")
     status, summary = ork.get("/katalog")
     assert summary["healthy"] is False and summary["degradedReason"] == "1 CRD degraded"
     assert summary["statusCounts"]["degraded"] == 1 and summary["statusCounts"]["healthy"] == 2
@@ -122,7 +108,7 @@ def test_burst_of_updates_is_deduplicated_and_never_concurrent_per_key(ork_runti
     doc = katalog_doc("burst", {"burst": crd_entry(kind, plural, workers=4, config_map=False, threshold=5,
                                                    hooks={"module": "tracing_hook", "function": "make_hooks",
                                                           "args": {"trace": str(trace)}})})
-    ork = ork_runtime(_write(tmp_path, doc, tracing_hook=TRACING_HOOK), env={"WATCH_NAMESPACE": namespace})
+    ork = ork_runtime(write_katalog(tmp_path, doc, tracing_hook=TRACING_HOOK), env={"WATCH_NAMESPACE": namespace})
     gvr = GVR(E2E_GROUP, "v1", plural)
     create_cr(kube, kind, plural, "hot", namespace, {"n": 0})
     with ThreadPoolExecutor(max_workers=10) as pool:      # a burst: many writers at once
@@ -163,11 +149,11 @@ def _api_connections(pid: int, api_port: int) -> list[int]:
 def test_killed_watch_connections_lose_no_cr(ork_runtime, apply_crd, kube, namespace, tmp_path, control_plane):
     kind, plural = new_kind("Survivor")
     apply_crd(crd_manifest(kind, plural))
-    ork = ork_runtime(_write(tmp_path, katalog_doc("survivor", {"survivor": crd_entry(kind, plural)})),
+    ork = ork_runtime(write_katalog(tmp_path, katalog_doc("survivor", {"survivor": crd_entry(kind, plural)})),
                       env={"WATCH_NAMESPACE": namespace})
     api_port = urlsplit(control_plane.server).port
     create_cr(kube, kind, plural, "before", namespace, {"value": "0"})
-    ork.wait_for(lambda: _config_value(kube, "before", namespace) == "0", message="first CR reconciled")
+    ork.wait_for(lambda: config_value(kube, "before", namespace) == "0", message="first CR reconciled")
 
     killed = 0
     for round_ in range(3):
@@ -183,7 +169,7 @@ def test_killed_watch_connections_lose_no_cr(ork_runtime, apply_crd, kube, names
     assert killed >= 3
     for round_ in range(3):
         for i in range(5):
-            ork.wait_for(lambda r=round_, n=i: _config_value(kube, f"during-{r}-{n}", namespace) == f"{r}.{n}",
+            ork.wait_for(lambda r=round_, n=i: config_value(kube, f"during-{r}-{n}", namespace) == f"{r}.{n}",
                          timeout=120, message=f"during-{round_}-{i} reconciled after reconnect")
     status, body = ork.get("/katalog/survivor")
     assert body["resourceCount"] == 16
@@ -194,7 +180,7 @@ def test_crd_applied_after_start_is_picked_up_and_its_deletion_degrades_only_it(
     stable, late = new_kind("Stable"), new_kind("Late")
     apply_crd(crd_manifest(*stable))
     doc = katalog_doc("late-crd", {"stable": crd_entry(*stable), "late": crd_entry(*late)})
-    ork = ork_runtime(_write(tmp_path, doc), env={"WATCH_NAMESPACE": namespace, "CRD_CHECK_INTERVAL": "1s"})
+    ork = ork_runtime(write_katalog(tmp_path, doc), env={"WATCH_NAMESPACE": namespace, "CRD_CHECK_INTERVAL": "1s"})
     ork.wait_for(lambda: ork.get("/ready")[0] == 200, message="ready")
     status, body = ork.get("/katalog/late/health")
     assert status == 503 and body["state"] == "not started" and body["missing"] is True
@@ -203,7 +189,7 @@ def test_crd_applied_after_start_is_picked_up_and_its_deletion_degrades_only_it(
     apply_crd(crd_manifest(*late), keep=True)
     ork.wait_for(lambda: ork.get("/katalog/late/health")[0] == 200, timeout=60, message="late CRD activated")
     create_cr(kube, *late, "newcomer", namespace, {"value": "hello"})
-    ork.wait_for(lambda: _config_value(kube, "newcomer", namespace) == "hello", message="late CR reconciled")
+    ork.wait_for(lambda: config_value(kube, "newcomer", namespace) == "hello", message="late CR reconciled")
 
     import kubernetes
     kubernetes.client.ApiextensionsV1Api(api_client).delete_custom_resource_definition(f"{late[1]}.{E2E_GROUP}")
@@ -215,7 +201,7 @@ def test_crd_applied_after_start_is_picked_up_and_its_deletion_degrades_only_it(
     status, body = ork.get("/katalog/stable/health")
     assert status == 200
     create_cr(kube, *stable, "still-works", namespace, {"value": "yes"})
-    ork.wait_for(lambda: _config_value(kube, "still-works", namespace) == "yes", message="stable keeps working")
+    ork.wait_for(lambda: config_value(kube, "still-works", namespace) == "yes", message="stable keeps working")
 
     apply_crd(crd_manifest(*late))
     ork.wait_for(lambda: ork.get("/katalog/late/health")[0] == 200, timeout=60, message="late CRD re-activated")
@@ -225,7 +211,7 @@ def test_crd_applied_after_start_is_picked_up_and_its_deletion_degrades_only_it(
 def test_ork_status_prints_the_table(ork_runtime, apply_crd, kube, namespace, tmp_path):
     kind, plural = new_kind("Shown")
     apply_crd(crd_manifest(kind, plural))
-    ork = ork_runtime(_write(tmp_path, katalog_doc("status-table", {"shown": crd_entry(kind, plural)})),
+    ork = ork_runtime(write_katalog(tmp_path, katalog_doc("status-table", {"shown": crd_entry(kind, plural)})),
                       env={"WATCH_NAMESPACE": namespace})
     create_cr(kube, kind, plural, "one", namespace, {"value": "1"})
     ork.wait_for(lambda: ork.get("/katalog/shown")[1]["reconcile"]["total"] >= 1, message="a reconcile")
@@ -267,7 +253,7 @@ def test_watchdog_marks_a_stuck_reconcile_and_a_replacement_keeps_the_crd_workin
     doc = katalog_doc("watchdog", {"stuck": crd_entry(kind, plural, workers=1, threshold=5,
                                                       hooks={"module": "stuck_hook", "function": "make_hooks",
                                                              "args": {"marker": str(marker)}})})
-    ork = ork_runtime(_write(tmp_path, doc, stuck_hook=STUCK_HOOK),
+    ork = ork_runtime(write_katalog(tmp_path, doc, stuck_hook=STUCK_HOOK),
                       env={"WATCH_NAMESPACE": namespace, "RECONCILE_TIMEOUT": "1s"})
     create_cr(kube, kind, plural, "slow", namespace, {"value": "s"})
     ork.wait_for(marker.exists, message="the slow reconcile started")
@@ -280,7 +266,7 @@ def test_watchdog_marks_a_stuck_reconcile_and_a_replacement_keeps_the_crd_workin
     assert detail["workers"]["active"] == 1, "a replacement keeps one usable worker"
     assert detail["reconcile"]["lastError"] == "reconcile timed out after 1s"
     create_cr(kube, kind, plural, "fast", namespace, {"value": "f"})
-    ork.wait_for(lambda: _config_value(kube, "fast", namespace) == "f", timeout=5,
+    ork.wait_for(lambda: config_value(kube, "fast", namespace) == "f", timeout=5,
                  message="the replacement reconciles while the stuck call still runs")
     assert marker.read_text() == "", "the slow call is still running"
     ork.wait_for(lambda: marker.read_text() == "cancelled", timeout=15, message="the stuck call saw ctx.cancelled")
@@ -292,7 +278,7 @@ def test_watchdog_marks_a_stuck_reconcile_and_a_replacement_keeps_the_crd_workin
 def test_cr_routes_read_caches_children_and_events(ork_runtime, apply_crd, kube, namespace, tmp_path):
     kind, plural = new_kind("Routed")
     apply_crd(crd_manifest(kind, plural))
-    ork = ork_runtime(_write(tmp_path, katalog_doc("routes", {"routed": crd_entry(kind, plural)})),
+    ork = ork_runtime(write_katalog(tmp_path, katalog_doc("routes", {"routed": crd_entry(kind, plural)})),
                       env={"WATCH_NAMESPACE": namespace})
     for name, value in (("beta", "b"), ("alpha", "a")):
         create_cr(kube, kind, plural, name, namespace, {"value": value})
@@ -327,7 +313,7 @@ def test_a_new_cr_is_reconciled_once_and_a_later_outside_label_change_again(ork_
                       hooks={"module": "tracing_hook", "function": "make_hooks", "args": {"trace": str(trace)}})
     entry["operatorBox"]["finalizers"] = ["e2e.orkestra.io/cleanup"]
     entry["labels"] = {"team": "web"}
-    ork = ork_runtime(_write(tmp_path, katalog_doc("once", {"once": entry}), tracing_hook=TRACING_HOOK),
+    ork = ork_runtime(write_katalog(tmp_path, katalog_doc("once", {"once": entry}), tracing_hook=TRACING_HOOK),
                       env={"WATCH_NAMESPACE": namespace})
     gvr = GVR(E2E_GROUP, "v1", plural)
     names = [f"cr-{i}" for i in range(6)]

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import time
 
-
 from orkestra.gvk import GVR
-from tests.e2e.ork_runtime import (config_value, write_katalog, E2E_GROUP, create_cr, crd_entry, crd_manifest, katalog_doc, new_kind,
-                                   ork_runtime)  # noqa: F401
+from tests.e2e.ork_runtime import (E2E_GROUP, config_value, create_cr, crd_entry, crd_manifest, katalog_doc, new_kind,
+                                   ork_runtime, write_katalog)  # noqa: F401
 
 CONFIGMAPS = GVR("", "v1", "configmaps")
 

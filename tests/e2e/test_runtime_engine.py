@@ -20,10 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
-
 from orkestra.gvk import GVR
-from tests.e2e.ork_runtime import (config_value, write_katalog, E2E_GROUP, create_cr, crd_entry, crd_manifest, katalog_doc, new_kind,
-                                   ork_runtime)  # noqa: F401
+from tests.e2e.ork_runtime import (E2E_GROUP, config_value, create_cr, crd_entry, crd_manifest, katalog_doc, new_kind,
+                                   ork_runtime, write_katalog)  # noqa: F401
 
 CONFIGMAPS = GVR("", "v1", "configmaps")
 

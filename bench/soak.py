@@ -39,8 +39,8 @@ import psutil
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_failover import wait  # noqa: E402
-from bench_memory import GROUP, ORK, MB, delete_kinds, free_port, get_json, make_kinds  # noqa: E402
+from harness import CRDS, GROUP, MB, ORK, create_kinds, free_port, get_json  # noqa: E402
+from harness import wait_for as wait  # noqa: E402
 
 from orkestra.gvk import GVR  # noqa: E402
 
@@ -213,7 +213,7 @@ def main() -> int:
     namespace = f"soak-{uuid.uuid4().hex[:6]}"
     kube.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
     workdir = Path(tempfile.mkdtemp(prefix="soak-"))
-    kinds = make_kinds(kube, args.crds, 0, namespace)
+    kinds = [(k.kind, k.plural) for k in create_kinds(kube, args.crds)]
     katalog = workdir / "katalog.yaml"
     katalog.write_text(yaml.safe_dump({
         "apiVersion": "orkestra.orkspace.io/v1", "kind": "Katalog", "metadata": {"name": "soak"},
@@ -281,7 +281,8 @@ def main() -> int:
         churn.stop()
         for r in replicas:
             stop_replica(r)
-        delete_kinds(kube, kinds)
+        for _, plural in kinds:
+            kube.delete(CRDS, f"{plural}.{GROUP}")
         kube.delete(NAMESPACES, namespace)
         if control_plane is not None:
             control_plane.stop()

@@ -119,6 +119,21 @@ class Churn:
                 self.ops["failed"] += 1
                 print(f"  churn: {err}", flush=True)
 
+    def seed(self, per_kind: int) -> None:
+        """`per_kind` CRs of every kind before the churn starts: the level it then holds."""
+        for kind, plural in self.kinds:
+            for _ in range(per_kind):
+                self._create(kind, plural)
+
+    def _create(self, kind: str, plural: str) -> None:
+        self._serial += 1
+        name, value = f"soak-{self._serial:06d}", f"v{self._serial}"
+        self.kube.create(GVR(GROUP, "v1", plural), {"apiVersion": f"{GROUP}/v1", "kind": kind,
+                                                     "metadata": {"name": name}, "spec": {"value": value}},
+                         self.namespace)
+        self.live[(plural, name)] = value
+        self.ops["create"] += 1
+
     def step(self) -> None:
         kind, plural = self.rng.choice(self.kinds)
         gvr = GVR(GROUP, "v1", plural)
@@ -128,12 +143,7 @@ class Churn:
         roll = self.rng.random()
         create, update = (0.3, 0.7) if len(mine) >= self.target else (0.4, 0.8)
         if not mine or roll < create:
-            self._serial += 1
-            name, value = f"soak-{self._serial:06d}", f"v{self._serial}"
-            self.kube.create(gvr, {"apiVersion": f"{GROUP}/v1", "kind": kind, "metadata": {"name": name},
-                                   "spec": {"value": value}}, self.namespace)
-            self.live[(plural, name)] = value
-            self.ops["create"] += 1
+            self._create(kind, plural)
         elif roll < update:
             name = self.rng.choice(mine)
             value = f"u{self.rng.randrange(10**9)}"
@@ -223,8 +233,7 @@ def main() -> int:
                             "onReconcile": {"configMaps": [{"data": {"value": "{{ .spec.value }}"}}]}}}
             for kind, plural in kinds}}}))
     churn = Churn(kube, kinds, namespace, args.rate, args.seed, args.initial)
-    for _ in range(args.initial * args.crds):
-        churn.step()
+    churn.seed(args.initial)
     replicas = [start_replica("replica-0", katalog, kubeconfig, namespace, workdir),
                 start_replica("replica-1", katalog, kubeconfig, namespace, workdir)]
     print(f"soak: {args.minutes} min, {args.crds} CRDs, {args.rate}/s churn, a leader kill every "

@@ -28,3 +28,13 @@ def make_katalog(*entries: CrdEntry, start_order: list[str] | None = None) -> Ka
                    security={}, finalizers=[], crds={e.key: e for e in entries},
                    start_order=start_order or [e.key for e in entries if e.enabled], sources=["katalog.yaml"],
                    raw={"apiVersion": "orkestra.io/v1", "kind": "Katalog"}, enriched={"kind": "Katalog", "spec": {}})
+
+
+class Clock:
+    """A settable clock for the engine's `clock`/`wall` seams."""
+
+    def __init__(self, t: float = 0.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t

@@ -5,15 +5,7 @@ import pytest
 from orkestra.config import Settings
 from orkestra.engine.engine import Engine, EngineStartError
 from orkestra.errors import OrkestraError
-from tests.unit.engine.factories import make_entry, make_katalog
-
-
-class Clock:
-    def __init__(self):
-        self.t = 0.0
-
-    def __call__(self):
-        return self.t
+from tests.unit.engine.factories import Clock, make_entry, make_katalog
 
 
 class UnreachableKube:

@@ -4,15 +4,7 @@ events, and the webhook blocks, all without changing the engine."""
 from orkestra.config import Settings
 from orkestra.engine.engine import Engine
 from orkestra.engine.view import EngineView
-from tests.unit.engine.factories import make_entry, make_katalog
-
-
-class Clock:
-    def __init__(self):
-        self.t = 0.0
-
-    def __call__(self):
-        return self.t
+from tests.unit.engine.factories import Clock, make_entry, make_katalog
 
 
 def settings(**kw):

@@ -40,8 +40,6 @@ from harness import Kind, OrkRun
 
 from orkestra.kube import KubeClient
 
-COUNT_REQUESTS = False      # --count-requests
-
 
 def request_counts(metrics_text: str, resources: set[str]) -> Counter:
     """(verb, resource, subresource) -> requests in the API server's `apiserver_request_total`
@@ -62,6 +60,8 @@ def request_counts(metrics_text: str, resources: set[str]) -> Counter:
 
 class Contender:
     """A fresh CRD and namespace for one timed run, deleted afterwards."""
+
+    count_requests = False      # --count-requests: `counted` prints what each contender cost
 
     def __init__(self, kube: KubeClient, prefix: str):
         self.kube = kube
@@ -94,7 +94,7 @@ class Contender:
 
     def counted(self, count: int, what: str, timed: Callable[[], float]) -> float:
         """`timed()`, printing the API requests per CR it caused when `--count-requests` is on."""
-        if not COUNT_REQUESTS:
+        if not self.count_requests:
             return timed()
         resources = {"configmaps", "services", "deployments", "events", self.kind.plural}
         before = request_counts(harness.apiserver_metrics(self.kube), resources)
@@ -211,8 +211,7 @@ def main() -> None:
                         help="print each contender's API requests per CR by verb and resource "
                              "(apiserver_request_total; the bench's own LISTs included)")
     args = parser.parse_args()
-    global COUNT_REQUESTS
-    COUNT_REQUESTS = args.count_requests
+    Contender.count_requests = args.count_requests
     levels = [int(c) for c in args.concurrency.split(",")]
     resync = None if args.resync is None else f"{args.resync:g}s"
     counted = " (resyncs included)" if args.resync != 0 else ""

@@ -366,7 +366,7 @@ class DeclarativeReconciler:
     def _patch_metadata(self, cr: dict, key: str, finalizers: list[str]) -> dict:
         """Steps 4 and 5 in one write: the missing `finalizers` (with their record), the CR
         metadata, and the record of the child GVRs known before rendering (`_record_ahead`), so
-        that a new CR gets one metadata write instead of three (issue 15). Sent as JSON patch ops,
+        that a new CR gets one metadata write instead of two (issue 15). Sent as JSON patch ops,
         guarded by the resourceVersion: a stale copy never drops another controller's finalizer,
         and `own_writes` knows which version the write was computed from."""
         labels = text_map(render_value(self.entry.labels, cr, {}, f"spec.crds.{self.crd}.labels"))
@@ -395,7 +395,14 @@ class DeclarativeReconciler:
             again = wanted(staged)
             return ops + (crmeta.metadata_ops(staged, again) if again is not None else [])
 
-        patched = self._patch_cr(cr, build)
+        try:
+            patched = self._patch_cr(cr, build)
+        except ApiError as err:
+            # A refusal of what step 5 carries (a policy on the labels, say) must not keep step 4's
+            # finalizers off the CR: they go on alone, as §10.1 orders, then the refusal stands.
+            if added and err.status == 422:
+                self.add_finalizers(cr, finalizers)
+            raise
         if patched is None:        # 404: with no finalizer to add, the next write tells gone from refused
             if added:
                 raise CrGone("the CR was deleted while Orkestra added its finalizers")

@@ -1,8 +1,10 @@
 """The pure parts that bench_throughput.py (--count-requests) and bench_latency.py (the split of
 event->reconcile time) add: both read Prometheus text, so a wrong parse would print a false floor."""
 import sys
+import time
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 BENCH = Path(__file__).resolve().parents[3] / "bench"
 sys.path.insert(0, str(BENCH))
@@ -63,3 +65,21 @@ def test_a_percentile_past_the_last_finite_bucket_is_infinite():
     after = {"count": 10.0, "le=0.1": 5.0, "le=+Inf": 10.0}
     assert bench_latency.bucket_percentile(before, after, 99) == float("inf")
     assert bench_latency.bucket_percentile(before, after, 50) == 0.1
+
+
+def test_the_clock_of_a_counted_run_starts_after_the_slow_first_scrape(monkeypatch, capsys):
+    """With --count-requests every contender's time must leave out the API server's /metrics
+    scrapes (up to seconds on a loaded server); Orkestra and kopf used to start their clock
+    before the first one, the raw loops after it."""
+    scrapes = iter([APISERVER, APISERVER.replace("} 10\n", "} 12\n")])
+
+    def slow_metrics(kube):
+        time.sleep(0.3)
+        return next(scrapes)
+
+    monkeypatch.setattr(bench_throughput.harness, "apiserver_metrics", slow_metrics)
+    contender = object.__new__(bench_throughput.Contender)
+    contender.kube, contender.kind, contender.count_requests = None, SimpleNamespace(plural="sites"), True
+    elapsed = contender.counted(2, "orkestra", lambda start: time.monotonic() - start)
+    assert elapsed < 0.2
+    assert "orkestra: 2.00 requests per CR" in capsys.readouterr().out     # 2 APPLY + 2 status PATCH over 2 CRs

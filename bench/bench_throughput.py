@@ -29,8 +29,10 @@ import statistics
 import tempfile
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Callable
 
 import harness
 import kopf_peer
@@ -39,8 +41,27 @@ from harness import Kind, OrkRun
 from orkestra.kube import KubeClient
 
 
+def request_counts(metrics_text: str, resources: set[str]) -> Counter:
+    """(verb, resource, subresource) -> requests in the API server's `apiserver_request_total`
+    for `resources`, reads included (WATCH and the controller-manager's Deployment status left
+    out), so that `--count-requests` can show what one CR costs each contender."""
+    counts: Counter = Counter()
+    for line in metrics_text.splitlines():
+        match = harness._SAMPLE.match(line)
+        if not match:
+            continue
+        labels = dict(harness._LABEL.findall(match["labels"]))
+        resource, sub, verb = labels.get("resource", ""), labels.get("subresource", ""), labels.get("verb", "")
+        if resource not in resources or verb == "WATCH" or (resource == "deployments" and sub == "status"):
+            continue
+        counts[(verb, resource, sub)] += int(float(match["value"]))
+    return counts
+
+
 class Contender:
     """A fresh CRD and namespace for one timed run, deleted afterwards."""
+
+    count_requests = False      # --count-requests: `counted` prints what each contender cost
 
     def __init__(self, kube: KubeClient, prefix: str):
         self.kube = kube
@@ -71,6 +92,22 @@ class Contender:
         print(f"  {what}: all {count} Ready in {elapsed:.1f}s", flush=True)
         return elapsed
 
+    def counted(self, count: int, what: str, timed: Callable[[float], float]) -> float:
+        """`timed(start)`, printing the API requests per CR it caused when `--count-requests` is on.
+        The clock starts after the first scrape of the API server's metrics, so that the scrape
+        (slow on a loaded server) is in no contender's time."""
+        if not self.count_requests:
+            return timed(time.monotonic())
+        resources = {"configmaps", "services", "deployments", "events", self.kind.plural}
+        before = request_counts(harness.apiserver_metrics(self.kube), resources)
+        elapsed = timed(time.monotonic())
+        delta = harness.counter_delta(before, request_counts(harness.apiserver_metrics(self.kube), resources))
+        per_cr = {k: v / count for k, v in sorted(delta.items())}
+        print(f"    {what}: {sum(per_cr.values()):.2f} requests per CR (the bench's own reads included): "
+              + ", ".join(f"{verb} {res}{'/' + sub if sub else ''} {n:.2f}" for (verb, res, sub), n in per_cr.items()),
+              flush=True)
+        return elapsed
+
     def close(self) -> None:
         harness.delete_all(self.kube, [self.kind], [self.namespace])
 
@@ -82,9 +119,11 @@ def run_orkestra(kube: KubeClient, kubeconfig: str, count: int, concurrency: int
     run = OrkRun(harness.katalog([c.kind], concurrency, resync=resync), kubeconfig, workdir, namespace=c.namespace)
     try:
         run.wait_up()
-        start = time.monotonic()
-        c.create_crs(count, concurrency)
-        elapsed = c.wait_ready(count, start, f"orkestra x{concurrency}")
+
+        def timed(start: float) -> float:
+            c.create_crs(count, concurrency)
+            return c.wait_ready(count, start, f"orkestra x{concurrency}")
+        elapsed = c.counted(count, "orkestra", timed)
         # Every reconcile the creates caused is counted once the queue drained; with resync on
         # the queue may refill before it empties, so give up waiting after 60 s and count then.
         deadline = time.monotonic() + 60
@@ -98,19 +137,30 @@ def run_orkestra(kube: KubeClient, kubeconfig: str, count: int, concurrency: int
         c.close()
 
 
-def run_raw(kube: KubeClient, count: int, concurrency: int) -> float:
-    c = Contender(kube, "RawSite")
+def run_raw(kube: KubeClient, count: int, concurrency: int, *, required: bool = False) -> float:
+    """The raw loop; with `required`, each CR also gets the requests the spec and docs/ownership.md
+    require of Orkestra for a new CR (the metadata write of docs/runtime.md §10.1 step 5, and
+    an ownership GET before the first apply of each child), sent the same way, so that the gap
+    between this and Orkestra is the runtime's own cost and the gap to the plain loop is theirs."""
+    c = Contender(kube, "RawReqSite" if required else "RawSite")
     created: queue.Queue = queue.Queue()
 
     def work() -> None:
         while (obj := created.get()) is not None:
             meta = obj["metadata"]
+            if required:
+                kube.patch(c.kind.gvr, meta["name"], [
+                    {"op": "test", "path": "/metadata/resourceVersion", "value": meta["resourceVersion"]},
+                    {"op": "add", "path": "/metadata/annotations",
+                     "value": {"orkestra.io/katalog": "bench", "orkestra.io/child-resources": "v1/configmaps"}}],
+                    c.namespace, patch_type="json")
             for child_gvr, child in harness.raw_children(meta["name"], harness.owner_of(obj), obj["spec"]):
+                if required:
+                    kube.get(child_gvr, child["metadata"]["name"], c.namespace)
                 kube.apply(child_gvr, child, c.namespace, force=True)
             kube.patch(c.kind.gvr, meta["name"], {"status": harness.ready_status(meta["generation"])},
                        c.namespace, subresource="status")
-    try:
-        start = time.monotonic()
+    def timed(start: float) -> float:
         workers = [threading.Thread(target=work) for _ in range(concurrency)]
         for t in workers:
             t.start()
@@ -119,7 +169,10 @@ def run_raw(kube: KubeClient, count: int, concurrency: int) -> float:
             created.put(None)
         for t in workers:
             t.join()
-        return c.wait_ready(count, start, f"raw client x{concurrency}")
+        return c.wait_ready(count, start, f"{what} x{concurrency}")
+    what = "raw + required" if required else "raw client"
+    try:
+        return c.counted(count, what, timed)
     finally:
         c.close()
 
@@ -131,9 +184,11 @@ def run_kopf(kube: KubeClient, kubeconfig: str, count: int, concurrency: int, wo
         time.sleep(5)   # kopf has no readiness endpoint here; give it time to start watching
         if proc.poll() is not None:
             raise SystemExit(f"the kopf operator exited with {proc.returncode}; see {workdir / 'kopf.log'}")
-        start = time.monotonic()
-        c.create_crs(count, concurrency)
-        return c.wait_ready(count, start, f"kopf x{concurrency}")
+
+        def timed(start: float) -> float:
+            c.create_crs(count, concurrency)
+            return c.wait_ready(count, start, f"kopf x{concurrency}")
+        return c.counted(count, "kopf", timed)
     finally:
         harness.stop_process(proc)
         c.close()
@@ -148,7 +203,14 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="rounds, alternating the order; medians printed")
     parser.add_argument("--resync", type=float, default=None,
                         help="Orkestra's resync in seconds, 0 = off (default: the shipped 15 s)")
+    parser.add_argument("--required", action="store_true",
+                        help="also run the raw loop with the requests Orkestra must make per new CR "
+                             "(metadata write, ownership GET before each child's first apply)")
+    parser.add_argument("--count-requests", action="store_true",
+                        help="print each contender's API requests per CR by verb and resource "
+                             "(apiserver_request_total; the bench's own LISTs included)")
     args = parser.parse_args()
+    Contender.count_requests = args.count_requests
     levels = [int(c) for c in args.concurrency.split(",")]
     resync = None if args.resync is None else f"{args.resync:g}s"
     counted = " (resyncs included)" if args.resync != 0 else ""
@@ -165,6 +227,8 @@ def main() -> None:
             times: dict[str, list[float]] = {"orkestra": [], "raw client": []}
             if args.kopf and level == levels[0]:
                 times["kopf"] = []
+            if args.required:
+                times["raw + required"] = []
             per_cr: list[float] = []
 
             def orkestra(level: int = level) -> float:
@@ -173,7 +237,8 @@ def main() -> None:
                 return elapsed
             runners = {"orkestra": orkestra,
                        "raw client": lambda level=level: run_raw(kube, args.count, level),
-                       "kopf": lambda level=level: run_kopf(kube, kubeconfig, args.count, level, Path(tmp))}
+                       "kopf": lambda level=level: run_kopf(kube, kubeconfig, args.count, level, Path(tmp)),
+                       "raw + required": lambda level=level: run_raw(kube, args.count, level, required=True)}
             for round_ in range(args.repeat):
                 order = list(times) if round_ % 2 == 0 else list(reversed(times))   # load spikes hit all
                 for name in order:
@@ -187,6 +252,11 @@ def main() -> None:
             figures[f"x{level} ratio orkestra/raw"] = harness.ratio(med["orkestra"], med["raw client"])
             print(f"  ratio orkestra/raw: {figures[f'x{level} ratio orkestra/raw']:.2f}x; "
                   f"orkestra reconciles per CR {statistics.median(per_cr):.2f}")
+            if "raw + required" in med:
+                figures[f"x{level} ratio raw + required/raw"] = harness.ratio(med["raw + required"], med["raw client"])
+                figures[f"x{level} ratio orkestra/raw + required"] = harness.ratio(med["orkestra"], med["raw + required"])
+                print(f"  ratio raw + required/raw: {figures[f'x{level} ratio raw + required/raw']:.2f}x   "
+                      f"ratio orkestra/raw + required: {figures[f'x{level} ratio orkestra/raw + required']:.2f}x")
             if "kopf" in med:
                 figures[f"x{level} ratio kopf/raw"] = harness.ratio(med["kopf"], med["raw client"])
                 figures[f"x{level} ratio orkestra/kopf"] = harness.ratio(med["orkestra"], med["kopf"])

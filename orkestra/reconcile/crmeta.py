@@ -63,6 +63,10 @@ def _pointer(key: str) -> str:
     return key.replace("~", "~0").replace("/", "~1")
 
 
+def _unpointer(token: str) -> str:
+    return token.replace("~1", "/").replace("~0", "~")
+
+
 def record_ops(cr: dict, annotation: str, items: list[str]) -> list[dict]:
     """JSON patch ops setting the record `annotation` to `items` (removing it when empty); [] when
     it already says that."""
@@ -75,6 +79,19 @@ def record_ops(cr: dict, annotation: str, items: list[str]) -> list[dict]:
     if annotations is None:
         return [{"op": "add", "path": "/metadata/annotations", "value": {annotation: value}}]
     return [{"op": "add", "path": f"/metadata/annotations/{_pointer(annotation)}", "value": value}]
+
+
+def after_ops(cr: dict, ops: list[dict]) -> dict:
+    """`cr` as the `add` ops of `add_finalizers_patch` leave it, as a shallow copy (`cr` itself is
+    not changed), so that the ops computed next in the same patch (`metadata_ops`) add to the
+    annotations map those ops may have created instead of replacing it."""
+    if not ops:
+        return cr
+    meta = dict(cr["metadata"])
+    for op in ops:
+        field, _, key = op["path"].removeprefix("/metadata/").partition("/")
+        meta[field] = {**meta[field], _unpointer(key): op["value"]} if key else op["value"]
+    return {**cr, "metadata": meta}
 
 
 def add_finalizers_patch(cr: dict, wanted: list[str]) -> tuple[list[dict], list[str]]:

@@ -247,8 +247,7 @@ class DeclarativeReconciler:
                 self.event(cr, "Warning", "NamespaceRestricted", messages.namespace_restricted(meta["namespace"], self.crd))
             return ReconcileResult()
         reconciled_before, generation_newer = self._history(cr, key)
-        cr = self.ensure_finalizers(cr)
-        cr = self._patch_metadata(cr, key)
+        cr = self._patch_metadata(cr, key, self.wanted_finalizers(cr))
         cr = self._validate_and_mutate(cr, key)
         meta = cr["metadata"]
         writer = self.new_writer(cr, key)
@@ -329,10 +328,6 @@ class DeclarativeReconciler:
         observed = max(known)
         return True, generation is not None and generation > observed
 
-    def ensure_finalizers(self, cr: dict) -> dict:
-        wanted = self.wanted_finalizers(cr)
-        return self.add_finalizers(cr, wanted) if wanted else cr
-
     def add_finalizers(self, cr: dict, wanted: list[str]) -> dict:
         """Add the missing ones, guarded by the resourceVersion so that a stale copy never drops
         another controller's finalizer, and record them on the CR for their later removal."""
@@ -368,11 +363,12 @@ class DeclarativeReconciler:
 
         return self._patch_cr(cr, build) or cr
 
-    def _patch_metadata(self, cr: dict, key: str) -> dict:
-        """Step 5, and in the same write the record of the child GVRs known before rendering
-        (`_record_ahead`), so that a new CR gets one metadata write instead of two (issue 15).
-        Sent as the JSON patch equivalent of the merge patch, guarded by the resourceVersion, so
-        that `own_writes` knows which version it was computed from."""
+    def _patch_metadata(self, cr: dict, key: str, finalizers: list[str]) -> dict:
+        """Steps 4 and 5 in one write: the missing `finalizers` (with their record), the CR
+        metadata, and the record of the child GVRs known before rendering (`_record_ahead`), so
+        that a new CR gets one metadata write instead of two (issue 15). Sent as JSON patch ops,
+        guarded by the resourceVersion: a stale copy never drops another controller's finalizer,
+        and `own_writes` knows which version the write was computed from."""
         labels = text_map(render_value(self.entry.labels, cr, {}, f"spec.crds.{self.crd}.labels"))
         katalog_name = None if self.entry.api.builtin else self.katalog.name
         ahead = self._record_ahead()
@@ -388,14 +384,32 @@ class DeclarativeReconciler:
             patch["metadata"].setdefault("annotations", {})[crmeta.CHILD_RESOURCES_ANNOTATION] = value
             return patch
 
-        if wanted(cr) is None:
+        if wanted(cr) is None and not crmeta.add_finalizers_patch(cr, finalizers)[0]:
             return cr
+        added: list[str] = []
 
         def build(fresh: dict) -> list[dict]:     # guarded, so that the write is known by its base
-            again = wanted(fresh)
-            return crmeta.metadata_ops(fresh, again) if again is not None else []
+            ops, names = crmeta.add_finalizers_patch(fresh, finalizers) if finalizers else ([], [])
+            added[:] = names
+            staged = crmeta.after_ops(fresh, ops)      # metadata ops see the annotations map ops made
+            again = wanted(staged)
+            return ops + (crmeta.metadata_ops(staged, again) if again is not None else [])
 
-        return self._patch_cr(cr, build) or cr
+        try:
+            patched = self._patch_cr(cr, build)
+        except ApiError as err:
+            # A refusal of what step 5 carries (a policy on the labels, say) must not keep step 4's
+            # finalizers off the CR: they go on alone, as §10.1 orders, then the refusal stands.
+            if added and err.status == 422:
+                self.add_finalizers(cr, finalizers)
+            raise
+        if patched is None:        # 404: with no finalizer to add, the next write tells gone from refused
+            if added:
+                raise CrGone("the CR was deleted while Orkestra added its finalizers")
+            return cr
+        if added:
+            self.event(patched, "Normal", "FinalizerAdded", messages.finalizers("added", added))
+        return patched
 
     def _record_ahead(self) -> list[str]:
         """The GVRs `_record_tracked_gvrs` will record for entries that are pruned once removed,

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from orkestra.gvk import GVR
+from orkestra.kube.errors import ApiError
 from orkestra.reconcile import crmeta
 from orkestra.reconcile.errors import ReconcileError
 from orkestra.reconcile.naming import cut_name
@@ -16,6 +17,7 @@ from tests.e2e.ork_runtime import E2E_GROUP, crd_entry, crd_manifest, katalog_do
 from tests.e2e.test_reconcile_direct import CLUSTERROLES, GROUP, crd_kind, harness, wait_until  # noqa: F401
 
 NAMESPACES = GVR("", "v1", "namespaces")
+CONFIGMAPS = GVR("", "v1", "configmaps")
 POLICIES = GVR("admissionregistration.k8s.io", "v1", "validatingadmissionpolicies")
 BINDINGS = GVR("admissionregistration.k8s.io", "v1", "validatingadmissionpolicybindings")
 FINALIZER = "orkestra.io/finalizer"
@@ -73,29 +75,69 @@ def test_a_guarded_patch_from_a_stale_copy_keeps_another_controllers_finalizer(h
     h.kube.patch(h.entry.api.gvr, "shared", {"metadata": {"finalizers": None}}, h.ns)
 
 
-@pytest.fixture
-def keep_finalizer_policy(kube, crd_kind):
-    """A ValidatingAdmissionPolicy that refuses removing Orkestra's finalizer from the test's CRs."""
-    _, plural = crd_kind
-    name = f"keep-finalizer-{uuid.uuid4().hex[:6]}"
+def _policy(kube, plural: str, expression: str, message: str):
+    """A ValidatingAdmissionPolicy on UPDATEs of the test's CRs; yields its name, then removes it."""
+    name = f"policy-{uuid.uuid4().hex[:6]}"
     kube.create(POLICIES, {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
                            "metadata": {"name": name}, "spec": {
                                "failurePolicy": "Fail",
                                "matchConstraints": {"resourceRules": [{
                                    "apiGroups": [GROUP], "apiVersions": ["*"], "operations": ["UPDATE"],
                                    "resources": [plural]}]},
-                               "validations": [{
-                                   "expression": "!has(oldObject.metadata.finalizers) || "
-                                                 f"!('{FINALIZER}' in oldObject.metadata.finalizers) || "
-                                                 "(has(object.metadata.finalizers) && "
-                                                 f"'{FINALIZER}' in object.metadata.finalizers)",
-                                   "message": "the finalizer must stay"}]}})
+                               "validations": [{"expression": expression, "message": message}]}})
     kube.create(BINDINGS, {"apiVersion": "admissionregistration.k8s.io/v1",
                            "kind": "ValidatingAdmissionPolicyBinding", "metadata": {"name": name},
                            "spec": {"policyName": name, "validationActions": ["Deny"]}})
     yield name
     kube.delete(BINDINGS, name)
     kube.delete(POLICIES, name)
+
+
+@pytest.fixture
+def keep_finalizer_policy(kube, crd_kind):
+    """A ValidatingAdmissionPolicy that refuses removing Orkestra's finalizer from the test's CRs."""
+    yield from _policy(kube, crd_kind[1],
+                       "!has(oldObject.metadata.finalizers) || "
+                       f"!('{FINALIZER}' in oldObject.metadata.finalizers) || "
+                       "(has(object.metadata.finalizers) && "
+                       f"'{FINALIZER}' in object.metadata.finalizers)",
+                       "the finalizer must stay")
+
+
+@pytest.fixture
+def no_tier_label_policy(kube, crd_kind):
+    """A ValidatingAdmissionPolicy that refuses the label `tier` on the test's CRs."""
+    yield from _policy(kube, crd_kind[1],
+                       "!has(object.metadata.labels) || !('tier' in object.metadata.labels)",
+                       "no tier label here")
+
+
+def test_a_refused_label_write_still_leaves_the_finalizers(harness, no_tier_label_policy):
+    """Issue 15 review: steps 4 and 5 of docs/runtime.md §10.1 share one guarded write; when the
+    API server refuses it for the labels of step 5, the finalizers of step 4 still go on (alone),
+    so a CR deleted before the refusal is lifted still runs its deletion flow. No child is written."""
+    h = harness(templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}}]}}, finalizers=["example.io/x"],
+                labels={"tier": "web"})
+    gvr = h.entry.api.gvr
+    h.create("probe", {})
+
+    def policy_active() -> bool:       # a policy takes a moment to load
+        try:
+            h.kube.patch(gvr, "probe", {"metadata": {"labels": {"tier": "x"}}}, h.ns)
+        except ApiError as err:
+            return "no tier label here" in str(err)
+        h.kube.patch(gvr, "probe", {"metadata": {"labels": {"tier": None}}}, h.ns)
+        return False
+
+    wait_until(policy_active, timeout=30, message="the ValidatingAdmissionPolicy to take effect")
+    h.create("web", {})
+    with pytest.raises(ApiError, match="no tier label here"):
+        h.reconcile("web")
+    meta = h.cr("web")["metadata"]
+    assert meta["finalizers"] == [FINALIZER, "example.io/x"]
+    assert "tier" not in (meta.get("labels") or {})
+    assert h.kube.get(CONFIGMAPS, "web-config", h.ns) is None
+    h.kube.patch(gvr, "web", {"metadata": {"finalizers": None}}, h.ns)
 
 
 def test_an_admission_refusal_of_the_finalizer_removal_is_a_failure_not_a_race(harness, keep_finalizer_policy):

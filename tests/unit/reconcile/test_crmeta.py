@@ -1,5 +1,6 @@
 import copy
 
+from orkestra.reconcile import crmeta
 from orkestra.reconcile.crmeta import (add_finalizers_patch, finalizers_to_remove, metadata_patch,
                                        namespace_allowed, remove_finalizers_patch, wanted_finalizers)
 from tests.unit.reconcile.factory import make_cr
@@ -98,3 +99,19 @@ def test_metadata_ops_match_the_merge_patch_they_replace():
         patch = {"metadata": {"labels": {"team": "a/b", "orkestra.io/deletion-protection": None},
                               "annotations": {"orkestra.io/katalog": "shop"}}}
         assert json_patch(cr, metadata_ops(cr, patch)) == merge_patch(copy.deepcopy(cr), patch)
+
+
+def test_metadata_ops_after_finalizer_ops_add_to_the_annotations_map_those_created():
+    """Issue 15: finalizers and metadata travel in one patch; computed on the CR as it was, the
+    metadata ops would `add` a whole new annotations map over the finalizer record."""
+    cr = {"metadata": {"name": "a", "resourceVersion": "1"}}
+    ops, _ = crmeta.add_finalizers_patch(cr, crmeta.wanted_finalizers(["example.com/x"]))
+    staged = crmeta.after_ops(cr, ops)
+    patch = crmeta.metadata_patch(staged, labels={}, protection={}, katalog_name="k")
+    assert patch is not None
+    assert crmeta.metadata_ops(staged, patch) == [
+        {"op": "add", "path": "/metadata/annotations/orkestra.io~1katalog", "value": "k"}]
+    assert staged["metadata"]["annotations"] == {"orkestra.io/finalizers": "example.com/x"}
+    assert cr == {"metadata": {"name": "a", "resourceVersion": "1"}}        # not modified
+    again = crmeta.after_ops(staged, [{"op": "add", "path": "/metadata/annotations/orkestra.io~1katalog", "value": "k"}])
+    assert again["metadata"]["annotations"]["orkestra.io/katalog"] == "k"

@@ -558,3 +558,85 @@ def test_a_cr_cut_by_the_decoder_is_refused_naming_the_field_and_nothing_is_writ
         s.rec.reconcile("default/site", threading.Event())
     assert str(err.value).startswith('field "spec.value.n" is nested deeper than 100 levels')
     assert s.api.writes == [], "never acts on the cut copy: no finalizer, no label, no child, no status"
+
+
+# --- issue 15: the finalizers ride with the step-5 metadata write --------------------------------------
+def test_a_new_cr_that_needs_finalizers_gets_them_in_its_one_metadata_write():
+    """Steps 4 and 5 of docs/runtime.md §10.1 both patch the CR's metadata, guarded by the same
+    resourceVersion: a new CR gets them in one write (one request, one watch event), its declared
+    finalizer recorded in the same annotations map as the katalog annotation, and FinalizerAdded."""
+    s = Setup(templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}}]}}, finalizers=["example.com/cleanup"],
+              labels={"tier": "web"})
+    s.runtime.child_informer_gvrs = lambda: [CONFIGMAPS]
+    s.create()
+    s.reconcile()
+    cr_writes = [c for c in s.api.writes_to(WEBSITES, "site", "default") if c.subresource is None]
+    assert len(cr_writes) == 1
+    meta = s.api.object(WEBSITES, "site", "default")["metadata"]
+    assert meta["finalizers"] == ["orkestra.io/finalizer", "example.com/cleanup"]
+    assert meta["annotations"]["orkestra.io/finalizers"] == "example.com/cleanup"
+    assert meta["annotations"]["orkestra.io/katalog"] == "test-katalog"
+    assert meta["labels"]["tier"] == "web"
+    assert s.runtime.recorder.reasons()[:1] == ["FinalizerAdded"]
+    s.api.clear_calls()
+    s.reconcile()
+    assert s.api.writes == []
+
+
+def test_another_controllers_finalizer_added_since_the_cache_read_survives_the_joint_write():
+    """The joint write is guarded like the finalizer patch was: a stale copy never drops a
+    finalizer someone else added meanwhile; the retry computes the ops again from a fresh read."""
+    s = Setup(finalizers=["example.com/cleanup"])
+    s.create()
+    s.runtime.sync()                         # the cache holds the CR without finalizers
+    live = s.api.object(WEBSITES, "site", "default")
+    s.api.seed(WEBSITES, {**live, "metadata": {**live["metadata"], "finalizers": ["other.io/keep"]}})
+    s.rec.reconcile("default/site", threading.Event())
+    meta = s.api.object(WEBSITES, "site", "default")["metadata"]
+    assert meta["finalizers"] == ["other.io/keep", "orkestra.io/finalizer", "example.com/cleanup"]
+    assert meta["annotations"]["orkestra.io/katalog"] == "test-katalog"
+
+
+# --- second reading of issue 15's joint write ----------------------------------------------------------
+def _refuse_the_tier_label(verb, gvr, old, new):
+    """Plays a ValidatingAdmissionPolicy that refuses the `tier` label on Websites."""
+    if gvr == WEBSITES and "tier" in (new["metadata"].get("labels") or {}):
+        raise ApiError(status=422, reason="Invalid", message="label tier is not allowed here", verb=verb,
+                       resource="websites")
+
+
+def test_a_refused_metadata_write_still_leaves_the_finalizers_of_step_4():
+    """docs/runtime.md §10.1: step 4 adds the finalizers before step 5 writes the metadata. When
+    the API server refuses the joint write for what step 5 carries (a policy on the labels), the
+    finalizers still go on, alone, as they did before the two steps shared one write; the
+    reconcile still fails, and no child is written."""
+    s = Setup(templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}}]}}, finalizers=["example.com/cleanup"],
+              labels={"tier": "web"})
+    s.api.add_admission(_refuse_the_tier_label)
+    s.create()
+    with pytest.raises(ApiError) as err:
+        s.reconcile()
+    assert err.value.status == 422 and "tier" in err.value.message
+    meta = s.api.object(WEBSITES, "site", "default")["metadata"]
+    assert meta["finalizers"] == ["orkestra.io/finalizer", "example.com/cleanup"]
+    assert meta["annotations"]["orkestra.io/finalizers"] == "example.com/cleanup"
+    assert "tier" not in (meta.get("labels") or {})
+    assert s.runtime.recorder.reasons().count("FinalizerAdded") == 1
+    assert s.api.writes_to(CONFIGMAPS, "site-config", "default") == [], "no child before the reconcile can go on"
+
+
+def test_no_finalizer_goes_on_a_cr_whose_deletion_began_after_the_cache_read():
+    """The joint write retried from a fresh read of a CR that is being deleted asks to add
+    finalizers, which the API server forbids then: nothing of Orkestra's is added, no child is
+    written, and the deletion flow follows on the update event."""
+    s = Setup(templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}}]}}, finalizers=["example.com/cleanup"])
+    s.create(finalizers=["other.io/keep"])
+    s.runtime.sync()                          # the cache holds the CR before its deletion
+    s.api.delete(WEBSITES, "site", "default")
+    with pytest.raises(ApiError) as err:
+        s.rec.reconcile("default/site", threading.Event())
+    assert err.value.status == 422
+    meta = s.api.object(WEBSITES, "site", "default")["metadata"]
+    assert meta["deletionTimestamp"] and meta["finalizers"] == ["other.io/keep"]
+    assert "FinalizerAdded" not in s.runtime.recorder.reasons()
+    assert [c for c in s.api.writes if c.gvr == CONFIGMAPS] == []

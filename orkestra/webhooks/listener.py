@@ -11,8 +11,11 @@ whether the application drained the request body. This handler reads the whole b
 (requests carry a Content-Length up to MAX_BODY) and hands the application an in-memory
 copy, so the connection is always at a request boundary and may stay open; chunked or oversized
 bodies still close it. An idle keep-alive connection is closed after READ_DEADLINE (the wait
-for the next request counts towards it), or by the 30 s socket timeout if that is shorter. TCP_NODELAY
-is set so that a response written as two TLS records is not held back by Nagle's algorithm.
+for the next request counts towards it), or by the 30 s socket timeout if that is shorter.
+Responses are written through a buffer, so status line, headers and a small body leave in one
+flush: one TLS record and one TCP send, and the client wakes once per response (werkzeug writes
+headers and body separately; unbuffered, that was two records and two sends). TCP_NODELAY is set
+so that a larger response, still written as several records, is not held back by Nagle's algorithm.
 `service_actions` (called by the accept loop every poll interval) drives the TLS refresh timer.
 
 Limits (docs/security.md): anyone who reaches the port can open connections, so at most
@@ -49,25 +52,30 @@ MAX_CONNECTIONS = 32
 MAX_IN_FLIGHT = 4
 LARGE_BODY = MAX_BODY // 4   # bodies above this parse one at a time: JSON can take ~25x its size in memory
 BUSY_WAIT = 4.0     # below the 5 s webhook timeout the configurations register
+WRITE_BUFFER = 16 * 1024   # one TLS record's worth of payload
 
 
 class _Handler(WSGIRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = IDLE_TIMEOUT
+    wbufsize = WRITE_BUFFER   # headers and a small body leave in one flush: one TLS record, one send
     _reusable = False
     _stream: io.BufferedIOBase | None = None
     server: HttpsServer          # the only server this handler runs under
 
     def handle_one_request(self) -> None:
         self.server.arm(self.connection)
+        self._reusable = False
         try:
             super().handle_one_request()
         finally:
             self.server.disarm(self.connection)
+            if not self.wfile.closed:
+                self.wfile.flush()               # error answers too, before waiting for the next request
 
     def make_environ(self) -> dict[str, Any]:
         environ = super().make_environ()
-        self._reusable = False
+        self.wfile.flush()                       # a "100 Continue" must reach the client before we read
         if environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
             return environ
         raw = environ.get("CONTENT_LENGTH") or "0"
@@ -166,7 +174,8 @@ class HttpsServer(ThreadedWSGIServer):
 
     def get_request(self) -> tuple[socket.socket, Any]:
         conn, addr = self.socket.accept()
-        # headers and body go out as separate TLS records: without NODELAY, Nagle holds the body
+        # a response larger than the write buffer goes out as several TLS records: without NODELAY,
+        # Nagle holds the later ones
         # until the client's delayed ACK (~40 ms per request on Linux)
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return self.tls.context().wrap_socket(conn, server_side=True, do_handshake_on_connect=False), addr

@@ -410,8 +410,11 @@ def _write(obj: dict, segments: tuple[Segment, ...], value: Any, field: str) -> 
 
 
 def mutate(rules: tuple[MutationRule, ...], obj: dict, *, clock: Clock | None = None) -> MutationOutcome:
-    """Apply compiled rules in order to a deep copy of `obj`; raises `MutationError` naming the rule."""
-    work = copy.deepcopy(obj)
+    """Apply compiled rules in order to a deep copy of `obj`; raises `MutationError` naming the rule.
+
+    The copy is made at the first write, so a mutation that changes nothing (the object a validating
+    webhook gets after the mutating one ran) copies nothing and returns `obj` itself as `.obj`."""
+    work = obj
     patch: list[dict] = []
     applied: list[AppliedChange] = []
     for rule in rules:
@@ -428,6 +431,8 @@ def mutate(rules: tuple[MutationRule, ...], obj: dict, *, clock: Clock | None = 
             raise MutationError(f'mutation rule on "{rule.field}": {_reason(exc)}') from exc
         if value is MISSING or (current is not MISSING and _same(current, value)):
             continue
+        if work is obj:
+            work = copy.deepcopy(obj)
         patch.append(_write(work, rule.segments, copy.deepcopy(value), rule.field))
         applied.append(AppliedChange(rule.field, current, value, rule.kind))
     return MutationOutcome(patch, work, applied)

@@ -175,8 +175,7 @@ class HttpsServer(ThreadedWSGIServer):
     def get_request(self) -> tuple[socket.socket, Any]:
         conn, addr = self.socket.accept()
         # a response larger than the write buffer goes out as several TLS records: without NODELAY,
-        # Nagle holds the later ones
-        # until the client's delayed ACK (~40 ms per request on Linux)
+        # Nagle holds the later ones until the client's delayed ACK (~40 ms per request on Linux)
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return self.tls.context().wrap_socket(conn, server_side=True, do_handshake_on_connect=False), addr
 

@@ -6,8 +6,12 @@
 2. `/validate` and `/mutate` end-to-end through the API server: p50/p99 of dry-run creates of a
    small CR with (a) no webhook, (b) a peer webhook (a minimal werkzeug TLS handler answering
    `allowed` with no work; werkzeug closes every connection), (c) the same no-op view behind
-   Orkestra's listener (keep-alive) and (d) Orkestra's webhook, all on loopback with generated
-   certificates. (d) minus (c) is the cost of Orkestra's handlers; (c) versus (b) is transport.
+   Orkestra's listener (keep-alive), (d) a minimal no-op (raw TLS and keep-alive, no framework:
+   the API server's own cost of calling a webhook) and (e) Orkestra's webhook, all on loopback
+   with generated certificates. Each contender has its own CRD and all webhooks are registered at
+   once, so the requests interleave round by round (30 untimed warm-up rounds first): load changes
+   on a shared machine hit every contender alike. (e) minus (c) is the cost of Orkestra's
+   handlers; (c) versus (d) is the listener and Flask; (d) versus (a) is the API server's floor.
 
 API server: `--kubeconfig` (default `KUBECONFIG`, else the one of `ork local up`), or a fresh
 one with `--own-control-plane`. Loops are bounded; loopback only.

@@ -189,14 +189,15 @@ class _WebhookFlask(Flask):
     """Flask with a fast path: a POST of `application/json` with a Content-Length within MAX_BODY to
     a served path goes straight to its view, without Flask's request context and routing (about a
     third of a no-op webhook's server time, paid twice per admitted create). Everything else (other
-    methods or content types, no or oversized length, unknown paths) takes the Flask route and its
-    error handlers; both routes answer alike."""
+    methods or content types, no or oversized length, a chunked body, unknown paths) takes the
+    Flask route and its error handlers; both routes answer alike."""
 
     def wsgi_app(self, environ: dict, start_response: Any) -> Any:
         st: WebhookState = self.extensions["orkestra.webhooks"]
         path, length = environ.get("PATH_INFO", ""), environ.get("CONTENT_LENGTH") or ""
         if (path not in st.plan.paths or environ.get("REQUEST_METHOD") != "POST" or not length.isdigit()
-                or int(length) > MAX_BODY or environ.get("CONTENT_TYPE") != "application/json"):
+                or int(length) > MAX_BODY or environ.get("CONTENT_TYPE") != "application/json"
+                or environ.get("wsgi.input_terminated")):   # chunked: the Flask route reads the stream
             return super().wsgi_app(environ, start_response)
         try:
             body = environ["wsgi.input"].read(int(length))

@@ -30,7 +30,8 @@ from orkestra.webhooks.admission import AdmissionResult, CacheLookup
 from orkestra.webhooks.conversion import Converter, build_converters, convert_review
 from orkestra.webhooks.plan import WebhookPlan, build_plan
 from orkestra.webhooks.review import (
-    ADMISSION_API, CONVERSION_API, MAX_BODY, TOO_LARGE, check_envelope, parse_admission, parse_conversion, parse_json,
+    ADMISSION_API, CONVERSION_API, MAX_BODY, TOO_LARGE, check_envelope, declared_length, parse_admission, parse_conversion,
+    parse_json,
 )
 from orkestra.webhooks.stats import WebhookStats
 from orkestra.webhooks.switches import WebhookSettings
@@ -194,14 +195,14 @@ class _WebhookFlask(Flask):
 
     def wsgi_app(self, environ: dict, start_response: Any) -> Any:
         st: WebhookState = self.extensions["orkestra.webhooks"]
-        path, length = environ.get("PATH_INFO", ""), environ.get("CONTENT_LENGTH") or ""
-        if (path not in st.plan.paths or environ.get("REQUEST_METHOD") != "POST" or not length.isdigit()
-                or int(length) > MAX_BODY or environ.get("CONTENT_TYPE") != "application/json"
+        path, length = environ.get("PATH_INFO", ""), declared_length(environ.get("CONTENT_LENGTH"))
+        if (path not in st.plan.paths or environ.get("REQUEST_METHOD") != "POST" or length is None
+                or length > MAX_BODY or environ.get("CONTENT_TYPE") != "application/json"
                 or environ.get("wsgi.input_terminated")):   # chunked: the Flask route reads the stream
             return super().wsgi_app(environ, start_response)
         try:
-            body = environ["wsgi.input"].read(int(length))
-            if len(body) != int(length):
+            body = environ["wsgi.input"].read(length)
+            if len(body) != length:
                 response = _bad_request(path, BadRequest("could not read the request body"))
             else:
                 response = _VIEWS[path](st, partial(parse_json, body))

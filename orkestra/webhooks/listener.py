@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler, get_sockaddr, select_address_family
 
-from orkestra.webhooks.review import MAX_BODY
+from orkestra.webhooks.review import MAX_BODY, declared_length
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -78,9 +78,8 @@ class _Handler(WSGIRequestHandler):
         self.wfile.flush()                       # a "100 Continue" must reach the client before we read
         if environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
             return environ
-        raw = environ.get("CONTENT_LENGTH") or "0"
-        length = int(raw) if raw.isdigit() else -1
-        if not 0 <= length <= MAX_BODY:
+        length = declared_length(environ.get("CONTENT_LENGTH") or "0")
+        if length is None or length > MAX_BODY:
             return environ                      # the app rejects it unread; the connection closes
         body = self.rfile.read(length) if length else b""
         self.server.disarm(self.connection)      # read in full: in time
@@ -235,7 +234,4 @@ class _Limited:
 
 
 def _content_length(environ: dict) -> int:
-    try:
-        return int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return 0
+    return declared_length(environ.get("CONTENT_LENGTH")) or 0

@@ -213,3 +213,16 @@ def test_an_error_answer_on_a_kept_alive_connection_is_sent(runtime):
             response += conn.recv(65536)
         conn.sendall(b"POST /validate HTTP/1.1\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(120)) + b"\r\n")
         assert conn.recv(65536).startswith(b"HTTP/1.1 431")
+
+
+def test_a_content_length_with_a_non_ascii_digit_gets_a_400(runtime):
+    """Latin-1 0xB2 is "²": `str.isdigit` says yes, `int` says no. The request gets an answer
+    (it used to raise in the handler: the connection dropped without one)."""
+    with socket.create_connection(("127.0.0.1", runtime.port), timeout=5) as raw, \
+            client_context(runtime).wrap_socket(raw, server_hostname="127.0.0.1") as conn:
+        conn.sendall(b"POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: \xb2\r\n\r\n{}")
+        response = b""
+        while chunk := conn.recv(65536):
+            response += chunk
+        assert response.startswith(b"HTTP/1.1 400") and b'"error"' in response

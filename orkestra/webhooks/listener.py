@@ -9,8 +9,8 @@ runs in the connection's own thread (not in the accept loop).
 Keep-alive: werkzeug's handler always answers `Connection: close`, because it cannot know
 whether the application drained the request body. This handler reads the whole body itself
 (requests carry a Content-Length up to MAX_BODY) and hands the application an in-memory
-copy, so the connection is always at a request boundary and may stay open; chunked or oversized
-bodies still close it. An idle keep-alive connection is closed after READ_DEADLINE (the wait
+copy, so the connection is always at a request boundary and may stay open; chunked, oversized
+or ambiguously framed (two Content-Lengths) bodies still close it. An idle keep-alive connection is closed after READ_DEADLINE (the wait
 for the next request counts towards it), or by the 30 s socket timeout if that is shorter.
 Responses are written through a buffer, so status line, headers and a small body leave in one
 flush: one TLS record and one TCP send, and the client wakes once per response (werkzeug writes
@@ -76,8 +76,8 @@ class _Handler(WSGIRequestHandler):
     def make_environ(self) -> dict[str, Any]:
         environ = super().make_environ()
         self.wfile.flush()                       # a "100 Continue" must reach the client before we read
-        if environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
-            return environ
+        if environ.get("wsgi.input_terminated") or len(set(self.headers.get_all("Content-Length", ()))) > 1:
+            return environ                      # chunked (werkzeug's test) or two lengths: closes after the answer
         length = declared_length(environ.get("CONTENT_LENGTH") or "0")
         if length is None or length > MAX_BODY:
             return environ                      # the app rejects it unread; the connection closes

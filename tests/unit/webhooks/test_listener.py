@@ -226,3 +226,22 @@ def test_a_content_length_with_a_non_ascii_digit_gets_a_400(runtime):
         while chunk := conn.recv(65536):
             response += chunk
         assert response.startswith(b"HTTP/1.1 400") and b'"error"' in response
+
+
+@pytest.mark.parametrize("framing", [b"Transfer-Encoding: gzip, chunked\r\nContent-Length: %d\r\n",
+                                     b"Content-Length: %d\r\nContent-Length: 3\r\n"])
+def test_ambiguous_framing_closes_the_connection_after_one_answer(runtime, framing):
+    """A body whose end the listener and werkzeug could disagree on (a chunked coding in a list, two
+    Content-Lengths) is never read by one rule and answered by the other on a kept-alive
+    connection: the rest of it would be taken for the client's next request."""
+    body = json.dumps(admission("CREATE", obj(labels={"team": "t"}, image="registry.internal/x", replicas=1))).encode()
+    chunked = hex(len(body))[2:].encode() + b"\r\n" + body + b"\r\n0\r\n\r\n"
+    payload = chunked if b"chunked" in framing else body
+    with socket.create_connection(("127.0.0.1", runtime.port), timeout=5) as raw, \
+            client_context(runtime).wrap_socket(raw, server_hostname="127.0.0.1") as conn:
+        conn.sendall(b"POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     + framing % len(payload) + b"\r\n" + payload)
+        response = b""
+        while chunk := conn.recv(65536):
+            response += chunk
+        assert response.count(b"HTTP/1.1 ") == 1 and b"Connection: close" in response

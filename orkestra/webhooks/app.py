@@ -4,6 +4,8 @@
 `webhooks_bp`, which routes only the paths the state's plan serves (others answer 404). Every view
 runs the same envelope: strict request checks (`review`), the pure handler, serialisation, and
 the stats/metrics recording with the time spent from parsing to serialising (docs/webhooks.md §8).
+A request that passes those checks for certain (`_WebhookFlask.wsgi_app`) reaches its view without
+Flask's request context and routing; anything else takes the Flask route and its error handlers.
 Malformed input becomes a 400/405 JSON error; an exception inside a handler on a well-formed
 review is logged with its traceback and answered 200 (allowed with a warning, or a conversion
 `Failure`), so no request content can produce a 500.
@@ -30,8 +32,8 @@ from orkestra.webhooks.admission import AdmissionResult, CacheLookup
 from orkestra.webhooks.conversion import Converter, build_converters, convert_review
 from orkestra.webhooks.plan import WebhookPlan, build_plan
 from orkestra.webhooks.review import (
-    ADMISSION_API, CONVERSION_API, MAX_BODY, TOO_LARGE, check_envelope, declared_length, parse_admission, parse_conversion,
-    parse_json,
+    ADMISSION_API, CONVERSION_API, MAX_BODY, TOO_LARGE, check_envelope, declared_length, parse_admission,
+    parse_conversion, parse_json,
 )
 from orkestra.webhooks.stats import WebhookStats
 from orkestra.webhooks.switches import WebhookSettings

@@ -10,8 +10,9 @@ Keep-alive: werkzeug's handler always answers `Connection: close`, because it ca
 whether the application drained the request body. This handler reads the whole body itself
 (requests carry a Content-Length up to MAX_BODY) and hands the application an in-memory
 copy, so the connection is always at a request boundary and may stay open; chunked, oversized
-or ambiguously framed (two Content-Lengths) bodies still close it. An idle keep-alive connection is closed after READ_DEADLINE (the wait
-for the next request counts towards it), or by the 30 s socket timeout if that is shorter.
+or ambiguously framed (two Content-Lengths) bodies still close it. An idle keep-alive
+connection is closed after READ_DEADLINE (the wait for the next request counts towards it), or
+by the 30 s socket timeout if that is shorter.
 Responses are written through a buffer, so status line, headers and a small body leave in one
 flush: one TLS record and one TCP send, and the client wakes once per response (werkzeug writes
 headers and body separately; unbuffered, that was two records and two sends). TCP_NODELAY is set

@@ -15,10 +15,10 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Flask, Response, current_app, request
 from flask.blueprints import BlueprintSetupState
@@ -37,6 +37,9 @@ from orkestra.webhooks.review import (
 )
 from orkestra.webhooks.stats import WebhookStats
 from orkestra.webhooks.switches import WebhookSettings
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 log = logging.getLogger("orkestra.webhooks")
 
@@ -195,7 +198,7 @@ class _WebhookFlask(Flask):
     methods or content types, no or oversized length, a chunked body, unknown paths) takes the
     Flask route and its error handlers; both routes answer alike."""
 
-    def wsgi_app(self, environ: dict, start_response: Any) -> Any:
+    def wsgi_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         st: WebhookState = self.extensions["orkestra.webhooks"]
         path, length = environ.get("PATH_INFO", ""), declared_length(environ.get("CONTENT_LENGTH"))
         if (path not in st.plan.paths or environ.get("REQUEST_METHOD") != "POST" or length is None

@@ -13,7 +13,9 @@ compiled form by content. The same parsers produce the Katalog loader's messages
 * A validation rule *fires* when its condition is false. Every rule is evaluated (no fail-fast);
   an evaluation error is collected for that rule and never raised. `unique` rules without a
   lookup (or on DELETE) are reported as skipped.
-* Mutation rules run in order against a progressively mutated deep copy. Each change becomes
+* Mutation rules run in order against a progressively mutated deep copy, made at the first
+  write: with no change, `MutationOutcome.obj` is the input itself (read it, never modify it,
+  since the input may be an informer's cached object). Each change becomes
   one RFC 6902 operation: `replace` for a field that exists (a null counts as existing), `add`
   of a nested object at the highest missing ancestor otherwise. Applying the patch in order to
   the original object yields `MutationOutcome.obj`.
@@ -410,8 +412,13 @@ def _write(obj: dict, segments: tuple[Segment, ...], value: Any, field: str) -> 
 
 
 def mutate(rules: tuple[MutationRule, ...], obj: dict, *, clock: Clock | None = None) -> MutationOutcome:
-    """Apply compiled rules in order to a deep copy of `obj`; raises `MutationError` naming the rule."""
-    work = copy.deepcopy(obj)
+    """Apply compiled rules in order to a deep copy of `obj`; raises `MutationError` naming the rule.
+
+    The copy is made at the first write, so a mutation that changes nothing (the object a validating
+    webhook gets after the mutating one ran) copies nothing and returns `obj` itself as `.obj`:
+    callers only read `.obj`. Rules before the first write read `obj`; templates and conditions
+    never modify what they read."""
+    work = obj
     patch: list[dict] = []
     applied: list[AppliedChange] = []
     for rule in rules:
@@ -428,13 +435,15 @@ def mutate(rules: tuple[MutationRule, ...], obj: dict, *, clock: Clock | None = 
             raise MutationError(f'mutation rule on "{rule.field}": {_reason(exc)}') from exc
         if value is MISSING or (current is not MISSING and _same(current, value)):
             continue
+        if work is obj:
+            work = copy.deepcopy(obj)
         patch.append(_write(work, rule.segments, copy.deepcopy(value), rule.field))
         applied.append(AppliedChange(rule.field, current, value, rule.kind))
     return MutationOutcome(patch, work, applied)
 
 
 def compute_mutation(rules: list[dict] | None, obj: dict, *, clock: Clock | None = None) -> MutationOutcome:
-    """Compile (memoised by content) and apply canonical `mutation.rules` to a copy of `obj`.
+    """Compile (memoised by content) and apply canonical `mutation.rules` as `mutate` does (`obj` untouched).
 
     Raises only `MutationError` (rules that do not compile included).
     """

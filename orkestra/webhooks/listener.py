@@ -9,10 +9,14 @@ runs in the connection's own thread (not in the accept loop).
 Keep-alive: werkzeug's handler always answers `Connection: close`, because it cannot know
 whether the application drained the request body. This handler reads the whole body itself
 (requests carry a Content-Length up to MAX_BODY) and hands the application an in-memory
-copy, so the connection is always at a request boundary and may stay open; chunked or oversized
-bodies still close it. An idle keep-alive connection is closed after READ_DEADLINE (the wait
-for the next request counts towards it), or by the 30 s socket timeout if that is shorter. TCP_NODELAY
-is set so that a response written as two TLS records is not held back by Nagle's algorithm.
+copy, so the connection is always at a request boundary and may stay open; chunked, oversized
+or ambiguously framed (two Content-Lengths) bodies still close it. An idle keep-alive
+connection is closed after READ_DEADLINE (the wait for the next request counts towards it), or
+by the 30 s socket timeout if that is shorter.
+Responses are written through a buffer, so status line, headers and a small body leave in one
+flush: one TLS record and one TCP send, and the client wakes once per response (werkzeug writes
+headers and body separately; unbuffered, that was two records and two sends). TCP_NODELAY is set
+so that a larger response, still written as several records, is not held back by Nagle's algorithm.
 `service_actions` (called by the accept loop every poll interval) drives the TLS refresh timer.
 
 Limits (docs/security.md): anyone who reaches the port can open connections, so at most
@@ -35,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler, get_sockaddr, select_address_family
 
-from orkestra.webhooks.review import MAX_BODY
+from orkestra.webhooks.review import MAX_BODY, declared_length
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -49,30 +53,34 @@ MAX_CONNECTIONS = 32
 MAX_IN_FLIGHT = 4
 LARGE_BODY = MAX_BODY // 4   # bodies above this parse one at a time: JSON can take ~25x its size in memory
 BUSY_WAIT = 4.0     # below the 5 s webhook timeout the configurations register
+WRITE_BUFFER = 16 * 1024   # one TLS record's worth of payload
 
 
 class _Handler(WSGIRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = IDLE_TIMEOUT
+    wbufsize = WRITE_BUFFER   # headers and a small body leave in one flush: one TLS record, one send
     _reusable = False
     _stream: io.BufferedIOBase | None = None
     server: HttpsServer          # the only server this handler runs under
 
     def handle_one_request(self) -> None:
         self.server.arm(self.connection)
+        self._reusable = False
         try:
             super().handle_one_request()
         finally:
             self.server.disarm(self.connection)
+            if not self.wfile.closed:
+                self.wfile.flush()               # error answers too, before waiting for the next request
 
     def make_environ(self) -> dict[str, Any]:
         environ = super().make_environ()
-        self._reusable = False
-        if environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
-            return environ
-        raw = environ.get("CONTENT_LENGTH") or "0"
-        length = int(raw) if raw.isdigit() else -1
-        if not 0 <= length <= MAX_BODY:
+        self.wfile.flush()                       # a "100 Continue" must reach the client before we read
+        if environ.get("wsgi.input_terminated") or len(set(self.headers.get_all("Content-Length", ()))) > 1:
+            return environ                      # chunked (werkzeug's test) or two lengths: closes after the answer
+        length = declared_length(environ.get("CONTENT_LENGTH") or "0")
+        if length is None or length > MAX_BODY:
             return environ                      # the app rejects it unread; the connection closes
         body = self.rfile.read(length) if length else b""
         self.server.disarm(self.connection)      # read in full: in time
@@ -166,8 +174,8 @@ class HttpsServer(ThreadedWSGIServer):
 
     def get_request(self) -> tuple[socket.socket, Any]:
         conn, addr = self.socket.accept()
-        # headers and body go out as separate TLS records: without NODELAY, Nagle holds the body
-        # until the client's delayed ACK (~40 ms per request on Linux)
+        # a response larger than the write buffer goes out as several TLS records: without NODELAY,
+        # Nagle holds the later ones until the client's delayed ACK (~40 ms per request on Linux)
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return self.tls.context().wrap_socket(conn, server_side=True, do_handshake_on_connect=False), addr
 
@@ -227,7 +235,4 @@ class _Limited:
 
 
 def _content_length(environ: dict) -> int:
-    try:
-        return int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return 0
+    return declared_length(environ.get("CONTENT_LENGTH")) or 0

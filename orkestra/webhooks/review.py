@@ -38,6 +38,14 @@ def check_envelope(method: str, mimetype: str, length: int | None) -> None:
         raise BadRequest(TOO_LARGE, 413)
 
 
+def declared_length(raw: str | None) -> int | None:
+    """A Content-Length header as an int; None when absent or not plain ASCII digits.
+
+    `str.isdigit` alone accepts "²" (latin-1 0xB2), which `int` rejects; `int` alone accepts "+5",
+    " 5" and "5_0", which HTTP does not. The listener and the app's fast path read lengths here."""
+    return int(raw) if raw and raw.isascii() and raw.isdigit() else None
+
+
 def parse_json(body: bytes) -> dict:
     if len(body) > MAX_BODY:
         raise BadRequest(TOO_LARGE, 413)

@@ -13,6 +13,7 @@ BENCH = Path(__file__).resolve().parents[3] / "bench"
 sys.path.insert(0, str(BENCH))
 
 import bench_memory  # noqa: E402
+import bench_webhooks  # noqa: E402
 import harness  # noqa: E402
 import report  # noqa: E402
 import run_all  # noqa: E402
@@ -206,3 +207,21 @@ def test_run_all_summarises_the_load_it_sampled():
 
 def test_run_all_names_the_commit_its_figures_belong_to():
     assert re.fullmatch(r"[0-9a-f]{12}( \+ changes)?|unknown", run_all.commit())
+
+
+# --- bench_webhooks ---------------------------------------------------------------------------
+def test_the_admission_bench_refuses_a_run_where_a_contender_missed_calls():
+    """`failurePolicy: Ignore` turns a failing webhook server into fast allowed creates: the run
+    must stop instead of recording them as that contender's latency."""
+    from orkestra.webhooks.stats import WebhookStats
+
+    stats = WebhookStats(10)
+    for _ in range(3):
+        stats.count("admission:widget", "validationTotal")
+        stats.count("admission:widget", "mutationTotal")
+    served = {bench_webhooks.PEER: [6], bench_webhooks.NOOP: [7], bench_webhooks.FLOOR: [6]}
+    bench_webhooks.check_served(served, stats, 3)                      # both calls of 3 creates each
+    with pytest.raises(SystemExit, match="minimal no-op"):
+        bench_webhooks.check_served({**served, bench_webhooks.FLOOR: [5]}, stats, 3)
+    with pytest.raises(SystemExit, match="orkestra"):
+        bench_webhooks.check_served(served, stats, 4)

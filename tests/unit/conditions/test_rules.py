@@ -198,6 +198,18 @@ class TestMutation:
             ("metadata.labels.tier", MISSING, "backend", "override")]
         assert "labels" not in obj["metadata"] and "replicas" not in obj["spec"]   # input untouched
 
+    def test_copies_the_object_only_when_a_rule_writes(self):
+        """A mutation that changes nothing (the object a validating webhook receives after the
+        mutating one) costs no copy: `.obj` is the input itself; the first write copies it."""
+        done = app(image="x", replicas=2, environment="e")
+        done["metadata"]["labels"] = {"tier": "backend"}
+        unchanged = compute_mutation(MUTATION, done)
+        assert unchanged.patch == [] and unchanged.obj is done
+        partly = app(image="x", replicas=2)
+        changed = compute_mutation(MUTATION, partly)
+        assert changed.obj is not partly and changed.obj["spec"] is not partly["spec"]
+        assert partly == app(image="x", replicas=2)                          # input untouched
+
     @pytest.mark.parametrize("current, applies", [(MISSING, True), (None, True), ("", True), (0, False), ("x", False)])
     def test_default_applies_to_absent_null_and_empty(self, current, applies):
         obj = app() if current is MISSING else app(v=current)

@@ -215,3 +215,23 @@ def test_apps_in_one_process_keep_their_own_paths_and_state(katalog):
     assert post(again, "/validate", review).status_code == 200
     assert again_state.stats.counters("admission:service-app")["validationTotal"] == 1
     assert full_state.stats.counters("admission:service-app")["validationTotal"] == 1
+
+
+def test_a_well_formed_review_skips_flask_routing_and_both_routes_answer_alike(katalog):
+    """The fast path (a POST of application/json with a Content-Length to a served path) bypasses
+    Flask's request handling; anything else takes the Flask route, with the same answer."""
+    state = WebhookState.build(katalog, ON)
+    app = create_webhook_app(katalog, state)
+    routed: list[str] = []
+    app.before_request(lambda: routed.append("flask") and None)
+    client = app.test_client()
+    review = json.dumps(admission("CREATE", obj(image="docker.io/x", replicas=50)))
+    fast = client.post("/validate", data=review, content_type="application/json")
+    assert routed == []
+    slow = client.post("/validate", data=review, content_type="application/json; charset=utf-8")
+    assert routed == ["flask"]
+    assert fast.status_code == slow.status_code == 200
+    assert fast.get_json() == slow.get_json() and fast.get_json()["response"]["allowed"] is False
+    assert fast.headers["Content-Type"] == slow.headers["Content-Type"]
+    bad = client.post("/validate", data="{", content_type="application/json")     # fast path, bad JSON
+    assert bad.status_code == 400 and bad.get_json()["error"].startswith("invalid JSON") and routed == ["flask"]

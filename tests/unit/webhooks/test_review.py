@@ -129,3 +129,35 @@ def test_internal_errors_answer_200_never_500(client, monkeypatch, caplog):
     assert resp.status_code == 200
     assert resp.get_json()["response"] == {"uid": "c", "convertedObjects": [], "result": {
         "status": "Failure", "message": "internal error: evaluator exploded"}}
+
+
+def _wsgi(client, path: str, body: bytes, **environ) -> tuple[str, dict]:
+    """Call the app as a WSGI server would, with a hand-made environ (declared length and all)."""
+    from werkzeug.test import create_environ
+    env = create_environ(path, method="POST", data=body, content_type="application/json")
+    env.update(environ)
+    status: list[str] = []
+    out = b"".join(client.application(env, lambda s, h, exc_info=None: status.append(s)))
+    return status[0], json.loads(out)
+
+
+@pytest.mark.parametrize("declared", ["\u00b2", "+5", " 5", "5_0"])
+def test_a_content_length_that_is_not_plain_digits_is_a_400(client, declared):
+    """`str.isdigit` accepts "²" (latin-1 0xB2), which `int` rejects; `int` accepts "+5", " 5" and
+    "5_0", which are not HTTP lengths. None of them may reach a view as a length, or raise."""
+    status, body = _wsgi(client, "/validate", b"{}", CONTENT_LENGTH=declared)
+    assert status.startswith("400") and "error" in body
+
+
+def test_a_body_shorter_than_its_length_and_a_failing_view_answer_400_on_the_fast_path(client, monkeypatch, caplog):
+    review = json.dumps(admission("CREATE", obj(image="x"))).encode()
+    status, body = _wsgi(client, "/validate", review[:10], CONTENT_LENGTH=str(len(review)))
+    assert status.startswith("400") and body == {"error": "could not read the request body"}
+    from orkestra.webhooks import admission as handlers
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("stats exploded")
+    monkeypatch.setattr(handlers, "record", boom)      # after the handler: escapes the view
+    status, body = _wsgi(client, "/validate", review, CONTENT_LENGTH=str(len(review)))
+    assert status.startswith("400") and body == {"error": "request could not be processed"}
+    assert any(r.exc_info for r in caplog.records)

@@ -5,9 +5,7 @@ is stopped and degraded (missing); a kind not served stays `not started`; unmet 
 `pending`; otherwise the CRD is activated once its informer has synced. The pass itself never
 blocks: a CRD whose informer is still syncing is simply looked at again on the next pass, which
 the supervisor runs every second while anything is waiting, every `CRD_CHECK_INTERVAL` otherwise,
-and at once after a health change. The pass arms every CRD it activates (queue, reconciler, the
-CRs queued, state `started`) and starts their worker threads at its end, so that with a hundred
-CRDs the set-up of the last one does not compete with the first ones' reconciles.
+and at once after a health change.
 
 Presence is checked against discovery documents fetched fresh on every pass (each group/version
 of the Katalog's CRDs is asked once per pass): a cache alone would keep a deleted CRD "served"
@@ -53,8 +51,7 @@ class ActivatedBox(Protocol):
     def watch(self) -> None: ...
     def unwatch(self) -> None: ...
     def synced(self) -> bool: ...
-    def arm(self) -> None: ...
-    def start_workers(self) -> None: ...
+    def activate(self) -> None: ...
     def stop(self) -> None: ...
 
 
@@ -120,7 +117,6 @@ class Activator(Generic[Box]):
         """One pass; returns True when some CRD still waits for its informer to sync."""
         served = self.served_now()
         waiting = False
-        armed: list[Box] = []
         for box in (self.boxes[k] for k in self.start_order):
             is_served = box.key in served
             states = {k: b.health.state for k, b in self.boxes.items()}
@@ -138,38 +134,26 @@ class Activator(Generic[Box]):
                     box.health.mark_pending(unmet)
                 elif action == Step.WAIT_SYNC:
                     waiting = True
-                elif self._activate(box):
-                    armed.append(box)
-        for box in armed:      # workers start once the pass armed every CRD it activates
-            try:
-                box.start_workers()
-            except Exception as err:  # noqa: BLE001 - no threads: as a failed activation, retried next pass
-                self._failed(box, err)
-                box.stop()
-                self._activated.discard(box.key)
+                else:
+                    self._activate(box)
         self.first_pass_done = True
         return waiting
 
-    def _failed(self, box: Box, err: Exception) -> None:
-        log.error("crd activation failed", extra={"crd": box.key, "gvk": box.gvk_string, "error": str(err)})
-        box.health.mark_not_started(f"activation failed: {err}")
-        metrics.crd_activation_total.labels(box.gvk_string, box.key, "error").inc()
-
-    def _activate(self, box: Box) -> bool:
-        """Arm `box` (`ActivatedBox.arm`); False when that failed (not started, retried next pass)."""
+    def _activate(self, box: Box) -> None:
         labels = (box.gvk_string, box.key)
         try:
             self._prepare(box)
-            box.arm()
+            box.activate()
         except Exception as err:  # noqa: BLE001 - activation failed: not started, retried next pass
-            self._failed(box, err)
-            return False
+            log.error("crd activation failed", extra={"crd": box.key, "gvk": box.gvk_string, "error": str(err)})
+            box.health.mark_not_started(f"activation failed: {err}")
+            metrics.crd_activation_total.labels(*labels, "error").inc()
+            return
         self._activated.add(box.key)
         since = self._waiting_since.pop(box.key, None)
         if since is not None:
             metrics.crd_activation_latency.labels(*labels).observe(max(0.0, self._clock() - since))
         metrics.crd_activation_total.labels(*labels, "success").inc()
-        return True
 
     def _stop_missing(self, box: Box) -> None:
         error = f"CustomResourceDefinition {box.entry.api.crd_name} not found in cluster"

@@ -209,13 +209,6 @@ class OperatorBox:
 
     def activate(self) -> None:
         """Fresh queue, reconciler and workers; every cached CR is queued once."""
-        self.arm()
-        self.start_workers()
-
-    def arm(self) -> None:
-        """`activate` but for the worker threads, which `start_workers` starts: the activation
-        pass arms every CRD it activates first, so the last one's set-up never competes with the
-        first ones' reconciles (issue 15, start-up with 100 CRDs)."""
         e = self.entry
         self.queue = self.env.make_queue(e, self._limit_warning)
         reconciler = self.reconciler = self.env.make_reconciler(e, self)
@@ -229,15 +222,10 @@ class OperatorBox:
         for obj in self.cached_all():
             self.queue.add(object_key(obj))
         self.health.mark_started()
+        self.pool.start()
         metrics.cr_max_concurrent.labels(self.key).set(e.box_spec.workers)
         log.info("crd activated", extra={"crd": self.key, "gvk": self.gvk_string, "workers": e.box_spec.workers})
         self.update_gauges()
-
-    def start_workers(self) -> None:
-        """Start the armed pool's threads (a no-op once stopped)."""
-        pool = self.pool
-        if pool is not None:
-            pool.start()
 
     def shut_down_queue(self) -> None:
         """Stop handing out keys (§11 step 2, §9 lost leadership); in-flight calls go on, with

@@ -56,13 +56,10 @@ class FakeBox:
     def synced(self):
         return self.informer is not None and self.is_synced
 
-    def arm(self):
+    def activate(self):
         self.active = True
         self.health.mark_started()
         self.log.append("activate")
-
-    def start_workers(self):
-        self.log.append("workers")
 
     def stop(self):
         self.active = False
@@ -118,7 +115,7 @@ def test_missing_at_start_then_appears_then_deleted_then_recreated():
     kube.served_map = {("demo.io", "v1"): ["websites", "caches"]}
     act.run_pass()
     assert cache.active and cache.health.state == "started"
-    assert cache.log == ["activate", "workers", "stop", "activate", "workers"]
+    assert cache.log == ["activate", "stop", "activate"]
 
 
 def test_failed_activation_is_not_started():
@@ -126,7 +123,7 @@ def test_failed_activation_is_not_started():
 
     def boom():
         raise RuntimeError("forbidden")
-    boxes["cache"].arm = boom
+    boxes["cache"].activate = boom
     act.run_pass()
     assert boxes["cache"].health.state == "not started"
     assert "activation failed: forbidden" in boxes["cache"].health.snapshot()["lastError"]
@@ -151,7 +148,7 @@ def test_a_recreated_kind_is_activated_again_without_regating_on_its_dependencie
     kube.served_map = {("demo.io", "v1"): ["caches", "websites"]}
     act.run_pass()
     assert website.active and website.health.state == "started"
-    assert website.log == ["activate", "workers", "stop", "activate", "workers"]
+    assert website.log == ["activate", "stop", "activate"]
 
 
 def test_pass_refetches_only_the_katalog_group_versions():
@@ -170,32 +167,3 @@ def test_pass_refetches_only_the_katalog_group_versions():
     assert act.served_now() == {"cache", "website"}
     assert discovery.resolve("apps/v1", "Deployment") is not None
     assert kube.calls == ["/apis/apps/v1", "/apis/demo.io/v1", "/apis/demo.io/v1"]
-
-
-def test_workers_start_after_the_pass_armed_every_crd():
-    """The first CRD's reconciles must not compete with the set-up of the others (issue 15 start-up)."""
-    order = []
-    a, b = make_entry("a", kind="Aa", group="demo.io", version="v1"), make_entry("b", kind="Bb", group="demo.io", version="v1")
-    boxes = {"a": FakeBox(a), "b": FakeBox(b)}
-    for box in boxes.values():
-        box.log = order
-    for key, box in boxes.items():
-        box.arm = lambda box=box, key=key: (setattr(box, "active", True), box.health.mark_started(), order.append(("arm", key)))
-        box.start_workers = lambda key=key: order.append(("workers", key))
-    act = Activator(boxes, ["a", "b"], FakeDiscovery({("demo.io", "v1"): ["aas", "bbs"]}), clock=lambda: 0.0)
-    act.run_pass()
-    assert order == [("arm", "a"), ("arm", "b"), ("workers", "a"), ("workers", "b")]
-    assert all(box.health.state == "started" for box in boxes.values())
-
-
-def test_workers_that_cannot_start_leave_the_crd_not_started():
-    act, boxes, _ = setup()
-    cache = boxes["cache"]
-
-    def no_threads():
-        raise RuntimeError("can't start new thread")
-    cache.start_workers = no_threads
-    act.run_pass()
-    assert cache.log == ["activate", "stop"] and not cache.active
-    assert cache.health.state == "not started"
-    assert "activation failed: can't start new thread" in cache.health.snapshot()["lastError"]

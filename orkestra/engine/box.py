@@ -61,7 +61,6 @@ class _Gauges(NamedTuple):
     cr_active_workers: Gauge
     consecutive_failures: Gauge
     resource_count: Gauge
-    crd_state: dict[CrdState, Gauge]
 
     @classmethod
     def bind(cls, gvk: str, key: str) -> "_Gauges":
@@ -69,8 +68,7 @@ class _Gauges(NamedTuple):
         return cls(metrics.queue_depth.labels(*labels), metrics.workers_active.labels(*labels),
                    metrics.workers_processing.labels(*labels), metrics.workers_idle.labels(*labels),
                    metrics.cr_active_workers.labels(key), metrics.consecutive_failures.labels(*labels),
-                   metrics.resource_count.labels(*labels),
-                   {s: metrics.crd_state.labels(*labels, s) for s in CrdState})
+                   metrics.resource_count.labels(*labels))
 
 
 class BoxEnvironment(Protocol):
@@ -109,6 +107,7 @@ class OperatorBox:
         self.dropped = 0
         self.limit_reached = 0
         self._gauges = _Gauges.bind(self.gvk_string, self.key)
+        self._state_gauges: dict[CrdState, Gauge] = {}    # bound by the first tick, which sets them
         self._handler: Handler | None = None
 
     # ------------------------------------------------------------------ ReconcileRuntime
@@ -342,7 +341,9 @@ class OperatorBox:
             self.set_warnings("", "queue", [])     # the depth limit warning is active only while reached
         self._gauges.resource_count.set(self.resource_count())
         state = self.health.state
-        for s, gauge in self._gauges.crd_state.items():
+        if not self._state_gauges:      # not at construction: until a tick sets them, no state would read 1
+            self._state_gauges = {s: metrics.crd_state.labels(self.gvk_string, self.key, s) for s in CrdState}
+        for s, gauge in self._state_gauges.items():
             gauge.set(1 if s == state else 0)
         self.update_gauges()
 

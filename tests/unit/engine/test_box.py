@@ -381,3 +381,20 @@ def test_a_flood_beyond_max_depth_drops_with_on_limit_drop_and_resync_reconciles
     assert set(reconciled) == everything, "every CR converged, nothing lost"
     assert resyncs <= 10, resyncs
     box.stop(timeout=2)
+
+
+def test_no_crd_state_series_before_the_first_tick():
+    """`controller_crd_state` is 1 for the current state: a box that has not ticked yet (the API
+    server not reachable) must not export a set of series where no state reads 1."""
+    from prometheus_client import REGISTRY
+    entry = make_entry("state-before-tick")
+    box = OperatorBox(entry, Env(entry))
+    labels = {"crd": box.gvk_string, "controller": box.key}
+    states = ("pending", "not started", "started", "healthy", "degraded")
+
+    def series():
+        return {s: REGISTRY.get_sample_value("controller_crd_state", {**labels, "state": s}) for s in states}
+    assert series() == dict.fromkeys(states)
+    box.health.mark_pending()
+    box.tick()
+    assert series() == {"pending": 1, "not started": 0, "started": 0, "healthy": 0, "degraded": 0}

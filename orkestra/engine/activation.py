@@ -7,9 +7,10 @@ blocks: a CRD whose informer is still syncing is simply looked at again on the n
 the supervisor runs every second while anything is waiting, every `CRD_CHECK_INTERVAL` otherwise,
 and at once after a health change.
 
-Presence is checked against discovery documents fetched fresh on every pass (the discovery cache
-is dropped first, so each group/version is asked once per pass): a cache alone would keep a
-deleted CRD "served" forever.
+Presence is checked against discovery documents fetched fresh on every pass (each group/version
+of the Katalog's CRDs is asked once per pass): a cache alone would keep a deleted CRD "served"
+forever. The rest of the discovery cache (the child kinds' `v1`, `apps/v1`, ...) is kept: dropping
+it made every pass cost the reconcilers a refetch of those documents on their next lookup.
 """
 from __future__ import annotations
 
@@ -57,7 +58,6 @@ class ActivatedBox(Protocol):
 class ServedCheck(Protocol):
     """The part of `orkestra.kube.Discovery` the activator asks."""
 
-    def invalidate(self) -> None: ...
     def served(self, gvr: GVR, *, refresh: bool = False) -> bool: ...
 
 
@@ -101,9 +101,17 @@ class Activator(Generic[Box]):
             self._waiting_since[key] = now
 
     def served_now(self) -> set[str]:
-        """Keys of the CRDs whose kind the API server serves right now."""
-        self.discovery.invalidate()
-        return {k for k in self.start_order if self.discovery.served(self.boxes[k].entry.api.gvr)}
+        """Keys of the CRDs whose kind the API server serves right now: the first CRD of each
+        group/version fetches that document afresh, the others read what it fetched."""
+        fetched: set[tuple[str, str]] = set()
+        served = set()
+        for key in self.start_order:
+            gvr = self.boxes[key].entry.api.gvr
+            group_version = (gvr.group, gvr.version)
+            if self.discovery.served(gvr, refresh=group_version not in fetched):
+                served.add(key)
+            fetched.add(group_version)
+        return served
 
     def run_pass(self) -> bool:
         """One pass; returns True when some CRD still waits for its informer to sync."""

@@ -17,7 +17,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Protocol, TypeVar
+
+from prometheus_client import Gauge
 
 from orkestra import metrics
 from orkestra.engine import filters
@@ -47,6 +49,26 @@ def _connected(client: T | None) -> T:
     if client is None:
         raise RuntimeError("the engine is not connected yet")
     return client
+
+
+class _Gauges(NamedTuple):
+    """A box's gauge children, bound once: `labels()` costs a lock and a dict lookup per call,
+    and `update_gauges` runs after every reconcile, resyncs included (issue 15, idle CPU)."""
+    queue_depth: Gauge
+    workers_active: Gauge
+    workers_processing: Gauge
+    workers_idle: Gauge
+    cr_active_workers: Gauge
+    consecutive_failures: Gauge
+    resource_count: Gauge
+
+    @classmethod
+    def bind(cls, gvk: str, key: str) -> "_Gauges":
+        labels = (gvk, key)
+        return cls(metrics.queue_depth.labels(*labels), metrics.workers_active.labels(*labels),
+                   metrics.workers_processing.labels(*labels), metrics.workers_idle.labels(*labels),
+                   metrics.cr_active_workers.labels(key), metrics.consecutive_failures.labels(*labels),
+                   metrics.resource_count.labels(*labels))
 
 
 class BoxEnvironment(Protocol):
@@ -84,7 +106,8 @@ class OperatorBox:
         self._warnings: dict[str, dict[str, list[dict]]] = {}   # cr key -> source -> warnings
         self.dropped = 0
         self.limit_reached = 0
-        self._labels = (self.gvk_string, self.key)
+        self._gauges = _Gauges.bind(self.gvk_string, self.key)
+        self._state_gauges: dict[CrdState, Gauge] = {}    # bound by the first tick, which sets them
         self._handler: Handler | None = None
 
     # ------------------------------------------------------------------ ReconcileRuntime
@@ -297,13 +320,13 @@ class OperatorBox:
 
     def update_gauges(self) -> None:
         counts = self.pool.counts() if self.pool is not None else {"active": 0, "processing": 0, "idle": 0}
-        depth = self.queue_depth()
-        metrics.queue_depth.labels(*self._labels).set(depth)
-        metrics.workers_active.labels(*self._labels).set(counts["active"])
-        metrics.workers_processing.labels(*self._labels).set(counts["processing"])
-        metrics.workers_idle.labels(*self._labels).set(counts["idle"])
-        metrics.cr_active_workers.labels(self.key).set(counts["processing"])
-        metrics.consecutive_failures.labels(*self._labels).set(self.health.consecutive_fails)
+        gauges = self._gauges
+        gauges.queue_depth.set(self.queue_depth())
+        gauges.workers_active.set(counts["active"])
+        gauges.workers_processing.set(counts["processing"])
+        gauges.workers_idle.set(counts["idle"])
+        gauges.cr_active_workers.set(counts["processing"])
+        gauges.consecutive_failures.set(self.health.consecutive_fails)
 
     def tick(self) -> None:
         """Supervisor tick: watchdog, idle-healthy promotion, slower gauges."""
@@ -316,10 +339,12 @@ class OperatorBox:
         max_depth = self.entry.box_spec.queue.max_depth
         if max_depth and self.queue_depth() < max_depth:
             self.set_warnings("", "queue", [])     # the depth limit warning is active only while reached
-        metrics.resource_count.labels(*self._labels).set(self.resource_count())
+        self._gauges.resource_count.set(self.resource_count())
         state = self.health.state
-        for s in CrdState:
-            metrics.crd_state.labels(*self._labels, s).set(1 if s == state else 0)
+        if not self._state_gauges:      # not at construction: until a tick sets them, no state would read 1
+            self._state_gauges = {s: metrics.crd_state.labels(self.gvk_string, self.key, s) for s in CrdState}
+        for s, gauge in self._state_gauges.items():
+            gauge.set(1 if s == state else 0)
         self.update_gauges()
 
     def snapshot(self) -> dict[str, Any]:

@@ -11,12 +11,15 @@ status layout of docs/katalog.md#status. This module never writes to the API ser
 """
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import traceback
 from dataclasses import dataclass
 import threading
 from typing import Any, Callable, Protocol
+
+from prometheus_client import Counter, Histogram
 
 from orkestra import metrics
 from orkestra.errors import OrkestraError
@@ -115,7 +118,17 @@ def _event_reason(exc: OrkestraError) -> str:
 
 
 def _observe(labels: tuple[str, str], duration: float, result: str, cr_result: str) -> None:
-    metrics.reconcile_total.labels(*labels, result).inc()
-    metrics.reconcile_duration.labels(*labels).observe(duration)
-    metrics.cr_reconcile_total.labels(labels[1], cr_result).inc()
-    metrics.cr_reconcile_time.labels(labels[1]).observe(duration)
+    total, seconds, cr_total, cr_seconds = _series(*labels, result, cr_result)
+    total.inc()
+    seconds.observe(duration)
+    cr_total.inc()
+    cr_seconds.observe(duration)
+
+
+@functools.lru_cache(maxsize=1024)
+def _series(gvk: str, crd: str, result: str, cr_result: str) -> tuple[Counter, Histogram, Counter, Histogram]:
+    """The four series one reconcile outcome moves, bound once per (CRD, outcome): `labels()`
+    takes a lock and builds a key on every call, four times per reconcile (issue 15, idle CPU:
+    every resync reconciles every CR). Families never drop a child, so a bound one stays live."""
+    return (metrics.reconcile_total.labels(gvk, crd, result), metrics.reconcile_duration.labels(gvk, crd),
+            metrics.cr_reconcile_total.labels(crd, cr_result), metrics.cr_reconcile_time.labels(crd))

@@ -67,11 +67,6 @@ class Discovery:
         """True when the resource has a `/status` subresource."""
         return bool(self._lookup(gvr.group, gvr.version, lambda gv: gvr.resource in gv.with_status))
 
-    def invalidate(self) -> None:
-        """Forget everything (for example after a CRD was deleted)."""
-        with self._lock:
-            self._cache.clear()
-
     def _lookup(self, group: str, version: str, question: Callable[[GroupVersionResources], Any]) -> Any:
         with self._lock:
             cached = self._cache.get((group, version))

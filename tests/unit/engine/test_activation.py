@@ -26,16 +26,15 @@ def test_unmet_dependencies():
 
 
 class FakeDiscovery:
-    """Served plurals per (group, version); counts cache drops so a pass is known to ask afresh."""
+    """Served plurals per (group, version); counts the fresh fetches so a pass is known to ask afresh."""
 
     def __init__(self, served):
         self.served_map = served
-        self.invalidations = 0
+        self.fetches = []
 
-    def invalidate(self):
-        self.invalidations += 1
-
-    def served(self, gvr):
+    def served(self, gvr, *, refresh=False):
+        if refresh:
+            self.fetches.append((gvr.group, gvr.version))
         return gvr.resource in self.served_map.get((gvr.group, gvr.version), [])
 
 
@@ -98,7 +97,7 @@ def test_missing_at_start_then_appears_then_deleted_then_recreated():
     act, boxes, kube = setup()
     kube.served_map = {("demo.io", "v1"): ["websites"]}
     act.run_pass()
-    assert kube.invalidations == 1, "presence is checked against fresh discovery"
+    assert kube.fetches == [("demo.io", "v1")], "presence is checked against fresh discovery, once per group/version"
     cache = boxes["cache"]
     assert cache.health.state == "not started" and cache.health.missing
     assert cache.health.snapshot()["lastError"] == "CustomResourceDefinition caches.demo.io not found in cluster"
@@ -150,3 +149,21 @@ def test_a_recreated_kind_is_activated_again_without_regating_on_its_dependencie
     act.run_pass()
     assert website.active and website.health.state == "started"
     assert website.log == ["activate", "stop", "activate"]
+
+
+def test_pass_refetches_only_the_katalog_group_versions():
+    """A pass asks the CRDs' group/version afresh but keeps the child kinds' documents cached:
+    dropping them made the reconcilers refetch `/apis/apps/v1` after every pass (issue 15, idle)."""
+    from orkestra.kube.discovery import Discovery
+    from tests.unit.kube.test_discovery import APPS, ScriptedKube
+    kube = ScriptedKube({"/apis/apps/v1": APPS,
+                         "/apis/demo.io/v1": {"resources": [{"name": "caches", "kind": "Cache", "namespaced": True},
+                                                            {"name": "websites", "kind": "Website", "namespaced": True}]}})
+    discovery = Discovery(kube)
+    act, _, _ = setup()
+    act.discovery = discovery
+    assert discovery.resolve("apps/v1", "Deployment") is not None
+    assert act.served_now() == {"cache", "website"}
+    assert act.served_now() == {"cache", "website"}
+    assert discovery.resolve("apps/v1", "Deployment") is not None
+    assert kube.calls == ["/apis/apps/v1", "/apis/demo.io/v1", "/apis/demo.io/v1"]

@@ -381,3 +381,56 @@ def test_a_flood_beyond_max_depth_drops_with_on_limit_drop_and_resync_reconciles
     assert set(reconciled) == everything, "every CR converged, nothing lost"
     assert resyncs <= 10, resyncs
     box.stop(timeout=2)
+
+
+def test_no_crd_state_series_before_the_first_tick():
+    """`controller_crd_state` is 1 for the current state: a box that has not ticked yet (the API
+    server not reachable) must not export a set of series where no state reads 1."""
+    from prometheus_client import REGISTRY
+    entry = make_entry("state-before-tick")
+    box = OperatorBox(entry, Env(entry))
+    labels = {"crd": box.gvk_string, "controller": box.key}
+    states = ("pending", "not started", "started", "healthy", "degraded")
+
+    def series():
+        return {s: REGISTRY.get_sample_value("controller_crd_state", {**labels, "state": s}) for s in states}
+    assert series() == dict.fromkeys(states)
+    box.health.mark_pending()
+    box.tick()
+    assert series() == {"pending": 1, "not started": 0, "started": 0, "healthy": 0, "degraded": 0}
+
+
+def test_tick_sets_each_gauge_of_the_box_from_its_own_figure():
+    """The gauges are bound once per box: each series must still get its own figure."""
+    from prometheus_client import REGISTRY
+    entry = make_entry("gauges", workers=3)       # a key of its own: other tests' boxes set "website"
+    env = Env(entry)
+    box = OperatorBox(entry, env)
+    gate = threading.Event()
+
+    def reconcile(key, cancelled):
+        gate.wait(5)
+        return ReconcileResult()
+    env.reconciler.reconcile = reconcile
+    env.factory.informer_obj.store.items["ns/busy"] = cr("busy")
+    box.watch()
+    box.activate()
+    wait_until(lambda: box.pool.counts()["processing"] == 1)
+    for name in ("b", "c", "d"):               # cached, not queued: only the resource count sees them
+        env.factory.informer_obj.store.items[f"ns/{name}"] = cr(name)
+    box.health.record_failure("boom", "", 0.1)
+    box.health.record_failure("boom", "", 0.1)
+    box.tick()
+    labels = {"crd": box.gvk_string, "controller": box.key}
+
+    def value(name, **lab):
+        return REGISTRY.get_sample_value(name, lab or labels)
+    try:
+        assert {n: value(f"controller_{n}") for n in ("queue_depth", "workers_active", "workers_processing",
+                                                       "workers_idle", "consecutive_failures", "resource_count")} == \
+            {"queue_depth": 0, "workers_active": 3, "workers_processing": 1, "workers_idle": 2,
+             "consecutive_failures": 2, "resource_count": 4}
+        assert value("controller_runtime_active_workers", controller=box.key) == 1
+    finally:
+        gate.set()
+        box.stop(timeout=2)

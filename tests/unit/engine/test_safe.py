@@ -141,3 +141,17 @@ def test_a_requeue_after_that_is_not_seconds_is_a_panic_not_a_dead_worker():
         assert sink.failures and sink.events[0][1] == "ReconcileError"
     out, _, _ = run(lambda: ReconcileResult(requeue_after=0))
     assert out.ok and out.requeue_after is None
+
+
+def test_series_are_bound_once_per_crd_and_outcome():
+    """Every resync reconciles every CR: the four series of an outcome are looked up once, and
+    still count every reconcile (issue 15, idle CPU)."""
+    from orkestra.engine import safe
+    sink = Sink()
+    sink.key = "website-series"
+    before = counter("controller_reconcile_total", crd=sink.gvk_string, controller=sink.key, result="success")
+    hits = safe._series.cache_info().hits
+    for _ in range(3):
+        assert safe_reconcile(Reconciler(ReconcileResult), "ns/a", threading.Event(), sink=sink).ok
+    assert counter("controller_reconcile_total", crd=sink.gvk_string, controller=sink.key, result="success") == before + 3
+    assert safe._series.cache_info().hits == hits + 2

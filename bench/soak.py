@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import signal
 import statistics
 import subprocess
@@ -168,6 +169,12 @@ class Churn:
         wrong += [f"{p}/{n}: deleted, ConfigMap still there" for (p, n) in self.deleted if f"{n}-config" in values]
         return wrong
 
+    def leftovers(self) -> list[dict]:
+        """The ConfigMaps of deleted CRs still present: kept as evidence when the check fails."""
+        items, _ = self.kube.list(CONFIGMAPS, self.namespace)
+        gone = {f"{n}-config" for (_, n) in self.deleted}
+        return [cm for cm in items if cm["metadata"]["name"] in gone]
+
 
 # ---------------------------------------------------------------------------- report
 def slope_mib_per_hour(samples: list[tuple]) -> float | None:
@@ -210,6 +217,8 @@ def main() -> int:
     ap.add_argument("--warmup", type=float, default=5.0, help="minutes excluded from the slope")
     ap.add_argument("--converge-timeout", type=float, default=180.0)
     ap.add_argument("--seed", type=int, default=14)
+    ap.add_argument("--audit", action="store_true",
+                    help="start the local control plane with kube-apiserver's audit log, kept in the logs directory")
     args = ap.parse_args()
 
     from orkestra.kube import KubeClient
@@ -217,7 +226,7 @@ def main() -> int:
     kubeconfig = args.kubeconfig
     if kubeconfig is None:
         from orkestra.testing.controlplane import LocalControlPlane
-        control_plane = LocalControlPlane().start()
+        control_plane = LocalControlPlane(audit=args.audit).start()
         kubeconfig = str(control_plane.kubeconfig)
     kube = KubeClient.from_config(kubeconfig)
     namespace = f"soak-{uuid.uuid4().hex[:6]}"
@@ -281,6 +290,7 @@ def main() -> int:
               f"{', '.join(f'{t:.1f}s' for t in takeovers) or 'none'}")
         report(retired + replicas, args.warmup * 60)
         if wrong:
+            (workdir / "leftovers.yaml").write_text(yaml.safe_dump_all(churn.leftovers()))
             print(f"NOT CONVERGED after {args.converge_timeout:.0f}s: {len(wrong)} CRs, e.g. {wrong[:5]}")
         else:
             print(f"every CR converged, nothing lost: {len(churn.live)} live CRs with their last value, "
@@ -294,6 +304,7 @@ def main() -> int:
             kube.delete(CRDS, f"{plural}.{GROUP}")
         kube.delete(NAMESPACES, namespace)
         if control_plane is not None:
+            shutil.copytree(control_plane.layout.logs, workdir / "controlplane")   # audit log, component logs
             control_plane.stop()
     return 1 if failed else 0
 

@@ -127,6 +127,7 @@ class ChildWriter:
         self.failures: list[tuple[str, str]] = []      # (ref, reason)
         self.conflicts: list[OwnerConflict] = []        # children another owner controls (not written)
         self.tracked_gvrs: list[GVR] = []              # GVRs to record on the CR (`_track`)
+        self.created: list[tuple[GVR, dict]] = []      # children this reconcile created (not found before)
         self._log_extra = {"crd": crd, "key": key}
 
     def children(self) -> dict:
@@ -180,6 +181,8 @@ class ChildWriter:
             return live
         obj = self._kube.apply(child.gvr, child.manifest, child.namespace, force=self._force)
         self._applied[ident] = (digest, obj["metadata"].get("resourceVersion"))
+        if live is None:
+            self.created.append((child.gvr, obj))
         if before is None:
             if created_by_this_apply(obj):
                 self.changes.append(("created", child.ref))
@@ -205,6 +208,7 @@ class ChildWriter:
             try:
                 existing = self._kube.create(child.gvr, child.manifest, child.namespace)
                 self.changes.append(("created", child.ref))
+                self.created.append((child.gvr, existing))
                 self._record(existing)
                 return existing
             except ApiError as err:

@@ -467,6 +467,61 @@ def test_a_cr_deleted_behind_a_stale_cache_ends_the_reconcile_without_a_failure(
     assert "Warning" not in [e[0] for e in s.runtime.recorder.events]
 
 
+def test_a_child_created_for_a_cr_deleted_behind_a_stale_cache_is_deleted_again():
+    """The soak's leftovers (issue 14): a reconcile from a cache that has not yet seen the delete
+    created the ConfigMap of a CR that was gone; the CR's status write then answered 404 and the
+    ConfigMap stayed, owned by a uid that no longer exists. Orkestra removes what it created."""
+    s = Setup(templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}}]}})
+    s.create()
+    s.runtime.sync()
+    s.api.delete(WEBSITES, "site", "default")          # the cache still holds it
+    s.api.clear_calls()
+    assert s.rec.reconcile("default/site", threading.Event()).requeue_after is None
+    assert s.api.object(CONFIGMAPS, "site-config", "default") is None
+    assert [c.verb for c in s.api.writes if c.gvr == CONFIGMAPS] == ["apply", "delete"]
+
+
+def test_a_child_recreated_for_a_converged_cr_deleted_behind_a_stale_cache_is_deleted_again():
+    """The soak's fight (issue 14): the garbage collector deletes the ConfigMap of a deleted CR,
+    that delete queues the CR, whose delete the cache has not seen; the converged CR needs no
+    status write, so nothing answered 404 and the re-created ConfigMap stayed. Orkestra reads
+    the CR after creating a child and deletes what it created for a CR that is gone."""
+    s = Setup(templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}}]}})
+    s.create()
+    s.settle()
+    s.runtime.sync()
+    s.api.delete(WEBSITES, "site", "default")          # the cache still holds it
+    s.api.delete(CONFIGMAPS, "site-config", "default")     # the garbage collector's work
+    s.api.clear_calls()
+    assert s.rec.reconcile("default/site", threading.Event()).requeue_after is None
+    assert s.api.object(CONFIGMAPS, "site-config", "default") is None
+    assert not [c for c in s.api.writes if c.gvr == WEBSITES]
+
+
+def test_a_child_created_for_a_cr_replaced_under_the_same_name_is_deleted_again():
+    """A CR deleted and created again under its name has another uid: a child made for the old
+    one (from the stale cache) belongs to nobody and would block the new CR's child."""
+    s = Setup(templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}}]}})
+    s.create()
+    s.settle()
+    s.runtime.sync()
+    s.api.delete(WEBSITES, "site", "default")
+    s.api.delete(CONFIGMAPS, "site-config", "default")
+    s.create()                                          # same name, new uid; the cache has the old one
+    s.rec.reconcile("default/site", threading.Event())
+    assert s.api.object(CONFIGMAPS, "site-config", "default") is None
+
+
+def test_a_child_created_for_a_cr_that_still_exists_costs_no_extra_read_when_the_status_is_written():
+    s = Setup(templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}}]}})
+    s.create()
+    s.runtime.sync()
+    s.api.clear_calls()
+    s.rec.reconcile("default/site", threading.Event())
+    assert s.api.object(CONFIGMAPS, "site-config", "default") is not None
+    assert not [c for c in s.api.calls if c.gvr == WEBSITES and c.verb == "get"]
+
+
 def test_a_404_for_a_cr_that_still_exists_is_still_a_failure(monkeypatch):
     from orkestra.kube.errors import ApiError
     s = Setup(templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}}]}})

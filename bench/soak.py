@@ -36,14 +36,15 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psutil
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import CRDS, GROUP, MB, ORK, create_kinds, free_port, get_json  # noqa: E402
+from harness import CRDS, GROUP, MB, ORK, create_kinds, free_port, get_json, process_tree  # noqa: E402
 from harness import wait_for as wait  # noqa: E402
 
 from orkestra.gvk import GVR  # noqa: E402
+from orkestra.kube import KubeClient  # noqa: E402
+from orkestra.testing.controlplane import LocalControlPlane  # noqa: E402
 
 CONFIGMAPS = GVR("", "v1", "configmaps")
 NAMESPACES = GVR("", "v1", "namespaces")
@@ -63,13 +64,15 @@ class Replica:
         return bool(doc and doc.get("isKonductor"))
 
     def sample(self, t: float) -> None:
+        import psutil          # the bench extra; imported here so that the unit tests import this file
         try:
-            root = psutil.Process(self.proc.pid)
-            procs = [root, *root.children(recursive=True)]
+            procs = process_tree(self.proc.pid)
             rss = sum(p.memory_info().rss for p in procs)
             threads = sum(p.num_threads() for p in procs)
             fds = sum(p.num_fds() for p in procs)
         except psutil.NoSuchProcess:
+            return
+        if not procs:
             return
         self.samples.append((t, rss, threads, fds, self.leads()))
 
@@ -221,11 +224,9 @@ def main() -> int:
                     help="start the local control plane with kube-apiserver's audit log, kept in the logs directory")
     args = ap.parse_args()
 
-    from orkestra.kube import KubeClient
     control_plane = None
     kubeconfig = args.kubeconfig
     if kubeconfig is None:
-        from orkestra.testing.controlplane import LocalControlPlane
         control_plane = LocalControlPlane(audit=args.audit).start()
         kubeconfig = str(control_plane.kubeconfig)
     kube = KubeClient.from_config(kubeconfig)

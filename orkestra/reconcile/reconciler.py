@@ -242,13 +242,14 @@ class DeclarativeReconciler:
         if not writer.created or not self._gone(cr):
             return
         failed_before = len(writer.failures)
-        for gvr, obj in writer.created:
+        created, writer.created = writer.created, []         # deleted once, whichever path raises
+        for gvr, obj in created:
             meta = obj["metadata"]
             writer.delete(gvr, obj.get("kind") or gvr.resource, meta["name"], meta.get("namespace"), uid=meta.get("uid"))
         for ref, reason in writer.failures[failed_before:]:
             log.warning("could not delete %s, created for a CR deleted meanwhile: %s", ref, reason,
                         extra=self._extra(key))
-        raise CrGone(f"the CR was deleted while its children were written; {len(writer.created)} created "
+        raise CrGone(f"the CR was deleted while its children were written; {len(created)} created "
                      "for it deleted again")
 
     def _reconcile_cached(self, cached: dict, key: str, cancelled: threading.Event) -> ReconcileResult:

@@ -495,6 +495,7 @@ def test_a_child_recreated_for_a_converged_cr_deleted_behind_a_stale_cache_is_de
     s.api.clear_calls()
     assert s.rec.reconcile("default/site", threading.Event()).requeue_after is None
     assert s.api.object(CONFIGMAPS, "site-config", "default") is None
+    assert [c.verb for c in s.api.writes if c.gvr == CONFIGMAPS] == ["apply", "delete"]
     assert not [c for c in s.api.writes if c.gvr == WEBSITES]
 
 

@@ -7,17 +7,20 @@ current leader is SIGKILLed and restarted as a follower, so leadership moves. Ev
 seconds the RSS of each replica (the gunicorn arbiter and its worker, summed) is recorded with
 its thread and open-file counts and whether it leads.
 
-At the end, per replica process: the RSS slope (least squares, MiB per hour) over its samples
-from `--warmup` minutes after its own start in the role it ended in, and its threads and fds at
-the first of those samples and at the end. Then the convergence check: every CR that exists has
-a ConfigMap with its last value and every deleted CR's ConfigMap is gone (exit 1 if not,
-listing what is missing).
+At the end, per leader term (and per follower wait) of each replica, split where its role or
+its worker process changes (a lost leadership restarts the worker): the RSS slope (least
+squares, MiB per hour) over its samples from `--warmup` minutes after the term began, and its
+threads and fds at the first of those samples and at its end. Then the convergence check: every
+CR that exists has a ConfigMap with its last value and every deleted CR's ConfigMap is gone
+(exit 1 if not, listing what is missing, and writing the ConfigMaps of deleted CRs still there
+to `leftovers.yaml`). A control plane the soak started leaves its logs in the logs directory
+(with `--audit`, kube-apiserver's audit log of every write too).
 
 The machine is shared: absolute RSS figures move with load, the slope and the counts are what
 matter. Run from the repository root; without `--kubeconfig` (or KUBECONFIG) a local control
 plane is started for the run and stopped after it:
     .venv/bin/python bench/soak.py                     # 30 minutes, 10 CRDs, a kill every 5 minutes
-    .venv/bin/python bench/soak.py --minutes 3 --kill-every 1.5 --warmup 1
+    .venv/bin/python bench/soak.py --minutes 4 --kill-every 2 --initial 50 --audit
 """
 from __future__ import annotations
 
@@ -34,6 +37,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from pathlib import Path
 
 import yaml
@@ -51,13 +55,22 @@ NAMESPACES = GVR("", "v1", "namespaces")
 
 
 # ---------------------------------------------------------------------------- replicas
+class Sample(NamedTuple):
+    t: float                  # seconds since the soak began
+    rss: int                  # bytes, summed over the gunicorn arbiter and its worker
+    threads: int
+    fds: int
+    leads: bool
+    pids: tuple[int, ...]     # the processes sampled: a new worker (after a lost leadership) is a new run
+
+
 @dataclass
 class Replica:
     name: str
     proc: subprocess.Popen
     url: str
     started: float = 0.0              # seconds since the soak began
-    samples: list[tuple[float, int, int, int, bool]] = field(default_factory=list)  # t, rss, threads, fds, leads
+    samples: list[Sample] = field(default_factory=list)
 
     def leads(self) -> bool:
         doc = get_json(self.url + "/katalog")
@@ -74,7 +87,7 @@ class Replica:
             return
         if not procs:
             return
-        self.samples.append((t, rss, threads, fds, self.leads()))
+        self.samples.append(Sample(t, rss, threads, fds, self.leads(), tuple(sorted(p.pid for p in procs))))
 
 
 def start_replica(name: str, katalog: Path, kubeconfig: str, namespace: str, workdir: Path) -> Replica:
@@ -180,7 +193,7 @@ class Churn:
 
 
 # ---------------------------------------------------------------------------- report
-def slope_mib_per_hour(samples: list[tuple]) -> float | None:
+def slope_mib_per_hour(samples: list) -> float | None:
     if len(samples) < 3:
         return None
     ts = [s[0] for s in samples]
@@ -188,22 +201,38 @@ def slope_mib_per_hour(samples: list[tuple]) -> float | None:
     return statistics.linear_regression(ts, rss).slope * 3600
 
 
+def runs(samples: list[Sample]) -> list[list[Sample]]:
+    """Consecutive samples in one role with the same processes: a leader term, or a follower's
+    wait. Leadership starts the informers and workers, and a lost leadership restarts the worker,
+    so memory is only comparable within a run."""
+    out: list[list[Sample]] = []
+    for s in samples:
+        if out and (out[-1][-1].leads, out[-1][-1].pids) == (s.leads, s.pids):
+            out[-1].append(s)
+        else:
+            out.append([s])
+    return out
+
+
+def describe(name: str, run: list[Sample], warmup: float) -> str:
+    """One line per run: its RSS slope over the samples `warmup` seconds after its start, and its
+    threads and fds at the first of those samples and at its end."""
+    role = "leader term" if run[0].leads else "follower"
+    head = f"{name} {role} {run[0].t / 60:5.1f}-{run[-1].t / 60:5.1f} min"
+    after = [s for s in run if s.t >= run[0].t + warmup]
+    if len(after) < 3:
+        return f"{head}: {len(after)} samples after the {warmup / 60:.1f}-min warm-up, no slope"
+    first, last = after[0], after[-1]
+    slope = slope_mib_per_hour(after)
+    return (f"{head}: {len(after)} samples after warm-up; RSS {first.rss / MB:.1f} → {last.rss / MB:.1f} MiB "
+            f"(min {min(s.rss for s in after) / MB:.1f}, max {max(s.rss for s in after) / MB:.1f}); "
+            f"slope {slope:+.1f} MiB/h; threads {first.threads} → {last.threads}; fds {first.fds} → {last.fds}")
+
+
 def report(replicas: list[Replica], warmup: float) -> None:
-    """Per replica process: the samples from `warmup` seconds after its own start, in the role
-    (leader or follower) it ended in, since becoming leader starts the workers and informers."""
     for r in replicas:
-        role = r.samples[-1][4] if r.samples else False
-        after = [s for s in r.samples if s[0] >= r.started + warmup and s[4] == role]
-        if not after:
-            print(f"{r.name}: no samples {warmup / 60:.0f} min after its start in its last role")
-            continue
-        first, last = after[0], after[-1]
-        slope = slope_mib_per_hour(after)
-        print(f"{r.name} ({'leader' if role else 'follower'}): {len(after)} samples after warm-up over "
-              f"{(last[0] - first[0]) / 60:.1f} min; RSS {first[1] / MB:.1f} → {last[1] / MB:.1f} MiB "
-              f"(min {min(s[1] for s in after) / MB:.1f}, max {max(s[1] for s in after) / MB:.1f}); slope "
-              f"{'n/a' if slope is None else f'{slope:+.2f} MiB/h'}; threads {first[2]} → {last[2]}; "
-              f"fds {first[3]} → {last[3]}")
+        for run in runs(r.samples):
+            print(describe(r.name, run, warmup))
 
 
 # ---------------------------------------------------------------------------- main
@@ -217,7 +246,8 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=10.0, help="churn operations per second")
     ap.add_argument("--kill-every", type=float, default=5.0, help="minutes between leader kills")
     ap.add_argument("--sample", type=float, default=10.0, help="seconds between RSS samples")
-    ap.add_argument("--warmup", type=float, default=5.0, help="minutes excluded from the slope")
+    ap.add_argument("--warmup", type=float, default=1.0,
+                    help="minutes at the start of each leader term (or follower wait) excluded from its slope")
     ap.add_argument("--converge-timeout", type=float, default=180.0)
     ap.add_argument("--seed", type=int, default=14)
     ap.add_argument("--audit", action="store_true",

@@ -83,3 +83,18 @@ def test_the_rss_slope_is_in_mib_per_hour_and_needs_three_samples():
     samples = [(t, 100 * mib + t * mib // 60, 0, 0, True) for t in (0, 60, 120, 180)]   # 1 MiB a minute
     assert abs(soak.slope_mib_per_hour(samples) - 60.0) < 1e-6
     assert soak.slope_mib_per_hour([(t, 100 * mib, 0, 0, True) for t in (0, 10, 20)]) == 0
+
+
+def sample(t, rss_mib, leads=True, pids=(1, 2), threads=38, fds=48):
+    return soak.Sample(t, int(rss_mib * soak.MB), threads, fds, leads, pids)
+
+
+def test_a_replica_is_reported_per_leader_term_and_a_new_worker_starts_a_new_term():
+    samples = ([sample(t, 90, leads=False, threads=17) for t in (0, 10, 20)]
+               + [sample(t, 100 + t / 60, pids=(1, 2)) for t in range(30, 400, 10)]     # 1 MiB a minute
+               + [sample(t, 95, pids=(1, 3)) for t in range(400, 500, 10)])              # lost it, new worker
+    runs = soak.runs(samples)
+    assert [(r[0].t, r[-1].t, r[0].leads) for r in runs] == [(0, 20, False), (30, 390, True), (400, 490, True)]
+    line = soak.describe("replica-0", runs[1], warmup=60)
+    assert "replica-0 leader term" in line and "slope +60.0 MiB/h" in line and "threads 38 → 38" in line
+    assert "no slope" in soak.describe("replica-0", runs[0], warmup=60)

@@ -37,8 +37,8 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import NamedTuple
 from pathlib import Path
+from typing import NamedTuple
 
 import yaml
 
@@ -69,7 +69,6 @@ class Replica:
     name: str
     proc: subprocess.Popen
     url: str
-    started: float = 0.0              # seconds since the soak began
     samples: list[Sample] = field(default_factory=list)
 
     def leads(self) -> bool:
@@ -300,7 +299,6 @@ def main() -> int:
                     takeovers.append(time.monotonic() - killed_at)
                     kills += 1
                     fresh = start_replica(f"{leader.name}.{kills}", katalog, kubeconfig, namespace, workdir)
-                    fresh.started = time.monotonic() - t0
                     replicas[replicas.index(leader)] = fresh
                     print(f"  {(now - t0) / 60:5.1f} min: killed {leader.name}, new leader in "
                           f"{takeovers[-1]:.1f}s; {churn.ops}", flush=True)

@@ -282,7 +282,7 @@ class DeclarativeReconciler:
     def _write(self, cr: dict, key: str, writer: ChildWriter, cancelled: threading.Event, hook_calls: list,
                generation_newer: bool) -> ReconcileResult:
         """Steps 6 to 9: hooks and templates, the record of child GVRs, status, the Reconciled Event."""
-        meta = cr["metadata"]
+        owner, meta = cr, cr["metadata"]         # the CR the children are written for
         hook_ctx: HookContext | None = None
         emptied: list[GVR] = []
         try:
@@ -300,8 +300,10 @@ class DeclarativeReconciler:
         written = self._write_status(cr, key, ok=True, reason="Reconciled",
                                      message=f"reconciled generation {generation}",
                                      writer=writer, hook_status=hook_ctx.status if hook_ctx else {})
-        if written is cr:       # no status write proved the CR still there
-            self._remove_if_orphaned(cr, key, writer)
+        if written is cr or written["metadata"].get("uid") != meta["uid"]:
+            # no status write proved *this* CR still there: a write by name may land on a CR
+            # created since under the same name (also the one a guarded patch re-read)
+            self._remove_if_orphaned(owner, key, writer)
         with self._lock:
             self._succeeded[key] = (meta["uid"], generation)
         if writer.changes or generation_newer:

@@ -181,11 +181,11 @@ class ChildWriter:
             return live
         obj = self._kube.apply(child.gvr, child.manifest, child.namespace, force=self._force)
         self._applied[ident] = (digest, obj["metadata"].get("resourceVersion"))
-        if live is None:
-            self.created.append((child.gvr, obj))
         if before is None:
             if created_by_this_apply(obj):
                 self.changes.append(("created", child.ref))
+                if live is None:        # absent at the read, and made by this apply (not by someone since)
+                    self.created.append((child.gvr, obj))
         elif (before.get("metadata") or {}).get("resourceVersion") != obj["metadata"].get("resourceVersion"):
             self.changes.append(("updated", child.ref))
         self._record(obj)

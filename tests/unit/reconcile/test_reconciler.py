@@ -603,6 +603,30 @@ def test_a_child_replaced_under_its_name_before_the_cleanup_stays():
     assert others and s.api.object(CONFIGMAPS, "site-config", "default") == others[0]
 
 
+def test_an_object_that_appeared_between_the_ownership_read_and_the_apply_is_not_counted_as_created():
+    """Between the GET that found no ConfigMap and the apply, someone created one (docs/ownership.md,
+    "Limits"): the apply did not create it, so the cleanup of a gone CR must not delete it."""
+    moments = iter(datetime(2026, 1, 1, 12, 0, second, tzinfo=timezone.utc) for second in range(60))
+    now = [next(moments)]
+    s = Setup(api=ApiDouble(clock=lambda: now[0], managed_fields=True),
+              templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}}]}})
+    stale_and_gone(s)
+    real_get = s.api.get
+
+    def get(gvr, name, namespace=None):
+        found = real_get(gvr, name, namespace)
+        if gvr == CONFIGMAPS and found is None:      # the ownership read; right after it, a user's create
+            s.api.seed(CONFIGMAPS, {"apiVersion": "v1", "kind": "ConfigMap",
+                                    "metadata": {"name": name, "namespace": namespace}, "data": {"mine": "1"}})
+            now[0] = next(moments)
+        return found
+
+    s.api.get = get
+    s.rec.reconcile("default/site", threading.Event())
+    assert s.api.object(CONFIGMAPS, "site-config", "default")["data"]["mine"] == "1"
+    assert "delete" not in [c.verb for c in s.api.writes if c.gvr == CONFIGMAPS]
+
+
 @pytest.mark.parametrize("status", [403, 500, 0])
 def test_a_cr_read_that_fails_never_counts_as_gone(status):
     """A 403, a 500 or a timeout (status 0) on the read of the CR says nothing about it: the

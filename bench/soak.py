@@ -7,23 +7,27 @@ current leader is SIGKILLed and restarted as a follower, so leadership moves. Ev
 seconds the RSS of each replica (the gunicorn arbiter and its worker, summed) is recorded with
 its thread and open-file counts and whether it leads.
 
-At the end, per replica process: the RSS slope (least squares, MiB per hour) over its samples
-from `--warmup` minutes after its own start in the role it ended in, and its threads and fds at
-the first of those samples and at the end. Then the convergence check: every CR that exists has
-a ConfigMap with its last value and every deleted CR's ConfigMap is gone (exit 1 if not,
-listing what is missing).
+At the end, per leader term (and per follower wait) of each replica, split where its role or
+its worker process changes (a lost leadership restarts the worker): the RSS slope (least
+squares, MiB per hour) over its samples from `--warmup` minutes after the term began, and its
+threads and fds at the first of those samples and at its end. Then the convergence check: every
+CR that exists has a ConfigMap with its last value and every deleted CR's ConfigMap is gone
+(exit 1 if not, listing what is missing, and writing the ConfigMaps of deleted CRs still there
+to `leftovers.yaml`). A control plane the soak started leaves its logs in the logs directory
+(with `--audit`, kube-apiserver's audit log of every write too).
 
 The machine is shared: absolute RSS figures move with load, the slope and the counts are what
 matter. Run from the repository root; without `--kubeconfig` (or KUBECONFIG) a local control
 plane is started for the run and stopped after it:
     .venv/bin/python bench/soak.py                     # 30 minutes, 10 CRDs, a kill every 5 minutes
-    .venv/bin/python bench/soak.py --minutes 3 --kill-every 1.5 --warmup 1
+    .venv/bin/python bench/soak.py --minutes 4 --kill-every 2 --initial 50 --audit
 """
 from __future__ import annotations
 
 import argparse
 import os
 import random
+import shutil
 import signal
 import statistics
 import subprocess
@@ -34,43 +38,55 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
-import psutil
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import CRDS, GROUP, MB, ORK, create_kinds, free_port, get_json  # noqa: E402
+from harness import CRDS, GROUP, MB, ORK, create_kinds, free_port, get_json, process_tree  # noqa: E402
 from harness import wait_for as wait  # noqa: E402
 
 from orkestra.gvk import GVR  # noqa: E402
+from orkestra.kube import KubeClient  # noqa: E402
+from orkestra.testing.controlplane import LocalControlPlane  # noqa: E402
 
 CONFIGMAPS = GVR("", "v1", "configmaps")
 NAMESPACES = GVR("", "v1", "namespaces")
 
 
 # ---------------------------------------------------------------------------- replicas
+class Sample(NamedTuple):
+    t: float                  # seconds since the soak began
+    rss: int                  # bytes, summed over the gunicorn arbiter and its worker
+    threads: int
+    fds: int
+    leads: bool
+    pids: tuple[int, ...]     # the processes sampled: a new worker (after a lost leadership) is a new run
+
+
 @dataclass
 class Replica:
     name: str
     proc: subprocess.Popen
     url: str
-    started: float = 0.0              # seconds since the soak began
-    samples: list[tuple[float, int, int, int, bool]] = field(default_factory=list)  # t, rss, threads, fds, leads
+    samples: list[Sample] = field(default_factory=list)
 
     def leads(self) -> bool:
         doc = get_json(self.url + "/katalog")
         return bool(doc and doc.get("isKonductor"))
 
     def sample(self, t: float) -> None:
+        import psutil          # the bench extra; imported here so that the unit tests import this file
         try:
-            root = psutil.Process(self.proc.pid)
-            procs = [root, *root.children(recursive=True)]
+            procs = process_tree(self.proc.pid)
             rss = sum(p.memory_info().rss for p in procs)
             threads = sum(p.num_threads() for p in procs)
             fds = sum(p.num_fds() for p in procs)
         except psutil.NoSuchProcess:
             return
-        self.samples.append((t, rss, threads, fds, self.leads()))
+        if not procs:
+            return
+        self.samples.append(Sample(t, rss, threads, fds, self.leads(), tuple(sorted(p.pid for p in procs))))
 
 
 def start_replica(name: str, katalog: Path, kubeconfig: str, namespace: str, workdir: Path) -> Replica:
@@ -168,9 +184,15 @@ class Churn:
         wrong += [f"{p}/{n}: deleted, ConfigMap still there" for (p, n) in self.deleted if f"{n}-config" in values]
         return wrong
 
+    def leftovers(self) -> list[dict]:
+        """The ConfigMaps of deleted CRs still present: kept as evidence when the check fails."""
+        items, _ = self.kube.list(CONFIGMAPS, self.namespace)
+        gone = {f"{n}-config" for (_, n) in self.deleted}
+        return [cm for cm in items if cm["metadata"]["name"] in gone]
+
 
 # ---------------------------------------------------------------------------- report
-def slope_mib_per_hour(samples: list[tuple]) -> float | None:
+def slope_mib_per_hour(samples: list) -> float | None:
     if len(samples) < 3:
         return None
     ts = [s[0] for s in samples]
@@ -178,22 +200,38 @@ def slope_mib_per_hour(samples: list[tuple]) -> float | None:
     return statistics.linear_regression(ts, rss).slope * 3600
 
 
+def runs(samples: list[Sample]) -> list[list[Sample]]:
+    """Consecutive samples in one role with the same processes: a leader term, or a follower's
+    wait. Leadership starts the informers and workers, and a lost leadership restarts the worker,
+    so memory is only comparable within a run."""
+    out: list[list[Sample]] = []
+    for s in samples:
+        if out and (out[-1][-1].leads, out[-1][-1].pids) == (s.leads, s.pids):
+            out[-1].append(s)
+        else:
+            out.append([s])
+    return out
+
+
+def describe(name: str, run: list[Sample], warmup: float) -> str:
+    """One line per run: its RSS slope over the samples `warmup` seconds after its start, and its
+    threads and fds at the first of those samples and at its end."""
+    role = "leader term" if run[0].leads else "follower"
+    head = f"{name} {role} {run[0].t / 60:5.1f}-{run[-1].t / 60:5.1f} min"
+    after = [s for s in run if s.t >= run[0].t + warmup]
+    if len(after) < 3:
+        return f"{head}: {len(after)} samples after the {warmup / 60:.1f}-min warm-up, no slope"
+    first, last = after[0], after[-1]
+    slope = slope_mib_per_hour(after)
+    return (f"{head}: {len(after)} samples after warm-up; RSS {first.rss / MB:.1f} → {last.rss / MB:.1f} MiB "
+            f"(min {min(s.rss for s in after) / MB:.1f}, max {max(s.rss for s in after) / MB:.1f}); "
+            f"slope {slope:+.1f} MiB/h; threads {first.threads} → {last.threads}; fds {first.fds} → {last.fds}")
+
+
 def report(replicas: list[Replica], warmup: float) -> None:
-    """Per replica process: the samples from `warmup` seconds after its own start, in the role
-    (leader or follower) it ended in, since becoming leader starts the workers and informers."""
     for r in replicas:
-        role = r.samples[-1][4] if r.samples else False
-        after = [s for s in r.samples if s[0] >= r.started + warmup and s[4] == role]
-        if not after:
-            print(f"{r.name}: no samples {warmup / 60:.0f} min after its start in its last role")
-            continue
-        first, last = after[0], after[-1]
-        slope = slope_mib_per_hour(after)
-        print(f"{r.name} ({'leader' if role else 'follower'}): {len(after)} samples after warm-up over "
-              f"{(last[0] - first[0]) / 60:.1f} min; RSS {first[1] / MB:.1f} → {last[1] / MB:.1f} MiB "
-              f"(min {min(s[1] for s in after) / MB:.1f}, max {max(s[1] for s in after) / MB:.1f}); slope "
-              f"{'n/a' if slope is None else f'{slope:+.2f} MiB/h'}; threads {first[2]} → {last[2]}; "
-              f"fds {first[3]} → {last[3]}")
+        for run in runs(r.samples):
+            print(describe(r.name, run, warmup))
 
 
 # ---------------------------------------------------------------------------- main
@@ -207,17 +245,18 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=10.0, help="churn operations per second")
     ap.add_argument("--kill-every", type=float, default=5.0, help="minutes between leader kills")
     ap.add_argument("--sample", type=float, default=10.0, help="seconds between RSS samples")
-    ap.add_argument("--warmup", type=float, default=5.0, help="minutes excluded from the slope")
+    ap.add_argument("--warmup", type=float, default=1.0,
+                    help="minutes at the start of each leader term (or follower wait) excluded from its slope")
     ap.add_argument("--converge-timeout", type=float, default=180.0)
     ap.add_argument("--seed", type=int, default=14)
+    ap.add_argument("--audit", action="store_true",
+                    help="start the local control plane with kube-apiserver's audit log, kept in the logs directory")
     args = ap.parse_args()
 
-    from orkestra.kube import KubeClient
     control_plane = None
     kubeconfig = args.kubeconfig
     if kubeconfig is None:
-        from orkestra.testing.controlplane import LocalControlPlane
-        control_plane = LocalControlPlane().start()
+        control_plane = LocalControlPlane(audit=args.audit).start()
         kubeconfig = str(control_plane.kubeconfig)
     kube = KubeClient.from_config(kubeconfig)
     namespace = f"soak-{uuid.uuid4().hex[:6]}"
@@ -260,7 +299,6 @@ def main() -> int:
                     takeovers.append(time.monotonic() - killed_at)
                     kills += 1
                     fresh = start_replica(f"{leader.name}.{kills}", katalog, kubeconfig, namespace, workdir)
-                    fresh.started = time.monotonic() - t0
                     replicas[replicas.index(leader)] = fresh
                     print(f"  {(now - t0) / 60:5.1f} min: killed {leader.name}, new leader in "
                           f"{takeovers[-1]:.1f}s; {churn.ops}", flush=True)
@@ -281,6 +319,7 @@ def main() -> int:
               f"{', '.join(f'{t:.1f}s' for t in takeovers) or 'none'}")
         report(retired + replicas, args.warmup * 60)
         if wrong:
+            (workdir / "leftovers.yaml").write_text(yaml.safe_dump_all(churn.leftovers()))
             print(f"NOT CONVERGED after {args.converge_timeout:.0f}s: {len(wrong)} CRs, e.g. {wrong[:5]}")
         else:
             print(f"every CR converged, nothing lost: {len(churn.live)} live CRs with their last value, "
@@ -294,6 +333,7 @@ def main() -> int:
             kube.delete(CRDS, f"{plural}.{GROUP}")
         kube.delete(NAMESPACES, namespace)
         if control_plane is not None:
+            shutil.copytree(control_plane.layout.logs, workdir / "controlplane")   # audit log, component logs
             control_plane.stop()
     return 1 if failed else 0
 

@@ -229,9 +229,28 @@ class DeclarativeReconciler:
         that made us ask stands."""
         meta = cr["metadata"]
         try:
-            return self.runtime.kube.get(self.entry.api.gvr, meta["name"], meta.get("namespace")) is None
+            fresh = self.runtime.kube.get(self.entry.api.gvr, meta["name"], meta.get("namespace"))
         except ApiError:
             return False
+        return fresh is None or fresh["metadata"].get("uid") != meta.get("uid")
+
+    def _remove_if_orphaned(self, cr: dict, key: str, writer: ChildWriter) -> None:
+        """When this reconcile created children and the CR is gone (a cache that had not seen its
+        delete yet), delete them again, each by its uid, and raise `CrGone`: their owner reference
+        names a uid that no longer exists, and Orkestra never leaves behind what it created
+        (docs/ownership.md). One GET of the CR, only after a creation that no CR write confirmed."""
+        if not writer.created or not self._gone(cr):
+            return
+        failed_before = len(writer.failures)
+        created, writer.created = writer.created, []         # deleted once, whichever path raises
+        for gvr, obj in created:
+            meta = obj["metadata"]
+            writer.delete(gvr, obj.get("kind") or gvr.resource, meta["name"], meta.get("namespace"), uid=meta.get("uid"))
+        for ref, reason in writer.failures[failed_before:]:
+            log.warning("could not delete %s, created for a CR deleted meanwhile: %s", ref, reason,
+                        extra=self._extra(key))
+        raise CrGone(f"the CR was deleted while its children were written; {len(created)} created "
+                     "for it deleted again")
 
     def _reconcile_cached(self, cached: dict, key: str, cancelled: threading.Event) -> ReconcileResult:
         cr = cached        # read-only from here on: only a hook gets a copy (docs/runtime.md §1)
@@ -251,10 +270,20 @@ class DeclarativeReconciler:
         cr = self._validate_and_mutate(cr, key)
         meta = cr["metadata"]
         writer = self.new_writer(cr, key)
-        hook_ctx: HookContext | None = None
-        emptied: list[GVR] = []
         hook_calls = calls_for(self.hooks, reconciled_before=reconciled_before,
                                generation_newer=generation_newer) if self.hooks is not None else []
+        try:
+            return self._write(cr, key, writer, cancelled, hook_calls, generation_newer)
+        except BaseException:
+            self._remove_if_orphaned(cr, key, writer)
+            raise
+
+    def _write(self, cr: dict, key: str, writer: ChildWriter, cancelled: threading.Event, hook_calls: list,
+               generation_newer: bool) -> ReconcileResult:
+        """Steps 6 to 9: hooks and templates, the record of child GVRs, status, the Reconciled Event."""
+        owner, meta = cr, cr["metadata"]         # the CR the children are written for
+        hook_ctx: HookContext | None = None
+        emptied: list[GVR] = []
         try:
             if self.hooks is not None and self.hooks.run_first:
                 hook_ctx = self._run_hooks(cr, key, cancelled, writer, hook_calls)
@@ -267,8 +296,13 @@ class DeclarativeReconciler:
         if writer.failures:
             raise ApplyFailed(messages.apply_failed(messages.name_big_fields(writer.failures, cr)))
         generation = meta.get("generation")
-        self._write_status(cr, key, ok=True, reason="Reconciled", message=f"reconciled generation {generation}",
-                           writer=writer, hook_status=hook_ctx.status if hook_ctx else {})
+        written = self._write_status(cr, key, ok=True, reason="Reconciled",
+                                     message=f"reconciled generation {generation}",
+                                     writer=writer, hook_status=hook_ctx.status if hook_ctx else {})
+        if written is cr or written["metadata"].get("uid") != meta["uid"]:
+            # no status write proved *this* CR still there: a write by name may land on a CR
+            # created since under the same name (also the one a guarded patch re-read)
+            self._remove_if_orphaned(owner, key, writer)
         with self._lock:
             self._succeeded[key] = (meta["uid"], generation)
         if writer.changes or generation_newer:

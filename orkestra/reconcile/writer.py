@@ -127,6 +127,7 @@ class ChildWriter:
         self.failures: list[tuple[str, str]] = []      # (ref, reason)
         self.conflicts: list[OwnerConflict] = []        # children another owner controls (not written)
         self.tracked_gvrs: list[GVR] = []              # GVRs to record on the CR (`_track`)
+        self.created: list[tuple[GVR, dict]] = []      # children this reconcile created (not found before)
         self._log_extra = {"crd": crd, "key": key}
 
     def children(self) -> dict:
@@ -183,6 +184,8 @@ class ChildWriter:
         if before is None:
             if created_by_this_apply(obj):
                 self.changes.append(("created", child.ref))
+                if live is None:        # absent at the read, and made by this apply (not by someone since)
+                    self.created.append((child.gvr, obj))
         elif (before.get("metadata") or {}).get("resourceVersion") != obj["metadata"].get("resourceVersion"):
             self.changes.append(("updated", child.ref))
         self._record(obj)
@@ -205,6 +208,7 @@ class ChildWriter:
             try:
                 existing = self._kube.create(child.gvr, child.manifest, child.namespace)
                 self.changes.append(("created", child.ref))
+                self.created.append((child.gvr, existing))
                 self._record(existing)
                 return existing
             except ApiError as err:

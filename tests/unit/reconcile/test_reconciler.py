@@ -467,6 +467,218 @@ def test_a_cr_deleted_behind_a_stale_cache_ends_the_reconcile_without_a_failure(
     assert "Warning" not in [e[0] for e in s.runtime.recorder.events]
 
 
+def test_a_child_created_for_a_cr_deleted_behind_a_stale_cache_is_deleted_again():
+    """The soak's leftovers (issue 14): a reconcile from a cache that has not yet seen the delete
+    created the ConfigMap of a CR that was gone; the CR's status write then answered 404 and the
+    ConfigMap stayed, owned by a uid that no longer exists. Orkestra removes what it created."""
+    s = Setup(templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}}]}})
+    s.create()
+    s.runtime.sync()
+    s.api.delete(WEBSITES, "site", "default")          # the cache still holds it
+    s.api.clear_calls()
+    assert s.rec.reconcile("default/site", threading.Event()).requeue_after is None
+    assert s.api.object(CONFIGMAPS, "site-config", "default") is None
+    assert [c.verb for c in s.api.writes if c.gvr == CONFIGMAPS] == ["apply", "delete"]
+
+
+def test_a_child_recreated_for_a_converged_cr_deleted_behind_a_stale_cache_is_deleted_again():
+    """The soak's fight (issue 14): the garbage collector deletes the ConfigMap of a deleted CR,
+    that delete queues the CR, whose delete the cache has not seen; the converged CR needs no
+    status write, so nothing answered 404 and the re-created ConfigMap stayed. Orkestra reads
+    the CR after creating a child and deletes what it created for a CR that is gone."""
+    s = Setup(templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}}]}})
+    s.create()
+    s.settle()
+    s.runtime.sync()
+    s.api.delete(WEBSITES, "site", "default")          # the cache still holds it
+    s.api.delete(CONFIGMAPS, "site-config", "default")     # the garbage collector's work
+    s.api.clear_calls()
+    assert s.rec.reconcile("default/site", threading.Event()).requeue_after is None
+    assert s.api.object(CONFIGMAPS, "site-config", "default") is None
+    assert [c.verb for c in s.api.writes if c.gvr == CONFIGMAPS] == ["apply", "delete"]
+    assert not [c for c in s.api.writes if c.gvr == WEBSITES]
+
+
+def test_a_child_created_for_a_cr_replaced_under_the_same_name_is_deleted_again():
+    """A CR deleted and created again under its name has another uid: a child made for the old
+    one (from the stale cache) belongs to nobody and would block the new CR's child."""
+    s = Setup(templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}}]}})
+    s.create()
+    s.settle()
+    s.runtime.sync()
+    s.api.delete(WEBSITES, "site", "default")
+    s.api.delete(CONFIGMAPS, "site-config", "default")
+    s.create()                                          # same name, new uid; the cache has the old one
+    s.rec.reconcile("default/site", threading.Event())
+    assert s.api.object(CONFIGMAPS, "site-config", "default") is None
+
+
+def test_a_child_created_for_a_cr_that_still_exists_costs_no_extra_read_when_the_status_is_written():
+    s = Setup(templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}}]}})
+    s.create()
+    s.runtime.sync()
+    s.api.clear_calls()
+    s.rec.reconcile("default/site", threading.Event())
+    assert s.api.object(CONFIGMAPS, "site-config", "default") is not None
+    assert not [c for c in s.api.calls if c.gvr == WEBSITES and c.verb == "get"]
+
+
+# --- issue 14 review: what the stale-cache cleanup may and may not delete -------------------------------
+def stale_and_gone(s: Setup) -> None:
+    """A converged CR, deleted behind the cache, its ConfigMap already removed by the collector."""
+    s.create()
+    s.settle()
+    s.runtime.sync()
+    s.api.delete(WEBSITES, "site", "default")
+    s.api.delete(CONFIGMAPS, "site-config", "default")
+    s.api.clear_calls()
+
+
+def test_a_child_created_for_a_replaced_cr_is_deleted_again_when_its_status_write_lands_on_the_new_cr():
+    """The stale copy needs a status write (a spec change not reconciled yet), a merge patch by
+    name: it answers 200 from the CR created since under the same name. That write proves only
+    that *a* CR of that name exists, so the child made for the old uid is still removed."""
+    s = Setup(templates={"onReconcile": {"configMaps": [{"data": {"a": "{{ .spec.a }}"}}]}})
+    s.create(spec={"a": "1"})
+    s.settle()
+    s.api.patch(WEBSITES, "site", {"spec": {"a": "2"}}, "default")    # generation 2, not reconciled yet
+    s.runtime.sync()
+    s.api.delete(WEBSITES, "site", "default")
+    s.api.delete(CONFIGMAPS, "site-config", "default")
+    new = s.create(spec={"a": "3"})                      # same name, new uid; the cache has the old one
+    s.rec.reconcile("default/site", threading.Event())
+    assert s.api.object(CONFIGMAPS, "site-config", "default") is None
+    assert s.api.object(WEBSITES, "site", "default")["metadata"]["uid"] == new["metadata"]["uid"]
+
+
+def test_a_child_created_for_a_replaced_cr_is_deleted_again_when_its_record_write_moved_to_the_new_cr():
+    """The record of a new child kind on the stale copy meets a changed resourceVersion and is
+    computed again from a fresh read, which is the CR created since under the same name: the
+    reconcile goes on with that CR, but its children were written for the old uid."""
+    v1 = Setup(templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}}]}})
+    stale_and_gone(v1)
+    stale = v1.runtime.cache
+    v2 = v1.with_katalog(templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}}],
+                                                    "secrets": [{"data": {"k": "dg=="}}]}})
+    v2.create()                                          # same name, new uid; the cache has the old one
+    v2.runtime.cache = stale
+    v2.rec.reconcile("default/site", threading.Event())
+    assert v2.api.object(CONFIGMAPS, "site-config", "default") is None
+    assert not v2.api.objects(SECRETS)
+
+
+def test_the_child_of_the_cr_created_since_under_the_same_name_is_never_touched():
+    """A newer reconcile (or the other replica) already made the new CR's ConfigMap: the stale
+    reconcile of the old CR refuses it as another owner's and deletes nothing."""
+    s = Setup(templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}}]}})
+    stale_and_gone(s)
+    stale = s.runtime.cache
+    s.create()
+    s.settle()
+    theirs = s.api.object(CONFIGMAPS, "site-config", "default")
+    s.runtime.cache = stale
+    s.api.clear_calls()
+    with pytest.raises(ApplyFailed, match="already controlled by"):
+        s.rec.reconcile("default/site", threading.Event())
+    assert s.api.object(CONFIGMAPS, "site-config", "default") == theirs
+    assert not [c for c in s.api.writes if c.gvr == CONFIGMAPS]
+
+
+def test_a_child_replaced_under_its_name_before_the_cleanup_stays():
+    """The cleanup deletes by uid: an object created under the name between Orkestra's create and
+    its delete (the collector removed ours, someone made another) is not the one it created."""
+    s = Setup(templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}}]}})
+    stale_and_gone(s)
+    real_get, others = s.api.get, []
+
+    def get(gvr, name, namespace=None):
+        if gvr == WEBSITES and not others:      # the cleanup's read of the CR: meanwhile the name is reused
+            s.api.delete(CONFIGMAPS, "site-config", "default")
+            others.append(s.api.seed(CONFIGMAPS, {"apiVersion": "v1", "kind": "ConfigMap",
+                                                  "metadata": {"name": "site-config", "namespace": "default"}}))
+        return real_get(gvr, name, namespace)
+
+    s.api.get = get
+    assert s.rec.reconcile("default/site", threading.Event()).requeue_after is None
+    assert others and s.api.object(CONFIGMAPS, "site-config", "default") == others[0]
+
+
+def test_an_object_that_appeared_between_the_ownership_read_and_the_apply_is_not_counted_as_created():
+    """Between the GET that found no ConfigMap and the apply, someone created one (docs/ownership.md,
+    "Limits"): the apply did not create it, so the cleanup of a gone CR must not delete it."""
+    moments = iter(datetime(2026, 1, 1, 12, 0, second, tzinfo=timezone.utc) for second in range(60))
+    now = [next(moments)]
+    s = Setup(api=ApiDouble(clock=lambda: now[0], managed_fields=True),
+              templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}}]}})
+    stale_and_gone(s)
+    real_get = s.api.get
+
+    def get(gvr, name, namespace=None):
+        found = real_get(gvr, name, namespace)
+        if gvr == CONFIGMAPS and found is None:      # the ownership read; right after it, a user's create
+            s.api.seed(CONFIGMAPS, {"apiVersion": "v1", "kind": "ConfigMap",
+                                    "metadata": {"name": name, "namespace": namespace}, "data": {"mine": "1"}})
+            now[0] = next(moments)
+        return found
+
+    s.api.get = get
+    s.rec.reconcile("default/site", threading.Event())
+    assert s.api.object(CONFIGMAPS, "site-config", "default")["data"]["mine"] == "1"
+    assert "delete" not in [c.verb for c in s.api.writes if c.gvr == CONFIGMAPS]
+
+
+@pytest.mark.parametrize("status", [403, 500, 0])
+def test_a_cr_read_that_fails_never_counts_as_gone(status):
+    """A 403, a 500 or a timeout (status 0) on the read of the CR says nothing about it: the
+    child just created stays."""
+    s = Setup(templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}}]}})
+    stale_and_gone(s)
+    s.api.fail("get", WEBSITES, "site", "default", status=status)
+    s.rec.reconcile("default/site", threading.Event())
+    assert s.api.object(CONFIGMAPS, "site-config", "default") is not None
+    assert [c.verb for c in s.api.writes if c.gvr == CONFIGMAPS] == ["apply"]
+
+
+def test_label_tracked_and_create_only_children_made_for_a_gone_cr_are_deleted_again():
+    """No ownerReference on a cluster-scoped child a hook applied: the collector never removes it,
+    so this cleanup is its only one; a create-only child is removed the same way."""
+    from orkestra.hooks.loader import HookSet
+    from orkestra.katalog.model import HookSpec
+    clusterroles = GVR("rbac.authorization.k8s.io", "v1", "clusterroles")
+
+    def on_reconcile(ctx, obj):
+        ctx.apply({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                   "metadata": {"name": "site-reader"}, "rules": []})
+
+    s = Setup(templates={"onCreate": {"configMaps": [{"name": "{{ .metadata.name }}-once", "data": {"a": "b"}}]}},
+              hooks=HookSpec("hooks", "factory", False, (), {}, "."))
+    s.rec.hooks = HookSet(ref="hooks:factory", run_first=False, callbacks={"on_reconcile": on_reconcile})
+    s.create()
+    s.settle()
+    stale = dict(s.runtime.cache)                       # with Orkestra's finalizer, not yet deleting
+    s.api.delete(WEBSITES, "site", "default")
+    s.reconcile()                                       # the deletion flow deletes the ClusterRole
+    assert s.api.object(WEBSITES, "site", "default") is None and s.api.object(clusterroles, "site-reader") is None
+    s.api.delete(CONFIGMAPS, "site-once", "default")     # the garbage collector's work
+    s.runtime.cache = stale
+    s.api.clear_calls()
+    s.rec.reconcile("default/site", threading.Event())
+    assert s.api.object(clusterroles, "site-reader") is None
+    assert s.api.object(CONFIGMAPS, "site-once", "default") is None
+    assert [c.verb for c in s.api.writes if c.gvr == clusterroles] == ["apply", "delete"]
+
+
+def test_a_converged_reconcile_reads_nothing_back():
+    """The cleanup's read is paid only by a reconcile that created a child."""
+    s = Setup(templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}}]}})
+    s.create()
+    s.settle()
+    s.runtime.sync()
+    s.api.clear_calls()
+    s.rec.reconcile("default/site", threading.Event())
+    assert not [c for c in s.api.calls if c.gvr == WEBSITES]
+
+
 def test_a_404_for_a_cr_that_still_exists_is_still_a_failure(monkeypatch):
     from orkestra.kube.errors import ApiError
     s = Setup(templates={"onReconcile": {"configMaps": [{"data": {"a": "b"}}]}})

@@ -20,8 +20,8 @@ covered:
 * anything else that can change without an event disqualifies the entry for good (`skippable`):
   hooks (arbitrary code), a template function that reads the clock or randomness (`now`,
   `timeSince`, `isExpired`, `random*`), a copy-form Secret or ConfigMap (re-read from the API on
-  each reconcile), `custom` kinds (served or not according to discovery), `unique` conditions
-  (other CRs), and time, day-of-week or cron windows.
+  each reconcile), a `custom` entry whose kind is templated or not a built-in one (served or not
+  according to discovery), `unique` conditions (other CRs), and time, day-of-week or cron windows.
 A reconcile is remembered only when it succeeded and changed nothing: no child created, updated
 or deleted, no owner conflict, every child it produced read from the cache at the version the
 inputs name, no write to the CR or its status, no requeue. A full reconcile first drops the memo
@@ -35,12 +35,14 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from orkestra.gvk import GVR, split_api_version
+from orkestra.katalog import builtins
 from orkestra.katalog.model import COPY_SOURCES, CrdEntry
+from orkestra.katalog.template_kinds import static_kind
 from orkestra.reconcile import crmeta
 from orkestra.template import compile_template, is_template
 from orkestra.template.functions import FUNCTIONS
 from orkestra.template.library import randomness, timefns
-from orkestra.gvk import GVR
 
 # Template functions whose result can change while the CR and its children do not.
 _UNSTABLE_MODULES = (randomness.__name__, timefns.__name__)
@@ -84,10 +86,21 @@ def skippable(entry: CrdEntry, *, has_hooks: bool) -> bool:
     an event (module docstring). Decided once, from the Katalog alone."""
     if has_hooks or entry.box_spec.hooks is not None:
         return False
-    if any("custom" in types for types in entry.box_spec.templates.values()):
+    customs = [raw for types in entry.box_spec.templates.values() for raw in types.get("custom") or ()]
+    if not all(_builtin(raw) for raw in customs):
         return False
     parts = [entry.box_spec.templates, entry.box_spec.status, entry.labels, entry.validation, entry.mutation]
     return not any(_unstable(part) for part in parts)
+
+
+def _builtin(raw: dict) -> bool:
+    """A `custom` entry of a fixed built-in kind (always served, like the typed entries)."""
+    found = static_kind(raw)
+    if found is None:
+        return False
+    group, version = split_api_version(found[0])
+    builtin = builtins.lookup(found[1], group)
+    return builtin is not None and builtin.version == version
 
 
 def _unstable(value: Any) -> bool:

@@ -81,8 +81,8 @@ DISQUALIFIED = {
     "unique operator": {"templates": PURE, "validation": {"rules": [
         {"field": "spec.host", "operator": "unique", "message": "host taken"}]}},
     "copy-form secret (read from the API)": {"templates": {"onReconcile": {"secrets": [{"fromSecret": "creds"}]}}},
-    "custom kind (served per discovery)": {"templates": {"onReconcile": {"custom": [
-        {"apiVersion": "v1", "kind": "ConfigMap", "name": "{{ .metadata.name }}-raw", "spec": {}}]}}},
+    "custom entry with a templated kind": {"templates": {"onReconcile": {"custom": [
+        {"apiVersion": "v1", "kind": "{{ \"ConfigMap\" }}", "name": "{{ .metadata.name }}-raw"}]}}},
 }
 
 
@@ -107,6 +107,15 @@ def test_an_entry_with_hooks_is_never_skipped():
     assert resync.skippable(make_entry(templates=PURE), has_hooks=False)
     assert not resync.skippable(make_entry(templates=PURE, hooks=hooks), has_hooks=False)
     assert not resync.skippable(make_entry(templates=PURE), has_hooks=True)
+
+
+def test_a_custom_entry_of_a_fixed_built_in_kind_is_skippable_and_of_another_kind_is_not():
+    def custom(api_version: str, kind: str):
+        return make_entry(templates={"onReconcile": {"custom": [{"apiVersion": api_version, "kind": kind}]}})
+    assert resync.skippable(custom("v1", "Service"), has_hooks=False)
+    assert resync.skippable(custom("apps/v1", "Deployment"), has_hooks=False)
+    assert not resync.skippable(custom("demo.orkestra.io/v1alpha1", "Website"), has_hooks=False)
+    assert not resync.skippable(custom("v2", "Service"), has_hooks=False)
 
 
 def test_a_hand_edited_child_forces_a_full_reconcile_that_reverts_it(renders):

@@ -19,8 +19,8 @@ covered:
   informer watches is never skipped (those children are listed live, without an event);
 * anything else that can change without an event disqualifies the entry for good (`skippable`):
   hooks (arbitrary code), a template function that reads the clock or randomness (`now`,
-  `timeSince`, `isExpired`, `random*`), a copy-form Secret or ConfigMap (re-read from the API on
-  each reconcile), a `custom` entry whose kind is templated or not a built-in one (served or not
+  `timeSince`, `isExpired`, `random*`, `uuidv4`), a copy-form Secret or ConfigMap (re-read from
+  the API on each reconcile), a `custom` entry whose kind is templated or not a built-in one (served or not
   according to discovery), `unique` conditions (other CRs), and time, day-of-week or cron windows.
 A reconcile is remembered only when it succeeded and changed nothing: no child created, updated
 or deleted, no owner conflict, every child it produced read from the cache at the version the
@@ -42,12 +42,14 @@ from orkestra.katalog.template_kinds import static_kind
 from orkestra.reconcile import crmeta
 from orkestra.template import compile_template, is_template
 from orkestra.template.functions import FUNCTIONS
-from orkestra.template.library import randomness, timefns
+from orkestra.template.library import encoding, randomness, timefns
 
-# Template functions whose result can change while the CR and its children do not.
+# Template functions whose result can change while the CR and its children do not: the clock
+# and randomness modules, and `uuidv4` (a fresh random UUID, filed under encoding).
 _UNSTABLE_MODULES = (randomness.__name__, timefns.__name__)
 UNSTABLE_FUNCTIONS = frozenset(name for name, fn in FUNCTIONS.items()
-                               if getattr(fn, "__module__", None) in _UNSTABLE_MODULES)
+                               if getattr(fn, "__module__", None) in _UNSTABLE_MODULES
+                               or fn is encoding.uuidv4)
 # Condition keys that read the clock or the other CRs (docs/katalog.md §8), and copy sources.
 UNSTABLE_KEYS = frozenset({"time", "dayOfWeek", "cron", "unique", "uniqueScope", *COPY_SOURCES.values()})
 

@@ -69,6 +69,8 @@ DISQUALIFIED = {
     "clock template function": {"templates": {"onReconcile": {"configMaps": [NOW_TEXT]}}},
     "random template function": {"templates": {"onCreate": {"configMaps": [
         {"name": "{{ .metadata.name }}-pw", "once": True, "data": {"pw": "{{ randomHex 8 }}"}}]}}},
+    "uuid template function": {"templates": {"onCreate": {"configMaps": [
+        {"name": "{{ .metadata.name }}-id", "once": True, "data": {"id": "{{ uuidv4 }}"}}]}}},
     "clock in a status field": {"templates": PURE, "status": {"conditions": True, "fields": [
         {"path": "age", "value": "{{ timeSince \"2026-01-01T00:00:00Z\" }}"}]}},
     "clock in the CR labels": {"templates": PURE, "labels": {"age": "{{ timeSince \"2026-01-01T00:00:00Z\" }}"}},

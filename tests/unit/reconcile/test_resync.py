@@ -129,6 +129,23 @@ def test_a_hand_edited_child_forces_a_full_reconcile_that_reverts_it(renders):
     assert s.api.object(CONFIGMAPS, "site-config", "default")["data"] == {"host": "a.example.com"}
 
 
+def test_a_child_read_from_the_api_server_keeps_every_reconcile_full(renders):
+    """A child the caches do not hold (in a namespace no child informer watches, or while its
+    informer syncs) is read live on each reconcile: its drift changes no input, so such a
+    reconcile is never remembered and a hand edit is still reverted at the next resync."""
+    s = settled(templates=PURE, status=STATUS)
+    cached_children = s.runtime.children
+    s.runtime.children = lambda uid: [o for o in cached_children(uid)      # type: ignore[method-assign]
+                                      if o["kind"] != "ConfigMap"]
+    s.reconcile()
+    assert len(s.rec.resync_memo) == 0
+    s.api.patch(CONFIGMAPS, "site-config", {"data": {"host": "edited"}}, "default")
+    renders.clear()
+    s.reconcile()
+    assert renders != []
+    assert s.api.object(CONFIGMAPS, "site-config", "default")["data"] == {"host": "a.example.com"}
+
+
 def test_a_deleted_child_forces_a_full_reconcile_that_recreates_it(renders):
     s = settled(templates=PURE, status=STATUS)
     s.api.delete(CONFIGMAPS, "site-config", "default")

@@ -36,6 +36,7 @@ from orkestra.reconcile.kinds import text_map
 from orkestra.reconcile.naming import LABEL_OWNER_UID
 from orkestra.reconcile.ownwrites import OwnWrites
 from orkestra.reconcile.prune import PrunePlan, identity, object_identity, pruned_when_removed
+from orkestra.reconcile import resync
 from orkestra.reconcile.render import (DesiredChild, TemplateEntry, compile_entries, may_label_track,
                                        render_entry, render_value, tracked_gvrs)
 from orkestra.reconcile.runtime import ReconcileResult, ReconcileRuntime
@@ -80,6 +81,8 @@ class DeclarativeReconciler:
         self._writes_status: bool | None = None
         self.applied = AppliedRecords()
         self.own_writes = OwnWrites()
+        self.resync_memo = resync.ResyncMemo()
+        self._skippable = resync.skippable(entry, has_hooks=hooks is not None)
         self.deletion = DeletionFlow(self, runtime.kube, DeletionPlan(
             gvr=entry.api.gvr, templates=self.delete_templates,
             finalizers=crmeta.wanted_finalizers(entry.box_spec.finalizers), delete_timeout=entry.box_spec.delete_timeout,
@@ -214,8 +217,12 @@ class DeclarativeReconciler:
         cached = self.runtime.cached(key)
         if cached is None:
             return self.deletion.release(key, keep=self._in_another_entry)
+        inputs = self._inputs(cached) if self._skippable else None
+        if inputs is not None and self.resync_memo.unchanged(key, inputs):
+            return ReconcileResult()      # nothing it reads changed since its last quiet pass
+        self.resync_memo.drop(key)
         try:
-            return self._reconcile_cached(cached, key, cancelled)
+            return self._reconcile_cached(cached, key, cancelled, inputs)
         except (ApiError, CrGone) as err:
             # A cache that has not yet seen a delete (after an outage, before the relist) hands
             # over a CR that is gone: its writes answer 404. Not a failure: its delete event follows.
@@ -223,6 +230,11 @@ class DeclarativeReconciler:
                 log.debug("the CR is gone; nothing to reconcile", extra=self._extra(key))
                 return ReconcileResult()
             raise
+
+    def _inputs(self, cr: dict) -> resync.Inputs | None:
+        """What a reconcile of `cr` reads that an event can change (`orkestra.reconcile.resync`)."""
+        return resync.inputs_of(cr, self.runtime.children(cr["metadata"]["uid"]),
+                                list(self.runtime.child_informer_gvrs()))
 
     def _gone(self, cr: dict) -> bool:
         """True when the API server says the CR no longer exists; when it cannot tell, the error
@@ -252,7 +264,8 @@ class DeclarativeReconciler:
         raise CrGone(f"the CR was deleted while its children were written; {len(created)} created "
                      "for it deleted again")
 
-    def _reconcile_cached(self, cached: dict, key: str, cancelled: threading.Event) -> ReconcileResult:
+    def _reconcile_cached(self, cached: dict, key: str, cancelled: threading.Event,
+                          inputs: resync.Inputs | None = None) -> ReconcileResult:
         cr = cached        # read-only from here on: only a hook gets a copy (docs/runtime.md §1)
         meta = cr["metadata"]
         if meta.get("deletionTimestamp"):
@@ -273,14 +286,16 @@ class DeclarativeReconciler:
         hook_calls = calls_for(self.hooks, reconciled_before=reconciled_before,
                                generation_newer=generation_newer) if self.hooks is not None else []
         try:
-            return self._write(cr, key, writer, cancelled, hook_calls, generation_newer)
+            return self._write(cr, key, writer, cancelled, hook_calls, generation_newer, cached, inputs)
         except BaseException:
             self._remove_if_orphaned(cr, key, writer)
             raise
 
     def _write(self, cr: dict, key: str, writer: ChildWriter, cancelled: threading.Event, hook_calls: list,
-               generation_newer: bool) -> ReconcileResult:
-        """Steps 6 to 9: hooks and templates, the record of child GVRs, status, the Reconciled Event."""
+               generation_newer: bool, cached: dict, inputs: resync.Inputs | None) -> ReconcileResult:
+        """Steps 6 to 9: hooks and templates, the record of child GVRs, status, the Reconciled Event;
+        a reconcile that changed nothing leaves its `inputs` in the resync memo (`cached` is the CR
+        as the cache handed it over)."""
         owner, meta = cr, cr["metadata"]         # the CR the children are written for
         hook_ctx: HookContext | None = None
         emptied: list[GVR] = []
@@ -307,7 +322,12 @@ class DeclarativeReconciler:
             self._succeeded[key] = (meta["uid"], generation)
         if writer.changes or generation_newer:
             self.event(cr, "Normal", "Reconciled", messages.reconciled(generation, writer.changes))
-        return ReconcileResult(requeue_after=hook_ctx.requeue if hook_ctx else None)
+        result = ReconcileResult(requeue_after=hook_ctx.requeue if hook_ctx else None)
+        if inputs is not None and resync.quiet(cached, cr, written, changes=writer.changes, conflicts=writer.conflicts,
+                                               failures=writer.failures, produced=writer.produced, inputs=inputs,
+                                               requeue=result.requeue_after):
+            self.resync_memo.remember(key, inputs)
+        return result
 
     def _in_another_entry(self, obj: dict) -> bool:
         """May another enabled entry of the same kind manage `obj` now? Entries of one kind differ
@@ -322,6 +342,7 @@ class DeclarativeReconciler:
         return bool(crmeta.finalizers_to_remove(obj, self.deletion.plan.finalizers))
 
     def forget(self, key: str) -> None:
+        self.resync_memo.drop(key)
         self.applied.forget(key)
         self.own_writes.forget(key)
         self.deletion.forget(key)

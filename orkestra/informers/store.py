@@ -3,6 +3,13 @@
 Objects are the plain dicts decoded from the API response (managedFields already stripped by the
 reflector); the store never copies them, so callers must treat what they get as read-only.
 
+A `compact` store keeps each object as its JSON text instead (ASCII, no spaces) and decodes it
+on every read, so readers get an equal but fresh dict each time. A child object (Deployment,
+Service, ConfigMap) costs 4 to 9 KB as decoded dicts and 0.8 to 1.8 KB as text; child caches are
+read only per reconcile of their owner and by the HTTP API, never resynced, so the decoding is
+cheap where the memory is not (docs/benchmarks.md, memory). Indexes are computed on the dict
+before it is encoded.
+
 Indexers are named functions `obj -> list of index values`. `namespace` is always present; CRD
 informers add `uid`, child informers add `owner` (the `orkestra.io/owner-uid` label). Consumers
 sharing one informer may each bring indexers: `add_indexers` builds a new index over what is
@@ -11,6 +18,7 @@ already cached.
 from __future__ import annotations
 
 import builtins
+import json
 import threading
 from collections.abc import Callable, Iterable
 
@@ -40,10 +48,14 @@ def index_owner(obj: dict) -> list[str]:
     return [owner] if owner else []
 
 
+_encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+
+
 class Store:
-    def __init__(self, indexers: dict[str, IndexFunc] | None = None) -> None:
+    def __init__(self, indexers: dict[str, IndexFunc] | None = None, *, compact: bool = False) -> None:
         self._lock = threading.RLock()
-        self._items: dict[str, dict] = {}
+        self.compact = compact
+        self._items: dict[str, dict | str] = {}
         self._indexers: dict[str, IndexFunc] = {"namespace": index_namespace}
         self._indices: dict[str, dict[str, set[str]]] = {"namespace": {}}
         if indexers:
@@ -57,19 +69,20 @@ class Store:
                     continue
                 self._indexers[name] = fn
                 index: dict[str, set[str]] = {}
-                for key, obj in self._items.items():
-                    for value in fn(obj):
+                for key, stored in self._items.items():
+                    for value in fn(self._load(stored)):
                         index.setdefault(value, set()).add(key)
                 self._indices[name] = index
 
     def get(self, key: str) -> dict | None:
         with self._lock:
-            return self._items.get(key)
+            stored = self._items.get(key)
+            return None if stored is None else self._load(stored)
 
     # `builtins.list` below: inside the class body `list` is this method.
     def list(self) -> list[dict]:
         with self._lock:
-            return list(self._items.values())
+            return [self._load(stored) for stored in self._items.values()]
 
     def keys(self) -> builtins.list[str]:
         with self._lock:
@@ -83,7 +96,7 @@ class Store:
         """Objects whose indexer `name` produced `value`. Unknown index names raise KeyError."""
         with self._lock:
             keys = self._indices[name].get(value, ())
-            return [self._items[k] for k in keys]
+            return [self._load(self._items[k]) for k in keys]
 
     def index_names(self) -> builtins.list[str]:
         with self._lock:
@@ -92,18 +105,21 @@ class Store:
     def upsert(self, obj: dict) -> dict | None:
         """Insert or replace by key; returns the previous object (None if new)."""
         key = object_key(obj)
+        stored = self._dump(obj)
         with self._lock:
-            old = self._items.get(key)
+            previous = self._items.get(key)
+            old = None if previous is None else self._load(previous)
             if old is not None:
                 self._unindex(key, old)
-            self._items[key] = obj
+            self._items[key] = stored
             self._index(key, obj)
             return old
 
     def delete(self, key: str) -> dict | None:
         """Remove by key; returns the removed object (None if absent)."""
         with self._lock:
-            old = self._items.pop(key, None)
+            previous = self._items.pop(key, None)
+            old = None if previous is None else self._load(previous)
             if old is not None:
                 self._unindex(key, old)
             return old
@@ -116,13 +132,15 @@ class Store:
             old_items = self._items
             added, updated = [], []
             for key, obj in fresh.items():
-                old = old_items.get(key)
-                if old is None:
+                previous = old_items.get(key)
+                if previous is None:
                     added.append(obj)
-                elif _rv(old) != _rv(obj):
+                    continue
+                old = self._load(previous)
+                if _rv(old) != _rv(obj):
                     updated.append((old, obj))
-            removed = [o for k, o in old_items.items() if k not in fresh]
-            self._items = fresh
+            removed = [self._load(o) for k, o in old_items.items() if k not in fresh]
+            self._items = {key: self._dump(obj) for key, obj in fresh.items()}
             for name, fn in self._indexers.items():
                 index: dict[str, set[str]] = {}
                 for key, obj in fresh.items():
@@ -130,6 +148,13 @@ class Store:
                         index.setdefault(value, set()).add(key)
                 self._indices[name] = index
             return added, updated, removed
+
+    def _dump(self, obj: dict) -> dict | str:
+        return _encode(obj) if self.compact else obj
+
+    @staticmethod
+    def _load(stored: dict | str) -> dict:
+        return json.loads(stored) if isinstance(stored, str) else stored
 
     def _index(self, key: str, obj: dict) -> None:
         for name, fn in self._indexers.items():

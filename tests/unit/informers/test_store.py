@@ -91,3 +91,67 @@ def test_concurrent_writers_keep_indexes_consistent():
         t.join()
     indexed = sorted(object_key(o) for p in ("P0", "P1", "P2") for o in s.by_index("owner", p))
     assert indexed == sorted(s.keys())
+
+
+# --- compact stores (JSON text inside, fresh dicts out) -----------------------------------------
+
+def deployment(i, owner="P"):
+    d = obj(f"d{i}", owner=owner, rv=str(i))
+    d["spec"] = {"replicas": 1, "template": {"spec": {"containers": [
+        {"name": f"d{i}", "image": "nginx:1.27", "ports": [{"containerPort": 8080, "protocol": "TCP"}],
+         "terminationMessagePath": "/dev/termination-log", "imagePullPolicy": "IfNotPresent"}]}}}
+    d["metadata"]["annotations"] = {"note": "é ✓"}       # non-ASCII survives the round trip
+    return d
+
+
+def test_compact_store_returns_equal_but_fresh_objects():
+    s = Store({"owner": index_owner}, compact=True)
+    original = deployment(1)
+    s.upsert(original)
+    got = s.get("ns/d1")
+    assert got == original and got is not original
+    got["spec"]["replicas"] = 5                          # a careless reader cannot change the cache
+    assert s.get("ns/d1") == original
+    assert s.list() == [original] and s.by_index("owner", "P") == [original]
+
+
+def test_compact_store_answers_like_a_plain_store():
+    plain, compact = Store({"owner": index_owner}), Store({"owner": index_owner}, compact=True)
+    for s in (plain, compact):
+        s.add_indexers({"uid": index_uid})
+    steps = [
+        lambda s: s.upsert(deployment(1)),
+        lambda s: s.upsert(deployment(2, owner="Q")),
+        lambda s: s.upsert(deployment(1, owner="Q")),
+        lambda s: s.by_index("owner", "Q"),
+        lambda s: s.by_index("uid", "uid-d2"),
+        lambda s: s.delete("ns/d2"),
+        lambda s: s.delete("ns/absent"),
+        lambda s: s.replace([deployment(1, owner="Q"), deployment(3)]),
+        lambda s: s.add_indexers({"namespace": index_owner}) or s.by_index("namespace", "ns"),
+        lambda s: sorted(s.keys()) + [len(s)],
+    ]
+    for step in steps:
+        assert step(compact) == step(plain)
+
+
+def test_compact_store_takes_a_fraction_of_the_memory():
+    import json
+    import tracemalloc
+
+    texts = [json.dumps(deployment(i, owner=f"P{i}")) for i in range(300)]
+
+    def cached_bytes(compact):
+        tracemalloc.start()
+        try:
+            s = Store({"owner": index_owner}, compact=compact)
+            for text in texts:
+                s.upsert(json.loads(text))      # as the reflector does: a decoded event, then dropped
+            return tracemalloc.get_traced_memory()[0], s
+        finally:
+            tracemalloc.stop()
+
+    plain, _ = cached_bytes(False)
+    compact, store = cached_bytes(True)
+    assert len(store) == 300
+    assert compact < plain / 2

@@ -69,9 +69,9 @@ def resolve_child_gvrs(entry: CrdEntry, discovery: Discovery) -> list[tuple[GVR,
 
 class ChildInformers:
     """The child informers of every box: one shared, label-filtered informer per child GVR
-    (docs/runtime.md §4.4) with a compact store (JSON text: children are most of the cached bytes),
-    the GVRs each CRD writes, and what their events mean: a changed child requeues its owner, a
-    forbidden informer degrades every CRD that writes that resource (§4.1). The boxes are read, never owned: `on_health_change` tells the engine a CRD's state moved."""
+    (docs/runtime.md §4.4), the GVRs each CRD writes, and what their events mean: a changed child
+    requeues its owner, a forbidden informer degrades every CRD that writes that resource (§4.1).
+    The boxes are read, never owned: `on_health_change` tells the engine a CRD's state moved."""
 
     def __init__(self, boxes: Mapping[str, OperatorBox], *, on_health_change: Callable[[], None]) -> None:
         self._boxes = boxes
@@ -89,8 +89,7 @@ class ChildInformers:
                 if gvr in self._informers:
                     continue
                 informer = factory.informer(gvr, label_selector=filters.MANAGED_BY_SELECTOR,
-                                            indexers={"owner": filters.owner_index}, namespaced=namespaced,
-                                            compact=True)
+                                            indexers={"owner": filters.owner_index}, namespaced=namespaced)
                 self._informers[gvr] = informer
             informer.add_handler(None, lambda old, new: self._event(new), self._event, 0)
             informer.add_status_listener(partial(self._status, gvr))

@@ -4,8 +4,9 @@ Every consumer asking for the same key shares one informer, one store and one wa
 (docs/runtime.md §4.4). Informers are reference counted: `informer()` takes a reference, `release()`
 gives it back, and the last release stops the informer. `WATCH_NAMESPACE` (the factory's
 `watch_namespace`) restricts every namespaced informer that does not name its own namespace.
-`compact=True` asks for a store that keeps JSON text (`Store`); the first asker of a key decides,
-which changes only the memory the cache takes, never what its readers get.
+Every store is compact (JSON text, see `Store`) unless the factory is made with `compact=False`:
+the caches are most of the memory of a process with many CRs (docs/benchmarks.md, memory), and
+compactness changes what a cache costs, never what its readers get.
 """
 from __future__ import annotations
 
@@ -22,8 +23,9 @@ InformerKey = tuple[GVR, str, str, str]
 
 class SharedInformerFactory:
     def __init__(self, kube: KubeClient, *, timer: Timer | None = None, watch_namespace: str = "",
-                 stall_timeout: float = 90.0) -> None:
+                 stall_timeout: float = 90.0, compact: bool = True) -> None:
         self._kube = kube
+        self._compact = compact
         self._timer = timer or shared_timer()
         self.watch_namespace = watch_namespace
         self._stall_timeout = stall_timeout
@@ -33,7 +35,7 @@ class SharedInformerFactory:
 
     def informer(self, gvr: GVR, namespace: str = "", label_selector: str | None = None,
                  field_selector: str | None = None, indexers: dict[str, IndexFunc] | None = None,
-                 *, namespaced: bool = True, compact: bool = False) -> SharedInformer:
+                 *, namespaced: bool = True) -> SharedInformer:
         """The shared informer for this key, created on first use (not started: call `start()`).
         Takes a reference; give it back with `release`. `namespaced=False` ignores namespaces."""
         ns = (namespace or self.watch_namespace) if namespaced else ""
@@ -44,7 +46,7 @@ class SharedInformerFactory:
                 informer = SharedInformer(self._kube, gvr, timer=self._timer, namespace=ns,
                                           label_selector=label_selector or None,
                                           field_selector=field_selector or None,
-                                          stall_timeout=self._stall_timeout, compact=compact)
+                                          stall_timeout=self._stall_timeout, compact=self._compact)
                 self._informers[key] = informer
                 self._refs[key] = 0
             self._refs[key] += 1

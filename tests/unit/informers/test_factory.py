@@ -44,3 +44,8 @@ def test_consumers_add_their_indexers_to_the_shared_store():
     a = f.informer(DEPLOY)
     f.informer(DEPLOY, indexers={"owner": index_owner})
     assert sorted(a.store.index_names()) == ["namespace", "owner"]
+
+
+def test_stores_are_compact_unless_the_factory_says_otherwise():
+    assert factory().informer(DEPLOY).store.compact is True
+    assert factory(compact=False).informer(DEPLOY).store.compact is False

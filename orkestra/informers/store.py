@@ -51,13 +51,49 @@ def index_owner(obj: dict) -> list[str]:
 _encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 
 
+class _Index:
+    """Index value -> keys. A value with a single key holds the key itself: most `uid` and
+    `owner` values name one object, and a one-element set would cost 216 bytes per object."""
+
+    __slots__ = ("_keys",)
+
+    def __init__(self) -> None:
+        self._keys: dict[str, str | set[str]] = {}
+
+    def add(self, value: str, key: str) -> None:
+        found = self._keys.get(value)
+        if found is None:
+            self._keys[value] = key
+        elif isinstance(found, str):
+            if found != key:
+                self._keys[value] = {found, key}
+        else:
+            found.add(key)
+
+    def discard(self, value: str, key: str) -> None:
+        found = self._keys.get(value)
+        if found is None:
+            return
+        if isinstance(found, str):
+            if found == key:
+                del self._keys[value]
+            return
+        found.discard(key)
+        if len(found) == 1:
+            self._keys[value] = next(iter(found))
+
+    def keys(self, value: str) -> tuple[str, ...] | set[str]:
+        found = self._keys.get(value)
+        return () if found is None else (found,) if isinstance(found, str) else found
+
+
 class Store:
     def __init__(self, indexers: dict[str, IndexFunc] | None = None, *, compact: bool = False) -> None:
         self._lock = threading.RLock()
         self.compact = compact
         self._items: dict[str, dict | str] = {}
         self._indexers: dict[str, IndexFunc] = {"namespace": index_namespace}
-        self._indices: dict[str, dict[str, set[str]]] = {"namespace": {}}
+        self._indices: dict[str, _Index] = {"namespace": _Index()}
         if indexers:
             self.add_indexers(indexers)
 
@@ -68,10 +104,10 @@ class Store:
                 if name in self._indexers:
                     continue
                 self._indexers[name] = fn
-                index: dict[str, set[str]] = {}
+                index = _Index()
                 for key, stored in self._items.items():
                     for value in fn(self._load(stored)):
-                        index.setdefault(value, set()).add(key)
+                        index.add(value, key)
                 self._indices[name] = index
 
     def get(self, key: str) -> dict | None:
@@ -95,7 +131,7 @@ class Store:
     def by_index(self, name: str, value: str) -> builtins.list[dict]:
         """Objects whose indexer `name` produced `value`. Unknown index names raise KeyError."""
         with self._lock:
-            keys = self._indices[name].get(value, ())
+            keys = self._indices[name].keys(value)
             return [self._load(self._items[k]) for k in keys]
 
     def index_names(self) -> builtins.list[str]:
@@ -142,10 +178,10 @@ class Store:
             removed = [self._load(o) for k, o in old_items.items() if k not in fresh]
             self._items = {key: self._dump(obj) for key, obj in fresh.items()}
             for name, fn in self._indexers.items():
-                index: dict[str, set[str]] = {}
+                index = _Index()
                 for key, obj in fresh.items():
                     for value in fn(obj):
-                        index.setdefault(value, set()).add(key)
+                        index.add(value, key)
                 self._indices[name] = index
             return added, updated, removed
 
@@ -160,17 +196,13 @@ class Store:
         for name, fn in self._indexers.items():
             index = self._indices[name]
             for value in fn(obj):
-                index.setdefault(value, set()).add(key)
+                index.add(value, key)
 
     def _unindex(self, key: str, obj: dict) -> None:
         for name, fn in self._indexers.items():
             index = self._indices[name]
             for value in fn(obj):
-                keys = index.get(value)
-                if keys is not None:
-                    keys.discard(key)
-                    if not keys:
-                        del index[value]
+                index.discard(value, key)
 
 
 def _rv(obj: dict) -> str | None:

@@ -155,3 +155,21 @@ def test_compact_store_takes_a_fraction_of_the_memory():
     compact, store = cached_bytes(True)
     assert len(store) == 300
     assert compact < plain / 2
+
+
+def test_an_index_value_goes_from_one_key_to_many_and_back():
+    s = Store({"owner": index_owner})
+    names = lambda: sorted(o["metadata"]["name"] for o in s.by_index("owner", "P"))   # noqa: E731
+    s.upsert(obj("a", owner="P"))
+    s.upsert(obj("a", owner="P", rv="2"))          # the same key again: still one
+    assert names() == ["a"]
+    s.upsert(obj("b", owner="P"))
+    s.upsert(obj("c", owner="P"))
+    assert names() == ["a", "b", "c"]
+    s.delete("ns/a")
+    s.delete("ns/c")
+    assert names() == ["b"]
+    s.upsert(obj("b", owner="Q", rv="2"))
+    assert names() == [] and [o["metadata"]["name"] for o in s.by_index("owner", "Q")] == ["b"]
+    s.delete("ns/zzz")
+    assert len(s) == 1

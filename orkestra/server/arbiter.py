@@ -42,11 +42,13 @@ def handover(state: tuple[Any, ...]) -> int | None:
 
 def exec_arbiter(fd: int, gunicorn: Mapping[str, Any], *, log_level: str, log_format: str) -> None:
     """Replace this process by the lean arbiter (never returns). `gunicorn` holds the plain
-    (JSON) settings; the worker hooks are this module's."""
+    (JSON) settings; the worker hooks are this module's. `-P`: unlike `python -m` alone, the
+    working directory is not put first on `sys.path` (the arbiter and the worker import what
+    `ork` would, and hooks find the working directory last, docs/hooks.md)."""
     spec = json.dumps({"fd": fd, "gunicorn": dict(gunicorn), "log_level": log_level, "log_format": log_format})
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execv(sys.executable, [sys.executable, "-m", __name__, spec])
+    os.execv(sys.executable, [sys.executable, "-P", "-m", __name__, spec])
 
 
 def read_handover(fd: int) -> tuple[Any, ...]:
@@ -71,9 +73,14 @@ def main(argv: list[str]) -> int:
     configure(spec["log_level"], spec["log_format"])
 
     def load(application: Any) -> Any:
-        """In the worker: rebuild the process from the hand-over, as `serve` would have."""
+        """In the worker: rebuild the process from the hand-over, as `serve` would have. The
+        worker closes its copy once read (the arbiter keeps its own for a respawned worker)."""
         from orkestra.server.serve import load_worker
-        return load_worker(application, *read_handover(fd))
+        try:
+            state = read_handover(fd)
+        finally:
+            os.close(fd)
+        return load_worker(application, *state)
 
     return run({**spec["gunicorn"], "post_worker_init": _post_worker_init, "worker_exit": _worker_exit}, load)
 

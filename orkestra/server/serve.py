@@ -21,6 +21,7 @@ shutdown, because gunicorn stops accepting connections before `worker_exit` runs
 """
 from __future__ import annotations
 
+import dataclasses
 import gc
 import logging
 import signal
@@ -218,7 +219,9 @@ def load_worker(application: Any, katalog: Katalog, settings: Settings, mode: Mo
 
 
 def _serve_gunicorn(katalog: Katalog, settings: Settings, mode: Mode) -> int:
-    fd = handover((katalog, settings, mode))
+    # The worker never loads a Katalog, so the registry credentials are not handed over.
+    handed = dataclasses.replace(settings, katalog=dataclasses.replace(settings.katalog, credentials={}))
+    fd = handover((katalog, handed, mode))
     if fd is not None:
         exec_arbiter(fd, plain_gunicorn_settings(settings), log_level=settings.log_level,
                      log_format=settings.log_format)

@@ -46,6 +46,9 @@ def test_consumers_add_their_indexers_to_the_shared_store():
     assert sorted(a.store.index_names()) == ["namespace", "owner"]
 
 
-def test_stores_are_compact_unless_the_factory_says_otherwise():
-    assert factory().informer(DEPLOY).store.compact is True
-    assert factory(compact=False).informer(DEPLOY).store.compact is False
+def test_a_store_is_compact_only_when_its_first_consumer_asks():
+    f = factory()
+    assert f.informer(DEPLOY, "ns").store.compact is False
+    children = f.informer(DEPLOY, label_selector="x=y", compact=True)
+    assert children.store.compact is True
+    assert f.informer(DEPLOY, label_selector="x=y") is children and children.store.compact is True

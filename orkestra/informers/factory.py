@@ -6,8 +6,8 @@ gives it back, and the last release stops the informer. `WATCH_NAMESPACE` (the f
 `watch_namespace`) restricts every namespaced informer that does not name its own namespace.
 A consumer may ask for a compact store (JSON text, see `Store`): the child informers do, since
 children are most of the cached objects and are read once per reconcile of their owner; CR
-caches stay plain dicts, read several times per reconcile and once per resync (docs/runtime.md
-§1 has the figures). Compactness changes what a cache costs, never what its readers get.
+caches stay plain dicts, read by every resync and again by the reconcile it queues
+(docs/runtime.md §1 has the figures). Compactness changes what a cache costs, never what its readers get.
 """
 from __future__ import annotations
 

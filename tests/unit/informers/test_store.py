@@ -1,6 +1,8 @@
 import threading
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from orkestra.informers.store import Store, index_owner, index_uid, object_key
 
@@ -173,3 +175,30 @@ def test_an_index_value_goes_from_one_key_to_many_and_back():
     assert names() == [] and [o["metadata"]["name"] for o in s.by_index("owner", "Q")] == ["b"]
     s.delete("ns/zzz")
     assert len(s) == 1
+
+
+_NAMES, _OWNERS = ("a", "b", "c", "d"), ("P", "Q", None)
+_op = st.one_of(
+    st.tuples(st.just("upsert"), st.sampled_from(_NAMES), st.sampled_from(_OWNERS)),
+    st.tuples(st.just("delete"), st.sampled_from(_NAMES), st.none()),
+    st.tuples(st.just("replace"), st.lists(st.tuples(st.sampled_from(_NAMES), st.sampled_from(_OWNERS)),
+                                           max_size=4, unique_by=lambda t: t[0]), st.none()))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_op, max_size=25), st.booleans())
+def test_indexes_always_answer_what_a_scan_of_the_store_would(ops, compact):
+    """Any sequence of upserts, deletes and relists (the one-key / set transitions of the
+    owner index included): by_index equals filtering the store's objects."""
+    s, rv = Store({"owner": index_owner}, compact=compact), iter(range(1, 10_000))
+    for op, arg, owner in ops:
+        if op == "upsert":
+            s.upsert(obj(arg, owner=owner, rv=str(next(rv))))
+        elif op == "delete":
+            s.delete(f"ns/{arg}")
+        else:
+            s.replace([obj(name, owner=o, rv=str(next(rv))) for name, o in arg])
+        for value in ("P", "Q"):
+            scanned = sorted(object_key(o) for o in s.list() if index_owner(o) == [value])
+            assert sorted(object_key(o) for o in s.by_index("owner", value)) == scanned
+        assert sorted(object_key(o) for o in s.by_index("namespace", "ns")) == sorted(s.keys())

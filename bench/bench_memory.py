@@ -52,6 +52,21 @@ def pss(pid: int) -> int:
     return total
 
 
+def describe_tree(pid: int) -> str:
+    """One line per process of the tree: RSS, PSS and USS (what only that process holds), in MB,
+    and its thread count: where the memory of an `ork run` sits (arbiter vs worker)."""
+    import psutil
+    parts = []
+    for role, proc in zip(("arbiter", "worker"), harness.process_tree(pid)):
+        try:
+            info, threads = proc.memory_full_info(), proc.num_threads()
+        except psutil.NoSuchProcess:
+            continue
+        parts.append(f"{role} RSS {info.rss / MB:.1f} PSS {info.pss / MB:.1f} USS {info.uss / MB:.1f}"
+                     f" threads {threads}")
+    return "; ".join(parts)
+
+
 def measure_ork(kube, kubeconfig: str, kinds: list[Kind], crs: int, namespace: str, workdir: Path,
                 args: argparse.Namespace) -> tuple[float, float, float]:
     """(RSS MB, PSS MB, seconds to settle) of one `ork run` over `kinds`."""
@@ -61,6 +76,7 @@ def measure_ork(kube, kubeconfig: str, kinds: list[Kind], crs: int, namespace: s
         took = run.wait_settled(len(kinds), crs, args.timeout)
         harness.wait_converged(kube, kinds, namespace, crs, args.timeout)
         time.sleep(args.idle)
+        print(f"  {len(kinds)} CRDs: {describe_tree(run.pid)}", flush=True)
         return harness.tree_rss(run.pid) / MB, pss(run.pid) / MB, took
     finally:
         run.stop()

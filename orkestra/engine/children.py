@@ -89,7 +89,8 @@ class ChildInformers:
                 if gvr in self._informers:
                     continue
                 informer = factory.informer(gvr, label_selector=filters.MANAGED_BY_SELECTOR,
-                                            indexers={"owner": filters.owner_index}, namespaced=namespaced)
+                                            indexers={"owner": filters.owner_index}, namespaced=namespaced,
+                                            compact=True)
                 self._informers[gvr] = informer
             informer.add_handler(None, lambda old, new: self._event(new), self._event, 0)
             informer.add_status_listener(partial(self._status, gvr))

@@ -4,6 +4,10 @@ Every consumer asking for the same key shares one informer, one store and one wa
 (docs/runtime.md §4.4). Informers are reference counted: `informer()` takes a reference, `release()`
 gives it back, and the last release stops the informer. `WATCH_NAMESPACE` (the factory's
 `watch_namespace`) restricts every namespaced informer that does not name its own namespace.
+A consumer may ask for a compact store (JSON text, see `Store`): the child informers do, since
+children are most of the cached objects and are read once per reconcile of their owner; CR
+caches stay plain dicts, read by every resync and again by the reconcile it queues
+(docs/runtime.md §1 has the figures). Compactness changes what a cache costs, never what its readers get.
 """
 from __future__ import annotations
 
@@ -31,9 +35,10 @@ class SharedInformerFactory:
 
     def informer(self, gvr: GVR, namespace: str = "", label_selector: str | None = None,
                  field_selector: str | None = None, indexers: dict[str, IndexFunc] | None = None,
-                 *, namespaced: bool = True) -> SharedInformer:
+                 *, namespaced: bool = True, compact: bool = False) -> SharedInformer:
         """The shared informer for this key, created on first use (not started: call `start()`).
-        Takes a reference; give it back with `release`. `namespaced=False` ignores namespaces."""
+        Takes a reference; give it back with `release`. `namespaced=False` ignores namespaces.
+        `compact`: its store keeps JSON text; the consumer that creates the informer decides."""
         ns = (namespace or self.watch_namespace) if namespaced else ""
         key = (gvr, ns, label_selector or "", field_selector or "")
         with self._lock:
@@ -42,7 +47,7 @@ class SharedInformerFactory:
                 informer = SharedInformer(self._kube, gvr, timer=self._timer, namespace=ns,
                                           label_selector=label_selector or None,
                                           field_selector=field_selector or None,
-                                          stall_timeout=self._stall_timeout)
+                                          stall_timeout=self._stall_timeout, compact=compact)
                 self._informers[key] = informer
                 self._refs[key] = 0
             self._refs[key] += 1

@@ -50,12 +50,13 @@ class Handler:
 class SharedInformer:
     def __init__(self, kube: KubeClient, gvr: GVR, *, timer: Timer, namespace: str = "",
                  label_selector: str | None = None, field_selector: str | None = None,
-                 indexers: dict[str, IndexFunc] | None = None, stall_timeout: float = 90.0) -> None:
+                 indexers: dict[str, IndexFunc] | None = None, stall_timeout: float = 90.0,
+                 compact: bool = False) -> None:
         self.gvr = gvr
         self.namespace = namespace
         self.label_selector = label_selector
         self.field_selector = field_selector
-        self.store = Store(indexers)
+        self.store = Store(indexers, compact=compact)
         self._timer = timer
         self._lock = threading.RLock()
         self._handlers: list[Handler] = []

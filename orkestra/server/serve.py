@@ -9,8 +9,11 @@ Flask app reads, and, when `webhook_role` says this process has webhooks, the `W
 the app's `/katalog` blocks and the webhook handlers share. `start` connects the engine, builds
 the webhook runtime from explicit arguments and registers its runnables, then starts the engine;
 the engine itself never imports `orkestra.webhooks`.
-The Katalog model is built before the fork and inherited. A fatal engine start error ends the
-worker with code 3, which gunicorn treats as a boot error: the arbiter halts and exits 3 too.
+The Katalog model is built and checked before gunicorn starts, then handed to a lean arbiter
+(`orkestra.server.arbiter`: this process is replaced by one that imports gunicorn alone, and the
+worker unpickles the Katalog and settings); where that cannot be done, this process stays the
+arbiter and the worker inherits the Katalog by fork. A fatal engine start error ends the worker
+with code 3, which gunicorn treats as a boot error: the arbiter halts and exits 3 too.
 
 The builtin server runs the same Flask app in-process on werkzeug's threaded server. It is for
 tests and debugging, and is the only way to observe `/ready` 503 and `/health` 500 during a
@@ -18,6 +21,7 @@ shutdown, because gunicorn stops accepting connections before `worker_exit` runs
 """
 from __future__ import annotations
 
+import dataclasses
 import gc
 import logging
 import signal
@@ -31,6 +35,7 @@ from orkestra.errors import OrkestraError
 from orkestra.gunicorn_run import base_settings, run
 from orkestra.katalog.model import Katalog
 from orkestra.kube.client import is_loopback_host
+from orkestra.server.arbiter import exec_arbiter, handover
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -181,34 +186,48 @@ def _serve_builtin(katalog: Katalog, settings: Settings, mode: Mode) -> int:
 
 
 # ---------------------------------------------------------------------------- gunicorn
-def _post_worker_init(worker: Any) -> None:
+def post_worker_init(worker: Any) -> None:
     if not start(worker.app.engine, getattr(worker.app, "webhooks", None)):
         sys.exit(EXIT_ENGINE_START)
 
 
-def _worker_exit(server: Any, worker: Any) -> None:
+def worker_exit(server: Any, worker: Any) -> None:
     engine = getattr(worker.app, "engine", None)
     if engine is not None and engine.kube is not None:
         engine.shutdown()
 
 
-def gunicorn_settings(settings: Settings) -> dict[str, Any]:
-    """The fixed gunicorn configuration of docs/runtime.md §1."""
+def plain_gunicorn_settings(settings: Settings) -> dict[str, Any]:
+    """The fixed gunicorn configuration of docs/runtime.md §1 without the worker hooks (plain
+    values, which the lean arbiter receives as JSON)."""
     return {**base_settings(bind=f"{settings.bind_address}:{settings.port}", threads=settings.http_threads,
                            graceful_timeout=int(settings.drain_timeout) + 15, log_level=settings.log_level),
-            "post_worker_init": _post_worker_init, "worker_exit": _worker_exit, "proc_name": "orkestra"}
+            "proc_name": "orkestra"}
+
+
+def gunicorn_settings(settings: Settings) -> dict[str, Any]:
+    """The fixed gunicorn configuration of docs/runtime.md §1."""
+    return {**plain_gunicorn_settings(settings), "post_worker_init": post_worker_init, "worker_exit": worker_exit}
+
+
+def load_worker(application: Any, katalog: Katalog, settings: Settings, mode: Mode) -> Flask:
+    """In the worker: assemble the process (its engine and webhooks kept on the application for
+    the worker hooks) and return its app."""
+    process = assemble(katalog, settings, mode)
+    application.engine, application.webhooks = process.engine, process.webhooks
+    return process.app
 
 
 def _serve_gunicorn(katalog: Katalog, settings: Settings, mode: Mode) -> int:
-    def load(application: Any) -> Any:
-        """In the worker: assemble the process (its engine and webhooks kept on the application
-        for the worker hooks) and return its app."""
-        process = assemble(katalog, settings, mode)
-        application.engine, application.webhooks = process.engine, process.webhooks
-        return process.app
-
-    # The Katalog and the imports are inherited by the worker: freeze them before the fork so the
-    # worker's collector never touches (and so copies) those pages.
+    # The worker never loads a Katalog, so the registry credentials are not handed over.
+    handed = dataclasses.replace(settings, katalog=dataclasses.replace(settings.katalog, credentials={}))
+    fd = handover((katalog, handed, mode))
+    if fd is not None:
+        exec_arbiter(fd, plain_gunicorn_settings(settings), log_level=settings.log_level,
+                     log_format=settings.log_format)
+    # Fallback: this process stays the arbiter. The Katalog and the imports are inherited by the
+    # worker: freeze them before the fork so the worker's collector never touches (and so
+    # copies) those pages.
     gc.collect()
     gc.freeze()
-    return run(gunicorn_settings(settings), load)
+    return run(gunicorn_settings(settings), lambda application: load_worker(application, katalog, settings, mode))

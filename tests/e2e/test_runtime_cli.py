@@ -146,13 +146,9 @@ def test_sigterm_sets_ctx_cancelled_for_in_flight_hooks(ork_runtime, apply_crd, 
         messages.index("shutdown complete")
 
 
-def test_unreachable_api_server_is_not_fatal(tmp_path):
-    """/startup stays 503 while the engine retries; /health is 200; the process keeps running."""
-    import json
-    import time
-    import urllib.error
-    import urllib.request
-
+def _run_against_nowhere(tmp_path: Path) -> tuple[subprocess.Popen, int, Path]:
+    """`ork run` (gunicorn) with a kubeconfig naming an API server that is not there: the worker
+    starts and retries. (process, HTTP port, log file)."""
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(yaml.safe_dump({
         "apiVersion": "v1", "kind": "Config", "current-context": "nowhere",
@@ -168,26 +164,78 @@ def test_unreachable_api_server_is_not_fatal(tmp_path):
     with open(log, "wb") as out:
         proc = subprocess.Popen([ORK, "run", "-f", str(_katalog(tmp_path)), "--kubeconfig", str(kubeconfig)],
                                 stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    return proc, port, log
 
-    def status(path: str) -> tuple[int, dict]:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as resp:
-                return resp.status, json.loads(resp.read())
-        except urllib.error.HTTPError as err:
-            return err.code, json.loads(err.read())
-        except OSError:
-            return 0, {}
+
+def _status(port: int, path: str) -> tuple[int, dict]:
+    import json
+    import urllib.error
+    import urllib.request
     try:
-        deadline = time.monotonic() + 30
-        while status("/health")[0] != 200:
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
-            time.sleep(0.2)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+    except OSError:
+        return 0, {}
+
+
+def _wait_healthy(proc: subprocess.Popen, port: int, log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while _status(port, "/health")[0] != 200:
+        assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
+        time.sleep(0.2)
+
+
+def test_unreachable_api_server_is_not_fatal(tmp_path):
+    """/startup stays 503 while the engine retries; /health is 200; the process keeps running."""
+    proc, port, log = _run_against_nowhere(tmp_path)
+    try:
+        _wait_healthy(proc, port, log)
         time.sleep(2)
-        assert status("/startup") == (503, {**status("/startup")[1], "status": "starting"})
-        assert status("/ready")[0] == 503
+        assert _status(port, "/startup") == (503, {**_status(port, "/startup")[1], "status": "starting"})
+        assert _status(port, "/ready")[0] == 503
         assert proc.poll() is None, "an unreachable API server is not fatal"
         assert "API server not reachable, retrying" in log.read_text()
         assert "not-a-real-token" not in log.read_text()
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(entry.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return out
+
+
+def _handover_fds(pid: int) -> list[str]:
+    return [os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir() if "orkestra-handover" in os.readlink(fd)]
+
+
+def test_the_lean_arbiter_respawns_a_killed_worker_and_sigint_ends_it_with_0(tmp_path):
+    """docs/runtime.md §1: `ork run` execs the lean arbiter (same PID); the worker reads the
+    hand-over and closes it, the arbiter keeps it, so a worker that dies is replaced by one that
+    reads it again; SIGINT shuts down gracefully with exit 0 (docs/cli.md#ork-run)."""
+    proc, port, log = _run_against_nowhere(tmp_path)
+    try:
+        _wait_healthy(proc, port, log)
+        assert "orkestra.server.arbiter" in Path(f"/proc/{proc.pid}/cmdline").read_text()
+        [worker] = _children(proc.pid)
+        assert len(_handover_fds(proc.pid)) == 1 and _handover_fds(worker) == []
+        os.kill(worker, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while not [w for w in _children(proc.pid) if w != worker] or _status(port, "/health")[0] != 200:
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.2)
+        [respawned] = [w for w in _children(proc.pid) if w != worker]
+        assert _status(port, "/katalog")[0] == 200 and _handover_fds(respawned) == []
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=60)
+    assert code == 0, log.read_text()[-2000:]

@@ -312,6 +312,7 @@ class WiredFactory:
         self.informers = {}
 
     def informer(self, gvr, **kw):
+        self.kw = kw
         return self.informers.setdefault(gvr.resource, WiredInformer())
 
 
@@ -327,6 +328,7 @@ def test_child_informers_are_shared_and_wired_to_owner_requeue_and_forbidden():
         engine.child_informers.watch_for(engine.boxes[key], factory, discovery)
     informer = factory.informers["services"]
     assert list(factory.informers) == ["services"] and informer.started
+    assert factory.kw["compact"] is True      # JSON-text store: children are many and read rarely
     on_add, on_update, on_delete, resync = informer.handler
     assert on_add is None and resync == 0
     website = _with_owner(engine, "website", "u-site", "shop")

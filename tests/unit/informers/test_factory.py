@@ -44,3 +44,11 @@ def test_consumers_add_their_indexers_to_the_shared_store():
     a = f.informer(DEPLOY)
     f.informer(DEPLOY, indexers={"owner": index_owner})
     assert sorted(a.store.index_names()) == ["namespace", "owner"]
+
+
+def test_a_store_is_compact_only_when_its_first_consumer_asks():
+    f = factory()
+    assert f.informer(DEPLOY, "ns").store.compact is False
+    children = f.informer(DEPLOY, label_selector="x=y", compact=True)
+    assert children.store.compact is True
+    assert f.informer(DEPLOY, label_selector="x=y") is children and children.store.compact is True

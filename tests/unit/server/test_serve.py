@@ -2,7 +2,7 @@ import os
 
 from orkestra.config import Settings
 from orkestra.server.gunicorn_logging import JsonGunicornLogger
-from orkestra.server.serve import _post_worker_init, gunicorn_settings
+from orkestra.server.serve import gunicorn_settings, post_worker_init
 
 
 def test_gunicorn_settings_follow_runtime_md_section_1():
@@ -36,7 +36,7 @@ def test_fatal_engine_start_ends_the_worker_with_code_3():
     class Worker:
         app = type("App", (), {"engine": Engine()})()
     try:
-        _post_worker_init(Worker())
+        post_worker_init(Worker())
     except SystemExit as exit_:
         assert exit_.code == 3
     else:

@@ -165,10 +165,11 @@ class Churn:
         kind, plural = self.rng.choice(self.kinds)
         gvr = GVR(GROUP, "v1", plural)
         mine = [name for (p, name) in self.live if p == plural]
-        # Creates and deletes balance once a kind holds its initial CRs, so the live set (and
-        # with it the caches) stays level and the RSS slope speaks of leaks, not of more data.
+        # Creates and deletes pull each kind back to its initial CRs (an even split above it
+        # would be a random walk, drifting up), so the live set (and with it the caches) stays
+        # level and the RSS slope speaks of leaks, not of more data.
         roll = self.rng.random()
-        create, update = (0.3, 0.7) if len(mine) >= self.target else (0.4, 0.8)
+        create, update = (0.2, 0.6) if len(mine) > self.target else (0.4, 0.8)
         if not mine or roll < create:
             self._create(kind, plural)
         elif roll < update:

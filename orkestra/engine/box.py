@@ -109,7 +109,8 @@ class OperatorBox:
         return self.env.katalog
 
     def cached(self, key: str) -> dict | None:
-        return self.informer.store.get(key) if self.informer is not None else None
+        informer = self.informer        # read once: unwatch() may clear it meanwhile (a worker asks)
+        return informer.store.get(key) if informer is not None else None
 
     def cached_all(self) -> list[dict]:
         return self.informer.store.list() if self.informer is not None else []

@@ -5,7 +5,8 @@ ConfigMap holding its `.spec.value`). For `--minutes`, a churn thread creates, u
 deletes CRs across every CRD at `--rate` operations a second; every `--kill-every` minutes the
 current leader is SIGKILLed and restarted as a follower, so leadership moves. Every `--sample`
 seconds the RSS of each replica (the gunicorn arbiter and its worker, summed) is recorded with
-its thread and open-file counts and whether it leads.
+its thread and open-file counts and whether it leads (per process, in `samples.csv` of the logs
+directory).
 
 At the end, per leader term (and per follower wait) of each replica, split where its role or
 its worker process changes (a lost leadership restarts the worker): the RSS slope (least
@@ -70,6 +71,7 @@ class Replica:
     proc: subprocess.Popen
     url: str
     samples: list[Sample] = field(default_factory=list)
+    series: Path | None = None     # one CSV row per process and sample (t, replica, leads, pid, rss, threads, fds)
 
     def leads(self) -> bool:
         doc = get_json(self.url + "/katalog")
@@ -86,7 +88,16 @@ class Replica:
             return
         if not procs:
             return
-        self.samples.append(Sample(t, rss, threads, fds, self.leads(), tuple(sorted(p.pid for p in procs))))
+        leads = self.leads()
+        self.samples.append(Sample(t, rss, threads, fds, leads, tuple(sorted(p.pid for p in procs))))
+        if self.series is not None:
+            try:
+                rows = [f"{t:.1f},{self.name},{int(leads)},{p.pid},{p.memory_info().rss},{p.num_threads()},{p.num_fds()}\n"
+                        for p in procs]
+            except psutil.NoSuchProcess:
+                return
+            with self.series.open("a") as out:
+                out.writelines(rows)
 
 
 def start_replica(name: str, katalog: Path, kubeconfig: str, namespace: str, workdir: Path) -> Replica:
@@ -97,7 +108,7 @@ def start_replica(name: str, katalog: Path, kubeconfig: str, namespace: str, wor
     log = open(workdir / f"{name}.log", "ab")
     proc = subprocess.Popen([ORK, "run", "-f", str(katalog), "--kubeconfig", kubeconfig], stdout=log,
                             stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    return Replica(name, proc, f"http://127.0.0.1:{port}")
+    return Replica(name, proc, f"http://127.0.0.1:{port}", series=workdir / "samples.csv")
 
 
 def stop_replica(replica: Replica, sig: int = signal.SIGTERM) -> None:
@@ -154,10 +165,11 @@ class Churn:
         kind, plural = self.rng.choice(self.kinds)
         gvr = GVR(GROUP, "v1", plural)
         mine = [name for (p, name) in self.live if p == plural]
-        # Creates and deletes balance once a kind holds its initial CRs, so the live set (and
-        # with it the caches) stays level and the RSS slope speaks of leaks, not of more data.
+        # Creates and deletes pull each kind back to its initial CRs (an even split above it
+        # would be a random walk, drifting up), so the live set (and with it the caches) stays
+        # level and the RSS slope speaks of leaks, not of more data.
         roll = self.rng.random()
-        create, update = (0.3, 0.7) if len(mine) >= self.target else (0.4, 0.8)
+        create, update = (0.2, 0.6) if len(mine) > self.target else (0.4, 0.8)
         if not mine or roll < create:
             self._create(kind, plural)
         elif roll < update:

@@ -132,7 +132,8 @@ class OperatorBox:
         return self.env.katalog
 
     def cached(self, key: str) -> dict | None:
-        return self.informer.store.get(key) if self.informer is not None else None
+        informer = self.informer        # read once: unwatch() may clear it meanwhile (a worker asks)
+        return informer.store.get(key) if informer is not None else None
 
     def cached_all(self) -> list[dict]:
         return self.informer.store.list() if self.informer is not None else []
@@ -214,7 +215,13 @@ class OperatorBox:
 
         def handle(key: str, cancelled: threading.Event) -> Outcome:
             # bound to this activation's reconciler: a later stop() cannot pull it from under a call
-            return safe_reconcile(reconciler, key, cancelled, sink=self, clock=self._clock)
+            was_cached = self.cached(key) is not None
+            outcome = safe_reconcile(reconciler, key, cancelled, sink=self, clock=self._clock)
+            if was_cached and self.cached(key) is None:
+                # deleted while it ran: its delete event may have forgotten the key before this
+                # reconcile recorded anything, and no later event would forget it (issue 14 soak)
+                self._forget(key, reconciler)
+            return outcome
         self.pool = WorkerPool(crd=self.key, size=e.box_spec.workers, queue=self.queue, handle=handle,
                                timeout=e.box_spec.timeout, on_timeout=self._on_timeout,
                                after_item=self.update_gauges, clock=self._clock, wall=self._wall)
@@ -298,15 +305,19 @@ class OperatorBox:
 
     def _on_delete(self, obj: dict) -> None:
         key = object_key(obj)
-        with self._lock:
-            self._warnings.pop(key, None)
         queue, reconciler = self.queue, self.reconciler     # stop() may clear them meanwhile
         if queue is not None:
             queue.forget(key)
+        self._forget(key, reconciler)
+        if reconciler is not None and reconciler.holds_finalizers(obj):
+            self.enqueue(key)    # it left the selector, not the cluster: release its finalizers
+
+    def _forget(self, key: str, reconciler: Reconciler | None) -> None:
+        """Drop what this process remembers of a CR that left the cache."""
+        with self._lock:
+            self._warnings.pop(key, None)
         if reconciler is not None:
             reconciler.forget(key)
-            if reconciler.holds_finalizers(obj):
-                self.enqueue(key)    # it left the selector, not the cluster: release its finalizers
 
     # ------------------------------------------------------------------ gauges and snapshots
     def resource_count(self) -> int:

@@ -98,3 +98,14 @@ def test_a_replica_is_reported_per_leader_term_and_a_new_worker_starts_a_new_ter
     line = soak.describe("replica-0", runs[1], warmup=60)
     assert "replica-0 leader term" in line and "slope +60.0 MiB/h" in line and "threads 38 → 38" in line
     assert "no slope" in soak.describe("replica-0", runs[0], warmup=60)
+
+
+def test_the_churn_does_not_drift_above_its_initial_level():
+    """An even create/delete split above the target is a random walk: the live set (and the
+    caches, and the RSS) drifted up by a quarter in a 16-minute soak. It must stay level."""
+    churn = soak.Churn(Kube(), KINDS, "ns", rate=10, seed=14, target=100)
+    churn.seed(100)
+    for _ in range(30000):
+        churn.step()
+    for _, plural in KINDS:
+        assert 95 <= sum(1 for (p, _) in churn.live if p == plural) <= 105, plural

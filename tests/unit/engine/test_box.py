@@ -434,3 +434,70 @@ def test_tick_sets_each_gauge_of_the_box_from_its_own_figure():
     finally:
         gate.set()
         box.stop(timeout=2)
+
+
+class RecordingReconciler(FakeReconciler):
+    """Remembers something per key at the end of each reconcile, as the real one does (applied
+    digests, last success, validation warnings), and drops it in `forget`. `gate` holds each
+    reconcile until the test let it finish."""
+
+    def __init__(self, box_ref):
+        super().__init__()
+        self.box_ref = box_ref
+        self.records = {}
+        self.started = threading.Semaphore(0)
+        self.gate = threading.Semaphore(0)
+
+    def reconcile(self, key, cancelled):
+        self.started.release()
+        assert self.gate.acquire(timeout=3.0)
+        with self.lock:
+            self.calls.append(key)
+            self.records[key] = "digest"
+        self.box_ref[0].set_warnings(key, "validation", [{"message": "spec.x is deprecated"}])
+        return ReconcileResult()
+
+    def forget(self, key):
+        super().forget(key)
+        with self.lock:
+            self.records.pop(key, None)
+
+
+def _box_with_recording_reconciler():
+    box_ref = []
+    box, env = make_box(workers=1)
+    box_ref.append(box)
+    env.reconciler = RecordingReconciler(box_ref)
+    box.watch()
+    box.activate()
+    return box, env
+
+
+def test_a_cr_deleted_while_its_reconcile_runs_leaves_nothing_behind_in_the_box_or_reconciler():
+    """Issue 14 soak: the delete event's forget can come before the reconcile in flight records
+    its key; nothing forgets it after that, so under churn every such CR stays in memory."""
+    box, env = _box_with_recording_reconciler()
+    informer, reconciler = env.factory.informer_obj, env.reconciler
+    on_add, _, on_delete, _ = informer.handlers[0]
+    for i in range(50):
+        name = f"cr-{i}"
+        informer.store.items[f"ns/{name}"] = cr(name)
+        on_add(cr(name))
+        assert reconciler.started.acquire(timeout=3.0)
+        del informer.store.items[f"ns/{name}"]       # the delete lands in the cache ...
+        on_delete(cr(name))                           # ... and its event is handled, mid-reconcile
+        reconciler.gate.release()
+    wait_until(lambda: len(reconciler.calls) == 50 and box.queue_depth() == 0 and not box.queue.processing())
+    assert reconciler.records == {} and box.active_warnings() == []
+    box.stop(timeout=2)
+
+
+def test_a_cr_still_cached_after_its_reconcile_keeps_its_records():
+    box, env = _box_with_recording_reconciler()
+    informer, reconciler = env.factory.informer_obj, env.reconciler
+    informer.store.items["ns/kept"] = cr("kept")
+    informer.handlers[0][0](cr("kept"))
+    reconciler.gate.release()
+    wait_until(lambda: "ns/kept" in reconciler.records and not box.queue.processing())
+    assert reconciler.forgotten == [] and [w["key"] for w in box.active_warnings()] == ["ns/kept"]
+    box.stop(timeout=2)

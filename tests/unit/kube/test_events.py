@@ -286,3 +286,36 @@ def test_the_sink_tells_the_caller_how_each_write_ended_from_its_writer_thread()
     assert done.wait(5)
     assert heard == [("first", denied), denied]
 
+
+
+def test_the_rate_limit_forgets_objects_quiet_for_a_window():
+    """Issue 14 soak: under churn every new CR is a new uid; the per-object stamps must not pile
+    up (they did up to 4096 objects, ~40 minutes of the soak's churn)."""
+    kube, clock, rec = make()
+    for i in range(1000):
+        rec.event({**SITE, "metadata": {**SITE["metadata"], "uid": f"churn-{i}", "name": f"cr-{i}"}},
+                  "Normal", "Reconciled", "ok")
+        clock.advance(0.01)
+    assert len(rec._created) == 1000
+    clock.advance(60)
+    rec.event(SITE, "Normal", "Reconciled", "later")
+    assert list(rec._created) == ["u-1"]
+    for _ in range(10):
+        rec.event(SITE, "Warning", "ReconcileError", f"burst {_}")
+    assert len(kube.created) == 1000 + 1 + 9, "the limit still holds for an object seen in the window"
+
+
+def test_series_past_the_aggregation_window_are_forgotten():
+    """Issue 14 soak: each reconcile of a changed CR is a new message, so a new series; one that
+    can no longer aggregate must not stay until 4096 others push it out."""
+    kube, clock, rec = make()
+    for i in range(1000):
+        rec.event({**SITE, "metadata": {**SITE["metadata"], "uid": f"churn-{i}", "name": f"cr-{i}"}},
+                  "Normal", "Reconciled", f"reconciled generation {i}")
+    assert len(rec._series) == 1000
+    clock.advance(601)
+    rec.event(SITE, "Normal", "Reconciled", "ok")
+    assert len(rec._series) == 1
+    clock.advance(30)
+    rec.event(SITE, "Normal", "Reconciled", "ok")
+    assert len(kube.patched) == 1, "a series inside the window still aggregates"

@@ -81,23 +81,19 @@ class Replica:
         import psutil          # the bench extra; imported here so that the unit tests import this file
         try:
             procs = process_tree(self.proc.pid)
-            rss = sum(p.memory_info().rss for p in procs)
-            threads = sum(p.num_threads() for p in procs)
-            fds = sum(p.num_fds() for p in procs)
+            # one reading per process, so that samples.csv's rows add up to the summed Sample
+            readings = [(p.pid, p.memory_info().rss, p.num_threads(), p.num_fds()) for p in procs]
         except psutil.NoSuchProcess:
             return
-        if not procs:
+        if not readings:
             return
         leads = self.leads()
-        self.samples.append(Sample(t, rss, threads, fds, leads, tuple(sorted(p.pid for p in procs))))
+        self.samples.append(Sample(t, sum(r[1] for r in readings), sum(r[2] for r in readings),
+                                   sum(r[3] for r in readings), leads, tuple(sorted(r[0] for r in readings))))
         if self.series is not None:
-            try:
-                rows = [f"{t:.1f},{self.name},{int(leads)},{p.pid},{p.memory_info().rss},{p.num_threads()},{p.num_fds()}\n"
-                        for p in procs]
-            except psutil.NoSuchProcess:
-                return
             with self.series.open("a") as out:
-                out.writelines(rows)
+                out.writelines(f"{t:.1f},{self.name},{int(leads)},{pid},{rss},{threads},{fds}\n"
+                               for pid, rss, threads, fds in readings)
 
 
 def start_replica(name: str, katalog: Path, kubeconfig: str, namespace: str, workdir: Path) -> Replica:

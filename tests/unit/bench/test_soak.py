@@ -109,3 +109,23 @@ def test_the_churn_does_not_drift_above_its_initial_level():
         churn.step()
     for _, plural in KINDS:
         assert 95 <= sum(1 for (p, _) in churn.live if p == plural) <= 105, plural
+
+
+def test_samples_csv_has_one_row_per_process_adding_up_to_the_summed_sample(tmp_path):
+    """samples.csv is what the worker's slope is read from apart from the arbiter's: its rows
+    must be the same readings as the report's summed sample, one per process."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        replica = soak.Replica("replica-0", proc, f"http://127.0.0.1:{soak.free_port()}",
+                               series=tmp_path / "samples.csv")
+        replica.sample(10.0)
+        replica.sample(20.0)
+    finally:
+        proc.kill()
+        proc.wait()
+    rows = [line.split(",") for line in (tmp_path / "samples.csv").read_text().splitlines()]
+    assert [(r[0], r[1], r[2], r[3]) for r in rows] == [("10.0", "replica-0", "0", str(proc.pid)),
+                                                        ("20.0", "replica-0", "0", str(proc.pid))]
+    for row, summed in zip(rows, replica.samples):
+        assert (int(row[4]), int(row[5]), int(row[6])) == (summed.rss, summed.threads, summed.fds)
+        assert summed.rss > 0 and summed.fds > 0

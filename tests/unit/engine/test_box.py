@@ -501,3 +501,28 @@ def test_a_cr_still_cached_after_its_reconcile_keeps_its_records():
     wait_until(lambda: "ns/kept" in reconciler.records and not box.queue.processing())
     assert reconciler.forgotten == [] and [w["key"] for w in box.active_warnings()] == ["ns/kept"]
     box.stop(timeout=2)
+
+
+def test_a_cr_deleted_and_recreated_under_its_key_while_its_reconcile_runs_is_not_forgotten():
+    """The after-reconcile forget asks whether the key is cached, not the uid: a CR re-created
+    under the same key during the reconcile is live, and its key's records must survive."""
+    box, env = _box_with_recording_reconciler()
+    informer, reconciler = env.factory.informer_obj, env.reconciler
+    on_add, _, on_delete, _ = informer.handlers[0]
+    informer.store.items["ns/again"] = cr("again")
+    on_add(cr("again"))
+    assert reconciler.started.acquire(timeout=3.0)
+    del informer.store.items["ns/again"]
+    on_delete(cr("again"))
+    reborn = cr("again", uid="uid-again-2")
+    informer.store.items["ns/again"] = reborn
+    on_add(reborn)
+    forgotten_by_delete = list(reconciler.forgotten)
+    reconciler.gate.release()
+    assert reconciler.started.acquire(timeout=3.0)     # the re-created CR's own reconcile
+    assert reconciler.forgotten == forgotten_by_delete, "only the delete event forgot the key"
+    reconciler.gate.release()
+    wait_until(lambda: len(reconciler.calls) == 2 and not box.queue.processing())
+    assert reconciler.records == {"ns/again": "digest"}
+    assert [w["key"] for w in box.active_warnings()] == ["ns/again"]
+    box.stop(timeout=2)
